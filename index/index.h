@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * index/: everything about one layer blob that does not need a network.
+ * A tar reader, random access into gzip (zran checkpoints), zstd (frames)
+ * and plain tar, the stratafs index (entries + spans + checkpoints, see
+ * index/FORMAT.md), reading any file range through it, and the merge of N
+ * layer indexes into one tree with OCI whiteout semantics.
+ *
+ * index/ does no I/O of its own: it is fed by a stream callback (build) or
+ * reads through a struct idx_reader (random access), so the same code runs
+ * on a local file, on memory and on a registry blob.
+ *
+ * Thread-safety: a loaded struct idx_layer and a built struct idx_tree are
+ * immutable and may be read from any number of threads. Builders are owned
+ * by one thread.
+ *
+ * Errors: -errno. Malformed input (bad tar, bad index, digest mismatch,
+ * corrupt compressed data) -> -EBADMSG; over a ceiling -> -EFBIG; unknown
+ * major version -> -EPROTONOSUPPORT; absent path -> -ENOENT. The detail is
+ * logged once where it is detected.
+ */
+#ifndef INDEX_INDEX_H
+#define INDEX_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/digest.h"
+
+#define IDX_DEFAULT_SPAN_SIZE (4u << 20)
+#define IDX_MIN_SPAN_SIZE (64u << 10)
+#define IDX_MAX_SPAN_SIZE (64u << 20)
+#define IDX_MAX_ENTRIES (16u << 20)
+#define IDX_MAX_PATH 4096
+#define IDX_MAX_XATTR_VALUE (64u << 10)
+#define IDX_MAX_FILE_SIZE (256u << 20) /* ceiling of a serialized index */
+
+/* Random-access reader of a blob (compressed layer or anything else). */
+struct idx_reader {
+	void *ctx;
+	/* Read up to @n bytes at @off; returns the count (0 at EOF) or -errno. */
+	ssize_t (*read_at)(void *ctx, void *buf, size_t n, uint64_t off);
+};
+
+/* Sequential source for building: the count (0 at EOF) or -errno. */
+typedef ssize_t (*idx_stream_fn)(void *ctx, void *buf, size_t n);
+
+enum idx_comp {
+	IDX_COMP_AUTO = -1, /* build only: sniff the magic */
+	IDX_COMP_NONE = 0,
+	IDX_COMP_GZIP = 1,
+	IDX_COMP_ZSTD = 2,
+};
+
+/* "tar", "gzip", "zstd" */
+const char *idx_comp_name(enum idx_comp c);
+/* From an OCI/Docker layer media type; IDX_COMP_AUTO when it does not say. */
+enum idx_comp idx_comp_from_media_type(const char *media_type);
+
+enum idx_type {
+	IDX_T_REG = 0,
+	IDX_T_DIR,
+	IDX_T_SYMLINK,
+	IDX_T_HARDLINK, /* link = target path inside the image */
+	IDX_T_CHR,
+	IDX_T_BLK,
+	IDX_T_FIFO,
+	IDX_T_WHITEOUT, /* ".wh.<name>": path is the hidden <dir>/<name> */
+	IDX_T_OPAQUE,   /* ".wh..wh..opq": path is the opaque dir */
+};
+
+struct idx_xattr {
+	const char *name;
+	const uint8_t *value;
+	uint32_t len;
+};
+
+/* One tar member; all pointers are borrowed, valid as long as the layer. */
+struct idx_entry {
+	uint8_t type;      /* enum idx_type */
+	uint32_t mode;     /* permission bits incl. suid/sgid/sticky (07777) */
+	uint32_t uid, gid;
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
+	uint64_t size;     /* file size (REG); 0 otherwise */
+	uint32_t dev_major, dev_minor;
+	uint64_t data_off; /* offset of the content in the uncompressed tar */
+	const char *path;  /* normalised: no leading "/" or "./", no "..", "" = root */
+	const char *link;  /* SYMLINK target or HARDLINK target path; else NULL */
+	uint32_t n_xattrs;
+	const struct idx_xattr *xattrs;
+};
+
+struct idx_layer; /* opaque; immutable once built or loaded */
+
+struct idx_build_opts {
+	uint64_t span_size;         /* 0 -> IDX_DEFAULT_SPAN_SIZE */
+	enum idx_comp comp;         /* IDX_COMP_AUTO to sniff */
+	const char *blob_digest;    /* expected sha256 of the blob, or NULL */
+	const char *diff_id;        /* expected sha256 of the tar, or NULL */
+};
+
+struct idx_build_stats {
+	uint64_t blob_size;     /* compressed bytes read */
+	uint64_t tar_size;      /* uncompressed bytes */
+	uint32_t n_duplicates;  /* paths that appeared twice (the last won) */
+	bool sequential_only;   /* single-frame zstd: no random access */
+};
+
+/*
+ * Build the index of a layer blob in one streaming pass over @read, with no
+ * temporary copy of the layer. Computes the blob digest and diff_id on the
+ * way and checks them against @o when given (-EBADMSG on mismatch).
+ */
+int idx_build(const struct idx_build_opts *o, idx_stream_fn read, void *ctx,
+	      struct idx_layer **out, struct idx_build_stats *stats);
+
+/* Serialize deterministically, zstd-compressed; *buf is the caller's (free()). */
+int idx_save(const struct idx_layer *l, void **buf, size_t *len);
+/* Validate every count, offset and length, then load. */
+int idx_load(const void *buf, size_t len, struct idx_layer **out);
+void idx_layer_free(struct idx_layer *l);
+
+struct idx_info {
+	enum idx_comp comp;
+	char blob_digest[DIGEST_STR_LEN];
+	char diff_id[DIGEST_STR_LEN];
+	uint64_t blob_size;
+	uint64_t tar_size;
+	uint64_t span_size;
+	uint32_t n_entries;
+	uint32_t n_spans;
+	bool random_access; /* false: every read decodes from the start */
+};
+void idx_layer_info(const struct idx_layer *l, struct idx_info *out);
+
+uint32_t idx_entry_count(const struct idx_layer *l);
+/* Entries in tar order after duplicate resolution; NULL if @id is out of range. */
+const struct idx_entry *idx_entry_get(const struct idx_layer *l, uint32_t id);
+int idx_entry_find(const struct idx_layer *l, const char *path, uint32_t *id);
+
+/* ---- spans: the unit of fetching, decoding, verifying and caching ---- */
+
+struct idx_span {
+	uint64_t u_start, u_len;  /* uncompressed range [u_start, u_start+u_len) */
+	uint64_t c_start, c_end;  /* compressed bytes needed to decode it */
+};
+
+uint32_t idx_span_count(const struct idx_layer *l);
+int idx_span_get(const struct idx_layer *l, uint32_t id, struct idx_span *out);
+/* The span holding uncompressed offset @u_off; -ERANGE past the end. */
+int idx_span_find(const struct idx_layer *l, uint64_t u_off, uint32_t *id);
+
+/*
+ * Decode span @id from @cbuf = compressed bytes [c_start, c_end) of the
+ * blob into @out (u_len bytes), then check the sha256 stored for the span:
+ * -EBADMSG on any mismatch or corrupt input. Thread-safe.
+ */
+int idx_span_decode(const struct idx_layer *l, uint32_t id, const void *cbuf, size_t clen,
+		    void *out, size_t out_len);
+
+/*
+ * Read @n bytes at @off of regular-file entry @id through @blob (a reader
+ * of the compressed layer), decoding only the spans needed and verifying
+ * each. Returns the count (short at end of file) or -errno. No cache: for
+ * tools and tests; the daemon uses spans directly.
+ */
+ssize_t idx_file_read(const struct idx_layer *l, uint32_t id, const struct idx_reader *blob,
+		      void *buf, size_t n, uint64_t off);
+
+/* ---- merged tree ------------------------------------------------------ */
+
+#define IDX_ROOT_INO 1
+
+struct idx_node {
+	uint64_t ino;
+	uint64_t parent;      /* ino of the parent dir; the root's is itself */
+	const char *name;     /* last component; "" for the root */
+	uint16_t layer;       /* which layer's entry supplies the attributes */
+	uint32_t entry;       /* entry id in that layer (hardlinks: the target's) */
+	uint8_t type;         /* enum idx_type; never HARDLINK/WHITEOUT/OPAQUE */
+	uint32_t nlink;
+	uint64_t size;        /* REG: file size; DIR: a size like a real fs shows; SYMLINK: target len */
+	uint32_t n_children;  /* DIR */
+};
+
+struct idx_tree; /* opaque; immutable once built */
+
+enum idx_tree_flags {
+	IDX_TREE_KEEP_WHITEOUTS = 1 << 0, /* show ".wh.*" entries as empty files (a single layer's view) */
+};
+
+/*
+ * Merge @n layers, layers[0] lowest, with OCI whiteouts and opaque dirs
+ * applied against lower layers only; hardlinks share an inode; parent dirs
+ * missing from the tar are synthesised (0755, root). The layers must outlive
+ * the tree.
+ */
+int idx_tree_build(const struct idx_layer *const *layers, size_t n, unsigned flags,
+		   struct idx_tree **out);
+void idx_tree_free(struct idx_tree *t);
+
+/* Inodes are 1..count, the root is IDX_ROOT_INO. */
+uint64_t idx_tree_count(const struct idx_tree *t);
+const struct idx_node *idx_tree_node(const struct idx_tree *t, uint64_t ino);
+const struct idx_entry *idx_tree_entry(const struct idx_tree *t, const struct idx_node *n);
+int idx_tree_lookup(const struct idx_tree *t, uint64_t dir, const char *name, uint64_t *ino);
+/* The @pos-th child of @dir in name order; -ENOENT past the end. */
+int idx_tree_child(const struct idx_tree *t, uint64_t dir, uint32_t pos, const struct idx_node **out);
+/* Resolve a "/"-separated path from the root; "" or "/" is the root. */
+int idx_tree_resolve(const struct idx_tree *t, const char *path, uint64_t *ino);
+
+#endif

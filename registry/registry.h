@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * registry/: the OCI distribution client. References, HTTP (libcurl) with
+ * retries and backoff, auth (anonymous, Basic, Bearer, docker config.json and
+ * credential helpers), manifests, blobs (ranged, streamed, verified),
+ * referrers, and the BuildKit cache config. Knows nothing of tar or FUSE.
+ *
+ * Thread-safety: a struct reg_client may be used from any number of threads
+ * at once (connections are pooled per thread and shared through a curl share
+ * handle). Parsed objects (reg_ref, reg_manifest, reg_cache_config) are plain
+ * data owned by the caller.
+ *
+ * Errors: -errno, mapped once at the room edge: 404 -> -ENOENT, 401/403 ->
+ * -EACCES, 429/5xx after retries -> -EAGAIN, timeout -> -ETIMEDOUT,
+ * connect/resolve -> -EHOSTUNREACH, digest mismatch / bad JSON / wrong media
+ * type -> -EBADMSG, over a ceiling -> -EFBIG, 416 -> -ERANGE, bad argument
+ * -> -EINVAL, anything else -> -EIO. The detail (URL, HTTP status, the
+ * registry's error code and message) is logged once where it is detected;
+ * credentials never are.
+ */
+#ifndef REGISTRY_REGISTRY_H
+#define REGISTRY_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/digest.h"
+
+#define REG_MAX_MANIFEST_SIZE (4u << 20)
+#define REG_MAX_CONFIG_SIZE (4u << 20)
+#define REG_MAX_TOKEN_SIZE (64u << 10)
+
+/* Media types. */
+#define REG_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define REG_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define REG_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define REG_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define REG_MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define REG_MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+#define REG_MT_BUILDKIT_CACHE "application/vnd.buildkit.cacheconfig.v0"
+#define REG_MT_OCI_EMPTY "application/vnd.oci.empty.v1+json"
+/* The stratafs index artifact (see index/FORMAT.md, "In the registry"). */
+#define REG_MT_STRATAFS_INDEX_ARTIFACT "application/vnd.stratafs.index.v1"
+#define REG_MT_STRATAFS_INDEX_BLOB "application/vnd.stratafs.index.v1+zstd"
+/* Annotation on each index blob naming the layer it indexes. */
+#define REG_ANNOT_STRATAFS_LAYER "dev.stratafs.layer.digest"
+
+/* ---- references ------------------------------------------------------ */
+
+struct reg_ref {
+	char *host;   /* "registry-1.docker.io", "127.0.0.1:5000" */
+	char *repo;   /* "library/alpine" */
+	char *tag;    /* NULL when the reference has only a digest */
+	char *digest; /* NULL when the reference has only a tag */
+};
+
+/*
+ * Parse the full docker grammar: [host[:port]/]name[:tag][@digest].
+ * "docker.io" and no host -> "registry-1.docker.io" with "library/" for a
+ * one-component name; no tag and no digest -> tag "latest".
+ * -EINVAL with a logged reason for an invalid reference.
+ */
+int reg_ref_parse(const char *s, struct reg_ref *out);
+void reg_ref_release(struct reg_ref *ref);
+/* "host/repo[:tag][@digest]"; caller frees. NULL on ENOMEM. */
+char *reg_ref_format(const struct reg_ref *ref);
+/* The tag if there is no digest, else the digest: what goes in /manifests/<x>. */
+const char *reg_ref_reference(const struct reg_ref *ref);
+
+/* ---- client ---------------------------------------------------------- */
+
+struct reg_opts {
+	const char *ca_file;      /* trust this CA bundle (PEM) in addition to none else */
+	bool insecure;            /* allow plain HTTP and unverified TLS for this registry */
+	const char *username;     /* explicit Basic credentials; override config.json */
+	const char *password;
+	const char *docker_config; /* path of config.json; NULL: $DOCKER_CONFIG or ~/.docker */
+	unsigned connect_timeout_ms; /* default 10000 */
+	unsigned io_timeout_ms;      /* bound on one operation, retries included; default 30000 */
+	unsigned retries;            /* attempts after the first; default 4 */
+	unsigned max_parallel;       /* concurrent requests to the registry; default 8 */
+};
+
+/* Fill @o with the defaults above. */
+void reg_opts_init(struct reg_opts *o);
+
+struct reg_client; /* opaque, thread-safe */
+
+/* A client bound to one registry host and repository of @ref. Strings are copied. */
+int reg_client_new(const struct reg_opts *opts, const struct reg_ref *ref, struct reg_client **out);
+void reg_client_free(struct reg_client *c);
+
+struct reg_stats {
+	uint64_t requests;  /* HTTP requests sent, retries included */
+	uint64_t retries;
+	uint64_t bytes_in;  /* response body bytes received */
+	uint64_t errors;    /* operations that failed for good */
+};
+void reg_client_get_stats(struct reg_client *c, struct reg_stats *out);
+
+/* ---- manifests ------------------------------------------------------- */
+
+struct reg_platform {
+	char *os;
+	char *arch;
+	char *variant; /* may be NULL */
+};
+
+/* "os/arch[/variant]"; NULL or "" -> the host's platform. */
+int reg_platform_parse(const char *s, struct reg_platform *out);
+void reg_platform_release(struct reg_platform *p);
+
+struct reg_descriptor {
+	char *media_type;
+	char digest[DIGEST_STR_LEN];
+	uint64_t size;
+	char *artifact_type;          /* may be NULL */
+	bool has_platform;
+	struct reg_platform platform; /* index entries */
+	char *annotations_json;       /* compact JSON object or NULL */
+	char *uncompressed;           /* "containerd.io/uncompressed" or NULL */
+	char *stratafs_layer;         /* REG_ANNOT_STRATAFS_LAYER or NULL */
+};
+
+enum reg_manifest_kind { REG_MANIFEST_IMAGE, REG_MANIFEST_INDEX };
+
+struct reg_manifest {
+	enum reg_manifest_kind kind;
+	char *media_type;            /* from the body, else the Content-Type */
+	char digest[DIGEST_STR_LEN]; /* sha256 of raw */
+	char *raw;                   /* the exact bytes */
+	size_t raw_len;
+	char *artifact_type;         /* may be NULL */
+	struct reg_descriptor config;        /* IMAGE */
+	struct reg_descriptor *layers;       /* IMAGE: layers */
+	size_t n_layers;
+	struct reg_descriptor *manifests;    /* INDEX: entries (for a BuildKit
+					      * legacy cache these are blobs) */
+	size_t n_manifests;
+	bool has_subject;
+	struct reg_descriptor subject;
+};
+
+/*
+ * Parse and validate manifest bytes. @content_type may be NULL. Rejects
+ * schema 1, unknown media types, bad digests, negative sizes: -EBADMSG.
+ */
+int reg_manifest_parse(const char *raw, size_t len, const char *content_type,
+		       struct reg_manifest **out);
+void reg_manifest_free(struct reg_manifest *m);
+
+/*
+ * GET /v2/<repo>/manifests/<reference> (tag or digest) with the full Accept
+ * list; verifies the body against the digest asked for, or against
+ * Docker-Content-Digest; REG_MAX_MANIFEST_SIZE ceiling.
+ */
+int reg_manifest_get(struct reg_client *c, const char *reference, struct reg_manifest **out);
+
+/* HEAD: digest, media type (caller frees) and size. */
+int reg_manifest_head(struct reg_client *c, const char *reference, char digest[DIGEST_STR_LEN],
+		      char **media_type, uint64_t *size);
+
+/* The index entry for @platform (NULL: host); -ENOENT if none matches. */
+int reg_index_select(const struct reg_manifest *index, const struct reg_platform *platform,
+		     const struct reg_descriptor **out);
+
+/*
+ * Resolve @ref to an image manifest: GET it, and when it is an index of
+ * images follow the entry for @platform. A BuildKit legacy cache index is
+ * returned as is (kind INDEX). *top_out, when not NULL, receives the
+ * top-level object if it was an index (else NULL).
+ */
+int reg_resolve(struct reg_client *c, const struct reg_ref *ref, const struct reg_platform *platform,
+		struct reg_manifest **out, struct reg_manifest **top_out);
+
+/* ---- BuildKit registry cache ------------------------------------------ */
+
+/*
+ * True for both forms: an image manifest whose config is
+ * REG_MT_BUILDKIT_CACHE, or an index with an entry of that media type.
+ */
+bool reg_manifest_is_buildkit_cache(const struct reg_manifest *m);
+
+/*
+ * The cache config descriptor and the layer descriptors of a BuildKit cache
+ * manifest of either form (borrowed from @m). -EBADMSG if @m is not one.
+ */
+int reg_buildkit_parts(const struct reg_manifest *m, const struct reg_descriptor **config,
+		       const struct reg_descriptor **layers, size_t *n_layers);
+
+struct reg_cache_layer {
+	char blob[DIGEST_STR_LEN];
+	int parent; /* index into layers, -1 = none; a missing key means 0 */
+	char *media_type; /* from annotations when present, else NULL */
+	char *diff_id;
+};
+
+struct reg_cache_result {
+	int layer;
+	char *created_at;
+};
+
+struct reg_cache_input {
+	char *selector; /* may be NULL */
+	int link;
+};
+
+struct reg_cache_record {
+	char *digest;
+	struct reg_cache_result *results; /* JSON key "layers" */
+	size_t n_results;
+	int **chains; /* each chain: layer indexes; lengths in chain_lens */
+	size_t *chain_lens;
+	size_t n_chains;
+	struct reg_cache_input **inputs; /* inputs[i]: alternatives for slot i */
+	size_t *input_lens;
+	size_t n_inputs;
+};
+
+struct reg_cache_config {
+	struct reg_cache_layer *layers;
+	size_t n_layers;
+	struct reg_cache_record *records;
+	size_t n_records;
+};
+
+/* Parse and validate (indexes in range, no parent loops): -EBADMSG otherwise. */
+int reg_cache_config_parse(const char *json, size_t len, struct reg_cache_config **out);
+void reg_cache_config_free(struct reg_cache_config *cfg);
+
+/* ---- blobs ------------------------------------------------------------ */
+
+/* HEAD: the blob's size; -ENOENT if absent. */
+int reg_blob_head(struct reg_client *c, const char *digest, uint64_t *size);
+
+/*
+ * GET a small blob (config, index artifact) whole, verified against @digest,
+ * at most @max bytes (-EFBIG). *buf is NUL-terminated; caller frees.
+ */
+int reg_blob_get(struct reg_client *c, const char *digest, size_t max, char **buf, size_t *len);
+
+/*
+ * Read @len bytes at @off of the blob with one Range request (206; a 200
+ * that ignored the range is handled by skipping). Follows redirects with
+ * the Range kept and credentials dropped for another host, reuses the
+ * redirect target until it expires, re-resolves it on 400/403. Returns the
+ * byte count (short only at the end of the blob) or -errno; -ERANGE for 416.
+ * The bytes are NOT verified here (a range has no digest): callers verify.
+ */
+ssize_t reg_blob_read(struct reg_client *c, const char *digest, void *buf, size_t len, uint64_t off);
+
+/* Receives consecutive chunks of a stream; return < 0 to abort with that code. */
+typedef int (*reg_sink_fn)(void *ctx, const void *buf, size_t n);
+
+/*
+ * Stream the whole blob to @sink while hashing it; returns -EBADMSG when the
+ * sha256 does not match @digest (the sink has then seen unverified bytes and
+ * must discard what it built). A retry after a dropped connection resumes
+ * with Range from the byte reached.
+ */
+int reg_blob_stream(struct reg_client *c, const char *digest, reg_sink_fn sink, void *ctx);
+
+/* ---- referrers -------------------------------------------------------- */
+
+/*
+ * The referrers of manifest @digest as an index (kind INDEX, possibly empty),
+ * filtered to @artifact_type when not NULL (client-side if the registry did
+ * not apply the filter). Falls back to the "sha256-<hex>" tag when the API
+ * answers 404.
+ */
+int reg_referrers(struct reg_client *c, const char *digest, const char *artifact_type,
+		  struct reg_manifest **out);
+
+#endif

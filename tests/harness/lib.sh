@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Test harness: real CNCF distribution registries on free 127.0.0.1 ports,
+# torn down on exit (also when a test fails). Source this file, then:
+#
+#   harness_init                 # temp dir $HARNESS_DIR, cleanup trap
+#   registry_start plain         # variants: plain | tls | basic | token
+#       sets REGISTRY (host:port), REGISTRY_URL, REGISTRY_LOG (access log,
+#       JSON lines), REGISTRY_STORAGE, and STRATA_REG_OPTS: the strata
+#       options that reach this registry (an array, use "${STRATA_REG_OPTS[@]}");
+#       SKOPEO_OPTS likewise for skopeo's --dest-*/--src-* flags via helpers.
+#   skopeo_push OCI_LAYOUT:TAG REPO:TAG   # push with the variant's credentials
+#
+# A registry that cannot start is a test FAILURE (exit 1), never a skip.
+set -euo pipefail
+
+HARNESS_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PY=/usr/bin/python3
+
+harness_fail() {
+	echo "harness: $*" >&2
+	exit 1
+}
+
+harness_cleanup() {
+	local pid
+	for pid in ${HARNESS_PIDS:-}; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in ${HARNESS_PIDS:-}; do
+		wait "$pid" 2>/dev/null || true
+	done
+	if [ -n "${HARNESS_CLEANUP_HOOKS:-}" ]; then
+		eval "$HARNESS_CLEANUP_HOOKS" || true
+	fi
+	if [ -n "${HARNESS_DIR:-}" ] && [ -z "${HARNESS_KEEP:-}" ]; then
+		rm -rf "$HARNESS_DIR"
+	fi
+}
+
+# Run a command at cleanup (before the temp dir goes), e.g. an unmount.
+harness_on_exit() {
+	HARNESS_CLEANUP_HOOKS="$1; ${HARNESS_CLEANUP_HOOKS:-}"
+}
+
+harness_init() {
+	HARNESS_DIR=$(mktemp -d /tmp/stratafs-test.XXXXXX)
+	HARNESS_PIDS=""
+	HARNESS_CLEANUP_HOOKS=""
+	trap harness_cleanup EXIT
+	trap 'exit 130' INT TERM
+	[ -x /usr/bin/docker-registry ] || harness_fail "docker-registry is not installed (scripts/install-deps.sh)"
+}
+
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_http URL [curl options...]: until the server answers at all (any status).
+wait_http() {
+	local url=$1 i
+	shift
+	for i in $(seq 1 100); do
+		if curl -s -o /dev/null "$@" "$url" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+registry_start() {
+	local variant=${1:-plain} port dir
+	port=$(free_port)
+	dir="$HARNESS_DIR/registry-$port"
+	mkdir -p "$dir/storage"
+	REGISTRY="127.0.0.1:$port"
+	REGISTRY_STORAGE="$dir/storage"
+	REGISTRY_LOG="$dir/registry.log"
+	STRATA_REG_OPTS=()
+	SKOPEO_DEST_OPTS=()
+	SKOPEO_SRC_OPTS=()
+	case "$variant" in
+	plain)
+		REGISTRY_URL="http://$REGISTRY"
+		STRATA_REG_OPTS=(--insecure)
+		SKOPEO_DEST_OPTS=(--dest-tls-verify=false)
+		SKOPEO_SRC_OPTS=(--src-tls-verify=false)
+		write_registry_config "$dir" "$port" ""
+		;;
+	*)
+		if declare -F "registry_variant_$variant" >/dev/null; then
+			"registry_variant_$variant" "$dir" "$port"
+		else
+			harness_fail "unknown registry variant '$variant'"
+		fi
+		;;
+	esac
+	/usr/bin/docker-registry serve "$dir/config.yml" >"$REGISTRY_LOG" 2>&1 &
+	HARNESS_PIDS="$HARNESS_PIDS $!"
+	if ! wait_http "$REGISTRY_URL/v2/" -k; then
+		cat "$REGISTRY_LOG" >&2 || true
+		harness_fail "registry ($variant) did not start on $REGISTRY"
+	fi
+}
+
+# write_registry_config DIR PORT EXTRA_YAML
+write_registry_config() {
+	cat >"$1/config.yml" <<YAML
+version: 0.1
+log:
+  level: info
+  formatter: json
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: $1/storage
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:$2
+  secret: stratafs-test-secret
+$3
+YAML
+}
+
+skopeo_push() {
+	skopeo copy --quiet "${SKOPEO_DEST_OPTS[@]}" "oci:$1" "docker://$REGISTRY/$2"
+}
+
+# Optional variants and helpers (TLS, basic, token, fault proxy, fixtures).
+for f in "$HARNESS_LIB_DIR"/lib_*.sh; do
+	[ -e "$f" ] && . "$f"
+done
+true
