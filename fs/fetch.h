@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fs/ internal: the data path of the daemon, FUSE-free. A struct fs_store
+ * owns the registry client, the local cache and the open layers; it turns a
+ * read of (layer, file entry, offset, length) into verified bytes: from the
+ * span cache when present, else one Range request per run of adjacent
+ * missing spans, decoded and verified against the index before they are
+ * served or cached. Concurrent readers of one span wait for one fetch.
+ *
+ * Thread-safety: every function may be called from any FUSE worker thread.
+ */
+#ifndef FS_FETCH_H
+#define FS_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "index/index.h"
+#include "registry/registry.h"
+
+struct fs_store_opts {
+	const char *cache_dir;     /* NULL: /var/cache/stratafs (root) or $XDG_CACHE_HOME/stratafs */
+	uint64_t cache_max;        /* bytes; 0: 10 GiB */
+	unsigned io_timeout_ms;    /* a read returns -EIO after this; default 30000 */
+	unsigned fetch_threads;    /* parallel range requests in flight; default 8 */
+	unsigned readahead_spans;  /* spans fetched ahead on sequential reads; default 2 */
+	bool prefetch_all;         /* -o prefetch=all: fetch everything in the background */
+	uint64_t span_size;        /* for indexes built here; 0: IDX_DEFAULT_SPAN_SIZE */
+};
+
+void fs_store_opts_init(struct fs_store_opts *o);
+
+struct fs_store;
+
+/* @client is borrowed and must outlive the store. */
+int fs_store_new(const struct fs_store_opts *o, struct reg_client *client, struct fs_store **out);
+/* Stops prefetch, waits for fetches in flight, frees every layer. */
+void fs_store_free(struct fs_store *s);
+
+/*
+ * Open the layer @desc of manifest @manifest_digest: find its index in the
+ * local cache, else in the registry (referrers of the manifest with
+ * artifactType REG_MT_STRATAFS_INDEX_ARTIFACT, blob annotated with
+ * REG_ANNOT_STRATAFS_LAYER = layer digest), else build it by streaming the
+ * layer once. The index is verified (its blob digest must equal the
+ * layer's) and cached locally. Returns the layer number (0, 1, ...) in
+ * *layer_no; the idx_layer is owned by the store (idx valid until
+ * fs_store_free()). Layers may be opened from several threads at once.
+ */
+int fs_store_open_layer(struct fs_store *s, const char *manifest_digest,
+			const struct reg_descriptor *desc, unsigned *layer_no,
+			const struct idx_layer **idx);
+
+/*
+ * Read @n bytes at @off of regular-file entry @entry of layer @layer_no:
+ * the count (short only at end of file) or -errno (-EIO after io_timeout,
+ * -EBADMSG never escapes: a corrupt span is logged and reported as -EIO).
+ */
+ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, void *buf,
+		      size_t n, uint64_t off);
+
+/* Start background prefetch of every layer (lower priority than reads). */
+void fs_store_prefetch_start(struct fs_store *s);
+
+/*
+ * Stats as a JSON object (caller frees): per layer digest, bytes fetched,
+ * spans fetched / total, fraction fetched, cache hits/misses; totals;
+ * fetch latency p50/p90/p99 in ms; errors; index source per layer
+ * ("cache", "registry", "built").
+ */
+char *fs_store_stats_json(struct fs_store *s);
+
+#endif
