@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * index/ internal: a push parser of the uncompressed tar stream of a layer.
+ * The builder feeds it whatever chunks the decompressor produces (any size,
+ * down to one byte); the parser calls back once per real member, after all
+ * of that member's headers (pax 'x'/'g', GNU 'L'/'K') are parsed and before
+ * its data, with a fully normalised entry. Member data is never buffered:
+ * the parser only counts it, so memory stays bounded whatever the layer.
+ *
+ * Accepted: POSIX ustar, pax (extended and global headers), GNU (long
+ * names/links, base-256 numbers, old-style headers), both checksum variants
+ * (unsigned and signed byte sums). Rejected with a logged reason: bad
+ * checksums, ".." components, NUL bytes in paths, sizes >= 2^62, special
+ * payloads > 1 MiB (-EFBIG), GNU sparse files and multi-volume members
+ * (-ENOTSUP). See PROTOCOLS.md §5.3.
+ *
+ * Not thread-safe: one parser per thread. Only used inside index/.
+ */
+#ifndef INDEX_TAR_INT_H
+#define INDEX_TAR_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "index/index.h"
+
+/* Ceiling of a pax 'x'/'g' payload or a GNU 'L'/'K' long name (as Go). */
+#define TAR_MAX_SPECIAL (1u << 20)
+/* Ceiling of the xattrs of one member (count). */
+#define TAR_MAX_XATTRS 1024
+/* Ceiling of a member's size (and any offset): 2^62. */
+#define TAR_MAX_SIZE (UINT64_C(1) << 62)
+
+/*
+ * One real member, as handed to tar_callbacks.on_entry. Every pointer is
+ * borrowed and valid only during the callback: copy what you keep.
+ * The field names and meanings match struct idx_entry.
+ */
+struct tar_entry {
+	enum idx_type type;  /* any of enum idx_type, WHITEOUT/OPAQUE included */
+	uint32_t mode;       /* permission bits only (07777) */
+	uint32_t uid, gid;   /* pax uid/gid override the header; uname/gname ignored */
+	int64_t mtime_sec;   /* may be negative (pre-1970) */
+	uint32_t mtime_nsec; /* from a pax mtime fraction; 0 otherwise */
+	uint64_t size;       /* REG: content size; 0 for every other type */
+	uint32_t dev_major, dev_minor; /* CHR/BLK; 0 otherwise */
+	/*
+	 * Offset in the uncompressed stream of the member's content (REG:
+	 * the file's bytes are [data_off, data_off + size)). For other types,
+	 * where the content would start (nothing to read there).
+	 */
+	uint64_t data_off;
+	/* Offset of the member's first header block (its pax/GNU headers incl.). */
+	uint64_t header_off;
+	/*
+	 * Normalised path: no leading "/" or "./", no "//", no trailing "/",
+	 * never a ".." component; "" is the root directory.
+	 * WHITEOUT: the hidden path ("a/.wh.b" -> "a/b");
+	 * OPAQUE: the opaque directory ("a/.wh..wh..opq" -> "a", root -> "").
+	 */
+	const char *path;
+	/*
+	 * SYMLINK: the target exactly as in the archive (not normalised: a
+	 * symlink may point anywhere, the kernel resolves it in the mount).
+	 * HARDLINK: the target path, normalised like @path (never "").
+	 * NULL for every other type.
+	 */
+	const char *link;
+	uint32_t n_xattrs;
+	/*
+	 * In archive order (pax records order; a name given twice keeps the
+	 * last value). Names are NUL-terminated; values are binary, @len bytes.
+	 */
+	const struct idx_xattr *xattrs;
+};
+
+struct tar_callbacks {
+	/*
+	 * Called once per real member (ustar/GNU headers and the pax/GNU
+	 * headers before it fully parsed), before its data is fed. AUFS
+	 * metadata (".wh..wh.*" other than the opaque marker), GNU volume
+	 * labels ('V') and pax global headers produce no call.
+	 * Return 0 to continue, <0 to abort: tar_parser_feed() returns it.
+	 */
+	int (*on_entry)(void *ctx, const struct tar_entry *e);
+};
+
+struct tar_parser;
+
+/*
+ * New parser calling @cb with @ctx. @cb is copied; @ctx is borrowed.
+ * Returns 0, -EINVAL (no on_entry), -ENOMEM.
+ */
+int tar_parser_new(const struct tar_callbacks *cb, void *ctx, struct tar_parser **out);
+
+/*
+ * Feed the next @n bytes of the uncompressed stream (any @n, 0 is a no-op).
+ * Returns 0 or the first error; after an error the parser is dead and every
+ * later call returns that same error:
+ *   -EBADMSG  malformed header (checksum, number, path escaping the layer,
+ *             NUL in a path, lying pax record, ...), logged with the reason
+ *   -EFBIG    a pax/GNU special payload > TAR_MAX_SPECIAL, a path >
+ *             IDX_MAX_PATH, an xattr value > IDX_MAX_XATTR_VALUE, a size
+ *             >= TAR_MAX_SIZE, more than TAR_MAX_XATTRS xattrs
+ *   -ENOTSUP  GNU sparse member ("sparse file 'x' is not supported"),
+ *             multi-volume continuation ('M')
+ *   -ENOMEM
+ *   <0        whatever on_entry returned
+ * Bytes after the end-of-archive blocks are counted and ignored (a warning
+ * is logged once at finish if they are not all zero).
+ */
+int tar_parser_feed(struct tar_parser *p, const void *buf, size_t n);
+
+/*
+ * The stream is over. Returns 0 when it ended at a member boundary: after
+ * the end-of-archive block(s), or right after the last member's data with
+ * or without its padding and with no EOF blocks (umoci 0.4.7, PROTOCOLS.md
+ * §8). Returns -EBADMSG when it ends inside a header, inside a member's
+ * data, or after pax/GNU headers with no member to apply them to; or the
+ * parser's earlier error.
+ */
+int tar_parser_finish(struct tar_parser *p);
+
+/* Bytes fed so far. */
+uint64_t tar_parser_offset(const struct tar_parser *p);
+
+/* Number of real members reported through on_entry so far. */
+uint64_t tar_parser_count(const struct tar_parser *p);
+
+/* No-op on NULL. */
+void tar_parser_free(struct tar_parser *p);
+
+/*
+ * Normalise the archive path @in (@len bytes, no NUL required) into @out
+ * (@out_size bytes incl. the NUL): strip leading "/" and "./", collapse
+ * "//" and "/./", drop a trailing "/". "." and "/" become "".
+ * Returns the length, -EBADMSG if a component is ".." or the input holds a
+ * NUL byte, -EFBIG if the result does not fit (or exceeds IDX_MAX_PATH).
+ * Used for member names and hardlink targets alike.
+ */
+int tar_path_normalise(const char *in, size_t len, char *out, size_t out_size);
+
+#endif
