@@ -42,7 +42,7 @@ check "fuse headers only in fs/ll*.c and fs/main.c" '#include <fuse' "${fs_nofus
 check "tools/ includes only fs/cache.h and fs/fetch.h of fs/" '#include "fs/[^"]*"' \
 	$(grep -lE '#include "fs/' "${tools[@]}" /dev/null | xargs -r grep -LE '#include "fs/(cache|fetch)\.h"' 2>/dev/null)
 check "third-party headers only in .c files" '#include <(curl/|jansson|zlib|zstd|fuse|openssl/)' "${headers[@]}"
-check "curl only in registry/http*.c" '#include <curl/' $(files common index fs tools) $(files registry | grep -v -E '^registry/http[^/]*\.c$')
+check "curl only in registry/http*.c and registry/aws/http*.c" '#include <curl/' $(files common index fs tools) $(files registry | grep -v -E "^registry/(aws/)?http[^/]*\.c$")
 check "no plain symbol named index" '^[a-z].*[^_a-z]index\(' "${common[@]}" "${index[@]}" "${registry[@]}" "${fs[@]}"
 
 echo "1..$n"
