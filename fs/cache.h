@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fs/: the local on-disk cache shared by every stratafs mount and strata
+ * process of a host: layer indexes (by layer blob digest) and verified span
+ * data (by layer blob digest + uncompressed range). FUSE-free; tools/ links
+ * it for `strata cache du|prune`.
+ *
+ * Layout (version 1, under the cache dir):
+ *   v1/index/<blob hex>.idx                 serialized index (idx_save bytes)
+ *   v1/spans/<blob hex>/<u_start>-<u_len>   span file: 64-byte header + bytes
+ *   v1/tmp/                                 transactions in progress
+ * A span file header is: "SFSPAN01", u_start (LE u64), u_len (LE u64), the
+ * sha256 of the payload (32 bytes), 8 zero bytes. Every write is a
+ * transaction (tmp file -> write -> rename), so a reader never sees a
+ * partial file; the payload hash lets a reader detect a file damaged after
+ * the rename (power loss, disk error, a hand edit).
+ *
+ * LRU: a file's mtime is its last use (fs_cache_touch()). When the bytes
+ * this handle knows of pass the bound, the oldest files are removed until
+ * the total is under 90 % of it. Another process may still hold a removed
+ * file open; that is fine on Linux.
+ *
+ * Thread-safety: all functions are thread-safe; several handles (in one or
+ * many processes) may share one directory.
+ */
+#ifndef FS_CACHE_H
+#define FS_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define FS_CACHE_DEFAULT_MAX (10ull << 30)
+#define FS_CACHE_MAX_INDEX (256u << 20) /* ceiling of an index file read back */
+#define FS_CACHE_SPAN_HDR 64
+
+struct fs_cache;
+
+/*
+ * The default directory: /var/cache/stratafs for root, else
+ * $XDG_CACHE_HOME/stratafs, else $HOME/.cache/stratafs. -ENAMETOOLONG if
+ * @len is too small, -ENOENT if neither variable is set for a non-root user.
+ */
+int fs_cache_default_dir(char *buf, size_t len);
+
+/*
+ * Open (creating it 0700 if needed) the cache in @dir (NULL: the default),
+ * bounded by @max_bytes (0: FS_CACHE_DEFAULT_MAX). Scans the directory once
+ * to learn its size and removes tmp files left by dead processes.
+ */
+int fs_cache_open(const char *dir, uint64_t max_bytes, struct fs_cache **out);
+void fs_cache_close(struct fs_cache *c);
+/* Valid until fs_cache_close(). */
+const char *fs_cache_dir(const struct fs_cache *c);
+
+/* ---- indexes ---------------------------------------------------------- */
+
+/*
+ * Read the index file of layer @blob_digest (caller frees *buf). -ENOENT if
+ * absent, -EFBIG over FS_CACHE_MAX_INDEX. The bytes are NOT validated here:
+ * the caller loads them with idx_load() and checks the blob digest, and
+ * calls fs_cache_index_remove() when they are bad.
+ */
+int fs_cache_index_get(struct fs_cache *c, const char *blob_digest, void **buf, size_t *len);
+/* Store an index file (transaction). -ENOSPC etc. leave the cache unchanged. */
+int fs_cache_index_put(struct fs_cache *c, const char *blob_digest, const void *buf, size_t len);
+int fs_cache_index_remove(struct fs_cache *c, const char *blob_digest);
+
+/* ---- spans ------------------------------------------------------------ */
+
+/*
+ * Store the verified bytes [@u_start, @u_start+@len) of the uncompressed
+ * layer @blob_digest (transaction). Returns 0 or -errno (-ENOSPC, -EDQUOT,
+ * -EIO ...); on error nothing is visible and the caller simply serves from
+ * memory. May evict older files to stay under the bound.
+ */
+int fs_cache_span_put(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
+		      const void *buf, size_t len);
+
+/*
+ * Read the whole payload of a span file into @buf (@len bytes) and check it
+ * against the hash in its header: 0, -ENOENT if absent, -EBADMSG if the
+ * file is damaged (the caller removes it). Use it the first time a process
+ * reads a span file; later reads use fs_cache_span_pread().
+ */
+int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
+				void *buf, size_t len);
+
+/*
+ * Read @n bytes at @off of the payload of a span of @len bytes, without
+ * verifying: the count, -ENOENT if the file is gone (evicted), -EBADMSG if
+ * its header does not match.
+ */
+ssize_t fs_cache_span_pread(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
+			    size_t len, void *buf, size_t n, uint64_t off);
+
+int fs_cache_span_remove(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
+			 size_t len);
+
+/* Mark a span file used now (LRU); errors are ignored. */
+void fs_cache_span_touch(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
+			 size_t len);
+
+/* ---- maintenance (strata cache du|prune) ------------------------------- */
+
+struct fs_cache_usage {
+	uint64_t bytes;       /* all files, tmp included */
+	uint64_t index_files;
+	uint64_t index_bytes;
+	uint64_t span_files;
+	uint64_t span_bytes;
+	uint64_t tmp_files;
+};
+
+int fs_cache_du(struct fs_cache *c, struct fs_cache_usage *out);
+
+/*
+ * Remove least recently used files until at most @target bytes remain
+ * (0 empties the cache); *freed (may be NULL) receives the bytes removed.
+ */
+int fs_cache_prune(struct fs_cache *c, uint64_t target, uint64_t *freed);
+
+#endif
