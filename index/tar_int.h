@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/dbuf.h"
 #include "index/index.h"
 
 /* Ceiling of a pax 'x'/'g' payload or a GNU 'L'/'K' long name (as Go). */
@@ -140,5 +141,76 @@ void tar_parser_free(struct tar_parser *p);
  * Used for member names and hardlink targets alike.
  */
 int tar_path_normalise(const char *in, size_t len, char *out, size_t out_size);
+
+/* ---- shared between index/tar*.c only; not for the rest of index/ ---- */
+
+/* Ceiling of the records one pax key/value set holds. */
+#define TAR_MAX_PAX_RECORDS (TAR_MAX_XATTRS + 64)
+
+/* One pax record; key and value share one allocation, both NUL-terminated. */
+struct tar_kv {
+	char *key;
+	const uint8_t *val;
+	uint32_t vlen;
+};
+
+/* Small set of pax records, later records of the same key replace earlier. */
+struct tar_kvset {
+	struct tar_kv *v;
+	uint32_t n, cap;
+};
+
+void tar_kvset_clear(struct tar_kvset *s);
+const struct tar_kv *tar_kvset_get(const struct tar_kvset *s, const char *key);
+/*
+ * Parse the payload of a pax header into @s. @global: an empty value
+ * deletes the key (a 'g' header); otherwise it is stored empty (an 'x'
+ * header: "fall back to the ustar field"). -EBADMSG, -EFBIG, -ENOMEM.
+ */
+int tar_pax_parse(const char *buf, size_t len, bool global, struct tar_kvset *s);
+
+/* Header number: octal (NUL/space padded) or GNU base-256 (may be negative). */
+int tar_num_field(const uint8_t *f, size_t len, int64_t *out);
+/* pax decimal, digits only, <= @max. */
+int tar_dec_u64(const char *s, size_t len, uint64_t max, uint64_t *out);
+/* pax time "[-]sec[.frac]"; nsec in [0, 1e9). */
+int tar_dec_time(const char *s, size_t len, int64_t *sec, uint32_t *nsec);
+/* Returns the decoded length; -EBADMSG, -EFBIG when over @cap. */
+int tar_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap);
+/* %XX decoding into a NUL-terminated @out; NUL bytes are refused. */
+int tar_url_decode(const char *in, size_t len, char *out, size_t cap);
+
+#define TAR_BLOCK 512
+
+enum tar_state { TAR_ST_HEADER, TAR_ST_COLLECT, TAR_ST_SKIP, TAR_ST_PAD, TAR_ST_END };
+
+struct tar_parser {
+	struct tar_callbacks cb;
+	void *ctx;
+	int err;              /* sticky: the first error */
+	enum tar_state st;
+	uint64_t off;         /* bytes fed */
+	uint64_t count;       /* members reported */
+	uint64_t remain;      /* COLLECT/SKIP: bytes left */
+	uint64_t member_off;  /* first header block of the current member */
+	uint8_t blk[TAR_BLOCK];
+	size_t blk_len;
+	char special;         /* COLLECT: 'x', 'g', 'L' or 'K' */
+	bool pending;         /* an 'x'/'L'/'K' waits for its member */
+	bool garbage;         /* non-zero bytes after the end of archive */
+	struct dbuf coll;     /* special payload, <= TAR_MAX_SPECIAL */
+	char *longname, *longlink;
+	struct tar_kvset local, global;
+	char path[IDX_MAX_PATH + 1];
+	char link[IDX_MAX_PATH + 1];
+	struct idx_xattr xattrs[TAR_MAX_XATTRS];
+};
+
+/* Move on after a header or payload: skip @len data bytes, then pad. */
+void tar_enter_data(struct tar_parser *p, uint64_t len);
+/* Verify the checksum of header block @h (either variant); -EBADMSG. */
+int tar_hdr_check(struct tar_parser *p, const uint8_t *h);
+/* A real member's header: build the entry, call back, skip its data. */
+int tar_hdr_member(struct tar_parser *p, const uint8_t *h);
 
 #endif

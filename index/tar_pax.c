@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pax extended headers: "<len> <key>=<value>\n" records, parsed strictly
+ * (a record whose length lies is a malformed archive, not something to
+ * resynchronise on), and the small key/value sets they feed: one for the
+ * next member ('x') and one for every following member ('g').
+ *
+ * libarchive's xattr records (LIBARCHIVE.xattr.<url-encoded name>=<base64>)
+ * are decoded here and stored under the SCHILY.xattr. key, so the rest of
+ * the reader sees one spelling; whichever record comes last wins.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/xmath.h"
+#include "index/tar_int.h"
+
+#define SCHILY_XATTR "SCHILY.xattr."
+#define LIBARCHIVE_XATTR "LIBARCHIVE.xattr."
+
+void tar_kvset_clear(struct tar_kvset *s)
+{
+	for (uint32_t i = 0; i < s->n; i++)
+		free(s->v[i].key);
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+	s->cap = 0;
+}
+
+const struct tar_kv *tar_kvset_get(const struct tar_kvset *s, const char *key)
+{
+	for (uint32_t i = 0; i < s->n; i++) {
+		if (strcmp(s->v[i].key, key) == 0)
+			return &s->v[i];
+	}
+	return NULL;
+}
+
+static void kvset_del(struct tar_kvset *s, const char *key)
+{
+	for (uint32_t i = 0; i < s->n; i++) {
+		if (strcmp(s->v[i].key, key) == 0) {
+			free(s->v[i].key);
+			memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(s->v[0]));
+			s->n--;
+			return;
+		}
+	}
+}
+
+/* Key and value live in one allocation: "key\0value\0". */
+static int kvset_set(struct tar_kvset *s, const char *key, size_t klen, const void *val,
+		     size_t vlen)
+{
+	struct tar_kv *kv = NULL;
+	char *mem;
+
+	mem = malloc(klen + vlen + 2);
+	if (!mem)
+		return -ENOMEM;
+	memcpy(mem, key, klen);
+	mem[klen] = '\0';
+	memcpy(mem + klen + 1, val, vlen);
+	mem[klen + 1 + vlen] = '\0';
+	for (uint32_t i = 0; i < s->n && !kv; i++) {
+		if (strcmp(s->v[i].key, mem) == 0) {
+			kv = &s->v[i];
+			free(kv->key);
+		}
+	}
+	if (!kv) {
+		if (s->n >= TAR_MAX_PAX_RECORDS) {
+			free(mem);
+			log_err("cannot read tar: more than %u pax records", TAR_MAX_PAX_RECORDS);
+			return -EFBIG;
+		}
+		if (s->n == s->cap) {
+			uint32_t cap = s->cap ? s->cap * 2 : 16;
+			struct tar_kv *v = realloc(s->v, cap * sizeof(*v));
+
+			if (!v) {
+				free(mem);
+				return -ENOMEM;
+			}
+			s->v = v;
+			s->cap = cap;
+		}
+		kv = &s->v[s->n++];
+	}
+	kv->key = mem;
+	kv->val = (const uint8_t *)mem + klen + 1;
+	kv->vlen = (uint32_t)vlen;
+	return 0;
+}
+
+static int set_record(struct tar_kvset *s, bool global, const char *key, size_t klen,
+		      const char *val, size_t vlen)
+{
+	if (global && vlen == 0) {
+		char k[256];
+
+		/* Longer keys cannot have been stored (see below). */
+		if (klen < sizeof(k)) {
+			memcpy(k, key, klen);
+			k[klen] = '\0';
+			kvset_del(s, k);
+		}
+		return 0;
+	}
+	if (klen >= 256 + sizeof(SCHILY_XATTR)) {
+		log_err("cannot read tar: pax key '%.64s...' is too long", key);
+		return -EBADMSG;
+	}
+	return kvset_set(s, key, klen, val, vlen);
+}
+
+/* LIBARCHIVE.xattr.<url-encoded name>=<base64 value> -> SCHILY.xattr.<name>=<bytes> */
+static int set_libarchive_xattr(struct tar_kvset *s, bool global, const char *key, size_t klen,
+				const char *val, size_t vlen)
+{
+	size_t plen = strlen(LIBARCHIVE_XATTR);
+	char name[sizeof(SCHILY_XATTR) + 256];
+	uint8_t *bin = NULL;
+	int nlen, blen, r;
+
+	memcpy(name, SCHILY_XATTR, strlen(SCHILY_XATTR));
+	nlen = tar_url_decode(key + plen, klen - plen, name + strlen(SCHILY_XATTR),
+			      sizeof(name) - strlen(SCHILY_XATTR));
+	if (nlen <= 0) {
+		log_err("cannot read tar: bad libarchive xattr name '%.*s'", (int)XMIN(klen, 200),
+			key);
+		return nlen < 0 ? nlen : -EBADMSG;
+	}
+	if (vlen / 4 * 3 > IDX_MAX_XATTR_VALUE + 3) {
+		log_err("cannot read tar: xattr '%s' is larger than %u bytes",
+			name + strlen(SCHILY_XATTR), IDX_MAX_XATTR_VALUE);
+		return -EFBIG;
+	}
+	bin = malloc(vlen / 4 * 3 + 3);
+	if (!bin)
+		return -ENOMEM;
+	blen = tar_base64_decode(val, vlen, bin, vlen / 4 * 3 + 3);
+	if (blen < 0) {
+		log_err("cannot read tar: bad base64 value of xattr '%s'",
+			name + strlen(SCHILY_XATTR));
+		free(bin);
+		return blen;
+	}
+	r = set_record(s, global, name, strlen(SCHILY_XATTR) + (size_t)nlen, (const char *)bin,
+		       (size_t)blen);
+	free(bin);
+	return r;
+}
+
+/* One record at @rec (@avail bytes left); its length in *used. */
+static int parse_record(const char *rec, size_t avail, bool global, struct tar_kvset *s,
+			size_t *used)
+{
+	const char *sp = memchr(rec, ' ', XMIN(avail, 21));
+	const char *key, *eq;
+	uint64_t len;
+	size_t klen;
+
+	if (!sp || tar_dec_u64(rec, (size_t)(sp - rec), avail, &len) < 0 || rec[0] == '0' ||
+	    len < (uint64_t)(sp - rec) + 3 || rec[len - 1] != '\n') {
+		log_err("cannot read tar: malformed pax record '%.*s'", (int)XMIN(avail, 40), rec);
+		return -EBADMSG;
+	}
+	key = sp + 1;
+	eq = memchr(key, '=', (size_t)(rec + len - 1 - key));
+	if (!eq || eq == key || memchr(key, '\0', (size_t)(eq - key))) {
+		log_err("cannot read tar: malformed pax record '%.*s'", (int)XMIN(len, 40), rec);
+		return -EBADMSG;
+	}
+	*used = (size_t)len;
+	klen = (size_t)(eq - key);
+	if (klen > strlen(LIBARCHIVE_XATTR) &&
+	    memcmp(key, LIBARCHIVE_XATTR, strlen(LIBARCHIVE_XATTR)) == 0)
+		return set_libarchive_xattr(s, global, key, klen, eq + 1,
+					    (size_t)(rec + len - 1 - (eq + 1)));
+	return set_record(s, global, key, klen, eq + 1, (size_t)(rec + len - 1 - (eq + 1)));
+}
+
+int tar_pax_parse(const char *buf, size_t len, bool global, struct tar_kvset *s)
+{
+	size_t pos = 0;
+
+	while (pos < len) {
+		size_t used;
+		int r;
+
+		/* GNU tar pads nothing, but some writers end with NULs. */
+		if (buf[pos] == '\0') {
+			for (; pos < len; pos++) {
+				if (buf[pos] != '\0') {
+					log_err("cannot read tar: garbage after pax records");
+					return -EBADMSG;
+				}
+			}
+			break;
+		}
+		r = parse_record(buf + pos, len - pos, global, s, &used);
+		if (r < 0)
+			return r;
+		pos += used;
+	}
+	return 0;
+}
