@@ -1,9 +1,450 @@
 /* SPDX-License-Identifier: MIT */
-/* stratafs: placeholder until the daemon lands. */
-#include <stdio.h>
+/*
+ * stratafs REF MOUNTPOINT [-o opt,...] [-f] [-d]: mount a registry
+ * reference read-only. Options are parsed here, the reference is resolved
+ * and every layer index opened BEFORE the kernel mount, so a bad reference,
+ * an auth failure or a dead registry exits 1 with nothing mounted.
+ *
+ * Daemonizing: the data path starts threads (fetchers, layer openers), and
+ * threads do not survive fork(). So the process forks first, before any
+ * work; the parent waits on a pipe for the child's verdict ("mounted" or
+ * not) and exits 0 or 1 accordingly, as mount(8) and fstab expect. The
+ * child keeps stderr for its error messages until the mount is up, then
+ * switches the log to syslog and detaches.
+ */
+#define FUSE_USE_VERSION 312
 
-int main(void)
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fuse_lowlevel.h>
+
+#include "common/log.h"
+#include "fs/ll_int.h"
+
+#ifndef STRATAFS_VERSION
+#define STRATAFS_VERSION "0.1.0"
+#endif
+
+#define ENTRY_TIMEOUT 86400.0
+
+struct fs_cli {
+	char *ref;
+	int n_nonopt;
+	char *cache, *cache_max, *platform, *ca_file, *config, *username, *password_file;
+	char *prefetch, *log;
+	int insecure, layers, push_index, debug;
+	unsigned io_timeout;
+	unsigned retries; /* UINT_MAX: not given */
+	char password[1024]; /* from password_file; wiped once the client has it */
+};
+
+enum { KEY_HELP, KEY_VERSION, KEY_DISCARD, KEY_DEBUG };
+
+#define OPT(t, f) { t, offsetof(struct fs_cli, f), 1 }
+static const struct fuse_opt cli_opts[] = {
+	OPT("cache=%s", cache),
+	OPT("cache_max=%s", cache_max),
+	OPT("platform=%s", platform),
+	OPT("ca_file=%s", ca_file),
+	OPT("config=%s", config),
+	OPT("username=%s", username),
+	OPT("password_file=%s", password_file),
+	OPT("prefetch=%s", prefetch),
+	OPT("log=%s", log),
+	OPT("insecure", insecure),
+	OPT("layers", layers),
+	OPT("push_index", push_index),
+	OPT("io_timeout=%u", io_timeout),
+	OPT("retries=%u", retries),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	/* always ro,nosuid,nodev: what mount(8) or fstab add is overridden */
+	FUSE_OPT_KEY("rw", KEY_DISCARD),
+	FUSE_OPT_KEY("ro", KEY_DISCARD),
+	FUSE_OPT_KEY("dev", KEY_DISCARD),
+	FUSE_OPT_KEY("nodev", KEY_DISCARD),
+	FUSE_OPT_KEY("suid", KEY_DISCARD),
+	FUSE_OPT_KEY("nosuid", KEY_DISCARD),
+	FUSE_OPT_KEY("auto", KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", KEY_DISCARD),
+	FUSE_OPT_KEY("user", KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", KEY_DISCARD),
+	FUSE_OPT_KEY("users", KEY_DISCARD),
+	FUSE_OPT_KEY("defaults", KEY_DISCARD),
+	FUSE_OPT_KEY("_netdev", KEY_DISCARD),
+	FUSE_OPT_KEY("nofail", KEY_DISCARD),
+	FUSE_OPT_KEY("default_permissions", KEY_DISCARD),
+	FUSE_OPT_END
+};
+
+static void usage(FILE *f)
 {
-	fprintf(stderr, "stratafs: not built yet\n");
-	return 1;
+	fprintf(f,
+		"usage: stratafs REF MOUNTPOINT [-o opt,...] [-f] [-d]\n"
+		"\n"
+		"Mount a registry reference (image, image index, BuildKit registry cache)\n"
+		"read-only; file data is fetched lazily, by byte ranges, when read.\n"
+		"Always mounted ro,nosuid,nodev with default_permissions.\n"
+		"\n"
+		"stratafs options:\n"
+		"    -o cache=DIR           local cache (default /var/cache/stratafs for root,\n"
+		"                           $XDG_CACHE_HOME/stratafs otherwise)\n"
+		"    -o cache_max=SIZE      cache size bound, K/M/G/T suffixes (default 10G)\n"
+		"    -o platform=OS/ARCH[/VARIANT]  image of an index to mount (default: host)\n"
+		"    -o insecure            allow plain HTTP / unverified TLS for this registry\n"
+		"    -o ca_file=FILE        trust this CA bundle (PEM)\n"
+		"    -o config=FILE         docker config.json with credentials\n"
+		"    -o username=USER       registry user name ...\n"
+		"    -o password_file=FILE  ... and a file holding the password (never logged)\n"
+		"    -o layers              layers/NN-<digest>/ per layer plus merged/\n"
+		"    -o allow_other         let other users access the mount\n"
+		"    -o prefetch=none|all   fetch everything in the background (default none)\n"
+		"    -o io_timeout=SECONDS  a read returns EIO after this (default 30)\n"
+		"    -o retries=N           registry retries per request (default 4)\n"
+		"    -o push_index          push built indexes to the registry (not yet: accepted)\n"
+		"    -o log=LEVEL           err|warn|info|debug (default info)\n"
+		"    -f                     stay in the foreground, log to stderr\n"
+		"    -d                     debug: foreground, FUSE requests traced\n"
+		"    -V, --version          print the version\n"
+		"\n"
+		"Unmount with 'fusermount3 -u MOUNTPOINT', 'umount MOUNTPOINT' or SIGTERM.\n"
+		"Stats: 'strata stats MOUNTPOINT [--json]'.\n"
+		"\n");
+}
+
+static int cli_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct fs_cli *c = data;
+
+	switch (key) {
+	case KEY_HELP:
+		usage(stdout);
+		printf("FUSE options:\n");
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		exit(0);
+	case KEY_VERSION:
+		printf("stratafs %s (libfuse %s)\n", STRATAFS_VERSION, fuse_pkgversion());
+		exit(0);
+	case KEY_DISCARD:
+		return 0;
+	case KEY_DEBUG:
+		c->debug = 1;
+		return 1;
+	case FUSE_OPT_KEY_OPT:
+		/* fstab/systemd comments ("x-systemd.automount", "comment=..") */
+		return strncmp(arg, "x-", 2) == 0 || strncmp(arg, "comment=", 8) == 0 ? 0 : 1;
+	case FUSE_OPT_KEY_NONOPT:
+		if (c->n_nonopt++ == 0) {
+			c->ref = strdup(arg);
+			return c->ref ? 0 : -1;
+		}
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end == 'i' || *end == 'B')
+		end++;
+	if (*end == 'B')
+		end++;
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/* Add the options we always mount with; fsname shows the reference in /proc/mounts. */
+static int add_fixed_opts(struct fuse_args *args, const char *ref)
+{
+	char opt[1200] = "-oro,nosuid,nodev,default_permissions,subtype=stratafs,fsname=";
+	size_t len = strlen(opt);
+
+	for (; *ref && len + 3 < sizeof(opt); ref++) {
+		if (*ref == ',' || *ref == '\\')
+			opt[len++] = '\\';
+		opt[len++] = *ref;
+	}
+	opt[len] = '\0';
+	return fuse_opt_add_arg(args, opt) == 0 ? 0 : -ENOMEM;
+}
+
+static void fs_cli_release(struct fs_cli *c)
+{
+	char **strs[] = { &c->ref, &c->cache, &c->cache_max, &c->platform, &c->ca_file, &c->config,
+			  &c->username, &c->password_file, &c->prefetch, &c->log };
+
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		free(*strs[i]);
+		*strs[i] = NULL;
+	}
+	explicit_bzero(c->password, sizeof(c->password));
+}
+
+/* 0 ok, 1 done (help), -EINVAL usage error. */
+static int fs_cli_parse(struct fuse_args *args, struct fs_cli *c)
+{
+	enum log_level lvl = LOG_LVL_INFO;
+
+	memset(c, 0, sizeof(*c));
+	c->retries = UINT_MAX;
+	if (fuse_opt_parse(args, c, cli_opts, cli_proc) != 0)
+		return -EINVAL;
+	if (!c->ref) {
+		log_err("missing REF (usage: stratafs REF MOUNTPOINT [-o opt,...])");
+		return -EINVAL;
+	}
+	if (c->log && log_level_parse(c->log, &lvl) < 0) {
+		log_err("invalid log level '%s'", c->log);
+		return -EINVAL;
+	}
+	log_set_level(c->debug ? LOG_LVL_DEBUG : lvl);
+	if (c->prefetch && strcmp(c->prefetch, "none") != 0 && strcmp(c->prefetch, "all") != 0) {
+		log_err("invalid prefetch mode '%s' (none or all)", c->prefetch);
+		return -EINVAL;
+	}
+	return add_fixed_opts(args, c->ref);
+}
+
+static int read_password(struct fs_cli *c)
+{
+	FILE *f = fopen(c->password_file, "r");
+	size_t n;
+
+	if (!f) {
+		log_err("cannot open password file '%s': %s", c->password_file, strerror(errno));
+		return -errno;
+	}
+	n = fread(c->password, 1, sizeof(c->password) - 1, f);
+	fclose(f);
+	c->password[n] = '\0';
+	while (n && (c->password[n - 1] == '\n' || c->password[n - 1] == '\r'))
+		c->password[--n] = '\0';
+	return 0;
+}
+
+static int fs_cli_mount_opts(struct fs_cli *c, struct fs_mount_opts *mo)
+{
+	int r;
+
+	memset(mo, 0, sizeof(*mo));
+	mo->ref = c->ref;
+	mo->platform = c->platform;
+	mo->layers = c->layers;
+	reg_opts_init(&mo->reg);
+	fs_store_opts_init(&mo->store);
+	mo->reg.insecure = c->insecure;
+	mo->reg.ca_file = c->ca_file;
+	mo->reg.docker_config = c->config;
+	mo->reg.username = c->username;
+	if (c->retries != UINT_MAX)
+		mo->reg.retries = c->retries;
+	if (c->io_timeout) {
+		mo->reg.io_timeout_ms = c->io_timeout * 1000;
+		mo->store.io_timeout_ms = c->io_timeout * 1000;
+	}
+	mo->store.cache_dir = c->cache;
+	mo->store.prefetch_all = c->prefetch && strcmp(c->prefetch, "all") == 0;
+	if (c->cache_max && parse_size(c->cache_max, &mo->store.cache_max) < 0) {
+		log_err("invalid cache_max '%s' (a size like 512M or 10G)", c->cache_max);
+		return -EINVAL;
+	}
+	if (c->password_file) {
+		r = read_password(c);
+		if (r < 0)
+			return r;
+		mo->reg.password = c->password;
+	}
+	if (c->push_index)
+		log_warn("push_index: pushing built indexes needs the blob upload path, which "
+			 "is not implemented yet; indexes stay in the local cache");
+	return 0;
+}
+
+/* The registry client has copied what it needs. */
+static void fs_cli_forget_secrets(struct fs_cli *c, struct fs_mount_opts *mo)
+{
+	explicit_bzero(c->password, sizeof(c->password));
+	mo->reg.password = NULL;
+}
+
+static void fuse_log_sink(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	enum log_level l = LOG_LVL_DEBUG;
+	char msg[1024];
+	size_t n;
+
+	if (level <= FUSE_LOG_ERR)
+		l = LOG_LVL_ERR;
+	else if (level == FUSE_LOG_WARNING)
+		l = LOG_LVL_WARN;
+	else if (level <= FUSE_LOG_INFO)
+		l = LOG_LVL_INFO;
+	if (!log_enabled(l))
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_msg(l, "%s", msg);
+}
+
+/* Fork now; the parent waits for the child's verdict and never returns. */
+static int daemonize_early(int *notify_fd)
+{
+	int pfd[2];
+	char verdict = 1;
+	pid_t pid;
+
+	if (pipe(pfd) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(pfd[1]);
+		if (read(pfd[0], &verdict, 1) != 1)
+			verdict = 1;
+		_exit(verdict == 0 ? 0 : 1);
+	}
+	close(pfd[0]);
+	setsid();
+	*notify_fd = pfd[1];
+	return 0;
+}
+
+/* The mount is up: log to syslog, let go of the terminal, tell the parent. */
+static void detach(int notify_fd)
+{
+	char ok = 0;
+	int fd = open("/dev/null", O_RDWR);
+
+	log_use_syslog(true, "stratafs");
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	if (chdir("/") < 0)
+		log_warn("cannot chdir to '/': %s", strerror(errno));
+	if (write(notify_fd, &ok, 1) != 1)
+		log_warn("cannot notify the parent process");
+	close(notify_fd);
+}
+
+static int serve(struct fs_mount *m, struct fuse_args *args, struct fuse_cmdline_opts *copts,
+		 int notify_fd)
+{
+	struct fs_daemon d = { .mount = m, .timeout = ENTRY_TIMEOUT };
+	struct fuse_loop_config *cfg = NULL;
+	struct fuse_session *se;
+	int r = -EIO;
+
+	se = fuse_session_new(args, fs_ll_ops(), sizeof(struct fuse_lowlevel_ops), &d);
+	if (!se)
+		return -EINVAL;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_destroy;
+	if (fuse_session_mount(se, copts->mountpoint) != 0) {
+		log_err("cannot mount on '%s'", copts->mountpoint);
+		goto out_remove_handlers;
+	}
+	log_info("mounted '%s' (%s, %s view, %zu layers, %llu inodes) on '%s' in %.0f ms",
+		 m->ref_str, m->manifest->digest, fs_view_kind_name(m->kind), m->n_layers,
+		 (unsigned long long)m->n_inodes, copts->mountpoint, m->open_ms);
+	if (notify_fd >= 0)
+		detach(notify_fd);
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		goto out_unmount;
+	fuse_loop_cfg_set_clone_fd(cfg, (unsigned)copts->clone_fd);
+	fuse_loop_cfg_set_idle_threads(cfg, copts->max_idle_threads);
+	fuse_loop_cfg_set_max_threads(cfg, copts->max_threads > 10 ? copts->max_threads : 64);
+	r = copts->singlethread ? fuse_session_loop(se) : fuse_session_loop_mt(se, cfg);
+	r = r < 0 ? r : 0; /* > 0: ended by a signal, a clean exit */
+	fuse_loop_cfg_destroy(cfg);
+out_unmount:
+	fuse_session_unmount(se);
+out_remove_handlers:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts copts = { 0 };
+	struct fs_cli cli;
+	struct fs_mount_opts mo;
+	struct fs_mount *m = NULL;
+	int notify_fd = -1, r, status = 1;
+
+	log_set_prog("stratafs");
+	fuse_set_log_func(fuse_log_sink);
+	r = fs_cli_parse(&args, &cli);
+	if (r != 0) {
+		status = r > 0 ? 0 : (r == -EINVAL ? 2 : 1);
+		goto out_free_args;
+	}
+	if (fuse_parse_cmdline(&args, &copts) != 0 || !copts.mountpoint) {
+		log_err("usage: stratafs REF MOUNTPOINT [-o opt,...] [-f] [-d] (see --help)");
+		status = 2;
+		goto out_free_cli;
+	}
+	if (!copts.foreground && daemonize_early(&notify_fd) < 0) {
+		log_err("cannot fork: %s", strerror(errno));
+		goto out_free_cli;
+	}
+	r = fs_cli_mount_opts(&cli, &mo);
+	if (r == 0)
+		r = fs_mount_open(&mo, &m);
+	fs_cli_forget_secrets(&cli, &mo);
+	if (r < 0) {
+		log_err("cannot mount '%s': %s", cli.ref, strerror(-r));
+		goto out_free_cli;
+	}
+	r = serve(m, &args, &copts, notify_fd);
+	status = r < 0 ? 1 : 0;
+	fs_mount_free(m);
+out_free_cli:
+	free(copts.mountpoint);
+	fs_cli_release(&cli);
+out_free_args:
+	fuse_opt_free_args(&args);
+	return status;
 }

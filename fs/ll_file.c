@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Files: open and read. Content is immutable, so the kernel may keep its
+ * page cache across opens (keep_cache) and close needs no flush. A read is
+ * served by the store (span cache, else one ranged fetch, verified); any
+ * failure there is EIO to the reader, bounded by -o io_timeout.
+ */
+#define FUSE_USE_VERSION 312
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fuse_lowlevel.h>
+
+#include "common/log.h"
+#include "fs/ll_int.h"
+
+void fs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_daemon *d = fuse_req_userdata(req);
+	struct fs_vnode n;
+	int r;
+
+	r = fs_view_get(d->mount->view, ino, &n);
+	if (r == 0 && (fi->flags & O_ACCMODE) != O_RDONLY)
+		r = -EROFS;
+	if (r == 0 && (fi->flags & O_TRUNC))
+		r = -EROFS;
+	if (r == 0 && n.kind == FS_VK_SDIR)
+		r = -EISDIR;
+	if (r == 0 && n.kind == FS_VK_TREE && n.node->type == IDX_T_DIR)
+		r = -EISDIR;
+	fi->fh = 0;
+	fi->keep_cache = 1;
+	fi->noflush = 1;
+	fi->direct_io = 0;
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_open(req, fi);
+}
+
+/* Read into @buf; the count or -errno. */
+static ssize_t read_node(struct fs_daemon *d, const struct fs_vnode *n, char *buf, size_t size,
+			 uint64_t off)
+{
+	uint64_t fsize;
+	ssize_t r;
+
+	if (n->kind == FS_VK_SFILE) {
+		if (off >= n->len)
+			return 0;
+		size = size < n->len - off ? size : (size_t)(n->len - off);
+		memcpy(buf, (const char *)n->data + off, size);
+		return (ssize_t)size;
+	}
+	if (n->kind != FS_VK_TREE || n->node->type == IDX_T_DIR)
+		return -EISDIR;
+	fsize = n->node->size;
+	if (n->node->type != IDX_T_REG || off >= fsize)
+		return 0;
+	if (size > fsize - off)
+		size = (size_t)(fsize - off);
+	r = fs_store_read(d->mount->store, n->layer_no, n->node->entry, buf, size, off);
+	if (r < 0) {
+		log_warn("read of '%s' (inode %llu) at %llu failed: %s", n->name,
+			 (unsigned long long)n->ino, (unsigned long long)off, strerror((int)-r));
+		return r == -ENOMEM ? r : -EIO;
+	}
+	return r;
+}
+
+void fs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi)
+{
+	struct fs_daemon *d = fuse_req_userdata(req);
+	struct fs_vnode n;
+	char *buf = NULL;
+	ssize_t r;
+
+	r = fs_view_get(d->mount->view, ino, &n);
+	if (r == 0 && off < 0)
+		r = -EINVAL;
+	if (r == 0) {
+		buf = malloc(size ? size : 1);
+		r = buf ? read_node(d, &n, buf, size, (uint64_t)off) : -ENOMEM;
+	}
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else
+		fuse_reply_buf(req, buf, (size_t)r);
+	free(buf);
+}
+
+void fs_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}

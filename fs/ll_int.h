@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fs/ internal: the FUSE low-level handlers, split by concept (ll.c: init,
+ * lookup, attributes, statfs; ll_dir.c: directories; ll_file.c: open and
+ * read; ll_xattr.c: extended attributes and the stats attribute). This
+ * header names FUSE types only by forward declaration, so it carries no
+ * FUSE include; each ll*.c includes <fuse_lowlevel.h> itself.
+ *
+ * Every handler replies exactly once, at the end of its single exit path.
+ * The daemon state is fuse_req_userdata(): a struct fs_daemon, immutable
+ * while the session runs.
+ */
+#ifndef FS_LL_INT_H
+#define FS_LL_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fs/mount_int.h"
+
+#define FS_LL_FUSE_VERSION 312
+
+struct fuse_req;
+struct fuse_file_info;
+struct fuse_lowlevel_ops;
+struct fuse_entry_param;
+
+struct fs_daemon {
+	struct fs_mount *mount;
+	double timeout; /* entry and attribute timeout, seconds: the tree never changes */
+};
+
+/* The operations table handed to fuse_session_new(). */
+const struct fuse_lowlevel_ops *fs_ll_ops(void);
+
+/* Fill @e for @n (entry timeouts, attributes). */
+void fs_ll_fill_entry(const struct fs_daemon *d, const struct fs_vnode *n,
+		      struct fuse_entry_param *e);
+
+void fs_ll_opendir(struct fuse_req *req, uint64_t ino, struct fuse_file_info *fi);
+void fs_ll_readdir(struct fuse_req *req, uint64_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi);
+void fs_ll_readdirplus(struct fuse_req *req, uint64_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi);
+void fs_ll_releasedir(struct fuse_req *req, uint64_t ino, struct fuse_file_info *fi);
+
+void fs_ll_open(struct fuse_req *req, uint64_t ino, struct fuse_file_info *fi);
+void fs_ll_read(struct fuse_req *req, uint64_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void fs_ll_release(struct fuse_req *req, uint64_t ino, struct fuse_file_info *fi);
+
+void fs_ll_getxattr(struct fuse_req *req, uint64_t ino, const char *name, size_t size);
+void fs_ll_listxattr(struct fuse_req *req, uint64_t ino, size_t size);
+
+#endif

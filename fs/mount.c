@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Mounting: reference -> manifest -> layer indexes -> trees -> view.
+ *
+ * Opening a layer may mean a registry round trip (the index artifact) or a
+ * whole-layer stream (no index anywhere yet), so layers are opened by a
+ * small pool of threads; a 40-layer image then costs about the slowest
+ * layer, not the sum. Nothing here fetches file data: the mount is ready
+ * when the trees are built.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/dbuf.h"
+#include "common/log.h"
+#include "common/xmath.h"
+#include "fs/mount_int.h"
+
+#define MAX_OPEN_THREADS 16
+#define STATS_MAX (4u << 20)
+
+const char *fs_view_kind_name(enum fs_view_kind k)
+{
+	switch (k) {
+	case FS_VIEW_IMAGE:
+		return "image";
+	case FS_VIEW_LAYERS:
+		return "layers";
+	case FS_VIEW_BUILDKIT:
+		return "buildkit-cache";
+	}
+	return "?";
+}
+
+void fs_mount_layer_name(char *buf, size_t size, size_t no, const char *digest)
+{
+	const char *hex = strchr(digest, ':');
+
+	hex = hex ? hex + 1 : digest;
+	snprintf(buf, size, "%02u-%.12s", (unsigned)no, hex);
+}
+
+struct opener {
+	struct fs_mount *m;
+	const struct reg_descriptor *const *descs;
+	size_t n;
+	unsigned *nos;
+	const struct idx_layer **idx;
+	pthread_mutex_t lock;
+	size_t next; /* protected by lock */
+	int err;     /* protected by lock: the first error */
+};
+
+static void *opener_main(void *arg)
+{
+	struct opener *op = arg;
+
+	for (;;) {
+		size_t i;
+		int r;
+
+		pthread_mutex_lock(&op->lock);
+		i = op->next++;
+		if (op->err < 0)
+			i = op->n;
+		pthread_mutex_unlock(&op->lock);
+		if (i >= op->n)
+			break;
+		r = fs_store_open_layer(op->m->store, op->m->manifest->digest, op->descs[i],
+					&op->nos[i], &op->idx[i]);
+		if (r < 0) {
+			log_err("cannot open layer '%s': %s", op->descs[i]->digest, strerror(-r));
+			pthread_mutex_lock(&op->lock);
+			if (op->err == 0)
+				op->err = r;
+			pthread_mutex_unlock(&op->lock);
+		}
+	}
+	return NULL;
+}
+
+int fs_mount_open_layers(struct fs_mount *m, const struct fs_mount_opts *o,
+			 const struct reg_descriptor *const *descs, size_t n, unsigned *nos,
+			 const struct idx_layer **idx)
+{
+	pthread_t th[MAX_OPEN_THREADS];
+	struct opener op = { .m = m, .descs = descs, .n = n, .nos = nos, .idx = idx };
+	size_t nth = o->open_threads ? o->open_threads : 8, started = 0;
+
+	if (nth > MAX_OPEN_THREADS)
+		nth = MAX_OPEN_THREADS;
+	if (nth > n)
+		nth = n;
+	pthread_mutex_init(&op.lock, NULL);
+	for (size_t i = 1; i < nth; i++) {
+		if (pthread_create(&th[started], NULL, opener_main, &op) != 0)
+			break;
+		started++;
+	}
+	opener_main(&op); /* this thread works too */
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&op.lock);
+	if (op.err < 0)
+		return op.err;
+	m->n_layers += n;
+	for (size_t i = 0; i < n; i++) {
+		struct idx_info info;
+
+		idx_layer_info(idx[i], &info);
+		m->total_size += info.tar_size;
+	}
+	return 0;
+}
+
+int fs_mount_add_tree(struct fs_mount *m, const struct idx_layer *const *idx, const unsigned *nos,
+		      size_t n, unsigned flags)
+{
+	struct idx_tree *t = NULL;
+	int r;
+
+	r = idx_tree_build(idx, n, flags, &t);
+	if (r < 0) {
+		log_err("cannot merge %zu layer(s) of '%s': %s", n, m->ref_str, strerror(-r));
+		return r;
+	}
+	m->n_inodes += idx_tree_count(t);
+	return fs_view_add_tree(m->view, t, nos, n);
+}
+
+/* The image view, with -o layers the per-layer view. */
+static int build_image(struct fs_mount *m, const struct fs_mount_opts *o)
+{
+	size_t n = m->manifest->n_layers;
+	const struct reg_descriptor **descs = calloc(n + 1, sizeof(*descs));
+	const struct idx_layer **idx = calloc(n + 1, sizeof(*idx));
+	unsigned *nos = calloc(n + 1, sizeof(*nos));
+	uint64_t dir;
+	char name[32];
+	int r = -ENOMEM, tree;
+
+	if (!descs || !idx || !nos)
+		goto out_free;
+	for (size_t i = 0; i < n; i++)
+		descs[i] = &m->manifest->layers[i];
+	r = fs_mount_open_layers(m, o, descs, n, nos, idx);
+	if (r < 0)
+		goto out_free;
+	tree = fs_mount_add_tree(m, idx, nos, n, 0);
+	r = tree;
+	if (r < 0)
+		goto out_free;
+	if (!o->layers) {
+		m->kind = FS_VIEW_IMAGE;
+		r = fs_view_set_root_tree(m->view, (unsigned)tree);
+		goto out_free;
+	}
+	m->kind = FS_VIEW_LAYERS;
+	r = fs_view_attach_tree(m->view, FS_VIEW_ROOT_INO, "merged", (unsigned)tree);
+	if (r == 0)
+		r = fs_view_add_dir(m->view, FS_VIEW_ROOT_INO, "layers", &dir);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		tree = fs_mount_add_tree(m, &idx[i], &nos[i], 1, IDX_TREE_KEEP_WHITEOUTS);
+		r = tree < 0 ? tree : 0;
+		fs_mount_layer_name(name, sizeof(name), i, descs[i]->digest);
+		if (r == 0)
+			r = fs_view_attach_tree(m->view, dir, name, (unsigned)tree);
+	}
+out_free:
+	free(descs);
+	free(idx);
+	free(nos);
+	return r < 0 ? r : 0;
+}
+
+static int open_client(struct fs_mount *m, const struct fs_mount_opts *o)
+{
+	int r;
+
+	r = reg_ref_parse(o->ref, &m->ref);
+	if (r < 0)
+		return r;
+	m->ref_str = reg_ref_format(&m->ref);
+	if (!m->ref_str)
+		return -ENOMEM;
+	r = reg_client_new(&o->reg, &m->ref, &m->client);
+	if (r < 0) {
+		log_err("cannot create a registry client for '%s': %s", m->ref_str, strerror(-r));
+		return r;
+	}
+	return fs_store_new(&o->store, m->client, &m->store);
+}
+
+static int resolve(struct fs_mount *m, const struct fs_mount_opts *o)
+{
+	struct reg_platform plat = { 0 };
+	int r;
+
+	r = reg_platform_parse(o->platform, &plat);
+	if (r < 0) {
+		log_err("invalid platform '%s'", o->platform ? o->platform : "");
+		return r;
+	}
+	r = reg_resolve(m->client, &m->ref, &plat, &m->manifest, &m->top);
+	reg_platform_release(&plat);
+	if (r < 0)
+		log_err("cannot resolve '%s': %s", m->ref_str, strerror(-r));
+	return r;
+}
+
+int fs_mount_open(const struct fs_mount_opts *o, struct fs_mount **out)
+{
+	struct fs_mount *m = calloc(1, sizeof(*m));
+	struct timespec end;
+	int r;
+
+	if (!m)
+		return -ENOMEM;
+	m->started = time(NULL);
+	clock_gettime(CLOCK_MONOTONIC, &m->mono_started);
+	r = open_client(m, o);
+	if (r < 0)
+		goto out_free_mount;
+	r = resolve(m, o);
+	if (r < 0)
+		goto out_free_mount;
+	r = fs_view_new(m->started, &m->view);
+	if (r < 0)
+		goto out_free_mount;
+	if (reg_manifest_is_buildkit_cache(m->manifest)) {
+		m->kind = FS_VIEW_BUILDKIT;
+		r = fs_mount_build_buildkit(m, o);
+	} else if (m->manifest->kind == REG_MANIFEST_IMAGE) {
+		r = build_image(m, o);
+	} else {
+		log_err("'%s' is an index with no image for this platform", m->ref_str);
+		r = -ENOENT;
+	}
+	if (r < 0)
+		goto out_free_mount;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	m->open_ms = (double)(end.tv_sec - m->mono_started.tv_sec) * 1e3 +
+		     (double)(end.tv_nsec - m->mono_started.tv_nsec) / 1e6;
+	*out = m;
+	return 0;
+
+out_free_mount:
+	fs_mount_free(m);
+	return r;
+}
+
+void fs_mount_free(struct fs_mount *m)
+{
+	if (!m)
+		return;
+	fs_view_free(m->view);
+	fs_store_free(m->store);
+	reg_manifest_free(m->manifest);
+	reg_manifest_free(m->top);
+	reg_client_free(m->client);
+	free(m->ref_str);
+	reg_ref_release(&m->ref);
+	free(m);
+}
+
+/* @s as a JSON string literal (the reference is the only free text). */
+static int add_json_str(struct dbuf *b, const char *s)
+{
+	int r = dbuf_add_str(b, "\"");
+
+	for (; r == 0 && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			r = dbuf_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			r = dbuf_printf(b, "\\u%04x", c);
+		else
+			r = dbuf_add(b, s, 1);
+	}
+	return r ? r : dbuf_add_str(b, "\"");
+}
+
+char *fs_mount_stats_json(struct fs_mount *m, size_t *len)
+{
+	struct dbuf b;
+	struct timespec now;
+	char *store = fs_store_stats_json(m->store);
+	double up;
+	int r;
+
+	dbuf_init(&b, STATS_MAX);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	up = (double)(now.tv_sec - m->mono_started.tv_sec) +
+	     (double)(now.tv_nsec - m->mono_started.tv_nsec) / 1e9;
+	r = dbuf_add_str(&b, "{\"mount\":{\"ref\":");
+	if (r == 0)
+		r = add_json_str(&b, m->ref_str);
+	if (r == 0)
+		r = dbuf_printf(&b, ",\"manifest\":\"%s\",\"view\":\"%s\",\"layers\":%zu,"
+			       "\"inodes\":%" PRIu64 ",\"mount_ms\":%.1f,\"uptime_s\":%.1f}",
+			       m->manifest->digest, fs_view_kind_name(m->kind), m->n_layers,
+			       m->n_inodes, m->open_ms, up);
+	/* splice the store's members in: {"mount":{..}, <store members>} */
+	if (r == 0 && store && store[0] == '{' && strcmp(store, "{}") != 0)
+		r = dbuf_printf(&b, ",%s", store + 1);
+	else if (r == 0)
+		r = dbuf_add_str(&b, "}");
+	free(store);
+	if (r < 0) {
+		dbuf_release(&b);
+		return NULL;
+	}
+	return dbuf_take(&b, len);
+}

@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Views: one inode space over several merged trees plus synthetic nodes.
+ *
+ * Inode numbering. A view that is a single tree (the plain image mount)
+ * uses the tree's own inode numbers: the mount root is the tree root
+ * (IDX_ROOT_INO == FS_VIEW_ROOT_INO == FUSE_ROOT_ID). Any other view
+ * numbers its synthetic nodes 1..S (1 is the root, a synthetic directory)
+ * and gives tree k the range ((k + 1) << 32) | tree_ino. A tree holds far
+ * fewer than 2^32 nodes (IDX_MAX_ENTRIES per layer), so mapping an inode
+ * back to (tree, node) is a shift and a mask: O(1), no table, no lock.
+ *
+ * The trees are immutable and every inode lives as long as the mount, so
+ * the daemon keeps no lookup counts (forget is a no-op).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+
+#include "common/xmath.h"
+#include "fs/view_int.h"
+
+#define TREE_SHIFT 32
+#define TREE_MASK ((UINT64_C(1) << TREE_SHIFT) - 1)
+#define MAX_SYNTH (1u << 20)
+#define MAX_TREES (1u << 16)
+
+struct synth {
+	char *name;
+	uint64_t parent;
+	bool is_dir;
+	uint64_t *children; /* dir: inodes in insertion order */
+	uint32_t n_children, cap_children;
+	uint32_t n_subdirs;
+	void *data;         /* file */
+	size_t len;
+};
+
+struct vtree {
+	struct idx_tree *t;
+	unsigned *layer_nos;
+	size_t n_layers;
+	uint64_t parent;    /* where its root is attached (0: nowhere) */
+	char *name;
+};
+
+struct fs_view {
+	int64_t mtime;
+	bool single;        /* one tree, its own inode numbers */
+	struct synth *syn;  /* syn[i] is inode i + 1 */
+	uint32_t n_syn, cap_syn;
+	struct vtree *trees;
+	uint32_t n_trees, cap_trees;
+};
+
+static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
+{
+	uint32_t ncap;
+	size_t bytes;
+	void *np;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 8;
+	while (ncap < need)
+		ncap *= 2;
+	if (xmul_size(ncap, elem, &bytes))
+		return -ENOMEM;
+	np = realloc(*p, bytes);
+	if (!np)
+		return -ENOMEM;
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+int fs_view_new(int64_t mtime, struct fs_view **out)
+{
+	struct fs_view *v = calloc(1, sizeof(*v));
+	int r;
+
+	if (!v)
+		return -ENOMEM;
+	v->mtime = mtime;
+	r = grow((void **)&v->syn, &v->cap_syn, 1, sizeof(*v->syn));
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	/* the root: a synthetic directory until fs_view_set_root_tree() */
+	memset(&v->syn[0], 0, sizeof(v->syn[0]));
+	v->syn[0].name = strdup("");
+	v->syn[0].parent = FS_VIEW_ROOT_INO;
+	v->syn[0].is_dir = true;
+	if (!v->syn[0].name) {
+		free(v->syn);
+		free(v);
+		return -ENOMEM;
+	}
+	v->n_syn = 1;
+	*out = v;
+	return 0;
+}
+
+void fs_view_free(struct fs_view *v)
+{
+	if (!v)
+		return;
+	for (uint32_t i = 0; i < v->n_syn; i++) {
+		free(v->syn[i].name);
+		free(v->syn[i].children);
+		free(v->syn[i].data);
+	}
+	for (uint32_t i = 0; i < v->n_trees; i++) {
+		idx_tree_free(v->trees[i].t);
+		free(v->trees[i].layer_nos);
+		free(v->trees[i].name);
+	}
+	free(v->syn);
+	free(v->trees);
+	free(v);
+}
+
+int fs_view_add_tree(struct fs_view *v, struct idx_tree *t, const unsigned *layer_nos,
+		     size_t n_layers)
+{
+	struct vtree *vt;
+	int r;
+
+	if (v->n_trees >= MAX_TREES || idx_tree_count(t) >= TREE_MASK) {
+		idx_tree_free(t);
+		return -EFBIG;
+	}
+	r = grow((void **)&v->trees, &v->cap_trees, v->n_trees + 1, sizeof(*v->trees));
+	if (r < 0) {
+		idx_tree_free(t);
+		return r;
+	}
+	vt = &v->trees[v->n_trees];
+	memset(vt, 0, sizeof(*vt));
+	vt->layer_nos = calloc(n_layers ? n_layers : 1, sizeof(*vt->layer_nos));
+	if (!vt->layer_nos) {
+		idx_tree_free(t);
+		return -ENOMEM;
+	}
+	if (n_layers)
+		memcpy(vt->layer_nos, layer_nos, n_layers * sizeof(*layer_nos));
+	vt->n_layers = n_layers;
+	vt->t = t;
+	return (int)v->n_trees++;
+}
+
+int fs_view_set_root_tree(struct fs_view *v, unsigned tree_id)
+{
+	if (tree_id != 0 || v->n_trees != 1 || v->n_syn != 1)
+		return -EINVAL;
+	v->single = true;
+	return 0;
+}
+
+static struct synth *synth_dir(struct fs_view *v, uint64_t ino)
+{
+	if (v->single || ino == 0 || ino > v->n_syn || !v->syn[ino - 1].is_dir)
+		return NULL;
+	return &v->syn[ino - 1];
+}
+
+static int dir_add_child(struct fs_view *v, uint64_t dir, uint64_t child, bool is_dir)
+{
+	struct synth *d = synth_dir(v, dir);
+	int r;
+
+	if (!d)
+		return -ENOTDIR;
+	r = grow((void **)&d->children, &d->cap_children, d->n_children + 1,
+		 sizeof(*d->children));
+	if (r < 0)
+		return r;
+	d->children[d->n_children++] = child;
+	if (is_dir)
+		d->n_subdirs++;
+	return 0;
+}
+
+static int add_synth(struct fs_view *v, uint64_t parent, const char *name, bool is_dir,
+		     uint64_t *ino)
+{
+	struct synth *s;
+	int r;
+
+	if (!synth_dir(v, parent))
+		return -ENOTDIR;
+	if (v->n_syn >= MAX_SYNTH)
+		return -EFBIG;
+	r = grow((void **)&v->syn, &v->cap_syn, v->n_syn + 1, sizeof(*v->syn));
+	if (r < 0)
+		return r;
+	s = &v->syn[v->n_syn];
+	memset(s, 0, sizeof(*s));
+	s->name = strdup(name);
+	if (!s->name)
+		return -ENOMEM;
+	s->parent = parent;
+	s->is_dir = is_dir;
+	r = dir_add_child(v, parent, v->n_syn + 1, is_dir);
+	if (r < 0) {
+		free(s->name);
+		return r;
+	}
+	*ino = ++v->n_syn;
+	return 0;
+}
+
+int fs_view_add_dir(struct fs_view *v, uint64_t parent, const char *name, uint64_t *ino)
+{
+	return add_synth(v, parent, name, true, ino);
+}
+
+int fs_view_add_file(struct fs_view *v, uint64_t parent, const char *name, const void *data,
+		     size_t len)
+{
+	void *copy = malloc(len ? len : 1);
+	uint64_t ino;
+	int r;
+
+	if (!copy)
+		return -ENOMEM;
+	if (len)
+		memcpy(copy, data, len);
+	r = add_synth(v, parent, name, false, &ino);
+	if (r < 0) {
+		free(copy);
+		return r;
+	}
+	v->syn[ino - 1].data = copy;
+	v->syn[ino - 1].len = len;
+	return 0;
+}
+
+int fs_view_attach_tree(struct fs_view *v, uint64_t parent, const char *name, unsigned tree_id)
+{
+	struct vtree *vt;
+	int r;
+
+	if (tree_id >= v->n_trees)
+		return -EINVAL;
+	vt = &v->trees[tree_id];
+	if (vt->name)
+		return -EEXIST;
+	vt->name = strdup(name);
+	if (!vt->name)
+		return -ENOMEM;
+	r = dir_add_child(v, parent, ((uint64_t)tree_id + 1) << TREE_SHIFT | IDX_ROOT_INO, true);
+	if (r < 0) {
+		free(vt->name);
+		vt->name = NULL;
+		return r;
+	}
+	vt->parent = parent;
+	return 0;
+}
+
+static uint64_t tree_to_ino(const struct fs_view *v, uint32_t tree_id, uint64_t tino)
+{
+	if (v->single)
+		return tino;
+	return ((uint64_t)tree_id + 1) << TREE_SHIFT | tino;
+}
+
+static int get_tree(const struct fs_view *v, uint32_t tree_id, uint64_t tino, struct fs_vnode *out)
+{
+	const struct vtree *vt = &v->trees[tree_id];
+	const struct idx_node *n = idx_tree_node(vt->t, tino);
+
+	if (!n || n->layer >= vt->n_layers)
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	out->kind = FS_VK_TREE;
+	out->ino = tree_to_ino(v, tree_id, tino);
+	out->tree = vt->t;
+	out->node = n;
+	out->entry = idx_tree_entry(vt->t, n);
+	out->layer_no = vt->layer_nos[n->layer];
+	out->n_children = n->n_children;
+	if (tino == IDX_ROOT_INO && !v->single) {
+		out->parent = vt->parent ? vt->parent : FS_VIEW_ROOT_INO;
+		out->name = vt->name ? vt->name : "";
+	} else {
+		out->parent = tree_to_ino(v, tree_id, n->parent);
+		out->name = n->name;
+	}
+	return 0;
+}
+
+int fs_view_get(const struct fs_view *v, uint64_t ino, struct fs_vnode *out)
+{
+	uint64_t tree_id = ino >> TREE_SHIFT;
+	const struct synth *s;
+
+	if (v->single)
+		return tree_id ? -ENOENT : get_tree(v, 0, ino, out);
+	if (tree_id)
+		return tree_id > v->n_trees ? -ENOENT
+					    : get_tree(v, (uint32_t)tree_id - 1, ino & TREE_MASK, out);
+	if (ino == 0 || ino > v->n_syn)
+		return -ENOENT;
+	s = &v->syn[ino - 1];
+	memset(out, 0, sizeof(*out));
+	out->kind = s->is_dir ? FS_VK_SDIR : FS_VK_SFILE;
+	out->ino = ino;
+	out->parent = s->parent;
+	out->name = s->name;
+	out->n_children = s->n_children;
+	out->data = s->data;
+	out->len = s->len;
+	return 0;
+}
+
+static bool is_dir(const struct fs_vnode *n)
+{
+	return n->kind == FS_VK_SDIR || (n->kind == FS_VK_TREE && n->node->type == IDX_T_DIR);
+}
+
+int fs_view_lookup(const struct fs_view *v, uint64_t dir, const char *name, struct fs_vnode *out)
+{
+	struct fs_vnode d;
+	uint64_t tino;
+	int r;
+
+	r = fs_view_get(v, dir, &d);
+	if (r < 0)
+		return r;
+	if (!is_dir(&d))
+		return -ENOTDIR;
+	if (d.kind == FS_VK_TREE) {
+		r = idx_tree_lookup(d.tree, d.node->ino, name, &tino);
+		if (r < 0)
+			return r;
+		return fs_view_get(v, (d.ino & ~TREE_MASK) | tino, out);
+	}
+	for (uint32_t i = 0; i < d.n_children; i++) {
+		r = fs_view_get(v, v->syn[dir - 1].children[i], out);
+		if (r == 0 && strcmp(out->name, name) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+uint32_t fs_view_dir_size(const struct fs_view *v, const struct fs_vnode *dir)
+{
+	return is_dir(dir) ? dir->n_children : 0;
+}
+
+int fs_view_child(const struct fs_view *v, const struct fs_vnode *dir, uint32_t pos,
+		  struct fs_vnode *out)
+{
+	const struct idx_node *n;
+	int r;
+
+	if (!is_dir(dir))
+		return -ENOTDIR;
+	if (pos >= dir->n_children)
+		return -ENOENT;
+	if (dir->kind == FS_VK_SDIR)
+		return fs_view_get(v, v->syn[dir->ino - 1].children[pos], out);
+	r = idx_tree_child(dir->tree, dir->node->ino, pos, &n);
+	if (r < 0)
+		return r;
+	return fs_view_get(v, (dir->ino & ~TREE_MASK) | n->ino, out);
+}
+
+static mode_t type_bits(uint8_t type)
+{
+	switch (type) {
+	case IDX_T_DIR:
+		return S_IFDIR;
+	case IDX_T_SYMLINK:
+		return S_IFLNK;
+	case IDX_T_CHR:
+		return S_IFCHR;
+	case IDX_T_BLK:
+		return S_IFBLK;
+	case IDX_T_FIFO:
+		return S_IFIFO;
+	default:
+		return S_IFREG;
+	}
+}
+
+static void stat_tree(const struct fs_vnode *n, struct stat *st)
+{
+	const struct idx_entry *e = n->entry;
+
+	st->st_mode = type_bits(n->node->type) | (e ? (e->mode & 07777) : 0755);
+	st->st_nlink = n->node->nlink ? n->node->nlink : 1;
+	st->st_size = (off_t)n->node->size;
+	if (!e)
+		return;
+	st->st_uid = e->uid;
+	st->st_gid = e->gid;
+	st->st_mtim.tv_sec = e->mtime_sec;
+	st->st_mtim.tv_nsec = e->mtime_nsec;
+	st->st_ctim = st->st_mtim;
+	st->st_atim = st->st_mtim;
+	if (n->node->type == IDX_T_CHR || n->node->type == IDX_T_BLK)
+		st->st_rdev = makedev(e->dev_major, e->dev_minor);
+}
+
+void fs_view_stat(const struct fs_view *v, const struct fs_vnode *n, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_blksize = 128 * 1024;
+	st->st_mtim.tv_sec = v->mtime;
+	st->st_ctim = st->st_mtim;
+	st->st_atim = st->st_mtim;
+	switch (n->kind) {
+	case FS_VK_TREE:
+		stat_tree(n, st);
+		break;
+	case FS_VK_SDIR:
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2 + v->syn[n->ino - 1].n_subdirs;
+		st->st_size = 4096;
+		break;
+	case FS_VK_SFILE:
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		st->st_size = (off_t)n->len;
+		break;
+	}
+	st->st_blocks = (st->st_size + 511) / 512;
+}
+
+uint64_t fs_view_inode_count(const struct fs_view *v)
+{
+	uint64_t total = v->single ? 0 : v->n_syn;
+
+	for (uint32_t i = 0; i < v->n_trees; i++)
+		total += idx_tree_count(v->trees[i].t);
+	return total;
+}
