@@ -102,6 +102,14 @@ int fs_cache_span_remove(struct fs_cache *c, const char *blob_digest, uint64_t u
 void fs_cache_span_touch(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 			 size_t len);
 
+/*
+ * Call @fn for each span file of layer @blob_digest present now (a snapshot;
+ * files may vanish or appear at any time). Stops at the first non-zero
+ * return of @fn and returns it; 0 when the layer has no span file.
+ */
+int fs_cache_span_foreach(struct fs_cache *c, const char *blob_digest,
+			  int (*fn)(void *ctx, uint64_t u_start, uint64_t len), void *ctx);
+
 /* ---- maintenance (strata cache du|prune) ------------------------------- */
 
 struct fs_cache_usage {

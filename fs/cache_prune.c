@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/digest.h"
 #include "common/log.h"
 #include "fs/cache_int.h"
 
@@ -203,5 +204,30 @@ int fs_cache_prune(struct fs_cache *c, uint64_t target, uint64_t *freed)
 		*freed = gone;
 out_release:
 	scan_release(&s);
+	return r;
+}
+
+int fs_cache_span_foreach(struct fs_cache *c, const char *blob_digest,
+			  int (*fn)(void *ctx, uint64_t u_start, uint64_t len), void *ctx)
+{
+	char p[FS_CACHE_PATH_MAX];
+	unsigned long long start, len;
+	struct dirent *de;
+	int r = 0, end;
+	DIR *d;
+
+	if (!digest_is_valid(blob_digest))
+		return -EINVAL;
+	snprintf(p, sizeof(p), "%s/spans/%s", fs_cache_v1(c), blob_digest + strlen("sha256:"));
+	d = opendir(p);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while (r == 0 && (de = readdir(d))) {
+		end = 0;
+		if (sscanf(de->d_name, "%16llx-%llx%n", &start, &len, &end) == 2 &&
+		    de->d_name[end] == '\0')
+			r = fn(ctx, start, len);
+	}
+	closedir(d);
 	return r;
 }

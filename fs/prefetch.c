@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Background work for idle workers, lowest priority last: readahead hints
+ * queued by sequential readers, then the prefetch_all cursor, which walks
+ * every span of every layer once (layers opened later are walked too).
+ * Both claim only ABSENT spans, so they never duplicate a fetch and skip
+ * what the cache dir already holds. Everything here runs under s->lock.
+ */
+#include <stdlib.h>
+
+#include "fs/store_int.h"
+
+void fs_readahead(struct fs_store *s, struct fs_layer *l, uint32_t first, uint64_t last)
+{
+	struct fs_ra_hint *h;
+	uint32_t id;
+
+	for (id = first; id <= last; id++)
+		if (l->spans[id].state == FS_SP_ABSENT && !l->spans[id].hot)
+			break;
+	if (id > last || s->ra_len == FS_RA_QUEUE)
+		return; /* nothing to fetch, or too much already queued: drop the hint */
+	h = &s->ra[(s->ra_head + s->ra_len) % FS_RA_QUEUE];
+	h->l = l;
+	h->first = id;
+	h->last = (uint32_t)last;
+	s->ra_len++;
+	pthread_cond_signal(&s->work);
+}
+
+static struct fs_job *bg_job(struct fs_store *s, struct fs_layer *l, uint32_t id, uint32_t last)
+{
+	uint32_t count = fs_claim_run(s, l, id, last);
+	struct fs_job *j;
+
+	if (count == 0)
+		return NULL;
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		for (uint32_t i = id; i < id + count; i++)
+			l->spans[i].state = FS_SP_ABSENT;
+		return NULL;
+	}
+	j->l = l;
+	j->first = id;
+	j->count = count;
+	j->background = true;
+	return j;
+}
+
+static bool claimable(const struct fs_layer *l, uint32_t id)
+{
+	return l->spans[id].state == FS_SP_ABSENT && !l->spans[id].hot;
+}
+
+static struct fs_job *next_hint(struct fs_store *s)
+{
+	struct fs_job *j = NULL;
+
+	while (!j && s->ra_len) {
+		struct fs_ra_hint h = s->ra[s->ra_head];
+
+		s->ra_head = (s->ra_head + 1) % FS_RA_QUEUE;
+		s->ra_len--;
+		for (uint32_t id = h.first; id <= h.last && !j; id++)
+			if (claimable(h.l, id))
+				j = bg_job(s, h.l, id, h.last);
+	}
+	return j;
+}
+
+struct fs_job *fs_bg_next(struct fs_store *s)
+{
+	struct fs_job *j = next_hint(s);
+
+	while (!j && s->pf_active && s->pf_layer < s->n_layers) {
+		struct fs_layer *l = s->layers[s->pf_layer];
+
+		while (s->pf_span < l->info.n_spans && !claimable(l, s->pf_span))
+			s->pf_span++;
+		if (s->pf_span < l->info.n_spans) {
+			j = bg_job(s, l, s->pf_span, l->info.n_spans - 1);
+			s->pf_span += j ? j->count : 1;
+		} else {
+			s->pf_layer++;
+			s->pf_span = 0;
+		}
+	}
+	return j;
+}

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fs/ internal: the objects behind struct fs_store (fs/fetch.h), shared by
+ * store.c (life cycle, workers), layer_open.c (index discovery), fetch.c
+ * (reads, single-flight fetches), stats.c and hist.c.
+ *
+ * Locking: one mutex, s->lock, protects every mutable field below (span
+ * states, hot buffers, queues, counters). It is never held across I/O:
+ * network, disk and decoding run unlocked on claimed spans. Readers wait on
+ * s->done (broadcast whenever a span fetch or check ends); workers wait on
+ * s->work.
+ */
+#ifndef FS_STORE_INT_H
+#define FS_STORE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/digest.h"
+#include "fs/cache.h"
+#include "fs/fetch.h"
+
+#define FS_MAX_LAYERS 1024
+#define FS_RUN_MAX_C (16u << 20)     /* compressed bytes in one Range request */
+#define FS_HOT_MAX (32u << 20)       /* decoded spans kept in memory */
+#define FS_RA_QUEUE 64               /* pending readahead hints */
+#define FS_SEQ_SLOTS 8               /* sequential streams tracked per layer */
+#define FS_BUILD_CHUNK (8u << 20)    /* Range size when streaming a layer to index it */
+#define FS_HIST_BUCKETS 256
+
+/* A fixed log-scale histogram (4 buckets per power of two, ~12 % error). */
+struct fs_hist {
+	uint64_t b[FS_HIST_BUCKETS];
+	uint64_t count;
+	uint64_t max;
+};
+void fs_hist_add(struct fs_hist *h, uint64_t v);
+/* The value at quantile @q (0..1): the middle of its bucket; 0 when empty. */
+uint64_t fs_hist_quantile(const struct fs_hist *h, double q);
+
+enum fs_span_state {
+	FS_SP_UNKNOWN = 0, /* a file exists in the cache dir, not yet checked by us */
+	FS_SP_ABSENT,      /* nobody has it: the next reader fetches it */
+	FS_SP_BUSY,        /* one thread is fetching or checking it; wait on s->done */
+	FS_SP_PRESENT,     /* in the cache dir, checked by this process */
+};
+
+/* A decoded span in memory; refs and the LRU links are protected by s->lock. */
+struct fs_hot {
+	unsigned refs;      /* readers copying out of it */
+	bool detached;      /* evicted while referenced: the last unref frees it */
+	struct fs_layer *layer;
+	uint32_t span;
+	struct fs_hot *prev, *next; /* s->hot_lru, most recent first */
+	size_t len;
+	unsigned char data[];
+};
+
+struct fs_span_st {
+	uint8_t state;      /* enum fs_span_state */
+	int16_t err;        /* the last fetch's error; 0 after a success */
+	uint32_t gen;       /* bumped each time a fetch or check of it ends */
+	struct fs_hot *hot; /* may be NULL */
+};
+
+struct fs_seq {
+	uint32_t entry;
+	uint64_t next_off;  /* where a sequential reader reads next */
+	uint64_t stamp;     /* for replacing the oldest slot */
+};
+
+struct fs_layer {
+	unsigned no;
+	char digest[DIGEST_STR_LEN];
+	struct idx_layer *idx;
+	struct idx_info info;
+	const char *source;  /* "cache", "registry", "built" */
+	struct fs_span_st *spans; /* info.n_spans, protected by s->lock */
+	struct fs_seq seq[FS_SEQ_SLOTS];
+	/* counters, protected by s->lock */
+	uint64_t bytes_fetched, spans_fetched, fetches, hits, misses, errors;
+};
+
+/* A run of claimed (BUSY) spans [first, first+count) waiting for a worker. */
+struct fs_job {
+	struct fs_layer *l;
+	uint32_t first, count;
+	bool background;
+	struct fs_job *next;
+};
+
+struct fs_ra_hint {
+	struct fs_layer *l;
+	uint32_t first, last; /* inclusive */
+};
+
+struct fs_store {
+	struct fs_store_opts o;
+	char *cache_dir;
+	struct reg_client *client;
+	struct fs_cache *cache;
+
+	pthread_mutex_t lock;
+	pthread_cond_t done;  /* a span fetch/check ended (CLOCK_MONOTONIC) */
+	pthread_cond_t work;  /* a job, a hint or prefetch work appeared */
+	struct fs_layer *layers[FS_MAX_LAYERS];
+	unsigned n_layers;
+	struct fs_job *jobs, *jobs_tail; /* on-demand runs, FIFO */
+	struct fs_ra_hint ra[FS_RA_QUEUE];
+	unsigned ra_head, ra_len;
+	bool pf_active;
+	unsigned pf_layer;
+	uint32_t pf_span;
+	unsigned bg_active, bg_max;
+	bool stop;
+	bool cache_failing;   /* a span write failed: runs shrink to one span */
+	struct fs_hot *hot_lru, *hot_tail;
+	uint64_t hot_bytes, hot_max;
+	uint64_t seq_clock;
+	struct fs_hist lat;   /* fetch latency in microseconds */
+	uint64_t timeouts, build_bytes;
+
+	pthread_t *workers;
+	unsigned n_workers;
+};
+
+/* fetch.c */
+/* Run one job (called by a worker, unlocked); frees it. */
+void fs_job_run(struct fs_store *s, struct fs_job *j);
+/* Claim a run of ABSENT spans from @first up to @last (inclusive); locked. */
+uint32_t fs_claim_run(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t last);
+/* Queue a run claimed by a reader and wake a worker; locked. */
+int fs_job_push(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t count);
+void fs_hot_drop(struct fs_store *s, struct fs_hot *h);
+
+/* prefetch.c: background work (readahead hints, prefetch_all), locked. */
+struct fs_job *fs_bg_next(struct fs_store *s);
+/* Queue a hint to fetch spans [first, last] of @l in the background. */
+void fs_readahead(struct fs_store *s, struct fs_layer *l, uint32_t first, uint64_t last);
+
+/* layer_open.c */
+void fs_layer_free(struct fs_layer *l);
+
+uint64_t fs_now_us(void);
+
+static inline uint64_t XMIN_U64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+#endif
