@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Entries collected during idx_build(), and duplicate resolution.
+ *
+ * A tar may name a path twice; extraction then overwrites, so the last
+ * entry wins (a directory given twice keeps its children either way). A
+ * whiteout or an opaque marker is not the same thing as a real entry of
+ * the same path ("a" and "a/.wh..wh..opq" both name "a"), so duplicates
+ * are counted per (path, class). The surviving entries keep tar order.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "index/build_ent.h"
+#include "index/layer_int.h"
+#include "index/tar_int.h"
+
+void build_entries_init(struct build_entries *be)
+{
+	memset(be, 0, sizeof(*be));
+	dbuf_init(&be->strings, IDX_MAX_FILE_SIZE);
+	dbuf_init(&be->values, IDX_MAX_FILE_SIZE);
+}
+
+void build_entries_release(struct build_entries *be)
+{
+	free(be->e);
+	free(be->x);
+	free(be->sorted);
+	dbuf_release(&be->strings);
+	dbuf_release(&be->values);
+	memset(be, 0, sizeof(*be));
+}
+
+static int grow(void **arr, uint32_t *cap, uint32_t n, size_t elem, uint32_t max)
+{
+	uint32_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	if (n >= max)
+		return -EFBIG;
+	ncap = *cap ? *cap * 2 : 256;
+	if (ncap > max)
+		ncap = max;
+	p = realloc(*arr, (size_t)ncap * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+/* Append a NUL-terminated string; its offset in *off. */
+static int add_str(struct dbuf *d, const char *s, size_t len, uint32_t *off)
+{
+	int r;
+
+	*off = (uint32_t)d->len;
+	r = dbuf_add(d, s, len);
+	if (r == 0)
+		r = dbuf_add(d, "", 1);
+	return r;
+}
+
+static int add_xattrs(struct build_entries *be, const struct tar_entry *e, struct bent *b)
+{
+	int r;
+
+	b->x_first = be->nx;
+	b->n_x = e->n_xattrs;
+	for (uint32_t i = 0; i < e->n_xattrs; i++) {
+		const struct idx_xattr *xa = &e->xattrs[i];
+		struct bxattr *bx;
+
+		r = grow((void **)&be->x, &be->capx, be->nx, sizeof(*be->x), IDX_MAX_XATTRS_TOTAL);
+		if (r < 0)
+			return r;
+		bx = &be->x[be->nx];
+		r = add_str(&be->strings, xa->name, strlen(xa->name), &bx->name_off);
+		if (r < 0)
+			return r;
+		bx->val_off = (uint32_t)be->values.len;
+		bx->len = xa->len;
+		r = dbuf_add(&be->values, xa->value, xa->len);
+		if (r < 0)
+			return r;
+		be->nx++;
+	}
+	return 0;
+}
+
+int build_entries_add(struct build_entries *be, const struct tar_entry *e)
+{
+	struct bent *b;
+	int r;
+
+	r = grow((void **)&be->e, &be->cap, be->n, sizeof(*be->e), IDX_MAX_ENTRIES);
+	if (r < 0) {
+		if (r == -EFBIG)
+			log_err("layer has more than %u entries", IDX_MAX_ENTRIES);
+		return r;
+	}
+	b = &be->e[be->n];
+	memset(b, 0, sizeof(*b));
+	b->type = (uint8_t)e->type;
+	b->mode = e->mode & 07777;
+	b->uid = e->uid;
+	b->gid = e->gid;
+	b->mtime_sec = e->mtime_sec;
+	b->mtime_nsec = e->mtime_nsec;
+	b->dev_major = e->dev_major;
+	b->dev_minor = e->dev_minor;
+	b->size = e->type == IDX_T_REG ? e->size : 0;
+	b->data_off = e->data_off;
+	b->link_off = IDX_NO_STRING;
+	r = add_str(&be->strings, e->path, strlen(e->path), &b->path_off);
+	if (r == 0 && e->link)
+		r = add_str(&be->strings, e->link, strlen(e->link), &b->link_off);
+	if (r == 0)
+		r = add_xattrs(be, e, b);
+	if (r < 0)
+		return r;
+	be->n++;
+	return 0;
+}
+
+/* (path, class, tar position): equal keys are adjacent, the last one last. */
+static int cmp_ent(const void *a, const void *b, void *arg)
+{
+	const struct build_entries *be = arg;
+	const struct bent *x = &be->e[*(const uint32_t *)a];
+	const struct bent *y = &be->e[*(const uint32_t *)b];
+	int c = strcmp(bent_str(be, x->path_off), bent_str(be, y->path_off));
+	unsigned cx = idx_entry_class(x->type), cy = idx_entry_class(y->type);
+
+	if (c)
+		return c;
+	if (cx != cy)
+		return cx < cy ? -1 : 1;
+	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+static bool same_key(const struct build_entries *be, uint32_t i, uint32_t j)
+{
+	const struct bent *x = &be->e[i], *y = &be->e[j];
+
+	return idx_entry_class(x->type) == idx_entry_class(y->type) &&
+	       strcmp(bent_str(be, x->path_off), bent_str(be, y->path_off)) == 0;
+}
+
+int build_entries_resolve(struct build_entries *be, unsigned warn_max)
+{
+	uint32_t n = 0;
+
+	be->sorted = malloc(((size_t)be->n + 1) * sizeof(uint32_t));
+	if (!be->sorted)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < be->n; i++)
+		be->sorted[i] = i;
+	qsort_r(be->sorted, be->n, sizeof(uint32_t), cmp_ent, be);
+	for (uint32_t i = 0; i < be->n; i++) {
+		uint32_t id = be->sorted[i];
+
+		if (i + 1 < be->n && same_key(be, id, be->sorted[i + 1])) {
+			be->e[id].dead = true;
+			if (be->n_dups++ < warn_max)
+				log_warn("duplicate path '%s' in layer: the last entry wins",
+					 bent_str(be, be->e[id].path_off));
+			continue;
+		}
+		be->sorted[n++] = id;
+	}
+	if (be->n_dups > warn_max)
+		log_warn("%u duplicate paths in layer in all", be->n_dups);
+	be->n_live = n;
+	return 0;
+}

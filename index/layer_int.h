@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * index/ internal: the in-memory form of a layer index (struct idx_layer),
+ * its checkpoints and spans, and the serialized payload both idx_build()
+ * and idx_load() go through (index/FORMAT.md). Only used inside index/.
+ */
+#ifndef INDEX_LAYER_INT_H
+#define INDEX_LAYER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "index/index.h"
+
+/* Envelope: "STRATIDX", major, minor (FORMAT.md). */
+#define IDX_MAGIC "STRATIDX"
+#define IDX_MAGIC_LEN 8
+#define IDX_VERSION_MAJOR 1
+#define IDX_VERSION_MINOR 0
+#define IDX_ENVELOPE_SIZE 64
+/* zstd level of the payload and of each gzip window: deterministic per libzstd. */
+#define IDX_ZSTD_LEVEL 9
+
+/* Fixed record sizes of the payload tables (FORMAT.md). */
+#define IDX_HDR_SIZE 144
+#define IDX_ENTRY_SIZE 68
+#define IDX_XATTR_SIZE 16
+#define IDX_CKPT_SIZE 32
+#define IDX_SPAN_SIZE 64
+#define IDX_NO_STRING UINT32_MAX
+
+/* Deflate history needed to resume mid-stream. */
+#define IDX_WINDOW_SIZE 32768u
+/* Ceiling of one span's uncompressed length (hard cuts keep spans below 2x span_size). */
+#define IDX_MAX_SPAN_ULEN (2ull * IDX_MAX_SPAN_SIZE)
+#define IDX_MAX_CKPTS (16u << 20)
+#define IDX_MAX_XATTRS_TOTAL (16u << 20)
+
+/* Header flags. */
+#define IDX_HF_SEQUENTIAL 0x01u
+
+/* Span flags. */
+#define IDX_SF_WHOLE_FRAMES 0x01u /* zstd: starts and ends on frame boundaries */
+
+/* Where decoding may start. */
+enum idx_ckpt_kind {
+	IDX_CK_RAW = 0,      /* uncompressed tar: c_off == u_off */
+	IDX_CK_GZ_MEMBER = 1, /* first byte of a gzip member header: no window */
+	IDX_CK_GZ_BLOCK = 2, /* deflate block boundary inside a member: bits + window */
+	IDX_CK_ZSTD_FRAME = 3, /* first byte of a zstd (or skippable) frame */
+};
+
+struct idx_ckpt {
+	uint64_t c_off;       /* compressed offset of the first whole byte */
+	uint64_t u_off;       /* uncompressed offset */
+	uint8_t kind;         /* enum idx_ckpt_kind */
+	uint8_t bits;         /* GZ_BLOCK: bits of byte c_off-1 still to decode (0-7) */
+	uint32_t win_len;     /* GZ_BLOCK: uncompressed window bytes (<= 32 KiB) */
+	uint32_t win_clen;    /* its zstd-compressed length in the window section */
+	const uint8_t *win;   /* borrowed from the payload */
+};
+
+struct idx_span_rec {
+	uint64_t u_start, u_len;
+	uint64_t c_end;
+	uint32_t ckpt;        /* decode starts there, skipping u_start - ckpt.u_off bytes */
+	uint32_t flags;       /* IDX_SF_* */
+	uint8_t sha[DIGEST_SHA256_LEN];
+};
+
+struct idx_layer {
+	uint8_t *payload;     /* owned: the uncompressed payload; strings point into it */
+	size_t payload_len;
+	enum idx_comp comp;
+	uint32_t hflags;
+	uint64_t span_size;
+	uint64_t blob_size, tar_size;
+	uint8_t blob_digest[DIGEST_SHA256_LEN];
+	uint8_t diff_id[DIGEST_SHA256_LEN];
+	uint32_t n_entries, n_xattrs, n_ckpts, n_spans, n_prefetch;
+	struct idx_entry *entries;
+	struct idx_xattr *xattrs;
+	uint32_t *order;      /* entry ids sorted by (path, class) for idx_entry_find */
+	struct idx_ckpt *ckpts;
+	struct idx_span_rec *spans;
+};
+
+/* Entry classes: a path may be a real entry, a whiteout and an opaque marker at once. */
+static inline unsigned idx_entry_class(uint8_t type)
+{
+	return type == IDX_T_WHITEOUT ? 1 : type == IDX_T_OPAQUE ? 2 : 0;
+}
+
+/*
+ * Validate a payload and build the in-memory layer on it. Takes ownership of
+ * @payload (malloc'd) in every case. -EBADMSG, -EFBIG, -ENOMEM.
+ */
+int idx_payload_parse(uint8_t *payload, size_t len, struct idx_layer **out);
+
+/* Validate and load the checkpoint and span tables (index/layer.c). */
+int idx_spans_parse(struct idx_layer *l, const uint8_t *ckp, const uint8_t *spn,
+		    const uint8_t *win, uint64_t win_size);
+
+/* Wrap a payload in the envelope, zstd-compressed (index/format.c). */
+int idx_envelope_write(const uint8_t *payload, size_t len, void **buf, size_t *out_len);
+
+/* The compressed byte where decoding of span @s starts. */
+static inline uint64_t idx_span_c_start(const struct idx_layer *l, const struct idx_span_rec *s)
+{
+	const struct idx_ckpt *ck = &l->ckpts[s->ckpt];
+
+	return ck->c_off - (ck->bits ? 1 : 0);
+}
+
+/* Little-endian helpers for the payload (no alignment assumed). */
+static inline void le16_put(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void le32_put(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void le64_put(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint16_t le16_get(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static inline uint32_t le32_get(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t le64_get(const uint8_t *p)
+{
+	return (uint64_t)le32_get(p) | (uint64_t)le32_get(p + 4) << 32;
+}
+
+#endif

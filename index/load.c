@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Loading the stratafs index (index/FORMAT.md). Everything in the file is
+ * hostile until checked: the envelope (magic, major version, sizes, sha256
+ * of the payload), then every count, offset, length, string reference and
+ * ordering rule of the payload, before any of it is used. The in-memory
+ * layer points into the payload (strings are NUL-terminated there), so a
+ * loaded layer costs the payload plus one small struct per record.
+ *
+ * Rules are strict (reserved fields zero, tables dense and in order) so
+ * that one layer has exactly one valid encoding: save(load(x)) == x.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "common/log.h"
+#include "common/xmath.h"
+#include "index/layer_int.h"
+
+#define BAD(...)                                   \
+	do {                                       \
+		log_err("invalid index: " __VA_ARGS__); \
+		return -EBADMSG;                   \
+	} while (0)
+
+struct sect {
+	const uint8_t *ent, *ord, *xat, *ckp, *spn, *pre, *str, *val, *win;
+	uint64_t str_size, val_size, win_size;
+};
+
+static int parse_header(struct idx_layer *l, struct sect *s)
+{
+	const uint8_t *h = l->payload;
+	uint64_t off;
+
+	if (l->payload_len < IDX_HDR_SIZE)
+		BAD("payload of %zu bytes", l->payload_len);
+	l->comp = h[0];
+	l->hflags = h[1];
+	l->span_size = le32_get(h + 4);
+	if (h[0] > IDX_COMP_ZSTD || (h[1] & ~IDX_HF_SEQUENTIAL) || le16_get(h + 2) ||
+	    le32_get(h + 108) || le64_get(h + 136))
+		BAD("header flags or reserved fields");
+	if (l->span_size < IDX_MIN_SPAN_SIZE || l->span_size > IDX_MAX_SPAN_SIZE)
+		BAD("span size %llu", (unsigned long long)l->span_size);
+	memcpy(l->blob_digest, h + 8, DIGEST_SHA256_LEN);
+	memcpy(l->diff_id, h + 40, DIGEST_SHA256_LEN);
+	l->blob_size = le64_get(h + 72);
+	l->tar_size = le64_get(h + 80);
+	l->n_entries = le32_get(h + 88);
+	l->n_xattrs = le32_get(h + 92);
+	l->n_ckpts = le32_get(h + 96);
+	l->n_spans = le32_get(h + 100);
+	l->n_prefetch = le32_get(h + 104);
+	s->str_size = le64_get(h + 112);
+	s->val_size = le64_get(h + 120);
+	s->win_size = le64_get(h + 128);
+	if (l->n_entries > IDX_MAX_ENTRIES || l->n_xattrs > IDX_MAX_XATTRS_TOTAL ||
+	    l->n_ckpts > IDX_MAX_CKPTS || l->n_spans > IDX_MAX_CKPTS || l->n_prefetch > l->n_spans)
+		BAD("counts over the ceilings");
+	if (l->blob_size > (UINT64_C(1) << 62) || l->tar_size > (UINT64_C(1) << 62) ||
+	    s->str_size > IDX_MAX_FILE_SIZE || s->val_size > IDX_MAX_FILE_SIZE ||
+	    s->win_size > IDX_MAX_FILE_SIZE)
+		BAD("sizes over the ceilings");
+	/* Each term is < 2^37, so the sum cannot overflow 64 bits. */
+	off = IDX_HDR_SIZE;
+	s->ent = h + off;
+	off += (uint64_t)l->n_entries * IDX_ENTRY_SIZE;
+	s->ord = h + (off <= l->payload_len ? off : 0);
+	off += (uint64_t)l->n_entries * 4;
+	s->xat = h + (off <= l->payload_len ? off : 0);
+	off += (uint64_t)l->n_xattrs * IDX_XATTR_SIZE;
+	s->ckp = h + (off <= l->payload_len ? off : 0);
+	off += (uint64_t)l->n_ckpts * IDX_CKPT_SIZE;
+	s->spn = h + (off <= l->payload_len ? off : 0);
+	off += (uint64_t)l->n_spans * IDX_SPAN_SIZE;
+	s->pre = h + (off <= l->payload_len ? off : 0);
+	off += (uint64_t)l->n_prefetch * 4;
+	s->str = h + (off <= l->payload_len ? off : 0);
+	off += s->str_size;
+	s->val = h + (off <= l->payload_len ? off : 0);
+	off += s->val_size;
+	s->win = h + (off <= l->payload_len ? off : 0);
+	off += s->win_size;
+	if (off != l->payload_len)
+		BAD("sections add up to %llu bytes, payload has %zu", (unsigned long long)off,
+		    l->payload_len);
+	if (s->str_size && s->str[s->str_size - 1] != '\0')
+		BAD("string table not terminated");
+	return 0;
+}
+
+/* A string reference: in the table, at most @max bytes long. */
+static const char *str_at(const struct sect *s, uint32_t off, size_t max)
+{
+	const char *p;
+
+	if (off >= s->str_size)
+		return NULL;
+	p = (const char *)s->str + off;
+	return strnlen(p, max + 1) <= max ? p : NULL;
+}
+
+static int parse_xattrs(struct idx_layer *l, const struct sect *s)
+{
+	uint64_t vpos = 0;
+
+	l->xattrs = calloc((size_t)l->n_xattrs + 1, sizeof(*l->xattrs));
+	if (!l->xattrs)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < l->n_xattrs; i++) {
+		const uint8_t *x = s->xat + (size_t)i * IDX_XATTR_SIZE;
+		uint32_t len = le32_get(x + 8);
+
+		l->xattrs[i].name = str_at(s, le32_get(x), IDX_MAX_PATH);
+		if (!l->xattrs[i].name || !l->xattrs[i].name[0])
+			BAD("xattr %u name", i);
+		if (le32_get(x + 4) != vpos || len > IDX_MAX_XATTR_VALUE || le32_get(x + 12) ||
+		    vpos + len > s->val_size)
+			BAD("xattr %u value", i);
+		l->xattrs[i].value = s->val + vpos;
+		l->xattrs[i].len = len;
+		vpos += len;
+	}
+	if (vpos != s->val_size)
+		BAD("xattr values: %llu bytes used of %llu", (unsigned long long)vpos,
+		    (unsigned long long)s->val_size);
+	return 0;
+}
+
+static int parse_entry(struct idx_layer *l, const struct sect *s, uint32_t i, uint32_t *xpos)
+{
+	const uint8_t *p = s->ent + (size_t)i * IDX_ENTRY_SIZE;
+	struct idx_entry *e = &l->entries[i];
+	uint32_t link_off = le32_get(p + 60);
+	bool has_link, dev;
+	uint64_t end;
+
+	e->type = p[0];
+	e->mode = le32_get(p + 4);
+	e->uid = le32_get(p + 8);
+	e->gid = le32_get(p + 12);
+	e->mtime_sec = (int64_t)le64_get(p + 16);
+	e->mtime_nsec = le32_get(p + 24);
+	e->dev_major = le32_get(p + 28);
+	e->dev_minor = le32_get(p + 32);
+	e->n_xattrs = le32_get(p + 36);
+	e->size = le64_get(p + 40);
+	e->data_off = le64_get(p + 48);
+	if (e->type > IDX_T_OPAQUE || p[1] || le16_get(p + 2) || e->mode > 07777 ||
+	    e->mtime_nsec >= 1000000000u)
+		BAD("entry %u type, mode or time", i);
+	dev = e->type == IDX_T_CHR || e->type == IDX_T_BLK;
+	if ((!dev && (e->dev_major || e->dev_minor)) || (e->type != IDX_T_REG && e->size) ||
+	    xadd_u64(e->data_off, e->size, &end) || end > l->tar_size)
+		BAD("entry %u device, size or data range", i);
+	e->path = str_at(s, le32_get(p + 56), IDX_MAX_PATH);
+	has_link = e->type == IDX_T_SYMLINK || e->type == IDX_T_HARDLINK;
+	e->link = has_link ? str_at(s, link_off, IDX_MAX_PATH) : NULL;
+	if (!e->path || (has_link && !e->link) || (!has_link && link_off != IDX_NO_STRING))
+		BAD("entry %u path or link", i);
+	if (le32_get(p + 64) != *xpos || e->n_xattrs > l->n_xattrs - *xpos)
+		BAD("entry %u xattrs", i);
+	e->xattrs = l->xattrs + *xpos;
+	*xpos += e->n_xattrs;
+	return 0;
+}
+
+static int cmp_key(const struct idx_entry *a, const struct idx_entry *b)
+{
+	int c = strcmp(a->path, b->path);
+	unsigned ca = idx_entry_class(a->type), cb = idx_entry_class(b->type);
+
+	if (c)
+		return c;
+	return ca < cb ? -1 : ca > cb;
+}
+
+static int parse_order(struct idx_layer *l, const struct sect *s)
+{
+	uint8_t *seen = calloc((size_t)l->n_entries + 1, 1);
+	int r = 0;
+
+	l->order = malloc(((size_t)l->n_entries + 1) * sizeof(uint32_t));
+	if (!seen || !l->order) {
+		free(seen);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < l->n_entries && r == 0; i++) {
+		uint32_t id = le32_get(s->ord + (size_t)i * 4);
+
+		if (id >= l->n_entries || seen[id]) {
+			log_err("invalid index: lookup table slot %u", i);
+			r = -EBADMSG;
+			break;
+		}
+		seen[id] = 1;
+		l->order[i] = id;
+		if (i && cmp_key(&l->entries[l->order[i - 1]], &l->entries[id]) >= 0) {
+			log_err("invalid index: lookup table not sorted at %u (duplicate path?)", i);
+			r = -EBADMSG;
+		}
+	}
+	free(seen);
+	return r;
+}
+
+static int parse_entries(struct idx_layer *l, const struct sect *s)
+{
+	uint32_t xpos = 0;
+	int r;
+
+	l->entries = calloc((size_t)l->n_entries + 1, sizeof(*l->entries));
+	if (!l->entries)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < l->n_entries; i++) {
+		r = parse_entry(l, s, i, &xpos);
+		if (r < 0)
+			return r;
+	}
+	if (xpos != l->n_xattrs)
+		BAD("%u xattrs owned by entries, %u in the table", xpos, l->n_xattrs);
+	return parse_order(l, s);
+}
+
+int idx_payload_parse(uint8_t *payload, size_t len, struct idx_layer **out)
+{
+	struct idx_layer *l = calloc(1, sizeof(*l));
+	struct sect s;
+	int r;
+
+	if (!l) {
+		free(payload);
+		return -ENOMEM;
+	}
+	l->payload = payload;
+	l->payload_len = len;
+	r = parse_header(l, &s);
+	if (r == 0)
+		r = parse_xattrs(l, &s);
+	if (r == 0)
+		r = parse_entries(l, &s);
+	if (r == 0)
+		r = idx_spans_parse(l, s.ckp, s.spn, s.win, s.win_size);
+	for (uint32_t i = 0; r == 0 && i < l->n_prefetch; i++) {
+		if (le32_get(s.pre + (size_t)i * 4) >= l->n_spans) {
+			log_err("invalid index: prefetch slot %u", i);
+			r = -EBADMSG;
+		}
+	}
+	if (r < 0) {
+		idx_layer_free(l);
+		return r;
+	}
+	*out = l;
+	return 0;
+}
+
+int idx_load(const void *buf, size_t len, struct idx_layer **out)
+{
+	const uint8_t *p = buf;
+	uint8_t sha[DIGEST_SHA256_LEN];
+	uint64_t plen, zlen;
+	uint8_t *payload;
+	size_t d;
+
+	if (!buf || !out)
+		return -EINVAL;
+	if (len < IDX_ENVELOPE_SIZE || memcmp(p, IDX_MAGIC, IDX_MAGIC_LEN) != 0)
+		BAD("not a stratafs index (%zu bytes)", len);
+	if (le16_get(p + 8) != IDX_VERSION_MAJOR) {
+		log_err("index format %u.%u is not supported (this is %u.%u)", le16_get(p + 8),
+			le16_get(p + 10), IDX_VERSION_MAJOR, IDX_VERSION_MINOR);
+		return -EPROTONOSUPPORT;
+	}
+	if (len > IDX_MAX_FILE_SIZE) {
+		log_err("index of %zu bytes exceeds the ceiling of %u", len, IDX_MAX_FILE_SIZE);
+		return -EFBIG;
+	}
+	plen = le64_get(p + 16);
+	zlen = le64_get(p + 24);
+	if (le32_get(p + 12) || zlen != len - IDX_ENVELOPE_SIZE || plen < IDX_HDR_SIZE ||
+	    plen > IDX_MAX_FILE_SIZE ||
+	    ZSTD_getFrameContentSize(p + IDX_ENVELOPE_SIZE, zlen) != plen)
+		BAD("envelope sizes");
+	payload = malloc(plen);
+	if (!payload)
+		return -ENOMEM;
+	d = ZSTD_decompress(payload, plen, p + IDX_ENVELOPE_SIZE, zlen);
+	if (ZSTD_isError(d) || d != plen) {
+		free(payload);
+		BAD("payload does not decompress");
+	}
+	digest_sha256(payload, plen, sha);
+	if (memcmp(sha, p + 32, DIGEST_SHA256_LEN) != 0) {
+		free(payload);
+		BAD("payload digest mismatch");
+	}
+	return idx_payload_parse(payload, plen, out);
+}
