@@ -230,6 +230,17 @@ struct reg_cache_config {
 int reg_cache_config_parse(const char *json, size_t len, struct reg_cache_config **out);
 void reg_cache_config_free(struct reg_cache_config *cfg);
 
+/* ---- image config (added) --------------------------------------------- */
+
+/*
+ * The rootfs.diff_ids of an image config blob (REG_MT_OCI_CONFIG or
+ * REG_MT_DOCKER_CONFIG), in layer order: *ids is an array of *n strings
+ * ("sha256:..."), free it with reg_strv_free(). -EBADMSG when @json is not
+ * an image config with valid diff_ids, -EFBIG over REG_MAX_CONFIG_SIZE.
+ */
+int reg_image_config_diff_ids(const char *json, size_t len, char ***ids, size_t *n);
+void reg_strv_free(char **v, size_t n);
+
 /* ---- blobs ------------------------------------------------------------ */
 
 /* HEAD: the blob's size; -ENOENT if absent. */

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fetching manifests: GET/HEAD /v2/<repo>/manifests/<ref> with every type we
+ * handle in Accept (so ECR never converts a by-tag pull), the body bounded
+ * by REG_MAX_MANIFEST_SIZE and verified: against the digest asked for, else
+ * against Docker-Content-Digest when the registry sends a sha256 one.
+ * Resolution follows an index to the platform's image manifest.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "registry/registry_int.h"
+
+static int verify(const char *reference, const struct reg_http_resp *resp,
+		  const struct reg_manifest *m)
+{
+	const char *want = NULL;
+
+	if (digest_is_valid(reference))
+		want = reference;
+	else if (resp->docker_digest && strncmp(resp->docker_digest, "sha256:", 7) == 0)
+		want = resp->docker_digest;
+	if (want && strcmp(want, m->digest) != 0) {
+		log_err("manifest '%s' does not match its digest: got '%s', want '%s'", reference,
+			m->digest, want);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int reg_manifest_fetch(struct reg_client *c, const char *reference, bool quiet_404,
+		       struct reg_manifest **out)
+{
+	struct reg_http_resp resp = { 0 };
+	struct reg_call call = { .method = "GET", .accept = REG_ACCEPT_MANIFESTS, .bounded = true };
+	struct reg_manifest *m = NULL;
+	char what[400];
+	struct dbuf body;
+	char *url = NULL;
+	int r;
+
+	r = reg_client_url(c, "manifests", reference, &url);
+	if (r < 0)
+		return r;
+	snprintf(what, sizeof(what), "manifest '%s'", reference);
+	dbuf_init(&body, REG_MAX_MANIFEST_SIZE);
+	call.url = url;
+	call.what = what;
+	call.body = &body;
+	call.quiet_404 = quiet_404;
+	r = reg_request(c, &call, &resp);
+	if (r == -EFBIG)
+		log_err("manifest '%s' is larger than %u bytes", reference, REG_MAX_MANIFEST_SIZE);
+	if (r < 0)
+		goto out_release;
+	r = reg_manifest_parse(body.data, body.len, resp.content_type, &m);
+	if (r < 0) {
+		atomic_fetch_add(&c->n_errors, 1);
+		log_err("cannot parse manifest '%s' (%s)", reference,
+			resp.content_type ? resp.content_type : "no content type");
+		goto out_release;
+	}
+	r = verify(reference, &resp, m);
+	if (r < 0) {
+		atomic_fetch_add(&c->n_errors, 1);
+		reg_manifest_free(m);
+		goto out_release;
+	}
+	*out = m;
+out_release:
+	reg_http_resp_release(&resp);
+	dbuf_release(&body);
+	free(url);
+	return r;
+}
+
+int reg_manifest_get(struct reg_client *c, const char *reference, struct reg_manifest **out)
+{
+	return reg_manifest_fetch(c, reference, false, out);
+}
+
+int reg_manifest_head(struct reg_client *c, const char *reference, char digest[DIGEST_STR_LEN],
+		      char **media_type, uint64_t *size)
+{
+	struct reg_http_resp resp = { 0 };
+	struct reg_call call = { .method = "HEAD", .accept = REG_ACCEPT_MANIFESTS, .bounded = true };
+	char what[400];
+	char *url = NULL, *mt = NULL;
+	int r;
+
+	r = reg_client_url(c, "manifests", reference, &url);
+	if (r < 0)
+		return r;
+	snprintf(what, sizeof(what), "manifest '%s'", reference);
+	call.url = url;
+	call.what = what;
+	r = reg_request(c, &call, &resp);
+	if (r < 0)
+		goto out_release;
+	if (!resp.docker_digest || !digest_is_valid(resp.docker_digest) ||
+	    (digest_is_valid(reference) && strcmp(reference, resp.docker_digest) != 0)) {
+		log_err("manifest '%s': HEAD without a usable Docker-Content-Digest", reference);
+		r = -EBADMSG;
+		goto out_release;
+	}
+	if (media_type) {
+		mt = strdup(resp.content_type ? resp.content_type : "");
+		if (!mt) {
+			r = -ENOMEM;
+			goto out_release;
+		}
+		*media_type = mt;
+	}
+	memcpy(digest, resp.docker_digest, strlen(resp.docker_digest) + 1);
+	if (size)
+		*size = resp.has_length ? resp.content_length : 0;
+out_release:
+	reg_http_resp_release(&resp);
+	free(url);
+	return r;
+}
+
+static bool is_image_type(const char *mt)
+{
+	return strcmp(mt, REG_MT_OCI_MANIFEST) == 0 || strcmp(mt, REG_MT_DOCKER_MANIFEST) == 0;
+}
+
+int reg_resolve(struct reg_client *c, const struct reg_ref *ref, const struct reg_platform *platform,
+		struct reg_manifest **out, struct reg_manifest **top_out)
+{
+	struct reg_manifest *top = NULL, *m = NULL;
+	const struct reg_descriptor *d;
+	int r;
+
+	r = reg_manifest_get(c, reg_ref_reference(ref), &top);
+	if (r < 0)
+		return r;
+	if (top->kind == REG_MANIFEST_IMAGE || reg_manifest_is_buildkit_cache(top)) {
+		*out = top;
+		if (top_out)
+			*top_out = NULL;
+		return 0;
+	}
+	r = reg_index_select(top, platform, &d);
+	if (r < 0)
+		goto out_free;
+	if (!is_image_type(d->media_type)) {
+		log_err("index entry '%s' for the platform is a '%s', not an image manifest",
+			d->digest, d->media_type);
+		r = -EBADMSG;
+		goto out_free;
+	}
+	r = reg_manifest_get(c, d->digest, &m);
+	if (r < 0)
+		goto out_free;
+	if (m->kind != REG_MANIFEST_IMAGE) {
+		log_err("manifest '%s' is not an image manifest", d->digest);
+		reg_manifest_free(m);
+		r = -EBADMSG;
+		goto out_free;
+	}
+	*out = m;
+	if (top_out)
+		*top_out = top;
+	else
+		reg_manifest_free(top);
+	return 0;
+out_free:
+	reg_manifest_free(top);
+	return r;
+}

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Requests to the registry: one attempt (auth, a 401 answered with a fresh
+ * token, manual redirects) and the retry loop around it.
+ *
+ * Credentials go only to the registry's own origin (scheme, host and port
+ * all equal). A redirect elsewhere (ECR -> S3 presigned URL) is followed
+ * without Authorization, with the Range kept. A blob's redirect target is
+ * cached (redirect.c) and tried first on the next read of that blob; a
+ * 400/403/404 from it sends us back to the registry for a fresh one.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "registry/registry_int.h"
+
+int reg_client_url(const struct reg_client *c, const char *kind, const char *ref, char **out)
+{
+	struct dbuf b;
+	int r;
+
+	dbuf_init(&b, 8192);
+	r = dbuf_printf(&b, "%s/v2/%s/%s/%s", c->base_url, c->repo, kind, ref);
+	if (r < 0) {
+		dbuf_release(&b);
+		return r;
+	}
+	*out = dbuf_take(&b, NULL);
+	return *out ? 0 : -ENOMEM;
+}
+
+static bool is_ours(const struct reg_client *c, const char *url)
+{
+	char *o = NULL;
+	bool same;
+
+	if (reg_url_origin(url, &o) < 0)
+		return false;
+	same = strcmp(o, c->origin) == 0;
+	free(o);
+	return same;
+}
+
+static bool is_redirect(long st)
+{
+	return st == 301 || st == 302 || st == 303 || st == 307 || st == 308;
+}
+
+static int send_one(struct reg_client *c, const struct reg_call *call, const char *url,
+		    uint64_t deadline_ms, struct reg_http_resp *resp, bool *sent_auth)
+{
+	struct reg_http_req req = {
+		.method = call->method, .url = url, .accept = call->accept,
+		.has_range = call->has_range, .range_start = call->range_start,
+		.range_len = call->range_len, .body = call->body, .sink = call->sink,
+		.sink_ctx = call->sink_ctx,
+	};
+	char *authz = NULL;
+	uint64_t now = reg_now_ms();
+	int r;
+
+	if (is_ours(c, url)) {
+		r = reg_auth_header(c, &authz);
+		if (r < 0)
+			return r;
+	}
+	*sent_auth = authz != NULL;
+	req.authorization = authz;
+	if (call->bounded)
+		req.timeout_ms = deadline_ms > now ? (unsigned)(deadline_ms - now) : 1;
+	if (call->body)
+		dbuf_reset(call->body);
+	atomic_fetch_add(&c->n_requests, 1);
+	r = reg_http_perform(c->http, &req, resp);
+	atomic_fetch_add(&c->n_bytes_in, resp->delivered);
+	if (authz) {
+		memset(authz, 0, strlen(authz));
+		free(authz);
+	}
+	return r;
+}
+
+/* The cached presigned URL of a blob, if any: 1 when it answered for good. */
+static int try_cached(struct reg_client *c, const struct reg_call *call, uint64_t deadline_ms,
+		      struct reg_http_resp *resp)
+{
+	char *url = NULL;
+	bool sent_auth;
+	int r;
+
+	if (!call->blob || reg_redirect_get(c, call->blob, &url) < 0)
+		return 0;
+	r = send_one(c, call, url, deadline_ms, resp, &sent_auth);
+	free(url);
+	if (r < 0)
+		return r;
+	if (resp->status == 400 || resp->status == 401 || resp->status == 403 ||
+	    resp->status == 404 || resp->status == 410) {
+		log_info("redirect target of blob '%s' answered HTTP %ld: resolving it again",
+			 call->blob, resp->status);
+		reg_redirect_drop(c, call->blob);
+		reg_http_resp_release(resp);
+		return 0;
+	}
+	return 1;
+}
+
+int reg_request_once(struct reg_client *c, const struct reg_call *call, uint64_t deadline_ms,
+		     struct reg_http_resp *resp)
+{
+	char *url = NULL;
+	bool auth_retried = false, sent_auth = false;
+	int hops = 0, r;
+
+	r = try_cached(c, call, deadline_ms, resp);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	url = strdup(call->url);
+	if (!url)
+		return -ENOMEM;
+	for (;;) {
+		bool ours = is_ours(c, url);
+		long st;
+		char *next = NULL;
+
+		r = send_one(c, call, url, deadline_ms, resp, &sent_auth);
+		if (r < 0)
+			break;
+		st = resp->status;
+		if (ours && !auth_retried &&
+		    (st == 401 || (st == 403 && sent_auth && resp->n_challenges == 0))) {
+			auth_retried = true;
+			if (reg_auth_handle(c, resp, sent_auth) == 0) {
+				reg_http_resp_release(resp);
+				continue;
+			}
+			break;
+		}
+		if (!is_redirect(st) || !resp->location)
+			break;
+		if (++hops > REG_MAX_REDIRECTS) {
+			log_err("cannot fetch %s: too many redirects", call->what);
+			r = -EIO;
+			break;
+		}
+		r = reg_url_resolve(url, resp->location, &next);
+		if (r < 0) {
+			log_err("cannot fetch %s: bad redirect location", call->what);
+			r = -EBADMSG;
+			break;
+		}
+		log_debug("%s redirected to another %s", call->what,
+			  is_ours(c, next) ? "path" : "origin (credentials dropped)");
+		free(url);
+		url = next;
+		if (call->blob && !is_ours(c, url))
+			reg_redirect_put(c, call->blob, url);
+		reg_http_resp_release(resp);
+	}
+	free(url);
+	return r;
+}
+
+static const char *retry_reason(int r, const struct reg_http_resp *resp, char *buf, size_t n)
+{
+	if (r < 0)
+		snprintf(buf, n, "%s", resp->error[0] ? resp->error : "network error");
+	else
+		snprintf(buf, n, "HTTP %ld", resp->status);
+	return buf;
+}
+
+/* Whether to try again, and after how long. */
+static bool want_retry(struct reg_client *c, int r, const struct reg_http_resp *resp,
+		       unsigned attempt, uint64_t deadline_ms, unsigned *delay)
+{
+	uint64_t ra, now = reg_now_ms();
+	uint32_t rnd;
+
+	if (r < 0 ? !reg_err_is_retryable(r) : !reg_status_is_retryable(resp->status))
+		return false;
+	if (attempt >= c->retries)
+		return false;
+	rnd = atomic_fetch_add(&c->rnd, 0x9e3779b9u) * 2654435761u;
+	*delay = reg_backoff_ms(attempt, REG_BACKOFF_BASE_MS, REG_BACKOFF_CAP_MS, rnd >> 7);
+	if (r == 0 && reg_retry_after_ms(resp->retry_after, time(NULL), &ra) == 0 && ra > *delay)
+		*delay = ra > UINT32_MAX ? UINT32_MAX : (unsigned)ra;
+	return now + *delay < deadline_ms;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+static int finish(struct reg_client *c, const struct reg_call *call, int r,
+		  struct reg_http_resp *resp)
+{
+	long st = resp->status;
+
+	if (r < 0) {
+		log_err("cannot fetch %s: %s", call->what, resp->error[0] ? resp->error : strerror(-r));
+		atomic_fetch_add(&c->n_errors, 1);
+		return r == -ECONNRESET ? -EIO : r;
+	}
+	if (st >= 200 && st <= 299)
+		return 0;
+	if (st == 404 && call->quiet_404) {
+		log_debug("%s: HTTP 404", call->what);
+		return -ENOENT;
+	}
+	reg_log_http_error(call->what, resp);
+	atomic_fetch_add(&c->n_errors, 1);
+	return reg_status_to_errno(st);
+}
+
+int reg_request(struct reg_client *c, struct reg_call *call, struct reg_http_resp *resp)
+{
+	uint64_t deadline = reg_now_ms() + c->io_timeout_ms;
+	unsigned attempt = 0, delay = 0;
+	bool progress;
+	char why[300];
+	int r;
+
+	for (;;) {
+		r = reg_request_once(c, call, deadline, resp);
+		progress = call->resume && resp->delivered > 0;
+		if (progress && !call->bounded) {
+			/* a stream that moves is not timed out: only stalls are */
+			deadline = reg_now_ms() + c->io_timeout_ms;
+			attempt = 0;
+		}
+		if (!want_retry(c, r, resp, attempt, deadline, &delay))
+			break;
+		if (progress) {
+			/* the next attempt continues where this one stopped */
+			call->has_range = true;
+			call->range_start += resp->delivered;
+			if (call->range_len)
+				call->range_len -= resp->delivered;
+		}
+		log_info("retrying %s in %u ms (%s)", call->what, delay,
+			 retry_reason(r, resp, why, sizeof(why)));
+		atomic_fetch_add(&c->n_retries, 1);
+		reg_http_resp_release(resp);
+		sleep_ms(delay);
+		attempt++;
+	}
+	return finish(c, call, r, resp);
+}
