@@ -6,11 +6,21 @@
 #
 #   harness_init                 # temp dir $HARNESS_DIR, cleanup trap
 #   registry_start plain         # variants: plain | tls | basic | token
+#                                #   (+ basic-http, token-http: auth over plain HTTP)
 #       sets REGISTRY (host:port), REGISTRY_URL, REGISTRY_LOG (access log,
-#       JSON lines), REGISTRY_STORAGE, and STRATA_REG_OPTS: the strata
-#       options that reach this registry (an array, use "${STRATA_REG_OPTS[@]}");
-#       SKOPEO_OPTS likewise for skopeo's --dest-*/--src-* flags via helpers.
+#       JSON lines), REGISTRY_STORAGE, REGISTRY_VARIANT, REGISTRY_PID, and
+#       STRATA_REG_OPTS: the strata options that reach this registry (an
+#       array, use "${STRATA_REG_OPTS[@]}"); SKOPEO_DEST_OPTS/SKOPEO_SRC_OPTS
+#       likewise for skopeo. Variants with a password put --password-stdin in
+#       STRATA_REG_OPTS: feed "$REGISTRY_PASS" on strata's stdin.
 #   skopeo_push OCI_LAYOUT:TAG REPO:TAG   # push with the variant's credentials
+#   skopeo_pull REF DIR, skopeo_raw REF [--config]   # read it back with skopeo
+#   registry_stop                # stop the current registry (and its issuer)
+#
+# More in lib_*.sh (sourced below) and README.md in this directory: TLS,
+# basic and token variants (lib_auth.sh), access-log helpers (lib_log.sh),
+# the fault proxy (lib_proxy.sh), fixtures (lib_fixtures.sh), TAP output
+# (lib_tap.sh).
 #
 # A registry that cannot start is a test FAILURE (exit 1), never a skip.
 set -euo pipefail
@@ -20,6 +30,9 @@ PY=/usr/bin/python3
 
 harness_fail() {
 	echo "harness: $*" >&2
+	if [ -n "${TAP_ACTIVE:-}" ]; then
+		echo "Bail out! harness: $*"
+	fi
 	exit 1
 }
 
@@ -78,6 +91,11 @@ registry_start() {
 	REGISTRY="127.0.0.1:$port"
 	REGISTRY_STORAGE="$dir/storage"
 	REGISTRY_LOG="$dir/registry.log"
+	REGISTRY_VARIANT=$variant
+	REGISTRY_CA=""
+	REGISTRY_USER=""
+	REGISTRY_PASS=""
+	REGISTRY_AUX_PIDS=""
 	STRATA_REG_OPTS=()
 	SKOPEO_DEST_OPTS=()
 	SKOPEO_SRC_OPTS=()
@@ -98,6 +116,7 @@ registry_start() {
 		;;
 	esac
 	/usr/bin/docker-registry serve "$dir/config.yml" >"$REGISTRY_LOG" 2>&1 &
+	REGISTRY_PID=$!
 	HARNESS_PIDS="$HARNESS_PIDS $!"
 	if ! wait_http "$REGISTRY_URL/v2/" -k; then
 		cat "$REGISTRY_LOG" >&2 || true
@@ -131,6 +150,34 @@ YAML
 
 skopeo_push() {
 	skopeo copy --quiet "${SKOPEO_DEST_OPTS[@]}" "oci:$1" "docker://$REGISTRY/$2"
+}
+
+# skopeo_pull REPO:TAG|REPO@DIGEST DIR [skopeo copy options]: copy to a
+# dir: layout (one file per blob, named by hex digest; manifest.json).
+skopeo_pull() {
+	local src=$1 dir=$2
+	shift 2
+	skopeo copy --quiet "${SKOPEO_SRC_OPTS[@]}" "$@" "docker://$REGISTRY/$src" "dir:$dir"
+}
+
+# skopeo_raw REF [--config]: the manifest (or config) bytes, as stored.
+skopeo_raw() {
+	local ref=$1
+	shift
+	skopeo inspect --raw "${SKOPEO_SRC_OPTS[@]/#--src-/--}" "$@" "docker://$REGISTRY/$ref"
+}
+
+# Stop the registry started last (and the helpers a variant started with it:
+# lib_auth.sh's token issuer). Needed before starting another one only when
+# a test wants the old one gone; several registries may run at once.
+registry_stop() {
+	local pid
+	for pid in ${REGISTRY_PID:-} ${REGISTRY_AUX_PIDS:-}; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	REGISTRY_PID=""
+	REGISTRY_AUX_PIDS=""
 }
 
 # Optional variants and helpers (TLS, basic, token, fault proxy, fixtures).
