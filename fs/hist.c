@@ -50,8 +50,8 @@ uint64_t fs_hist_quantile(const struct fs_hist *h, double q)
 	rank = (uint64_t)(q * (double)h->count + 0.999999);
 	if (rank == 0)
 		rank = 1;
-	if (rank > h->count)
-		rank = h->count;
+	if (rank >= h->count)
+		return h->max;
 	for (unsigned b = 0; b < FS_HIST_BUCKETS; b++) {
 		seen += h->b[b];
 		if (seen < rank)
