@@ -367,7 +367,11 @@ int fs_view_child(const struct fs_view *v, const struct fs_vnode *dir, uint32_t 
 	r = idx_tree_child(dir->tree, dir->node->ino, pos, &n);
 	if (r < 0)
 		return r;
-	return fs_view_get(v, (dir->ino & ~TREE_MASK) | n->ino, out);
+	/* a hardlink's extra names share the inode of its first name: keep this name */
+	r = fs_view_get(v, (dir->ino & ~TREE_MASK) | n->ino, out);
+	if (r == 0)
+		out->name = n->name;
+	return r;
 }
 
 static mode_t type_bits(uint8_t type)
