@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shared-files provider: ~/.aws/credentials ([name]) and ~/.aws/config
+ * ([profile name], [default]), keys in the credentials file winning, and
+ * credential_process (run with sh -c; its JSON read from stdout, at most
+ * REG_AWS_MAX_RESPONSE bytes). role_arn/sso profiles are not supported: a
+ * warning says so and the chain goes on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "registry/aws/aws_int.h"
+
+struct profile {
+	bool found;
+	char key_id[REG_AWS_MAX_KEY];
+	char secret[REG_AWS_MAX_KEY];
+	char token[REG_AWS_MAX_SESSION_TOKEN];
+	char process[1024];
+	bool role; /* role_arn / sso_* present */
+};
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* Is "[...]" header @h the profile @name in this kind of file? */
+static bool section_matches(char *h, const char *name, bool config)
+{
+	if (!config)
+		return strcmp(h, name) == 0;
+	if (strcmp(name, "default") == 0 && strcmp(h, "default") == 0)
+		return true;
+	if (strncmp(h, "profile", 7) != 0 || (h[7] != ' ' && h[7] != '\t'))
+		return false;
+	return strcmp(trim(h + 8), name) == 0;
+}
+
+static void set_key(struct profile *p, const char *k, const char *v)
+{
+	if (strcmp(k, "aws_access_key_id") == 0)
+		reg_aws_strlcpy(p->key_id, v, sizeof(p->key_id));
+	else if (strcmp(k, "aws_secret_access_key") == 0)
+		reg_aws_strlcpy(p->secret, v, sizeof(p->secret));
+	else if (strcmp(k, "aws_session_token") == 0)
+		reg_aws_strlcpy(p->token, v, sizeof(p->token));
+	else if (strcmp(k, "credential_process") == 0)
+		reg_aws_strlcpy(p->process, v, sizeof(p->process));
+	else if (strcmp(k, "role_arn") == 0 || strncmp(k, "sso_", 4) == 0)
+		p->role = true;
+}
+
+/* Walk INI text @buf (modified in place) and fill @p from @name's section. */
+static void ini_scan(char *buf, const char *name, bool config, struct profile *p)
+{
+	bool in = false;
+	char *line, *next;
+
+	for (line = buf; line; line = next) {
+		char *l, *eq;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		l = trim(line);
+		if (*l == '#' || *l == ';' || !*l)
+			continue;
+		if (*l == '[') {
+			char *rb = strchr(l, ']');
+
+			if (rb)
+				*rb = '\0';
+			in = rb && section_matches(trim(l + 1), name, config);
+			if (in)
+				p->found = true;
+			continue;
+		}
+		eq = strchr(l, '=');
+		if (!in || !eq)
+			continue;
+		*eq = '\0';
+		set_key(p, trim(l), trim(eq + 1));
+	}
+}
+
+static int load_profile(const char *path, const char *name, bool config, struct profile *p)
+{
+	char *buf = NULL;
+	size_t len;
+	int r;
+
+	r = reg_aws_read_file(path, REG_AWS_MAX_CONFIG_FILE, &buf, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		log_warn("cannot read AWS %s file '%s': %s", config ? "config" : "credentials",
+			 path, strerror(-r));
+		return r;
+	}
+	ini_scan(buf, name, config, p);
+	explicit_bzero(buf, len);
+	free(buf);
+	return 0;
+}
+
+static int file_path(const char *env, const char *leaf, char *out, size_t n)
+{
+	const char *v = reg_aws_env(env), *home;
+	int len;
+
+	if (v)
+		return reg_aws_strlcpy(out, v, n);
+	home = reg_aws_env("HOME");
+	if (!home)
+		return -ENOENT;
+	len = snprintf(out, n, "%s/.aws/%s", home, leaf);
+	return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
+}
+
+/* Run @cmd, its stdout into @out (bounded). */
+static int run_process(const char *cmd, struct dbuf *out)
+{
+	char buf[4096];
+	int fds[2], status, r = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		goto out_close_pipe;
+	}
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	fds[1] = -1;
+	while ((n = read(fds[0], buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || dbuf_add(out, buf, (size_t)n) < 0) {
+			r = n < 0 ? -EIO : -EFBIG;
+			kill(pid, SIGKILL);
+			break;
+		}
+	}
+	explicit_bzero(buf, sizeof(buf));
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+		r = -EIO;
+out_close_pipe:
+	close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	return r;
+}
+
+static int from_process(const char *cmd, struct reg_aws_creds *out)
+{
+	struct dbuf b;
+	int r;
+
+	dbuf_init(&b, REG_AWS_MAX_RESPONSE);
+	r = run_process(cmd, &b);
+	if (r < 0) {
+		log_err("AWS credential_process failed (%s)", strerror(-r));
+		goto out_release;
+	}
+	r = reg_aws_creds_parse_json(b.data ? b.data : "", b.len, "process", out);
+out_release:
+	if (b.data)
+		explicit_bzero(b.data, b.len);
+	dbuf_release(&b);
+	return r;
+}
+
+static int from_loaded(const struct profile *cred, const struct profile *conf, const char *name,
+		       struct reg_aws_creds *out)
+{
+	const struct profile *p = *cred->key_id ? cred : conf;
+	struct reg_aws_creds c = { 0 };
+
+	if (!*p->key_id || !*p->secret) {
+		if (*conf->process)
+			return from_process(conf->process, out);
+		if (cred->role || conf->role)
+			log_warn("AWS profile '%s' uses role_arn/sso, which stratafs does not "
+				 "support; trying the next provider", name);
+		return -ENOENT;
+	}
+	memcpy(c.access_key_id, p->key_id, sizeof(c.access_key_id));
+	memcpy(c.secret_access_key, p->secret, sizeof(c.secret_access_key));
+	memcpy(c.session_token, p->token, sizeof(c.session_token));
+	snprintf(c.source, sizeof(c.source), "profile:%s", name);
+	*out = c;
+	reg_aws_creds_wipe(&c);
+	return 0;
+}
+
+int reg_aws_creds_from_profile(const char *profile, bool explicit_profile,
+			       const struct reg_aws_opts *o, struct reg_aws_creds *out)
+{
+	struct profile *cred, *conf;
+	char path[1024];
+	int r;
+
+	(void)o;
+	cred = calloc(2, sizeof(*cred));
+	if (!cred)
+		return -ENOMEM;
+	conf = cred + 1;
+	if (file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials", path, sizeof(path)) == 0)
+		load_profile(path, profile, false, cred);
+	if (file_path("AWS_CONFIG_FILE", "config", path, sizeof(path)) == 0)
+		load_profile(path, profile, true, conf);
+	if (!cred->found && !conf->found)
+		r = explicit_profile ? -ESRCH : -ENOENT;
+	else
+		r = from_loaded(cred, conf, profile, out);
+	explicit_bzero(cred, 2 * sizeof(*cred));
+	free(cred);
+	return r;
+}

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ECR GetAuthorizationToken (PROTOCOLS.md §4.2): an AWS JSON 1.1 POST,
+ * SigV4-signed for service "ecr", retried with backoff + jitter while
+ * throttled. The answer is a base64 "AWS:<password>" good for 12 hours.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "registry/aws/aws_int.h"
+
+#define ECR_TARGET "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"
+#define ECR_MAX_TOKEN (64u << 10)
+
+static bool type_is(const char *t, const char *const *list)
+{
+	for (; *list; list++)
+		if (strncasecmp(t, *list, strlen(*list)) == 0)
+			return true;
+	return false;
+}
+
+/* The short error type: header "Type:uri" or body __type "prefix#Type". */
+static void error_type(const char *hdr, const char *body, size_t len, char *out, size_t n)
+{
+	json_t *root = NULL, *t;
+	const char *s = NULL, *h;
+
+	out[0] = '\0';
+	if (hdr && *hdr) {
+		s = hdr;
+	} else if (body && len) {
+		root = json_loadb(body, len, 0, NULL);
+		t = root ? json_object_get(root, "__type") : NULL;
+		if (!t && root)
+			t = json_object_get(root, "code");
+		s = json_is_string(t) ? json_string_value(t) : NULL;
+	}
+	if (s) {
+		h = strrchr(s, '#');
+		if (h)
+			s = h + 1;
+		snprintf(out, n, "%.*s", (int)strcspn(s, ":"), s);
+	}
+	json_decref(root);
+}
+
+int reg_aws_error_map(long status, const char *hdr_type, const char *body, size_t len,
+		      char *type_out, size_t type_n)
+{
+	static const char *const denied[] = {
+		"AccessDenied", "UnrecognizedClient", "InvalidSignature", "SignatureDoesNotMatch",
+		"ExpiredToken", "InvalidClientTokenId", "MissingAuthenticationToken",
+		"IncompleteSignature", "NotAuthorized", NULL,
+	};
+	static const char *const throttled[] = {
+		"Throttling", "TooManyRequests", "RequestLimitExceeded", "ProvisionedThroughput",
+		"RequestThrottled", "SlowDown", "ServiceUnavailable", "ServerException",
+		"InternalFailure", NULL,
+	};
+	char t[128];
+
+	error_type(hdr_type, body, len, t, sizeof(t));
+	if (type_out)
+		snprintf(type_out, type_n, "%s", t);
+	if (*t && type_is(t, denied))
+		return -EACCES;
+	if ((*t && type_is(t, throttled)) || status == 429 || status >= 500)
+		return -EAGAIN;
+	if (status == 401 || status == 403)
+		return -EACCES;
+	return status == 400 ? -EINVAL : -EIO;
+}
+
+int reg_ecr_token_parse(const char *json, size_t len, char **basic_token, time_t *expires_at)
+{
+	json_t *root, *d, *tok, *exp;
+	char *user = NULL, *pw = NULL;
+	double e;
+	int r = -EBADMSG;
+
+	root = json_loadb(json, len, 0, NULL);
+	d = json_array_get(json_object_get(root, "authorizationData"), 0);
+	tok = json_object_get(d, "authorizationToken");
+	exp = json_object_get(d, "expiresAt");
+	if (!json_is_string(tok) || !json_is_number(exp))
+		goto out_decref;
+	e = json_number_value(exp);
+	if (!isfinite(e) || e < 1e9 || e > 1e11 || json_string_length(tok) > ECR_MAX_TOKEN)
+		goto out_decref;
+	r = reg_ecr_token_decode(json_string_value(tok), &user, &pw);
+	if (r < 0)
+		goto out_decref;
+	*basic_token = strdup(json_string_value(tok));
+	r = *basic_token ? 0 : -ENOMEM;
+	*expires_at = (time_t)e;
+out_decref:
+	if (pw)
+		explicit_bzero(pw, strlen(pw));
+	free(user);
+	free(pw);
+	json_decref(root);
+	return r;
+}
+
+int reg_ecr_token_decode(const char *basic_token, char **user, char **password)
+{
+	char *raw = NULL, *colon, *u, *p;
+	size_t len;
+	int r;
+
+	r = reg_aws_base64_decode(basic_token, &raw, &len);
+	if (r < 0)
+		return -EBADMSG;
+	colon = memchr(raw, ':', len);
+	if (!colon || colon == raw || strlen(raw) != len) {
+		explicit_bzero(raw, len);
+		free(raw);
+		return -EBADMSG;
+	}
+	*colon = '\0';
+	u = strdup(raw);
+	p = strdup(colon + 1);
+	explicit_bzero(raw, len);
+	free(raw);
+	if (!u || !p) {
+		free(u);
+		free(p);
+		return -ENOMEM;
+	}
+	*user = u;
+	*password = p;
+	return 0;
+}
+
+struct call {
+	const struct reg_aws_opts *o;
+	const struct reg_ecr_host *h;
+	const struct reg_aws_creds *cr;
+	struct reg_aws_url u;
+	const char *url;
+	char body[64];
+};
+
+/* Header lines for curl plus the same headers for the signer. */
+static int build_headers(struct call *c, const char *amz_date, char lines[6][1100],
+			 size_t *n_lines)
+{
+	struct reg_sigv4_header sh[5] = {
+		{ "Content-Type", "application/x-amz-json-1.1" },
+		{ "Host", c->u.authority },
+		{ "X-Amz-Date", amz_date },
+		{ "X-Amz-Target", ECR_TARGET },
+		{ "X-Amz-Security-Token", c->cr->session_token },
+	};
+	size_t n = *c->cr->session_token ? 5 : 4, i;
+	struct reg_sigv4_req req = {
+		.method = "POST", .path = c->u.path, .query = c->u.query, .headers = sh,
+		.n_headers = n, .payload = c->body, .payload_len = strlen(c->body),
+		.normalize_path = true,
+	};
+	struct reg_sigv4_out out;
+	int r;
+
+	r = reg_sigv4_sign(c->cr, c->h->region, "ecr", amz_date, &req, &out);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++)
+		if (i != 1) /* curl sends Host itself, the same value */
+			snprintf(lines[i], sizeof(lines[i]), "%s: %s", sh[i].name, sh[i].value);
+	snprintf(lines[1], sizeof(lines[1]), "Authorization: %s", out.authorization);
+	reg_sigv4_out_release(&out);
+	*n_lines = n;
+	return 0;
+}
+
+static int parse_answer(const struct reg_aws_http_resp *resp, const char *url, char **token,
+			time_t *exp)
+{
+	char type[128];
+	int r;
+
+	if (resp->status == 200) {
+		r = reg_ecr_token_parse(resp->body.data ? resp->body.data : "", resp->body.len,
+					token, exp);
+		if (r < 0)
+			log_err("malformed GetAuthorizationToken answer from '%s'", url);
+		return r;
+	}
+	r = reg_aws_error_map(resp->status, resp->error_type, resp->body.data, resp->body.len,
+			      type, sizeof(type));
+	log_warn("ecr GetAuthorizationToken at '%s': HTTP %ld %s%s%s", url, resp->status, type,
+		 r == -EACCES && resp->date[0] ? " (server time: " : "",
+		 r == -EACCES && resp->date[0] ? resp->date : "");
+	if (r == -EACCES && resp->date[0])
+		log_warn("check the IAM policy (ecr:GetAuthorizationToken) and the clock");
+	return r;
+}
+
+static int attempt(struct call *c, char **token, time_t *exp)
+{
+	char lines[6][1100], amz_date[17];
+	const char *ptrs[6];
+	struct reg_aws_http_req req = {
+		.method = "POST", .url = c->url, .headers = ptrs,
+		.body = c->body, .body_len = strlen(c->body), .ca_file = c->o->ca_file,
+		.timeout_ms = c->o->timeout_ms ? c->o->timeout_ms : REG_AWS_DEFAULT_TIMEOUT_MS,
+		.max_body = REG_AWS_MAX_RESPONSE,
+	};
+	struct reg_aws_http_resp resp;
+	size_t i;
+	int r;
+
+	reg_sigv4_amz_date(time(NULL), amz_date);
+	r = build_headers(c, amz_date, lines, &req.n_headers);
+	if (r < 0)
+		return r;
+	for (i = 0; i < req.n_headers; i++)
+		ptrs[i] = lines[i];
+	reg_aws_http_resp_init(&resp, REG_AWS_MAX_RESPONSE);
+	r = reg_aws_http_do(&req, &resp);
+	explicit_bzero(lines, sizeof(lines));
+	if (r < 0)
+		log_warn("cannot reach the ECR API at '%s': %s", c->url, resp.error);
+	else
+		r = parse_answer(&resp, c->url, token, exp);
+	reg_aws_http_resp_release(&resp);
+	return r;
+}
+
+static int check_endpoint(struct call *c)
+{
+	if (reg_aws_url_split(c->url, &c->u) < 0) {
+		log_err("invalid ECR API endpoint '%s'", c->url);
+		return -EINVAL;
+	}
+	if (strcmp(c->u.scheme, "https") != 0 && !reg_aws_host_is_loopback(c->u.host)) {
+		log_err("refusing plain HTTP to the ECR API at '%s' (https, or loopback for tests)",
+			c->url);
+		return -EACCES;
+	}
+	return 0;
+}
+
+static int with_retries(struct call *c, char **token, time_t *exp)
+{
+	unsigned retries = c->o->retries ? c->o->retries : REG_AWS_DEFAULT_RETRIES, i;
+	uint32_t rnd = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)c;
+	int r;
+
+	for (i = 0;; i++) {
+		r = attempt(c, token, exp);
+		if (i >= retries || (r != -EAGAIN && r != -ETIMEDOUT && r != -EHOSTUNREACH))
+			break;
+		reg_aws_sleep_ms(reg_aws_backoff_ms(i, &rnd));
+	}
+	if (r < 0)
+		log_err("cannot get an ECR token for '%s' in '%s': %s", c->h->account,
+			c->h->region, strerror(-r));
+	return r;
+}
+
+int reg_ecr_token_with_creds(const struct reg_aws_opts *o, const struct reg_ecr_host *h,
+			     const struct reg_aws_creds *cr, char **basic_token, time_t *expires_at)
+{
+	struct call c = { .o = o, .h = h, .cr = cr };
+	char url[REG_AWS_MAX_URL];
+	int r;
+
+	r = reg_ecr_endpoint(h, o->ecr_endpoint, url, sizeof(url));
+	if (r < 0)
+		return r;
+	c.url = url;
+	r = check_endpoint(&c);
+	if (r < 0)
+		return r;
+	snprintf(c.body, sizeof(c.body), "{\"registryIds\":[\"%s\"]}", h->account);
+	return with_retries(&c, basic_token, expires_at);
+}
+
+int reg_ecr_get_token(const struct reg_aws_opts *o, const struct reg_ecr_host *h,
+		      char **basic_token, time_t *expires_at)
+{
+	struct reg_aws_creds *cr;
+	int r;
+
+	cr = calloc(1, sizeof(*cr));
+	if (!cr)
+		return -ENOMEM;
+	r = reg_aws_creds_get(o, cr);
+	if (r == 0)
+		r = reg_ecr_token_with_creds(o, h, cr, basic_token, expires_at);
+	reg_aws_creds_wipe(cr);
+	free(cr);
+	return r;
+}
