@@ -186,6 +186,13 @@ struct idx_node {
 	uint32_t n_children;  /* DIR */
 };
 
+/*
+ * idx_node.entry of a directory synthesised for a parent missing from the
+ * tars; idx_tree_entry() then returns shared attributes (0755, root:root,
+ * mtime 0, path "").
+ */
+#define IDX_TREE_NO_ENTRY UINT32_MAX
+
 struct idx_tree; /* opaque; immutable once built */
 
 enum idx_tree_flags {

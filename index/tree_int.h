@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * index/ internal: the merged tree. tree.c builds a mutable graph of
+ * inodes and directory entries layer by layer; tree_fin.c freezes it into
+ * the compact, sorted struct idx_tree that the queries read.
+ * Only tree*.c include this.
+ */
+#ifndef INDEX_TREE_INT_H
+#define INDEX_TREE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "index/index.h"
+
+#define TREE_NONE IDX_TREE_NO_ENTRY /* also "no entry" in struct tree_ino */
+
+/* Names the layers do not hold (synthesised parents, ".wh." names). */
+struct tree_chunk {
+	struct tree_chunk *next;
+	size_t used, cap;
+	char data[];
+};
+
+/* Build time: one per inode. Hardlinked names share one. */
+struct tree_ino {
+	uint32_t entry;  /* TREE_NONE: a synthesised directory */
+	uint16_t layer;
+	uint8_t type;    /* REG, DIR, SYMLINK, CHR, BLK or FIFO */
+	uint64_t final;  /* inode number once frozen; 0 before */
+};
+
+/* Build time: one per name. Children of a dir form a doubly linked list. */
+struct tree_dent {
+	const char *name; /* NUL-terminated, owned by a layer or the arena */
+	uint32_t len;
+	uint32_t parent;  /* dentry of the parent dir; the root's is itself */
+	uint32_t inode;
+	uint32_t first, next, prev;
+	bool dead;        /* removed; its hash slot may be reused */
+};
+
+struct tree_builder {
+	const struct idx_layer *const *layers;
+	size_t n_layers;
+	unsigned flags;
+	struct tree_ino *ino;
+	uint32_t n_ino, cap_ino;
+	struct tree_dent *d;
+	uint32_t n_d, cap_d;
+	uint32_t *hash;   /* dentry + 1 per slot; 0 = empty */
+	uint32_t hash_mask, hash_used;
+	struct tree_chunk *arena;
+};
+
+struct idx_tree {
+	const struct idx_layer **layers;
+	size_t n_layers;
+	struct idx_node *nodes; /* every name, BFS order; a dir's children contiguous, sorted */
+	uint32_t *first;        /* per node: index of its first child (dirs) */
+	uint32_t *by_ino;       /* ino -> index of its first name; [0] unused */
+	uint64_t n_ino;
+	uint32_t n_nodes;
+	struct tree_chunk *arena;
+	struct idx_entry synth; /* attributes of synthesised dirs */
+};
+
+/* Freeze @b into @t (layers and flags already set); consumes b->arena. */
+int tree_freeze(struct tree_builder *b, struct idx_tree *t);
+void tree_arena_free(struct tree_chunk *c);
+
+#endif
