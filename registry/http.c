@@ -529,6 +529,11 @@ int reg_http_perform(struct reg_http *h, const struct reg_http_req *req, struct 
 	set_options(h, e, req, &x, hdrs, range, sizeof(range));
 	rc = curl_easy_perform(e);
 	r = map_curl(rc, &x);
+	if (r == -ECONNRESET && resp->status >= 300) {
+		/* the status is the answer; a truncated error body does not matter
+		 * (distribution's 416 announces a Content-Length it never sends) */
+		r = 0;
+	}
 	if (rc == CURLE_WRITE_ERROR && x.err)
 		snprintf(resp->error, sizeof(resp->error), "%s", strerror(-x.err));
 	if (r < 0 && !resp->error[0])

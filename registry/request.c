@@ -212,6 +212,11 @@ static int finish(struct reg_client *c, const struct reg_call *call, int r,
 	}
 	if (st >= 200 && st <= 299)
 		return 0;
+	if (st == 416) {
+		/* the caller knows what a range beyond the end means: it decides */
+		log_debug("%s: HTTP 416 (range not satisfiable)", call->what);
+		return -ERANGE;
+	}
 	if (st == 404 && call->quiet_404) {
 		log_debug("%s: HTTP 404", call->what);
 		return -ENOENT;

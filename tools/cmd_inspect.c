@@ -1,12 +1,345 @@
 /* SPDX-License-Identifier: MIT */
-/* strata inspect: placeholder until its issue lands. */
+/*
+ * strata inspect REF [--json]: what a reference resolves to (through an
+ * index for the chosen platform), its config and layers with compression
+ * and diffID, whether each layer has a stratafs index in the registry, and
+ * for a BuildKit cache its cache config. The --json shape is a contract
+ * (tests compare it); keys are written in a fixed order, by hand, since
+ * jansson belongs to the registry room.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "common/log.h"
 #include "tools/cli.h"
+#include "tools/cli_opts.h"
+
+enum { OPT_JSON = CLI_OPT_CMD_BASE };
+
+struct layer_info {
+	const struct reg_descriptor *d;
+	const char *diff_id;
+	bool has_index;
+};
+
+struct inspect {
+	struct reg_ref ref;
+	struct reg_client *c;
+	struct reg_manifest *m, *top;
+	const struct reg_descriptor *config;
+	const struct reg_descriptor *layers;
+	size_t n_layers;
+	struct layer_info *info;
+	char **diff_ids;
+	size_t n_diff_ids;
+	struct reg_cache_config *cache;
+};
+
+static void json_str(FILE *f, const char *s)
+{
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static void json_desc(FILE *f, const struct reg_descriptor *d)
+{
+	fputs("{\"digest\":", f);
+	json_str(f, d->digest);
+	fputs(",\"mediaType\":", f);
+	json_str(f, d->media_type);
+	fprintf(f, ",\"size\":%" PRIu64, d->size);
+}
+
+static void json_index(FILE *f, const struct reg_manifest *top)
+{
+	fputs(",\"index\":{\"digest\":", f);
+	json_str(f, top->digest);
+	fputs(",\"mediaType\":", f);
+	json_str(f, top->media_type);
+	fprintf(f, ",\"size\":%zu,\"manifests\":[", top->raw_len);
+	for (size_t i = 0; i < top->n_manifests; i++) {
+		const struct reg_descriptor *d = &top->manifests[i];
+
+		fputs(i ? "," : "", f);
+		json_desc(f, d);
+		if (d->has_platform) {
+			fputs(",\"platform\":{\"os\":", f);
+			json_str(f, d->platform.os);
+			fputs(",\"architecture\":", f);
+			json_str(f, d->platform.arch);
+			if (d->platform.variant) {
+				fputs(",\"variant\":", f);
+				json_str(f, d->platform.variant);
+			}
+			fputc('}', f);
+		}
+		fputc('}', f);
+	}
+	fputs("]}", f);
+}
+
+static const char *compression(const char *mt)
+{
+	size_t n = strlen(mt);
+
+	if (strstr(mt, "+gzip") || (n >= 5 && strcmp(mt + n - 5, ".gzip") == 0))
+		return "gzip";
+	if (strstr(mt, "+zstd") || (n >= 5 && strcmp(mt + n - 5, ".zstd") == 0))
+		return "zstd";
+	if (n >= 4 && strcmp(mt + n - 4, ".tar") == 0)
+		return "tar";
+	return "unknown";
+}
+
+static void print_json(const struct inspect *in, FILE *f)
+{
+	char *name = reg_ref_format(&in->ref);
+
+	fputs("{\"reference\":", f);
+	json_str(f, name);
+	free(name);
+	fputs(",\"digest\":", f);
+	json_str(f, in->m->digest);
+	fputs(",\"mediaType\":", f);
+	json_str(f, in->m->media_type);
+	fprintf(f, ",\"size\":%zu", in->m->raw_len);
+	if (in->top)
+		json_index(f, in->top);
+	fputs(",\"config\":", f);
+	json_desc(f, in->config);
+	fputs("},\"layers\":[", f);
+	for (size_t i = 0; i < in->n_layers; i++) {
+		const struct layer_info *l = &in->info[i];
+
+		fputs(i ? "," : "", f);
+		json_desc(f, l->d);
+		fputs(",\"compression\":", f);
+		json_str(f, compression(l->d->media_type));
+		fputs(",\"diffID\":", f);
+		json_str(f, l->diff_id);
+		fprintf(f, ",\"stratafsIndex\":%s}", l->has_index ? "true" : "false");
+	}
+	fputc(']', f);
+	if (in->cache) {
+		fputs(",\"buildkitCache\":{\"layers\":[", f);
+		for (size_t i = 0; i < in->cache->n_layers; i++) {
+			fputs(i ? ",{\"blob\":" : "{\"blob\":", f);
+			json_str(f, in->cache->layers[i].blob);
+			fprintf(f, ",\"parent\":%d}", in->cache->layers[i].parent);
+		}
+		fprintf(f, "],\"records\":%zu}", in->cache->n_records);
+	}
+	fputs("}\n", f);
+}
+
+static void print_human(const struct inspect *in, FILE *f)
+{
+	char *name = reg_ref_format(&in->ref);
+
+	fprintf(f, "reference:  %s\n", name ? name : "?");
+	free(name);
+	fprintf(f, "digest:     %s\nmedia type: %s\nsize:       %zu\n", in->m->digest,
+		in->m->media_type, in->m->raw_len);
+	if (in->top) {
+		fprintf(f, "index:      %s (%s, %zu bytes)\n", in->top->digest, in->top->media_type,
+			in->top->raw_len);
+		for (size_t i = 0; i < in->top->n_manifests; i++) {
+			const struct reg_descriptor *d = &in->top->manifests[i];
+
+			fprintf(f, "  %s/%s%s%-8s %s\n", d->has_platform ? d->platform.os : "?",
+				d->has_platform ? d->platform.arch : "?",
+				d->has_platform && d->platform.variant ? "/" : "",
+				d->has_platform && d->platform.variant ? d->platform.variant : "",
+				d->digest);
+		}
+	}
+	fprintf(f, "config:     %s (%s, %" PRIu64 " bytes)\nlayers:     %zu\n", in->config->digest,
+		in->config->media_type, in->config->size, in->n_layers);
+	for (size_t i = 0; i < in->n_layers; i++) {
+		const struct layer_info *l = &in->info[i];
+
+		fprintf(f, "  %2zu  %s  %-7s %12" PRIu64 " bytes  diffID %s  stratafs index: %s\n", i,
+			l->d->digest, compression(l->d->media_type), l->d->size,
+			l->diff_id ? l->diff_id : "-", l->has_index ? "yes" : "no");
+	}
+	if (!in->cache)
+		return;
+	fprintf(f, "buildkit cache: %zu layers, %zu records\n", in->cache->n_layers,
+		in->cache->n_records);
+	for (size_t i = 0; i < in->cache->n_layers; i++)
+		fprintf(f, "  layer %zu: %s parent %d\n", i, in->cache->layers[i].blob,
+			in->cache->layers[i].parent);
+}
+
+/* diff_ids from the image config, or the cache config for a BuildKit cache. */
+static int load_config(struct inspect *in)
+{
+	const char *mt = in->config->media_type;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (strcmp(mt, REG_MT_BUILDKIT_CACHE) != 0 && strcmp(mt, REG_MT_OCI_CONFIG) != 0 &&
+	    strcmp(mt, REG_MT_DOCKER_CONFIG) != 0)
+		return 0; /* an artifact: no diff_ids to show */
+	r = reg_blob_get(in->c, in->config->digest, REG_MAX_CONFIG_SIZE, &buf, &len);
+	if (r < 0)
+		return r;
+	if (strcmp(mt, REG_MT_BUILDKIT_CACHE) == 0)
+		r = reg_cache_config_parse(buf, len, &in->cache);
+	else
+		r = reg_image_config_diff_ids(buf, len, &in->diff_ids, &in->n_diff_ids);
+	if (r < 0)
+		log_err("cannot parse config '%s'", in->config->digest);
+	free(buf);
+	return r;
+}
+
+/* Mark layers named by a stratafs index artifact referring to the manifest. */
+static void find_indexes(struct inspect *in)
+{
+	struct reg_manifest *refs = NULL;
+
+	if (reg_referrers(in->c, in->m->digest, REG_MT_STRATAFS_INDEX_ARTIFACT, &refs) < 0) {
+		log_warn("cannot list the referrers of '%s': stratafs indexes not shown", in->m->digest);
+		return;
+	}
+	for (size_t i = 0; i < refs->n_manifests; i++) {
+		struct reg_manifest *art = NULL;
+
+		if (reg_manifest_get(in->c, refs->manifests[i].digest, &art) < 0)
+			continue;
+		for (size_t j = 0; art->kind == REG_MANIFEST_IMAGE && j < art->n_layers; j++) {
+			const char *target = art->layers[j].stratafs_layer;
+
+			for (size_t k = 0; target && k < in->n_layers; k++)
+				if (strcmp(in->info[k].d->digest, target) == 0)
+					in->info[k].has_index = true;
+		}
+		reg_manifest_free(art);
+	}
+	reg_manifest_free(refs);
+}
+
+static int collect(struct inspect *in, const struct cli_opts *o)
+{
+	int r;
+
+	r = reg_resolve(in->c, &in->ref, &o->platform, &in->m, &in->top);
+	if (r < 0)
+		return r;
+	if (reg_manifest_is_buildkit_cache(in->m)) {
+		r = reg_buildkit_parts(in->m, &in->config, &in->layers, &in->n_layers);
+		if (r < 0)
+			return r;
+	} else if (in->m->kind == REG_MANIFEST_IMAGE) {
+		in->config = &in->m->config;
+		in->layers = in->m->layers;
+		in->n_layers = in->m->n_layers;
+	} else {
+		log_err("'%s' resolved to an index without an image manifest", in->m->digest);
+		return -EBADMSG;
+	}
+	r = load_config(in);
+	if (r < 0)
+		return r;
+	in->info = calloc(in->n_layers ? in->n_layers : 1, sizeof(*in->info));
+	if (!in->info)
+		return -ENOMEM;
+	if (in->diff_ids && in->n_diff_ids != in->n_layers)
+		log_warn("the config has %zu diff_ids for %zu layers: not shown", in->n_diff_ids,
+			 in->n_layers);
+	for (size_t i = 0; i < in->n_layers; i++) {
+		in->info[i].d = &in->layers[i];
+		if (in->diff_ids && in->n_diff_ids == in->n_layers)
+			in->info[i].diff_id = in->diff_ids[i];
+		else if (in->cache)
+			in->info[i].diff_id = in->layers[i].uncompressed;
+	}
+	find_indexes(in);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: strata inspect REF [--json] [registry options]\n\n"
+		   "Show what REF resolves to: digests, media types, the platforms of an index,\n"
+		   "config, layers (compression, diffID, stratafs index) and BuildKit cache records.\n\n"
+		   "  --json                machine-readable output\n");
+	cli_opts_usage(f);
+}
+
+static void inspect_release(struct inspect *in)
+{
+	free(in->info);
+	reg_strv_free(in->diff_ids, in->n_diff_ids);
+	reg_cache_config_free(in->cache);
+	reg_manifest_free(in->m);
+	reg_manifest_free(in->top);
+	reg_client_free(in->c);
+	reg_ref_release(&in->ref);
+}
 
 int cmd_inspect(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	log_err("'inspect' is not built yet");
-	return CLI_FAIL;
+	static const struct option own[] = { { "json", no_argument, NULL, OPT_JSON } };
+	struct option lo[CLI_OPTS_NLONG + 2];
+	struct inspect in = { 0 };
+	struct cli_opts o;
+	bool json = false;
+	int c, ret = CLI_FAIL;
+
+	cli_opts_init(&o);
+	cli_opts_longopts(lo, own, 1);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, CLI_OPTS_SHORT, lo, NULL)) != -1) {
+		if (c == OPT_JSON)
+			json = true;
+		else if (cli_opts_handle(&o, c, optarg) < 0)
+			goto out_usage;
+	}
+	if (cli_opts_finish(&o) < 0)
+		goto out_usage;
+	if (o.help) {
+		usage(stdout);
+		ret = CLI_OK;
+		goto out_release;
+	}
+	if (argc - optind != 1)
+		goto out_usage;
+	c = cli_client_open(&o, argv[optind], &in.ref, &in.c);
+	if (c < 0) {
+		ret = c == -EINVAL ? CLI_USAGE : CLI_FAIL;
+		goto out_release;
+	}
+	if (collect(&in, &o) == 0) {
+		if (json)
+			print_json(&in, stdout);
+		else
+			print_human(&in, stdout);
+		ret = fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
+	}
+	inspect_release(&in);
+	goto out_release;
+out_usage:
+	usage(stderr);
+	ret = CLI_USAGE;
+out_release:
+	cli_opts_release(&o);
+	return ret;
 }
