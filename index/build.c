@@ -202,6 +202,8 @@ int idx_build(const struct idx_build_opts *o, idx_stream_fn read, void *ctx,
 	r = spanb_init(&b.sb, span, hard_max_of(comp, span), tar);
 	if (r == 0)
 		r = run_driver(&b, comp);
+	for (uint32_t i = 0; r == 0 && i < b.sb.n_spans; i++)
+		b.sb.spans[i].c_end = XMIN(b.sb.spans[i].c_end, b.src.total);
 	if (r == 0)
 		r = tar_parser_finish(tar);
 	if (r == 0)

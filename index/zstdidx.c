@@ -77,8 +77,13 @@ static int zstep(struct zsb *z)
 		return r;
 	if (z->ret == 0)
 		return frame_end(z);
+	/*
+	 * Mid-frame, zstd may hold back the frame's last input byte until its
+	 * output is flushed: one more byte keeps c_end sufficient (clamped to
+	 * the blob size at the end).
+	 */
 	if (spanb_room(sb) == 0)
-		return spanb_cut(sb, -1, 0, 0, NULL, 0, zpos(z), 0);
+		return spanb_cut(sb, -1, 0, 0, NULL, 0, zpos(z) + 1, 0);
 	return 0;
 }
 
