@@ -208,7 +208,7 @@ static int parse_span(struct idx_layer *l, const uint8_t *p, uint32_t i, uint64_
 	s->ckpt = le32_get(p + 24);
 	s->flags = le32_get(p + 28);
 	memcpy(s->sha, p + 32, DIGEST_SHA256_LEN);
-	if (s->u_start != *upos || s->u_len == 0 || s->u_len > IDX_MAX_SPAN_ULEN ||
+	if (s->u_start != *upos || s->u_len == 0 || s->u_len > 2 * l->span_size ||
 	    s->u_len > l->tar_size - *upos)
 		BAD("span %u range", i);
 	if (s->ckpt >= l->n_ckpts || (s->ckpt != prev && s->ckpt != prev + 1) || (i == 0 && s->ckpt))
