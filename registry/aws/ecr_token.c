@@ -196,11 +196,10 @@ static int parse_answer(const struct reg_aws_http_resp *resp, const char *url, c
 	}
 	r = reg_aws_error_map(resp->status, resp->error_type, resp->body.data, resp->body.len,
 			      type, sizeof(type));
-	log_warn("ecr GetAuthorizationToken at '%s': HTTP %ld %s%s%s", url, resp->status, type,
-		 r == -EACCES && resp->date[0] ? " (server time: " : "",
-		 r == -EACCES && resp->date[0] ? resp->date : "");
-	if (r == -EACCES && resp->date[0])
-		log_warn("check the IAM policy (ecr:GetAuthorizationToken) and the clock");
+	log_warn("ecr GetAuthorizationToken at '%s': HTTP %ld %s", url, resp->status, type);
+	if (r == -EACCES)
+		log_warn("check the IAM policy (ecr:GetAuthorizationToken) and the clock "
+			 "(server time '%s')", resp->date);
 	return r;
 }
 

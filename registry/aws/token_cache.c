@@ -113,17 +113,30 @@ int reg_ecr_cache_load(const char *dir, const struct reg_ecr_host *h, const char
 	return r < 0 ? -ENOENT : 0;
 }
 
+/* mkdir -p @dir, new components 0700; the leaf ends up 0700 if it is ours. */
 static int ensure_dir(const char *dir)
 {
+	char path[1024];
 	struct stat st;
+	size_t i;
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	if (reg_aws_strlcpy(path, dir, sizeof(path)) < 0)
+		return -ENAMETOOLONG;
+	for (i = 1; path[i]; i++) {
+		if (path[i] != '/')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		path[i] = '/';
+	}
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return -errno;
-	if (stat(dir, &st) < 0)
+	if (stat(path, &st) < 0)
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
-	if (st.st_uid == geteuid() && (st.st_mode & 077) && chmod(dir, 0700) < 0)
+	if (st.st_uid == geteuid() && (st.st_mode & 077) && chmod(path, 0700) < 0)
 		return -errno;
 	return 0;
 }
@@ -155,8 +168,10 @@ int reg_ecr_cache_store(const char *dir, const struct reg_ecr_host *h, const cha
 	r = ensure_dir(dir);
 	if (r == 0)
 		r = cache_path(dir, h, akid, path, sizeof(path));
-	if (r < 0)
+	if (r < 0) {
+		log_warn("cannot use ECR token cache dir '%s': %s", dir, strerror(-r));
 		return r;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
 	root = json_pack("{s:s, s:I, s:I}", "token", in->token, "requestedAt",
 			 (json_int_t)in->requested_at, "expiresAt", (json_int_t)in->expires_at);

@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+#
+# Helpers of tests/integration/aws, sourced after tests/harness/lib.sh.
+#
+#   standin_start NAME [ecr_standin.py options...]
+#       start ecr_standin.py with the test keys below; sets
+#       STANDIN_<NAME>_URL, STANDIN_<NAME>_LOG, STANDIN_<NAME>_PID
+#   standin_count NAME KIND [STATUS]   requests of that kind (ecr, container, imds)
+#   driver [options] HOST   run ecr_token_get with a clean environment plus
+#                           "${DRIVER_ENV[@]}"; stdout to $DRIVER_OUT,
+#                           stderr to $DRIVER_ERR (appended to $ALL_ERR)
+#   no_secret_in FILE       fails when a test secret appears in FILE
+
+TEST_AKID=AKIDSTRATAFSTEST0001
+TEST_SECRET='wJalr/stratafs+TEST/secretKEY0001'
+TEST_SESSION='IQoJb3JpZ2luX2VjEHstratafs/session+token//0001=='
+TEST_ECR_PASS="ecr-pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+TEST_CONTAINER_TOKEN="ctok-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+ECR_HOST=123456789012.dkr.ecr.us-east-1.amazonaws.com
+DRIVER=${DRIVER:-$BUILDDIR/tests/unit/aws/ecr_token_get}
+STANDIN_PY=$SRCDIR/tests/integration/aws/ecr_standin.py
+ALL_ERR=$HARNESS_DIR/all-stderr.log
+: >"$ALL_ERR"
+
+standin_start() {
+	local name=$1 dir i port
+	shift
+	dir=$HARNESS_DIR/standin-$name
+	mkdir -p "$dir"
+	: >"$dir/log"
+	/usr/bin/python3 "$STANDIN_PY" --port-file "$dir/port" --log "$dir/log" \
+		--akid "$TEST_AKID" --secret "$TEST_SECRET" --password "$TEST_ECR_PASS" \
+		--container-token "$TEST_CONTAINER_TOKEN" "$@" >"$dir/out" 2>&1 &
+	HARNESS_PIDS="$HARNESS_PIDS $!"
+	eval "STANDIN_${name}_PID=$!"
+	for i in $(seq 1 200); do
+		[ -s "$dir/port" ] && break
+		sleep 0.05
+	done
+	[ -s "$dir/port" ] || {
+		cat "$dir/out" >&2
+		harness_fail "ecr stand-in '$name' did not start"
+	}
+	port=$(cat "$dir/port")
+	local scheme=http
+	case " $* " in *" --tls-cert "*) scheme=https ;; esac
+	eval "STANDIN_${name}_URL=$scheme://127.0.0.1:$port"
+	eval "STANDIN_${name}_LOG=$dir/log"
+}
+
+standin_count() {
+	local log
+	eval "log=\$STANDIN_${1}_LOG"
+	if [ $# -gt 2 ]; then
+		jq -c "select(.kind == \"$2\" and .status == $3)" "$log" | wc -l
+	else
+		jq -c "select(.kind == \"$2\")" "$log" | wc -l
+	fi
+}
+
+DRIVER_ENV=()
+DRIVER_OUT=$HARNESS_DIR/driver.out
+DRIVER_ERR=$HARNESS_DIR/driver.err
+
+driver() {
+	local rc=0
+	env -i PATH=/usr/bin:/bin HOME="$HARNESS_DIR/home" AWS_EC2_METADATA_DISABLED=true \
+		"${DRIVER_ENV[@]}" "$DRIVER" "$@" >"$DRIVER_OUT" 2>"$DRIVER_ERR" || rc=$?
+	cat "$DRIVER_ERR" >>"$ALL_ERR"
+	return $rc
+}
+
+# The driver printed the stand-in's user and password.
+driver_got_token() {
+	[ "$(sed -n 1p "$DRIVER_OUT")" = AWS ] || return 1
+	[ "$(sed -n 2p "$DRIVER_OUT")" = "$TEST_ECR_PASS" ] || return 1
+}
+
+no_secret_in() {
+	local f=$1 s b64
+	b64=$(printf 'AWS:%s' "$TEST_ECR_PASS" | base64 -w0)
+	for s in "$TEST_SECRET" "$TEST_SESSION" "$TEST_ECR_PASS" "$b64" "$TEST_CONTAINER_TOKEN" \
+		"$TEST_AKID" "Authorization:" "QVdTO" "AWS4-HMAC-SHA256" "Signature="; do
+		if grep -qF -- "$s" "$f"; then
+			echo "secret-like string '${s:0:6}...' found in $f"
+			return 1
+		fi
+	done
+}
