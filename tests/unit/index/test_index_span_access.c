@@ -124,7 +124,7 @@ static void run(const struct variant *v, const struct tw *t)
 	struct idx_build_stats st = { 0 };
 	struct idx_layer *l = NULL;
 	struct idx_info info;
-	unsigned caught;
+	unsigned caught, ranges;
 	int r = su_build(blob.p, blob.len, SPAN, &l, &st);
 
 	is_int(r, 0, "%s: build", v->name);
@@ -139,8 +139,10 @@ static void run(const struct variant *v, const struct tw *t)
 	ok(idx_span_count(l) > 10, "%s: %u spans", v->name, idx_span_count(l));
 	is_int(st.sequential_only, v->kind == 2 && v->parts == 1, "%s: sequential_only", v->name);
 	is_int(info.random_access, !st.sequential_only, "%s: info agrees", v->name);
-	is_int(su_check_ranges(l, blob.p, t->buf, t->len, RANGES, 99), 0, "%s: %u random ranges",
-	       v->name, RANGES);
+	/* A single-frame layer decodes every span from its start: fewer ranges keep it quick. */
+	ranges = st.sequential_only ? RANGES / 5 : RANGES;
+	is_int(su_check_ranges(l, blob.p, t->buf, t->len, ranges, 99), 0, "%s: %u random ranges",
+	       v->name, ranges);
 	is_int(check_files(l, &blob, t), 0, "%s: file reads", v->name);
 	is_int(check_corrupt(l, &blob, t, &caught), 0, "%s: a flipped byte never gives wrong bytes",
 	       v->name);
