@@ -27,11 +27,12 @@ has not used up `times`) decides what happens to it; no rule = pass.
                                 the whole body
   flip [offset=N]               flip one byte (xor 0xff) of the body at N
                                 (default: the middle)
-  replace file=PATH [content_type=T] [digest=D]
+  replace file=PATH [content_type=T] [digest=D] [code=C]
                                 the body becomes PATH's bytes (upstream
                                 status and headers kept, Content-Length
                                 fixed; Docker-Content-Digest kept unless
-                                digest= is given)
+                                digest= is given; status C if given, e.g.
+                                200 for a by-digest GET upstream 404s)
 
 Match keys: path=REGEX (re.search on the request target), method=M,
 times=N (apply to N requests, then the rule is spent), skip=N (let the
@@ -279,7 +280,10 @@ class Handler(BaseHTTPRequestHandler):
                     payload = f.read()
             length = len(payload)
         length = int(length)
-        self.send_response(resp.status, resp.reason)
+        status, reason = resp.status, resp.reason
+        if act == "replace" and "code" in rule.opts:
+            status, reason = rule.num("code"), None
+        self.send_response(status, reason)
         for k, v in resp.getheaders():
             lk = k.lower()
             if lk in HOP or lk in ("server", "date"):
@@ -299,8 +303,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.command == "HEAD" or resp.status in (204, 304):
             resp.read()
             self.wfile.flush()
-            return resp.status, 0
-        return resp.status, self.send_body(rule, act, resp, payload, length)
+            return status, 0
+        return status, self.send_body(rule, act, resp, payload, length)
 
     def send_body(self, rule, act, resp, payload, length):
         cut = None

@@ -100,6 +100,7 @@ class Issuer:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "stratafs-test-token-issuer"
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         pass
