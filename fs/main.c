@@ -391,8 +391,12 @@ static int serve(struct fs_mount *m, struct fuse_args *args, struct fuse_cmdline
 	if (!cfg)
 		goto out_unmount;
 	fuse_loop_cfg_set_clone_fd(cfg, (unsigned)copts->clone_fd);
-	fuse_loop_cfg_set_idle_threads(cfg, copts->max_idle_threads);
-	fuse_loop_cfg_set_max_threads(cfg, copts->max_threads > 10 ? copts->max_threads : 64);
+	if (copts->max_idle_threads != UINT_MAX) /* UINT_MAX: not given */
+		fuse_loop_cfg_set_idle_threads(cfg, copts->max_idle_threads);
+	/* reads block on the network: allow more workers than libfuse's default 10 */
+	fuse_loop_cfg_set_max_threads(cfg, copts->max_threads && copts->max_threads <= 100000
+						   ? copts->max_threads
+						   : 64);
 	r = copts->singlethread ? fuse_session_loop(se) : fuse_session_loop_mt(se, cfg);
 	r = r < 0 ? r : 0; /* > 0: ended by a signal, a clean exit */
 	fuse_loop_cfg_destroy(cfg);

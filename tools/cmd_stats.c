@@ -97,11 +97,12 @@ static void print_layer(json_t *l)
 static void print_human(json_t *root)
 {
 	json_t *m = json_object_get(root, "mount"), *layers = json_object_get(root, "layers");
-	json_t *tot = json_object_get(root, "totals"), *lat = json_object_get(root, "latency_ms");
+	json_t *tot = json_object_get(root, "totals"), *lat = json_object_get(root, "fetch_latency_ms");
 	const char *const k_ref[] = { "ref", NULL }, *const k_man[] = { "manifest", NULL };
 	const char *const k_view[] = { "view", NULL }, *const k_up[] = { "uptime_s", NULL };
 	const char *const k_p50[] = { "p50", NULL }, *const k_p90[] = { "p90", NULL };
-	const char *const k_p99[] = { "p99", NULL };
+	const char *const k_p99[] = { "p99", NULL }, *const k_tmo[] = { "timeouts", NULL };
+	const char *const k_req[] = { "requests", NULL };
 	size_t i;
 	json_t *l;
 
@@ -115,7 +116,8 @@ static void print_human(json_t *root)
 		tot = root;
 	printf("  %-12s  %-8s  %12.0f  %6.1f%%  %8.0f  %8.0f\n", "total", "", num(tot, K_BYTES),
 	       100.0 * num(tot, K_FRAC), num(tot, K_HITS), num(tot, K_MISSES));
-	printf("\nerrors: %.0f\n", num(tot, K_ERRORS));
+	printf("\nerrors: %.0f   timeouts: %.0f   registry requests: %.0f\n", num(tot, K_ERRORS),
+	       num(tot, k_tmo), num(tot, k_req));
 	if (json_is_object(lat))
 		printf("fetch latency: p50 %.1f ms  p90 %.1f ms  p99 %.1f ms\n", num(lat, k_p50),
 		       num(lat, k_p90), num(lat, k_p99));

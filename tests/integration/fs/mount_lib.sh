@@ -4,7 +4,8 @@
 # sourced, not a test. Needs STRATAFS, STRATA, SRCDIR (meson's integ_env).
 #
 #   fsd_mount REF MNT [OPTS]   mount $REGISTRY/REF on MNT (created) with
-#                              -o insecure,cache=$FSD_CACHE[,OPTS]; always
+#                              -o $FSD_BASE_OPTS,cache=$FSD_CACHE[,OPTS]
+#                              (FSD_BASE_OPTS defaults to "insecure"); always
 #                              unmounted at exit; fails if not mounted
 #   fsd_umount MNT             fusermount3 -u, then wait for the daemon
 #   fsd_is_mounted MNT
@@ -27,7 +28,7 @@ fsd_is_mounted() {
 }
 
 fsd_mount() {
-	local ref=$1 mnt=$2 opts="insecure,cache=$FSD_CACHE${3:+,$3}"
+	local ref=$1 mnt=$2 opts="${FSD_BASE_OPTS-insecure},cache=$FSD_CACHE${3:+,$3}"
 	mkdir -p "$mnt"
 	harness_on_exit "fusermount3 -u -z '$mnt' 2>/dev/null"
 	"$STRATAFS" "$REGISTRY/$ref" "$mnt" -o "$opts" || return 1

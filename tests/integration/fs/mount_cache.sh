@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Laziness. A cold mount (no index anywhere) builds the indexes by
+# streaming each layer once; after that, listing and stat-ing the whole
+# tree fetches nothing. A second mount with the warm local index cache
+# fetches no layer bytes at all for `find` + `stat`; reading one file then
+# fetches only its spans. Prints mount time and first-byte latency.
+. "$(dirname "$0")/mount_lib.sh"
+fsd_init
+registry_start plain
+fixture_push multi fs/multi:v1
+LAYOUT=$(fixture_build multi)
+MAN="$LAYOUT/blobs/sha256/$(_fx_manifest "$LAYOUT" multi)"
+LAYERS=$(jq -r '.layers[].digest' "$MAN")
+MNT="$HARNESS_DIR/mnt"
+
+layer_gets() { # GETs of any layer blob since the mark
+	local d n=0
+	for d in $LAYERS; do
+		n=$((n + $(registry_blob_gets "$d")))
+	done
+	echo "$n"
+}
+walk() { find "$1" -printf '%p %s %m %U %T@\n' >/dev/null && find "$1" -exec stat -c '%n %s' {} + >/dev/null; }
+
+registry_log_mark
+tap_timed fsd_mount fs/multi:v1 "$MNT"
+tap_is "$TAP_RC" 0 "cold mount (indexes built by streaming) in ${TAP_SECS} s"
+tap_is "$(layer_gets)" "$(echo "$LAYERS" | wc -l)" "cold mount streams each layer exactly once"
+registry_log_mark
+tap_ok "find + stat over the tree" walk "$MNT"
+tap_is "$(layer_gets)" 0 "listing the tree fetched no layer bytes"
+tap_ok "unmount" fsd_umount "$MNT"
+
+registry_log_mark
+tap_timed fsd_mount fs/multi:v1 "$MNT"
+tap_is "$TAP_RC" 0 "warm mount (indexes from the local cache) in ${TAP_SECS} s"
+tap_ok "find + stat over the tree" walk "$MNT"
+tap_is "$(registry_requests GET '/blobs/')" 0 "warm mount + find + stat: no blob GET at all"
+
+big=$(jq -r '.layers[0].digest' "$MAN")
+registry_log_mark
+tap_timed head -c 1 "$MNT/big/large.bin"
+tap_is "$TAP_RC" 0 "first byte of big/large.bin in ${TAP_SECS} s"
+tap_ok "a single file read fetches from its layer only" test "$(layer_gets)" -ge 1
+served=$(registry_bytes_served "$big")
+tap_ok "bytes fetched for the first byte ($served) <= the layer's size" \
+	test "$served" -le "$(jq -r '.layers[0].size' "$MAN")"
+tap_ok "the content is right" cmp "$MNT/big/large.bin" \
+	<(umoci_unpack "$(fixture_ref multi)" "$HARNESS_DIR/ref" && cat "$HARNESS_DIR/ref/rootfs/big/large.bin")
+"$STRATA" stats "$MNT" --json >"$HARNESS_DIR/stats.json"
+tap_ok "stats count the fetched bytes" test "$(jq '[.. | objects | .bytes_fetched? // empty] | max // 0' "$HARNESS_DIR/stats.json")" -gt 0
+tap_diag "$("$STRATA" stats "$MNT")"
+tap_ok "unmount" fsd_umount "$MNT"
+tap_done
