@@ -2,9 +2,9 @@
 /*
  * registry/aws/: what the registry client needs to talk to Amazon ECR.
  * ECR host recognition, the AWS credential chain, SigV4 request signing,
- * GetAuthorizationToken with a 0600 on-disk token cache, and the expiry of
- * S3 presigned redirect URLs. Internal to the registry room (never included
- * from another room); built as its own static library, linked into registry.
+ * GetAuthorizationToken with a 0600 on-disk token cache. Internal to the
+ * registry room (never included from another room); built as its own
+ * static library, linked into registry.
  *
  * The client's one entry point is struct reg_ecr_auth (bottom of this file):
  * made once per client when reg_ecr_host_detect() says the host is ECR, it
@@ -233,15 +233,10 @@ int reg_ecr_cache_store(const char *dir, const struct reg_ecr_host *h, const cha
 bool reg_ecr_cached_is_fresh(const struct reg_ecr_cached *c, time_t now);
 void reg_ecr_cached_release(struct reg_ecr_cached *c);
 
-/* ---- presigned redirect URLs (presign.c) -------------------------------- */
-
 /*
- * True when the presigned URL @url (X-Amz-Date + X-Amz-Expires in its
- * query) is past, or within @margin_s of, its end at @now. A URL without
- * those parameters is reported as not expired (it has no stated end); a
- * malformed date or expiry counts as expired.
+ * Presigned redirect URLs (X-Amz-Date + X-Amz-Expires): not here. The
+ * client already has reg_presigned_ttl_ms() in registry/redirect.c.
  */
-bool reg_presigned_expired(const char *url, time_t now, int margin_s);
 
 /* ---- the client's handle -------------------------------------------------- */
 

@@ -2,7 +2,7 @@
 /*
  * ECR host recognition (table), the API endpoint of each partition, the
  * test alias, GetAuthorizationToken answers (expiresAt forms), AWS JSON
- * error mapping, presigned URL expiry.
+ * error mapping.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -190,36 +190,11 @@ static void errors(void)
 	is_int(reg_aws_error_map(404, NULL, "", 0, NULL, 0), -EIO, "404 -> EIO");
 }
 
-static void presigned(void)
-{
-	const char *u = "https://prod-us-east-1-starport-layer-bucket.s3.us-east-1.amazonaws.com/"
-			"a/b?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20260101T000000Z&"
-			"X-Amz-SignedHeaders=host&X-Amz-Expires=3600&X-Amz-Signature=ab";
-	time_t t0 = 1767225600; /* 2026-01-01T00:00:00Z */
-
-	ok(!reg_presigned_expired(u, t0, 60), "fresh at its X-Amz-Date");
-	ok(!reg_presigned_expired(u, t0 + 3539, 60), "fresh 61 s before the end");
-	ok(reg_presigned_expired(u, t0 + 3540, 60), "expired within the margin");
-	ok(reg_presigned_expired(u, t0 + 7200, 0), "expired after the end");
-	ok(!reg_presigned_expired("https://x/blob?foo=bar", t0, 60), "no dates: not expired");
-	ok(!reg_presigned_expired("https://x/blob", t0, 60), "no query: not expired");
-	ok(reg_presigned_expired("https://x/?X-Amz-Date=2026&X-Amz-Expires=3600", t0, 0),
-	   "malformed date counts as expired");
-	ok(reg_presigned_expired("https://x/?X-Amz-Date=20260101T000000Z&X-Amz-Expires=x", t0, 0),
-	   "malformed expiry counts as expired");
-	ok(reg_presigned_expired("https://x/?X-Amz-Date=20260101T000000Z", t0, 0),
-	   "date without expiry counts as expired");
-	ok(!reg_presigned_expired("https://x/?x-amz-expires=60&x-amz-date=20260101T000000Z", t0,
-				  0),
-	   "parameter names are case-insensitive, any order");
-}
-
 int main(void)
 {
 	host_table();
 	alias();
 	token_parse();
 	errors();
-	presigned();
 	return tap_done();
 }
