@@ -99,10 +99,15 @@ static int op_run(struct drv *d, char *op)
 		return 0;
 	}
 	if (strncmp(op, "eio:", 4) == 0) {
+		struct timespec t0, t1;
+
 		if (sscanf(op + 4, "%4095[^:]:%llu:%llu", path, &off, &len) != 3)
 			return -EINVAL;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		r = hash_range(d, path, off, len, hex);
-		printf("%s %s: %s\n", r == -EIO ? "ok" : "FAIL", op, strerror(-r));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		printf("%s %s: %s after %ld ms\n", r == -EIO ? "ok" : "FAIL", op, strerror(-r),
+		       (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
 		return r == -EIO ? 0 : -EPROTO;
 	}
 	if (eq) {

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# The data path under faults: a full cache disk (tmpfs of 1 MiB) must not
+# fail reads; corrupt bytes from the registry give EIO and are never
+# cached; a hanging registry gives EIO at io_timeout; in both cases a later
+# read in the same process succeeds once the registry is healthy again.
+set -euo pipefail
+. "$(dirname "$0")/data_lib.sh"
+data_init
+
+SMALL=small/f7.bin
+
+# 1. ENOSPC: the cache dir is a 1 MiB tmpfs.
+mkdir -p "$W/tiny"
+mount -t tmpfs -o size=1m stratafs-test "$W/tiny" || harness_fail "cannot mount a tmpfs (needs root)"
+harness_on_exit "umount '$W/tiny'"
+tap_ok "full cache disk: reads still right" sh -c \
+	"'$DRV' --insecure --span-size $SPAN --cache '$W/tiny' '$REF' 'big/rand.bin=$(sha big/rand.bin)' 'big/text.txt=$(sha big/text.txt)' '$SMALL=$(sha "$SMALL")' 2>'$W/enospc.err'"
+tap_is "$(grep -c 'cannot write' "$W/enospc.err" || true)" 1 "the full disk is logged once"
+tap_ok "and a second run on the full cache too" drv --cache "$W/tiny" "$REF" \
+	"big/rand.bin=$(sha big/rand.bin)"
+tap_ok "no tmp file left on the full disk" test "$(find "$W/tiny/v1/tmp" -type f | wc -l)" = 0
+
+# Faults come from the fault proxy; the index is built directly first.
+C=$W/cache
+tap_ok "index built" drv --cache "$C" "$REF"
+proxy_start
+PREF=$PROXY/data/img:v1
+
+# wait_line FILE TEXT: until FILE has a line containing TEXT (30 s).
+wait_line() {
+	local i
+	for i in $(seq 1 300); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# 2. Corrupt bytes: EIO, logged, not cached; healthy again -> the same process reads it.
+proxy_mode "flip path=/blobs/$LAYER"
+"$DRV" --insecure --span-size "$SPAN" --cache "$C" "$PREF" "eio:$SMALL:0:7000" "wait:$W/go1" \
+	"$SMALL=$(sha "$SMALL")" >"$W/flip.out" 2>"$W/flip.err" &
+pid=$!
+tap_ok "corrupt span: EIO" wait_line "$W/flip.out" "ok eio:"
+tap_ok "corrupt span: logged" grep -q "fails verification" "$W/flip.err"
+tap_is "$(find "$C/v1/spans" -type f 2>/dev/null | wc -l | tr -d ' ')" 0 "corrupt span not cached"
+proxy_mode
+touch "$W/go1"
+rc=0
+wait "$pid" || rc=$?
+tap_is "$rc" 0 "registry healthy again: the same process reads the file"
+tap_ok "  ... and the right bytes" grep -q "^ok $SMALL" "$W/flip.out"
+
+# 3. A hanging registry: EIO at io_timeout, then the store recovers.
+proxy_mode "delay secs=6 path=/blobs/"
+"$DRV" --insecure --span-size "$SPAN" --cache "$C" --timeout 1500 "$PREF" \
+	"eio:big/text.txt:0:4096" "wait:$W/go2" "big/text.txt=$(sha big/text.txt)" \
+	>"$W/hang.out" 2>"$W/hang.err" &
+pid=$!
+tap_ok "hanging registry: EIO" wait_line "$W/hang.out" "ok eio:"
+ms=$(sed -nE 's/^ok eio:.* after ([0-9]+) ms$/\1/p' "$W/hang.out")
+tap_diag "EIO after ${ms:-?} ms (io_timeout 1500 ms)"
+if [ -n "$ms" ] && [ "$ms" -ge 1400 ] && [ "$ms" -le 2500 ]; then
+	tap_pass "EIO came at io_timeout"
+else
+	tap_fail "EIO came at io_timeout" "after ${ms:-?} ms"
+fi
+proxy_mode
+touch "$W/go2"
+rc=0
+wait "$pid" || rc=$?
+tap_is "$rc" 0 "registry back: the same process reads the file"
+tap_ok "  ... and the right bytes" grep -q "^ok big/text.txt" "$W/hang.out"
+
+tap_done
