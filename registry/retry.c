@@ -108,7 +108,6 @@ bool reg_err_is_retryable(int err)
 	case -ECONNRESET:
 	case -ECONNREFUSED:
 	case -EAGAIN:
-	case -EIO:
 		return true;
 	default:
 		return false;

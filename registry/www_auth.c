@@ -132,8 +132,9 @@ int reg_www_auth_parse(const char *value, struct reg_challenge *out)
 			p++;
 		n = (size_t)(p - tok);
 		if (n == 0) {
-			if (*p)
-				p++; /* junk byte: skip it */
+			/* junk: drop this element up to the next comma */
+			p += strcspn(p, ",");
+			in_challenge = false;
 			continue;
 		}
 		q = skip_ws(p);
