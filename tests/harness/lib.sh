@@ -59,6 +59,7 @@ harness_on_exit() {
 
 harness_init() {
 	HARNESS_DIR=$(mktemp -d /tmp/stratafs-test.XXXXXX)
+	STRATA_ERR="$HARNESS_DIR/strata.stderr" # lib_strata.sh: stderr of the last strata_run
 	HARNESS_PIDS=""
 	HARNESS_CLEANUP_HOOKS=""
 	trap harness_cleanup EXIT

@@ -19,7 +19,6 @@ STRATA=${STRATA:-${BUILDDIR:-$SRCDIR/build}/tools/strata}
 strata_run() {
 	local cmd=$1 rc=0 pw=""
 	shift
-	STRATA_ERR=${STRATA_ERR:-$HARNESS_DIR/strata.stderr}
 	case " ${STRATA_REG_OPTS[*]} " in
 	*" --password-stdin "*) pw=$REGISTRY_PASS ;;
 	esac
