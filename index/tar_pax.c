@@ -155,6 +155,14 @@ static int set_libarchive_xattr(struct tar_kvset *s, bool global, const char *ke
 	return r;
 }
 
+/* How much of a bad record to quote: up to 40 bytes, not past its newline. */
+static int quoted(const char *rec, size_t avail)
+{
+	const char *nl = memchr(rec, '\n', XMIN(avail, 40));
+
+	return nl ? (int)(nl - rec) : (int)XMIN(avail, 40);
+}
+
 /* One record at @rec (@avail bytes left); its length in *used. */
 static int parse_record(const char *rec, size_t avail, bool global, struct tar_kvset *s,
 			size_t *used)
@@ -166,13 +174,13 @@ static int parse_record(const char *rec, size_t avail, bool global, struct tar_k
 
 	if (!sp || tar_dec_u64(rec, (size_t)(sp - rec), avail, &len) < 0 || rec[0] == '0' ||
 	    len < (uint64_t)(sp - rec) + 3 || rec[len - 1] != '\n') {
-		log_err("cannot read tar: malformed pax record '%.*s'", (int)XMIN(avail, 40), rec);
+		log_err("cannot read tar: malformed pax record '%.*s'", quoted(rec, avail), rec);
 		return -EBADMSG;
 	}
 	key = sp + 1;
 	eq = memchr(key, '=', (size_t)(rec + len - 1 - key));
 	if (!eq || eq == key || memchr(key, '\0', (size_t)(eq - key))) {
-		log_err("cannot read tar: malformed pax record '%.*s'", (int)XMIN(len, 40), rec);
+		log_err("cannot read tar: malformed pax record '%.*s'", quoted(rec, (size_t)len), rec);
 		return -EBADMSG;
 	}
 	*used = (size_t)len;

@@ -8,7 +8,8 @@
  * type is one of f d l c b p; size is "-" for dirs (fs-dependent), the
  * device as "maj,min" for c/b; xattrs as name=hex joined by ',' sorted;
  * sha256 of the content read back through idx_file_read, "-" otherwise.
- * Exit 1 with the error on stderr if anything fails.
+ * With --save OUT, the index is also written to OUT (idx_save), for
+ * `strata ls --index`. Exit 1 with the error on stderr if anything fails.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -129,16 +130,40 @@ static int walk(struct ctx *c, uint64_t dir, const char *prefix)
 	return r;
 }
 
+static int save_index(const struct idx_layer *l, const char *path)
+{
+	void *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r = idx_save(l, &buf, &len);
+
+	if (r < 0)
+		return r;
+	f = fopen(path, "wb");
+	if (!f || fwrite(buf, 1, len, f) != len)
+		r = -EIO;
+	if (f && fclose(f) != 0)
+		r = -EIO;
+	free(buf);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	struct idx_build_opts o = { .comp = IDX_COMP_AUTO };
 	struct idx_layer *l = NULL;
 	struct idx_tree *t = NULL;
 	struct ctx c = { 0 };
+	const char *save = NULL;
 	int r;
 
+	if (argc == 4 && strcmp(argv[1], "--save") == 0) {
+		save = argv[2];
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: %s LAYERFILE\n", argv[0]);
+		fprintf(stderr, "usage: %s [--save OUT] LAYERFILE\n", argv[0]);
 		return 2;
 	}
 	c.fd = open(argv[1], O_RDONLY);
@@ -149,6 +174,8 @@ int main(int argc, char **argv)
 	r = idx_build(&o, rd_stream, &c.fd, &l, NULL);
 	if (r == 0)
 		r = idx_tree_build((const struct idx_layer *const *)&l, 1, IDX_TREE_KEEP_WHITEOUTS, &t);
+	if (r == 0 && save)
+		r = save_index(l, save);
 	if (r < 0) {
 		fprintf(stderr, "cannot index '%s': %s\n", argv[1], strerror(-r));
 		return 1;

@@ -158,6 +158,8 @@ static void test_hardlinks(void)
 	tw_link(&w[1], '1', "dir/h2", "h");
 	tw_link(&w[1], '1', "bad", "missing");
 	tw_link(&w[1], '1', "loop", "loop");
+	tw_link(&w[1], '1', "la", "lb");
+	tw_link(&w[1], '1', "lb", "la");
 	tw_dir(&w[1], "dd/");
 	tw_link(&w[1], '1', "todir", "dd");
 	check("hardlinks across layers share an inode; missing, looping, dir targets dropped",
