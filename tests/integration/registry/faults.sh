@@ -21,7 +21,7 @@ BIG=$(skopeo_raw f/multi:latest | jq -r '.layers[0].digest')
 CFG=$(skopeo_raw f/multi:latest | jq -r '.config.digest')
 WANT_INSPECT=$(expect_inspect f/multi:latest)
 OUT=$HARNESS_DIR/fault.out
-OPTS=(--timeout 3 --retries 2)
+OPTS=(--timeout 2 --retries 2)
 
 # outcome EXPECT CHECK: classify the last tap_timed run of strata.
 #   EXPECT ok: exit 0 and CHECK passes; fail: exit 1 (and no crash);
@@ -109,10 +109,10 @@ fault_blob "drop right after the headers always (no progress possible)" fail 20 
 fault_inspect "reset (no answer) on the manifest once" ok 20 -- "reset path=/manifests/ times=1"
 fault_inspect "drop mid-manifest once" ok 20 -- "drop after=50 path=/manifests/ times=1"
 
-# stalls against --timeout 3. (--timeout bounds a request with its retries;
+# stalls against --timeout 2. (--timeout bounds a request with its retries;
 # a stream that makes progress gets a new budget, so a stall mid-body after
 # 1 MB may be survived by resuming.)
-fault_blob "stall 20 s before the headers, always (--timeout 3 --retries 2)" fail 12 -- "delay secs=20 path=/blobs/$BIG"
+fault_blob "stall 20 s before the headers, always (--timeout 2 --retries 2)" fail 12 -- "delay secs=20 path=/blobs/$BIG"
 fault_blob "stall 20 s before the headers, once" either 12 -- "delay secs=20 path=/blobs/$BIG times=1"
 fault_blob "stall 20 s mid-body after 1 MB, always" either 20 -- "delay secs=20 where=body after=1000000 path=/blobs/$BIG"
 fault_blob "stall 20 s mid-body after 1 MB, once" either 20 -- "delay secs=20 where=body after=1000000 path=/blobs/$BIG times=1"
