@@ -148,6 +148,16 @@ for v in plain tls basic token; do
 			grep -qx 'repository:selftest/single:pull' <(token_scopes)
 		tap_is "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$REGISTRY_CA" -u "$REGISTRY_USER:wrong" \
 			"$TOKEN_URL?service=$TOKEN_SERVICE&scope=repository:x:pull")" 401 "token: the issuer refuses a wrong password"
+		post=$(curl -s --cacert "$REGISTRY_CA" -d grant_type=password -d "username=$REGISTRY_USER" \
+			--data-urlencode "password=$REGISTRY_PASS" -d "service=$TOKEN_SERVICE" -d client_id=selftest \
+			-d access_type=offline --data-urlencode "scope=repository:selftest/single:pull" "$TOKEN_URL")
+		rt=$(jq -r .refresh_token <<<"$post")
+		code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$REGISTRY_CA" \
+			-H "Authorization: Bearer $(jq -r .access_token <<<"$post")" "$REGISTRY_URL/v2/selftest/single/tags/list")
+		tap_is "$code" 200 "token: the OAuth2 POST form (grant_type=password) gives a working access_token"
+		post=$(curl -s --cacert "$REGISTRY_CA" -d grant_type=refresh_token -d "refresh_token=$rt" \
+			-d "service=$TOKEN_SERVICE" -d client_id=selftest -d "scope=repository:selftest/single:pull" "$TOKEN_URL")
+		tap_ok "token: ...and its refresh_token another one" jq -e '.access_token | length > 100' <<<"$post"
 		token_expires_in 2
 		tok=$(token_get "repository:selftest/single:pull")
 		code1=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$REGISTRY_CA" -H "Authorization: Bearer $tok" \
