@@ -258,10 +258,11 @@ def stats_normalise(raw):
 
 
 def cmd_hyperfine_med(args):
-    with open(args[0]) as fh:
-        j = json.load(fh)
-    for r in j["results"]:
-        print("%.6f" % r["median"])
+    for a in args:
+        with open(a) as fh:
+            j = json.load(fh)
+        for r in j["results"]:
+            print("%.6f" % r["median"])
 
 
 def fmt_val(v, unit):
@@ -282,6 +283,7 @@ def cmd_table(args):
         for line in fh:
             if line.strip():
                 rows.append(json.loads(line))
+    rows.sort(key=lambda r: r.get("n", 99))
     hdr = ["#", "benchmark", "stratafs", "baseline", "ratio", "target", "result"]
     body = []
     for r in rows:
