@@ -360,6 +360,17 @@ static size_t on_body(char *p, size_t size, size_t n, void *u)
 	return all;
 }
 
+/* Offset of @needle (lowercase) in @s[0..n) ignoring case, or SIZE_MAX. */
+static size_t find_ci(const char *s, size_t n, const char *needle)
+{
+	size_t k = strlen(needle);
+
+	for (size_t i = 0; i + k <= n; i++)
+		if (strncasecmp(s + i, needle, k) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
 static int on_debug(CURL *e, curl_infotype type, char *data, size_t size, void *u)
 {
 	(void)e;
@@ -373,13 +384,19 @@ static int on_debug(CURL *e, curl_infotype type, char *data, size_t size, void *
 
 		while (show > 0 && (data[show - 1] == '\n' || data[show - 1] == '\r'))
 			show--;
-		if (show >= 14 && strncasecmp(data, "Authorization:", 14) == 0)
-			log_debug("curl %c Authorization: <redacted>", type == CURLINFO_HEADER_OUT ? '>' : '<');
-		else if (show >= 20 && strncasecmp(data, "Proxy-Authorization:", 20) == 0)
-			log_debug("curl > Proxy-Authorization: <redacted>");
+		const char *q = memchr(data, '?', show);
+		char dir = type == CURLINFO_HEADER_OUT ? '>' : type == CURLINFO_HEADER_IN ? '<' : '*';
+
+		size_t at = find_ci(data, show, "authorization");
+
+		if (at != SIZE_MAX)
+			/* "Authorization: ...", and HTTP/2's "h2h3 [authorization: ...]" */
+			log_debug("curl %c %.*sauthorization: <redacted>", dir, (int)at, data);
+		else if (q)
+			/* presigned URLs carry their signature and session token in the query */
+			log_debug("curl %c %.*s?<redacted>", dir, (int)(q - data), data);
 		else if (show)
-			log_debug("curl %c %.*s", type == CURLINFO_HEADER_OUT ? '>' : type == CURLINFO_HEADER_IN ? '<' : '*',
-				  (int)show, data);
+			log_debug("curl %c %.*s", dir, (int)show, data);
 		data += line;
 		size -= line;
 	}
@@ -539,7 +556,8 @@ int reg_http_perform(struct reg_http *h, const struct reg_http_req *req, struct 
 	if (r < 0 && !resp->error[0])
 		snprintf(resp->error, sizeof(resp->error), "%s", curl_easy_strerror(rc));
 	if (r < 0)
-		log_debug("%s '%s': %s", req->method, req->url, resp->error);
+		log_debug("%s '%.*s': %s", req->method, (int)strcspn(req->url, "?"), req->url,
+			  resp->error);
 	handle_put(h, e);
 out_free_headers:
 	curl_slist_free_all(hdrs);

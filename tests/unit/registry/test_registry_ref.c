@@ -66,7 +66,7 @@ static const char *const bad[] = {
 	"a/b c",
 	"r.io/a:t:u",
 	"r.io/a@",
-	"@" D,
+	("@" D),
 	":tag",
 };
 
