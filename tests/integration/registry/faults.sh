@@ -119,7 +119,9 @@ fault_blob "stall 20 s mid-body after 1 MB, once" either 20 -- "delay secs=20 wh
 fault_inspect "stall 20 s on the manifest, always" fail 12 -- "delay secs=20 path=/manifests/"
 fault_inspect "stall 20 s on the config blob, always" fail 12 -- "delay secs=20 path=/blobs/$CFG"
 
-# 429 + Retry-After, 503
+# 429 + Retry-After, 503. The waits count against --timeout (it bounds a
+# request with its retries), so give them room.
+OPTS=(--timeout 10 --retries 2)
 fault_inspect "429 Retry-After: 1 twice on the manifest, then OK (Retry-After honoured)" ok 15 1.8 -- \
 	"status code=429 retry_after=1 path=/manifests/ times=2"
 fault_blob "429 Retry-After: 1 twice on the blob, then OK" ok 15 1.8 -- \
@@ -133,6 +135,8 @@ tap_is "$(proxy_hits 0)" 2 "503 twice: both 503s were seen by the client's retri
 fault_blob "503 always" fail 20 -- "status code=503 path=/blobs/$BIG"
 tap_ok "503 always: the error says so" grep -qiE '503|unavailable' "$TAP_OUT"
 fault_inspect "503 on the config blob twice" ok 15 -- "status code=503 path=/blobs/$CFG times=2"
+
+OPTS=(--timeout 2 --retries 2)
 
 # a Range request answered with 200 and the whole blob
 proxy_mode "norange path=/blobs/"
