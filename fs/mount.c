@@ -242,6 +242,8 @@ int fs_mount_open(const struct fs_mount_opts *o, struct fs_mount **out)
 	}
 	if (r < 0)
 		goto out_free_mount;
+	if (o->store.prefetch_all)
+		fs_store_prefetch_start(m->store);
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	m->open_ms = (double)(end.tv_sec - m->mono_started.tv_sec) * 1e3 +
 		     (double)(end.tv_nsec - m->mono_started.tv_nsec) / 1e6;

@@ -52,4 +52,41 @@ tap_ok "the content is right" cmp "$MNT/big/large.bin" \
 tap_ok "stats count the fetched bytes" test "$(jq '[.. | objects | .bytes_fetched? // empty] | max // 0' "$HARNESS_DIR/stats.json")" -gt 0
 tap_diag "$("$STRATA" stats "$MNT")"
 tap_ok "unmount" fsd_umount "$MNT"
+
+# -o prefetch=all: everything arrives in the background, nothing read
+fraction() { "$STRATA" stats "$MNT" --json | jq '.totals.fraction_fetched // 0'; }
+all_fetched() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(fraction)" = 1 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+FSD_CACHE="$HARNESS_DIR/cache-prefetch"
+mkdir -p "$FSD_CACHE"
+tap_ok "mount with prefetch=all (fresh cache)" fsd_mount fs/multi:v1 "$MNT" prefetch=all
+tap_ok "prefetch=all fetches every span without a read (fraction $(fraction))" all_fetched
+tap_ok "unmount" fsd_umount "$MNT"
+
+# many layers are opened in parallel
+L="$HARNESS_DIR/many"
+umoci init --layout "$L" >/dev/null
+umoci new --image "$L:many" >/dev/null
+for i in $(seq 1 24); do
+	mkdir -p "$HARNESS_DIR/t$i/layer$i"
+	echo "layer $i" >"$HARNESS_DIR/t$i/layer$i/file"
+	echo "top is $i" >"$HARNESS_DIR/t$i/top"
+	umoci insert --image "$L:many" "$HARNESS_DIR/t$i" / >/dev/null
+done
+skopeo copy --quiet "${SKOPEO_DEST_OPTS[@]}" "oci:$L:many" "docker://$REGISTRY/fs/many:v1" ||
+	harness_fail "cannot push the 24-layer image"
+tap_timed fsd_mount fs/many:v1 "$MNT"
+tap_is "$TAP_RC" 0 "cold mount of 24 layers in ${TAP_SECS} s"
+tap_is "$(cat "$MNT/top")" "top is 24" "the top layer wins"
+tap_is "$(ls "$MNT" | grep -c '^layer')" 24 "every layer's dir is there"
+tap_ok "unmount" fsd_umount "$MNT"
+tap_timed fsd_mount fs/many:v1 "$MNT"
+tap_is "$TAP_RC" 0 "warm mount of 24 layers in ${TAP_SECS} s"
+tap_ok "unmount" fsd_umount "$MNT"
 tap_done
