@@ -335,7 +335,7 @@ bench_cold() {
 	record n=1 name="cold start to first byte, index prebuilt (warm index, cold data)" value="$warm_med" unit=s \
 		baseline_name="skopeo+umoci" baseline="$base_med" ratio="$ratio" target=">= 20x (goal 50x)" \
 		result="$(awk -v r="$ratio" 'BEGIN{print (r >= 20) ? "PASS" : "FAIL"}')" \
-		note="medians; baseline runs: ${base[*]} s; stratafs runs: ${warm[*]} s"
+		note="medians; baseline runs: ${base[*]} s; stratafs runs: ${warm[*]} s; last run: mount_ms $(jget "$OUT/stats-cold-$RUNS.json" "j.get('mount', {}).get('mount_ms')"), index sources $(jget "$OUT/stats-cold-$RUNS.json.norm" "','.join(sorted(set(j.get('index_source', {}).values())))")"
 
 	# Benchmark 2 (last trial): compressed bytes fetched for the one file.
 	local c u share bound reg_layer reg_other st_layer st_total
@@ -369,22 +369,22 @@ bench_seq() {
 	size=$(layer_field big size)
 	local fsize
 	fsize=$("$PY" -c "import sys; sys.path.insert(0, '$HERE'); import bench; print(bench.MODES['$MODE']['big_mib'] << 20)")
+	prepare_warm_index
+	# Interleaved (baseline, stratafs, baseline, ...) so that a change in
+	# machine load hits both sides alike.
 	for i in $(seq 1 "$RUNS"); do
 		t=$EPOCHREALTIME
 		curl -sf "$REGISTRY_URL/v2/bench/blobs/$digest" | gzip -dc >/dev/null ||
 			die "baseline failed: curl -sf $REGISTRY_URL/v2/bench/blobs/$digest | gzip -dc"
 		s=$(elapsed "$t")
 		base+=("$(calc "$usize / $s / 1e6")")
-	done
-	prepare_warm_index
-	for i in $(seq 1 "$RUNS"); do
 		fresh_cache_from_warm "$W/cache-seq-$i"
 		strata_mount "$REF_FULL" "$W/mnt-seq" "$W/cache-seq-$i" ""
 		t=$EPOCHREALTIME
 		must readall "$W/mnt-seq/$BIG_PATH"
 		s=$(elapsed "$t")
 		strat+=("$(calc "$fsize / $s / 1e6")")
-		say "run $i: stratafs cold cat $BIG_PATH: $s s"
+		say "run $i: curl|gzip -dc ${base[-1]} MB/s; stratafs cold cat $BIG_PATH: $s s = ${strat[-1]} MB/s"
 		strata_stats "$W/mnt-seq" "$OUT/stats-seq-$i.json"
 		strata_umount "$W/mnt-seq" "$SPID"
 		rm -rf "$W/cache-seq-$i"
@@ -396,7 +396,7 @@ bench_seq() {
 	record n=3 name="cold sequential read, $((fsize >> 20)) MiB file (own gzip layer of $((size >> 20)) MiB)" \
 		value="$sm" unit=MB/s baseline_name="curl|gzip -dc" baseline="$bm" ratio="$ratio" target=">= 0.9x" \
 		result="$(awk -v r="$ratio" 'BEGIN{print (r >= 0.9) ? "PASS" : "FAIL"}')" \
-		note="medians of $RUNS runs (MB = 1e6 B of uncompressed data); stratafs: ${strat[*]}; baseline: ${base[*]}"
+		note="medians of $RUNS runs (MB = 1e6 B of uncompressed data); stratafs: ${strat[*]}; baseline: ${base[*]}; last stratafs run: $(jget "$OUT/stats-seq-$RUNS.json.norm" "'%s range GETs, %s B fetched, latency p50/p90/p99 %s/%s/%s ms' % (j.get('fetches'), j.get('total'), j.get('p50_ms'), j.get('p90_ms'), j.get('p99_ms'))")"
 }
 
 # --------------------------------------- 4 + 6: warm find/read, daemon memory
