@@ -60,6 +60,7 @@ SPAN=$((4 << 20))
 BENCH_CACHE=${BENCH_CACHE:-/var/tmp/stratafs-bench}
 DATA="$BENCH_CACHE/$GEN_VERSION-$MODE"
 OUT="$BUILDDIR/bench"
+rm -rf "$OUT" # this run's outputs only: no stale logs from an earlier run
 mkdir -p "$OUT"
 RESULTS="$OUT/results.jsonl"
 : >"$RESULTS"
