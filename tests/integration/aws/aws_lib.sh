@@ -11,6 +11,8 @@
 #                           "${DRIVER_ENV[@]}"; stdout to $DRIVER_OUT,
 #                           stderr to $DRIVER_ERR (appended to $ALL_ERR)
 #   no_secret_in FILE       fails when a test secret appears in FILE
+#   registry_start ecr      (variant defined here) TLS + htpasswd, user AWS,
+#                           password = the stand-in's token password
 
 TEST_AKID=AKIDSTRATAFSTEST0001
 TEST_SECRET='wJalr/stratafs+TEST/secretKEY0001'
@@ -81,10 +83,30 @@ no_secret_in() {
 	local f=$1 s b64
 	b64=$(printf 'AWS:%s' "$TEST_ECR_PASS" | base64 -w0)
 	for s in "$TEST_SECRET" "$TEST_SESSION" "$TEST_ECR_PASS" "$b64" "$TEST_CONTAINER_TOKEN" \
-		"$TEST_AKID" "Authorization:" "QVdTO" "AWS4-HMAC-SHA256" "Signature="; do
+		"$TEST_AKID" "Authorization: Basic" "Authorization: AWS4" "Authorization: Bearer" \
+		"QVdTO" ", Signature="; do
 		if grep -qF -- "$s" "$f"; then
 			echo "secret-like string '${s:0:6}...' found in $f"
 			return 1
 		fi
 	done
+}
+
+# The "ecr" registry variant: like lib_auth.sh's basic one, but the user is
+# AWS and the password is the one the stand-in's token decodes to, as on ECR.
+registry_variant_ecr() {
+	local dir=$1 port=$2
+	harness_ca
+	REGISTRY_URL="https://127.0.0.1:$port"
+	REGISTRY_USER=AWS
+	REGISTRY_PASS=$TEST_ECR_PASS
+	htpasswd -Bbn "$REGISTRY_USER" "$REGISTRY_PASS" >"$dir/htpasswd" 2>/dev/null ||
+		harness_fail "htpasswd failed"
+	write_registry_config "$dir" "$port" "  tls:
+    certificate: $HARNESS_CA_DIR/server.crt
+    key: $HARNESS_CA_DIR/server.key
+auth:
+  htpasswd:
+    realm: https://127.0.0.1:$port/
+    path: $dir/htpasswd"
 }

@@ -12,24 +12,6 @@ harness_init
 . "$SRCDIR/tests/integration/aws/aws_lib.sh"
 mkdir -p "$HARNESS_DIR/home"
 
-# The "ecr" variant: like lib_auth.sh's basic one, but the user is AWS and
-# the password is the stand-in's, as on ECR.
-registry_variant_ecr() {
-	local dir=$1 port=$2
-	harness_ca
-	REGISTRY_URL="https://127.0.0.1:$port"
-	REGISTRY_USER=AWS
-	REGISTRY_PASS=$TEST_ECR_PASS
-	htpasswd -Bbn "$REGISTRY_USER" "$REGISTRY_PASS" >"$dir/htpasswd" 2>/dev/null ||
-		harness_fail "htpasswd failed"
-	write_registry_config "$dir" "$port" "  tls:
-    certificate: $HARNESS_CA_DIR/server.crt
-    key: $HARNESS_CA_DIR/server.key
-auth:
-  htpasswd:
-    realm: https://127.0.0.1:$port/
-    path: $dir/htpasswd"
-}
 registry_start ecr
 
 standin_start api --session-token "$TEST_SESSION"
