@@ -5,13 +5,20 @@
  * must agree on the result and on every entry (a chunking-dependent bug is
  * a crash here). Every reported entry is checked against the invariants
  * tar_int.h promises: normalised path, bounded strings, types in range.
+ * When the parse succeeds, the input is also indexed (idx_build, no
+ * compression) and merged alone and over itself, and every inode of the
+ * tree is checked: sorted children that lookup finds, parents, nlink.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/types.h>
+
+#include "index/index.h"
 #include "index/tar_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -106,7 +113,7 @@ static int run(const uint8_t *data, size_t size, unsigned step, struct seen *s)
 	return r;
 }
 
-static void both(const uint8_t *data, size_t size)
+static int both(const uint8_t *data, size_t size)
 {
 	struct seen a, b;
 	int ra, rb;
@@ -115,6 +122,7 @@ static void both(const uint8_t *data, size_t size)
 	rb = run(data, size, 700, &b);
 	if (ra != rb || a.hash != b.hash || a.n != b.n)
 		abort();
+	return ra;
 }
 
 /*
@@ -145,6 +153,76 @@ static void fix_checksums(uint8_t *d, size_t size)
 	}
 }
 
+struct mem {
+	const uint8_t *p;
+	size_t len, pos;
+};
+
+static ssize_t mem_read(void *ctx, void *buf, size_t n)
+{
+	struct mem *m = ctx;
+
+	if (n > m->len - m->pos)
+		n = m->len - m->pos;
+	memcpy(buf, m->p + m->pos, n);
+	m->pos += n;
+	return (ssize_t)n;
+}
+
+static void check_dir(const struct idx_tree *t, const struct idx_node *d)
+{
+	const struct idx_node *c, *prev = NULL;
+	uint32_t subdirs = 0;
+	uint64_t ino;
+
+	for (uint32_t i = 0; i < d->n_children; i++) {
+		if (idx_tree_child(t, d->ino, i, &c) < 0 || c->parent != d->ino)
+			abort();
+		if (prev && strcmp(prev->name, c->name) >= 0)
+			abort();
+		if (idx_tree_lookup(t, d->ino, c->name, &ino) < 0 || ino != c->ino)
+			abort();
+		subdirs += c->type == IDX_T_DIR;
+		prev = c;
+	}
+	if (idx_tree_child(t, d->ino, d->n_children, &c) != -ENOENT || d->nlink != 2 + subdirs)
+		abort();
+}
+
+static void check_tree(const struct idx_layer *l, size_t n, unsigned flags)
+{
+	const struct idx_layer *layers[2] = { l, l };
+	struct idx_tree *t = NULL;
+
+	if (idx_tree_build(layers, n, flags, &t) < 0)
+		return;
+	for (uint64_t ino = 1; ino <= idx_tree_count(t); ino++) {
+		const struct idx_node *nd = idx_tree_node(t, ino);
+
+		if (!nd || nd->ino != ino || !idx_tree_entry(t, nd) || nd->nlink == 0)
+			abort();
+		if (nd->type == IDX_T_HARDLINK || nd->type > IDX_T_FIFO)
+			abort();
+		if (nd->type == IDX_T_DIR)
+			check_dir(t, nd);
+	}
+	idx_tree_free(t);
+}
+
+static void index_and_merge(const uint8_t *data, size_t size)
+{
+	struct idx_build_opts o = { .comp = IDX_COMP_NONE, .span_size = IDX_MIN_SPAN_SIZE };
+	struct mem m = { .p = data, .len = size };
+	struct idx_layer *l = NULL;
+
+	if (idx_build(&o, mem_read, &m, &l, NULL) < 0)
+		return;
+	check_tree(l, 1, 0);
+	check_tree(l, 1, IDX_TREE_KEEP_WHITEOUTS);
+	check_tree(l, 2, 0);
+	idx_layer_free(l);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *copy;
@@ -155,7 +233,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(copy, data, size);
 	fix_checksums(copy, size);
-	both(copy, size);
+	if (both(copy, size) == 0)
+		index_and_merge(copy, size);
 	free(copy);
 	return 0;
 }

