@@ -187,7 +187,8 @@ int fs_cache_prune(struct fs_cache *c, uint64_t target, uint64_t *freed)
 	r = scan_all(c, &s, true);
 	if (r < 0)
 		goto out_release;
-	qsort(s.files, s.n, sizeof(*s.files), by_mtime);
+	if (s.n)
+		qsort(s.files, s.n, sizeof(*s.files), by_mtime);
 	total = s.u.bytes;
 	for (size_t i = 0; i < s.n && total > target; i++) {
 		if (unlink(s.files[i].path) < 0 && errno != ENOENT)

@@ -157,6 +157,7 @@ static void span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r,
 	if (r == 0) {
 		st->state = cached ? FS_SP_PRESENT : FS_SP_ABSENT;
 		st->err = 0;
+		st->touched = (uint32_t)(fs_now_us() / 1000000u);
 		l->spans_fetched++;
 		s->cache_failing = !cached;
 		if (!cached || !bg) {
@@ -260,6 +261,7 @@ static void check_file(struct fs_store *s, struct fs_layer *l, uint32_t id,
 	l->spans[id].gen++;
 	l->spans[id].err = 0;
 	l->spans[id].state = r == 0 ? FS_SP_PRESENT : FS_SP_ABSENT;
+	l->spans[id].touched = (uint32_t)(fs_now_us() / 1000000u);
 	if (r == 0)
 		hot_insert(s, l, id, h);
 	else
@@ -298,6 +300,27 @@ static int wait_span(struct fs_store *s, struct rd *d, struct fs_span_st *st)
 	return 0;
 }
 
+/*
+ * pread a PRESENT span's file, unlocked; refresh its mtime now and then so
+ * that the LRU of every process sharing the cache sees it in use.
+ */
+static ssize_t read_present(struct fs_store *s, struct rd *d, struct fs_span_st *st)
+{
+	uint32_t now = (uint32_t)(fs_now_us() / 1000000u);
+	bool touch = now - st->touched >= FS_TOUCH_SEC;
+	ssize_t n;
+
+	if (touch)
+		st->touched = now;
+	pthread_mutex_unlock(&s->lock);
+	n = fs_cache_span_pread(s->cache, d->l->digest, d->sp.u_start, d->sp.u_len, d->dst, d->k,
+				d->soff);
+	if (touch && n >= 0)
+		fs_cache_span_touch(s->cache, d->l->digest, d->sp.u_start, d->sp.u_len);
+	pthread_mutex_lock(&s->lock);
+	return n;
+}
+
 /* Copy out of one span; s->lock held on entry and exit. */
 static int read_span(struct fs_store *s, struct rd *d)
 {
@@ -320,10 +343,7 @@ static int read_span(struct fs_store *s, struct rd *d)
 		}
 		switch (st->state) {
 		case FS_SP_PRESENT:
-			pthread_mutex_unlock(&s->lock);
-			n = fs_cache_span_pread(s->cache, d->l->digest, d->sp.u_start, d->sp.u_len,
-						d->dst, d->k, d->soff);
-			pthread_mutex_lock(&s->lock);
+			n = read_present(s, d, st);
 			if (n == (ssize_t)d->k)
 				goto out_hit;
 			if (n != -ENOENT && n != -EBADMSG) {

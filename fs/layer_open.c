@@ -130,40 +130,8 @@ static int from_registry(struct fs_store *s, struct fs_layer *l, const char *mdi
 	return r;
 }
 
-/* A pull stream over the layer blob made of sequential Range reads. */
-struct pull {
-	struct fs_store *s;
-	const char *digest;
-	uint64_t size, off;
-	unsigned char *chunk;
-	size_t pos, len;
-};
-
-static ssize_t pull_read(void *ctx, void *buf, size_t n)
-{
-	struct pull *p = ctx;
-	ssize_t got;
-
-	if (p->pos == p->len) {
-		if (p->off >= p->size)
-			return 0;
-		got = reg_blob_read(p->s->client, p->digest, p->chunk,
-				    (size_t)XMIN_U64(FS_BUILD_CHUNK, p->size - p->off), p->off);
-		if (got <= 0)
-			return got == 0 ? -EIO : got; /* shorter than its descriptor */
-		p->off += (uint64_t)got;
-		p->pos = 0;
-		p->len = (size_t)got;
-	}
-	n = XMIN_U64(n, p->len - p->pos);
-	memcpy(buf, p->chunk + p->pos, n);
-	p->pos += n;
-	return (ssize_t)n;
-}
-
 static int build(struct fs_store *s, struct fs_layer *l, const struct reg_descriptor *desc)
 {
-	struct pull p = { .s = s, .digest = l->digest, .size = desc->size };
 	struct idx_build_opts bo = {
 		.span_size = s->o.span_size,
 		.comp = idx_comp_from_media_type(desc->media_type),
@@ -172,16 +140,18 @@ static int build(struct fs_store *s, struct fs_layer *l, const struct reg_descri
 			   desc->uncompressed : NULL,
 	};
 	struct idx_build_stats st = { 0 };
+	struct fs_pull *p = NULL;
+	uint64_t fetched;
 	int r;
 
-	p.chunk = malloc(FS_BUILD_CHUNK);
-	if (!p.chunk)
-		return -ENOMEM;
+	r = fs_pull_open(s->client, l->digest, desc->size, &p);
+	if (r < 0)
+		return r;
 	log_info("indexing layer '%s' (%llu bytes)", l->digest, (unsigned long long)desc->size);
-	r = idx_build(&bo, pull_read, &p, &l->idx, &st);
-	free(p.chunk);
+	r = idx_build(&bo, fs_pull_read, p, &l->idx, &st);
+	fetched = fs_pull_close(p);
 	pthread_mutex_lock(&s->lock);
-	s->build_bytes += p.off;
+	s->build_bytes += fetched;
 	pthread_mutex_unlock(&s->lock);
 	if (r < 0) {
 		log_err("cannot index layer '%s': %s", l->digest, strerror(-r));

@@ -121,6 +121,8 @@ int fs_store_new(const struct fs_store_opts *o, struct reg_client *client, struc
 		s->o.readahead_spans = 64;
 	s->bg_max = s->o.fetch_threads > 1 ? s->o.fetch_threads / 2 : 1;
 	s->hot_max = FS_HOT_MAX;
+	if (s->o.span_size && s->hot_max < 2 * s->o.span_size)
+		s->hot_max = 2 * s->o.span_size;
 	s->client = client;
 	s->o.cache_dir = NULL; /* borrowed string: keep our copy only */
 	r = init_sync(s);

@@ -22,8 +22,9 @@
 #include "fs/fetch.h"
 
 #define FS_MAX_LAYERS 1024
-#define FS_RUN_MAX_C (16u << 20)     /* compressed bytes in one Range request */
-#define FS_HOT_MAX (32u << 20)       /* decoded spans kept in memory */
+#define FS_RUN_MAX_C (8u << 20)      /* compressed bytes in one Range request */
+#define FS_HOT_MAX (16u << 20)       /* decoded spans kept in memory (at least 2 spans) */
+#define FS_TOUCH_SEC 60              /* refresh a used span file's mtime this often (LRU) */
 #define FS_RA_QUEUE 64               /* pending readahead hints */
 #define FS_SEQ_SLOTS 8               /* sequential streams tracked per layer */
 #define FS_BUILD_CHUNK (8u << 20)    /* Range size when streaming a layer to index it */
@@ -61,6 +62,7 @@ struct fs_span_st {
 	uint8_t state;      /* enum fs_span_state */
 	int16_t err;        /* the last fetch's error; 0 after a success */
 	uint32_t gen;       /* bumped each time a fetch or check of it ends */
+	uint32_t touched;   /* fs_now_us()/1e6 when its file's mtime was last set */
 	struct fs_hot *hot; /* may be NULL */
 };
 
@@ -138,6 +140,13 @@ void fs_hot_drop(struct fs_store *s, struct fs_hot *h);
 struct fs_job *fs_bg_next(struct fs_store *s);
 /* Queue a hint to fetch spans [first, last] of @l in the background. */
 void fs_readahead(struct fs_store *s, struct fs_layer *l, uint32_t first, uint64_t last);
+
+/* pull.c: the blob as a stream for idx_build(), one chunk read ahead. */
+struct fs_pull;
+int fs_pull_open(struct reg_client *c, const char *digest, uint64_t size, struct fs_pull **out);
+ssize_t fs_pull_read(void *ctx, void *buf, size_t n); /* an idx_stream_fn */
+/* Stop the helper; returns the blob bytes it fetched. */
+uint64_t fs_pull_close(struct fs_pull *p);
 
 /* layer_open.c */
 void fs_layer_free(struct fs_layer *l);
