@@ -16,6 +16,9 @@
 #   skopeo_push OCI_LAYOUT:TAG REPO:TAG   # push with the variant's credentials
 #   skopeo_pull REF DIR, skopeo_raw REF [--config]   # read it back with skopeo
 #   registry_stop                # stop the current registry (and its issuer)
+#   REGISTRY_SHARED_STORAGE=DIR  # (optional) the next registries serve DIR, e.g.
+#                                # an earlier one's $REGISTRY_STORAGE: push once,
+#                                # read through every variant
 #
 # More in lib_*.sh (sourced below) and README.md in this directory: TLS,
 # basic and token variants (lib_auth.sh), access-log helpers (lib_log.sh),
@@ -88,7 +91,13 @@ registry_start() {
 	local variant=${1:-plain} port dir
 	port=$(free_port)
 	dir="$HARNESS_DIR/registry-$port"
-	mkdir -p "$dir/storage"
+	mkdir -p "$dir"
+	if [ -n "${REGISTRY_SHARED_STORAGE:-}" ]; then
+		# serve what another registry of this test already holds (saves pushes)
+		ln -s "$REGISTRY_SHARED_STORAGE" "$dir/storage"
+	else
+		mkdir -p "$dir/storage"
+	fi
 	REGISTRY="127.0.0.1:$port"
 	REGISTRY_STORAGE="$dir/storage"
 	REGISTRY_LOG="$dir/registry.log"

@@ -31,9 +31,6 @@ check_full() {
 	cmp "$OUT" "$3"
 }
 
-rand_below() { # N: a random number in [0, N)
-	echo $(((RANDOM * 32768 + RANDOM) % $1))
-}
 
 # check_ranges REF_PATH DIGEST FILE COUNT: COUNT random ranges plus the edges
 check_ranges() {
@@ -41,11 +38,11 @@ check_ranges() {
 	size=$(stat -c %s "$file")
 	local ranges=("0-0" "$((size - 1))-$((size - 1))" "0-$((size - 1))")
 	for ((i = 0; i < n; i++)); do
-		a=$(rand_below "$size")
+		a=$(((RANDOM * 32768 + RANDOM) % size))
 		case $((i % 3)) in
-		0) len=$((1 + $(rand_below 64))) ;;            # tiny
-		1) len=$((1 + $(rand_below 70000))) ;;         # across 64 KiB
-		*) len=$((1 + $(rand_below "$size"))) ;;       # anything
+		0) len=$((1 + RANDOM % 64)) ;;                          # tiny
+		1) len=$((1 + (RANDOM * 32768 + RANDOM) % 70000)) ;;    # across 64 KiB
+		*) len=$((1 + (RANDOM * 32768 + RANDOM) % size)) ;;     # anything
 		esac
 		b=$((a + len - 1))
 		[ "$b" -lt "$size" ] || b=$((size - 1))
@@ -71,12 +68,20 @@ check_ranges() {
 
 for v in plain tls basic token; do
 	registry_start "$v"
+	if [ "$v" = plain ]; then
+		for f in $FIXTURES; do
+			fixture_push "$f" "it/$f:latest"
+		done
+		# the other variants serve the same storage (pushing through each
+		# variant is harness_selftest.sh's job)
+		REGISTRY_SHARED_STORAGE=$REGISTRY_STORAGE
+	fi
+	seen=""
 	for f in $FIXTURES; do
-		fixture_push "$f" "it/$f:latest"
-	done
-	for f in $FIXTURES; do
-		d="$HARNESS_DIR/$v-$f"
-		if [ "$f" = index ]; then
+		d="$HARNESS_DIR/pulled-$f" # skopeo's copy, made through the first variant
+		if [ -d "$d" ]; then
+			:
+		elif [ "$f" = index ]; then
 			skopeo_pull "it/$f:latest" "$d" --override-arch amd64 --override-os linux
 		else
 			skopeo_pull "it/$f:latest" "$d"
@@ -86,6 +91,9 @@ for v in plain tls basic token; do
 		bad=""
 		big=$(ls -S "$d" | grep -E '^[0-9a-f]{64}$' | head -n 1 || true)
 		for h in $blobs; do
+			# a blob another fixture already brought (same registry) once
+			case " $seen " in *" $h "*) continue ;; esac
+			seen="$seen $h"
 			how=""
 			[ "$h" = "$big" ] && how=stdout
 			if ! check_full "it/$f:latest" "sha256:$h" "$d/$h" $how >"$HARNESS_DIR/full.log" 2>&1; then
@@ -94,19 +102,20 @@ for v in plain tls basic token; do
 			nb=$((nb + 1))
 		done
 		if [ -z "$bad" ]; then
-			tap_pass "$v: '$f': all $nb blobs (config + layers) equal skopeo's copy (-o; the biggest also on stdout)"
+			tap_pass "$v: '$f': its $nb new blobs (config + layers) equal skopeo's copy (-o; the biggest also on stdout)"
 		else
-			tap_fail "$v: '$f': all $nb blobs (config + layers) equal skopeo's copy (-o; the biggest also on stdout)" "bad:$bad"
+			tap_fail "$v: '$f': its $nb new blobs (config + layers) equal skopeo's copy (-o; the biggest also on stdout)" "bad:$bad"
 		fi
-		# ranges on the biggest blob: ~50 for the big multi layer, a few elsewhere
-		n=5
+		# ranges on the biggest blob: ~50 for the big multi layer, a couple
+		# elsewhere (plus the 3 edge ranges)
+		n=2
 		[ "$f" = multi ] && n=50
 		tap_ok "$v: '$f': $((n + 3)) ranges of its $(stat -c %s "$d/$big")-byte blob equal dd's cut" \
 			check_ranges "it/$f:latest" "sha256:$big" "$d/$big" "$n"
 	done
 
 	if [ "$v" = plain ]; then
-		d="$HARNESS_DIR/plain-multi"
+		d="$HARNESS_DIR/pulled-multi"
 		big=$(ls -S "$d" | grep -E '^[0-9a-f]{64}$' | head -n 1 || true)
 		size=$(stat -c %s "$d/$big")
 		registry_log_mark
