@@ -166,6 +166,7 @@ static int on_block(struct tar_parser *p)
 static int step(struct tar_parser *p, const uint8_t *b, size_t n, size_t *used)
 {
 	size_t k;
+	int r;
 
 	switch (p->st) {
 	case TAR_ST_HEADER:
@@ -180,8 +181,9 @@ static int step(struct tar_parser *p, const uint8_t *b, size_t n, size_t *used)
 		*used = k;
 		p->off += k;
 		p->remain -= k;
-		if (dbuf_add(&p->coll, b, k) < 0)
-			return -ENOMEM;
+		r = dbuf_add(&p->coll, b, k);
+		if (r < 0)
+			return r;
 		return p->remain == 0 ? finish_special(p) : 0;
 	case TAR_ST_SKIP:
 		k = (size_t)XMIN((uint64_t)n, p->remain);
