@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Many entries: one directory of 6000 files (readdir continues across many
-# calls at stable offsets) and 20000 entries in all; the listing equals
+# Many entries: one directory of 5000 files (readdir continues across many
+# calls at stable offsets) and 10000 entries in all; the listing equals
 # umoci unpack's, seekdir/telldir round-trips, and `find` times are printed.
 . "$(dirname "$0")/mount_lib.sh"
 fsd_init
@@ -9,8 +9,8 @@ registry_start plain
 L="$HARNESS_DIR/layout"
 T="$HARNESS_DIR/tree"
 mkdir -p "$T/wide"
-( cd "$T/wide" && seq -f 'file-with-a-longish-name-%05g.txt' 1 6000 | xargs touch )
-for d in $(seq 1 70); do
+( cd "$T/wide" && seq -f 'file-with-a-longish-name-%05g.txt' 1 5000 | xargs touch )
+for d in $(seq 1 25); do
 	mkdir -p "$T/deep/d$d"
 	( cd "$T/deep/d$d" && seq -f "f%g" 1 200 | xargs touch )
 done
@@ -25,8 +25,8 @@ REF="$HARNESS_DIR/ref/rootfs"
 MNT="$HARNESS_DIR/mnt"
 
 tap_timed fsd_mount fs/big:v1 "$MNT"
-tap_is "$TAP_RC" 0 "mount of a 20k-entry image in ${TAP_SECS} s (cold)"
-tap_is "$(ls -f "$MNT/wide" | grep -vc '^\.\.\?$')" 6000 "ls -f of a 6000-entry directory"
+tap_is "$TAP_RC" 0 "mount of a 10k-entry image in ${TAP_SECS} s (cold)"
+tap_is "$(ls -f "$MNT/wide" | grep -vc '^\.\.\?$')" 5000 "ls -f of a 5000-entry directory"
 tap_is "$(ls "$MNT/wide" | md5sum)" "$(ls "$REF/wide" | md5sum)" "its names equal umoci unpack's"
 tap_is "$(cat "$MNT/wide/file-with-a-longish-name-00042.txt")" "hello" "a file in it reads"
 tap_ok "telldir/seekdir round-trip" /usr/bin/python3 - "$MNT/wide" <<'PY'
@@ -50,7 +50,7 @@ while True:
         break
     marks[len(names)] = pos
     names.append(e.contents.d_name)
-for i in (0, 1, 2, 17, 3000, 5999):
+for i in (0, 1, 2, 17, 3000, 4999):
     libc.seekdir(d, marks[i])
     e = libc.readdir(d)
     assert e and e.contents.d_name == names[i], (i, names[i])

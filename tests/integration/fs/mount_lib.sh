@@ -81,9 +81,10 @@ for p in paths:
          str(st.st_mtime_ns)]
     if stat.S_ISREG(m):
         h = hashlib.sha256()
-        with open(full, "rb") as fh:
-            for b in iter(lambda: fh.read(1 << 20), b""):
-                h.update(b)
+        if st.st_size:
+            with open(full, "rb") as fh:
+                for b in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(b)
         f += ["size=%d" % st.st_size, "nlink=%d" % st.st_nlink, h.hexdigest()]
         if st.st_nlink > 1:
             f.append("hl=" + first[(st.st_dev, st.st_ino)])
