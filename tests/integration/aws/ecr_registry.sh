@@ -50,4 +50,5 @@ tap_not "and not without it" \
 	skopeo inspect --cert-dir "$HARNESS_CERT_DIR" "docker://$REGISTRY/app:build-cache"
 tap_is "$(standin_count api ecr 200)" 1 "one GetAuthorizationToken for all of it"
 tap_ok "no credential in the driver's stderr" no_secret_in "$ALL_ERR"
+tap_ok "no sanitizer report from the driver" bash -c "! grep -qE 'Sanitizer|runtime error:' '$ALL_ERR'"
 tap_done

@@ -122,7 +122,21 @@ tap_is "$(standin_count inv ecr)" 3 "each invalidation costs one API call"
 tap_ok "three headers without invalidation" driver --times 3 "$ECR_HOST"
 tap_is "$(standin_count inv ecr)" 4 "the in-memory token is reused"
 
-# 13. nothing secret in any debug output
+# 13. temporary credentials are fetched again when they near their Expiration
+standin_start ttl --session-token "$TEST_SESSION" --creds-ttl 120
+DRIVER_ENV=(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/creds/short STRATAFS_AWS_CONTAINER_HOST=$STANDIN_ttl_URL
+	AWS_CONTAINER_AUTHORIZATION_TOKEN=$TEST_CONTAINER_TOKEN STRATAFS_ECR_ENDPOINT=$STANDIN_ttl_URL)
+tap_ok "credentials expiring within the 5 min margin" driver --times 2 --invalidate "$ECR_HOST"
+tap_is "$(standin_count ttl container 200)" 2 "are fetched again for the next token"
+standin_start ttl2 --session-token "$TEST_SESSION" --creds-ttl 3600
+DRIVER_ENV=(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/creds/long STRATAFS_AWS_CONTAINER_HOST=$STANDIN_ttl2_URL
+	AWS_CONTAINER_AUTHORIZATION_TOKEN=$TEST_CONTAINER_TOKEN STRATAFS_ECR_ENDPOINT=$STANDIN_ttl2_URL)
+tap_ok "credentials valid for an hour" driver --times 2 --invalidate "$ECR_HOST"
+tap_is "$(standin_count ttl2 container 200),$(standin_count ttl2 ecr 200)" "1,2" \
+	"are reused (one credentials fetch, two tokens)"
+
+# 14. nothing secret in any debug output
 tap_ok "no credential in the driver's stderr (debug level, all runs)" no_secret_in "$ALL_ERR"
 tap_ok "debug output is not empty (the check saw something)" test -s "$ALL_ERR"
+tap_ok "no sanitizer report from the driver" bash -c "! grep -qE 'Sanitizer|runtime error:' '$ALL_ERR'"
 tap_done
