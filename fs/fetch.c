@@ -465,7 +465,8 @@ ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, voi
 	}
 	if (r == 0 && seq && s->o.readahead_spans && last_read < last_file)
 		fs_readahead(s, d.l, last_read + 1,
-			     XMIN_U64(last_file, last_read + s->o.readahead_spans));
+			     (uint32_t)XMIN_U64(last_file, last_read + s->o.readahead_spans),
+			     last_file);
 	pthread_mutex_unlock(&s->lock);
 	return r < 0 ? r : (ssize_t)n;
 }

@@ -212,16 +212,52 @@ static int publish(struct fs_store *s, struct fs_layer **lp)
 	return 0;
 }
 
+static int opening_index(struct fs_store *s, const char *digest)
+{
+	for (unsigned i = 0; i < s->n_opening; i++)
+		if (strcmp(s->opening[i], digest) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * The open layer @digest, or NULL after registering @digest as being opened
+ * by the caller (who must call open_done()). Another thread opening the same
+ * digest (a layer listed twice, two mounts) waits for the first one.
+ */
 static struct fs_layer *find_open(struct fs_store *s, const char *digest)
 {
 	struct fs_layer *l = NULL;
 
 	pthread_mutex_lock(&s->lock);
-	for (unsigned i = 0; i < s->n_layers && !l; i++)
-		if (strcmp(s->layers[i]->digest, digest) == 0)
-			l = s->layers[i];
+	for (;;) {
+		for (unsigned i = 0; i < s->n_layers && !l; i++)
+			if (strcmp(s->layers[i]->digest, digest) == 0)
+				l = s->layers[i];
+		if (l || opening_index(s, digest) < 0)
+			break;
+		pthread_cond_wait(&s->done, &s->lock);
+	}
+	if (!l && s->n_opening < FS_MAX_LAYERS)
+		s->opening[s->n_opening++] = digest;
 	pthread_mutex_unlock(&s->lock);
 	return l;
+}
+
+/* Publish @l (NULL after a failure) and end the single-flight of @digest. */
+static int open_done(struct fs_store *s, const char *digest, struct fs_layer **lp)
+{
+	int i, r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (*lp)
+		r = publish(s, lp);
+	i = opening_index(s, digest);
+	if (i >= 0)
+		s->opening[i] = s->opening[--s->n_opening];
+	pthread_cond_broadcast(&s->done);
+	pthread_mutex_unlock(&s->lock);
+	return r;
 }
 
 int fs_store_open_layer(struct fs_store *s, const char *manifest_digest,
@@ -237,27 +273,27 @@ int fs_store_open_layer(struct fs_store *s, const char *manifest_digest,
 	if (l)
 		goto out_found;
 	l = calloc(1, sizeof(*l));
-	if (!l)
-		return -ENOMEM;
-	memcpy(l->digest, desc->digest, sizeof(l->digest));
-	r = from_cache(s, l);
-	if (r < 0)
-		r = from_registry(s, l, manifest_digest);
-	if (r < 0)
-		r = build(s, l, desc);
+	r = l ? 0 : -ENOMEM;
+	if (l) {
+		memcpy(l->digest, desc->digest, sizeof(l->digest));
+		r = from_cache(s, l);
+		if (r < 0)
+			r = from_registry(s, l, manifest_digest);
+		if (r < 0)
+			r = build(s, l, desc);
+	}
 	if (r == 0 && strcmp(l->source, "cache") != 0)
 		save_index(s, l);
 	if (r == 0)
 		r = init_spans(s, l);
 	if (r < 0) {
 		fs_layer_free(l);
-		return r;
+		l = NULL;
+	} else {
+		log_info("layer '%s': index from %s, %u entries, %u spans", l->digest, l->source,
+			 l->info.n_entries, l->info.n_spans);
 	}
-	log_info("layer '%s': index from %s, %u entries, %u spans", l->digest, l->source,
-		 l->info.n_entries, l->info.n_spans);
-	pthread_mutex_lock(&s->lock);
-	r = publish(s, &l);
-	pthread_mutex_unlock(&s->lock);
+	r = open_done(s, desc->digest, &l) < 0 ? -EMFILE : r;
 	if (r < 0) {
 		fs_layer_free(l);
 		return r;

@@ -10,7 +10,8 @@
 
 #include "fs/store_int.h"
 
-void fs_readahead(struct fs_store *s, struct fs_layer *l, uint32_t first, uint64_t last)
+void fs_readahead(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t last,
+		  uint32_t limit)
 {
 	struct fs_ra_hint *h;
 	uint32_t id;
@@ -23,7 +24,7 @@ void fs_readahead(struct fs_store *s, struct fs_layer *l, uint32_t first, uint64
 	h = &s->ra[(s->ra_head + s->ra_len) % FS_RA_QUEUE];
 	h->l = l;
 	h->first = id;
-	h->last = (uint32_t)last;
+	h->last = (uint32_t)XMIN_U64(limit, (uint64_t)id + s->o.readahead_spans - 1);
 	s->ra_len++;
 	pthread_cond_signal(&s->work);
 }

@@ -108,6 +108,8 @@ struct fs_store {
 	pthread_cond_t work;  /* a job, a hint or prefetch work appeared */
 	struct fs_layer *layers[FS_MAX_LAYERS];
 	unsigned n_layers;
+	const char *opening[FS_MAX_LAYERS]; /* digests being opened (single-flight) */
+	unsigned n_opening;
 	struct fs_job *jobs, *jobs_tail; /* on-demand runs, FIFO */
 	struct fs_ra_hint ra[FS_RA_QUEUE];
 	unsigned ra_head, ra_len;
@@ -138,8 +140,13 @@ void fs_hot_drop(struct fs_store *s, struct fs_hot *h);
 
 /* prefetch.c: background work (readahead hints, prefetch_all), locked. */
 struct fs_job *fs_bg_next(struct fs_store *s);
-/* Queue a hint to fetch spans [first, last] of @l in the background. */
-void fs_readahead(struct fs_store *s, struct fs_layer *l, uint32_t first, uint64_t last);
+/*
+ * A sequential reader wants spans [first, last] of @l soon: if one of them
+ * is ABSENT, queue a background run of readahead_spans spans from it (not
+ * past @limit), so that each readahead request carries that many spans.
+ */
+void fs_readahead(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t last,
+		  uint32_t limit);
 
 /* pull.c: the blob as a stream for idx_build(), one chunk read ahead. */
 struct fs_pull;

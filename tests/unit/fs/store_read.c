@@ -209,6 +209,45 @@ static int run_random(struct drv *d, unsigned threads)
 	return d->failures ? -EBADMSG : 0;
 }
 
+/* Layers are opened by two threads at once, each layer twice: single-flight. */
+struct opener {
+	struct fs_store *s;
+	const struct reg_manifest *m;
+	unsigned *lno;
+	const struct idx_layer **ls;
+	int err;
+};
+
+static void *opener_main(void *arg)
+{
+	struct opener *o = arg;
+
+	for (size_t i = 0; i < o->m->n_layers && o->err == 0; i++)
+		o->err = fs_store_open_layer(o->s, o->m->digest, &o->m->layers[i], &o->lno[i],
+					     &o->ls[i]);
+	return NULL;
+}
+
+static int open_layers(struct drv *d, const struct reg_manifest *m, const struct idx_layer **ls)
+{
+	const struct idx_layer **ls2 = calloc(m->n_layers + 1, sizeof(*ls2));
+	unsigned *lno2 = calloc(m->n_layers + 1, sizeof(*lno2));
+	struct opener a = { d->s, m, d->lno, ls, 0 }, b = { d->s, m, lno2, ls2, 0 };
+	pthread_t t;
+	int r;
+
+	pthread_create(&t, NULL, opener_main, &b);
+	opener_main(&a);
+	pthread_join(t, NULL);
+	r = a.err ? a.err : b.err;
+	for (size_t i = 0; r == 0 && i < m->n_layers; i++)
+		if (lno2[i] != d->lno[i] || ls2[i] != ls[i])
+			r = -EPROTO; /* one layer opened twice */
+	free(ls2);
+	free(lno2);
+	return r;
+}
+
 static int open_image(struct drv *d, const char *refs, const struct reg_opts *ro,
 		      struct fs_store_opts *so, struct reg_client **cl)
 {
@@ -227,8 +266,7 @@ static int open_image(struct drv *d, const char *refs, const struct reg_opts *ro
 		return r < 0 ? r : -EINVAL;
 	ls = calloc(m->n_layers + 1, sizeof(*ls));
 	d->lno = calloc(m->n_layers + 1, sizeof(*d->lno));
-	for (size_t i = 0; i < m->n_layers && r == 0; i++)
-		r = fs_store_open_layer(d->s, m->digest, &m->layers[i], &d->lno[i], &ls[i]);
+	r = open_layers(d, m, ls);
 	if (r == 0)
 		r = idx_tree_build(ls, m->n_layers, 0, &d->tree);
 	free(ls);
