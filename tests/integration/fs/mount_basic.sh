@@ -72,6 +72,8 @@ fetched=$(jq '[.. | objects | .bytes_fetched? // empty] | max // 0' "$HARNESS_DI
 tap_ok "stats count fetched bytes (${fetched})" test "${fetched:-0}" -gt 0
 tap_ok "strata stats (table)" "$STRATA" stats "$MNT"
 tap_diag "$("$STRATA" stats "$MNT" 2>&1)"
+tap_not "strata stats on a plain directory fails" "$STRATA" stats "$HARNESS_DIR"
+tap_ok "statfs reports the image size" test "$(stat -f -c %b "$MNT")" -gt 0
 tap_not "no file named like the stats in the tree" sh -c "ls -a '$MNT' | grep -q stats"
 
 tap_ok "fusermount3 -u unmounts and the daemon exits" fsd_umount "$MNT"

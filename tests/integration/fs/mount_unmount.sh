@@ -92,6 +92,17 @@ tap_ok "mount from an fstab line" fsd_is_mounted "$MNT"
 tap_is "$(head -1 "$MNT/bin/hello")" "#!/bin/sh" "read a file"
 tap_ok "umount" umount "$MNT"
 
+# allow_other only when asked
+"$STRATAFS" "$REGISTRY/fs/single:v1" "$MNT" -o "$O"
+tap_not "no allow_other by default" sh -c "grep ' $(readlink -f "$MNT") ' /proc/mounts | grep -q allow_other"
+fsd_umount "$MNT"
+"$STRATAFS" "$REGISTRY/fs/single:v1" "$MNT" -o "$O,allow_other"
+tap_ok "-o allow_other" sh -c "grep ' $(readlink -f "$MNT") ' /proc/mounts | grep -q allow_other"
+fsd_umount "$MNT"
+tap_not "an invalid log level is refused" "$STRATAFS" "$REGISTRY/fs/single:v1" "$MNT" -o "$O,log=loud"
+tap_not "an invalid cache_max is refused" "$STRATAFS" "$REGISTRY/fs/single:v1" "$MNT" -o "$O,cache_max=12Q"
+tap_not "... nothing mounted" fsd_is_mounted "$MNT"
+
 # push_index is accepted with a clear message
 out=$("$STRATAFS" "$REGISTRY/fs/single:v1" "$MNT" -o "$O,push_index" 2>&1)
 tap_ok "-o push_index still mounts" fsd_is_mounted "$MNT"
