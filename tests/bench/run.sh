@@ -17,6 +17,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRCDIR=$(cd "$HERE/../.." && pwd)
 PY=/usr/bin/python3
+export PYTHONDONTWRITEBYTECODE=1 # keep the source tree clean
 BPY="$HERE/bench.py"
 GEN_VERSION=v1
 
@@ -344,21 +345,25 @@ bench_cold() {
 	u=$(layer_field data-b usize)
 	share=$(calc "$TARGET_SIZE * $c / $u")
 	bound=$(calc "$share + 2 * $SPAN * $c / $u")
+	# value = bytes of every layer blob served (other layers should be 0)
+	local layers reg_all
+	layers=$(meta "[l['digest'] for l in m['layers']]")
 	reg_layer=$(jget "$OUT/reglog-cold-$RUNS.json" "j['blobs'].get('$digest_b', 0)")
-	reg_other=$(jget "$OUT/reglog-cold-$RUNS.json" "sum(v for k, v in j['blobs'].items() if k != '$digest_b')")
+	reg_all=$(jget "$OUT/reglog-cold-$RUNS.json" "sum(v for k, v in j['blobs'].items() if k in $layers)")
+	reg_other=$(jget "$OUT/reglog-cold-$RUNS.json" "sum(v for k, v in j['blobs'].items() if k not in $layers)")
 	st_layer=$(jget "$OUT/stats-cold-$RUNS.json.norm" "j['layers'].get('$digest_b')")
 	st_total=$(jget "$OUT/stats-cold-$RUNS.json.norm" "j.get('total')")
 	local nreq
 	nreq=$(jget "$OUT/reglog-cold-$RUNS.json" "j['requests'].get('$digest_b', 0)")
 	local mib=$((1 << 20)) res note
-	res=$(awk -v a="$reg_layer" -v b="$bound" 'BEGIN{print (a <= b) ? "PASS" : "FAIL"}')
-	note="file $TARGET_SIZE B in a layer of $c B gzip / $u B tar; bound = share $(calc "$share / $mib") MiB + 2 x 4 MiB spans at the layer's ratio; registry log: $reg_layer B in $nreq GET(s) of that layer, $reg_other B of other blobs (index artifacts, config); strata stats: layer ${st_layer:-n/a} B, total ${st_total:-n/a} B, fetch latency p50/p90/p99 $(jget "$OUT/stats-cold-$RUNS.json.norm" "'%s/%s/%s ms' % (j.get('p50_ms'), j.get('p90_ms'), j.get('p99_ms'))")"
+	res=$(awk -v a="$reg_all" -v b="$bound" 'BEGIN{print (a <= b) ? "PASS" : "FAIL"}')
+	note="file $TARGET_SIZE B in a layer of $c B gzip / $u B tar; bound = share $(calc "$share / $mib") MiB + 2 x 4 MiB spans at the layer's ratio; registry log: $reg_layer B in $nreq GET(s) of that layer, $((reg_all - reg_layer)) B of the other layers, $reg_other B of other blobs (index artifacts, config); strata stats: layer ${st_layer:-n/a} B, total ${st_total:-n/a} B, fetch latency p50/p90/p99 $(jget "$OUT/stats-cold-$RUNS.json.norm" "'%s/%s/%s ms' % (j.get('p50_ms'), j.get('p90_ms'), j.get('p99_ms'))")"
 	if [ "$reg_layer" = 0 ]; then
 		res=INVALID
 		note="$note; NO bytes of the layer were fetched: the prebuilt cache held span data, so this trial was not cold"
 	fi
-	record n=2 name="bytes fetched to read one file (registry log)" value="$(calc "$reg_layer / $mib")" unit=MiB \
-		baseline_name="bound" baseline="$(calc "$bound / $mib")" ratio="$(calc "$reg_layer / $bound")" \
+	record n=2 name="bytes fetched to read one file (registry log, all layers)" value="$(calc "$reg_all / $mib")" unit=MiB \
+		baseline_name="bound" baseline="$(calc "$bound / $mib")" ratio="$(calc "$reg_all / $bound")" \
 		target="<= share + 2 spans" result="$res" note="$note"
 }
 
