@@ -8,11 +8,12 @@
  *
  * Every handler replies exactly once, at the end of its single exit path.
  * The daemon state is fuse_req_userdata(): a struct fs_daemon, immutable
- * while the session runs.
+ * while the session runs except for the stats snapshot (its own lock).
  */
 #ifndef FS_LL_INT_H
 #define FS_LL_INT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -26,9 +27,21 @@ struct fuse_file_info;
 struct fuse_lowlevel_ops;
 struct fuse_entry_param;
 
+/*
+ * An xattr value is at most 64 KiB. Stats bigger than @stats_chunk (many
+ * layers) are served in pieces: FS_STATS_XATTR then holds
+ * {"stratafs_stats_chunks":K,"size":S} and FS_STATS_XATTR ".0" .. ".K-1"
+ * the pieces of the snapshot taken when FS_STATS_XATTR was read.
+ */
+#define FS_STATS_CHUNK_MAX 65536
+
 struct fs_daemon {
 	struct fs_mount *mount;
-	double timeout; /* entry and attribute timeout, seconds: the tree never changes */
+	double timeout;        /* entry and attribute timeout, seconds: the tree never changes */
+	size_t stats_chunk;    /* <= FS_STATS_CHUNK_MAX */
+	pthread_mutex_t stats_lock;
+	char *stats_snap;      /* protected by stats_lock */
+	size_t stats_len;      /* protected by stats_lock */
 };
 
 /* The operations table handed to fuse_session_new(). */

@@ -5,13 +5,15 @@
  * asks for the length, a non-zero size smaller than the value is ERANGE.
  *
  * The mount root also answers FS_STATS_XATTR with the stats JSON, which is
- * how `strata stats` reads a mount. It is deliberately NOT listed by
+ * how `strata stats` reads a mount (in chunks when it outgrows an xattr,
+ * see ll_int.h). It is deliberately NOT listed by
  * listxattr, so `cp -a`, `tar --xattrs` or rsync -X never copy it, and no
  * file in the tree pollutes a build context.
  */
 #define FUSE_USE_VERSION 312
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +40,75 @@ static const struct idx_xattr *find_xattr(const struct idx_entry *e, const char 
 	return NULL;
 }
 
+/* The head: the whole JSON when it fits, else a new snapshot and its chunk count. */
+static int stats_head(struct fs_daemon *d, char **out, size_t *len)
+{
+	size_t slen;
+	char *snap = fs_mount_stats_json(d->mount, &slen);
+
+	if (!snap)
+		return -ENOMEM;
+	if (slen <= d->stats_chunk) {
+		*out = snap;
+		*len = slen;
+		return 0;
+	}
+	*out = malloc(96);
+	if (!*out) {
+		free(snap);
+		return -ENOMEM;
+	}
+	*len = (size_t)snprintf(*out, 96, "{\"stratafs_stats_chunks\":%zu,\"size\":%zu}",
+				(slen + d->stats_chunk - 1) / d->stats_chunk, slen);
+	pthread_mutex_lock(&d->stats_lock);
+	free(d->stats_snap);
+	d->stats_snap = snap;
+	d->stats_len = slen;
+	pthread_mutex_unlock(&d->stats_lock);
+	return 0;
+}
+
+/* Chunk @no of the last snapshot; -ENODATA past its end. */
+static int stats_chunk(struct fs_daemon *d, unsigned long no, char **out, size_t *len)
+{
+	int r = 0;
+	size_t off;
+
+	pthread_mutex_lock(&d->stats_lock);
+	if (!d->stats_snap || no > d->stats_len / d->stats_chunk ||
+	    no * d->stats_chunk >= d->stats_len) {
+		r = -ENODATA;
+		goto out_unlock;
+	}
+	off = no * d->stats_chunk;
+	*len = d->stats_len - off < d->stats_chunk ? d->stats_len - off : d->stats_chunk;
+	*out = malloc(*len);
+	if (!*out)
+		r = -ENOMEM;
+	else
+		memcpy(*out, d->stats_snap + off, *len);
+out_unlock:
+	pthread_mutex_unlock(&d->stats_lock);
+	return r;
+}
+
+/* The stats attribute @name of the root into *out (caller frees); -ENODATA if not one. */
+static int stats_value(struct fs_daemon *d, const char *name, char **out, size_t *len)
+{
+	size_t plen = strlen(FS_STATS_XATTR);
+	unsigned long no;
+	char *end;
+
+	if (strncmp(name, FS_STATS_XATTR, plen) != 0)
+		return -ENODATA;
+	if (name[plen] == '\0')
+		return stats_head(d, out, len);
+	if (name[plen] != '.' || name[plen + 1] < '0' || name[plen + 1] > '9')
+		return -ENODATA;
+	no = strtoul(name + plen + 1, &end, 10);
+	return *end ? -ENODATA : stats_chunk(d, no, out, len);
+}
+
 void fs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct fs_daemon *d = fuse_req_userdata(req);
@@ -48,16 +119,11 @@ void fs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 	int r;
 
 	r = fs_view_get(d->mount->view, ino, &n);
-	if (r == 0 && ino == FS_VIEW_ROOT_INO && strcmp(name, FS_STATS_XATTR) == 0) {
-		stats = fs_mount_stats_json(d->mount, &len);
-		if (!stats)
-			r = -ENOMEM;
-		else if (len > 65536)
-			r = -E2BIG;
-	} else if (r == 0) {
+	if (r == 0)
+		r = ino == FS_VIEW_ROOT_INO ? stats_value(d, name, &stats, &len) : -ENODATA;
+	if (r == -ENODATA && !stats) {
 		x = n.kind == FS_VK_TREE ? find_xattr(n.entry, name) : NULL;
-		if (!x)
-			r = -ENODATA;
+		r = x ? 0 : -ENODATA;
 	}
 	if (r < 0)
 		fuse_reply_err(req, -r);

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@ struct fs_cli {
 	int insecure, layers, push_index, debug;
 	unsigned io_timeout;
 	unsigned retries; /* UINT_MAX: not given */
+	unsigned stats_chunk;
 	char password[1024]; /* from password_file; wiped once the client has it */
 };
 
@@ -65,6 +67,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("push_index", push_index),
 	OPT("io_timeout=%u", io_timeout),
 	OPT("retries=%u", retries),
+	OPT("stats_chunk=%u", stats_chunk),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -116,6 +119,8 @@ static void usage(FILE *f)
 		"    -o retries=N           registry retries per request (default 4)\n"
 		"    -o push_index          push built indexes to the registry (not yet: accepted)\n"
 		"    -o log=LEVEL           err|warn|info|debug (default info)\n"
+		"    -o stats_chunk=BYTES   (testing) serve the stats xattr in pieces above\n"
+		"                           this size (default and maximum 65536)\n"
 		"    -f                     stay in the foreground, log to stderr\n"
 		"    -d                     debug: foreground, FUSE requests traced\n"
 		"    -V, --version          print the version\n"
@@ -366,16 +371,21 @@ static void detach(int notify_fd)
 }
 
 static int serve(struct fs_mount *m, struct fuse_args *args, struct fuse_cmdline_opts *copts,
-		 int notify_fd)
+		 unsigned stats_chunk, int notify_fd)
 {
 	struct fs_daemon d = { .mount = m, .timeout = ENTRY_TIMEOUT };
 	struct fuse_loop_config *cfg = NULL;
 	struct fuse_session *se;
 	int r = -EIO;
 
+	d.stats_chunk = stats_chunk && stats_chunk < FS_STATS_CHUNK_MAX ? stats_chunk
+									 : FS_STATS_CHUNK_MAX;
+	pthread_mutex_init(&d.stats_lock, NULL);
 	se = fuse_session_new(args, fs_ll_ops(), sizeof(struct fuse_lowlevel_ops), &d);
-	if (!se)
-		return -EINVAL;
+	if (!se) {
+		r = -EINVAL;
+		goto out_free_stats;
+	}
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_destroy;
 	if (fuse_session_mount(se, copts->mountpoint) != 0) {
@@ -406,6 +416,9 @@ out_remove_handlers:
 	fuse_remove_signal_handlers(se);
 out_destroy:
 	fuse_session_destroy(se);
+out_free_stats:
+	free(d.stats_snap);
+	pthread_mutex_destroy(&d.stats_lock);
 	return r;
 }
 
@@ -442,7 +455,7 @@ int main(int argc, char **argv)
 		log_err("cannot mount '%s': %s", cli.ref, strerror(-r));
 		goto out_free_cli;
 	}
-	r = serve(m, &args, &copts, notify_fd);
+	r = serve(m, &args, &copts, cli.stats_chunk, notify_fd);
 	status = r < 0 ? 1 : 0;
 	fs_mount_free(m);
 out_free_cli:
