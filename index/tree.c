@@ -356,6 +356,31 @@ static int add_entry(struct tree_builder *b, uint16_t layer, uint32_t id, const 
 	return new_dent(b, dir, base, strlen(base), inode, &dent);
 }
 
+/* A path as the tar reader normalises it: a loaded index may hold anything. */
+static bool path_ok(const char *p, bool root_ok)
+{
+	if (!p)
+		return false;
+	if (!*p)
+		return root_ok;
+	for (;;) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (!p[n])
+			return true;
+		p += n + 1;
+	}
+}
+
+static bool entry_ok(const struct idx_entry *e)
+{
+	return e->type <= IDX_T_OPAQUE &&
+	       path_ok(e->path, e->type == IDX_T_DIR || e->type == IDX_T_OPAQUE) &&
+	       (e->type != IDX_T_HARDLINK || path_ok(e->link, false));
+}
+
 static bool is_marker(const struct idx_entry *e)
 {
 	return e->type == IDX_T_WHITEOUT || e->type == IDX_T_OPAQUE;
@@ -370,13 +395,21 @@ static int apply_layer(struct tree_builder *b, uint16_t layer)
 	for (uint32_t i = 0; i < n && r == 0; i++) {
 		const struct idx_entry *e = idx_entry_get(l, i);
 
-		if (e && is_marker(e))
+		if (!e || entry_ok(e))
+			continue;
+		log_warn("ignoring entry '%s' of layer %u: not a normalised path or a known type",
+			 e->path ? e->path : "(null)", layer);
+	}
+	for (uint32_t i = 0; i < n && r == 0; i++) {
+		const struct idx_entry *e = idx_entry_get(l, i);
+
+		if (e && is_marker(e) && entry_ok(e))
 			r = apply_whiteout(b, e);
 	}
 	for (uint32_t i = 0; i < n && r == 0; i++) {
 		const struct idx_entry *e = idx_entry_get(l, i);
 
-		if (!e)
+		if (!e || !entry_ok(e))
 			continue;
 		if (!is_marker(e))
 			r = add_entry(b, layer, i, e);
