@@ -18,6 +18,13 @@
 
 #define ECR_TARGET "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"
 #define ECR_MAX_TOKEN (64u << 10)
+/* One header line: the session token (up to REG_AWS_MAX_SESSION_TOKEN) is the longest. */
+#define LINE_MAX_LEN (REG_AWS_MAX_SESSION_TOKEN + 64)
+#define N_LINES 5
+
+struct lines {
+	char l[N_LINES][LINE_MAX_LEN];
+};
 
 static bool type_is(const char *t, const char *const *list)
 {
@@ -150,7 +157,7 @@ struct call {
 };
 
 /* Header lines for curl plus the same headers for the signer. */
-static int build_headers(struct call *c, const char *amz_date, char lines[6][1100],
+static int build_headers(struct call *c, const char *amz_date, struct lines *lines,
 			 size_t *n_lines)
 {
 	struct reg_sigv4_header sh[5] = {
@@ -172,13 +179,19 @@ static int build_headers(struct call *c, const char *amz_date, char lines[6][110
 	r = reg_sigv4_sign(c->cr, c->h->region, "ecr", amz_date, &req, &out);
 	if (r < 0)
 		return r;
-	for (i = 0; i < n; i++)
-		if (i != 1) /* curl sends Host itself, the same value */
-			snprintf(lines[i], sizeof(lines[i]), "%s: %s", sh[i].name, sh[i].value);
-	snprintf(lines[1], sizeof(lines[1]), "Authorization: %s", out.authorization);
+	for (i = 0; i < n && r == 0; i++) {
+		int w;
+
+		if (i == 1) /* curl sends Host itself, the same value; Authorization goes here */
+			w = snprintf(lines->l[i], LINE_MAX_LEN, "Authorization: %s", out.authorization);
+		else
+			w = snprintf(lines->l[i], LINE_MAX_LEN, "%s: %s", sh[i].name, sh[i].value);
+		if (w < 0 || w >= LINE_MAX_LEN)
+			r = -EFBIG;
+	}
 	reg_sigv4_out_release(&out);
 	*n_lines = n;
-	return 0;
+	return r;
 }
 
 static int parse_answer(const struct reg_aws_http_resp *resp, const char *url, char **token,
@@ -205,8 +218,9 @@ static int parse_answer(const struct reg_aws_http_resp *resp, const char *url, c
 
 static int attempt(struct call *c, char **token, time_t *exp)
 {
-	char lines[6][1100], amz_date[17];
-	const char *ptrs[6];
+	struct lines *lines;
+	char amz_date[17];
+	const char *ptrs[N_LINES];
 	struct reg_aws_http_req req = {
 		.method = "POST", .url = c->url, .headers = ptrs,
 		.body = c->body, .body_len = strlen(c->body), .ca_file = c->o->ca_file,
@@ -217,20 +231,25 @@ static int attempt(struct call *c, char **token, time_t *exp)
 	size_t i;
 	int r;
 
+	lines = calloc(1, sizeof(*lines));
+	if (!lines)
+		return -ENOMEM;
 	reg_sigv4_amz_date(time(NULL), amz_date);
 	r = build_headers(c, amz_date, lines, &req.n_headers);
 	if (r < 0)
-		return r;
+		goto out_free_lines;
 	for (i = 0; i < req.n_headers; i++)
-		ptrs[i] = lines[i];
+		ptrs[i] = lines->l[i];
 	reg_aws_http_resp_init(&resp, REG_AWS_MAX_RESPONSE);
 	r = reg_aws_http_do(&req, &resp);
-	explicit_bzero(lines, sizeof(lines));
 	if (r < 0)
 		log_warn("cannot reach the ECR API at '%s': %s", c->url, resp.error);
 	else
 		r = parse_answer(&resp, c->url, token, exp);
 	reg_aws_http_resp_release(&resp);
+out_free_lines:
+	explicit_bzero(lines, sizeof(*lines));
+	free(lines);
 	return r;
 }
 

@@ -16,7 +16,8 @@
 
 TEST_AKID=AKIDSTRATAFSTEST0001
 TEST_SECRET='wJalr/stratafs+TEST/secretKEY0001'
-TEST_SESSION='IQoJb3JpZ2luX2VjEHstratafs/session+token//0001=='
+# Real STS session tokens run to 1-2 KB: make ours that long too.
+TEST_SESSION="IQoJb3JpZ2luX2VjEHstratafs/session+token//$(head -c 1400 /dev/urandom | base64 -w0)"
 TEST_ECR_PASS="ecr-pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 TEST_CONTAINER_TOKEN="ctok-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 ECR_HOST=123456789012.dkr.ecr.us-east-1.amazonaws.com
