@@ -217,6 +217,26 @@ static void fs_cli_release(struct fs_cli *c)
 	explicit_bzero(c->password, sizeof(c->password));
 }
 
+/* The daemon runs in "/" once detached: make a relative path option absolute. */
+static int absolutize(char **path)
+{
+	char cwd[4096], *abs;
+	size_t len;
+
+	if (!*path || (*path)[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	len = strlen(cwd) + strlen(*path) + 2;
+	abs = malloc(len);
+	if (!abs)
+		return -ENOMEM;
+	snprintf(abs, len, "%s/%s", cwd, *path);
+	free(*path);
+	*path = abs;
+	return 0;
+}
+
 /* 0 ok, 1 done (help), -EINVAL usage error. */
 static int fs_cli_parse(struct fuse_args *args, struct fs_cli *c)
 {
@@ -235,6 +255,11 @@ static int fs_cli_parse(struct fuse_args *args, struct fs_cli *c)
 		return -EINVAL;
 	}
 	log_set_level(c->debug ? LOG_LVL_DEBUG : lvl);
+	if (absolutize(&c->cache) < 0 || absolutize(&c->ca_file) < 0 ||
+	    absolutize(&c->config) < 0 || absolutize(&c->password_file) < 0) {
+		log_err("cannot resolve a relative path option: %s", strerror(errno));
+		return -EINVAL;
+	}
 	if (c->prefetch && strcmp(c->prefetch, "none") != 0 && strcmp(c->prefetch, "all") != 0) {
 		log_err("invalid prefetch mode '%s' (none or all)", c->prefetch);
 		return -EINVAL;

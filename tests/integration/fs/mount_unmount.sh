@@ -92,6 +92,13 @@ tap_ok "mount from an fstab line" fsd_is_mounted "$MNT"
 tap_is "$(head -1 "$MNT/bin/hello")" "#!/bin/sh" "read a file"
 tap_ok "umount" umount "$MNT"
 
+# relative paths (mountpoint, cache dir) still work once the daemon is in "/"
+(cd "$HARNESS_DIR" && "$STRATAFS" "$REGISTRY/fs/single:v1" mnt -o insecure,cache=relcache)
+tap_ok "relative mountpoint" fsd_is_mounted "$MNT"
+tap_ok "reads work with a relative cache dir" cmp <(cat "$MNT/data/blob.bin") "$MNT/data/blob.bin"
+tap_ok "... and the cache is where it was named" test -n "$(find "$HARNESS_DIR/relcache" -type f | head -1)"
+fsd_umount "$MNT"
+
 # allow_other only when asked
 "$STRATAFS" "$REGISTRY/fs/single:v1" "$MNT" -o "$O"
 tap_not "no allow_other by default" sh -c "grep ' $(readlink -f "$MNT") ' /proc/mounts | grep -q allow_other"
