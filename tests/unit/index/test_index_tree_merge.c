@@ -7,6 +7,9 @@
  */
 #include <errno.h>
 #include <time.h>
+#include <zstd.h>
+
+#include "common/digest.h"
 
 #include "common/log.h"
 #include "index/index.h"
@@ -242,6 +245,58 @@ static void test_queries(void)
 	idx_layer_free(l);
 }
 
+/*
+ * A loaded index is not made by our tar reader: patch a saved one so an
+ * entry's path is "d/.." (envelope digest recomputed) and check that the
+ * loader refuses it or the tree leaves it out.
+ */
+static void test_hostile_index(void)
+{
+	struct tw w = { 0 };
+	struct idx_layer *l, *bad = NULL;
+	struct idx_tree *t = NULL;
+	uint8_t *buf = NULL, *payload = NULL, *out = NULL;
+	size_t len = 0, plen, clen;
+	uint64_t ino;
+	char *hit;
+	int r;
+
+	tw_dir(&w, "d/");
+	tw_file(&w, "d/xx", "1");
+	tw_file(&w, "e", "2");
+	l = tt_layer(&w);
+	if (!ok(l && idx_save(l, (void **)&buf, &len) == 0 && len > 64, "index saved"))
+		return;
+	memcpy(&plen, buf + 16, 8); /* little-endian hosts only, as the tests run */
+	payload = malloc(plen);
+	out = malloc(ZSTD_compressBound(plen) + 64);
+	ok(ZSTD_decompress(payload, plen, buf + 64, len - 64) == plen, "payload decompressed");
+	hit = memmem(payload, plen, "d/xx", 5);
+	ok(hit != NULL, "path found in the payload");
+	if (hit)
+		memcpy(hit, "d/..", 5);
+	clen = ZSTD_compress(out + 64, ZSTD_compressBound(plen), payload, plen, 3);
+	memcpy(out, buf, 64);
+	memcpy(out + 24, &clen, 8);
+	digest_sha256(payload, plen, out + 32);
+	r = idx_load(out, clen + 64, &bad);
+	if (r == 0) {
+		is_int(idx_tree_build((const struct idx_layer *const *)&bad, 1, 0, &t), 0,
+		       "tree of the patched index built");
+		ok(t && idx_tree_resolve(t, "d", &ino) == 0 && idx_tree_node(t, ino)->n_children == 0,
+		   "the '..' entry is left out of the tree");
+		ok(t && idx_tree_resolve(t, "e", &ino) == 0, "the other entries stay");
+	} else {
+		ok(r == -EBADMSG, "the loader refuses a '..' path (%d)", r);
+	}
+	idx_tree_free(t);
+	idx_layer_free(bad);
+	idx_layer_free(l);
+	free(buf);
+	free(payload);
+	free(out);
+}
+
 static void test_big(void)
 {
 	struct tw w = { 0 };
@@ -284,6 +339,7 @@ int main(void)
 	test_hardlinks();
 	test_keep_whiteouts();
 	test_queries();
+	test_hostile_index();
 	test_big();
 	return tap_done();
 }
