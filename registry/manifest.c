@@ -244,12 +244,13 @@ int reg_manifest_parse(const char *raw, size_t len, const char *content_type,
 		r = -ENOMEM;
 		goto out_free;
 	}
-	memcpy(m->raw, raw, len);
+	if (len)
+		memcpy(m->raw, raw, len);
 	m->raw[len] = '\0';
 	m->raw_len = len;
-	digest_sha256(raw, len, h);
+	digest_sha256(m->raw, len, h);
 	digest_format(h, m->digest);
-	root = json_loadb(raw, len, JSON_REJECT_DUPLICATES, NULL);
+	root = json_loadb(m->raw, len, JSON_REJECT_DUPLICATES, NULL);
 	r = root ? parse_body(root, content_type, m) : -EBADMSG;
 	json_decref(root);
 	if (r < 0)
