@@ -41,12 +41,24 @@ void fs_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 /*
  * The entry at position @pos of @dir: ".", "..", then the children.
- * -ENOENT past the end.
+ * -ENOENT past the end. A child that is a lazy tree not merged yet is not
+ * resolved (that would merge it): *lazy_ino is set instead, 0 otherwise.
  */
 static int entry_at(const struct fs_view *v, const struct fs_vnode *dir, uint64_t pos,
-		    struct fs_vnode *out, const char **name)
+		    struct fs_vnode *out, const char **name, uint64_t *lazy_ino)
 {
+	uint64_t ino;
 	int r;
+
+	*lazy_ino = 0;
+	if (pos >= 2 && dir->kind == FS_VK_SDIR) {
+		r = fs_view_sdir_child(v, dir, (uint32_t)(pos - 2), &ino, name);
+		if (r == 0 && fs_view_is_lazy(v, ino)) {
+			*lazy_ino = ino;
+			return 0;
+		}
+		return r < 0 ? r : fs_view_get(v, ino, out);
+	}
 
 	if (pos == 0) {
 		*out = *dir;
@@ -73,18 +85,26 @@ static ssize_t fill(fuse_req_t req, uint64_t ino, char *buf, size_t size, off_t 
 	struct fuse_entry_param e;
 	const char *name;
 	size_t used = 0, len;
+	uint64_t lazy;
 	int r;
 
 	r = fs_view_get(d->mount->view, ino, &dir);
 	if (r < 0)
 		return r;
 	for (uint64_t pos = off < 0 ? 0 : (uint64_t)off;; pos++) {
-		r = entry_at(d->mount->view, &dir, pos, &n, &name);
+		r = entry_at(d->mount->view, &dir, pos, &n, &name, &lazy);
 		if (r == -ENOENT)
 			break;
 		if (r < 0)
 			return r;
-		fs_ll_fill_entry(d, &n, &e);
+		if (lazy) {
+			/* name and type only; nodeid 0: the kernel looks it up when used */
+			memset(&e, 0, sizeof(e));
+			e.attr.st_ino = lazy;
+			e.attr.st_mode = S_IFDIR;
+		} else {
+			fs_ll_fill_entry(d, &n, &e);
+		}
 		if (plus)
 			len = fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
 						     (off_t)(pos + 1));

@@ -4,7 +4,7 @@
  * manifest and the legacy index; PROTOCOLS.md §1):
  *
  *   layers/NN-<12 hex>/   config layer NN alone, whiteouts shown as files
- *   chains/NN/            config layer NN merged over its parents
+ *   chains/NN/            config layer NN merged over its parents (lazily)
  *   cache-config.json     the exact bytes of the cache config blob
  *
  * NN is the layer's index in the cache config. A config layer whose blob is
@@ -123,7 +123,8 @@ static int add_views(struct fs_mount *m, struct bk *bk)
 		len = chain_of(bk, i, cidx, cnos);
 		if (r < 0 || len == 0)
 			continue;
-		tree = fs_mount_add_tree(m, cidx, cnos, len, 0);
+		/* merged on first use: chains repeat their parents' entries (O(N^2)) */
+		tree = fs_view_add_lazy_tree(m->view, cidx, cnos, len, 0);
 		snprintf(name, sizeof(name), "%02u", (unsigned)i);
 		r = tree < 0 ? tree : fs_view_attach_tree(m->view, cdir, name, (unsigned)tree);
 	}

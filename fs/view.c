@@ -12,12 +12,23 @@
  *
  * The trees are immutable and every inode lives as long as the mount, so
  * the daemon keeps no lookup counts (forget is a no-op).
+ *
+ * Lazy trees. A BuildKit cache of N layers has N chains, and chain k
+ * repeats the entries of all its parents: built eagerly that is O(N^2)
+ * nodes at mount time. A lazy tree keeps only its layer list; it is merged
+ * the first time one of its inodes is resolved (under v->build_lock, then
+ * published with a release store), so a mount pays only for the chains a
+ * build actually looks into. Its inode range is fixed by its id, so
+ * building late changes no inode number, and its name in the parent dir
+ * is known without building it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 
+#include "common/log.h"
 #include "common/xmath.h"
 #include "fs/view_int.h"
 
@@ -38,7 +49,10 @@ struct synth {
 };
 
 struct vtree {
-	struct idx_tree *t;
+	struct idx_tree *t;   /* lazy trees: NULL until built (atomic, build_lock) */
+	const struct idx_layer **lazy; /* lazy trees: the layers to merge */
+	unsigned flags;
+	int build_err;        /* protected by build_lock: a failed build is not retried */
 	unsigned *layer_nos;
 	size_t n_layers;
 	uint64_t parent;    /* where its root is attached (0: nowhere) */
@@ -52,6 +66,7 @@ struct fs_view {
 	uint32_t n_syn, cap_syn;
 	struct vtree *trees;
 	uint32_t n_trees, cap_trees;
+	pthread_mutex_t build_lock;
 };
 
 static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
@@ -83,6 +98,7 @@ int fs_view_new(int64_t mtime, struct fs_view **out)
 	if (!v)
 		return -ENOMEM;
 	v->mtime = mtime;
+	pthread_mutex_init(&v->build_lock, NULL);
 	r = grow((void **)&v->syn, &v->cap_syn, 1, sizeof(*v->syn));
 	if (r < 0) {
 		free(v);
@@ -114,11 +130,13 @@ void fs_view_free(struct fs_view *v)
 	}
 	for (uint32_t i = 0; i < v->n_trees; i++) {
 		idx_tree_free(v->trees[i].t);
+		free(v->trees[i].lazy);
 		free(v->trees[i].layer_nos);
 		free(v->trees[i].name);
 	}
 	free(v->syn);
 	free(v->trees);
+	pthread_mutex_destroy(&v->build_lock);
 	free(v);
 }
 
@@ -149,6 +167,64 @@ int fs_view_add_tree(struct fs_view *v, struct idx_tree *t, const unsigned *laye
 	vt->n_layers = n_layers;
 	vt->t = t;
 	return (int)v->n_trees++;
+}
+
+int fs_view_add_lazy_tree(struct fs_view *v, const struct idx_layer *const *layers,
+			  const unsigned *layer_nos, size_t n_layers, unsigned flags)
+{
+	const struct idx_layer **copy = calloc(n_layers ? n_layers : 1, sizeof(*copy));
+	struct vtree *vt;
+	int r;
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, layers, n_layers * sizeof(*layers));
+	r = grow((void **)&v->trees, &v->cap_trees, v->n_trees + 1, sizeof(*v->trees));
+	if (r < 0 || v->n_trees >= MAX_TREES) {
+		free(copy);
+		return r < 0 ? r : -EFBIG;
+	}
+	vt = &v->trees[v->n_trees];
+	memset(vt, 0, sizeof(*vt));
+	vt->layer_nos = calloc(n_layers ? n_layers : 1, sizeof(*vt->layer_nos));
+	if (!vt->layer_nos) {
+		free(copy);
+		return -ENOMEM;
+	}
+	memcpy(vt->layer_nos, layer_nos, n_layers * sizeof(*layer_nos));
+	vt->n_layers = n_layers;
+	vt->lazy = copy;
+	vt->flags = flags;
+	return (int)v->n_trees++;
+}
+
+/* The tree of @vt, merging it now if it is lazy and not built yet; NULL on failure. */
+static const struct idx_tree *tree_of(struct fs_view *v, struct vtree *vt)
+{
+	struct idx_tree *t = __atomic_load_n(&vt->t, __ATOMIC_ACQUIRE);
+	int r;
+
+	if (t || !vt->lazy)
+		return t;
+	pthread_mutex_lock(&v->build_lock);
+	t = vt->t;
+	if (!t && vt->build_err == 0) {
+		r = idx_tree_build(vt->lazy, vt->n_layers, vt->flags, &t);
+		if (r == 0 && idx_tree_count(t) >= TREE_MASK) {
+			idx_tree_free(t);
+			r = -EFBIG;
+		}
+		if (r < 0) {
+			log_err("cannot merge %zu layers for '%s': %s", vt->n_layers,
+				vt->name ? vt->name : "?", strerror(-r));
+			vt->build_err = r;
+			t = NULL;
+		} else {
+			__atomic_store_n(&vt->t, t, __ATOMIC_RELEASE);
+		}
+	}
+	pthread_mutex_unlock(&v->build_lock);
+	return t;
 }
 
 int fs_view_set_root_tree(struct fs_view *v, unsigned tree_id)
@@ -268,19 +344,25 @@ static uint64_t tree_to_ino(const struct fs_view *v, uint32_t tree_id, uint64_t 
 	return ((uint64_t)tree_id + 1) << TREE_SHIFT | tino;
 }
 
-static int get_tree(const struct fs_view *v, uint32_t tree_id, uint64_t tino, struct fs_vnode *out)
+static int get_tree(const struct fs_view *cv, uint32_t tree_id, uint64_t tino, struct fs_vnode *out)
 {
-	const struct vtree *vt = &v->trees[tree_id];
-	const struct idx_node *n = idx_tree_node(vt->t, tino);
+	/* the one mutation after mount: building a lazy tree, see the top */
+	struct fs_view *v = (struct fs_view *)cv;
+	struct vtree *vt = &v->trees[tree_id];
+	const struct idx_tree *t = tree_of(v, vt);
+	const struct idx_node *n;
 
+	if (!t)
+		return -EIO;
+	n = idx_tree_node(t, tino);
 	if (!n || n->layer >= vt->n_layers)
 		return -ENOENT;
 	memset(out, 0, sizeof(*out));
 	out->kind = FS_VK_TREE;
 	out->ino = tree_to_ino(v, tree_id, tino);
-	out->tree = vt->t;
+	out->tree = t;
 	out->node = n;
-	out->entry = idx_tree_entry(vt->t, n);
+	out->entry = idx_tree_entry(t, n);
 	out->layer_no = vt->layer_nos[n->layer];
 	out->n_children = n->n_children;
 	if (tino == IDX_ROOT_INO && !v->single) {
@@ -317,6 +399,16 @@ int fs_view_get(const struct fs_view *v, uint64_t ino, struct fs_vnode *out)
 	return 0;
 }
 
+/* The name of @child of a synthetic dir, without building a lazy tree. */
+static const char *child_name(const struct fs_view *v, uint64_t child)
+{
+	uint64_t tree_id = child >> TREE_SHIFT;
+
+	if (tree_id)
+		return v->trees[tree_id - 1].name ? v->trees[tree_id - 1].name : "";
+	return v->syn[child - 1].name;
+}
+
 static bool is_dir(const struct fs_vnode *n)
 {
 	return n->kind == FS_VK_SDIR || (n->kind == FS_VK_TREE && n->node->type == IDX_T_DIR);
@@ -340,9 +432,10 @@ int fs_view_lookup(const struct fs_view *v, uint64_t dir, const char *name, stru
 		return fs_view_get(v, (d.ino & ~TREE_MASK) | tino, out);
 	}
 	for (uint32_t i = 0; i < d.n_children; i++) {
-		r = fs_view_get(v, v->syn[dir - 1].children[i], out);
-		if (r == 0 && strcmp(out->name, name) == 0)
-			return 0;
+		uint64_t child = v->syn[dir - 1].children[i];
+
+		if (strcmp(child_name(v, child), name) == 0)
+			return fs_view_get(v, child, out);
 	}
 	return -ENOENT;
 }
@@ -372,6 +465,29 @@ int fs_view_child(const struct fs_view *v, const struct fs_vnode *dir, uint32_t 
 	if (r == 0)
 		out->name = n->name;
 	return r;
+}
+
+int fs_view_sdir_child(const struct fs_view *v, const struct fs_vnode *dir, uint32_t pos,
+		       uint64_t *ino, const char **name)
+{
+	if (dir->kind != FS_VK_SDIR)
+		return -ENOTDIR;
+	if (pos >= dir->n_children)
+		return -ENOENT;
+	*ino = v->syn[dir->ino - 1].children[pos];
+	*name = child_name(v, *ino);
+	return 0;
+}
+
+bool fs_view_is_lazy(const struct fs_view *v, uint64_t ino)
+{
+	uint64_t tree_id = ino >> TREE_SHIFT;
+	struct vtree *vt;
+
+	if (v->single || tree_id == 0 || tree_id > v->n_trees)
+		return false;
+	vt = &v->trees[tree_id - 1];
+	return vt->lazy && !__atomic_load_n(&vt->t, __ATOMIC_ACQUIRE);
 }
 
 static mode_t type_bits(uint8_t type)
@@ -441,7 +557,10 @@ uint64_t fs_view_inode_count(const struct fs_view *v)
 {
 	uint64_t total = v->single ? 0 : v->n_syn;
 
-	for (uint32_t i = 0; i < v->n_trees; i++)
-		total += idx_tree_count(v->trees[i].t);
+	for (uint32_t i = 0; i < v->n_trees; i++) {
+		const struct idx_tree *t = __atomic_load_n(&v->trees[i].t, __ATOMIC_ACQUIRE);
+
+		total += t ? idx_tree_count(t) : 0;
+	}
 	return total;
 }

@@ -5,8 +5,9 @@
  * layers/NN-<digest>/, chains/NN/ and cache-config.json of a BuildKit cache.
  * FUSE-free, so it can be tested without a mount.
  *
- * Thread-safety: built by one thread, then immutable and read from any
- * number of FUSE workers without locks.
+ * Thread-safety: built by one thread, then read from any number of FUSE
+ * workers; the only later change, merging a lazy tree on first use, is
+ * done under the view's lock and published atomically.
  */
 #ifndef FS_VIEW_INT_H
 #define FS_VIEW_INT_H
@@ -59,6 +60,14 @@ int fs_view_add_tree(struct fs_view *v, struct idx_tree *t, const unsigned *laye
 		     size_t n_layers);
 
 /*
+ * Add a tree merged from @layers on first use (see view.c). @layers (the
+ * array is copied, the layers must outlive the view) and @layer_nos as for
+ * fs_view_add_tree(). Its inodes resolve to -EIO if the merge fails.
+ */
+int fs_view_add_lazy_tree(struct fs_view *v, const struct idx_layer *const *layers,
+			  const unsigned *layer_nos, size_t n_layers, unsigned flags);
+
+/*
  * Make tree @tree_id the whole mount: its root is the mount root and its
  * inode numbers are the tree's own. Only for a view with one tree and no
  * synthetic nodes.
@@ -82,6 +91,14 @@ uint32_t fs_view_dir_size(const struct fs_view *v, const struct fs_vnode *dir);
 /* The @pos-th child of @dir in a stable order; -ENOENT past the end. */
 int fs_view_child(const struct fs_view *v, const struct fs_vnode *dir, uint32_t pos,
 		  struct fs_vnode *out);
+/*
+ * The @pos-th child of synthetic dir @dir without resolving it (so without
+ * merging a lazy tree): its ino and name. -ENOENT past the end.
+ */
+int fs_view_sdir_child(const struct fs_view *v, const struct fs_vnode *dir, uint32_t pos,
+		       uint64_t *ino, const char **name);
+/* True when @ino is the root of a lazy tree not merged yet. */
+bool fs_view_is_lazy(const struct fs_view *v, uint64_t ino);
 /* Attributes of @n as the kernel should see them. */
 void fs_view_stat(const struct fs_view *v, const struct fs_vnode *n, struct stat *st);
 /* Total inodes (for statfs). */

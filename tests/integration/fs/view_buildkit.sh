@@ -63,7 +63,12 @@ check_view() { # FORM MNT
 	want=$(jq -r '.layers | to_entries[] | "\(.key) \(.value.digest)"' "$MAN" |
 		while read -r i d; do printf '%02d-%s\n' "$i" "$(echo "${d#sha256:}" | cut -c1-12)"; done)
 	tap_is "$(ls "$mnt/layers")" "$want" "$form: layers/NN-<short digest> in cache config order"
+	files0=$(stat -f -c %c "$mnt")
 	tap_is "$(ls "$mnt/chains" | tr '\n' ' ')" "00 01 02 03 04 " "$form: chains/00..04"
+	tap_is "$(stat -f -c %c "$mnt")" "$files0" "$form: listing chains/ merges no chain (lazy)"
+	ls "$mnt/chains/01" >/dev/null
+	tap_ok "$form: entering chains/01 merges it (statfs files $files0 -> $(stat -f -c %c "$mnt"))" \
+		test "$(stat -f -c %c "$mnt")" -gt "$files0"
 	tap_ok "$form: cache-config.json is the exact config blob" cmp "$W/config.json" "$mnt/cache-config.json"
 	tap_not "$form: cache-config.json is read-only" sh -c "echo x >>'$mnt/cache-config.json'"
 	tree_dump "$mnt/chains/01" >"$W/got-two.txt"
