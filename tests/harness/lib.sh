@@ -88,13 +88,28 @@ wait_http() {
 }
 
 registry_start() {
-	local variant=${1:-plain} port dir
+	local variant=${1:-plain} try
+	# free_port only finds a port that was free a moment ago: if another
+	# process takes it first, start again on a new one.
+	for try in 1 2 3; do
+		if _registry_start_once "$variant"; then
+			return 0
+		fi
+		grep -q 'address already in use' "$REGISTRY_LOG" 2>/dev/null || break
+		registry_stop
+	done
+	cat "$REGISTRY_LOG" >&2 || true
+	harness_fail "registry ($variant) did not start on $REGISTRY"
+}
+
+_registry_start_once() {
+	local variant=$1 port dir i
 	port=$(free_port)
 	dir="$HARNESS_DIR/registry-$port"
 	mkdir -p "$dir"
 	if [ -n "${REGISTRY_SHARED_STORAGE:-}" ]; then
 		# serve what another registry of this test already holds (saves pushes)
-		ln -s "$REGISTRY_SHARED_STORAGE" "$dir/storage"
+		ln -sfn "$REGISTRY_SHARED_STORAGE" "$dir/storage"
 	else
 		mkdir -p "$dir/storage"
 	fi
@@ -128,10 +143,14 @@ registry_start() {
 	/usr/bin/docker-registry serve "$dir/config.yml" >"$REGISTRY_LOG" 2>&1 &
 	REGISTRY_PID=$!
 	HARNESS_PIDS="$HARNESS_PIDS $!"
-	if ! wait_http "$REGISTRY_URL/v2/" -k; then
-		cat "$REGISTRY_LOG" >&2 || true
-		harness_fail "registry ($variant) did not start on $REGISTRY"
-	fi
+	for i in $(seq 1 150); do
+		if curl -s -o /dev/null -k --max-time 2 "$REGISTRY_URL/v2/" 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$REGISTRY_PID" 2>/dev/null || return 1 # it exited
+		sleep 0.1
+	done
+	return 1
 }
 
 # write_registry_config DIR PORT EXTRA_YAML

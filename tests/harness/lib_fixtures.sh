@@ -22,6 +22,8 @@
 #                 random, so its layer blob is > 1 MiB).
 #   index         OCI image index: linux/amd64 + linux/arm64/v8 (the index
 #                 blob is written with jq; umoci cannot make one)
+#   list          index, pushed as a Docker manifest list of schema 2
+#                 manifests (skopeo copy --all --format v2s2)
 #   v2s2          multi, pushed as Docker v2 schema 2 (skopeo --format v2s2)
 #   zstd          multi with every layer recompressed to tar+zstd (zstd CLI;
 #                 digests and sizes fixed in the layout with jq)
@@ -36,7 +38,7 @@
 # $BUILDDIR/harness-fixtures/<hash of this file>, else under /tmp), so the
 # test scripts of one `meson test` build them once.
 
-FIXTURES="single multi index v2s2 zstd uncompressed"
+FIXTURES="single multi index list v2s2 zstd uncompressed"
 
 _fx_cache_dir() {
 	local key
@@ -229,6 +231,11 @@ _fx_build_uncompressed() {
 	src=$(fixture_build single)
 	_fx_recompress "$src" single "$1" uncompressed none
 }
+_fx_build_list() {
+	local src
+	src=$(fixture_build index)
+	cp -a "$src" "$1"
+}
 _fx_build_v2s2() {
 	local src
 	src=$(fixture_build multi)
@@ -269,6 +276,7 @@ fixture_ref() {
 	local name=$1
 	case "$name" in
 	v2s2) printf '%s:multi\n' "$(fixture_build v2s2)" ;;
+	list) printf '%s:index\n' "$(fixture_build list)" ;;
 	*) printf '%s:%s\n' "$(fixture_build "$name")" "$name" ;;
 	esac
 }
@@ -294,6 +302,7 @@ fixture_push() {
 	src=$(fixture_ref "$name")
 	case "$name" in
 	index) extra=(--all) ;;
+	list) extra=(--all --format v2s2) ;;
 	v2s2) extra=(--format v2s2) ;;
 	uncompressed)
 		oci_push_raw "${src%:*}" "${src##*:}" "$dest" ||

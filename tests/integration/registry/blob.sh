@@ -81,7 +81,7 @@ for v in plain tls basic token; do
 		d="$HARNESS_DIR/pulled-$f" # skopeo's copy, made through the first variant
 		if [ -d "$d" ]; then
 			:
-		elif [ "$f" = index ]; then
+		elif [ "$f" = index ] || [ "$f" = list ]; then
 			skopeo_pull "it/$f:latest" "$d" --override-arch amd64 --override-os linux
 		else
 			skopeo_pull "it/$f:latest" "$d"

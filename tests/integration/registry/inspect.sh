@@ -59,11 +59,11 @@ for v in plain tls basic token; do
 		REGISTRY_SHARED_STORAGE=$REGISTRY_STORAGE
 	fi
 	for f in $FIXTURES; do
-		if [ "$f" = index ]; then
+		if [ "$f" = index ] || [ "$f" = list ]; then
 			for p in linux/amd64 linux/arm64/v8; do
-				want_for it/index:latest "$p"
-				tap_ok "$v: inspect index --platform $p agrees with skopeo" \
-					check_inspect it/index:latest "$want" --platform "$p"
+				want_for "it/$f:latest" "$p"
+				tap_ok "$v: inspect '$f' --platform $p agrees with skopeo" \
+					check_inspect "it/$f:latest" "$want" --platform "$p"
 			done
 			continue
 		fi
