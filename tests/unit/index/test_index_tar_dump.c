@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_index_tar_dump LAYERFILE: index a local layer blob with idx_build,
- * merge it alone (whiteouts kept, like `strata ls`) and print one line per
- * name, sorted by path, for the oracle tests to compare with what GNU tar
- * extracts:
+ * test_index_tar_dump LAYERFILE...: index local layer blobs with idx_build;
+ * one layer is merged alone with whiteouts kept (like `strata ls`), several
+ * are merged bottom-up (the first is the lowest) with OCI whiteouts applied.
+ * Prints one line per name, depth first, for the oracle tests to compare
+ * with what GNU tar or umoci extracts:
  *   path|type|mode|uid|gid|mtime.nsec|size|nlink|link|xattrs|sha256
  * type is one of f d l c b p; size is "-" for dirs (fs-dependent), the
  * device as "maj,min" for c/b; xattrs as name=hex joined by ',' sorted;
  * sha256 of the content read back through idx_file_read, "-" otherwise.
- * With --save OUT, the index is also written to OUT (idx_save), for
- * `strata ls --index`. Exit 1 with the error on stderr if anything fails.
+ * With --save OUT (one layer), the index is also written to OUT (idx_save),
+ * for `strata ls --index`. Exit 1 with the error on stderr if anything fails.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,11 +25,14 @@
 #include "common/log.h"
 #include "index/index.h"
 
+#define MAX_LAYERS 16
+
 struct ctx {
-	int fd;
-	const struct idx_layer *l;
+	int fd[MAX_LAYERS];
+	struct idx_layer *l[MAX_LAYERS];
+	struct idx_reader rd[MAX_LAYERS];
+	size_t n;
 	const struct idx_tree *t;
-	struct idx_reader rd;
 	struct dbuf out;
 };
 
@@ -60,7 +64,8 @@ static int content_sha(struct ctx *c, const struct idx_node *n, char hex[DIGEST_
 	int r = digest_ctx_new(&d);
 
 	while (r == 0 && off < n->size) {
-		ssize_t got = idx_file_read(c->l, n->entry, &c->rd, buf, sizeof(buf), off);
+		ssize_t got = idx_file_read(c->l[n->layer], n->entry, &c->rd[n->layer], buf,
+					    sizeof(buf), off);
 
 		if (got <= 0) {
 			r = got < 0 ? (int)got : -EBADMSG;
@@ -148,48 +153,69 @@ static int save_index(const struct idx_layer *l, const char *path)
 	return r;
 }
 
-int main(int argc, char **argv)
+static int open_layers(struct ctx *c, char **files)
 {
 	struct idx_build_opts o = { .comp = IDX_COMP_AUTO };
-	struct idx_layer *l = NULL;
+	int r;
+
+	for (size_t i = 0; i < c->n; i++) {
+		c->fd[i] = open(files[i], O_RDONLY);
+		if (c->fd[i] < 0) {
+			fprintf(stderr, "cannot open '%s': %s\n", files[i], strerror(errno));
+			return -errno;
+		}
+		r = idx_build(&o, rd_stream, &c->fd[i], &c->l[i], NULL);
+		if (r < 0) {
+			fprintf(stderr, "cannot index '%s': %s\n", files[i], strerror(-r));
+			return r;
+		}
+		c->rd[i] = (struct idx_reader){ .ctx = &c->fd[i], .read_at = rd_at };
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
 	struct idx_tree *t = NULL;
 	struct ctx c = { 0 };
 	const char *save = NULL;
 	int r;
 
-	if (argc == 4 && strcmp(argv[1], "--save") == 0) {
+	if (argc >= 4 && strcmp(argv[1], "--save") == 0) {
 		save = argv[2];
 		argv += 2;
 		argc -= 2;
 	}
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s [--save OUT] LAYERFILE\n", argv[0]);
+	if (argc < 2 || argc - 1 > MAX_LAYERS || (save && argc != 2)) {
+		fprintf(stderr, "usage: %s [--save OUT] LAYERFILE...\n", argv[0]);
 		return 2;
 	}
-	c.fd = open(argv[1], O_RDONLY);
-	if (c.fd < 0) {
-		fprintf(stderr, "cannot open '%s': %s\n", argv[1], strerror(errno));
-		return 1;
+	c.n = (size_t)argc - 1;
+	r = open_layers(&c, argv + 1);
+	if (r == 0) {
+		r = idx_tree_build((const struct idx_layer *const *)c.l, c.n,
+				   c.n == 1 ? IDX_TREE_KEEP_WHITEOUTS : 0, &t);
+		if (r < 0)
+			fprintf(stderr, "cannot merge: %s\n", strerror(-r));
 	}
-	r = idx_build(&o, rd_stream, &c.fd, &l, NULL);
-	if (r == 0)
-		r = idx_tree_build((const struct idx_layer *const *)&l, 1, IDX_TREE_KEEP_WHITEOUTS, &t);
-	if (r == 0 && save)
-		r = save_index(l, save);
-	if (r < 0) {
-		fprintf(stderr, "cannot index '%s': %s\n", argv[1], strerror(-r));
-		return 1;
+	if (r == 0 && save) {
+		r = save_index(c.l[0], save);
+		if (r < 0)
+			fprintf(stderr, "cannot save the index: %s\n", strerror(-r));
 	}
-	c.l = l;
-	c.t = t;
-	c.rd = (struct idx_reader){ .ctx = &c.fd, .read_at = rd_at };
-	dbuf_init(&c.out, (size_t)1 << 30);
-	r = walk(&c, IDX_ROOT_INO, "");
-	if (c.out.len)
-		fwrite(c.out.data, 1, c.out.len, stdout);
-	dbuf_release(&c.out);
+	if (r == 0) {
+		c.t = t;
+		dbuf_init(&c.out, (size_t)1 << 30);
+		r = walk(&c, IDX_ROOT_INO, "");
+		if (c.out.len)
+			fwrite(c.out.data, 1, c.out.len, stdout);
+		dbuf_release(&c.out);
+	}
 	idx_tree_free(t);
-	idx_layer_free(l);
-	close(c.fd);
+	for (size_t i = 0; i < c.n; i++) {
+		idx_layer_free(c.l[i]);
+		if (c.fd[i] > 0)
+			close(c.fd[i]);
+	}
 	return r < 0 ? 1 : 0;
 }
