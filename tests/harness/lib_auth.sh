@@ -199,15 +199,18 @@ registry_curl() {
 	esac
 	path=/${url#*://*/}
 	case "$REGISTRY_VARIANT" in
-	basic*)
-		auth=(-u "$REGISTRY_USER:$REGISTRY_PASS")
-		;;
 	token*)
 		name=$(printf '%s' "$path" | sed -nE 's#^/v2/(.+)/(manifests|blobs|tags)/.*#\1#p')
 		if [ -n "$name" ]; then
 			auth=(-H "Authorization: Bearer $(token_get "repository:$name:pull,push")")
 		else
 			auth=(-H "Authorization: Bearer $(token_get)")
+		fi
+		;;
+	*)
+		# basic, and any variant (e.g. one a test defines) with a user
+		if [ -n "${REGISTRY_USER:-}" ]; then
+			auth=(-u "$REGISTRY_USER:$REGISTRY_PASS")
 		fi
 		;;
 	esac
