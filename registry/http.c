@@ -194,6 +194,9 @@ struct xfer {
 	bool started;       /* first body byte seen for this status */
 	bool done;          /* stopped on purpose: everything wanted arrived */
 	int err;            /* why the write callback stopped */
+	unsigned stall_ms;  /* abort when no byte arrived for this long */
+	uint64_t last_ms;   /* when the byte count last moved */
+	curl_off_t last_now;
 };
 
 static void headers_reset(struct reg_http_resp *r)
@@ -371,6 +374,30 @@ static size_t find_ci(const char *s, size_t n, const char *needle)
 	return SIZE_MAX;
 }
 
+/*
+ * Stall detection, exact: curl's LOW_SPEED_* averages over a window, so a
+ * burst followed by silence is noticed seconds late; this counts from the
+ * last byte (or from the start).
+ */
+static int on_progress(void *u, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct xfer *x = u;
+	uint64_t now = reg_now_ms();
+
+	(void)dltotal;
+	(void)ultotal;
+	if (dlnow + ulnow != x->last_now) {
+		x->last_now = dlnow + ulnow;
+		x->last_ms = now;
+		return 0;
+	}
+	if (now - x->last_ms < x->stall_ms)
+		return 0;
+	x->err = -ETIMEDOUT;
+	return 1;
+}
+
 static int on_debug(CURL *e, curl_infotype type, char *data, size_t size, void *u)
 {
 	(void)e;
@@ -410,6 +437,8 @@ static int map_curl(CURLcode rc, const struct xfer *x)
 		return 0;
 	case CURLE_WRITE_ERROR:
 		return x->done ? 0 : x->err ? x->err : -EIO;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return x->err ? x->err : -EIO;
 	case CURLE_OPERATION_TIMEDOUT:
 		return -ETIMEDOUT;
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -499,6 +528,11 @@ static void set_options(struct reg_http *h, CURL *e, const struct reg_http_req *
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->resp->error);
+	x->stall_ms = h->stall_timeout_ms;
+	x->last_ms = reg_now_ms();
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
 	if (strcmp(req->method, "HEAD") == 0) {
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(req->method, "POST") == 0) {
@@ -553,6 +587,8 @@ int reg_http_perform(struct reg_http *h, const struct reg_http_req *req, struct 
 	}
 	if (rc == CURLE_WRITE_ERROR && x.err)
 		snprintf(resp->error, sizeof(resp->error), "%s", strerror(-x.err));
+	if (rc == CURLE_ABORTED_BY_CALLBACK && x.err == -ETIMEDOUT)
+		snprintf(resp->error, sizeof(resp->error), "no data for %u ms", x.stall_ms);
 	if (r < 0 && !resp->error[0])
 		snprintf(resp->error, sizeof(resp->error), "%s", curl_easy_strerror(rc));
 	if (r < 0)
