@@ -130,4 +130,5 @@ umount_ecr || true
 
 cat "$ERR" "$HARNESS_DIR/fs.log" "$HARNESS_DIR/nocreds.err" >"$HARNESS_DIR/all.log" 2>/dev/null || true
 tap_ok "no credential in strata -v / stratafs log=debug output" no_secret_in "$HARNESS_DIR/all.log"
+tap_ok "no sanitizer report" bash -c "! grep -qE 'Sanitizer|runtime error:' '$HARNESS_DIR/all.log'"
 tap_done
