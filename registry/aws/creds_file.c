@@ -3,11 +3,12 @@
  * The shared-files provider: ~/.aws/credentials ([name]) and ~/.aws/config
  * ([profile name], [default]), keys in the credentials file winning, and
  * credential_process (run with sh -c; its JSON read from stdout, at most
- * REG_AWS_MAX_RESPONSE bytes). role_arn/sso profiles are not supported: a
+ * REG_AWS_MAX_RESPONSE bytes, killed after 30 s without output). role_arn/sso profiles are not supported: a
  * warning says so and the chain goes on.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@
 
 #include "common/log.h"
 #include "registry/aws/aws_int.h"
+
+#define PROCESS_TIMEOUT_S 30
 
 struct profile {
 	bool found;
@@ -132,12 +135,43 @@ static int file_path(const char *env, const char *leaf, char *out, size_t n)
 	return len < 0 || (size_t)len >= n ? -ENAMETOOLONG : 0;
 }
 
-/* Run @cmd, its stdout into @out (bounded). */
+/* Read the child's stdout into @out until EOF, the ceiling or the deadline. */
+static int read_child(int fd, struct dbuf *out)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[4096];
+	int waited = 0, r = 0, pr;
+	ssize_t n;
+
+	for (;;) {
+		pr = poll(&p, 1, 1000);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0 && ++waited < PROCESS_TIMEOUT_S)
+			continue;
+		if (pr <= 0) {
+			r = pr == 0 ? -ETIMEDOUT : -EIO;
+			break;
+		}
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -EIO : 0;
+			break;
+		}
+		r = dbuf_add(out, buf, (size_t)n);
+		if (r < 0)
+			break;
+	}
+	explicit_bzero(buf, sizeof(buf));
+	return r;
+}
+
+/* Run @cmd with sh -c, its stdout into @out (bounded, PROCESS_TIMEOUT_S of silence at most). */
 static int run_process(const char *cmd, struct dbuf *out)
 {
-	char buf[4096];
-	int fds[2], status, r = 0;
-	ssize_t n;
+	int fds[2], status = 0, r;
 	pid_t pid;
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
@@ -145,7 +179,9 @@ static int run_process(const char *cmd, struct dbuf *out)
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
-		goto out_close_pipe;
+		close(fds[0]);
+		close(fds[1]);
+		return r;
 	}
 	if (pid == 0) {
 		dup2(fds[1], 1);
@@ -153,25 +189,14 @@ static int run_process(const char *cmd, struct dbuf *out)
 		_exit(127);
 	}
 	close(fds[1]);
-	fds[1] = -1;
-	while ((n = read(fds[0], buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || dbuf_add(out, buf, (size_t)n) < 0) {
-			r = n < 0 ? -EIO : -EFBIG;
-			kill(pid, SIGKILL);
-			break;
-		}
-	}
-	explicit_bzero(buf, sizeof(buf));
+	r = read_child(fds[0], out);
+	close(fds[0]);
+	if (r < 0)
+		kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
 		r = -EIO;
-out_close_pipe:
-	close(fds[0]);
-	if (fds[1] >= 0)
-		close(fds[1]);
 	return r;
 }
 

@@ -83,6 +83,7 @@ static void profiles(void)
 			      "\"SessionToken\":\"proctoken\","
 			      "\"Expiration\":\"2030-01-01T00:00:00Z\"}'\n"
 			      "[profile badproc]\ncredential_process = false\n"
+			      "[profile flood]\ncredential_process = yes\n"
 			      "[profile role]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = dev\n"
 			      "[profile empty]\nregion = eu-west-1\n");
 	setenv("AWS_SHARED_CREDENTIALS_FILE", cred_path, 1);
@@ -110,6 +111,9 @@ static void profiles(void)
 
 	o.profile = "badproc";
 	ok(reg_aws_creds_get(&o, &c) < 0, "a failing credential_process fails");
+	o.profile = "flood";
+	is_int(reg_aws_creds_from_profile("flood", true, &o, &c), -EFBIG,
+	       "an endless credential_process is cut at the ceiling (and killed)");
 	o.profile = "nosuch";
 	is_int(reg_aws_creds_get(&o, &c), -ENOENT, "a named profile that does not exist");
 	is_int(reg_aws_creds_from_profile("nosuch", true, &o, &c), -ESRCH,
