@@ -158,6 +158,7 @@ struct tar_kv {
 struct tar_kvset {
 	struct tar_kv *v;
 	uint32_t n, cap;
+	size_t bytes; /* keys + values, <= TAR_MAX_SPECIAL */
 };
 
 void tar_kvset_clear(struct tar_kvset *s);

@@ -25,9 +25,7 @@ void tar_kvset_clear(struct tar_kvset *s)
 	for (uint32_t i = 0; i < s->n; i++)
 		free(s->v[i].key);
 	free(s->v);
-	s->v = NULL;
-	s->n = 0;
-	s->cap = 0;
+	*s = (struct tar_kvset){ 0 };
 }
 
 const struct tar_kv *tar_kvset_get(const struct tar_kvset *s, const char *key)
@@ -39,10 +37,16 @@ const struct tar_kv *tar_kvset_get(const struct tar_kvset *s, const char *key)
 	return NULL;
 }
 
+static size_t kv_cost(const struct tar_kv *kv)
+{
+	return strlen(kv->key) + kv->vlen;
+}
+
 static void kvset_del(struct tar_kvset *s, const char *key)
 {
 	for (uint32_t i = 0; i < s->n; i++) {
 		if (strcmp(s->v[i].key, key) == 0) {
+			s->bytes -= kv_cost(&s->v[i]);
 			free(s->v[i].key);
 			memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(s->v[0]));
 			s->n--;
@@ -51,48 +55,69 @@ static void kvset_del(struct tar_kvset *s, const char *key)
 	}
 }
 
-/* Key and value live in one allocation: "key\0value\0". */
+/* A free slot at the end of @s, or -EFBIG / -ENOMEM. */
+static int kvset_slot(struct tar_kvset *s, struct tar_kv **out)
+{
+	if (s->n >= TAR_MAX_PAX_RECORDS) {
+		log_err("cannot read tar: more than %u pax records", TAR_MAX_PAX_RECORDS);
+		return -EFBIG;
+	}
+	if (s->n == s->cap) {
+		uint32_t cap = s->cap ? s->cap * 2 : 16;
+		struct tar_kv *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	*out = &s->v[s->n++];
+	(*out)->key = NULL;
+	(*out)->vlen = 0;
+	return 0;
+}
+
+/*
+ * Set @key (@klen bytes) to @val. Key and value live in one allocation,
+ * "key\0value\0". The set's bytes stay under TAR_MAX_SPECIAL: global
+ * headers accumulate, and that is where memory would otherwise grow.
+ */
 static int kvset_set(struct tar_kvset *s, const char *key, size_t klen, const void *val,
 		     size_t vlen)
 {
 	struct tar_kv *kv = NULL;
+	size_t old = 0;
 	char *mem;
+	int r;
 
+	for (uint32_t i = 0; i < s->n && !kv; i++) {
+		if (strlen(s->v[i].key) == klen && memcmp(s->v[i].key, key, klen) == 0)
+			kv = &s->v[i];
+	}
+	old = kv ? kv_cost(kv) : 0;
+	if (s->bytes - old + klen + vlen > TAR_MAX_SPECIAL) {
+		log_err("cannot read tar: pax records over %u bytes in all", TAR_MAX_SPECIAL);
+		return -EFBIG;
+	}
 	mem = malloc(klen + vlen + 2);
 	if (!mem)
 		return -ENOMEM;
+	if (!kv) {
+		r = kvset_slot(s, &kv);
+		if (r < 0) {
+			free(mem);
+			return r;
+		}
+	}
 	memcpy(mem, key, klen);
 	mem[klen] = '\0';
 	memcpy(mem + klen + 1, val, vlen);
 	mem[klen + 1 + vlen] = '\0';
-	for (uint32_t i = 0; i < s->n && !kv; i++) {
-		if (strcmp(s->v[i].key, mem) == 0) {
-			kv = &s->v[i];
-			free(kv->key);
-		}
-	}
-	if (!kv) {
-		if (s->n >= TAR_MAX_PAX_RECORDS) {
-			free(mem);
-			log_err("cannot read tar: more than %u pax records", TAR_MAX_PAX_RECORDS);
-			return -EFBIG;
-		}
-		if (s->n == s->cap) {
-			uint32_t cap = s->cap ? s->cap * 2 : 16;
-			struct tar_kv *v = realloc(s->v, cap * sizeof(*v));
-
-			if (!v) {
-				free(mem);
-				return -ENOMEM;
-			}
-			s->v = v;
-			s->cap = cap;
-		}
-		kv = &s->v[s->n++];
-	}
+	free(kv->key);
 	kv->key = mem;
 	kv->val = (const uint8_t *)mem + klen + 1;
 	kv->vlen = (uint32_t)vlen;
+	s->bytes = s->bytes - old + klen + vlen;
 	return 0;
 }
 

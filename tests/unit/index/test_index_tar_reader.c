@@ -371,6 +371,19 @@ static void hostile_build(struct tw *w, int c)
 	case 18: tw_file(w, ".", "not a dir"); break;
 	case 19: h.type = 'M'; tw_add(w, &h, NULL, 0); break;
 	case 20: tw_gnu_long(w, 'L', "x/../../y"); tw_file(w, "f", ""); break;
+	case 22:
+		big = calloc(1, 400001);
+		memset(big, 'g', 400000);
+		for (int i = 0; i < 3; i++) {
+			char key[32];
+
+			snprintf(key, sizeof(key), "comment%d", i);
+			tw_pax_str(&rec, key, big);
+			tw_pax(w, 'g', &rec);
+		}
+		free(big);
+		tw_file(w, "f", "");
+		break;
 	case 21: big = calloc(1, 5001); memset(big, 'p', 5000);
 		tw_pax_str(&rec, "path", big); free(big);
 		tw_pax(w, 'x', &rec); tw_file(w, "f", ""); break;
@@ -403,6 +416,7 @@ static void test_hostile(void)
 		{ -ENOTSUP, "multi-volume continuation" },
 		{ -EBADMSG, "GNU long name escaping the layer" },
 		{ -EFBIG, "path longer than IDX_MAX_PATH" },
+		{ -EFBIG, "global pax records adding up to over 1 MiB" },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
