@@ -69,6 +69,25 @@ tap_ok "mount with prefetch=all (fresh cache)" fsd_mount fs/multi:v1 "$MNT" pref
 tap_ok "prefetch=all fetches every span without a read (fraction $(fraction))" all_fetched
 tap_ok "unmount" fsd_umount "$MNT"
 
+# concurrent readers of data not yet fetched (the FUSE loop is multithreaded)
+FSD_CACHE="$HARNESS_DIR/cache-parallel"
+mkdir -p "$FSD_CACHE"
+tap_ok "mount (fresh cache)" fsd_mount fs/multi:v1 "$MNT"
+want=$(umoci_unpack "$(fixture_ref multi)" "$HARNESS_DIR/ref2" && cd "$HARNESS_DIR/ref2/rootfs" &&
+	find . -type f -size +0 | sort | xargs sha256sum)
+readers=""
+for i in 1 2 3 4 5 6 7 8; do
+	(cd "$MNT" && find . -type f -size +0 | sort | xargs sha256sum >"$HARNESS_DIR/par.$i") &
+	readers="$readers $!"
+done
+wait $readers # not a bare `wait`: the registry is a child of this shell too
+bad=0
+for i in 1 2 3 4 5 6 7 8; do
+	[ "$(cat "$HARNESS_DIR/par.$i")" = "$want" ] || bad=$((bad + 1))
+done
+tap_is "$bad" 0 "8 concurrent readers of every file all see the right bytes"
+tap_ok "unmount" fsd_umount "$MNT"
+
 # many layers are opened in parallel
 L="$HARNESS_DIR/many"
 umoci init --layout "$L" >/dev/null
