@@ -101,11 +101,13 @@ int tar_parser_new(const struct tar_callbacks *cb, void *ctx, struct tar_parser 
  * later call returns that same error:
  *   -EBADMSG  malformed header (checksum, number, path escaping the layer,
  *             NUL in a path, lying pax record, ...), logged with the reason
- *   -EFBIG    a pax/GNU special payload > TAR_MAX_SPECIAL, a path >
- *             IDX_MAX_PATH, an xattr value > IDX_MAX_XATTR_VALUE, a size
- *             >= TAR_MAX_SIZE, more than TAR_MAX_XATTRS xattrs
+ *   -EFBIG    a pax/GNU special payload > TAR_MAX_SPECIAL, pax records
+ *             held at once (global ones accumulate) over TAR_MAX_SPECIAL
+ *             bytes or TAR_MAX_PAX_RECORDS, a path > IDX_MAX_PATH, an
+ *             xattr value > IDX_MAX_XATTR_VALUE, a size >= TAR_MAX_SIZE,
+ *             more than TAR_MAX_XATTRS xattrs
  *   -ENOTSUP  GNU sparse member ("sparse file 'x' is not supported"),
- *             multi-volume continuation ('M')
+ *             multi-volume continuation ('M'), old GNU long names ('N')
  *   -ENOMEM
  *   <0        whatever on_entry returned
  * Bytes after the end-of-archive blocks are counted and ignored (a warning
