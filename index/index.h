@@ -139,6 +139,12 @@ void idx_layer_info(const struct idx_layer *l, struct idx_info *out);
 uint32_t idx_entry_count(const struct idx_layer *l);
 /* Entries in tar order after duplicate resolution; NULL if @id is out of range. */
 const struct idx_entry *idx_entry_get(const struct idx_layer *l, uint32_t id);
+/*
+ * By normalised path; -ENOENT if absent. One path may name a real entry, a
+ * whiteout and an opaque marker of the same layer at once ("a" and
+ * "a/.wh..wh..opq"): the real entry is found first, then the whiteout,
+ * then the opaque marker. O(log n), no allocation.
+ */
 int idx_entry_find(const struct idx_layer *l, const char *path, uint32_t *id);
 
 /* ---- spans: the unit of fetching, decoding, verifying and caching ---- */
@@ -157,6 +163,10 @@ int idx_span_find(const struct idx_layer *l, uint64_t u_off, uint32_t *id);
  * Decode span @id from @cbuf = compressed bytes [c_start, c_end) of the
  * blob into @out (u_len bytes), then check the sha256 stored for the span:
  * -EBADMSG on any mismatch or corrupt input. Thread-safe.
+ * Bytes of @cbuf past c_end - c_start are ignored; -EINVAL when @clen is
+ * shorter than that, @out_len shorter than u_len, or @id out of range.
+ * Ranges of adjacent spans may overlap (by one byte at a mid-byte gzip
+ * checkpoint, or more when a span decodes from an earlier checkpoint).
  */
 int idx_span_decode(const struct idx_layer *l, uint32_t id, const void *cbuf, size_t clen,
 		    void *out, size_t out_len);
