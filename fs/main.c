@@ -395,24 +395,15 @@ static void detach(int notify_fd)
 	close(notify_fd);
 }
 
-static int serve(struct fs_mount *m, struct fuse_args *args, struct fuse_cmdline_opts *copts,
-		 unsigned stats_chunk, int notify_fd)
+/* Mount on the kernel side, detach, run the loop until unmounted or signalled. */
+static int serve(struct fuse_session *se, struct fs_mount *m, struct fuse_cmdline_opts *copts,
+		 int notify_fd)
 {
-	struct fs_daemon d = { .mount = m, .timeout = ENTRY_TIMEOUT };
 	struct fuse_loop_config *cfg = NULL;
-	struct fuse_session *se;
 	int r = -EIO;
 
-	d.stats_chunk = stats_chunk && stats_chunk < FS_STATS_CHUNK_MAX ? stats_chunk
-									 : FS_STATS_CHUNK_MAX;
-	pthread_mutex_init(&d.stats_lock, NULL);
-	se = fuse_session_new(args, fs_ll_ops(), sizeof(struct fuse_lowlevel_ops), &d);
-	if (!se) {
-		r = -EINVAL;
-		goto out_free_stats;
-	}
 	if (fuse_set_signal_handlers(se) != 0)
-		goto out_destroy;
+		return r;
 	if (fuse_session_mount(se, copts->mountpoint) != 0) {
 		log_err("cannot mount on '%s'", copts->mountpoint);
 		goto out_remove_handlers;
@@ -439,11 +430,6 @@ out_unmount:
 	fuse_session_unmount(se);
 out_remove_handlers:
 	fuse_remove_signal_handlers(se);
-out_destroy:
-	fuse_session_destroy(se);
-out_free_stats:
-	free(d.stats_snap);
-	pthread_mutex_destroy(&d.stats_lock);
 	return r;
 }
 
@@ -451,6 +437,8 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts copts = { 0 };
+	struct fs_daemon d = { .timeout = ENTRY_TIMEOUT, .stats_chunk = FS_STATS_CHUNK_MAX };
+	struct fuse_session *se = NULL;
 	struct fs_cli cli;
 	struct fs_mount_opts mo;
 	struct fs_mount *m = NULL;
@@ -458,19 +446,27 @@ int main(int argc, char **argv)
 
 	log_set_prog("stratafs");
 	fuse_set_log_func(fuse_log_sink);
+	pthread_mutex_init(&d.stats_lock, NULL);
 	r = fs_cli_parse(&args, &cli);
 	if (r != 0) {
 		status = r > 0 ? 0 : (r == -EINVAL ? 2 : 1);
 		goto out_free_args;
 	}
+	if (cli.stats_chunk && cli.stats_chunk < FS_STATS_CHUNK_MAX)
+		d.stats_chunk = cli.stats_chunk;
+	status = 2;
 	if (fuse_parse_cmdline(&args, &copts) != 0 || !copts.mountpoint) {
 		log_err("usage: stratafs REF MOUNTPOINT [-o opt,...] [-f] [-d] (see --help)");
-		status = 2;
 		goto out_free_cli;
 	}
+	/* FUSE options are checked here, before any network work; libfuse says what is wrong */
+	se = fuse_session_new(&args, fs_ll_ops(), sizeof(struct fuse_lowlevel_ops), &d);
+	if (!se)
+		goto out_free_cli;
+	status = 1;
 	if (!copts.foreground && daemonize_early(&notify_fd) < 0) {
 		log_err("cannot fork: %s", strerror(errno));
-		goto out_free_cli;
+		goto out_destroy_session;
 	}
 	r = fs_cli_mount_opts(&cli, &mo);
 	if (r == 0)
@@ -478,15 +474,19 @@ int main(int argc, char **argv)
 	fs_cli_forget_secrets(&cli, &mo);
 	if (r < 0) {
 		log_err("cannot mount '%s': %s", cli.ref, strerror(-r));
-		goto out_free_cli;
+		goto out_destroy_session;
 	}
-	r = serve(m, &args, &copts, cli.stats_chunk, notify_fd);
-	status = r < 0 ? 1 : 0;
+	d.mount = m;
+	status = serve(se, m, &copts, notify_fd) < 0 ? 1 : 0;
+out_destroy_session:
+	fuse_session_destroy(se);
 	fs_mount_free(m);
 out_free_cli:
 	free(copts.mountpoint);
 	fs_cli_release(&cli);
 out_free_args:
 	fuse_opt_free_args(&args);
+	free(d.stats_snap);
+	pthread_mutex_destroy(&d.stats_lock);
 	return status;
 }
