@@ -48,6 +48,21 @@ tap_is "$(stat -c %i "$MNT/links/hard.txt")" "$(stat -c %i "$MNT/links/target.tx
 tap_is "$(readlink "$MNT/links/abs")" "/keep/a.txt" "absolute symlink target"
 tap_is "$(getfattr --only-values -n user.stratafs.text "$MNT/xattr/file")" "hello" "getxattr"
 tap_not "missing xattr is ENODATA" getfattr -n user.nope "$MNT/xattr/file"
+tap_ok "xattr size probing: 0 gives the size, too small is ERANGE" /usr/bin/python3 - "$MNT/xattr/file" <<'PY'
+import ctypes, errno, sys
+libc = ctypes.CDLL(None, use_errno=True)
+p = sys.argv[1].encode()
+n = libc.getxattr(p, b"user.stratafs.text", None, 0)
+assert n == 5, n
+buf = ctypes.create_string_buffer(8)
+assert libc.getxattr(p, b"user.stratafs.text", buf, 2) == -1 and ctypes.get_errno() == errno.ERANGE
+assert libc.getxattr(p, b"user.stratafs.text", buf, 8) == 5 and buf.raw[:5] == b"hello"
+n = libc.listxattr(p, None, 0)
+lb = ctypes.create_string_buffer(n)
+assert libc.listxattr(p, lb, 1) == -1 and ctypes.get_errno() == errno.ERANGE
+assert libc.listxattr(p, lb, n) == n
+assert sorted(lb.raw.split(b"\0")[:-1]) == [b"user.stratafs.bin", b"user.stratafs.text"], lb.raw
+PY
 tap_is "$(stat -c %a "$MNT/perms/suid")" "4755" "setuid bit shown"
 
 err=$(touch "$MNT/newfile" 2>&1 || true)
