@@ -154,7 +154,46 @@ struct call {
 	struct reg_aws_url u;
 	const char *url;
 	char body[64];
+	time_t skew;      /* server clock - ours, once a refusal showed it matters */
+	bool skew_tried;
 };
+
+#define MAX_SKEW_S 240 /* AWS refuses signatures more than 5 min off */
+
+/* The server's clock from its Date header (RFC 9110 IMF-fixdate). */
+static bool server_time(const char *date, time_t *out)
+{
+	struct tm tm = { 0 };
+	const char *end;
+
+	if (!*date)
+		return false;
+	end = strptime(date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (!end || *end)
+		return false;
+	*out = timegm(&tm);
+	return *out != (time_t)-1;
+}
+
+/*
+ * After a refused signature: if the server's clock is more than MAX_SKEW_S
+ * away from ours, sign with its time from now on and say so (-ESTALE:
+ * "retry at once"), once per call.
+ */
+static int check_skew(struct call *c, const struct reg_aws_http_resp *resp)
+{
+	time_t now = time(NULL), srv;
+
+	if (c->skew_tried || !server_time(resp->date, &srv))
+		return -EACCES;
+	if (srv - now <= MAX_SKEW_S && now - srv <= MAX_SKEW_S)
+		return -EACCES;
+	c->skew_tried = true;
+	c->skew = srv - now;
+	log_warn("this machine's clock is %lld s off the ECR API's; signing with the API's time",
+		 (long long)c->skew);
+	return -ESTALE;
+}
 
 /* Header lines for curl plus the same headers for the signer. */
 static int build_headers(struct call *c, const char *amz_date, struct lines *lines,
@@ -194,9 +233,10 @@ static int build_headers(struct call *c, const char *amz_date, struct lines *lin
 	return r;
 }
 
-static int parse_answer(const struct reg_aws_http_resp *resp, const char *url, char **token,
+static int parse_answer(struct call *c, const struct reg_aws_http_resp *resp, char **token,
 			time_t *exp)
 {
+	const char *url = c->url;
 	char type[128];
 	int r;
 
@@ -210,6 +250,8 @@ static int parse_answer(const struct reg_aws_http_resp *resp, const char *url, c
 	r = reg_aws_error_map(resp->status, resp->error_type, resp->body.data, resp->body.len,
 			      type, sizeof(type));
 	log_warn("ecr GetAuthorizationToken at '%s': HTTP %ld %s", url, resp->status, type);
+	if (r == -EACCES && check_skew(c, resp) == -ESTALE)
+		return -ESTALE;
 	if (r == -EACCES)
 		log_warn("check the IAM policy (ecr:GetAuthorizationToken) and the clock "
 			 "(server time '%s')", resp->date);
@@ -234,7 +276,7 @@ static int attempt(struct call *c, char **token, time_t *exp)
 	lines = calloc(1, sizeof(*lines));
 	if (!lines)
 		return -ENOMEM;
-	reg_sigv4_amz_date(time(NULL), amz_date);
+	reg_sigv4_amz_date(time(NULL) + c->skew, amz_date);
 	r = build_headers(c, amz_date, lines, &req.n_headers);
 	if (r < 0)
 		goto out_free_lines;
@@ -245,7 +287,7 @@ static int attempt(struct call *c, char **token, time_t *exp)
 	if (r < 0)
 		log_warn("cannot reach the ECR API at '%s': %s", c->url, resp.error);
 	else
-		r = parse_answer(&resp, c->url, token, exp);
+		r = parse_answer(c, &resp, token, exp);
 	reg_aws_http_resp_release(&resp);
 out_free_lines:
 	explicit_bzero(lines, sizeof(*lines));
@@ -275,6 +317,11 @@ static int with_retries(struct call *c, char **token, time_t *exp)
 
 	for (i = 0;; i++) {
 		r = attempt(c, token, exp);
+		if (r == -ESTALE) {
+			r = attempt(c, token, exp); /* once more, on the API's clock */
+			if (r == -ESTALE)
+				r = -EACCES;
+		}
 		if (i >= retries || (r != -EAGAIN && r != -ETIMEDOUT && r != -EHOSTUNREACH))
 			break;
 		reg_aws_sleep_ms(reg_aws_backoff_ms(i, &rnd));

@@ -14,11 +14,14 @@ One HTTP(S) server answering:
   PUT  /latest/api/token, GET /latest/meta-data/iam/security-credentials/[role]
                         EC2 IMDSv2
 Each request is logged as one JSON line to --log. --throttle N answers the
-first N ECR calls with ThrottlingException; --deny answers AccessDenied.
+first N ECR calls with ThrottlingException; --deny answers AccessDenied;
+--skew S runs the stand-in's clock S seconds off (signatures are checked
+against it and its Date header says it), like a build host with a bad clock.
 """
 import argparse
 import base64
 import datetime
+import email.utils
 import hashlib
 import hmac
 import json
@@ -41,6 +44,10 @@ STATE = {"ecr_calls": 0}
 IMDS_TOKEN = "imds-session-token-" + hashlib.sha256(str(time.time()).encode()).hexdigest()[:16]
 
 
+def now():
+    return time.time() + A.skew
+
+
 def log(entry):
     with open(A.log, "a") as f:
         f.write(json.dumps(entry) + "\n")
@@ -52,9 +59,9 @@ def iso(t):
 
 def creds_doc(with_code=False):
     d = {"AccessKeyId": A.akid, "SecretAccessKey": A.secret, "Token": A.session_token,
-         "Expiration": iso(time.time() + A.creds_ttl), "RoleArn": "arn:aws:iam::000000000000:role/test"}
+         "Expiration": iso(now() + A.creds_ttl), "RoleArn": "arn:aws:iam::000000000000:role/test"}
     if with_code:
-        d.update({"Code": "Success", "Type": "AWS-HMAC", "LastUpdated": iso(time.time())})
+        d.update({"Code": "Success", "Type": "AWS-HMAC", "LastUpdated": iso(now())})
     return d
 
 
@@ -73,7 +80,7 @@ def verify_sigv4(h, body):
         t = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
     except ValueError:
         return ("IncompleteSignatureException", "bad X-Amz-Date")
-    if abs(time.time() - t.timestamp()) > 300 or date != amz_date[:8]:
+    if abs(now() - t.timestamp()) > 300 or date != amz_date[:8]:
         return ("InvalidSignatureException", "Signature expired")
     names = signed.split(";")
     for need in ("content-type", "host", "x-amz-date", "x-amz-target"):
@@ -104,6 +111,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
+
+    def date_time_string(self, timestamp=None):
+        return email.utils.formatdate(now(), usegmt=True)
 
     def reply(self, status, doc, kind, extra=None, ctype="application/x-amz-json-1.1"):
         body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
@@ -141,7 +151,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.aws_error(400, "SerializationException", "bad json")
         acct = ids[0] if ids else "000000000000"
         token = base64.b64encode(("AWS:" + A.password).encode()).decode()
-        exp = time.time() + A.expires_in
+        exp = now() + A.expires_in
         raw = ('{"authorizationData":[{"authorizationToken":"%s","expiresAt":%.12E,'
                '"proxyEndpoint":"https://%s.dkr.ecr.%s.amazonaws.com"}]}' % (token, exp, acct, A.region))
         self.reply(200, raw.encode(), "ecr")
@@ -183,6 +193,7 @@ def main():
     p.add_argument("--container-token", default="")
     p.add_argument("--throttle", type=int, default=0)
     p.add_argument("--deny", action="store_true")
+    p.add_argument("--skew", type=float, default=0)
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
     A = p.parse_args()

@@ -88,6 +88,19 @@ DRIVER_ENV=("${ENV_KEYS[@]}" STRATAFS_ECR_ENDPOINT=$STANDIN_deny_URL)
 tap_not "AccessDeniedException fails" driver "$ECR_HOST"
 tap_is "$(cat "$DRIVER_OUT"),$(standin_count deny ecr)" "error: EACCES,1" "EACCES, not retried"
 
+# 9b. a build host whose clock is an hour off: signed again on the API's clock
+standin_start skew --session-token "$TEST_SESSION" --skew 3600
+DRIVER_ENV=("${ENV_KEYS[@]}" STRATAFS_ECR_ENDPOINT=$STANDIN_skew_URL)
+tap_ok "clock an hour off: token anyway" driver "$ECR_HOST"
+tap_is "$(standin_count skew ecr 403),$(standin_count skew ecr 200)" "1,1" \
+	"one refused signature, then one on the server's clock"
+tap_ok "and the log says the clock is off" grep -q "clock is 3600 s off" "$DRIVER_ERR"
+standin_start skew2 --session-token "$TEST_SESSION" --skew 100
+DRIVER_ENV=(AWS_ACCESS_KEY_ID=$TEST_AKID "AWS_SECRET_ACCESS_KEY=bad$TEST_SECRET"
+	AWS_SESSION_TOKEN=$TEST_SESSION STRATAFS_ECR_ENDPOINT=$STANDIN_skew2_URL)
+tap_not "a bad key with a good clock is not retried as skew" driver "$ECR_HOST"
+tap_is "$(standin_count skew2 ecr)" 1 "one request only"
+
 # 10. TLS: verified against the harness CA; refused without it; no plain HTTP off loopback
 harness_ca
 standin_start tls --session-token "$TEST_SESSION" --tls-cert "$HARNESS_CA_DIR/server.crt" \
