@@ -59,11 +59,14 @@ with tarfile.open(os.path.join(T, "layer.tar"), "w", format=tarfile.PAX_FORMAT) 
     add(t, "loop1", type=tarfile.SYMTYPE, linkname="loop2")
     add(t, "loop2", type=tarfile.SYMTYPE, linkname="loop1")
     add(t, "big", os.urandom(5 * 1024 * 1024 + 7), mode=0o600, uid=1000, gid=1000)
+    add(t, "tmp/", type=tarfile.DIRTYPE, mode=0o1777)
+    add(t, "sg/", type=tarfile.DIRTYPE, mode=0o2750)
+    add(t, "su", b"x", mode=0o4644)
 EOF
 gzip -k "$T/layer.tar"
 zstd -q "$T/layer.tar" -o "$T/layer.tar.zst"
 
-want_root=$(printf 'big\ndev\netc\nloop1\nloop2\nopq')
+want_root=$(printf 'big\ndev\netc\nloop1\nloop2\nopq\nsg\nsu\ntmp')
 want_etc=$(printf '.wh.gone\nhosts')
 want_opq=$(printf '.wh..wh..opq\nkept')
 re_dev='^crw-rw-rw- +1 +0 +0 +5, +0 2023-11-14 22:13:20 dev/tty$'
@@ -79,6 +82,9 @@ run "$STRATA" ls -l "$T/layer.tar" dev/tty
 check "ls -l of a device shows major, minor" '[[ "$out" =~ $re_dev ]]'
 run "$STRATA" ls -l "$T/layer.tar" big
 check "ls -l of a file: size and owner" '[[ "$out" =~ $re_big ]]'
+run "$STRATA" ls -l "$T/layer.tar"
+modes=$(printf '%s\n' "$out" | awk '$NF == "tmp" || $NF == "sg" || $NF == "su" { print $1 }' | tr '\n' ' ')
+check "ls -l mode strings: sticky, setgid, setuid without x" '[ "$modes" = "drwxr-s--- -rwSr--r-- drwxrwxrwt " ]'
 
 "$DUMP" --save "$T/layer.idx" "$T/layer.tar.gz" >/dev/null
 "$DUMP" --save "$T/other.idx" "$T/layer.tar.zst" >/dev/null
