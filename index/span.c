@@ -266,7 +266,7 @@ ssize_t idx_file_read(const struct idx_layer *l, uint32_t id, const struct idx_r
 	if (!e || !blob || !blob->read_at || (!buf && n))
 		return -EINVAL;
 	if (e->type != IDX_T_REG)
-		return -EISDIR;
+		return e->type == IDX_T_DIR ? -EISDIR : -EINVAL; /* hardlinks: read the target entry */
 	if (off >= e->size || n == 0)
 		return 0;
 	n = (size_t)XMIN((uint64_t)n, e->size - off);
