@@ -45,6 +45,7 @@ void reg_auth_release(struct reg_auth *a)
 		token_clear(&a->tokens[i]);
 	reg_challenge_release(&a->bearer);
 	reg_cred_release(&a->cred);
+	reg_auth_ecr_release(a);
 	pthread_mutex_destroy(&a->lock);
 }
 
@@ -249,6 +250,8 @@ int reg_auth_header(struct reg_client *c, char **out)
 	int r = 0;
 
 	*out = NULL;
+	if (a->ecr)
+		return reg_auth_ecr_header(c, out); /* thread-safe on its own */
 	pthread_mutex_lock(&a->lock);
 	if (a->mode == REG_AUTH_BASIC) {
 		r = basic_value(&a->cred, out);
@@ -327,6 +330,13 @@ int reg_auth_handle(struct reg_client *c, const struct reg_http_resp *resp, bool
 	struct reg_token *t;
 	int r;
 
+	if (a->ecr) {
+		/* ECR: the token was refused (401, or 403 when it expired) */
+		if (!sent_auth)
+			return -EACCES;
+		reg_auth_ecr_invalidate(c);
+		return 0;
+	}
 	pthread_mutex_lock(&a->lock);
 	if (best_challenge(resp, &ch) < 0) {
 		r = -EACCES;

@@ -87,13 +87,17 @@ static int pick_scheme(struct reg_client *c, const struct reg_opts *o)
 static int load_creds(struct reg_client *c, const struct reg_opts *o)
 {
 	struct reg_cred *cr = &c->auth.cred;
+	int r;
 
 	if (o->username) {
 		cr->username = strdup(o->username);
 		cr->password = strdup(o->password ? o->password : "");
 		return cr->username && cr->password ? 0 : -ENOMEM;
 	}
-	return reg_cred_lookup(o->docker_config, c->host, cr);
+	r = reg_cred_lookup(o->docker_config, c->host, cr);
+	if (r < 0)
+		return r;
+	return reg_auth_ecr_setup(c, o);
 }
 
 int reg_client_new(const struct reg_opts *opts, const struct reg_ref *ref, struct reg_client **out)

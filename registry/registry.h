@@ -81,6 +81,9 @@ struct reg_opts {
 	unsigned io_timeout_ms;      /* bound on one operation, retries included; default 30000 */
 	unsigned retries;            /* attempts after the first; default 4 */
 	unsigned max_parallel;       /* concurrent requests to the registry; default 8 */
+	/* (added) ECR token cache directory, created 0700, files 0600; NULL: no
+	 * on-disk cache (the token is still kept in memory by the client) */
+	const char *token_cache_dir;
 };
 
 /* Fill @o with the defaults above. */

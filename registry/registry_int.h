@@ -167,16 +167,31 @@ struct reg_token {
 	uint64_t expires_ms; /* reg_now_ms() clock */
 };
 
+struct reg_ecr_auth; /* registry/aws/aws.h */
+
 struct reg_auth {
 	pthread_mutex_t lock;
 	struct reg_cred cred;           /* immutable after reg_client_new */
+	struct reg_ecr_auth *ecr;       /* ECR host, no other credentials; immutable */
 	/* protected by lock: */
 	int mode;                       /* REG_AUTH_NONE / BASIC / BEARER */
 	struct reg_challenge bearer;    /* last Bearer challenge */
 	struct reg_token tokens[REG_TOKEN_SLOTS];
 };
 
-enum { REG_AUTH_NONE = 0, REG_AUTH_BASIC, REG_AUTH_BEARER };
+enum { REG_AUTH_NONE = 0, REG_AUTH_BASIC, REG_AUTH_BEARER, REG_AUTH_ECR };
+
+/*
+ * ecr.c: when @c's host is ECR (registry/aws) and no credentials were
+ * found, get the Basic token from GetAuthorizationToken (AWS credential
+ * chain). 0 also when the host is not ECR.
+ */
+int reg_auth_ecr_setup(struct reg_client *c, const struct reg_opts *o);
+/* The ECR "Basic <token>" value; -EACCES (logged) when there is none. */
+int reg_auth_ecr_header(struct reg_client *c, char **out);
+/* The registry refused the token: forget it. */
+void reg_auth_ecr_invalidate(struct reg_client *c);
+void reg_auth_ecr_release(struct reg_auth *a);
 
 /* ---- the client --------------------------------------------------------- */
 
