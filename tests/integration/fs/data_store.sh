@@ -120,4 +120,15 @@ tap_ok "damaged cache: whole file still right" sh -c \
 	"'$DRV' --insecure --span-size $SPAN --cache '$C1' '$REF' 'big/rand.bin=$(sha big/rand.bin)' 'big/text.txt=$(sha big/text.txt)' 2>'$W/damaged.err'"
 tap_ok "damage was logged" grep -q "discarding damaged cached span" "$W/damaged.err"
 
+# 9. A bounded cache: reading 20 MiB through a 4 MiB cache stays under the bound.
+tap_ok "4 MiB cache: a 20 MiB file reads right" drv --cache "$W/cache5" --cache-max 4194304 \
+	"$REF" "big/rand.bin=$(sha big/rand.bin)" "big/text.txt=$(sha big/text.txt)"
+used=$(find "$W/cache5/v1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+tap_diag "bounded cache holds $used bytes"
+if [ "$used" -le 4194304 ] && [ "$used" -gt 0 ]; then
+	tap_pass "cache under its 4 MiB bound"
+else
+	tap_fail "cache under its 4 MiB bound" "$used bytes"
+fi
+
 tap_done

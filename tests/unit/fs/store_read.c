@@ -84,11 +84,20 @@ static int hash_range(struct drv *d, const char *path, uint64_t off, uint64_t le
 	return r;
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
 static int op_run(struct drv *d, char *op)
 {
 	char path[4096], want[80] = "", hex[80] = "";
 	unsigned long long off = 0, len = UINT64_MAX;
 	char *eq = strrchr(op, '='), *colon;
+	long t0;
 	int r;
 
 	if (strncmp(op, "wait:", 5) == 0) {
@@ -99,15 +108,12 @@ static int op_run(struct drv *d, char *op)
 		return 0;
 	}
 	if (strncmp(op, "eio:", 4) == 0) {
-		struct timespec t0, t1;
-
 		if (sscanf(op + 4, "%4095[^:]:%llu:%llu", path, &off, &len) != 3)
 			return -EINVAL;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		t0 = now_ms();
 		r = hash_range(d, path, off, len, hex);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
 		printf("%s %s: %s after %ld ms\n", r == -EIO ? "ok" : "FAIL", op, strerror(-r),
-		       (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+		       now_ms() - t0);
 		return r == -EIO ? 0 : -EPROTO;
 	}
 	if (eq) {
@@ -121,6 +127,7 @@ static int op_run(struct drv *d, char *op)
 		if (sscanf(colon + 1, "%llu:%llu", &off, &len) != 2)
 			return -EINVAL;
 	}
+	t0 = now_ms();
 	r = hash_range(d, path, off, len, hex);
 	if (r < 0) {
 		printf("FAIL %s: %s\n", op, strerror(-r));
@@ -130,7 +137,7 @@ static int op_run(struct drv *d, char *op)
 		printf("FAIL %s: sha256 %s, want %s\n", op, hex, want);
 		return -EBADMSG;
 	}
-	printf("%s %s\n", want[0] ? "ok" : hex, op);
+	printf("%s %s (%ld ms)\n", want[0] ? "ok" : hex, op, now_ms() - t0);
 	return 0;
 }
 
@@ -290,6 +297,7 @@ int main(int argc, char **argv)
 	const char *stats = NULL;
 	unsigned threads = 1;
 	int c, r, fails = 0;
+	long t0;
 	char *js;
 
 	fs_store_opts_init(&so);
@@ -318,7 +326,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: store_read [options] REF [OP...]\n");
 		return 2;
 	}
+	t0 = now_ms();
 	r = open_image(&d, argv[optind], &ro, &so, &cl);
+	fprintf(stderr, "store_read: image open in %ld ms\n", now_ms() - t0);
 	if (r < 0) {
 		fprintf(stderr, "store_read: cannot open '%s': %s\n", argv[optind], strerror(-r));
 		return 1;
@@ -341,9 +351,11 @@ int main(int argc, char **argv)
 		printf("%s\n", js ? js : "null");
 	}
 	free(js);
+	t0 = now_ms();
 	idx_tree_free(d.tree);
 	fs_store_free(d.s);
 	reg_client_free(cl);
+	fprintf(stderr, "store_read: closed in %ld ms\n", now_ms() - t0);
 	free(d.lno);
 	free(d.files);
 	return fails ? 1 : 0;
