@@ -5,16 +5,14 @@
  * Why files and not one database: the cache is shared by processes that
  * may be killed at any moment. With one file per object, written to v1/tmp
  * and renamed into place, the only crash debris is a tmp file, which the
- * next fs_cache_open() or prune removes once it is old. A span file names
- * its range, not its hash (the index does not export span hashes), so it
- * carries the hash of its payload in its header and the first reader of a
- * file in a process checks it (fs_cache_span_read_verified()).
+ * next fs_cache_open() or prune removes once it is old. This file: open,
+ * the write transaction, eviction triggers, index files; cache_span.c:
+ * span files; cache_prune.c: scans, du, prune.
  *
  * Size accounting: c->used is this handle's estimate (a scan at open plus
  * what it wrote). Other processes write too, so eviction rescans the
  * directory and works from the real total.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -31,8 +29,6 @@
 #include "common/log.h"
 #include "fs/cache.h"
 #include "fs/cache_int.h"
-
-#define SPAN_MAGIC "SFSPAN01"
 
 struct fs_cache {
 	char *dir;               /* the cache dir as given */
@@ -84,7 +80,7 @@ static int mkdirs(const char *path)
 	return 0;
 }
 
-static int blob_hex(const char *blob_digest, const char **hex)
+int fs_cache_blob_hex(const char *blob_digest, const char **hex)
 {
 	if (!blob_digest || !digest_is_valid(blob_digest))
 		return -EINVAL;
@@ -92,8 +88,7 @@ static int blob_hex(const char *blob_digest, const char **hex)
 	return 0;
 }
 
-static int path_fmt(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int path_fmt(char *buf, const char *fmt, ...)
+int fs_cache_path_fmt(char *buf, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -107,29 +102,9 @@ static int path_fmt(char *buf, const char *fmt, ...)
 static int index_path(const struct fs_cache *c, const char *blob, char *buf)
 {
 	const char *hex;
-	int r = blob_hex(blob, &hex);
+	int r = fs_cache_blob_hex(blob, &hex);
 
-	return r < 0 ? r : path_fmt(buf, "%s/index/%s.idx", c->v1, hex);
-}
-
-static int span_dir(const struct fs_cache *c, const char *blob, char *buf)
-{
-	const char *hex;
-	int r = blob_hex(blob, &hex);
-
-	return r < 0 ? r : path_fmt(buf, "%s/spans/%s", c->v1, hex);
-}
-
-static int span_path(const struct fs_cache *c, const char *blob, uint64_t u_start, uint64_t len,
-		     char *buf)
-{
-	const char *hex;
-	int r = blob_hex(blob, &hex);
-
-	if (r < 0)
-		return r;
-	return path_fmt(buf, "%s/spans/%s/%016llx-%llx", c->v1, hex,
-			(unsigned long long)u_start, (unsigned long long)len);
+	return r < 0 ? r : fs_cache_path_fmt(buf, "%s/index/%s.idx", c->v1, hex);
 }
 
 int fs_cache_open(const char *dir, uint64_t max_bytes, struct fs_cache **out)
@@ -153,11 +128,11 @@ int fs_cache_open(const char *dir, uint64_t max_bytes, struct fs_cache **out)
 	c->low = c->max - c->max / 10;
 	c->dir = strdup(dir);
 	r = -ENOMEM;
-	if (!c->dir || path_fmt(p, "%s/v1", dir) < 0 || !(c->v1 = strdup(p)))
+	if (!c->dir || fs_cache_path_fmt(p, "%s/v1", dir) < 0 || !(c->v1 = strdup(p)))
 		goto out_free;
 	static const char *const subs[] = { "index", "spans", "tmp" };
 	for (size_t i = 0; i < 3; i++) {
-		r = path_fmt(p, "%s/%s", c->v1, subs[i]);
+		r = fs_cache_path_fmt(p, "%s/%s", c->v1, subs[i]);
 		if (r == 0)
 			r = mkdirs(p);
 		if (r < 0) {
@@ -208,7 +183,7 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-static void note_write_error(struct fs_cache *c, const char *what, int r)
+void fs_cache_note_write_error(struct fs_cache *c, const char *what, int r)
 {
 	if (r != -EINVAL && !atomic_exchange(&c->warned, true))
 		log_warn("cannot write %s to cache '%s': %s; serving from memory, later "
@@ -219,13 +194,13 @@ static void note_write_error(struct fs_cache *c, const char *what, int r)
  * The transaction: tmp file in v1/tmp -> write @hdr then @body -> rename to
  * @final (creating @final_dir when it vanished under a concurrent prune).
  */
-static int write_tx(struct fs_cache *c, const char *final, const char *final_dir,
+int fs_cache_write_tx(struct fs_cache *c, const char *final, const char *final_dir,
 		    const void *hdr, size_t hdr_len, const void *body, size_t len)
 {
 	char tmp[FS_CACHE_PATH_MAX];
 	int fd, r, tries;
 
-	r = path_fmt(tmp, "%s/tmp/%d-%llu-XXXXXX", c->v1, (int)getpid(),
+	r = fs_cache_path_fmt(tmp, "%s/tmp/%d-%llu-XXXXXX", c->v1, (int)getpid(),
 		     (unsigned long long)atomic_fetch_add(&c->seq, 1));
 	if (r < 0)
 		return r;
@@ -335,9 +310,9 @@ int fs_cache_index_put(struct fs_cache *c, const char *blob_digest, const void *
 	int r = index_path(c, blob_digest, p);
 
 	if (r == 0)
-		r = write_tx(c, p, NULL, "", 0, buf, len);
+		r = fs_cache_write_tx(c, p, NULL, "", 0, buf, len);
 	if (r < 0)
-		note_write_error(c, "an index", r);
+		fs_cache_note_write_error(c, "an index", r);
 	return r;
 }
 
@@ -349,147 +324,6 @@ int fs_cache_index_remove(struct fs_cache *c, const char *blob_digest)
 	if (r == 0 && unlink(p) < 0)
 		r = -errno;
 	return r;
-}
-
-static void le64_put(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t le64_get(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-int fs_cache_span_put(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
-		      const void *buf, size_t len)
-{
-	char p[FS_CACHE_PATH_MAX], d[FS_CACHE_PATH_MAX];
-	uint8_t hdr[FS_CACHE_SPAN_HDR] = { 0 };
-	int r;
-
-	r = span_path(c, blob_digest, u_start, len, p);
-	if (r == 0)
-		r = span_dir(c, blob_digest, d);
-	if (r < 0)
-		return r;
-	memcpy(hdr, SPAN_MAGIC, 8);
-	le64_put(hdr + 8, u_start);
-	le64_put(hdr + 16, len);
-	digest_sha256(buf, len, hdr + 24);
-	r = write_tx(c, p, d, hdr, sizeof(hdr), buf, len);
-	if (r < 0)
-		note_write_error(c, "a span", r);
-	return r;
-}
-
-static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
-/* Open a span file whose size matches @len; -ENOENT, -EBADMSG. */
-static int span_open(struct fs_cache *c, const char *blob, uint64_t u_start, size_t len)
-{
-	char p[FS_CACHE_PATH_MAX];
-	struct stat st;
-	int fd, r = span_path(c, blob, u_start, len, p);
-
-	if (r < 0)
-		return r;
-	fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != FS_CACHE_SPAN_HDR + (uint64_t)len) {
-		close(fd);
-		return -EBADMSG;
-	}
-	return fd;
-}
-
-int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
-				void *buf, size_t len)
-{
-	uint8_t hdr[FS_CACHE_SPAN_HDR], sum[DIGEST_SHA256_LEN];
-	ssize_t n;
-	int fd, r = 0;
-
-	fd = span_open(c, blob_digest, u_start, len);
-	if (fd < 0)
-		return fd;
-	n = pread_full(fd, hdr, sizeof(hdr), 0);
-	if (n == (ssize_t)sizeof(hdr))
-		n = pread_full(fd, buf, len, FS_CACHE_SPAN_HDR);
-	close(fd);
-	if (n < 0)
-		return (int)n;
-	if ((size_t)n != len || memcmp(hdr, SPAN_MAGIC, 8) != 0 ||
-	    le64_get(hdr + 8) != u_start || le64_get(hdr + 16) != len)
-		r = -EBADMSG;
-	if (r == 0) {
-		digest_sha256(buf, len, sum);
-		if (memcmp(sum, hdr + 24, sizeof(sum)) != 0)
-			r = -EBADMSG;
-	}
-	return r;
-}
-
-ssize_t fs_cache_span_pread(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
-			    size_t len, void *buf, size_t n, uint64_t off)
-{
-	ssize_t r;
-	int fd;
-
-	if (off > len)
-		return -EINVAL;
-	if (n > len - off)
-		n = len - off;
-	fd = span_open(c, blob_digest, u_start, len);
-	if (fd < 0)
-		return fd;
-	r = pread_full(fd, buf, n, FS_CACHE_SPAN_HDR + off);
-	close(fd);
-	if (r >= 0 && (size_t)r != n)
-		r = -EBADMSG; /* shrank under us: treat as damaged */
-	return r;
-}
-
-int fs_cache_span_remove(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
-			 size_t len)
-{
-	char p[FS_CACHE_PATH_MAX];
-	int r = span_path(c, blob_digest, u_start, len, p);
-
-	if (r == 0 && unlink(p) < 0)
-		r = -errno;
-	return r;
-}
-
-void fs_cache_span_touch(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
-			 size_t len)
-{
-	char p[FS_CACHE_PATH_MAX];
-
-	if (span_path(c, blob_digest, u_start, len, p) == 0)
-		utimensat(AT_FDCWD, p, NULL, 0);
 }
 
 const char *fs_cache_v1(const struct fs_cache *c)

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Span files: v1/spans/<blob hex>/<u_start>-<u_len>, a 64-byte header
+ * ("SFSPAN01", u_start, u_len, sha256 of the payload, 8 zero bytes, all
+ * little-endian) then the verified bytes. Named by range rather than by
+ * content because the index does not export span hashes; the header hash
+ * lets the first reader in a process detect a file damaged after its
+ * rename (fs_cache_span_read_verified()).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/digest.h"
+#include "fs/cache_int.h"
+
+#define SPAN_MAGIC "SFSPAN01"
+
+static int span_dir(const struct fs_cache *c, const char *blob, char *buf)
+{
+	const char *hex;
+	int r = fs_cache_blob_hex(blob, &hex);
+
+	return r < 0 ? r : fs_cache_path_fmt(buf, "%s/spans/%s", fs_cache_v1(c), hex);
+}
+
+static int span_path(const struct fs_cache *c, const char *blob, uint64_t u_start, uint64_t len,
+		     char *buf)
+{
+	const char *hex;
+	int r = fs_cache_blob_hex(blob, &hex);
+
+	if (r < 0)
+		return r;
+	return fs_cache_path_fmt(buf, "%s/spans/%s/%016llx-%llx", fs_cache_v1(c), hex,
+			(unsigned long long)u_start, (unsigned long long)len);
+}
+
+static void le64_put(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t le64_get(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+int fs_cache_span_put(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
+		      const void *buf, size_t len)
+{
+	char p[FS_CACHE_PATH_MAX], d[FS_CACHE_PATH_MAX];
+	uint8_t hdr[FS_CACHE_SPAN_HDR] = { 0 };
+	int r;
+
+	r = span_path(c, blob_digest, u_start, len, p);
+	if (r == 0)
+		r = span_dir(c, blob_digest, d);
+	if (r < 0)
+		return r;
+	memcpy(hdr, SPAN_MAGIC, 8);
+	le64_put(hdr + 8, u_start);
+	le64_put(hdr + 16, len);
+	digest_sha256(buf, len, hdr + 24);
+	r = fs_cache_write_tx(c, p, d, hdr, sizeof(hdr), buf, len);
+	if (r < 0)
+		fs_cache_note_write_error(c, "a span", r);
+	return r;
+}
+
+static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/* Open a span file whose size matches @len; -ENOENT, -EBADMSG. */
+static int span_open(struct fs_cache *c, const char *blob, uint64_t u_start, size_t len)
+{
+	char p[FS_CACHE_PATH_MAX];
+	struct stat st;
+	int fd, r = span_path(c, blob, u_start, len, p);
+
+	if (r < 0)
+		return r;
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != FS_CACHE_SPAN_HDR + (uint64_t)len) {
+		close(fd);
+		return -EBADMSG;
+	}
+	return fd;
+}
+
+int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
+				void *buf, size_t len)
+{
+	uint8_t hdr[FS_CACHE_SPAN_HDR], sum[DIGEST_SHA256_LEN];
+	ssize_t n;
+	int fd, r = 0;
+
+	fd = span_open(c, blob_digest, u_start, len);
+	if (fd < 0)
+		return fd;
+	n = pread_full(fd, hdr, sizeof(hdr), 0);
+	if (n == (ssize_t)sizeof(hdr))
+		n = pread_full(fd, buf, len, FS_CACHE_SPAN_HDR);
+	close(fd);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n != len || memcmp(hdr, SPAN_MAGIC, 8) != 0 ||
+	    le64_get(hdr + 8) != u_start || le64_get(hdr + 16) != len)
+		r = -EBADMSG;
+	if (r == 0) {
+		digest_sha256(buf, len, sum);
+		if (memcmp(sum, hdr + 24, sizeof(sum)) != 0)
+			r = -EBADMSG;
+	}
+	return r;
+}
+
+ssize_t fs_cache_span_pread(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
+			    size_t len, void *buf, size_t n, uint64_t off)
+{
+	ssize_t r;
+	int fd;
+
+	if (off > len)
+		return -EINVAL;
+	if (n > len - off)
+		n = len - off;
+	fd = span_open(c, blob_digest, u_start, len);
+	if (fd < 0)
+		return fd;
+	r = pread_full(fd, buf, n, FS_CACHE_SPAN_HDR + off);
+	close(fd);
+	if (r >= 0 && (size_t)r != n)
+		r = -EBADMSG; /* shrank under us: treat as damaged */
+	return r;
+}
+
+int fs_cache_span_remove(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
+			 size_t len)
+{
+	char p[FS_CACHE_PATH_MAX];
+	int r = span_path(c, blob_digest, u_start, len, p);
+
+	if (r == 0 && unlink(p) < 0)
+		r = -errno;
+	return r;
+}
+
+void fs_cache_span_touch(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
+			 size_t len)
+{
+	char p[FS_CACHE_PATH_MAX];
+
+	if (span_path(c, blob_digest, u_start, len, p) == 0)
+		utimensat(AT_FDCWD, p, NULL, 0);
+}
