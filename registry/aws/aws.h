@@ -250,6 +250,9 @@ void reg_ecr_auth_free(struct reg_ecr_auth *a);
 /*
  * "Basic <token>" for the registry (caller frees and should wipe). Uses the
  * in-memory token until half its life, then the cache file, then the API.
+ * -EACCES when there are no AWS credentials or the API refuses them,
+ * -EAGAIN still throttled, -ETIMEDOUT/-EHOSTUNREACH API unreachable.
+ * Blocks other callers while it refreshes (a few times a day).
  */
 int reg_ecr_auth_header(struct reg_ecr_auth *a, char **out);
 

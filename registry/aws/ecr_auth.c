@@ -140,7 +140,8 @@ int reg_ecr_auth_header(struct reg_ecr_auth *a, char **out)
 		}
 	}
 	pthread_mutex_unlock(&a->lock);
-	return r;
+	/* No AWS credentials anywhere is, for the registry, an auth failure. */
+	return r == -ENOENT ? -EACCES : r;
 }
 
 void reg_ecr_auth_invalidate(struct reg_ecr_auth *a)

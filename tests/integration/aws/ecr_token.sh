@@ -148,7 +148,12 @@ tap_ok "credentials valid for an hour" driver --times 2 --invalidate "$ECR_HOST"
 tap_is "$(standin_count ttl2 container 200),$(standin_count ttl2 ecr 200)" "1,2" \
 	"are reused (one credentials fetch, two tokens)"
 
-# 14. nothing secret in any debug output
+# 14. no credentials at all: an auth failure for the registry
+DRIVER_ENV=(STRATAFS_ECR_ENDPOINT=$U)
+tap_not "no AWS credentials anywhere fails" driver "$ECR_HOST"
+tap_is "$(cat "$DRIVER_OUT")" "error: EACCES" "as EACCES (not ENOENT: the image may well exist)"
+
+# 15. nothing secret in any debug output
 tap_ok "no credential in the driver's stderr (debug level, all runs)" no_secret_in "$ALL_ERR"
 tap_ok "debug output is not empty (the check saw something)" test -s "$ALL_ERR"
 tap_ok "no sanitizer report from the driver" bash -c "! grep -qE 'Sanitizer|runtime error:' '$ALL_ERR'"
