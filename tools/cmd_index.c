@@ -169,8 +169,10 @@ static int parse_args(int argc, char **argv, struct index_opts *o)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-		if (c == 's' && parse_size(optarg, &o->span_size) < 0) {
-			log_err("bad span size '%s'", optarg);
+		if (c == 's' && (parse_size(optarg, &o->span_size) < 0 ||
+				 o->span_size < IDX_MIN_SPAN_SIZE || o->span_size > IDX_MAX_SPAN_SIZE)) {
+			log_err("bad span size '%s': want %uK to %uM", optarg, IDX_MIN_SPAN_SIZE >> 10,
+				IDX_MAX_SPAN_SIZE >> 20);
 			return CLI_USAGE;
 		} else if (c == 'o') {
 			o->out = optarg;
