@@ -9,8 +9,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <fuse_lowlevel.h>
 
@@ -42,6 +45,42 @@ void fs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_open(req, fi);
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* True while a recent read of @ino failed (see FS_FAIL_MEMO_MS). */
+static bool failed_recently(struct fs_daemon *d, uint64_t ino)
+{
+	int64_t now = now_ms();
+	struct fs_fail_slot *slot = &d->fail[ino % FS_FAIL_SLOTS];
+	bool hit;
+
+	if (__atomic_load_n(&d->fail_until_ms, __ATOMIC_RELAXED) < now)
+		return false;
+	pthread_mutex_lock(&d->fail_lock);
+	hit = slot->ino == ino && slot->until_ms >= now;
+	pthread_mutex_unlock(&d->fail_lock);
+	return hit;
+}
+
+static void note_failure(struct fs_daemon *d, uint64_t ino)
+{
+	int64_t until = now_ms() + FS_FAIL_MEMO_MS;
+	struct fs_fail_slot *slot = &d->fail[ino % FS_FAIL_SLOTS];
+
+	pthread_mutex_lock(&d->fail_lock);
+	slot->ino = ino;
+	slot->until_ms = until;
+	if (d->fail_until_ms < until)
+		__atomic_store_n(&d->fail_until_ms, until, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&d->fail_lock);
+}
+
 /* Read into @buf; the count or -errno. */
 static ssize_t read_node(struct fs_daemon *d, const struct fs_vnode *n, char *buf, size_t size,
 			 uint64_t off)
@@ -63,8 +102,12 @@ static ssize_t read_node(struct fs_daemon *d, const struct fs_vnode *n, char *bu
 		return 0;
 	if (size > fsize - off)
 		size = (size_t)(fsize - off);
+	if (failed_recently(d, n->ino))
+		return -EIO;
 	r = fs_store_read(d->mount->store, n->layer_no, n->node->entry, buf, size, off);
 	if (r < 0) {
+		if (r != -ENOMEM)
+			note_failure(d, n->ino);
 		log_warn("read of '%s' (inode %llu) at %llu failed: %s", n->name,
 			 (unsigned long long)n->ino, (unsigned long long)off, strerror((int)-r));
 		return r == -ENOMEM ? r : -EIO;

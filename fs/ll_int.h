@@ -35,6 +35,19 @@ struct fuse_entry_param;
  */
 #define FS_STATS_CHUNK_MAX 65536
 
+/*
+ * After a failed read of an inode, further reads of it fail at once for
+ * this long: the kernel retries a failed readahead with a synchronous read,
+ * which would otherwise wait out io_timeout a second time in one read(2).
+ */
+#define FS_FAIL_MEMO_MS 500
+#define FS_FAIL_SLOTS 64
+
+struct fs_fail_slot {
+	uint64_t ino;
+	int64_t until_ms;
+};
+
 struct fs_daemon {
 	struct fs_mount *mount;
 	double timeout;        /* entry and attribute timeout, seconds: the tree never changes */
@@ -42,6 +55,9 @@ struct fs_daemon {
 	pthread_mutex_t stats_lock;
 	char *stats_snap;      /* protected by stats_lock */
 	size_t stats_len;      /* protected by stats_lock */
+	int64_t fail_until_ms; /* atomic: no slot is live after this (fast path) */
+	pthread_mutex_t fail_lock;
+	struct fs_fail_slot fail[FS_FAIL_SLOTS]; /* protected by fail_lock */
 };
 
 /* The operations table handed to fuse_session_new(). */

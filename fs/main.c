@@ -447,6 +447,7 @@ int main(int argc, char **argv)
 	log_set_prog("stratafs");
 	fuse_set_log_func(fuse_log_sink);
 	pthread_mutex_init(&d.stats_lock, NULL);
+	pthread_mutex_init(&d.fail_lock, NULL);
 	r = fs_cli_parse(&args, &cli);
 	if (r != 0) {
 		status = r > 0 ? 0 : (r == -EINVAL ? 2 : 1);
@@ -483,10 +484,11 @@ out_destroy_session:
 	fs_mount_free(m);
 out_free_cli:
 	free(copts.mountpoint);
-	fs_cli_release(&cli);
 out_free_args:
+	fs_cli_release(&cli); /* zeroed first thing by fs_cli_parse() */
 	fuse_opt_free_args(&args);
 	free(d.stats_snap);
 	pthread_mutex_destroy(&d.stats_lock);
+	pthread_mutex_destroy(&d.fail_lock);
 	return status;
 }

@@ -52,6 +52,7 @@ tap_ok "... within io_timeout (${TAP_SECS} s <= $TMO s + 3)" tap_lt "$TAP_SECS" 
 tap_ok "metadata still served" ls -l "$MNT/big"
 tap_ok "the daemon is still up" kill -0 "$pid"
 proxy_mode
+sleep 1 # a failed inode fails fast for FS_FAIL_MEMO_MS (the kernel's retry of the same read)
 tap_ok "proxy passing again: the read succeeds" cmp "$WANT/big/large.bin" "$MNT/big/large.bin"
 errors=$("$STRATA" stats "$MNT" --json | jq '.totals.errors // 0')
 tap_ok "stats count the failed fetches ($errors)" test "$errors" -ge 1
