@@ -34,12 +34,25 @@ has not used up `times`) decides what happens to it; no rule = pass.
                                 digest= is given; status C if given, e.g.
                                 200 for a by-digest GET upstream 404s)
 
+  redirect [code=307] [host=localhost]
+                                answer CODE with Location: the same path under
+                                /__redirected/ on this proxy, named by HOST (a
+                                different origin than 127.0.0.1, as ECR's S3
+                                is). A request for /__redirected/P is served
+                                as P from upstream with the proxy's own
+                                --upstream-auth credentials (never the
+                                client's); it is logged with "auth": whether
+                                the client sent Authorization there (it must
+                                not). Only rules whose path= mentions
+                                __redirected apply to such requests.
+
 Match keys: path=REGEX (re.search on the request target), method=M,
 times=N (apply to N requests, then the rule is spent), skip=N (let the
 first N matching requests pass first).
 
 Each request is logged to --log as one JSON line:
-  {"time","method","path","range","rule","status","sent"}
+  {"time","method","path","range","auth","rule","status","sent"}
+("auth": the request carried an Authorization header).
 """
 import argparse
 import json
@@ -55,7 +68,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
        "te", "trailers", "transfer-encoding", "upgrade", "content-length"}
-ACTIONS = {"pass", "drop", "reset", "delay", "slow", "status", "norange", "flip", "replace"}
+ACTIONS = {"pass", "drop", "reset", "delay", "slow", "status", "norange", "flip", "replace",
+           "redirect"}
+REDIRECTED = "/__redirected"
 MAX_REQ_BODY = 256 << 20
 
 
@@ -126,8 +141,11 @@ class Rules:
 
     def pick(self, method, path):
         self.reload()
+        redirected = path.startswith(REDIRECTED + "/")
         with self.lock:
             for r in self.rules:
+                if redirected and REDIRECTED not in r.path.pattern:
+                    continue
                 if r.take(method, path):
                     return r
         return None
@@ -148,7 +166,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_json(self, rule, status, sent):
         rec = {"time": round(time.time(), 3), "method": self.command, "path": self.path,
-               "range": self.headers.get("Range"), "rule": rule.text if rule else "pass",
+               "range": self.headers.get("Range"), "auth": "Authorization" in self.headers,
+               "rule": rule.text if rule else "pass",
                "status": status, "sent": sent}
         with self.server.log_lock:
             with open(self.server.log_path, "a") as f:
@@ -201,11 +220,21 @@ class Handler(BaseHTTPRequestHandler):
     def upstream(self, method, body, drop_range):
         # A list, not a dict: clients send some headers (Accept) many times.
         hdrs = []
+        path = self.path
+        redirected = path.startswith(REDIRECTED + "/")
+        if redirected:
+            path = path[len(REDIRECTED):]
         for k, v in self.headers.items():
             lk = k.lower()
             if lk in HOP or (drop_range and lk in ("range", "if-range")):
                 continue
+            if redirected and lk in ("authorization", "host"):
+                continue
             hdrs.append((k, v))
+        if redirected:
+            hdrs.append(("Host", self.server.upstream))
+            if self.server.upstream_auth:
+                hdrs.append(("Authorization", "Basic " + self.server.upstream_auth))
         if body or method in ("PUT", "POST", "PATCH"):
             hdrs.append(("Content-Length", str(len(body))))
         for attempt in (0, 1):
@@ -213,7 +242,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.upconn = http.client.HTTPConnection(self.server.upstream, timeout=60)
             try:
                 c = self.upconn
-                c.putrequest(method, self.path, skip_host=True, skip_accept_encoding=True)
+                c.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
                 for k, v in hdrs:
                     c.putheader(k, v)
                 c.endheaders(body if body else None)
@@ -264,6 +293,10 @@ class Handler(BaseHTTPRequestHandler):
             err = {429: "TOOMANYREQUESTS"}.get(code, "UNAVAILABLE")
             msg = json.dumps({"errors": [{"code": err, "message": "injected by fault proxy"}]})
             return code, self.simple(code, msg.encode(), extra)
+        if act == "redirect":
+            host = rule.opts.get("host", "localhost")
+            loc = "http://%s:%d%s%s" % (host, self.server.server_address[1], REDIRECTED, self.path)
+            return rule.num("code", 307), self.simple(rule.num("code", 307), b"", {"Location": loc})
         if act == "delay" and rule.opts.get("where", "headers") == "headers":
             time.sleep(rule.num("secs", 1))
         resp = self.upstream(self.command, body, act == "norange")
@@ -356,6 +389,7 @@ def main():
     ap.add_argument("--upstream", required=True, help="host:port of a plain-HTTP registry")
     ap.add_argument("--log", required=True)
     ap.add_argument("--rules-file")
+    ap.add_argument("--upstream-auth", help="USER:PASS for requests under /__redirected/")
     ap.add_argument("rules", nargs="*", help="initial rules")
     args = ap.parse_args()
 
@@ -364,6 +398,10 @@ def main():
     srv.daemon_threads = True
     srv.upstream = args.upstream
     srv.log_path = args.log
+    srv.upstream_auth = None
+    if args.upstream_auth:
+        import base64
+        srv.upstream_auth = base64.b64encode(args.upstream_auth.encode()).decode()
     srv.log_lock = threading.Lock()
     srv.rules = Rules(args.rules_file)
     srv.rules.set_text("\n".join(args.rules))

@@ -23,6 +23,9 @@
 #   proxy_mode "norange path=/blobs/"              # 200 + whole body for Range
 #   proxy_mode "flip path=/blobs/sha256:abc"
 #   proxy_mode "replace file=/tmp/bad.json path=/manifests/"
+#   proxy_mode "redirect path=/blobs/"            # 307 to another origin (S3-like);
+#       proxy_redirected_with_auth counts requests that followed it carrying
+#       Authorization (must be 0)
 # See fault_proxy.py for every action and key.
 
 proxy_start() {
@@ -34,8 +37,13 @@ proxy_start() {
 	dir=$(mktemp -d "$HARNESS_DIR/proxy.XXXXXX")
 	PROXY_LOG="$dir/proxy.log"
 	: >"$PROXY_LOG"
+	local auth=()
+	case "$REGISTRY_VARIANT" in
+	token*) ;; # a redirected request would need a bearer token: not supported
+	*) [ -z "${REGISTRY_USER:-}" ] || auth=(--upstream-auth "$REGISTRY_USER:$REGISTRY_PASS") ;;
+	esac
 	"$PY" "$HARNESS_LIB_DIR/fault_proxy.py" --port-file "$dir/port" \
-		--upstream "$REGISTRY" --log "$PROXY_LOG" "$@" >"$dir/proxy.out" 2>&1 &
+		--upstream "$REGISTRY" --log "$PROXY_LOG" "${auth[@]}" "$@" >"$dir/proxy.out" 2>&1 &
 	PROXY_PID=$!
 	HARNESS_PIDS="$HARNESS_PIDS $!"
 	for i in $(seq 1 100); do
@@ -69,6 +77,10 @@ proxy_requests() {
 	jq -c --arg m "$m" --arg re "$re" \
 		'select(($m == "" or .method == $m) and ($re == "" or (.path | test($re))))' \
 		"$PROXY_LOG" | wc -l
+}
+
+proxy_redirected_with_auth() {
+	jq -c 'select((.path | startswith("/__redirected/")) and .auth)' "$PROXY_LOG" | wc -l
 }
 
 proxy_stop() {

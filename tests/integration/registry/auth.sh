@@ -143,6 +143,23 @@ registry_stop
 registry_start basic-http
 fixture_push single a/single:latest
 tap_is "$(run_rc inspect "$REGISTRY/a/single:latest" --json)" 0 "basic-http: basic auth over plain HTTP to loopback works"
+
+# a blob GET redirected to another origin (ECR -> S3): followed, Range kept,
+# credentials NOT sent there
+proxy_start
+layer=$(skopeo_raw a/single:latest | jq -r '.layers[0].digest')
+skopeo_pull a/single:latest "$HARNESS_DIR/single"
+proxy_mode "redirect path=^/v2/a/single/blobs/"
+rc=$(run_rc blob "$PROXY/a/single:latest" "$layer")
+tap_ok "basic-http: a blob redirected to another origin is followed (exit $rc, right bytes)" \
+	bash -c "[ $rc = 0 ] && cmp -s '$OUT' '$HARNESS_DIR/single/${layer#sha256:}'"
+rc=$(run_rc blob "$PROXY/a/single:latest" "$layer" --range 1000-1999)
+tap_ok "basic-http: ...a range too (exit $rc, right bytes)" \
+	bash -c "[ $rc = 0 ] && cmp -s '$OUT' <(dd if='$HARNESS_DIR/single/${layer#sha256:}' iflag=skip_bytes,count_bytes skip=1000 count=1000 status=none)"
+tap_ok "basic-http: ...the redirected requests were made" \
+	bash -c "[ \$(jq -c 'select(.path | startswith(\"/__redirected/\"))' '$PROXY_LOG' | wc -l) -ge 2 ]"
+tap_is "$(proxy_redirected_with_auth)" 0 "basic-http: ...and never carried the registry credentials to the other origin"
+proxy_stop
 registry_stop
 
 tap_done

@@ -163,6 +163,8 @@ fault_blob "200 instead of 206: whole blob" ok 15 -- "norange path=/blobs/"
 # flipped bytes
 fault_blob "one byte flipped in the blob, always" fail 20 -- "flip path=/blobs/$BIG"
 tap_ok "flipped blob: the error names a digest problem" grep -qiE 'digest|mismatch|corrupt|verif' "$TAP_OUT"
+tap_ok "flipped blob: no -o file is left with the corrupt bytes" \
+	bash -c "[ ! -e '$OUT' ] || ! cmp -s '$OUT' <(curl -s '$PROXY_URL/v2/f/multi/blobs/$BIG')"
 fault_blob "one byte flipped in the blob, once" either 20 -- "flip path=/blobs/$BIG times=1"
 fault_inspect "one byte flipped in the manifest (by tag), always" fail 20 -- "flip path=/manifests/"
 fault_inspect "one byte flipped in the config blob, always" fail 20 -- "flip path=/blobs/$CFG"

@@ -287,6 +287,16 @@ tap_timed curl -sf -o "$OUT" "$B"
 tap_ok "proxy slow rate=1000000: the 1.5 MiB blob takes >= 1.4 s ($TAP_SECS s)" \
 	bash -c "[ $TAP_RC = 0 ] && awk 'BEGIN{exit !($TAP_SECS >= 1.4)}'"
 
+proxy_mode "redirect path=/blobs/"
+hdr=$(curl -s -o /dev/null -D - "$B" | tr -d '\r')
+tap_ok "proxy redirect: 307 to /__redirected/ on localhost (another origin)" \
+	grep -qE "^[Ll]ocation: http://localhost:${PROXY##*:}/__redirected/v2/fx/multi/blobs/$big\$" <<<"$hdr"
+tap_is "$(curl -sL -r 10-19 "$B" | od -An -tx1 | tr -d ' \n')" \
+	"$(curl -s -r 10-19 "$REGISTRY_URL/v2/fx/multi/blobs/$big" | od -An -tx1 | tr -d ' \n')" \
+	"proxy redirect: the redirected request serves the blob (Range kept by curl)"
+curl -sL -o /dev/null -H 'Authorization: Bearer not-for-s3' --location-trusted "$B"
+tap_is "$(proxy_redirected_with_auth)" 1 "proxy redirect: a client that sends Authorization there is seen"
+
 proxy_mode
 tap_ok "proxy: skopeo copies through it (pass)" skopeo copy --quiet --src-tls-verify=false \
 	"docker://$PROXY/fx/single:latest" "dir:$HARNESS_DIR/through-proxy"
