@@ -86,6 +86,7 @@ static ssize_t read_node(struct fs_daemon *d, const struct fs_vnode *n, char *bu
 			 uint64_t off)
 {
 	uint64_t fsize;
+	int64_t t0;
 	ssize_t r;
 
 	if (n->kind == FS_VK_SFILE) {
@@ -104,9 +105,11 @@ static ssize_t read_node(struct fs_daemon *d, const struct fs_vnode *n, char *bu
 		size = (size_t)(fsize - off);
 	if (failed_recently(d, n->ino))
 		return -EIO;
+	t0 = now_ms();
 	r = fs_store_read(d->mount->store, n->layer_no, n->node->entry, buf, size, off);
 	if (r < 0) {
-		if (r != -ENOMEM)
+		/* only slow failures: a fast one (registry refusing) costs the retry nothing */
+		if (r != -ENOMEM && now_ms() - t0 >= FS_FAIL_SLOW_MS)
 			note_failure(d, n->ino);
 		log_warn("read of '%s' (inode %llu) at %llu failed: %s", n->name,
 			 (unsigned long long)n->ino, (unsigned long long)off, strerror((int)-r));

@@ -36,11 +36,13 @@ struct fuse_entry_param;
 #define FS_STATS_CHUNK_MAX 65536
 
 /*
- * After a failed read of an inode, further reads of it fail at once for
- * this long: the kernel retries a failed readahead with a synchronous read,
- * which would otherwise wait out io_timeout a second time in one read(2).
+ * After a read of an inode failed slowly (>= FS_FAIL_SLOW_MS: a timeout),
+ * further reads of it fail at once for FS_FAIL_MEMO_MS: the kernel retries
+ * a failed readahead with a synchronous read, which would otherwise wait
+ * out io_timeout a second time in one read(2).
  */
 #define FS_FAIL_MEMO_MS 500
+#define FS_FAIL_SLOW_MS 1000
 #define FS_FAIL_SLOTS 64
 
 struct fs_fail_slot {
