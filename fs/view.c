@@ -355,7 +355,7 @@ static int get_tree(const struct fs_view *cv, uint32_t tree_id, uint64_t tino, s
 	if (!t)
 		return -EIO;
 	n = idx_tree_node(t, tino);
-	if (!n || n->layer >= vt->n_layers)
+	if (!n)
 		return -ENOENT;
 	memset(out, 0, sizeof(*out));
 	out->kind = FS_VK_TREE;
@@ -363,7 +363,8 @@ static int get_tree(const struct fs_view *cv, uint32_t tree_id, uint64_t tino, s
 	out->tree = t;
 	out->node = n;
 	out->entry = idx_tree_entry(t, n);
-	out->layer_no = vt->layer_nos[n->layer];
+	/* dirs the merge synthesised (the root of an image with no layers) name no layer */
+	out->layer_no = n->layer < vt->n_layers ? vt->layer_nos[n->layer] : 0;
 	out->n_children = n->n_children;
 	if (tino == IDX_ROOT_INO && !v->single) {
 		out->parent = vt->parent ? vt->parent : FS_VIEW_ROOT_INO;

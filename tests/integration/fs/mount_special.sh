@@ -62,4 +62,11 @@ tap_is "$(setpriv --reuid=65534 --regid=65534 --clear-groups cat "$MNT/bin/setui
 tap_not "default_permissions: another user cannot read a 0640 file" \
 	setpriv --reuid=65534 --regid=65534 --clear-groups cat "$MNT/home/user/notes"
 tap_ok "unmount" fsd_umount "$MNT"
+
+umoci new --image "$L:empty" >/dev/null
+skopeo copy --quiet "${SKOPEO_DEST_OPTS[@]}" "oci:$L:empty" "docker://$REGISTRY/fs/empty:v1" ||
+	harness_fail "cannot push the empty image"
+tap_ok "an image with no layers mounts" fsd_mount fs/empty:v1 "$MNT"
+tap_is "$(ls -A "$MNT" | wc -l)" 0 "... as an empty directory"
+tap_ok "unmount" fsd_umount "$MNT"
 tap_done
