@@ -229,4 +229,45 @@ int idx_tree_child(const struct idx_tree *t, uint64_t dir, uint32_t pos, const s
 /* Resolve a "/"-separated path from the root; "" or "/" is the root. */
 int idx_tree_resolve(const struct idx_tree *t, const char *path, uint64_t *ino);
 
+/* ---- writing a seekable layer (strata push / commit) ------------------ */
+
+struct idx_writer_opts {
+	enum idx_comp comp;  /* IDX_COMP_GZIP, IDX_COMP_ZSTD or IDX_COMP_NONE */
+	int level;           /* 0: the default (gzip 6, zstd 3) */
+	uint64_t span_size;  /* 0: IDX_DEFAULT_SPAN_SIZE */
+	unsigned threads;    /* zstd workers; 0: the online CPUs */
+};
+
+/* Receives the compressed blob in order; return < 0 to abort with that code. */
+typedef int (*idx_sink_fn)(void *ctx, const void *buf, size_t n);
+
+struct idx_writer; /* owned by one thread */
+
+/*
+ * A tar writer whose output is seekable by construction: a new gzip member
+ * or zstd frame starts at each span boundary, so the index it builds in the
+ * same pass needs no windows. The blob stays plain tar+gzip / tar+zstd that
+ * every client reads. Deterministic: the same members give the same bytes.
+ */
+int idx_writer_new(const struct idx_writer_opts *o, idx_sink_fn sink, void *ctx,
+		   struct idx_writer **out);
+
+/*
+ * Append a member described by @e (path normalised, type, mode, uid, gid,
+ * mtime, size, link, xattrs, device numbers; data_off ignored). Pax headers
+ * are written when needed (long names or links, big numbers, sub-second
+ * mtimes, xattrs). IDX_T_WHITEOUT / IDX_T_OPAQUE become ".wh.<name>" /
+ * "<dir>/.wh..wh..opq". A regular file's content follows through
+ * idx_writer_data() calls totalling exactly e->size (-EINVAL otherwise).
+ */
+int idx_writer_add(struct idx_writer *w, const struct idx_entry *e);
+int idx_writer_data(struct idx_writer *w, const void *buf, size_t n);
+
+/*
+ * End the archive, flush the compressor, and hand over the index of the
+ * layer just written (blob digest, diff_id, sizes, entries, spans).
+ */
+int idx_writer_finish(struct idx_writer *w, struct idx_layer **out);
+void idx_writer_free(struct idx_writer *w);
+
 #endif

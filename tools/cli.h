@@ -15,5 +15,7 @@ int cmd_index(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_push(int argc, char **argv);
+int cmd_commit(int argc, char **argv);
 
 #endif

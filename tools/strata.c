@@ -18,6 +18,8 @@ static const struct command commands[] = {
 	{ "index", cmd_index, "build the stratafs index of a layer" },
 	{ "ls", cmd_ls, "list a layer's files through its index" },
 	{ "cat", cmd_cat, "print a file of a layer through its index" },
+	{ "push", cmd_push, "push a directory as a new seekable layer (image + index)" },
+	{ "commit", cmd_commit, "push an overlay upper dir as a diff layer over a base" },
 	{ "stats", cmd_stats, "show what a stratafs mount has fetched" },
 };
 
