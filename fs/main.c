@@ -36,6 +36,7 @@
 #endif
 
 #define ENTRY_TIMEOUT 86400.0
+#define PASSWORD_MAX (64u << 10)
 
 struct fs_cli {
 	char *ref;
@@ -46,7 +47,8 @@ struct fs_cli {
 	unsigned io_timeout;
 	unsigned retries; /* UINT_MAX: not given */
 	unsigned stats_chunk;
-	char password[1024]; /* from password_file; wiped once the client has it */
+	char *password;      /* from password_file; wiped once the client has it */
+	size_t password_cap;
 };
 
 enum { KEY_HELP, KEY_VERSION, KEY_DISCARD, KEY_DEBUG };
@@ -205,6 +207,15 @@ static int add_fixed_opts(struct fuse_args *args, const char *ref)
 	return fuse_opt_add_arg(args, opt) == 0 ? 0 : -ENOMEM;
 }
 
+static void forget_password(struct fs_cli *c)
+{
+	if (c->password)
+		explicit_bzero(c->password, c->password_cap);
+	free(c->password);
+	c->password = NULL;
+	c->password_cap = 0;
+}
+
 static void fs_cli_release(struct fs_cli *c)
 {
 	char **strs[] = { &c->ref, &c->cache, &c->cache_max, &c->platform, &c->ca_file, &c->config,
@@ -214,7 +225,7 @@ static void fs_cli_release(struct fs_cli *c)
 		free(*strs[i]);
 		*strs[i] = NULL;
 	}
-	explicit_bzero(c->password, sizeof(c->password));
+	forget_password(c);
 }
 
 /* The daemon runs in "/" once detached: make a relative path option absolute. */
@@ -267,20 +278,29 @@ static int fs_cli_parse(struct fuse_args *args, struct fs_cli *c)
 	return add_fixed_opts(args, c->ref);
 }
 
+/* The password file's first line; registry tokens (ECR) run to kilobytes. */
 static int read_password(struct fs_cli *c)
 {
 	FILE *f = fopen(c->password_file, "r");
 	size_t n;
 
+	int err = errno;
+
 	if (!f) {
-		log_err("cannot open password file '%s': %s", c->password_file, strerror(errno));
-		return -errno;
+		log_err("cannot open password file '%s': %s", c->password_file, strerror(err));
+		return -err;
 	}
-	n = fread(c->password, 1, sizeof(c->password) - 1, f);
+	c->password_cap = PASSWORD_MAX + 1;
+	c->password = calloc(1, c->password_cap);
+	n = c->password ? fread(c->password, 1, PASSWORD_MAX, f) : 0;
 	fclose(f);
-	c->password[n] = '\0';
-	while (n && (c->password[n - 1] == '\n' || c->password[n - 1] == '\r'))
-		c->password[--n] = '\0';
+	if (!c->password)
+		return -ENOMEM;
+	if (n == PASSWORD_MAX) {
+		log_err("password file '%s' is larger than %u bytes", c->password_file, PASSWORD_MAX);
+		return -EFBIG;
+	}
+	c->password[strcspn(c->password, "\r\n")] = '\0';
 	return 0;
 }
 
@@ -325,7 +345,7 @@ static int fs_cli_mount_opts(struct fs_cli *c, struct fs_mount_opts *mo)
 /* The registry client has copied what it needs. */
 static void fs_cli_forget_secrets(struct fs_cli *c, struct fs_mount_opts *mo)
 {
-	explicit_bzero(c->password, sizeof(c->password));
+	forget_password(c);
 	mo->reg.password = NULL;
 }
 
