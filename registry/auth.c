@@ -265,6 +265,9 @@ int reg_auth_header(struct reg_client *c, char **out)
 		}
 		if (t)
 			r = bearer_value(t->value, out);
+	} else if (a->cred.registry_token) {
+		/* config.json "registrytoken": a bearer token sent as is */
+		r = bearer_value(a->cred.registry_token, out);
 	}
 	pthread_mutex_unlock(&a->lock);
 	return r;
