@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Retry policy: backoff bounds, Retry-After, retryable statuses; presigned URL lifetimes. */
+/*
+ * Retry policy: backoff bounds, Retry-After, retryable statuses; presigned
+ * URL lifetimes, the redirect cache, and URL origins (what decides whether
+ * credentials may be sent).
+ */
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -102,8 +108,86 @@ static void presigned(void)
 	is_int(reg_presigned_ttl_ms(u5, now), REG_REDIRECT_DEFAULT_TTL * 1000, "bad date: default");
 }
 
+static void origin_is(const char *url, const char *want)
+{
+	char *o = NULL;
+
+	ok(reg_url_origin(url, &o) == 0, "origin of '%s'", url);
+	is_str(o, want, "origin of '%s'", url);
+	free(o);
+}
+
+static void resolve_is(const char *base, const char *loc, const char *want)
+{
+	char *u = NULL;
+
+	ok(reg_url_resolve(base, loc, &u) == 0, "resolve '%s'", loc);
+	is_str(u, want, "resolve '%s' against '%s'", loc, base);
+	free(u);
+}
+
+static void urls(void)
+{
+	const char *base = "https://r.io:5000/v2/x/blobs/sha256:ab";
+	char *o = NULL;
+
+	origin_is("https://R.io/v2/", "https://r.io:443");
+	origin_is("https://r.io:443/v2/", "https://r.io:443");
+	origin_is("http://r.io/v2/", "http://r.io:80");
+	origin_is("https://127.0.0.1:5000/v2/x", "https://127.0.0.1:5000");
+	origin_is("https://[::1]:5000/v2/x", "https://[::1]:5000");
+	origin_is("https://b.s3.amazonaws.com/x?X-Amz-Date=1", "https://b.s3.amazonaws.com:443");
+	ok(reg_url_origin("not a url", &o) < 0, "junk has no origin");
+	resolve_is(base, "/storage/a?sig=1", "https://r.io:5000/storage/a?sig=1");
+	resolve_is(base, "//other.io/a", "https://other.io/a");
+	resolve_is(base, "http://s3.io/b?X-Amz-Signature=x%2Fy",
+		   "http://s3.io/b?X-Amz-Signature=x%2Fy");
+	resolve_is(base, "c", "https://r.io:5000/v2/x/blobs/c");
+}
+
+static void redirect_cache(void)
+{
+	struct reg_opts o;
+	struct reg_ref ref = { 0 };
+	struct reg_client *c = NULL;
+	char *url = NULL;
+	const char *d1 = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+	reg_opts_init(&o);
+	o.docker_config = "/nonexistent/config.json";
+	if (!ok(reg_ref_parse("r.example.com/x:t", &ref) == 0 && reg_client_new(&o, &ref, &c) == 0,
+		"client without network"))
+		return;
+	is_int(reg_redirect_get(c, d1, &url), -ENOENT, "empty cache");
+	reg_redirect_put(c, d1, "https://s3/x?X-Amz-Date=20200101T000000Z&X-Amz-Expires=60");
+	is_int(reg_redirect_get(c, d1, &url), -ENOENT, "an expired presigned URL is not cached");
+	reg_redirect_put(c, d1, "https://s3/plain");
+	ok(reg_redirect_get(c, d1, &url) == 0, "cached");
+	is_str(url, "https://s3/plain", "the target");
+	free(url);
+	url = NULL;
+	reg_redirect_put(c, d1, "https://s3/newer");
+	ok(reg_redirect_get(c, d1, &url) == 0 && strcmp(url, "https://s3/newer") == 0,
+	   "replaced, not duplicated");
+	free(url);
+	for (int i = 0; i < 2 * REG_REDIRECT_SLOTS; i++) {
+		char d[DIGEST_STR_LEN];
+
+		snprintf(d, sizeof(d), "sha256:%064d", i);
+		reg_redirect_put(c, d, "https://s3/many");
+	}
+	ok(1, "more blobs than slots: bounded, no crash");
+	reg_redirect_drop(c, d1);
+	reg_redirect_drop(c, d1);
+	is_int(reg_redirect_get(c, d1, &url), -ENOENT, "dropped");
+	reg_client_free(c);
+	reg_ref_release(&ref);
+}
+
 int main(void)
 {
+	urls();
+	redirect_cache();
 	backoff();
 	retry_after();
 	statuses();
