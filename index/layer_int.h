@@ -32,8 +32,6 @@
 
 /* Deflate history needed to resume mid-stream. */
 #define IDX_WINDOW_SIZE 32768u
-/* Ceiling of one span's uncompressed length (hard cuts keep spans below 2x span_size). */
-#define IDX_MAX_SPAN_ULEN (2ull * IDX_MAX_SPAN_SIZE)
 #define IDX_MAX_CKPTS (16u << 20)
 #define IDX_MAX_XATTRS_TOTAL (16u << 20)
 
