@@ -109,6 +109,31 @@ static void bad_input(const struct su_buf *gz)
 	free(cut);
 }
 
+static void media_types(void)
+{
+	static const struct {
+		const char *mt;
+		enum idx_comp want;
+	} cases[] = {
+		{ "application/vnd.oci.image.layer.v1.tar+gzip", IDX_COMP_GZIP },
+		{ "application/vnd.oci.image.layer.v1.tar+zstd", IDX_COMP_ZSTD },
+		{ "application/vnd.oci.image.layer.v1.tar", IDX_COMP_NONE },
+		{ "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", IDX_COMP_GZIP },
+		{ "application/vnd.docker.image.rootfs.diff.tar.gzip", IDX_COMP_GZIP },
+		{ "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", IDX_COMP_GZIP },
+		{ "application/vnd.docker.image.rootfs.diff.tar", IDX_COMP_NONE },
+		{ "application/octet-stream", IDX_COMP_AUTO },
+		{ NULL, IDX_COMP_AUTO },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		is_int(idx_comp_from_media_type(cases[i].mt), cases[i].want, "media type %s",
+		       cases[i].mt ? cases[i].mt : "(null)");
+	is_str(idx_comp_name(IDX_COMP_GZIP), "gzip", "name of gzip");
+	is_str(idx_comp_name(IDX_COMP_ZSTD), "zstd", "name of zstd");
+	is_str(idx_comp_name(IDX_COMP_NONE), "tar", "name of tar");
+}
+
 int main(void)
 {
 	struct tw t = { 0 };
@@ -117,6 +142,7 @@ int main(void)
 	digests(&gz, &t);
 	entries(&gz);
 	bad_input(&gz);
+	media_types();
 	free(gz.p);
 	tw_free(&t);
 	return tap_done();
