@@ -117,9 +117,9 @@ tap_is "$(run_rc inspect "$REGISTRY/a/single:latest" --json)" 1 "token: no crede
 STRATA_REG_OPTS=("${saved[@]}")
 registry_stop
 
-# expiry within one run: token-http behind the proxy, 2 s tokens. inspect
+# expiry within one run: token-http behind the proxy, 3 s tokens. inspect
 # reads the manifest (getting a token), then the config blob: that GET is
-# held 3 s in the proxy, so the token it carries has expired when it reaches
+# held 4.5 s in the proxy, so the token it carries has expired when it reaches
 # the registry (401, error="invalid_token"): the client must fetch a new
 # token and retry.
 registry_start token-http
@@ -127,9 +127,9 @@ fixture_push multi a/multi:latest
 proxy_start
 want=$(expect_inspect a/multi:latest)
 cfg=$(skopeo_raw a/multi:latest | jq -r .config.digest)
-token_expires_in 2
+token_expires_in 3
 : >"$TOKEN_LOG"
-proxy_mode "delay secs=3 path=/blobs/$cfg times=1"
+proxy_mode "delay secs=4.5 path=/blobs/$cfg times=1"
 rc=$(run_rc inspect "$PROXY/a/multi:latest" --json --timeout 20)
 tap_is "$rc" 0 "token-http: a token that expires between two requests of one run is refreshed"
 tap_is "$(inspect_subset <"$OUT" 2>/dev/null || true)" "$want" "token-http: ...and the answer is right"
