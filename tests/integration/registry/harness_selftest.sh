@@ -303,4 +303,16 @@ tap_ok "proxy: skopeo copies through it (pass)" skopeo copy --quiet --src-tls-ve
 tap_ok "proxy_requests counts blob GETs in its log" bash -c "[ \$(jq -c 'select(.method==\"GET\" and (.path|test(\"/blobs/\")))' '$PROXY_LOG' | wc -l) -ge 10 ]"
 tap_is "$(proxy_requests PUT /__proxy)" 0 "proxy control requests are not logged as traffic"
 
+# the control file instead of the control URL
+proxy_stop
+rules=$HARNESS_DIR/rules.txt
+echo "status code=503 path=/blobs/" >"$rules"
+proxy_start --rules-file "$rules"
+B="$PROXY_URL/v2/fx/multi/blobs/$big"
+tap_is "$(curl -s -o /dev/null -w '%{http_code}' "$B")" 503 "proxy --rules-file: the file's rule applies"
+sleep 0.05 # a new mtime
+echo "pass" >"$rules"
+touch -d '+1 second' "$rules"
+tap_is "$(curl -s -o /dev/null -w '%{http_code}' "$B")" 200 "proxy --rules-file: a changed file is re-read"
+
 tap_done
