@@ -287,4 +287,78 @@ int reg_blob_stream(struct reg_client *c, const char *digest, reg_sink_fn sink, 
 int reg_referrers(struct reg_client *c, const char *digest, const char *artifact_type,
 		  struct reg_manifest **out);
 
+/* ---- uploads ---------------------------------------------------------- */
+
+/*
+ * The write side (strata push). A struct reg_pusher wraps a client whose
+ * token scope is "repository:<repo>:pull,push"; one pusher per thread.
+ * Retries with backoff only for idempotent steps: a failed blob upload
+ * starts a new session (the old one is cancelled with DELETE, errors
+ * ignored); manifest PUTs are retried as they are. Credentials are never
+ * logged.
+ */
+struct reg_pusher;
+
+int reg_pusher_new(const struct reg_opts *opts, const struct reg_ref *ref, struct reg_pusher **out);
+void reg_pusher_free(struct reg_pusher *p);
+/* The pusher's client (push scope), for GETs; valid until reg_pusher_free(). */
+struct reg_client *reg_pusher_client(struct reg_pusher *p);
+
+/* A re-readable blob: @size bytes of @buf, or of @fd from offset 0 (pread). */
+struct reg_blob_src {
+	int fd;          /* -1: use buf */
+	const void *buf;
+	uint64_t size;
+};
+
+/* Bytes of the current request body sent so far, of @total. */
+typedef void (*reg_progress_fn)(void *ctx, uint64_t sent, uint64_t total);
+
+struct reg_upload_opts {
+	const char *mount_from;   /* try a cross-repository mount from this repo first, or NULL */
+	reg_progress_fn progress; /* may be NULL */
+	void *progress_ctx;
+};
+
+enum reg_upload_how { REG_UPLOAD_EXISTED, REG_UPLOAD_MOUNTED, REG_UPLOAD_SENT };
+
+/*
+ * Upload @src as blob @digest unless the registry has it (HEAD): a mount
+ * when @o->mount_from is set (201 done, 202 continue in that session, 401
+ * or 404 retry without), then one monolithic PUT below 32 MiB, else one
+ * streamed PATCH and a PUT ?digest= with no body (never small chunks:
+ * ECR). @how (may be NULL) says which happened. -EBADMSG when the
+ * registry names another digest, else the mapped HTTP/transport error.
+ */
+int reg_blob_upload(struct reg_pusher *p, const char *digest, const struct reg_blob_src *src,
+		    const struct reg_upload_opts *o, enum reg_upload_how *how);
+
+/*
+ * PUT /manifests/@reference with Content-Type @media_type; checks the
+ * returned Docker-Content-Digest against sha256(@raw) (-EBADMSG). @digest
+ * (may be NULL) receives it; @subject_ok (may be NULL) is true when the
+ * registry answered OCI-Subject (it processed a subject).
+ */
+int reg_manifest_put(struct reg_pusher *p, const char *reference, const char *media_type,
+		     const void *raw, size_t len, char digest[DIGEST_STR_LEN], bool *subject_ok);
+
+/* One index blob of the artifact: already uploaded. */
+struct reg_index_blob {
+	char digest[DIGEST_STR_LEN]; /* of the index blob */
+	uint64_t size;
+	char layer[DIGEST_STR_LEN];  /* the layer it indexes */
+};
+
+/*
+ * Push the stratafs index artifact of image manifest @subject: an OCI image
+ * manifest, artifactType REG_MT_STRATAFS_INDEX_ARTIFACT, config the empty
+ * descriptor (its "{}" blob uploaded), layers @blobs (REG_MT_STRATAFS_INDEX_BLOB,
+ * annotated REG_ANNOT_STRATAFS_LAYER), pushed by digest. Without OCI-Subject
+ * in the answer, the fallback tag "sha256-<hex>" is updated (GET, 404 ->
+ * empty index, add unless present, PUT), so reg_referrers() finds it.
+ * @digest (may be NULL) receives the artifact manifest's digest.
+ */
+int reg_index_artifact_push(struct reg_pusher *p, const struct reg_descriptor *subject,
+			    const struct reg_index_blob *blobs, size_t n, char digest[DIGEST_STR_LEN]);
+
 #endif

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Manifest PUT (PROTOCOLS.md §2.3) and the stratafs index artifact with its
+ * referrers fallback tag (§2.7). The artifact is an OCI image manifest
+ * whose subject is the image manifest: a registry with the referrers API
+ * answers OCI-Subject and lists it; one without (distribution 2.8.2) does
+ * not, and then the client keeps the tag "sha256-<hex>" of the subject
+ * pointing at an OCI index of its referrers, which reg_referrers() reads.
+ * The tag update is read-modify-write without a lock: two pushers racing on
+ * the same subject can lose an entry (the spec offers nothing better than
+ * an optional ETag), which only costs a later index build.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "registry/upload_int.h"
+
+#define EMPTY_DIGEST "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+
+static int put_once(struct reg_pusher *p, const char *url, const char *media_type,
+		    const void *raw, size_t len, struct reg_up_resp *resp)
+{
+	struct reg_blob_src src = { .fd = -1, .buf = raw, .size = len };
+	struct reg_up_req req = { .method = "PUT", .url = url, .content_type = media_type,
+				  .src = &src };
+
+	return reg_up_call(p, &req, "push a manifest", resp);
+}
+
+int reg_manifest_put(struct reg_pusher *p, const char *reference, const char *media_type,
+		     const void *raw, size_t len, char digest[DIGEST_STR_LEN], bool *subject_ok)
+{
+	uint8_t sha[DIGEST_SHA256_LEN];
+	char want[DIGEST_STR_LEN];
+	struct reg_up_resp resp;
+	char *url = NULL;
+	int r;
+
+	if (!p || !reference || !media_type || !raw || len > REG_MAX_MANIFEST_SIZE)
+		return -EINVAL;
+	digest_sha256(raw, len, sha);
+	digest_format(sha, want);
+	r = reg_client_url(p->c, "manifests", reference, &url);
+	if (r < 0)
+		return r;
+	/* a PUT of the same bytes is idempotent: retry it as it is */
+	for (unsigned attempt = 0;; attempt++) {
+		r = put_once(p, url, media_type, raw, len, &resp);
+		if (r == 0 || attempt >= p->retries ||
+		    (r != -EAGAIN && r != -ECONNRESET && r != -ETIMEDOUT))
+			break;
+		reg_up_resp_release(&resp);
+		nanosleep(&(struct timespec){ 0, 200000000L * (attempt + 1) }, NULL);
+	}
+	if (r == 0 && resp.base.docker_digest && strcmp(resp.base.docker_digest, want) != 0) {
+		log_err("registry stored manifest '%s' as '%s'", want, resp.base.docker_digest);
+		r = -EBADMSG;
+	}
+	if (r == 0 && subject_ok)
+		*subject_ok = resp.oci_subject != NULL;
+	if (r == 0 && digest)
+		memcpy(digest, want, DIGEST_STR_LEN);
+	reg_up_resp_release(&resp);
+	free(url);
+	return r;
+}
+
+static json_t *descriptor(const char *mt, const char *digest, uint64_t size)
+{
+	return json_pack("{s:s, s:s, s:I}", "mediaType", mt, "digest", digest, "size",
+			 (json_int_t)size);
+}
+
+static json_t *artifact_json(const struct reg_descriptor *subject,
+			     const struct reg_index_blob *blobs, size_t n)
+{
+	json_t *m, *layers, *d;
+
+	m = json_pack("{s:i, s:s, s:s, s:{s:s, s:s, s:i, s:s}}", "schemaVersion", 2, "mediaType",
+		      REG_MT_OCI_MANIFEST, "artifactType", REG_MT_STRATAFS_INDEX_ARTIFACT, "config",
+		      "mediaType", REG_MT_OCI_EMPTY, "digest", EMPTY_DIGEST, "size", 2, "data", "e30=");
+	layers = json_array();
+	if (!m || !layers)
+		goto out_free;
+	for (size_t i = 0; i < n; i++) {
+		d = descriptor(REG_MT_STRATAFS_INDEX_BLOB, blobs[i].digest, blobs[i].size);
+		if (!d || json_object_set_new(d, "annotations",
+					      json_pack("{s:s}", REG_ANNOT_STRATAFS_LAYER,
+							blobs[i].layer)) < 0 ||
+		    json_array_append_new(layers, d) < 0)
+			goto out_free;
+	}
+	if (json_object_set_new(m, "layers", layers) < 0) {
+		layers = NULL;
+		goto out_free;
+	}
+	layers = NULL;
+	d = descriptor(subject->media_type, subject->digest, subject->size);
+	if (!d || json_object_set_new(m, "subject", d) < 0)
+		goto out_free;
+	return m;
+out_free:
+	json_decref(layers);
+	json_decref(m);
+	return NULL;
+}
+
+/* The fallback tag's index: what is there (404 -> empty) plus @art unless present. */
+static int fallback_add(struct reg_pusher *p, const char *tag, json_t *art_desc, char **out)
+{
+	struct reg_manifest *cur = NULL;
+	json_t *idx = NULL, *arr;
+	const char *dg = json_string_value(json_object_get(art_desc, "digest"));
+	int r;
+
+	r = reg_manifest_fetch(p->c, tag, true, &cur);
+	if (r == 0 && cur->kind == REG_MANIFEST_INDEX)
+		idx = json_loadb(cur->raw, cur->raw_len, 0, NULL);
+	else if (r < 0 && r != -ENOENT)
+		return r;
+	reg_manifest_free(cur);
+	if (!idx || !json_is_array(json_object_get(idx, "manifests"))) {
+		json_decref(idx);
+		idx = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType",
+				REG_MT_OCI_INDEX, "manifests");
+		if (!idx)
+			return -ENOMEM;
+	}
+	arr = json_object_get(idx, "manifests");
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		const char *x = json_string_value(json_object_get(json_array_get(arr, i), "digest"));
+
+		if (x && strcmp(x, dg) == 0) {
+			json_decref(idx);
+			return 1; /* already there */
+		}
+	}
+	r = json_array_append(arr, art_desc) < 0 ? -ENOMEM : 0;
+	if (r == 0) {
+		*out = json_dumps(idx, JSON_COMPACT);
+		r = *out ? 0 : -ENOMEM;
+	}
+	json_decref(idx);
+	return r;
+}
+
+static int update_fallback(struct reg_pusher *p, const char *subject, const char *art_digest,
+			   size_t art_len)
+{
+	char tag[DIGEST_STR_LEN];
+	char *raw = NULL;
+	json_t *d;
+	int r;
+
+	/* "sha256:<hex>" -> "sha256-<hex>" */
+	memcpy(tag, subject, DIGEST_STR_LEN);
+	tag[6] = '-';
+	/* shaped like a referrers answer: artifactType, no annotations (the manifest has none) */
+	d = descriptor(REG_MT_OCI_MANIFEST, art_digest, art_len);
+	if (!d || json_object_set_new(d, "artifactType",
+				      json_string(REG_MT_STRATAFS_INDEX_ARTIFACT)) < 0) {
+		json_decref(d);
+		return -ENOMEM;
+	}
+	r = fallback_add(p, tag, d, &raw);
+	if (r == 0)
+		r = reg_manifest_put(p, tag, REG_MT_OCI_INDEX, raw, strlen(raw), NULL, NULL);
+	if (r == 1)
+		r = 0;
+	free(raw);
+	json_decref(d);
+	return r;
+}
+
+int reg_index_artifact_push(struct reg_pusher *p, const struct reg_descriptor *subject,
+			    const struct reg_index_blob *blobs, size_t n, char digest[DIGEST_STR_LEN])
+{
+	struct reg_blob_src empty = { .fd = -1, .buf = "{}", .size = 2 };
+	char adigest[DIGEST_STR_LEN];
+	bool subject_ok = false;
+	json_t *m = NULL;
+	char *raw = NULL;
+	int r;
+
+	if (!p || !subject || !subject->media_type || (n && !blobs))
+		return -EINVAL;
+	r = reg_blob_upload(p, EMPTY_DIGEST, &empty, NULL, NULL);
+	if (r < 0)
+		return r;
+	m = artifact_json(subject, blobs, n);
+	raw = m ? json_dumps(m, JSON_COMPACT) : NULL;
+	if (!raw) {
+		r = -ENOMEM;
+		goto out_free;
+	}
+	{
+		uint8_t sha[DIGEST_SHA256_LEN];
+
+		digest_sha256(raw, strlen(raw), sha);
+		digest_format(sha, adigest);
+	}
+	r = reg_manifest_put(p, adigest, REG_MT_OCI_MANIFEST, raw, strlen(raw), NULL, &subject_ok);
+	if (r == 0 && !subject_ok)
+		r = update_fallback(p, subject->digest, adigest, strlen(raw));
+	if (r == 0 && digest)
+		memcpy(digest, adigest, DIGEST_STR_LEN);
+out_free:
+	free(raw);
+	json_decref(m);
+	return r;
+}
