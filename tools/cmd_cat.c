@@ -16,17 +16,11 @@
 #include "common/log.h"
 #include "index/index.h"
 #include "tools/cli.h"
+#include "tools/local_layer.h"
 
 #define CAT_BUF (1u << 20)
 #define MAX_HOPS 40
 
-/* Defined in cmd_ls.c (the local layer opener both commands share). */
-struct cli_local;
-int cli_local_open(const char *file, const char *index_file, struct cli_local **out);
-void cli_local_close(struct cli_local *c);
-const struct idx_tree *cli_local_tree(const struct cli_local *c);
-const struct idx_layer *cli_local_layer(const struct cli_local *c);
-const struct idx_reader *cli_local_reader(const struct cli_local *c);
 
 /* Resolve @path, following a final symlink; *out is the file's node. */
 static int resolve(const struct idx_tree *t, const char *path, const struct idx_node **out)
