@@ -100,6 +100,12 @@ uint32_t fs_claim_run(struct fs_store *s, struct fs_layer *l, uint32_t first, ui
 	struct idx_span sp;
 	uint32_t id, count = 0;
 
+	/* Memory: runs shrink (to one span at least) when workers hold a lot already. */
+	if (s->inflight >= FS_INFLIGHT_MAX)
+		cap = 0;
+	else if (cap > FS_INFLIGHT_MAX - s->inflight)
+		cap = FS_INFLIGHT_MAX - s->inflight;
+
 	for (id = first; id <= last && id < l->info.n_spans; id++) {
 		struct fs_span_st *st = &l->spans[id];
 
@@ -219,6 +225,9 @@ void fs_job_run(struct fs_store *s, struct fs_job *j)
 	}
 	if (r == 0 && (c1 <= c0 || !(cbuf = malloc(c1 - c0))))
 		r = -ENOMEM;
+	pthread_mutex_lock(&s->lock);
+	s->inflight += cbuf ? c1 - c0 : 0;
+	pthread_mutex_unlock(&s->lock);
 	t0 = fs_now_us();
 	if (r == 0) {
 		n = reg_blob_read(s->client, l->digest, cbuf, c1 - c0, c0);
@@ -237,7 +246,12 @@ void fs_job_run(struct fs_store *s, struct fs_job *j)
 	pthread_mutex_unlock(&s->lock);
 	for (uint32_t id = j->first; id < j->first + j->count; id++)
 		run_span(s, j, id, cbuf, c0, r);
-	free(cbuf);
+	if (cbuf) {
+		free(cbuf);
+		pthread_mutex_lock(&s->lock);
+		s->inflight -= c1 - c0;
+		pthread_mutex_unlock(&s->lock);
+	}
 	free(j);
 }
 

@@ -23,6 +23,7 @@
 
 #define FS_MAX_LAYERS 1024
 #define FS_RUN_MAX_C (8u << 20)      /* compressed bytes in one Range request */
+#define FS_INFLIGHT_MAX (32u << 20)  /* compressed bytes being fetched by all workers */
 #define FS_HOT_MAX (16u << 20)       /* decoded spans kept in memory (at least 2 spans) */
 #define FS_TOUCH_SEC 60              /* refresh a used span file's mtime this often (LRU) */
 #define FS_RA_QUEUE 64               /* pending readahead hints */
@@ -121,6 +122,7 @@ struct fs_store {
 	bool cache_failing;   /* a span write failed: runs shrink to one span */
 	struct fs_hot *hot_lru, *hot_tail;
 	uint64_t hot_bytes, hot_max;
+	uint64_t inflight;    /* compressed bytes of the runs being fetched */
 	uint64_t seq_clock;
 	struct fs_hist lat;   /* fetch latency in microseconds */
 	uint64_t timeouts, build_bytes;
