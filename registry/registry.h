@@ -304,7 +304,11 @@ void reg_pusher_free(struct reg_pusher *p);
 /* The pusher's client (push scope), for GETs; valid until reg_pusher_free(). */
 struct reg_client *reg_pusher_client(struct reg_pusher *p);
 
-/* A re-readable blob: @size bytes of @buf, or of @fd from offset 0 (pread). */
+/*
+ * A re-readable blob: @size bytes of @buf, or of @fd from offset 0 (pread).
+ * fd -1 and buf NULL: no data, mount only (reg_blob_upload gives -ENOENT
+ * when the registry does not mount it).
+ */
 struct reg_blob_src {
 	int fd;          /* -1: use buf */
 	const void *buf;

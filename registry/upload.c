@@ -319,11 +319,12 @@ int reg_blob_upload(struct reg_pusher *p, const char *digest, const struct reg_b
 		    const struct reg_upload_opts *o, enum reg_upload_how *how)
 {
 	const char *from = o ? o->mount_from : NULL;
+	bool mount_only = src && src->fd < 0 && !src->buf;
 	char *sess = NULL;
 	uint64_t size;
 	int r;
 
-	if (!p || !digest || !digest_is_valid(digest) || !src || (src->fd < 0 && !src->buf && src->size))
+	if (!p || !digest || !digest_is_valid(digest) || !src || (mount_only && !from))
 		return -EINVAL;
 	if (reg_blob_head(p->c, digest, &size) == 0 && size == src->size) {
 		if (how)
@@ -332,6 +333,12 @@ int reg_blob_upload(struct reg_pusher *p, const char *digest, const struct reg_b
 	}
 	for (unsigned attempt = 0;; attempt++) {
 		r = start_session(p, digest, from, &sess);
+		if (mount_only && (r < 0 || sess)) {
+			if (sess)
+				cancel_session(p, sess);
+			free(sess);
+			return r < 0 ? r : -ENOENT;
+		}
 		if (from && (r == -EACCES || r == -ENOENT)) {
 			log_info("cannot mount '%s' from '%s': uploading it", digest, from);
 			from = NULL;
