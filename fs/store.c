@@ -139,6 +139,7 @@ int fs_store_new(const struct fs_store_opts *o, struct reg_client *client, struc
 		goto out_free;
 	}
 	s->o.cache_dir = s->cache_dir;
+	s->pf_active = s->o.prefetch_all; /* fs_store_prefetch_start() may start it later too */
 	r = start_workers(s);
 	if (r < 0)
 		goto out_free;
