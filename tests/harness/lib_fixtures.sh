@@ -49,6 +49,12 @@ _fx_cache_dir() {
 		else
 			FIXTURE_CACHE="/tmp/stratafs-fixtures-$(id -u)/$key"
 		fi
+		if [ ! -d "$FIXTURE_CACHE" ] && [ -d "${FIXTURE_CACHE%/*}" ]; then
+			# fixtures of an older lib_fixtures.sh: drop them (not fresh ones,
+			# which a concurrent run of another checkout might be using)
+			find "${FIXTURE_CACHE%/*}" -mindepth 1 -maxdepth 1 -type d -mmin +60 \
+				-exec rm -rf {} + 2>/dev/null || true
+		fi
 	fi
 	mkdir -p "$FIXTURE_CACHE"
 }
