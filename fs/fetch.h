@@ -72,4 +72,42 @@ void fs_store_prefetch_start(struct fs_store *s);
  */
 char *fs_store_stats_json(struct fs_store *s);
 
+/* ---- indexes outside the open path (fs/build_stream.c) ---------------- */
+
+/*
+ * Build the index of layer @desc by streaming its blob once from @c
+ * (sequential Range reads, one chunk ahead). The blob's sha256 (and the
+ * diff_id when @desc names one) is checked: -EBADMSG on a mismatch.
+ * @span_size 0: IDX_DEFAULT_SPAN_SIZE. @st and @fetched (blob bytes
+ * received) may be NULL. *out is the caller's (idx_layer_free()).
+ */
+int fs_index_build_stream(struct reg_client *c, const struct reg_descriptor *desc,
+			  uint64_t span_size, struct idx_layer **out, struct idx_build_stats *st,
+			  uint64_t *fetched);
+
+/*
+ * For each of @layers[0..n), whether a stratafs index artifact referring to
+ * manifest @mdigest (referrers API or fallback tag) holds an index blob
+ * for it (@has[i]). No referrers: all false, 0. Other errors: -errno.
+ */
+int fs_index_registry_has(struct reg_client *c, const char *mdigest,
+			  const struct reg_descriptor *const *layers, size_t n, bool *has);
+
+/*
+ * Upload the serialized @idx[0..n) and push one stratafs index artifact
+ * whose subject is @subject (its media type, digest and raw size).
+ * @digest (may be NULL) receives the artifact's digest. Failures are
+ * logged here; -errno.
+ */
+int fs_index_push(struct reg_pusher *p, const struct reg_manifest *subject,
+		  const struct idx_layer *const *idx, size_t n, char digest[DIGEST_STR_LEN]);
+
+/*
+ * Open layer @layer_no: where its index came from ("cache", "registry",
+ * "built"; static strings) and the index (valid until fs_store_free()).
+ * -ENOENT past the last open layer.
+ */
+int fs_store_layer_get(struct fs_store *s, unsigned layer_no, const char **source,
+		       const struct idx_layer **idx);
+
 #endif

@@ -29,6 +29,7 @@
 #include <fuse_lowlevel.h>
 
 #include "common/log.h"
+#include "fs/cache.h"
 #include "fs/ll_int.h"
 
 #ifndef STRATAFS_VERSION
@@ -43,6 +44,7 @@ struct fs_cli {
 	int n_nonopt;
 	char *cache, *cache_max, *platform, *ca_file, *config, *username, *password_file;
 	char *prefetch, *log;
+	char *token_dir;     /* <cache dir>/tokens (not an option) */
 	int insecure, layers, push_index, debug;
 	unsigned io_timeout;
 	unsigned retries; /* UINT_MAX: not given */
@@ -119,7 +121,8 @@ static void usage(FILE *f)
 		"    -o prefetch=none|all   fetch everything in the background (default none)\n"
 		"    -o io_timeout=SECONDS  a read returns EIO after this (default 30)\n"
 		"    -o retries=N           registry retries per request (default 4)\n"
-		"    -o push_index          push built indexes to the registry (not yet: accepted)\n"
+		"    -o push_index          push the indexes built here to the registry (in the\n"
+		"                           background once mounted; needs push access)\n"
 		"    -o log=LEVEL           err|warn|info|debug (default info)\n"
 		"    -o stats_chunk=BYTES   (testing) serve the stats xattr in pieces above\n"
 		"                           this size (default and maximum 65536)\n"
@@ -219,7 +222,8 @@ static void forget_password(struct fs_cli *c)
 static void fs_cli_release(struct fs_cli *c)
 {
 	char **strs[] = { &c->ref, &c->cache, &c->cache_max, &c->platform, &c->ca_file, &c->config,
-			  &c->username, &c->password_file, &c->prefetch, &c->log };
+			  &c->username, &c->password_file, &c->prefetch, &c->log,
+			  &c->token_dir };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -304,6 +308,34 @@ static int read_password(struct fs_cli *c)
 	return 0;
 }
 
+/* ECR tokens are cached under the resolved cache dir: <cache>/tokens. */
+static int set_token_cache(struct fs_cli *c, struct fs_mount_opts *mo)
+{
+	char dir[PATH_MAX];
+	size_t len;
+
+	if (c->cache) {
+		len = strlen(c->cache);
+		if (len + sizeof("/tokens") > sizeof(dir)) {
+			log_err("cache dir '%s' is too long", c->cache);
+			return -ENAMETOOLONG;
+		}
+		memcpy(dir, c->cache, len + 1);
+	} else if (fs_cache_default_dir(dir, sizeof(dir) - sizeof("/tokens")) < 0) {
+		log_warn("no cache dir (neither XDG_CACHE_HOME nor HOME set): tokens are not cached");
+		return 0;
+	}
+	len = strlen(dir);
+	while (len > 1 && dir[len - 1] == '/')
+		dir[--len] = '\0';
+	memcpy(dir + len, "/tokens", sizeof("/tokens"));
+	c->token_dir = strdup(dir);
+	if (!c->token_dir)
+		return -ENOMEM;
+	mo->reg.token_cache_dir = c->token_dir;
+	return 0;
+}
+
 static int fs_cli_mount_opts(struct fs_cli *c, struct fs_mount_opts *mo)
 {
 	int r;
@@ -336,13 +368,10 @@ static int fs_cli_mount_opts(struct fs_cli *c, struct fs_mount_opts *mo)
 			return r;
 		mo->reg.password = c->password;
 	}
-	if (c->push_index)
-		log_warn("push_index: pushing built indexes needs the blob upload path, which "
-			 "is not implemented yet; indexes stay in the local cache");
-	return 0;
+	return set_token_cache(c, mo);
 }
 
-/* The registry client has copied what it needs. */
+/* The registry client has copied what it needs (and so has the pusher). */
 static void fs_cli_forget_secrets(struct fs_cli *c, struct fs_mount_opts *mo)
 {
 	forget_password(c);
@@ -417,7 +446,7 @@ static void detach(int notify_fd)
 
 /* Mount on the kernel side, detach, run the loop until unmounted or signalled. */
 static int serve(struct fuse_session *se, struct fs_mount *m, struct fuse_cmdline_opts *copts,
-		 int notify_fd)
+		 int notify_fd, struct fs_mount_push *push)
 {
 	struct fuse_loop_config *cfg = NULL;
 	int r = -EIO;
@@ -433,6 +462,7 @@ static int serve(struct fuse_session *se, struct fs_mount *m, struct fuse_cmdlin
 		 (unsigned long long)m->n_inodes, copts->mountpoint, m->open_ms);
 	if (notify_fd >= 0)
 		detach(notify_fd);
+	fs_mount_push_start(push); /* NULL: nothing to push */
 	cfg = fuse_loop_cfg_create();
 	if (!cfg)
 		goto out_unmount;
@@ -462,6 +492,7 @@ int main(int argc, char **argv)
 	struct fs_cli cli;
 	struct fs_mount_opts mo;
 	struct fs_mount *m = NULL;
+	struct fs_mount_push *push = NULL;
 	int notify_fd = -1, r, status = 1;
 
 	log_set_prog("stratafs");
@@ -492,15 +523,18 @@ int main(int argc, char **argv)
 	r = fs_cli_mount_opts(&cli, &mo);
 	if (r == 0)
 		r = fs_mount_open(&mo, &m);
+	if (r == 0 && cli.push_index && fs_mount_push_new(m, &mo.reg, &push) < 0)
+		log_warn("push_index: built indexes stay in the local cache");
 	fs_cli_forget_secrets(&cli, &mo);
 	if (r < 0) {
 		log_err("cannot mount '%s': %s", cli.ref, strerror(-r));
 		goto out_destroy_session;
 	}
 	d.mount = m;
-	status = serve(se, m, &copts, notify_fd) < 0 ? 1 : 0;
+	status = serve(se, m, &copts, notify_fd, push) < 0 ? 1 : 0;
 out_destroy_session:
 	fuse_session_destroy(se);
+	fs_mount_push_free(push);
 	fs_mount_free(m);
 out_free_cli:
 	free(copts.mountpoint);

@@ -81,4 +81,16 @@ int fs_mount_add_tree(struct fs_mount *m, const struct idx_layer *const *idx, co
 /* "NN-<first 12 hex of digest>" into @buf. */
 void fs_mount_layer_name(char *buf, size_t size, size_t no, const char *digest);
 
+/*
+ * -o push_index (mount_push.c). fs_mount_push_new(), after fs_mount_open()
+ * and before the password in @reg is wiped: *out is NULL when no index was
+ * built; fs_mount_push_start() once the kernel mount is up pushes the built
+ * indexes in the background (logged, never fatal); fs_mount_push_free()
+ * waits for it, before fs_mount_free().
+ */
+struct fs_mount_push;
+int fs_mount_push_new(struct fs_mount *m, const struct reg_opts *reg, struct fs_mount_push **out);
+void fs_mount_push_start(struct fs_mount_push *p);
+void fs_mount_push_free(struct fs_mount_push *p);
+
 #endif

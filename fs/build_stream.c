@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Indexes outside a mount's open path, shared by the daemon (-o push_index)
+ * and `strata index REF`: build one by streaming a registry layer once
+ * (the same pull stream as the store's own builds, fs/pull.c), ask which
+ * layers of a manifest the registry already holds an index for, and push
+ * a set of built indexes as one stratafs index artifact.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "fs/store_int.h"
+
+int fs_index_build_stream(struct reg_client *c, const struct reg_descriptor *desc,
+			  uint64_t span_size, struct idx_layer **out, struct idx_build_stats *st,
+			  uint64_t *fetched)
+{
+	struct idx_build_opts bo = {
+		.span_size = span_size,
+		.comp = idx_comp_from_media_type(desc->media_type),
+		.blob_digest = desc->digest,
+		.diff_id = desc->uncompressed && digest_is_valid(desc->uncompressed) ?
+			   desc->uncompressed : NULL,
+	};
+	struct idx_build_stats dummy = { 0 };
+	struct fs_pull *p = NULL;
+	uint64_t n;
+	int r;
+
+	if (!digest_is_valid(desc->digest))
+		return -EINVAL;
+	r = fs_pull_open(c, desc->digest, desc->size, &p);
+	if (r < 0)
+		return r;
+	r = idx_build(&bo, fs_pull_read, p, out, st ? st : &dummy);
+	n = fs_pull_close(p);
+	if (fetched)
+		*fetched = n;
+	if (r < 0)
+		log_err("cannot index layer '%s': %s", desc->digest, strerror(-r));
+	return r;
+}
+
+/* Mark in @has the layers that artifact @adigest (referring to @mdigest) indexes. */
+static void mark_artifact(struct reg_client *c, const char *mdigest, const char *adigest,
+			  const struct reg_descriptor *const *layers, size_t n, bool *has)
+{
+	struct reg_manifest *am = NULL;
+
+	if (reg_manifest_get(c, adigest, &am) < 0)
+		return;
+	if (am->kind != REG_MANIFEST_IMAGE ||
+	    (am->has_subject && strcmp(am->subject.digest, mdigest) != 0))
+		goto out_free;
+	for (size_t i = 0; i < am->n_layers; i++) {
+		const struct reg_descriptor *d = &am->layers[i];
+
+		if (!d->stratafs_layer || strcmp(d->media_type, REG_MT_STRATAFS_INDEX_BLOB) != 0)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			if (strcmp(layers[j]->digest, d->stratafs_layer) == 0)
+				has[j] = true;
+	}
+out_free:
+	reg_manifest_free(am);
+}
+
+int fs_index_registry_has(struct reg_client *c, const char *mdigest,
+			  const struct reg_descriptor *const *layers, size_t n, bool *has)
+{
+	struct reg_manifest *refs = NULL;
+	int r;
+
+	memset(has, 0, n * sizeof(*has));
+	r = reg_referrers(c, mdigest, REG_MT_STRATAFS_INDEX_ARTIFACT, &refs);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < refs->n_manifests; i++) {
+		const struct reg_descriptor *d = &refs->manifests[i];
+
+		if (d->artifact_type && strcmp(d->artifact_type, REG_MT_STRATAFS_INDEX_ARTIFACT) != 0)
+			continue;
+		mark_artifact(c, mdigest, d->digest, layers, n, has);
+	}
+	reg_manifest_free(refs);
+	return 0;
+}
+
+/* Serialize @idx and upload it; fill @b. */
+static int upload_one(struct reg_pusher *p, const struct idx_layer *idx, struct reg_index_blob *b)
+{
+	struct reg_blob_src src = { .fd = -1 };
+	uint8_t sha[DIGEST_SHA256_LEN];
+	struct idx_info info;
+	void *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	idx_layer_info(idx, &info);
+	r = idx_save(idx, &buf, &len);
+	if (r < 0)
+		return r;
+	digest_sha256(buf, len, sha);
+	digest_format(sha, b->digest);
+	b->size = len;
+	memcpy(b->layer, info.blob_digest, sizeof(b->layer));
+	src.buf = buf;
+	src.size = len;
+	r = reg_blob_upload(p, b->digest, &src, NULL, NULL);
+	if (r < 0)
+		log_err("cannot upload the index of layer '%s': %s", b->layer, strerror(-r));
+	free(buf);
+	return r;
+}
+
+int fs_index_push(struct reg_pusher *p, const struct reg_manifest *subject,
+		  const struct idx_layer *const *idx, size_t n, char digest[DIGEST_STR_LEN])
+{
+	struct reg_descriptor sd = { 0 };
+	struct reg_index_blob *blobs;
+	int r = 0;
+
+	if (!n)
+		return -EINVAL;
+	blobs = calloc(n, sizeof(*blobs));
+	if (!blobs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = upload_one(p, idx[i], &blobs[i]);
+	if (r < 0)
+		goto out_free_blobs;
+	sd.media_type = subject->media_type;
+	memcpy(sd.digest, subject->digest, sizeof(sd.digest));
+	sd.size = subject->raw_len;
+	r = reg_index_artifact_push(p, &sd, blobs, n, digest);
+	if (r < 0)
+		log_err("cannot push the index artifact of '%s': %s", subject->digest,
+			strerror(-r));
+out_free_blobs:
+	free(blobs);
+	return r;
+}
+
+int fs_store_layer_get(struct fs_store *s, unsigned layer_no, const char **source,
+		       const struct idx_layer **idx)
+{
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&s->lock);
+	if (layer_no < s->n_layers) {
+		*source = s->layers[layer_no]->source;
+		*idx = s->layers[layer_no]->idx;
+		r = 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
