@@ -177,6 +177,7 @@ void reg_http_resp_release(struct reg_http_resp *r)
 	free(r->content_range);
 	free(r->filters_applied);
 	free(r->link);
+	free(r->warning);
 	for (size_t i = 0; i < r->n_challenges; i++)
 		free(r->challenges[i]);
 	dbuf_release(&r->errbody);
@@ -246,6 +247,8 @@ static void header_value(struct reg_http_resp *r, const char *name, size_t nlen,
 		set_str(&r->filters_applied, v, vlen);
 	} else if (IS("link")) {
 		set_str(&r->link, v, vlen);
+	} else if (IS("warning") && !r->warning) {
+		set_str(&r->warning, v, vlen);
 	} else if (IS("content-length")) {
 		r->has_length = true;
 		r->content_length = strtoull(v, NULL, 10);

@@ -75,6 +75,7 @@ struct reg_http_resp {
 	char *content_range;
 	char *filters_applied; /* OCI-Filters-Applied */
 	char *link;            /* Link */
+	char *warning;         /* first Warning header (RFC 7234), shown to the user */
 	char *challenges[REG_MAX_CHALLENGES];
 	size_t n_challenges;
 	bool has_length;

@@ -200,10 +200,26 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
+/* Warning: 299 - "text" (distribution-spec: show it, never act on it). */
+static void show_warning(const struct reg_call *call, const struct reg_http_resp *resp)
+{
+	const char *w = resp->warning, *q;
+
+	if (!w || strncmp(w, "299 ", 4) != 0)
+		return;
+	q = strchr(w, '"');
+	if (q)
+		log_warn("registry warning for %s: %.*s", call->what, (int)strcspn(q + 1, "\""),
+			 q + 1);
+}
+
 static int finish(struct reg_client *c, const struct reg_call *call, int r,
 		  struct reg_http_resp *resp)
 {
 	long st = resp->status;
+
+	if (r == 0)
+		show_warning(call, resp);
 
 	if (r < 0) {
 		log_err("cannot fetch %s: %s", call->what, resp->error[0] ? resp->error : strerror(-r));
