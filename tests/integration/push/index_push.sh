@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# strata index REF --push and stratafs -o push_index against a real
+# registry: images pushed by skopeo (gzip multi-layer, zstd) and a BuildKit
+# cache (image-manifest=true form) have no stratafs index; `strata index
+# --push` stores one per layer (inspect says so, a second run skips them);
+# a mount with an EMPTY local cache then takes every index from the
+# registry and GETs no layer blob while mounting, walking and stat'ing;
+# reading one file fetches only its spans. -o push_index: a mount that had
+# to build its indexes pushes them, so the next cold mount finds them.
+. "$SRCDIR/tests/integration/fs/mount_lib.sh"
+fsd_init
+registry_start plain
+SPAN=65536
+
+fixture_push multi push/multi:v1 >/dev/null || harness_fail "push multi"
+fixture_push zstd push/zstd:v1 >/dev/null || harness_fail "push zstd"
+fixture_push single push/single:v1 >/dev/null || harness_fail "push single"
+
+# A BuildKit cache (image-manifest=true) over the layers of "multi".
+LAYOUT=$(fixture_build multi)
+MAN="$LAYOUT/blobs/sha256/$(_fx_manifest "$LAYOUT" multi)"
+W="$HARNESS_DIR/bk"
+mkdir -p "$W"
+jq -c '{layers: [.layers | to_entries[] | if .key == 0 then {blob: .value.digest, parent: -1}
+	else {blob: .value.digest, parent: (.key - 1)} end], records: []}' "$MAN" | tr -d '\n' >"$W/config.json"
+for d in $(jq -r '.layers[].digest' "$MAN"); do
+	registry_push_blob push/bkcache "$LAYOUT/blobs/sha256/${d#sha256:}" >/dev/null || harness_fail "push layer $d"
+done
+registry_push_blob push/bkcache "$W/config.json" >/dev/null || harness_fail "push cache config"
+jq -c --arg d "sha256:$(sha256sum "$W/config.json" | cut -d' ' -f1)" --argjson s "$(stat -c %s "$W/config.json")" \
+	'{schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+	config: {mediaType: "application/vnd.buildkit.cacheconfig.v0", digest: $d, size: $s},
+	layers: [.layers[] | {mediaType, digest, size}]}' "$MAN" | tr -d '\n' >"$W/manifest.json"
+registry_push_manifest push/bkcache cache "$W/manifest.json" application/vnd.oci.image.manifest.v1+json >/dev/null ||
+	harness_fail "push the BuildKit cache manifest"
+
+has_index() { # REPO:TAG -> one true/false per layer
+	strata_run inspect "$REGISTRY/$1" --json | jq -r '.layers[].stratafsIndex' | sort -u | tr '\n' ' '
+}
+
+for r in multi:v1 zstd:v1 bkcache:cache; do
+	tap_is "$(has_index "push/$r")" "false " "$r: no layer has a stratafs index before"
+done
+
+for r in multi:v1 zstd:v1 bkcache:cache; do
+	if out=$(strata_run index "$REGISTRY/push/$r" --push --span-size $SPAN --json); then
+		tap_pass "$r: strata index --push"
+	else
+		tap_fail "$r: strata index --push" "$(cat "$STRATA_ERR")"
+	fi
+	n=$(jq '.layers | length' <<<"$out")
+	tap_is "$(jq '[.layers[] | select(.status == "built" and .entries > 0 and .spans > 0)] | length' <<<"$out")" \
+		"$n" "$r: every layer built ($n), with entries and spans"
+	tap_ok "$r: an artifact was pushed" jq -e '.pushed | test("^sha256:")' <<<"$out"
+	tap_is "$(has_index "push/$r")" "true " "$r: inspect now shows stratafsIndex true for every layer"
+	out=$(strata_run index "$REGISTRY/push/$r" --json)
+	tap_is "$(jq -r '[.layers[].status] | unique | join(" ")' <<<"$out")" "skipped" \
+		"$r: a second run skips every layer (index exists in the registry)"
+done
+tap_is "$(strata_run index "$REGISTRY/push/zstd:v1" --json | jq -r '.pushed')" "null" "without --push nothing is pushed"
+
+# Mount with an empty cache: indexes from the registry, no layer GET while
+# mounting, walking, stat'ing.
+cold_mount_check() { # REPO:TAG MNT
+	local ref=$1 mnt=$2 d bad=0 src
+	rm -rf "$FSD_CACHE" && mkdir -p "$FSD_CACHE"
+	registry_log_mark
+	fsd_mount "$ref" "$mnt" || return 1
+	find "$mnt" >/dev/null
+	find "$mnt" -type f -exec stat -c %s {} + >/dev/null
+	src=$("$STRATA" stats "$mnt" --json | jq -r '[.layers[].index_source] | unique | join(" ")')
+	tap_is "$src" "registry" "$ref: cold mount takes every index from the registry"
+	for d in $(strata_run inspect "$REGISTRY/$ref" --json | jq -r '.layers[].digest'); do
+		if [ "$(registry_bytes_served "$d")" != 0 ]; then
+			bad=1
+			tap_diag "$ref: layer $d: $(registry_bytes_served "$d") bytes served during mount+find+stat"
+		fi
+	done
+	tap_is "$bad" 0 "$ref: no layer blob bytes fetched during mount + find + stat"
+}
+
+cold_mount_check push/multi:v1 "$HARNESS_DIR/m1"
+# Read 8 KiB in the middle of big/large.bin (1.5 MiB of the base layer's 16
+# spans; a read at offset 0 would claim the whole file): only the spans
+# covering it (plus kernel and store readahead) are fetched.
+base=$(strata_run inspect "$REGISTRY/push/multi:v1" --json | jq -r '.layers[0].digest')
+bsize=$(strata_run inspect "$REGISTRY/push/multi:v1" --json | jq -r '.layers[0].size')
+tap_ok "multi: read 8 KiB at 800 KiB of big/large.bin" sh -c "dd if='$HARNESS_DIR/m1/big/large.bin' bs=8192 skip=100 count=1 2>/dev/null | wc -c | grep -qx 8192"
+got=$(registry_bytes_served "$base")
+tap_ok "multi: that read fetched only a few spans ($got of $bsize bytes of the base layer)" \
+	test "$got" -gt 0 -a "$got" -lt "$((bsize / 4))"
+st=$("$STRATA" stats "$HARNESS_DIR/m1" --json | jq -c --arg d "$base" '.layers[] | select(.digest == $d) | [.spans_fetched, .spans_total]')
+tap_ok "multi: stats agree: spans fetched/total $st" jq -e '.[0] > 0 and .[0] < .[1] / 4' <<<"$st"
+fsd_umount "$HARNESS_DIR/m1" || tap_fail "unmount m1"
+
+cold_mount_check push/zstd:v1 "$HARNESS_DIR/m2"
+tap_ok "zstd: files read back" sh -c "find '$HARNESS_DIR/m2' -type f -size -64k -exec cat {} + >/dev/null"
+fsd_umount "$HARNESS_DIR/m2" || tap_fail "unmount m2"
+
+cold_mount_check push/bkcache:cache "$HARNESS_DIR/m3"
+tap_ok "bkcache: the view has chains/" test -d "$HARNESS_DIR/m3/chains/00"
+fsd_umount "$HARNESS_DIR/m3" || tap_fail "unmount m3"
+
+# -o push_index: single has no index anywhere, so the mount builds and pushes it.
+tap_is "$(has_index push/single:v1)" "false " "single: no index before push_index"
+rm -rf "$FSD_CACHE" && mkdir -p "$FSD_CACHE"
+fsd_mount push/single:v1 "$HARNESS_DIR/m4" push_index || tap_fail "mount with push_index"
+tap_is "$("$STRATA" stats "$HARNESS_DIR/m4" --json | jq -r '[.layers[].index_source] | unique | join(" ")')" \
+	"built" "single: the push_index mount built its index"
+for i in $(seq 1 100); do
+	[ "$(has_index push/single:v1)" = "true " ] && break
+	sleep 0.1
+done
+tap_is "$(has_index push/single:v1)" "true " "single: push_index stored the index in the registry"
+fsd_umount "$HARNESS_DIR/m4" || tap_fail "unmount m4"
+cold_mount_check push/single:v1 "$HARNESS_DIR/m5"
+fsd_umount "$HARNESS_DIR/m5" || tap_fail "unmount m5"
+
+tap_done
