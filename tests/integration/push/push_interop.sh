@@ -120,4 +120,19 @@ tap_ok "... with a clear message" grep -q "cannot read .*big.bin" "$STRATA_ERR"
 tap_is "$(registry_requests PUT)$(registry_requests POST)$(registry_requests PATCH)" 000 \
 	"... and nothing was uploaded"
 tap_ok "unmount" fsd_umount "$MNT"
+
+# ---- a file that grows while it is read: an error, nothing pushed ----
+D3="$HARNESS_DIR/tree3"
+mkdir -p "$D3"
+head -c 20000000 /dev/urandom >"$D3/growing"
+(while :; do echo x >>"$D3/growing"; sleep 0.01; done) &
+GROWER=$!
+harness_on_exit "kill $GROWER 2>/dev/null"
+registry_log_mark
+rc=0
+strata_run push "$D3" "$REGISTRY/grow:1" 2>/dev/null || rc=$?
+kill "$GROWER"
+tap_is "$rc" 1 "a file changing while read: exit 1"
+tap_ok "... saying so" grep -q "growing.*changed while being read" "$STRATA_ERR"
+tap_is "$(registry_requests PUT)$(registry_requests POST)" 00 "... and nothing was uploaded"
 tap_done

@@ -91,7 +91,7 @@ static void make_entries(struct idx_entry *es, size_t *n)
 	memset(long_path, 0, sizeof(long_path));
 	for (size_t k = 0; k < 5; k++)
 		memcpy(long_path + k * 50, "dddddddddddddddddddddddddddddddddddddddddddddddd/", 49 + 1);
-	strcat(long_path, "file-with-a-long-name");
+	memcpy(long_path + 250, "file-with-a-long-name", sizeof("file-with-a-long-name"));
 	memset(long_link, 'L', 150);
 	es[i++] = (struct idx_entry){ .type = IDX_T_DIR, .mode = 0755, .path = "" };
 	es[i++] = (struct idx_entry){ .type = IDX_T_DIR, .mode = 0750, .uid = 1, .gid = 2,
