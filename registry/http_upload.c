@@ -126,7 +126,11 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 	char *v;
 
 	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-		/* a new response (after 100 Continue): forget the previous one's headers */
+		/* a new response (after 100 Continue): forget the previous one's challenges */
+		for (size_t i = 0; i < b->n_challenges; i++) {
+			free(b->challenges[i]);
+			b->challenges[i] = NULL;
+		}
 		b->n_challenges = 0;
 		return n;
 	}

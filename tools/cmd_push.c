@@ -322,7 +322,6 @@ static int entry_of(const struct item *it, struct links *l, char *lbuf, struct i
 {
 	mode_t m = it->st.st_mode;
 	const char *first;
-	ssize_t n;
 
 	*e = (struct idx_entry){ .mode = m & 07777, .uid = it->st.st_uid, .gid = it->st.st_gid,
 				 .mtime_sec = it->st.st_mtim.tv_sec,
@@ -350,7 +349,6 @@ static int entry_of(const struct item *it, struct links *l, char *lbuf, struct i
 	} else {
 		return -ENOTSUP;
 	}
-	(void)n;
 	return 0;
 }
 
@@ -942,7 +940,7 @@ int cmd_push(int argc, char **argv)
 		ret = CLI_OK;
 		goto out_release;
 	}
-	if (argc - optind != 2)
+	if (argc - optind != 2 || (ps.wo.comp == IDX_COMP_GZIP && ps.wo.level > 9))
 		goto out_usage;
 	ps.dir = argv[optind];
 	if (reg_ref_parse(argv[optind + 1], &ps.ref) < 0)
