@@ -25,7 +25,11 @@ int reg_auth_ecr_setup(struct reg_client *c, const struct reg_opts *o)
 	if (!reg_ecr_host_detect(c->host, &h))
 		return 0;
 	ao.cache_dir = o->token_cache_dir;
-	ao.ca_file = o->ca_file;
+	/*
+	 * Not o->ca_file: the user's bundle is for the registry, and CURLOPT_CAINFO
+	 * replaces the system bundle, so the real api.ecr endpoint would fail TLS.
+	 */
+	ao.ca_file = NULL;
 	ao.timeout_ms = o->connect_timeout_ms;
 	ao.retries = o->retries;
 	r = reg_ecr_auth_new(&ao, &h, &c->auth.ecr);

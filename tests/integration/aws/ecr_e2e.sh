@@ -8,9 +8,8 @@
 # by s3_redirect_proxy.py, which answers blob GETs with a 307 to an S3-like
 # host that rejects any request carrying Authorization.
 #
-# NOT registered in meson yet. With the registry client's wiring (registry/
-# ecr.c, 3b699fa) 29 of 32 pass; the 3 token-cache cases need stratafs to
-# set reg_opts.token_cache_dir = <its cache dir>/tokens (fs/main.c).
+# Registered in tests/integration/aws/meson.build. stratafs keeps the ECR
+# token in <its cache dir>/tokens (fs/main.c sets reg_opts.token_cache_dir).
 set -euo pipefail
 . "$SRCDIR/tests/harness/lib.sh"
 harness_init
@@ -129,7 +128,19 @@ tap_is "$(standin_count short ecr 200)" 2 "the token was refreshed at half-life"
 tap_is "$(s3_requests '.auth == true')" 0 "still no Authorization sent to S3"
 umount_ecr || true
 
-cat "$ERR" "$HARNESS_DIR/fs.log" "$HARNESS_DIR/nocreds.err" >"$HARNESS_DIR/all.log" 2>/dev/null || true
+# Presigned URLs (the 307 targets) are secrets too: a debug trace of strata
+# (-v -v) and the stratafs log=debug output name the redirect but never its
+# X-Amz-Signature / -Credential / -Security-Token query values.
+DBG=$HARNESS_DIR/debug.log
+tap_ok "strata blob -v -v through the 307 (curl trace on)" \
+	bash -c "'$STRATA' blob '$FRONT/app:build-cache' '$LAYER' -o /dev/null --ca-file '$REGISTRY_CA' -v -v 2>'$DBG'"
+cat "$HARNESS_DIR/fs.log" >>"$DBG"
+tap_ok "the debug trace shows the redirect to S3 was followed" grep -q "redirected to another origin" "$DBG"
+tap_ok "and the curl trace shows the request lines, query redacted" grep -q '?<redacted>' "$DBG"
+tap_is "$(grep -cE 'X-Amz-(Signature|Credential|Security-Token)=' "$DBG" || true)" 0 \
+	"no X-Amz-Signature= / X-Amz-Credential= / X-Amz-Security-Token= value in any debug log"
+
+cat "$ERR" "$HARNESS_DIR/fs.log" "$HARNESS_DIR/nocreds.err" "$DBG" >"$HARNESS_DIR/all.log" 2>/dev/null || true
 tap_ok "no credential in strata -v / stratafs log=debug output" no_secret_in "$HARNESS_DIR/all.log"
 tap_ok "no sanitizer report" bash -c "! grep -qE 'Sanitizer|runtime error:' '$HARNESS_DIR/all.log'"
 tap_done
