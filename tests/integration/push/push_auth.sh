@@ -21,6 +21,14 @@ for v in basic token; do
 		"docker://$REGISTRY/auth/x:1"
 	strata_run inspect "$REGISTRY/auth/x:1" >"$HARNESS_DIR/inspect.txt" 2>/dev/null || true
 	tap_ok "$v: strata inspect finds the pushed index" grep -q 'stratafs index: yes' "$HARNESS_DIR/inspect.txt"
+	mkdir -p "$HARNESS_DIR/top-$v"
+	echo top >"$HARNESS_DIR/top-$v/top.txt"
+	tap_ok "$v: push --base into another repository" \
+		strata_run push "$HARNESS_DIR/top-$v" "$REGISTRY/auth/y:1" --base "$REGISTRY/auth/x:1"
+	tap_ok "$v: ... the base layer was mounted, not uploaded" \
+		test "$(registry_requests POST '^/v2/auth/y/blobs/uploads/\?mount=.*&from=auth%2Fx$')" -ge 1
+	tap_is "$(registry_requests PUT "^/v2/auth/y/blobs/uploads/")" 4 \
+		"$v: ... 4 blobs uploaded (layer, its index, image config, the 2-byte {}); the base layer and its index mounted"
 	if [ "$v" = token ]; then
 		tap_ok "token: scope pull,push asked for" grep -q 'repository:auth/x:pull,push' \
 			<(token_scopes)
