@@ -21,6 +21,8 @@
  * build actually looks into. Its inode range is fixed by its id, so
  * building late changes no inode number, and its name in the parent dir
  * is known without building it.
+ *
+ * The synthetic directories and files live in view_synth.c.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -30,46 +32,9 @@
 
 #include "common/log.h"
 #include "common/xmath.h"
-#include "fs/view_int.h"
+#include "fs/view_impl.h"
 
-#define TREE_SHIFT 32
-#define TREE_MASK ((UINT64_C(1) << TREE_SHIFT) - 1)
-#define MAX_SYNTH (1u << 20)
-#define MAX_TREES (1u << 16)
-
-struct synth {
-	char *name;
-	uint64_t parent;
-	bool is_dir;
-	uint64_t *children; /* dir: inodes in insertion order */
-	uint32_t n_children, cap_children;
-	uint32_t n_subdirs;
-	void *data;         /* file */
-	size_t len;
-};
-
-struct vtree {
-	struct idx_tree *t;   /* lazy trees: NULL until built (atomic, build_lock) */
-	const struct idx_layer **lazy; /* lazy trees: the layers to merge */
-	unsigned flags;
-	int build_err;        /* protected by build_lock: a failed build is not retried */
-	unsigned *layer_nos;
-	size_t n_layers;
-	uint64_t parent;    /* where its root is attached (0: nowhere) */
-	char *name;
-};
-
-struct fs_view {
-	int64_t mtime;
-	bool single;        /* one tree, its own inode numbers */
-	struct synth *syn;  /* syn[i] is inode i + 1 */
-	uint32_t n_syn, cap_syn;
-	struct vtree *trees;
-	uint32_t n_trees, cap_trees;
-	pthread_mutex_t build_lock;
-};
-
-static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
+int fs_view_grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
 {
 	uint32_t ncap;
 	size_t bytes;
@@ -99,7 +64,7 @@ int fs_view_new(int64_t mtime, struct fs_view **out)
 		return -ENOMEM;
 	v->mtime = mtime;
 	pthread_mutex_init(&v->build_lock, NULL);
-	r = grow((void **)&v->syn, &v->cap_syn, 1, sizeof(*v->syn));
+	r = fs_view_grow((void **)&v->syn, &v->cap_syn, 1, sizeof(*v->syn));
 	if (r < 0) {
 		free(v);
 		return r;
@@ -150,7 +115,7 @@ int fs_view_add_tree(struct fs_view *v, struct idx_tree *t, const unsigned *laye
 		idx_tree_free(t);
 		return -EFBIG;
 	}
-	r = grow((void **)&v->trees, &v->cap_trees, v->n_trees + 1, sizeof(*v->trees));
+	r = fs_view_grow((void **)&v->trees, &v->cap_trees, v->n_trees + 1, sizeof(*v->trees));
 	if (r < 0) {
 		idx_tree_free(t);
 		return r;
@@ -179,7 +144,7 @@ int fs_view_add_lazy_tree(struct fs_view *v, const struct idx_layer *const *laye
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, layers, n_layers * sizeof(*layers));
-	r = grow((void **)&v->trees, &v->cap_trees, v->n_trees + 1, sizeof(*v->trees));
+	r = fs_view_grow((void **)&v->trees, &v->cap_trees, v->n_trees + 1, sizeof(*v->trees));
 	if (r < 0 || v->n_trees >= MAX_TREES) {
 		free(copy);
 		return r < 0 ? r : -EFBIG;
@@ -232,108 +197,6 @@ int fs_view_set_root_tree(struct fs_view *v, unsigned tree_id)
 	if (tree_id != 0 || v->n_trees != 1 || v->n_syn != 1)
 		return -EINVAL;
 	v->single = true;
-	return 0;
-}
-
-static struct synth *synth_dir(struct fs_view *v, uint64_t ino)
-{
-	if (v->single || ino == 0 || ino > v->n_syn || !v->syn[ino - 1].is_dir)
-		return NULL;
-	return &v->syn[ino - 1];
-}
-
-static int dir_add_child(struct fs_view *v, uint64_t dir, uint64_t child, bool is_dir)
-{
-	struct synth *d = synth_dir(v, dir);
-	int r;
-
-	if (!d)
-		return -ENOTDIR;
-	r = grow((void **)&d->children, &d->cap_children, d->n_children + 1,
-		 sizeof(*d->children));
-	if (r < 0)
-		return r;
-	d->children[d->n_children++] = child;
-	if (is_dir)
-		d->n_subdirs++;
-	return 0;
-}
-
-static int add_synth(struct fs_view *v, uint64_t parent, const char *name, bool is_dir,
-		     uint64_t *ino)
-{
-	struct synth *s;
-	int r;
-
-	if (!synth_dir(v, parent))
-		return -ENOTDIR;
-	if (v->n_syn >= MAX_SYNTH)
-		return -EFBIG;
-	r = grow((void **)&v->syn, &v->cap_syn, v->n_syn + 1, sizeof(*v->syn));
-	if (r < 0)
-		return r;
-	s = &v->syn[v->n_syn];
-	memset(s, 0, sizeof(*s));
-	s->name = strdup(name);
-	if (!s->name)
-		return -ENOMEM;
-	s->parent = parent;
-	s->is_dir = is_dir;
-	r = dir_add_child(v, parent, v->n_syn + 1, is_dir);
-	if (r < 0) {
-		free(s->name);
-		return r;
-	}
-	*ino = ++v->n_syn;
-	return 0;
-}
-
-int fs_view_add_dir(struct fs_view *v, uint64_t parent, const char *name, uint64_t *ino)
-{
-	return add_synth(v, parent, name, true, ino);
-}
-
-int fs_view_add_file(struct fs_view *v, uint64_t parent, const char *name, const void *data,
-		     size_t len)
-{
-	void *copy = malloc(len ? len : 1);
-	uint64_t ino;
-	int r;
-
-	if (!copy)
-		return -ENOMEM;
-	if (len)
-		memcpy(copy, data, len);
-	r = add_synth(v, parent, name, false, &ino);
-	if (r < 0) {
-		free(copy);
-		return r;
-	}
-	v->syn[ino - 1].data = copy;
-	v->syn[ino - 1].len = len;
-	return 0;
-}
-
-int fs_view_attach_tree(struct fs_view *v, uint64_t parent, const char *name, unsigned tree_id)
-{
-	struct vtree *vt;
-	int r;
-
-	if (tree_id >= v->n_trees)
-		return -EINVAL;
-	vt = &v->trees[tree_id];
-	if (vt->name)
-		return -EEXIST;
-	vt->name = strdup(name);
-	if (!vt->name)
-		return -ENOMEM;
-	r = dir_add_child(v, parent, ((uint64_t)tree_id + 1) << TREE_SHIFT | IDX_ROOT_INO, true);
-	if (r < 0) {
-		free(vt->name);
-		vt->name = NULL;
-		return r;
-	}
-	vt->parent = parent;
 	return 0;
 }
 
