@@ -48,9 +48,7 @@ struct idx_writer {
 	uint64_t c_pos;     /* compressed bytes handed to the sink */
 	uint64_t mem_u;     /* tar bytes in the open member */
 	bool mem_open;
-	z_stream zs;
-	bool zs_ready;
-	gz_header gzh;
+	struct gz_pool *gz;  /* gzip: members compressed in parallel */
 	ZSTD_CCtx *zc;
 	uint8_t *obuf;
 	uint64_t data_left; /* content of the current regular file still due */
@@ -78,26 +76,6 @@ static int out(struct idx_writer *w, const void *p, size_t n)
 	return r > 0 ? 0 : r;
 }
 
-/* deflate @n bytes (or finish the member); hands whatever comes out to the sink. */
-static int gz_run(struct idx_writer *w, const void *p, size_t n, int flush)
-{
-	int ret, r;
-
-	w->zs.next_in = (Bytef *)(uintptr_t)p;
-	w->zs.avail_in = (uInt)n;
-	do {
-		w->zs.next_out = w->obuf;
-		w->zs.avail_out = OUT_CHUNK;
-		ret = deflate(&w->zs, flush);
-		if (ret == Z_STREAM_ERROR)
-			return -EIO;
-		r = out(w, w->obuf, OUT_CHUNK - w->zs.avail_out);
-		if (r < 0)
-			return r;
-	} while (flush == Z_FINISH ? ret != Z_STREAM_END : w->zs.avail_out == 0);
-	return 0;
-}
-
 static int zs_run(struct idx_writer *w, const void *p, size_t n, ZSTD_EndDirective end)
 {
 	ZSTD_inBuffer in = { p, n, 0 };
@@ -123,11 +101,25 @@ static int open_member(struct idx_writer *w)
 {
 	w->mem_open = true;
 	w->mem_u = 0;
-	if (w->comp != IDX_COMP_GZIP)
-		return 0;
-	if (deflateReset(&w->zs) != Z_OK || deflateSetHeader(&w->zs, &w->gzh) != Z_OK)
-		return -EIO;
 	return 0;
+}
+
+/*
+ * A gzip member comes back from the pool, in order: its tar bytes go to the
+ * span builder, its compressed bytes to the sink, then the cut at its end
+ * (lazy: it lands only if more bytes follow).
+ */
+static int gz_retire(void *ctx, const uint8_t *in, size_t in_len, const uint8_t *cbuf,
+		     size_t clen)
+{
+	struct idx_writer *w = ctx;
+	int r = spanb_data(&w->sb, in, in_len);
+
+	if (r == 0)
+		r = out(w, cbuf, clen);
+	if (r == 0)
+		r = spanb_cut(&w->sb, IDX_CK_GZ_MEMBER, w->c_pos, 0, NULL, 0, w->c_pos, 0);
+	return r;
 }
 
 /* End the member or frame; the next byte starts a new one (a cut, as gzidx/zstdidx see it). */
@@ -138,11 +130,18 @@ static int close_member(struct idx_writer *w, bool last)
 	uint32_t flags = w->comp == IDX_COMP_ZSTD ? IDX_SF_WHOLE_FRAMES : 0;
 	int r = 0;
 
+	if (w->comp == IDX_COMP_GZIP) {
+		/* the pool does the cuts; at the end, whatever is in flight comes back first */
+		if (w->mem_open)
+			r = gz_pool_submit(w->gz, gz_retire, w);
+		if (r == 0 && last)
+			r = gz_pool_drain(w->gz, gz_retire, w);
+		w->mem_open = false;
+		return r < 0 || !last ? r : spanb_finish(&w->sb, w->c_pos, flags);
+	}
 	if (!w->mem_open) /* the end-of-archive blocks completed a span: nothing is open */
 		return last ? spanb_finish(&w->sb, w->c_pos, flags) : 0;
-	if (w->comp == IDX_COMP_GZIP)
-		r = gz_run(w, NULL, 0, Z_FINISH);
-	else if (w->comp == IDX_COMP_ZSTD)
+	if (w->comp == IDX_COMP_ZSTD)
 		r = zs_run(w, NULL, 0, ZSTD_e_end);
 	if (r < 0)
 		return r;
@@ -154,9 +153,15 @@ static int close_member(struct idx_writer *w, bool last)
 
 static int compress_bytes(struct idx_writer *w, const void *p, size_t n)
 {
+	size_t *len;
+	uint8_t *buf;
+
 	switch (w->comp) {
 	case IDX_COMP_GZIP:
-		return gz_run(w, p, n, Z_NO_FLUSH);
+		buf = gz_pool_buf(w->gz, &len);
+		memcpy(buf + *len, p, n);
+		*len += n;
+		return 0;
 	case IDX_COMP_ZSTD:
 		return zs_run(w, p, n, ZSTD_e_continue);
 	default:
@@ -179,7 +184,8 @@ static int emit(struct idx_writer *w, const void *p, size_t n)
 		}
 		take = (size_t)XMIN((uint64_t)n, w->span - w->mem_u);
 		r = compress_bytes(w, b, take);
-		if (r == 0)
+		/* gzip: the pool feeds the span builder when the member comes back */
+		if (r == 0 && w->comp != IDX_COMP_GZIP)
 			r = spanb_data(&w->sb, b, take);
 		if (r < 0)
 			return r;
@@ -202,21 +208,26 @@ static int emit_zeros(struct idx_writer *w, size_t n)
 	return emit(w, zeros, n);
 }
 
+static unsigned threads_of(unsigned t)
+{
+	long cpus;
+
+	if (t)
+		return t;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return cpus > 0 ? (unsigned)XMIN(cpus, 64L) : 1;
+}
+
 static int setup_zstd(struct idx_writer *w)
 {
 	ZSTD_bounds wb = ZSTD_cParam_getBounds(ZSTD_c_nbWorkers);
-	unsigned t = w->threads;
-	long cpus;
+	unsigned t = threads_of(w->threads);
 
 	w->zc = ZSTD_createCCtx();
 	if (!w->zc)
 		return -ENOMEM;
 	if (ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, w->level)))
 		return -EINVAL;
-	if (t == 0) {
-		cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		t = cpus > 0 ? (unsigned)XMIN(cpus, 64L) : 1;
-	}
 	/* a libzstd built without threads has upperBound 0: compress in this thread */
 	if (ZSTD_isError(wb.error) || wb.upperBound <= 0)
 		t = 0;
@@ -248,11 +259,9 @@ static int setup(struct idx_writer *w)
 	if (r < 0)
 		return r;
 	if (w->comp == IDX_COMP_GZIP) {
-		/* gzip header: no name, mtime 0, OS 255 (unknown): the same bytes on every host */
-		w->gzh.os = 255;
-		if (deflateInit2(&w->zs, w->level, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-			return -ENOMEM;
-		w->zs_ready = true;
+		r = gz_pool_new(w->level, w->span, threads_of(w->threads), &w->gz);
+		if (r < 0)
+			return r;
 	} else if (w->comp == IDX_COMP_ZSTD) {
 		r = setup_zstd(w);
 		if (r < 0)
@@ -396,8 +405,7 @@ void idx_writer_free(struct idx_writer *w)
 {
 	if (!w)
 		return;
-	if (w->zs_ready)
-		deflateEnd(&w->zs);
+	gz_pool_free(w->gz);
 	ZSTD_freeCCtx(w->zc);
 	spanb_release(&w->sb);
 	tar_parser_free(w->tar);

@@ -88,9 +88,10 @@ static void make_entries(struct idx_entry *es, size_t *n)
 {
 	size_t i = 0;
 
-	memset(long_path, 0, sizeof(long_path));
-	for (size_t k = 0; k < 5; k++)
-		memcpy(long_path + k * 50, "dddddddddddddddddddddddddddddddddddddddddddddddd/", 49 + 1);
+	/* 5 x 50-byte components + a name: 271 bytes, more than ustar's 256 */
+	memset(long_path, 'd', 250);
+	for (size_t k = 1; k <= 5; k++)
+		long_path[k * 50 - 1] = '/';
 	memcpy(long_path + 250, "file-with-a-long-name", sizeof("file-with-a-long-name"));
 	memset(long_link, 'L', 150);
 	es[i++] = (struct idx_entry){ .type = IDX_T_DIR, .mode = 0755, .path = "" };
@@ -119,9 +120,9 @@ static void make_entries(struct idx_entry *es, size_t *n)
 }
 
 /* Write the test layer; the data of big files goes in odd-sized pieces. */
-static int write_layer(enum idx_comp comp, struct mem *m, struct idx_layer **out)
+static int write_layer(enum idx_comp comp, unsigned threads, struct mem *m, struct idx_layer **out)
 {
-	struct idx_writer_opts o = { .comp = comp, .span_size = SPAN, .threads = 2 };
+	struct idx_writer_opts o = { .comp = comp, .span_size = SPAN, .threads = threads };
 	struct idx_entry es[16];
 	struct idx_writer *w = NULL;
 	uint8_t *big = big_data(BIG);
@@ -274,7 +275,7 @@ static void check_entries(const struct idx_layer *l, struct mem *m)
 	e = find(l, "lnk");
 	ok(e && e->type == IDX_T_SYMLINK && strlen(e->link) == 150, "long symlink target");
 	e = find(l, long_path);
-	ok(e && e->type == IDX_T_REG, "path over 256 bytes");
+	ok(e && e->type == IDX_T_REG && strlen(long_path) == 271, "path over 256 bytes");
 	e = find(l, "new\nline\xff\xfe");
 	ok(e != NULL, "newline and non-UTF-8 bytes in a name kept");
 	e = find(l, "etc/hard");
@@ -302,11 +303,13 @@ static void run(enum idx_comp comp, const char *what)
 	char path[] = "/tmp/push-writer-XXXXXX", cmd[512];
 	int fd, r;
 
-	r = write_layer(comp, &m1, &l1);
+	r = write_layer(comp, 3, &m1, &l1);
 	is_int(r, 0, "%s: write the layer", what);
-	r = write_layer(comp, &m2, &l2);
+	/* gzip members are one-shot deflates: any thread count gives the same bytes */
+	r = write_layer(comp, comp == IDX_COMP_GZIP ? 1 : 3, &m2, &l2);
 	ok(r == 0 && m1.len == m2.len && memcmp(m1.p, m2.p, m1.len) == 0,
-	   "%s: the same members give the same bytes", what);
+	   "%s: the same members give the same bytes%s", what,
+	   comp == IDX_COMP_GZIP ? " (3 threads and 1)" : "");
 	if (!l1)
 		return;
 	check_same_index(l1, &m1, what);
