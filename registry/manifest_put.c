@@ -38,6 +38,7 @@ int reg_manifest_put(struct reg_pusher *p, const char *reference, const char *me
 	char want[DIGEST_STR_LEN];
 	struct reg_up_resp resp;
 	char *url = NULL;
+	unsigned ms;
 	int r;
 
 	if (!p || !reference || !media_type || !raw || len > REG_MAX_MANIFEST_SIZE)
@@ -54,7 +55,8 @@ int reg_manifest_put(struct reg_pusher *p, const char *reference, const char *me
 		    (r != -EAGAIN && r != -ECONNRESET && r != -ETIMEDOUT))
 			break;
 		reg_up_resp_release(&resp);
-		nanosleep(&(struct timespec){ 0, 200000000L * (attempt + 1) }, NULL);
+		ms = reg_backoff_ms(attempt, REG_BACKOFF_BASE_MS, REG_BACKOFF_CAP_MS, (uint32_t)rand());
+		nanosleep(&(struct timespec){ ms / 1000, (long)(ms % 1000) * 1000000L }, NULL);
 	}
 	if (r == 0 && resp.base.docker_digest && strcmp(resp.base.docker_digest, want) != 0) {
 		log_err("registry stored manifest '%s' as '%s'", want, resp.base.docker_digest);

@@ -135,4 +135,17 @@ kill "$GROWER"
 tap_is "$rc" 1 "a file changing while read: exit 1"
 tap_ok "... saying so" grep -q "growing.*changed while being read" "$STRATA_ERR"
 tap_is "$(registry_requests PUT)$(registry_requests POST)" 00 "... and nothing was uploaded"
+
+# ---- a socket is skipped with a warning ----
+D4="$HARNESS_DIR/tree4"
+mkdir -p "$D4"
+echo kept >"$D4/file"
+python3 -c "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" "$D4/sock"
+tap_ok "a tree with a socket pushes" strata_run push "$D4" "$REGISTRY/sock:1"
+tap_ok "... with a warning" grep -q "skipping socket .*sock" "$STRATA_ERR"
+tap_ok "skopeo copies it" skopeo copy -q --src-tls-verify=false "docker://$REGISTRY/sock:1" \
+	"oci:$HARNESS_DIR/L:sock"
+tap_ok "umoci unpacks it" umoci_unpack "$HARNESS_DIR/L:sock" "$HARNESS_DIR/bundle-sock"
+tap_ok "the file is there, the socket is not" sh -c \
+	"test -f '$HARNESS_DIR/bundle-sock/rootfs/file' && ! test -e '$HARNESS_DIR/bundle-sock/rootfs/sock'"
 tap_done
