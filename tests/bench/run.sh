@@ -522,7 +522,8 @@ record n=7 name="push of a directory" result="TODO" baseline_name="tar|gzip|curl
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 TOTAL=$(elapsed "$T_START")
 {
-	echo "stratafs benchmarks ($MODE) $(date -u +%Y-%m-%dT%H:%M:%SZ), git $(git -C "$SRCDIR" rev-parse --short HEAD 2>/dev/null || echo '?')"
+	echo "stratafs benchmarks ($MODE) $(date -u +%Y-%m-%dT%H:%M:%SZ); bench scripts at git $(git -C "$SRCDIR" rev-parse --short HEAD 2>/dev/null || echo '?')"
+	echo "binaries: $STRATAFS ($("$STRATAFS" -V 2>&1 | head -n 1)), built $(date -u -r "$STRATAFS" +%Y-%m-%dT%H:%M:%SZ)"
 	echo "machine: $(nproc) cores; load average at the end: $LOAD_END (shared machine: figures under load are noisy)"
 	echo
 	"$PY" "$BPY" table "$RESULTS"
