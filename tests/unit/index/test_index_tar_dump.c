@@ -101,8 +101,10 @@ static int line(struct ctx *c, const struct idx_node *n, const char *path)
 	else
 		dbuf_printf(&c->out, "%" PRIu64, n->size);
 	dbuf_printf(&c->out, "|%u|%s|", n->nlink, n->type == IDX_T_SYMLINK ? e->link : "");
-	memcpy(xs, e->xattrs, nx * sizeof(*xs));
-	qsort(xs, nx, sizeof(*xs), cmp_xattr);
+	if (nx) {
+		memcpy(xs, e->xattrs, nx * sizeof(*xs));
+		qsort(xs, nx, sizeof(*xs), cmp_xattr);
+	}
 	for (uint32_t i = 0; i < nx; i++) {
 		char hex[2 * IDX_MAX_XATTR_VALUE + 1];
 
