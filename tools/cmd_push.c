@@ -477,15 +477,18 @@ static void on_progress(void *ctx, uint64_t sent, uint64_t total)
 
 	if (!ps->t0_ms)
 		ps->t0_ms = t;
-	if (t - ps->last_ms < 250 && sent < total)
+	/* curl calls on while the answer is awaited: one final line is enough */
+	if ((t - ps->last_ms < 250 && sent < total) || ps->last_ms == UINT64_MAX)
 		return;
 	ps->last_ms = t;
 	dt = t - ps->t0_ms ? t - ps->t0_ms : 1;
 	rate = (double)sent * 1000.0 / (double)dt;
 	fprintf(stderr, "\r%s: %.1f/%.1f MB, %.1f MB/s, ETA %.0f s   ", ps->what, sent / 1e6,
 		total / 1e6, rate / 1e6, rate > 0 ? (double)(total - sent) / rate : 0.0);
-	if (sent >= total)
+	if (sent >= total) {
 		fputc('\n', stderr);
+		ps->last_ms = UINT64_MAX;
+	}
 }
 
 static struct reg_upload_opts up_opts(struct push *ps, const char *what, const char *from)
