@@ -280,6 +280,8 @@ struct ref_job {
 	struct reg_manifest *m, *top;
 	struct ref_layer *layers;
 	size_t n;
+	char **diff_ids;           /* an image's, from its config; else NULL */
+	size_t n_diff_ids;
 	char artifact[DIGEST_STR_LEN]; /* "" unless pushed */
 };
 
@@ -323,6 +325,7 @@ static void job_release(struct ref_job *j)
 	for (size_t i = 0; j->layers && i < j->n; i++)
 		idx_layer_free(j->layers[i].idx);
 	free(j->layers);
+	reg_strv_free(j->diff_ids, j->n_diff_ids);
 	reg_manifest_free(j->m);
 	reg_manifest_free(j->top);
 	reg_pusher_free(j->pusher);
@@ -362,14 +365,46 @@ static int job_layers(struct ref_job *j)
 	return r;
 }
 
-static int build_layer(const struct index_opts *o, struct ref_job *j, struct ref_layer *l)
+/* An image's diff_ids (its config), so each built layer's tar is verified too. */
+static int job_diff_ids(struct ref_job *j)
 {
+	const struct reg_descriptor *cfg = &j->m->config;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (j->m->kind != REG_MANIFEST_IMAGE || !cfg->media_type ||
+	    (strcmp(cfg->media_type, REG_MT_OCI_CONFIG) != 0 &&
+	     strcmp(cfg->media_type, REG_MT_DOCKER_CONFIG) != 0))
+		return 0; /* a BuildKit cache: blob digests only */
+	r = reg_blob_get(j->c, cfg->digest, REG_MAX_CONFIG_SIZE, &buf, &len);
+	if (r == 0)
+		r = reg_image_config_diff_ids(buf, len, &j->diff_ids, &j->n_diff_ids);
+	free(buf);
+	if (r < 0) {
+		log_err("cannot read the diff_ids of config '%s': %s", cfg->digest, strerror(-r));
+		return r;
+	}
+	if (j->n_diff_ids != j->n) {
+		log_err("config '%s' names %zu diff_ids for %zu layers", cfg->digest,
+			j->n_diff_ids, j->n);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int build_layer(const struct index_opts *o, struct ref_job *j, size_t i)
+{
+	struct ref_layer *l = &j->layers[i];
+	struct reg_descriptor d = *l->d; /* shallow: only .uncompressed is set here */
 	void *buf = NULL;
 	double t0 = now();
 	int r;
 
+	if (!d.uncompressed && j->diff_ids)
+		d.uncompressed = j->diff_ids[i];
 	log_info("indexing layer '%s' (%llu bytes)", l->d->digest, (unsigned long long)l->d->size);
-	r = fs_index_build_stream(j->c, l->d, o->span_size, &l->idx, NULL, NULL);
+	r = fs_index_build_stream(j->c, &d, o->span_size, &l->idx, NULL, NULL);
 	if (r < 0)
 		return r;
 	l->secs = now() - t0;
@@ -449,9 +484,11 @@ static int index_ref(struct index_opts *o, const char *ref_str)
 	r = job_open(o, ref_str, &j);
 	if (r == 0)
 		r = job_layers(&j);
+	if (r == 0)
+		r = job_diff_ids(&j);
 	for (size_t i = 0; r == 0 && i < j.n; i++)
 		if (!j.layers[i].in_registry || o->force)
-			r = build_layer(o, &j, &j.layers[i]);
+			r = build_layer(o, &j, i);
 	if (r == 0 && o->push)
 		r = job_push(&j);
 	if (r == 0 && o->json)

@@ -16,6 +16,7 @@ SPAN=65536
 fixture_push multi push/multi:v1 >/dev/null || harness_fail "push multi"
 fixture_push zstd push/zstd:v1 >/dev/null || harness_fail "push zstd"
 fixture_push single push/single:v1 >/dev/null || harness_fail "push single"
+fixture_push index push/index:v1 >/dev/null || harness_fail "push index"
 
 # A BuildKit cache (image-manifest=true) over the layers of "multi".
 LAYOUT=$(fixture_build multi)
@@ -102,6 +103,19 @@ cold_mount_check push/bkcache:cache "$HARNESS_DIR/m3"
 tap_ok "bkcache: the view has chains/" test -d "$HARNESS_DIR/m3/chains/00"
 fsd_umount "$HARNESS_DIR/m3" || tap_fail "unmount m3"
 
+# A multi-platform index: the artifact is for the selected platform's manifest.
+ARM=(--platform linux/arm64/v8)
+tap_is "$(strata_run inspect "$REGISTRY/push/index:v1" "${ARM[@]}" --json | jq -r '.layers[].stratafsIndex' | sort -u)" \
+	"false" "index (arm64): no index before"
+tap_ok "index (arm64): strata index --push --platform" strata_run index "$REGISTRY/push/index:v1" "${ARM[@]}" --push
+tap_is "$(strata_run inspect "$REGISTRY/push/index:v1" "${ARM[@]}" --json | jq -r '.layers[].stratafsIndex' | sort -u)" \
+	"true" "index (arm64): inspect --platform shows the index"
+rm -rf "$FSD_CACHE" && mkdir -p "$FSD_CACHE"
+fsd_mount push/index:v1 "$HARNESS_DIR/m6" platform=linux/arm64/v8 || tap_fail "mount index arm64"
+tap_is "$("$STRATA" stats "$HARNESS_DIR/m6" --json | jq -r '[.layers[].index_source] | unique | join(" ")')" \
+	"registry" "index (arm64): the cold mount of that platform takes its index from the registry"
+fsd_umount "$HARNESS_DIR/m6" || tap_fail "unmount m6"
+
 # -o push_index: single has no index anywhere, so the mount builds and pushes it.
 tap_is "$(has_index push/single:v1)" "false " "single: no index before push_index"
 rm -rf "$FSD_CACHE" && mkdir -p "$FSD_CACHE"
@@ -116,5 +130,22 @@ tap_is "$(has_index push/single:v1)" "true " "single: push_index stored the inde
 fsd_umount "$HARNESS_DIR/m4" || tap_fail "unmount m4"
 cold_mount_check push/single:v1 "$HARNESS_DIR/m5"
 fsd_umount "$HARNESS_DIR/m5" || tap_fail "unmount m5"
+
+# Digests are verified: flip one byte of single's layer in the registry's
+# storage; --force makes strata stream it again, which must fail and push nothing.
+BLOB=$(strata_run inspect "$REGISTRY/push/single:v1" --json | jq -r '.layers[0].digest')
+DATA=$(find "$REGISTRY_STORAGE" -path "*/blobs/sha256/*/${BLOB#sha256:}/data")
+tap_ok "found the stored layer ($DATA)" test -f "$DATA"
+/usr/bin/python3 -c 'import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(1000); b = f.read(1); f.seek(1000); f.write(bytes([b[0] ^ 0xff]))' "$DATA"
+registry_log_mark
+if strata_run index "$REGISTRY/push/single:v1" --push --force >/dev/null; then
+	tap_fail "a corrupted layer is refused"
+else
+	tap_pass "a corrupted layer is refused (exit != 0)"
+fi
+tap_ok "... with a digest error" grep -qiE "match|bad message" "$STRATA_ERR"
+tap_is "$(registry_requests PUT '/manifests/')" 0 "... and no artifact manifest was pushed"
 
 tap_done
