@@ -60,6 +60,7 @@ echo "$(find "$MNT" | wc -l) entries in the image"
 step "read one file"
 head -n 5 "$MNT/usr/include/stdio.h"
 sha256sum "$MNT/usr/include/stdio.h" /usr/include/stdio.h
+"$STRATA" stats "$MNT"
 
 step "unmount, remount with the warm index cache, read again"
 fusermount3 -u "$MNT"
