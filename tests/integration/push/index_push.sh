@@ -35,16 +35,28 @@ jq -c --arg d "sha256:$(sha256sum "$W/config.json" | cut -d' ' -f1)" --argjson s
 	layers: [.layers[] | {mediaType, digest, size}]}' "$MAN" | tr -d '\n' >"$W/manifest.json"
 registry_push_manifest push/bkcache cache "$W/manifest.json" application/vnd.oci.image.manifest.v1+json >/dev/null ||
 	harness_fail "push the BuildKit cache manifest"
+# ... and the legacy form (an index whose entries are the layers and the config), in its own repo
+for d in $(jq -r '.layers[].digest' "$MAN"); do
+	registry_push_blob push/bklegacy "$LAYOUT/blobs/sha256/${d#sha256:}" >/dev/null || harness_fail "push layer $d"
+done
+registry_push_blob push/bklegacy "$W/config.json" >/dev/null || harness_fail "push cache config"
+jq -c --arg d "sha256:$(sha256sum "$W/config.json" | cut -d' ' -f1)" --argjson s "$(stat -c %s "$W/config.json")" \
+	'{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
+	manifests: ([.layers[] | {mediaType, digest, size}] +
+		[{mediaType: "application/vnd.buildkit.cacheconfig.v0", digest: $d, size: $s}])}' "$MAN" |
+	tr -d '\n' >"$W/index.json"
+registry_push_manifest push/bklegacy cache "$W/index.json" application/vnd.oci.image.index.v1+json >/dev/null ||
+	harness_fail "push the legacy BuildKit cache index"
 
 has_index() { # REPO:TAG -> one true/false per layer
 	strata_run inspect "$REGISTRY/$1" --json | jq -r '.layers[].stratafsIndex' | sort -u | tr '\n' ' '
 }
 
-for r in multi:v1 zstd:v1 bkcache:cache; do
+for r in multi:v1 zstd:v1 bkcache:cache bklegacy:cache; do
 	tap_is "$(has_index "push/$r")" "false " "$r: no layer has a stratafs index before"
 done
 
-for r in multi:v1 zstd:v1 bkcache:cache; do
+for r in multi:v1 zstd:v1 bkcache:cache bklegacy:cache; do
 	if out=$(strata_run index "$REGISTRY/push/$r" --push --span-size $SPAN --json); then
 		tap_pass "$r: strata index --push"
 	else
@@ -102,6 +114,9 @@ fsd_umount "$HARNESS_DIR/m2" || tap_fail "unmount m2"
 cold_mount_check push/bkcache:cache "$HARNESS_DIR/m3"
 tap_ok "bkcache: the view has chains/" test -d "$HARNESS_DIR/m3/chains/00"
 fsd_umount "$HARNESS_DIR/m3" || tap_fail "unmount m3"
+cold_mount_check push/bklegacy:cache "$HARNESS_DIR/m3b"
+tap_ok "bklegacy: the view has chains/" test -d "$HARNESS_DIR/m3b/chains/04"
+fsd_umount "$HARNESS_DIR/m3b" || tap_fail "unmount m3b"
 
 # A multi-platform index: the artifact is for the selected platform's manifest.
 ARM=(--platform linux/arm64/v8)
