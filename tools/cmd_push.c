@@ -33,7 +33,7 @@
 #include "tools/cli.h"
 #include "tools/cli_opts.h"
 
-enum { OPT_JSON = CLI_OPT_CMD_BASE, OPT_COMP, OPT_LEVEL, OPT_SPAN, OPT_BASE };
+enum { OPT_JSON = CLI_OPT_CMD_BASE, OPT_COMP, OPT_LEVEL, OPT_SPAN, OPT_THREADS, OPT_BASE };
 
 #define READ_CHUNK (1u << 20)
 #define MAX_XATTR_NAMES (64u << 10)
@@ -858,6 +858,7 @@ static void usage(FILE *f)
 		   "  --compression gzip|zstd|none  layer compression (default gzip)\n"
 		   "  --level N                     compression level (default gzip 6, zstd 3)\n"
 		   "  --span-size N                 bytes of tar per gzip member / zstd frame (default 4 MiB)\n"
+		   "  --threads N                   compression threads (default: the online CPUs)\n"
 		   "  --base REF                    put the layer on top of this image's layers\n"
 		   "  --json                        print the result as JSON\n");
 	cli_opts_usage(f);
@@ -889,12 +890,15 @@ static int parse_own(struct push *ps, int c, const char *arg)
 	errno = 0;
 	v = strtoull(arg, &end, 10);
 	if (errno || end == arg || *end || (c == OPT_LEVEL && v > 22) ||
-	    (c == OPT_SPAN && (v < IDX_MIN_SPAN_SIZE || v > IDX_MAX_SPAN_SIZE))) {
+	    (c == OPT_SPAN && (v < IDX_MIN_SPAN_SIZE || v > IDX_MAX_SPAN_SIZE)) ||
+	    (c == OPT_THREADS && (v < 1 || v > 256))) {
 		fprintf(stderr, "strata push: bad value '%s'\n", arg);
 		return -EINVAL;
 	}
 	if (c == OPT_LEVEL)
 		ps->wo.level = (int)v;
+	else if (c == OPT_THREADS)
+		ps->wo.threads = (unsigned)v;
 	else
 		ps->wo.span_size = v;
 	return 0;
@@ -922,14 +926,15 @@ int cmd_push(int argc, char **argv)
 		{ "compression", required_argument, NULL, OPT_COMP },
 		{ "level", required_argument, NULL, OPT_LEVEL },
 		{ "span-size", required_argument, NULL, OPT_SPAN },
+		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "base", required_argument, NULL, OPT_BASE },
 	};
-	struct option lo[CLI_OPTS_NLONG + 6];
+	struct option lo[CLI_OPTS_NLONG + 7];
 	struct push ps = { .tmp_fd = -1, .wo = { .comp = IDX_COMP_GZIP } };
 	int c, ret = CLI_USAGE;
 
 	cli_opts_init(&ps.o);
-	cli_opts_longopts(lo, own, 5);
+	cli_opts_longopts(lo, own, 6);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, CLI_OPTS_SHORT, lo, NULL)) != -1) {
 		if (c >= OPT_JSON && c <= OPT_BASE ? parse_own(&ps, c, optarg) < 0 :

@@ -63,16 +63,17 @@ run_push() { # TAG OPTS... -> seconds on stdout, JSON in $HARNESS_DIR/TAG.json
 	local tag=$1 a b
 	shift
 	a=$(now)
-	"$STRATA" push "$TREE" "$REGISTRY/bench:$tag" --insecure --json "$@" >"$HARNESS_DIR/$tag.json"
+	"$STRATA" push "$TREE" "$REGISTRY/bench-$tag:$tag" --insecure --json "$@" >"$HARNESS_DIR/$tag.json"
 	b=$(now)
 	secs "$a" "$b"
 }
 T_GZ=$(run_push gz)
+T_GZ1=$(run_push gz1 --threads 1)
 T_ZS=$(run_push zs --compression zstd)
 
 # ---- size: seekable gzip vs gzip -6 of the same tar ----
 LAYER=$(jq -r .layer "$HARNESS_DIR/gz.json")
-curl -sS -o "$HARNESS_DIR/seekable.tgz" "$REGISTRY_URL/v2/bench/blobs/$LAYER"
+curl -sS -o "$HARNESS_DIR/seekable.tgz" "$REGISTRY_URL/v2/bench-gz/blobs/$LAYER"
 SEEK_SIZE=$(stat -c %s "$HARNESS_DIR/seekable.tgz")
 PLAIN_SIZE=$(gzip -dc "$HARNESS_DIR/seekable.tgz" | gzip -6 | wc -c)
 ZS_SIZE=$(jq -r .layer_size "$HARNESS_DIR/zs.json")
@@ -83,9 +84,13 @@ rate() { echo "scale=1; $TAR_SIZE / $1 / 1000000" | bc -l; }
 printf 'tree: %s MB in %s (tar %s MB), %s CPUs\n' "$(mb "$TREE_BYTES")" "$TREE" "$(mb "$TAR_SIZE")" "$(nproc)"
 printf '%-44s %8.2f s  %7s MB/s of tar\n' "baseline: tar | gzip -6 + curl POST/PUT" "$T_BASE" "$(rate "$T_BASE")"
 printf '%-44s %8.2f s  %7s MB/s of tar\n' "strata push (gzip, seekable)" "$T_GZ" "$(rate "$T_GZ")"
+printf '%-44s %8.2f s  %7s MB/s of tar\n' "strata push (gzip, seekable) --threads 1" "$T_GZ1" "$(rate "$T_GZ1")"
 printf '%-44s %8.2f s  %7s MB/s of tar\n' "strata push --compression zstd" "$T_ZS" "$(rate "$T_ZS")"
 printf 'ratio push gzip / baseline time:  %.2f  (< 1 is faster)\n' "$(echo "$T_GZ / $T_BASE" | bc -l)"
+printf 'ratio push gzip --threads 1 / baseline time:  %.2f\n' "$(echo "$T_GZ1 / $T_BASE" | bc -l)"
 printf 'ratio push zstd / baseline time:  %.2f\n' "$(echo "$T_ZS / $T_BASE" | bc -l)"
+[ "$(jq -r .layer "$HARNESS_DIR/gz1.json")" = "$(jq -r .layer "$HARNESS_DIR/gz.json")" ] ||
+	echo "push bench: WARNING: --threads 1 gave another layer digest" >&2
 printf 'sizes: seekable gzip %s MB, gzip -6 of the same tar %s MB, zstd %s MB\n' \
 	"$(mb "$SEEK_SIZE")" "$(mb "$PLAIN_SIZE")" "$(mb "$ZS_SIZE")"
 OVER=$(echo "($SEEK_SIZE - $PLAIN_SIZE) * 100 / $PLAIN_SIZE" | bc -l)
