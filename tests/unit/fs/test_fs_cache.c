@@ -126,7 +126,7 @@ static void test_eviction(void)
 	for (unsigned i = 0; i < 8; i++) {
 		fill(in, SPAN, i);
 		fs_cache_span_put(i % 2 ? c2 : c1, BLOB_B, (uint64_t)i * SPAN, in, SPAN);
-		set_mtime(BLOB_B + 7, (uint64_t)i * SPAN, SPAN, t0 + i);
+		set_mtime(&BLOB_B[7], (uint64_t)i * SPAN, SPAN, t0 + i);
 	}
 	/* Use span 0 now: it becomes the most recent. */
 	fs_cache_span_touch(c2, BLOB_B, 0, SPAN);
