@@ -172,7 +172,7 @@ static void check_same_index(const struct idx_layer *wl, struct mem *m, const ch
 		return;
 	idx_save(wl, &a, &alen);
 	idx_save(bl, &b, &blen);
-	if (strcmp(what, "gzip") != 0) {
+	if (strncmp(what, "gzip", 4) != 0) {
 		ok(alen == blen && memcmp(a, b, alen) == 0,
 		   "%s: idx_save(writer) == idx_save(idx_build)", what);
 	} else {
@@ -361,8 +361,49 @@ static void check_misuse(void)
 	is_int(idx_writer_new(&o, mem_sink, &m, &w), -EINVAL, "span size out of range");
 }
 
+/* The end-of-archive blocks complete the last span exactly: no empty member after it. */
+static void check_exact_end(enum idx_comp comp, const char *what)
+{
+	struct idx_writer_opts o = { .comp = comp, .span_size = SPAN, .threads = 2 };
+	struct idx_entry f = { .type = IDX_T_REG, .mode = 0644, .size = 64000 + SPAN, .path = "f" };
+	struct idx_writer *w = NULL;
+	struct idx_layer *l = NULL;
+	struct mem m = { 0 };
+	uint8_t *data = big_data((size_t)f.size);
+	struct idx_span sp;
+	int r;
+
+	r = idx_writer_new(&o, mem_sink, &m, &w);
+	if (r == 0)
+		r = idx_writer_add(w, &f);
+	if (r == 0)
+		r = idx_writer_data(w, data, (size_t)f.size);
+	if (r == 0)
+		r = idx_writer_finish(w, &l);
+	is_int(r, 0, "%s: a tar of exactly 2 spans", what);
+	ok(l && idx_span_count(l) == 2 && idx_span_get(l, 1, &sp) == 0 && sp.u_len == SPAN &&
+		   sp.c_end == m.len,
+	   "%s: two full spans, the last ending at the blob's end", what);
+	/*
+	 * Not compared with idx_build for zstd here: zstdidx_build() (span half)
+	 * reports this valid blob as "truncated": when the last frame ends with
+	 * the output buffer exactly full (ret 0, out_full), it calls
+	 * ZSTD_decompressStream() once more with no input, which answers 9 (a
+	 * new frame header is due), and that nonzero ret is taken for a
+	 * truncated frame at EOF. Reported; the writer's own index is checked.
+	 */
+	if (l && comp == IDX_COMP_GZIP)
+		check_same_index(l, &m, what);
+	idx_writer_free(w);
+	idx_layer_free(l);
+	free(data);
+	free(m.p);
+}
+
 int main(void)
 {
+	check_exact_end(IDX_COMP_GZIP, "gzip exact");
+	check_exact_end(IDX_COMP_ZSTD, "zstd exact");
 	run(IDX_COMP_GZIP, "gzip");
 	run(IDX_COMP_ZSTD, "zstd");
 	run(IDX_COMP_NONE, "tar");
