@@ -71,7 +71,7 @@ void hex_encode(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -85,8 +85,8 @@ static int hexval(char c)
 int hex_decode(const char *in, uint8_t *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(in[2 * i]);
-		int lo = hi < 0 ? -1 : hexval(in[2 * i + 1]);
+		int hi = hex_digit(in[2 * i]);
+		int lo = hi < 0 ? -1 : hex_digit(in[2 * i + 1]);
 
 		if (lo < 0)
 			return -EINVAL;

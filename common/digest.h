@@ -39,6 +39,9 @@ int digest_parse(const char *s, uint8_t raw[DIGEST_SHA256_LEN]);
 /* True when @s is a well-formed sha256 digest string. */
 bool digest_is_valid(const char *s);
 
+/* The value of one hex digit (either case), or -1. */
+int hex_digit(char c);
+
 /* Lowercase hex of @n bytes into @out (2n+1 bytes). */
 void hex_encode(const uint8_t *in, size_t n, char *out);
 /* Decode exactly @n bytes from 2n hex chars; -EINVAL on a bad char. */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/digest.h"
 #include "index/tar_int.h"
 
 static int parse_base256(const uint8_t *f, size_t len, int64_t *out)
@@ -167,17 +168,6 @@ int tar_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
 	return (int)n;
 }
 
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int tar_url_decode(const char *in, size_t len, char *out, size_t cap)
 {
 	size_t n = 0;
@@ -186,8 +176,8 @@ int tar_url_decode(const char *in, size_t len, char *out, size_t cap)
 		char c = in[i];
 
 		if (c == '%') {
-			int hi = i + 2 < len ? hex_val(in[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_val(in[i + 2]) : -1;
+			int hi = i + 2 < len ? hex_digit(in[i + 1]) : -1;
+			int lo = hi >= 0 ? hex_digit(in[i + 2]) : -1;
 
 			if (lo < 0)
 				return -EBADMSG;

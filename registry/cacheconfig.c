@@ -72,18 +72,6 @@ static int int_in(json_t *v, long long lo, long long hi, int *out)
 	return 0;
 }
 
-static int opt_dup(json_t *o, const char *key, char **out)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (!v)
-		return 0;
-	if (!json_is_string(v))
-		return -EBADMSG;
-	*out = strdup(json_string_value(v));
-	return *out ? 0 : -ENOMEM;
-}
-
 static int parse_layer(json_t *o, size_t n_layers, struct reg_cache_layer *l)
 {
 	json_t *blob = json_object_get(o, "blob");
@@ -101,9 +89,9 @@ static int parse_layer(json_t *o, size_t n_layers, struct reg_cache_layer *l)
 		return 0;
 	if (!json_is_object(ann))
 		return -EBADMSG;
-	r = opt_dup(ann, "mediaType", &l->media_type);
+	r = reg_json_opt_str(ann, "mediaType", &l->media_type);
 	if (r == 0)
-		r = opt_dup(ann, "diffID", &l->diff_id);
+		r = reg_json_opt_str(ann, "diffID", &l->diff_id);
 	return r;
 }
 
@@ -119,7 +107,7 @@ static int parse_results(json_t *arr, size_t n, size_t n_layers, struct reg_cach
 		rec->n_results = i + 1;
 		if (!json_is_object(o) ||
 		    int_in(json_object_get(o, "layer"), 0, (long long)n_layers - 1, &res->layer) < 0 ||
-		    opt_dup(o, "createdAt", &res->created_at) < 0)
+		    reg_json_opt_str(o, "createdAt", &res->created_at) < 0)
 			return -EBADMSG;
 	}
 	return 0;
@@ -173,7 +161,7 @@ static int parse_inputs(json_t *arr, size_t n, size_t n_records, struct reg_cach
 
 			if (!json_is_object(in) ||
 			    int_in(json_object_get(in, "link"), 0, (long long)n_records - 1, &ci->link) < 0 ||
-			    opt_dup(in, "selector", &ci->selector) < 0)
+			    reg_json_opt_str(in, "selector", &ci->selector) < 0)
 				return -EBADMSG;
 		}
 	}
@@ -186,7 +174,7 @@ static int parse_record(json_t *o, size_t n_layers, size_t n_records, struct reg
 	size_t n;
 	int r;
 
-	if (!json_is_object(o) || opt_dup(o, "digest", &rec->digest) < 0)
+	if (!json_is_object(o) || reg_json_opt_str(o, "digest", &rec->digest) < 0)
 		return -EBADMSG;
 	r = array_of(o, "layers", &arr, &n);
 	if (r == 0)

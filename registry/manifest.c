@@ -50,7 +50,8 @@ void reg_manifest_free(struct reg_manifest *m)
 	free(m);
 }
 
-static int opt_str(json_t *o, const char *key, char **out)
+/* An optional string member: absent -> 0 and *out untouched, not a string -> -EBADMSG. */
+int reg_json_opt_str(json_t *o, const char *key, char **out)
 {
 	json_t *v = json_object_get(o, key);
 
@@ -71,7 +72,7 @@ static int parse_platform(json_t *p, struct reg_platform *out)
 	out->arch = strdup(json_string_value(json_object_get(p, "architecture")));
 	if (!out->os || !out->arch)
 		return -ENOMEM;
-	return opt_str(p, "variant", &out->variant);
+	return reg_json_opt_str(p, "variant", &out->variant);
 }
 
 static int parse_annotations(json_t *a, struct reg_descriptor *d)
@@ -91,9 +92,9 @@ static int parse_annotations(json_t *a, struct reg_descriptor *d)
 	d->annotations_json = json_dumps(a, JSON_COMPACT);
 	if (!d->annotations_json)
 		return -ENOMEM;
-	r = opt_str(a, "containerd.io/uncompressed", &d->uncompressed);
+	r = reg_json_opt_str(a, "containerd.io/uncompressed", &d->uncompressed);
 	if (r == 0)
-		r = opt_str(a, REG_ANNOT_STRATAFS_LAYER, &d->stratafs_layer);
+		r = reg_json_opt_str(a, REG_ANNOT_STRATAFS_LAYER, &d->stratafs_layer);
 	return r;
 }
 
@@ -113,7 +114,7 @@ static int descriptor_parse(json_t *o, struct reg_descriptor *d)
 		return -ENOMEM;
 	memcpy(d->digest, json_string_value(dg), strlen(json_string_value(dg)) + 1);
 	d->size = (uint64_t)json_integer_value(sz);
-	r = opt_str(o, "artifactType", &d->artifact_type);
+	r = reg_json_opt_str(o, "artifactType", &d->artifact_type);
 	if (r == 0 && json_object_get(o, "platform")) {
 		d->has_platform = true;
 		r = parse_platform(json_object_get(o, "platform"), &d->platform);
@@ -211,7 +212,7 @@ static int parse_body(json_t *root, const char *content_type, struct reg_manifes
 	}
 	r = media_type(root, content_type, m);
 	if (r == 0)
-		r = opt_str(root, "artifactType", &m->artifact_type);
+		r = reg_json_opt_str(root, "artifactType", &m->artifact_type);
 	if (r == 0 && json_object_get(root, "subject")) {
 		m->has_subject = true;
 		r = descriptor_parse(json_object_get(root, "subject"), &m->subject);

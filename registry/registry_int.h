@@ -235,6 +235,12 @@ void reg_auth_release(struct reg_auth *a);
 /* Parse a token server response: token/access_token, expires_in (default 60). */
 int reg_token_parse(const char *json, size_t len, char **token, unsigned *expires_in);
 
+/* jansson's json_t, without its header here (third-party headers stay in .c files). */
+struct json_t;
+/* An optional string member @key of object @o, copied: absent -> 0 and *out
+ * untouched, present but not a string -> -EBADMSG, -ENOMEM. (manifest.c) */
+int reg_json_opt_str(struct json_t *o, const char *key, char **out);
+
 /* ---- requests (request.c) ----------------------------------------------- */
 
 struct reg_call {
