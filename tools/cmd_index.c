@@ -15,8 +15,9 @@
  * digest and diff_id are verified), unless the registry already holds an
  * index for it (--force builds it anyway). --push uploads the built
  * indexes as one stratafs index artifact whose subject is the resolved
- * manifest, where a mount finds them (cmd_index_ref.c would be its own
- * file if it grew; today it is the second half of this one).
+ * manifest (for an index: the --platform one), where a mount finds them.
+ * The REF half (below "REF:") is meant to move to cmd_index_ref.c; it
+ * stays here until tools/meson.build can take the new file.
  */
 #include <errno.h>
 #include <fcntl.h>
