@@ -41,35 +41,41 @@ if [ ! -f "$TREE.done" ]; then
 fi
 TREE_BYTES=$(du -sb "$TREE" | cut -f1)
 
-now() { date +%s.%N; }
-secs() { echo "$2 - $1" | bc -l; }
+
+# The machine may be shared: wall time and CPU time (user+sys of the
+# children) of each contender, measured by bash's `time`.
+TIMEFORMAT='%R %U %S'
+timed() { # VAR CMD...: "wall cpu" in VAR
+	local var=$1 t
+	shift
+	t=$( { time "$@" >/dev/null 2>&1; } 2>&1 | tail -1)
+	printf -v "$var" '%s' "$(awk '{ printf "%.2f %.2f", $1, $2 + $3 }' <<<"$t")"
+}
 
 # ---- the baseline: tar | gzip, then POST + PUT ?digest= with curl ----
-t0=$(now)
-tar -c -C "$TREE" . | gzip -6 >"$HARNESS_DIR/plain.tgz"
-dg="sha256:$(sha256sum "$HARNESS_DIR/plain.tgz" | cut -c1-64)"
-loc=$(curl -sS -D - -o /dev/null -X POST "$REGISTRY_URL/v2/base/blobs/uploads/" |
-	tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
-case "$loc" in http*) ;; *) loc="$REGISTRY_URL$loc" ;; esac
-case "$loc" in *\?*) put="$loc&digest=${dg/:/%3A}" ;; *) put="$loc?digest=${dg/:/%3A}" ;; esac
-code=$(curl -sS -o /dev/null -w '%{http_code}' -T "$HARNESS_DIR/plain.tgz" \
-	-H 'Content-Type: application/octet-stream' "$put")
-t1=$(now)
-[ "$code" = 201 ] || { echo "push bench: baseline PUT answered $code" >&2; exit 1; }
-T_BASE=$(secs "$t0" "$t1")
+baseline() {
+	local dg loc put code
+	tar -c -C "$TREE" . | gzip -6 >"$HARNESS_DIR/plain.tgz"
+	dg="sha256:$(sha256sum "$HARNESS_DIR/plain.tgz" | cut -c1-64)"
+	loc=$(curl -sS -D - -o /dev/null -X POST "$REGISTRY_URL/v2/base/blobs/uploads/" |
+		tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+	case "$loc" in http*) ;; *) loc="$REGISTRY_URL$loc" ;; esac
+	case "$loc" in *\?*) put="$loc&digest=${dg/:/%3A}" ;; *) put="$loc?digest=${dg/:/%3A}" ;; esac
+	code=$(curl -sS -o /dev/null -w '%{http_code}' -T "$HARNESS_DIR/plain.tgz" \
+		-H 'Content-Type: application/octet-stream' "$put")
+	[ "$code" = 201 ] || { echo "push bench: baseline PUT answered $code" >&2; return 1; }
+}
+timed T_BASE baseline
 
 # ---- strata push, gzip and zstd ----
-run_push() { # TAG OPTS... -> seconds on stdout, JSON in $HARNESS_DIR/TAG.json
-	local tag=$1 a b
+run_push() { # TAG OPTS...: JSON in $HARNESS_DIR/TAG.json
+	local tag=$1
 	shift
-	a=$(now)
 	"$STRATA" push "$TREE" "$REGISTRY/bench-$tag:$tag" --insecure --json "$@" >"$HARNESS_DIR/$tag.json"
-	b=$(now)
-	secs "$a" "$b"
 }
-T_GZ=$(run_push gz)
-T_GZ1=$(run_push gz1 --threads 1)
-T_ZS=$(run_push zs --compression zstd)
+timed T_GZ run_push gz
+timed T_GZ1 run_push gz1 --threads 1
+timed T_ZS run_push zs --compression zstd
 
 # ---- size: seekable gzip vs gzip -6 of the same tar ----
 LAYER=$(jq -r .layer "$HARNESS_DIR/gz.json")
@@ -80,15 +86,21 @@ ZS_SIZE=$(jq -r .layer_size "$HARNESS_DIR/zs.json")
 TAR_SIZE=$(jq -r .tar_size "$HARNESS_DIR/gz.json")
 
 mb() { echo "scale=1; $1 / 1000000" | bc -l; }
-rate() { echo "scale=1; $TAR_SIZE / $1 / 1000000" | bc -l; }
+wall() { echo "${1% *}"; }
+cpu() { echo "${1#* }"; }
+rate() { echo "scale=1; $TAR_SIZE / $(wall "$1") / 1000000" | bc -l; }
+line() { printf '%-44s %8.2f s wall %8.2f s cpu  %7s MB/s of tar\n' "$1" "$(wall "$2")" "$(cpu "$2")" "$(rate "$2")"; }
+ratio() { printf 'ratio %-34s wall %.2f  cpu %.2f  (< 1: strata is cheaper)\n' "$1" \
+	"$(echo "$(wall "$2") / $(wall "$T_BASE")" | bc -l)" "$(echo "$(cpu "$2") / $(cpu "$T_BASE")" | bc -l)"; }
 printf 'tree: %s MB in %s (tar %s MB), %s CPUs\n' "$(mb "$TREE_BYTES")" "$TREE" "$(mb "$TAR_SIZE")" "$(nproc)"
-printf '%-44s %8.2f s  %7s MB/s of tar\n' "baseline: tar | gzip -6 + curl POST/PUT" "$T_BASE" "$(rate "$T_BASE")"
-printf '%-44s %8.2f s  %7s MB/s of tar\n' "strata push (gzip, seekable)" "$T_GZ" "$(rate "$T_GZ")"
-printf '%-44s %8.2f s  %7s MB/s of tar\n' "strata push (gzip, seekable) --threads 1" "$T_GZ1" "$(rate "$T_GZ1")"
-printf '%-44s %8.2f s  %7s MB/s of tar\n' "strata push --compression zstd" "$T_ZS" "$(rate "$T_ZS")"
-printf 'ratio push gzip / baseline time:  %.2f  (< 1 is faster)\n' "$(echo "$T_GZ / $T_BASE" | bc -l)"
-printf 'ratio push gzip --threads 1 / baseline time:  %.2f\n' "$(echo "$T_GZ1 / $T_BASE" | bc -l)"
-printf 'ratio push zstd / baseline time:  %.2f\n' "$(echo "$T_ZS / $T_BASE" | bc -l)"
+line "baseline: tar | gzip -6 + curl POST/PUT" "$T_BASE"
+line "strata push (gzip, seekable)" "$T_GZ"
+line "strata push (gzip, seekable) --threads 1" "$T_GZ1"
+line "strata push --compression zstd" "$T_ZS"
+ratio "push gzip / baseline" "$T_GZ"
+ratio "push gzip --threads 1 / baseline" "$T_GZ1"
+ratio "push zstd / baseline" "$T_ZS"
+printf 'load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$(jq -r .layer "$HARNESS_DIR/gz1.json")" = "$(jq -r .layer "$HARNESS_DIR/gz.json")" ] ||
 	echo "push bench: WARNING: --threads 1 gave another layer digest" >&2
 printf 'sizes: seekable gzip %s MB, gzip -6 of the same tar %s MB, zstd %s MB\n' \
