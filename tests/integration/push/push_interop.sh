@@ -136,10 +136,20 @@ tap_is "$rc" 1 "a file changing while read: exit 1"
 tap_ok "... saying so" grep -q "growing.*changed while being read" "$STRATA_ERR"
 tap_is "$(registry_requests PUT)$(registry_requests POST)" 00 "... and nothing was uploaded"
 
-# ---- a socket is skipped with a warning ----
 D4="$HARNESS_DIR/tree4"
 mkdir -p "$D4"
 echo kept >"$D4/file"
+
+# ---- --platform and SOURCE_DATE_EPOCH go in the config ----
+SOURCE_DATE_EPOCH=1700000000 strata_run push "$D4" "$REGISTRY/plat:1" --platform linux/arm64/v8 \
+	>/dev/null 2>&1 || true
+cfg=$(skopeo inspect --config --tls-verify=false "docker://$REGISTRY/plat:1" 2>/dev/null || true)
+tap_is "$(jq -r '[.os, .architecture, .variant] | join("/")' <<<"$cfg")" linux/arm64/v8 \
+	"--platform linux/arm64/v8 is the config's platform"
+tap_is "$(jq -r '.created' <<<"$cfg")" 2023-11-14T22:13:20Z "SOURCE_DATE_EPOCH sets created"
+tap_is "$(jq -r '.rootfs.diff_ids | length' <<<"$cfg")" 1 "one diff_id"
+
+# ---- a socket is skipped with a warning ----
 python3 -c "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" "$D4/sock"
 tap_ok "a tree with a socket pushes" strata_run push "$D4" "$REGISTRY/sock:1"
 tap_ok "... with a warning" grep -q "skipping socket .*sock" "$STRATA_ERR"
