@@ -146,6 +146,28 @@ fsd_umount "$HARNESS_DIR/m4" || tap_fail "unmount m4"
 cold_mount_check push/single:v1 "$HARNESS_DIR/m5"
 fsd_umount "$HARNESS_DIR/m5" || tap_fail "unmount m5"
 
+# push_index when the registry refuses the upload (the fault proxy answers
+# every POST with 403): the mount still comes up and serves; the failure is logged.
+fixture_push v2s2 push/refused:v1 >/dev/null || harness_fail "push v2s2"
+proxy_start
+proxy_mode "status code=403 method=POST" "pass"
+rm -rf "$FSD_CACHE" && mkdir -p "$FSD_CACHE"
+M7=$HARNESS_DIR/m7
+mkdir -p "$M7"
+harness_on_exit "fusermount3 -u -z '$M7' 2>/dev/null"
+"$STRATAFS" "$PROXY/push/refused:v1" "$M7" -f -o "insecure,push_index,cache=$FSD_CACHE" >"$HARNESS_DIR/m7.log" 2>&1 &
+M7PID=$!
+for i in $(seq 1 100); do fsd_is_mounted "$M7" && break; sleep 0.1; done
+tap_ok "push refused: the push_index mount is up" fsd_is_mounted "$M7"
+tap_ok "push refused: files are served" test -s "$M7/keep/a.txt"
+for i in $(seq 1 100); do grep -q "push_index: cannot push" "$HARNESS_DIR/m7.log" && break; sleep 0.1; done
+tap_ok "push refused: the failure is logged" grep -q "push_index: cannot push" "$HARNESS_DIR/m7.log"
+tap_ok "push refused: still mounted after the failed push" fsd_is_mounted "$M7"
+fusermount3 -u "$M7" || tap_fail "unmount m7"
+wait "$M7PID"
+tap_is "$?" 0 "push refused: the daemon exits 0 at unmount"
+proxy_stop
+
 # Digests are verified: flip one byte of single's layer in the registry's
 # storage; --force makes strata stream it again, which must fail and push nothing.
 BLOB=$(strata_run inspect "$REGISTRY/push/single:v1" --json | jq -r '.layers[0].digest')
