@@ -71,7 +71,8 @@ static int zstep(struct zsb *z)
 	z->ret = ZSTD_decompressStream(z->d, &out, &z->in);
 	if (ZSTD_isError(z->ret))
 		return zerr(z->ret);
-	z->out_full = out.pos == out.size;
+	/* A finished frame has flushed everything: only mid-frame can output be held back. */
+	z->out_full = z->ret != 0 && out.pos == out.size;
 	r = spanb_data(sb, z->obuf, out.pos);
 	if (r < 0)
 		return r;
