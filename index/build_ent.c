@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xarray.h"
 #include "index/build_ent.h"
 #include "index/layer_int.h"
 #include "index/tar_int.h"
@@ -32,26 +33,6 @@ void build_entries_release(struct build_entries *be)
 	dbuf_release(&be->strings);
 	dbuf_release(&be->values);
 	memset(be, 0, sizeof(*be));
-}
-
-static int grow(void **arr, uint32_t *cap, uint32_t n, size_t elem, uint32_t max)
-{
-	uint32_t ncap;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	if (n >= max)
-		return -EFBIG;
-	ncap = *cap ? *cap * 2 : 256;
-	if (ncap > max)
-		ncap = max;
-	p = realloc(*arr, (size_t)ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
 }
 
 /* Append a NUL-terminated string; its offset in *off. */
@@ -76,7 +57,8 @@ static int add_xattrs(struct build_entries *be, const struct tar_entry *e, struc
 		const struct idx_xattr *xa = &e->xattrs[i];
 		struct bxattr *bx;
 
-		r = grow((void **)&be->x, &be->capx, be->nx, sizeof(*be->x), IDX_MAX_XATTRS_TOTAL);
+		r = xarray_grow((void **)&be->x, &be->capx, be->nx, sizeof(*be->x), 256,
+			IDX_MAX_XATTRS_TOTAL);
 		if (r < 0)
 			return r;
 		bx = &be->x[be->nx];
@@ -98,7 +80,8 @@ int build_entries_add(struct build_entries *be, const struct tar_entry *e)
 	struct bent *b;
 	int r;
 
-	r = grow((void **)&be->e, &be->cap, be->n, sizeof(*be->e), IDX_MAX_ENTRIES);
+	r = xarray_grow((void **)&be->e, &be->cap, be->n, sizeof(*be->e), 256,
+			IDX_MAX_ENTRIES);
 	if (r < 0) {
 		if (r == -EFBIG)
 			log_err("layer has more than %u entries", IDX_MAX_ENTRIES);

@@ -18,6 +18,7 @@
 #include <zstd.h>
 
 #include "common/log.h"
+#include "common/xarray.h"
 #include "common/xmath.h"
 #include "index/build_int.h"
 #include "index/tar_int.h"
@@ -57,29 +58,10 @@ void spanb_release(struct spanb *sb)
 	memset(sb, 0, sizeof(*sb));
 }
 
-static int grow(void **arr, uint32_t *cap, uint32_t n, size_t elem, uint32_t max)
-{
-	uint32_t ncap;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	if (n >= max)
-		return -EFBIG;
-	ncap = *cap ? *cap * 2 : 64;
-	if (ncap > max)
-		ncap = max;
-	p = realloc(*arr, (size_t)ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
 static int add_ckpt(struct spanb *sb, const struct ckpt_b *ck)
 {
-	int r = grow((void **)&sb->ckpts, &sb->cap_ckpts, sb->n_ckpts, sizeof(*ck), IDX_MAX_CKPTS);
+	int r = xarray_grow((void **)&sb->ckpts, &sb->cap_ckpts, sb->n_ckpts, sizeof(*ck), 64,
+			IDX_MAX_CKPTS);
 
 	if (r < 0)
 		return r;
@@ -106,7 +88,8 @@ static int close_span(struct spanb *sb, uint64_t c_end, uint32_t flags)
 	r = digest_ctx_final(sb->span_sha, sb->cur.sha);
 	if (r < 0)
 		return r;
-	r = grow((void **)&sb->spans, &sb->cap_spans, sb->n_spans, sizeof(sb->cur), IDX_MAX_CKPTS);
+	r = xarray_grow((void **)&sb->spans, &sb->cap_spans, sb->n_spans, sizeof(sb->cur), 64,
+			IDX_MAX_CKPTS);
 	if (r < 0)
 		return r;
 	sb->spans[sb->n_spans++] = sb->cur;
