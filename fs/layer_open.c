@@ -132,31 +132,16 @@ static int from_registry(struct fs_store *s, struct fs_layer *l, const char *mdi
 
 static int build(struct fs_store *s, struct fs_layer *l, const struct reg_descriptor *desc)
 {
-	struct idx_build_opts bo = {
-		.span_size = s->o.span_size,
-		.comp = idx_comp_from_media_type(desc->media_type),
-		.blob_digest = l->digest,
-		.diff_id = desc->uncompressed && digest_is_valid(desc->uncompressed) ?
-			   desc->uncompressed : NULL,
-	};
-	struct idx_build_stats st = { 0 };
-	struct fs_pull *p = NULL;
-	uint64_t fetched;
+	uint64_t fetched = 0;
 	int r;
 
-	r = fs_pull_open(s->client, l->digest, desc->size, &p);
-	if (r < 0)
-		return r;
 	log_info("indexing layer '%s' (%llu bytes)", l->digest, (unsigned long long)desc->size);
-	r = idx_build(&bo, fs_pull_read, p, &l->idx, &st);
-	fetched = fs_pull_close(p);
+	r = fs_index_build_stream(s->client, desc, s->o.span_size, &l->idx, NULL, &fetched);
 	pthread_mutex_lock(&s->lock);
 	s->build_bytes += fetched;
 	pthread_mutex_unlock(&s->lock);
-	if (r < 0) {
-		log_err("cannot index layer '%s': %s", l->digest, strerror(-r));
+	if (r < 0)
 		return r;
-	}
 	l->source = "built";
 	return 0;
 }

@@ -378,7 +378,7 @@ static void fs_cli_forget_secrets(struct fs_cli *c, struct fs_mount_opts *mo)
 	mo->reg.password = NULL;
 }
 
-static void fuse_log_sink(enum fuse_log_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void fuse_log_sink(enum fuse_log_level level, const char *fmt, va_list ap)
 {
 	enum log_level l = LOG_LVL_DEBUG;
 	char msg[1024];

@@ -10,6 +10,7 @@
 
 #include "common/dbuf.h"
 #include "common/log.h"
+#include "fs/cache.h"
 
 #define PASSWORD_MAX 4096
 
@@ -141,6 +142,18 @@ static int read_password(struct cli_opts *o)
 	return 0;
 }
 
+/* ECR tokens go where the daemon keeps them, so one token serves both. */
+static void set_token_cache(struct cli_opts *o)
+{
+	size_t len;
+
+	if (fs_cache_default_dir(o->token_dir, sizeof(o->token_dir) - sizeof("/tokens")) < 0)
+		return;
+	len = strlen(o->token_dir);
+	memcpy(o->token_dir + len, "/tokens", sizeof("/tokens"));
+	o->reg.token_cache_dir = o->token_dir;
+}
+
 int cli_opts_finish(struct cli_opts *o)
 {
 	if (o->quiet && o->verbose) {
@@ -163,6 +176,7 @@ int cli_opts_finish(struct cli_opts *o)
 		return -EINVAL;
 	if (o->reg.username && !o->password_stdin)
 		o->reg.password = "";
+	set_token_cache(o);
 	return reg_platform_parse(o->platform_arg, &o->platform) < 0 ? -EINVAL : 0;
 }
 

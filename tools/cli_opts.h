@@ -55,6 +55,7 @@ struct cli_opts {
 	int verbose;
 	bool quiet;
 	bool help;                 /* -h/--help seen: print usage, exit 0 */
+	char token_dir[4096];      /* ECR token cache: <default cache dir>/tokens, as the daemon's */
 };
 
 void cli_opts_init(struct cli_opts *o);

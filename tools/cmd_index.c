@@ -44,7 +44,6 @@ struct index_opts {
 	uint64_t span_size;
 	const char *out;
 	bool json, push, force;
-	char token_dir[4096];
 };
 
 struct index_result {
@@ -286,23 +285,10 @@ struct ref_job {
 	char artifact[DIGEST_STR_LEN]; /* "" unless pushed */
 };
 
-/* ECR tokens go where the daemon keeps them: <default cache dir>/tokens. */
-static void set_token_cache(struct index_opts *o)
-{
-	size_t len;
-
-	if (fs_cache_default_dir(o->token_dir, sizeof(o->token_dir) - sizeof("/tokens")) < 0)
-		return;
-	len = strlen(o->token_dir);
-	memcpy(o->token_dir + len, "/tokens", sizeof("/tokens"));
-	o->cli.reg.token_cache_dir = o->token_dir;
-}
-
 static int job_open(struct index_opts *o, const char *ref_str, struct ref_job *j)
 {
 	int r;
 
-	set_token_cache(o);
 	r = reg_ref_parse(ref_str, &j->ref);
 	if (r < 0)
 		return r;
