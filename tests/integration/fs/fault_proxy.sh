@@ -75,21 +75,6 @@ spans_ok() {
 			{ echo "$f: header hash"; return 1; }
 	done
 }
-# gone: exited, or a zombie waiting for its reaper (the daemonized process
-# is reparented; the reaper may take a second or two: not the daemon's time)
-gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
-# fp_umount MNT: fusermount3 -u, then the daemon exits within 5 s
-fp_umount() {
-	local pid i
-	pid=$(fsd_pid "$1")
-	fusermount3 -u "$1" || return 1
-	for i in $(seq 1 250); do
-		[ -z "$pid" ] || gone "$pid" && return 0
-		sleep 0.02
-	done
-	echo "daemon $pid of '$1' still running after unmount" >&2
-	return 1
-}
 nspans() { find "$1/v1/spans" -type f 2>/dev/null | wc -l | tr -d ' '; }
 
 # case_mount NAME: a fresh cache with the indexes only, mounted through the proxy
@@ -121,7 +106,7 @@ case_end() {
 	sleep 0.6 # a failed inode fails fast for FS_FAIL_MEMO_MS (500 ms)
 	tap_ok "$1: proxy passing: $2 reads back right" cmp "$WANT/$2" "$MNT/$2"
 	tap_ok "$1: every cached span holds the right bytes" spans_ok "$FSD_CACHE"
-	tap_ok "$1: unmount" fp_umount "$MNT"
+	tap_ok "$1: unmount" fsd_umount "$MNT"
 	# never stack the next case's mount on a leftover
 	if fsd_is_mounted "$MNT"; then
 		fusermount3 -u -z "$MNT" || true
@@ -219,7 +204,7 @@ kill -9 "$PID"
 for p in $LOOPS; do wait "$p" 2>/dev/null || true; done
 tap_pass "kill: the cat loops ended after kill -9"
 # gone, or a zombie of whoever reaps the daemonized process
-tap_ok "kill: the daemon is gone" gone "$PID"
+tap_ok "kill: the daemon is gone" fsd_gone "$PID"
 if fusermount3 -u "$MNT" 2>"$HARNESS_DIR/fu.err" || umount -l "$MNT" 2>>"$HARNESS_DIR/fu.err"; then
 	tap_pass "kill: the dead mount is unmounted"
 else
@@ -237,6 +222,6 @@ if diff -u "$HARNESS_DIR/want.txt" "$HARNESS_DIR/got.txt" >"$HARNESS_DIR/diff.tx
 else
 	tap_fail "kill: every file's content right after the remount" "$(head -c 3000 "$HARNESS_DIR/diff.txt")"
 fi
-tap_ok "kill: unmount" fp_umount "$MNT"
+tap_ok "kill: unmount" fsd_umount "$MNT"
 tap_not "nothing left mounted" fsd_is_mounted "$MNT"
 tap_done

@@ -7,7 +7,7 @@
 #                              -o $FSD_BASE_OPTS,cache=$FSD_CACHE[,OPTS]
 #                              (FSD_BASE_OPTS defaults to "insecure"); always
 #                              unmounted at exit; fails if not mounted
-#   fsd_umount MNT             fusermount3 -u, then wait for the daemon
+#   fsd_umount MNT             fusermount3 -u, then wait (5 s at most) for the daemon to exit
 #   fsd_is_mounted MNT
 #   tree_dump DIR              one line per path: type, mode, owner, size,
 #                              mtime (ns), nlink, rdev, link target, hardlink
@@ -47,13 +47,17 @@ fsd_pid() {
 	done
 }
 
+# The daemon has exited: no such process, or a zombie its adopter has not
+# reaped yet (that can take seconds and is not the daemon's time).
+fsd_gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+
 fsd_umount() {
 	local pid i
 	pid=$(fsd_pid "$1")
 	fusermount3 -u "$1" || return 1
-	for i in $(seq 1 100); do
-		[ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null && return 0
-		sleep 0.05
+	for i in $(seq 1 250); do
+		[ -z "$pid" ] || fsd_gone "$pid" && return 0
+		sleep 0.02
 	done
 	echo "daemon $pid of '$1' still running after unmount" >&2
 	return 1
