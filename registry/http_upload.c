@@ -212,19 +212,8 @@ static void set_body(CURL *e, const struct reg_up_req *req, struct up_xfer *x)
 static void set_options(const struct reg_pusher *p, CURL *e, const struct reg_up_req *req,
 			struct up_xfer *x, struct curl_slist *hdrs)
 {
-	curl_easy_setopt(e, CURLOPT_URL, req->url);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "stratafs/0.1");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, p->insecure ? "http,https" : "https");
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, p->insecure ? 0L : 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, p->insecure ? 0L : 2L);
-	if (p->ca_file)
-		curl_easy_setopt(e, CURLOPT_CAINFO, p->ca_file);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)p->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)UP_STALL_S);
+	reg_http_transport(e, req->url, hdrs, p->insecure, p->ca_file, p->connect_timeout_ms,
+			   (long)UP_STALL_S);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);

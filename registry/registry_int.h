@@ -101,6 +101,18 @@ int reg_http_perform(struct reg_http *h, const struct reg_http_req *req, struct 
 int reg_url_resolve(const char *base, const char *loc, char **out);
 /* "scheme://host:port" of @url with the default port made explicit; caller frees. */
 int reg_url_origin(const char *url, char **out);
+/* True when @url has the registry's own scheme, host and port: only then
+ * may credentials go with a request (request.c). */
+bool reg_url_is_ours(const struct reg_client *c, const char *url);
+/*
+ * The transport every libcurl request shares (http.c): URL, headers (a
+ * struct curl_slist *), no redirects followed, https only unless @insecure,
+ * TLS verification on unless @insecure, @ca_file, connect timeout, and an
+ * abort after @stall_s seconds without a byte. @easy is a CURL *; the
+ * types stay void here so that no header includes <curl/curl.h>.
+ */
+void reg_http_transport(void *easy, const char *url, void *headers, bool insecure,
+			const char *ca_file, unsigned connect_timeout_ms, long stall_s);
 /* Percent-encode @s for a query value into @b. */
 int reg_url_escape(struct dbuf *b, const char *s);
 

@@ -33,7 +33,7 @@ int reg_client_url(const struct reg_client *c, const char *kind, const char *ref
 	return *out ? 0 : -ENOMEM;
 }
 
-static bool is_ours(const struct reg_client *c, const char *url)
+bool reg_url_is_ours(const struct reg_client *c, const char *url)
 {
 	char *o = NULL;
 	bool same;
@@ -63,7 +63,7 @@ static int send_one(struct reg_client *c, const struct reg_call *call, const cha
 	uint64_t now = reg_now_ms();
 	int r;
 
-	if (is_ours(c, url)) {
+	if (reg_url_is_ours(c, url)) {
 		r = reg_auth_header(c, &authz);
 		if (r < 0)
 			return r;
@@ -123,7 +123,7 @@ int reg_request_once(struct reg_client *c, const struct reg_call *call, uint64_t
 	if (!url)
 		return -ENOMEM;
 	for (;;) {
-		bool ours = is_ours(c, url);
+		bool ours = reg_url_is_ours(c, url);
 		long st;
 		char *next = NULL;
 
@@ -154,10 +154,10 @@ int reg_request_once(struct reg_client *c, const struct reg_call *call, uint64_t
 			break;
 		}
 		log_debug("%s redirected to another %s", call->what,
-			  is_ours(c, next) ? "path" : "origin (credentials dropped)");
+			  reg_url_is_ours(c, next) ? "path" : "origin (credentials dropped)");
 		free(url);
 		url = next;
-		if (call->blob && !is_ours(c, url))
+		if (call->blob && !reg_url_is_ours(c, url))
 			reg_redirect_put(c, call->blob, url);
 		reg_http_resp_release(resp);
 	}

@@ -72,23 +72,11 @@ struct reg_client *reg_pusher_client(struct reg_pusher *p)
 	return p->c;
 }
 
-static bool same_origin(const struct reg_client *c, const char *url)
-{
-	char *o = NULL;
-	bool same;
-
-	if (reg_url_origin(url, &o) < 0)
-		return false;
-	same = strcmp(o, c->origin) == 0;
-	free(o);
-	return same;
-}
-
 int reg_up_call(struct reg_pusher *p, const struct reg_up_req *req, const char *what,
 		struct reg_up_resp *resp)
 {
 	struct reg_up_req q = *req;
-	bool ours = same_origin(p->c, req->url);
+	bool ours = reg_url_is_ours(p->c, req->url);
 	char *auth = NULL;
 	int r;
 
@@ -215,7 +203,7 @@ static void cancel_session(struct reg_pusher *p, const char *sess)
 {
 	struct reg_up_req req = { .method = "DELETE", .url = sess };
 	struct reg_up_resp resp;
-	bool ours = same_origin(p->c, sess);
+	bool ours = reg_url_is_ours(p->c, sess);
 	char *auth = NULL;
 
 	if (ours && reg_auth_header(p->c, &auth) < 0)
