@@ -15,13 +15,25 @@
 #define D "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 #define DE "sha256%3A44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 
+/* @s with control characters shown as '?', so a TAP line stays one line. */
+static const char *printable(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < len; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 ? '?' : s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
 static void url_case(const char *base, const char *loc, const char *digest, int want_r,
 		     const char *want)
 {
-	char *got = NULL;
+	char *got = NULL, shown[256];
 	int r = reg_upload_url(base, loc, digest, &got);
 
-	is_int(r, want_r, "reg_upload_url('%s') -> %d", loc ? loc : "(null)", want_r);
+	is_int(r, want_r, "reg_upload_url('%s') -> %d",
+	       loc ? printable(loc, shown, sizeof(shown)) : "(null)", want_r);
 	if (want)
 		is_str(got, want, "  gives '%s'", want);
 	free(got);
