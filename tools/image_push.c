@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/* The new layer, its index, config, index artifact and manifest, in that order. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "tools/image_int.h"
+
+void image_push_init(struct image_push *ip, struct cli_opts *o, const char *created_by)
+{
+	*ip = (struct image_push){ .o = o, .created_by = created_by, .layer_fd = -1 };
+}
+
+void image_push_release(struct image_push *ip)
+{
+	if (ip->layer_fd >= 0)
+		close(ip->layer_fd);
+	idx_layer_free(ip->layer);
+	reg_pusher_free(ip->p);
+	reg_manifest_free(ip->bm);
+	reg_manifest_free(ip->bidx);
+	reg_client_free(ip->bc);
+	json_decref(ip->bconfig);
+	reg_ref_release(&ip->bref);
+	reg_ref_release(&ip->ref);
+	free(ip->base_ref);
+	free(ip->iblobs);
+	memset(ip, 0, sizeof(*ip));
+	ip->layer_fd = -1;
+}
+
+struct reg_upload_opts image_upload_opts(struct image_push *ip, const char *what,
+					 const char *mount_from)
+{
+	struct reg_upload_opts u = { .mount_from = mount_from };
+
+	progress_start(&ip->prog, what, ip->o->quiet);
+	if (ip->prog.on) {
+		u.progress = progress_update;
+		u.progress_ctx = &ip->prog;
+	}
+	return u;
+}
+
+int image_add_iblob(struct image_push *ip, const char *digest, uint64_t size, const char *layer)
+{
+	struct reg_index_blob *v = realloc(ip->iblobs, (ip->n_iblobs + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	ip->iblobs = v;
+	v += ip->n_iblobs++;
+	snprintf(v->digest, sizeof(v->digest), "%s", digest);
+	snprintf(v->layer, sizeof(v->layer), "%s", layer);
+	v->size = size;
+	return 0;
+}
+
+int image_push_index(struct image_push *ip, const struct idx_layer *l, const char *layer)
+{
+	uint8_t sha[DIGEST_SHA256_LEN];
+	char dg[DIGEST_STR_LEN];
+	void *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = idx_save(l, &buf, &len);
+	if (r == 0) {
+		struct reg_blob_src src = { .fd = -1, .buf = buf, .size = len };
+
+		digest_sha256(buf, len, sha);
+		digest_format(sha, dg);
+		r = reg_blob_upload(ip->p, dg, &src, NULL, NULL);
+	}
+	if (r == 0)
+		r = image_add_iblob(ip, dg, len, layer);
+	free(buf);
+	return r;
+}
+
+/* ---- config and manifest ----------------------------------------------- */
+
+static const char *layer_media_type(enum idx_comp c)
+{
+	return c == IDX_COMP_GZIP ? "application/vnd.oci.image.layer.v1.tar+gzip" :
+	       c == IDX_COMP_ZSTD ? "application/vnd.oci.image.layer.v1.tar+zstd" :
+				    "application/vnd.oci.image.layer.v1.tar";
+}
+
+/* Docker layer types have OCI twins; anything else is kept as it is. */
+static const char *oci_layer_type(const char *mt)
+{
+	if (mt && strcmp(mt, "application/vnd.docker.image.rootfs.diff.tar.gzip") == 0)
+		return layer_media_type(IDX_COMP_GZIP);
+	if (mt && strcmp(mt, "application/vnd.docker.image.rootfs.diff.tar") == 0)
+		return layer_media_type(IDX_COMP_NONE);
+	return mt;
+}
+
+static void created_at(char out[32])
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	time_t t = sde && *sde ? (time_t)strtoll(sde, NULL, 10) : 0;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/*
+ * The base's config (or a new one) with the layer's diff_id and a history
+ * entry added; after a squash the layer list starts over, and so does the
+ * history (its non-empty entries must match the layers one for one).
+ */
+static json_t *config_json(struct image_push *ip)
+{
+	json_t *c = ip->bconfig ? json_deep_copy(ip->bconfig) : json_object();
+	json_t *rootfs, *ids, *hist;
+	char when[32];
+
+	if (!c)
+		return NULL;
+	created_at(when);
+	if (!ip->bconfig || ip->o->platform_arg) {
+		json_object_set_new(c, "architecture", json_string(ip->o->platform.arch));
+		json_object_set_new(c, "os", json_string(ip->o->platform.os));
+		if (ip->o->platform.variant)
+			json_object_set_new(c, "variant", json_string(ip->o->platform.variant));
+	}
+	json_object_set_new(c, "created", json_string(when));
+	if (!json_is_object(json_object_get(c, "config")))
+		json_object_set_new(c, "config", json_object());
+	rootfs = json_object_get(c, "rootfs");
+	if (!json_is_object(rootfs) || ip->squashed) {
+		rootfs = json_pack("{s:s, s:[]}", "type", "layers", "diff_ids");
+		json_object_set_new(c, "rootfs", rootfs);
+	}
+	ids = json_object_get(rootfs, "diff_ids");
+	hist = json_object_get(c, "history");
+	if (!json_is_array(hist) || ip->squashed) {
+		hist = json_array();
+		json_object_set_new(c, "history", hist);
+	}
+	if (!json_is_array(ids) || json_array_append_new(ids, json_string(ip->info.diff_id)) < 0 ||
+	    json_array_append_new(hist, json_pack("{s:s, s:s}", "created", when, "created_by",
+						  ip->created_by)) < 0) {
+		json_decref(c);
+		return NULL;
+	}
+	return c;
+}
+
+static json_t *descriptor(const char *mt, const char *digest, uint64_t size)
+{
+	return json_pack("{s:s, s:s, s:I}", "mediaType", mt, "digest", digest, "size",
+			 (json_int_t)size);
+}
+
+static char *manifest_json(struct image_push *ip, size_t config_len)
+{
+	size_t n_base = ip->bm && !ip->squashed ? ip->bm->n_layers : 0;
+	json_t *m, *layers;
+	char *raw = NULL;
+
+	m = json_pack("{s:i, s:s, s:o, s:[]}", "schemaVersion", 2, "mediaType", REG_MT_OCI_MANIFEST,
+		      "config", descriptor(REG_MT_OCI_CONFIG, ip->config_digest, config_len),
+		      "layers");
+	layers = json_object_get(m, "layers");
+	for (size_t i = 0; layers && i < n_base; i++) {
+		const struct reg_descriptor *d = &ip->bm->layers[i];
+
+		json_array_append_new(layers, descriptor(oci_layer_type(d->media_type), d->digest,
+							 d->size));
+	}
+	if (layers && json_array_append_new(layers, descriptor(layer_media_type(ip->info.comp),
+								ip->info.blob_digest,
+								ip->info.blob_size)) == 0)
+		raw = json_dumps(m, JSON_COMPACT);
+	json_decref(m);
+	return raw;
+}
+
+/* Config, index artifact, then the image manifest: the tag moves last. */
+static int push_image(struct image_push *ip)
+{
+	struct reg_descriptor subject = { .media_type = REG_MT_OCI_MANIFEST };
+	json_t *cfg = config_json(ip);
+	char *craw = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL, *mraw = NULL;
+	uint8_t sha[DIGEST_SHA256_LEN];
+	int r = craw ? 0 : -ENOMEM;
+
+	if (r == 0) {
+		struct reg_blob_src src = { .fd = -1, .buf = craw, .size = strlen(craw) };
+
+		digest_sha256(craw, strlen(craw), sha);
+		digest_format(sha, ip->config_digest);
+		r = reg_blob_upload(ip->p, ip->config_digest, &src, NULL, NULL);
+	}
+	mraw = r == 0 ? manifest_json(ip, strlen(craw)) : NULL;
+	if (r == 0 && !mraw)
+		r = -ENOMEM;
+	if (r == 0) {
+		digest_sha256(mraw, strlen(mraw), sha);
+		digest_format(sha, ip->manifest_digest);
+		memcpy(subject.digest, ip->manifest_digest, DIGEST_STR_LEN);
+		subject.size = strlen(mraw);
+		r = reg_index_artifact_push(ip->p, &subject, ip->iblobs, ip->n_iblobs,
+					    ip->artifact_digest);
+	}
+	if (r == 0)
+		r = reg_manifest_put(ip->p, reg_ref_reference(&ip->ref), REG_MT_OCI_MANIFEST, mraw,
+				     strlen(mraw), NULL, NULL);
+	if (r == 0 && ip->ref.digest && strcmp(ip->ref.digest, ip->manifest_digest) != 0) {
+		log_err("the pushed manifest is '%s', not '%s'", ip->manifest_digest, ip->ref.digest);
+		r = -EBADMSG;
+	}
+	free(craw);
+	free(mraw);
+	json_decref(cfg);
+	return r;
+}
+
+int image_upload(struct image_push *ip)
+{
+	struct reg_blob_src src = { .fd = ip->layer_fd, .size = ip->info.blob_size };
+	struct reg_upload_opts u;
+	int r;
+
+	r = reg_pusher_new(&ip->o->reg, &ip->ref, &ip->p);
+	if (r == 0 && ip->bm && !ip->squashed)
+		r = image_push_base_layers(ip);
+	if (r == 0) {
+		u = image_upload_opts(ip, "uploading the layer", NULL);
+		r = reg_blob_upload(ip->p, ip->info.blob_digest, &src, &u, &ip->layer_how);
+		progress_end(&ip->prog);
+	}
+	if (r == 0)
+		r = image_push_index(ip, ip->layer, ip->info.blob_digest);
+	if (r == 0)
+		r = push_image(ip);
+	return r;
+}
+
+void image_print_result(const struct image_push *ip, FILE *f, bool json)
+{
+	size_t n_layers = 1 + (ip->bm && !ip->squashed ? ip->bm->n_layers : 0);
+	char *ref = reg_ref_format(&ip->ref);
+
+	if (json) {
+		json_t *j = json_pack("{s:s?, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:b, "
+				      "s:I, s:b, s:s?}",
+				      "reference", ref, "manifest", ip->manifest_digest, "config",
+				      ip->config_digest, "layer", ip->info.blob_digest, "diff_id",
+				      ip->info.diff_id, "compression", idx_comp_name(ip->info.comp),
+				      "layer_size", (json_int_t)ip->info.blob_size, "tar_size",
+				      (json_int_t)ip->info.tar_size, "index_artifact",
+				      ip->artifact_digest, "spans", (json_int_t)ip->info.n_spans,
+				      "layer_existed", ip->layer_how == REG_UPLOAD_EXISTED, "layers",
+				      (json_int_t)n_layers, "squashed", ip->squashed, "base",
+				      ip->base_ref);
+
+		json_dumpf(j, f, JSON_INDENT(2));
+		fputc('\n', f);
+		json_decref(j);
+	} else {
+		fprintf(f, "pushed %s\nmanifest %s\nlayer %s (%llu bytes %s, %llu bytes tar, %u spans)\n"
+			   "index %s\nlayers %zu%s\n",
+			ref ? ref : "", ip->manifest_digest, ip->info.blob_digest,
+			(unsigned long long)ip->info.blob_size, idx_comp_name(ip->info.comp),
+			(unsigned long long)ip->info.tar_size, ip->info.n_spans, ip->artifact_digest,
+			n_layers, ip->squashed ? " (squashed)" : "");
+	}
+	free(ref);
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pushing one new layer as an image (strata push, strata commit): the
+ * layer on top of a base's layers (or alone), its image config with
+ * diff_ids and history, the OCI image manifest, and the stratafs index
+ * artifact holding an index for every layer.
+ *
+ * Objects go up in dependency order and the image manifest LAST, so a
+ * failed push never leaves the tag naming missing blobs. Blobs the target
+ * repository already has are not uploaded (HEAD), blobs of another
+ * repository of the same registry are mounted, anything else is copied.
+ */
+#ifndef TOOLS_IMAGE_PUSH_H
+#define TOOLS_IMAGE_PUSH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "index/index.h"
+#include "registry/registry.h"
+#include "tools/cli_opts.h"
+#include "tools/progress.h"
+
+struct image_push {
+	struct cli_opts *o;          /* borrowed: registry options, platform, -q */
+	const char *created_by;      /* the history entry: "strata push", ... */
+	uint64_t span_size;          /* of indexes built here for base layers */
+	struct reg_ref ref;          /* the target */
+	struct reg_pusher *p;
+	/* the base, if any */
+	char *base_ref;              /* as resolved: a mount's base is pinned by digest */
+	struct reg_ref bref;
+	struct reg_client *bc;
+	struct reg_manifest *bm;
+	struct reg_manifest *bidx;   /* the base's index artifact, NULL if none */
+	json_t *bconfig;
+	bool squashed;               /* the new layer replaces the base's layers */
+	/* the new layer: set by the caller before image_upload() */
+	int layer_fd;
+	struct idx_layer *layer;
+	struct idx_info info;
+	/* results */
+	char config_digest[DIGEST_STR_LEN], manifest_digest[DIGEST_STR_LEN];
+	char artifact_digest[DIGEST_STR_LEN];
+	enum reg_upload_how layer_how;
+	struct reg_index_blob *iblobs;
+	size_t n_iblobs;
+	struct progress prog;
+};
+
+void image_push_init(struct image_push *ip, struct cli_opts *o, const char *created_by);
+void image_push_release(struct image_push *ip);
+
+/*
+ * The base: a reference, or a directory where a stratafs mount serves one
+ * (then exactly the manifest it serves, pinned by digest, even if the tag
+ * moved since). Resolved for o->platform; its config and index artifact
+ * are read. Errors are reported.
+ */
+int image_open_base(struct image_push *ip, const char *base);
+
+/* Upload everything for the layer in ip->layer_fd / ip->layer; the tag moves last. */
+int image_upload(struct image_push *ip);
+
+/* The result for people, or as JSON. */
+void image_print_result(const struct image_push *ip, FILE *f, bool json);
+
+/*
+ * Base layer @i as a local file: *fd (unlinked, the caller closes it) holds
+ * the verified blob, *l its index (from the base's index artifact, else
+ * built from the file).
+ */
+int image_base_layer_local(struct image_push *ip, size_t i, int *fd, struct idx_layer **l);
+
+/* squash.c: the merged tree of the base's layers with @top over them, as one layer. */
+int image_squash(struct image_push *ip, const struct idx_writer_opts *wo, int top_fd,
+		 const struct idx_layer *top, int *fd, struct idx_layer **out);
+
+#endif

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "tools/cli.h"
+#include "tools/cli_opts.h"
+#include "tools/dir_layer.h"
+#include "tools/image_push.h"
+#include "tools/layer_cmd.h"
+
+enum { OPT_JSON = CLI_OPT_CMD_BASE, OPT_COMP, OPT_LEVEL, OPT_SPAN, OPT_THREADS, OPT_BASE,
+       OPT_MAX_LAYERS, OPT_END };
+
+#define N_OWN (OPT_END - OPT_JSON)
+#define MAX_LAYERS_LIMIT 1000
+
+struct run {
+	struct cli_opts o;
+	struct image_push ip;
+	struct idx_writer_opts wo;
+	const char *base;
+	unsigned max_layers; /* 0: no limit */
+	bool json;
+};
+
+static void usage(const struct layer_cmd *cmd, FILE *f)
+{
+	cmd->usage(f);
+	fprintf(f, "  --compression gzip|zstd|none  layer compression (default gzip)\n"
+		   "  --level N                     compression level (default gzip 6, zstd 3)\n"
+		   "  --span-size N                 bytes of tar per gzip member / zstd frame (default 4 MiB)\n"
+		   "  --threads N                   compression threads (default: the online CPUs)\n"
+		   "  --base REF|MOUNTPOINT         put the layer on top of this image's layers; a\n"
+		   "                                stratafs mountpoint names exactly what it serves\n"
+		   "  --max-layers N                past N layers, squash them all into one\n"
+		   "  --json                        print the result as JSON\n");
+	cli_opts_usage(f);
+}
+
+static int parse_own(const struct layer_cmd *cmd, struct run *rn, int c, const char *arg)
+{
+	char *end = NULL;
+	unsigned long long v;
+
+	switch (c) {
+	case OPT_JSON:
+		rn->json = true;
+		return 0;
+	case OPT_BASE:
+		rn->base = arg;
+		return 0;
+	case OPT_COMP:
+		rn->wo.comp = strcmp(arg, "gzip") == 0 ? IDX_COMP_GZIP :
+			      strcmp(arg, "zstd") == 0 ? IDX_COMP_ZSTD :
+			      strcmp(arg, "none") == 0 ? IDX_COMP_NONE : IDX_COMP_AUTO;
+		if (rn->wo.comp != IDX_COMP_AUTO)
+			return 0;
+		fprintf(stderr, "strata %s: unknown compression '%s'\n", cmd->name, arg);
+		return -EINVAL;
+	default:
+		break;
+	}
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || end == arg || *end || (c == OPT_LEVEL && v > 22) ||
+	    (c == OPT_SPAN && (v < IDX_MIN_SPAN_SIZE || v > IDX_MAX_SPAN_SIZE)) ||
+	    (c == OPT_THREADS && (v < 1 || v > 256)) ||
+	    (c == OPT_MAX_LAYERS && (v < 1 || v > MAX_LAYERS_LIMIT))) {
+		fprintf(stderr, "strata %s: bad value '%s'\n", cmd->name, arg);
+		return -EINVAL;
+	}
+	if (c == OPT_LEVEL)
+		rn->wo.level = (int)v;
+	else if (c == OPT_THREADS)
+		rn->wo.threads = (unsigned)v;
+	else if (c == OPT_MAX_LAYERS)
+		rn->max_layers = (unsigned)v;
+	else
+		rn->wo.span_size = v;
+	return 0;
+}
+
+/* 0 to go on, else the exit code. */
+static int parse(const struct layer_cmd *cmd, struct run *rn, int argc, char **argv)
+{
+	static const struct option own[N_OWN] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "compression", required_argument, NULL, OPT_COMP },
+		{ "level", required_argument, NULL, OPT_LEVEL },
+		{ "span-size", required_argument, NULL, OPT_SPAN },
+		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "base", required_argument, NULL, OPT_BASE },
+		{ "max-layers", required_argument, NULL, OPT_MAX_LAYERS },
+	};
+	struct option lo[CLI_OPTS_NLONG + N_OWN + 1];
+	int c;
+
+	cli_opts_longopts(lo, own, N_OWN);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, CLI_OPTS_SHORT, lo, NULL)) != -1) {
+		if (c >= OPT_JSON && c < OPT_END ? parse_own(cmd, rn, c, optarg) < 0 :
+						    cli_opts_handle(&rn->o, c, optarg) < 0)
+			goto out_usage;
+	}
+	if (cli_opts_finish(&rn->o) < 0)
+		goto out_usage;
+	if (rn->o.help) {
+		usage(cmd, stdout);
+		return CLI_OK;
+	}
+	if (argc - optind != 2 || (rn->wo.comp == IDX_COMP_GZIP && rn->wo.level > 9))
+		goto out_usage;
+	if (reg_ref_parse(argv[optind + 1], &rn->ip.ref) < 0)
+		goto out_usage;
+	rn->ip.span_size = rn->wo.span_size;
+	return 0;
+out_usage:
+	usage(cmd, stderr);
+	return CLI_USAGE;
+}
+
+/*
+ * The layer: the directory's own, or (past --max-layers) the base's
+ * layers and it squashed into one. The directory's layer is then only an
+ * intermediate, written uncompressed.
+ */
+static int make_layer(const struct layer_cmd *cmd, struct run *rn, const char *dir)
+{
+	size_t n_base = rn->ip.bm ? rn->ip.bm->n_layers : 0;
+	struct dir_layer_opts dl = { .dir = dir, .wo = rn->wo, .overlay_upper = cmd->overlay_upper };
+	struct idx_layer *top = NULL;
+	int top_fd = -1, r;
+
+	rn->ip.squashed = rn->max_layers && n_base && n_base + 1 > rn->max_layers;
+	if (!rn->ip.squashed)
+		return dir_layer_build(&dl, &rn->ip.layer_fd, &rn->ip.layer);
+	dl.wo.comp = IDX_COMP_NONE;
+	r = dir_layer_build(&dl, &top_fd, &top);
+	if (r == 0)
+		r = image_squash(&rn->ip, &rn->wo, top_fd, top, &rn->ip.layer_fd, &rn->ip.layer);
+	idx_layer_free(top);
+	if (top_fd >= 0)
+		close(top_fd);
+	return r;
+}
+
+int layer_cmd_run(const struct layer_cmd *cmd, int argc, char **argv)
+{
+	struct run rn = { .wo = { .comp = IDX_COMP_GZIP } };
+	const char *dir;
+	int ret;
+
+	cli_opts_init(&rn.o);
+	image_push_init(&rn.ip, &rn.o, cmd->created_by);
+	ret = parse(cmd, &rn, argc, argv);
+	if (ret != 0 || rn.o.help)
+		goto out_release;
+	dir = argv[optind];
+	ret = CLI_FAIL;
+	if (rn.base && image_open_base(&rn.ip, rn.base) < 0)
+		goto out_release;
+	if (make_layer(cmd, &rn, dir) == 0)
+		idx_layer_info(rn.ip.layer, &rn.ip.info);
+	if (!rn.ip.layer || image_upload(&rn.ip) < 0) {
+		log_err("%s of '%s' failed", cmd->name, dir);
+		goto out_release;
+	}
+	image_print_result(&rn.ip, stdout, rn.json);
+	ret = fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
+out_release:
+	image_push_release(&rn.ip);
+	cli_opts_release(&rn.o);
+	return ret;
+}

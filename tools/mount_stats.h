@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading what a stratafs mount publishes about itself (tools/mount_stats.c). */
+#ifndef TOOLS_MOUNT_STATS_H
+#define TOOLS_MOUNT_STATS_H
+
+/*
+ * The stats JSON of the mount rooted at @mnt; the caller frees *out.
+ * -ENODATA / -ENOTSUP when @mnt is not the root of a stratafs mount.
+ */
+int mount_stats_read(const char *mnt, char **out);
+
+/* The reference the mount was made from and the manifest digest it serves. */
+int mount_stats_origin(const char *mnt, char **ref, char **manifest);
+
+#endif
