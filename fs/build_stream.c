@@ -13,9 +13,28 @@
 #include "common/log.h"
 #include "fs/store_int.h"
 
-int fs_index_build_stream(struct reg_client *c, const struct reg_descriptor *desc,
-			  uint64_t span_size, struct idx_layer **out, struct idx_build_stats *st,
-			  uint64_t *fetched)
+struct counted_pull {
+	struct fs_pull *p;
+	uint64_t done, total;
+	reg_progress_fn progress;
+	void *ctx;
+};
+
+static ssize_t counted_read(void *ctx, void *buf, size_t n)
+{
+	struct counted_pull *cp = ctx;
+	ssize_t k = fs_pull_read(cp->p, buf, n);
+
+	if (k > 0 && cp->progress) {
+		cp->done += (uint64_t)k;
+		cp->progress(cp->ctx, cp->done, cp->total);
+	}
+	return k;
+}
+
+static int build(struct reg_client *c, const struct reg_descriptor *desc, uint64_t span_size,
+		 struct idx_layer **out, struct idx_build_stats *st, uint64_t *fetched,
+		 struct counted_pull *cp)
 {
 	struct idx_build_opts bo = {
 		.span_size = span_size,
@@ -25,22 +44,39 @@ int fs_index_build_stream(struct reg_client *c, const struct reg_descriptor *des
 			   desc->uncompressed : NULL,
 	};
 	struct idx_build_stats dummy = { 0 };
-	struct fs_pull *p = NULL;
 	uint64_t n;
 	int r;
 
 	if (!digest_is_valid(desc->digest))
 		return -EINVAL;
-	r = fs_pull_open(c, desc->digest, desc->size, &p);
+	r = fs_pull_open(c, desc->digest, desc->size, &cp->p);
 	if (r < 0)
 		return r;
-	r = idx_build(&bo, fs_pull_read, p, out, st ? st : &dummy);
-	n = fs_pull_close(p);
+	r = idx_build(&bo, counted_read, cp, out, st ? st : &dummy);
+	n = fs_pull_close(cp->p);
 	if (fetched)
 		*fetched = n;
 	if (r < 0)
 		log_err("cannot index layer '%s': %s", desc->digest, strerror(-r));
 	return r;
+}
+
+int fs_index_build_stream(struct reg_client *c, const struct reg_descriptor *desc,
+			  uint64_t span_size, struct idx_layer **out, struct idx_build_stats *st,
+			  uint64_t *fetched)
+{
+	struct counted_pull cp = { 0 };
+
+	return build(c, desc, span_size, out, st, fetched, &cp);
+}
+
+int fs_index_build_progress(struct reg_client *c, const struct reg_descriptor *desc,
+			    uint64_t span_size, struct idx_layer **out, reg_progress_fn progress,
+			    void *ctx)
+{
+	struct counted_pull cp = { .total = desc->size, .progress = progress, .ctx = ctx };
+
+	return build(c, desc, span_size, out, NULL, NULL, &cp);
 }
 
 /* Mark in @has the layers that artifact @adigest (referring to @mdigest) indexes. */

@@ -84,6 +84,10 @@ char *fs_store_stats_json(struct fs_store *s);
 int fs_index_build_stream(struct reg_client *c, const struct reg_descriptor *desc,
 			  uint64_t span_size, struct idx_layer **out, struct idx_build_stats *st,
 			  uint64_t *fetched);
+/* The same, telling @progress (may be NULL) the blob bytes read so far. */
+int fs_index_build_progress(struct reg_client *c, const struct reg_descriptor *desc,
+			    uint64_t span_size, struct idx_layer **out, reg_progress_fn progress,
+			    void *ctx);
 
 /*
  * For each of @layers[0..n), whether a stratafs index artifact referring to

@@ -36,6 +36,7 @@
 #include "index/index.h"
 #include "tools/cli.h"
 #include "tools/cli_opts.h"
+#include "tools/progress.h"
 
 enum { OPT_SPAN = CLI_OPT_CMD_BASE, OPT_JSON, OPT_PUSH, OPT_FORCE };
 
@@ -384,6 +385,7 @@ static int build_layer(const struct index_opts *o, struct ref_job *j, size_t i)
 {
 	struct ref_layer *l = &j->layers[i];
 	struct reg_descriptor d = *l->d; /* shallow: only .uncompressed is set here */
+	struct progress prog;
 	void *buf = NULL;
 	double t0 = now();
 	int r;
@@ -391,7 +393,10 @@ static int build_layer(const struct index_opts *o, struct ref_job *j, size_t i)
 	if (!d.uncompressed && j->diff_ids)
 		d.uncompressed = j->diff_ids[i];
 	log_info("indexing layer '%s' (%llu bytes)", l->d->digest, (unsigned long long)l->d->size);
-	r = fs_index_build_stream(j->c, &d, o->span_size, &l->idx, NULL, NULL);
+	progress_start(&prog, "indexing a layer", o->cli.quiet);
+	r = fs_index_build_progress(j->c, &d, o->span_size, &l->idx,
+				    prog.on ? progress_update : NULL, &prog);
+	progress_end(&prog);
 	if (r < 0)
 		return r;
 	l->secs = now() - t0;
