@@ -111,3 +111,39 @@ auth:
     realm: https://127.0.0.1:$port/
     path: $dir/htpasswd"
 }
+
+# front_start NAME [s3_redirect_proxy.py options...]
+#       the ECR-like front (s3_redirect_proxy.py) of the current registry,
+#       which must be the "ecr" variant; sets FRONT_<NAME> (host:port),
+#       FRONT_<NAME>_LOG, FRONT_<NAME>_PID. A front that cannot start fails
+#       the test.
+front_start() {
+	local name=$1 dir i
+	shift
+	dir=$HARNESS_DIR/front-$name
+	mkdir -p "$dir"
+	: >"$dir/log"
+	/usr/bin/python3 "$SRCDIR/tests/integration/aws/s3_redirect_proxy.py" \
+		--port-file "$dir/port" --s3-port-file "$dir/s3port" --upstream "$REGISTRY_URL" \
+		--ca "$REGISTRY_CA" --tls-cert "$HARNESS_CA_DIR/server.crt" --tls-key "$HARNESS_CA_DIR/server.key" \
+		--user AWS --password "$TEST_ECR_PASS" --log "$dir/log" "$@" >"$dir/out" 2>&1 &
+	HARNESS_PIDS="$HARNESS_PIDS $!"
+	eval "FRONT_${name}_PID=$!"
+	for i in $(seq 1 200); do
+		[ -s "$dir/port" ] && break
+		sleep 0.05
+	done
+	[ -s "$dir/port" ] || {
+		cat "$dir/out" >&2
+		harness_fail "ECR front '$name' did not start"
+	}
+	eval "FRONT_${name}=127.0.0.1:$(cat "$dir/port")"
+	eval "FRONT_${name}_LOG=$dir/log"
+}
+
+# front_count NAME JQ-CONDITION   requests in that front's log matching it
+front_count() {
+	local log
+	eval "log=\$FRONT_${1}_LOG"
+	jq -c "select($2)" "$log" | wc -l
+}

@@ -9,7 +9,8 @@ One HTTP(S) server answering:
           signature, a wrong key, scope or session token gets 403
           InvalidSignatureException / UnrecognizedClientException. The token
           handed out is base64("AWS:" + --password), expiresAt in exponent form.
-  GET  /creds/<id>      the container credentials endpoint (checks the
+  GET  /creds/<id>, /v2/credentials/<id> (the ECS/CodeBuild form)
+                        the container credentials endpoint (checks the
                         Authorization header against --container-token)
   PUT  /latest/api/token, GET /latest/meta-data/iam/security-credentials/[role]
                         EC2 IMDSv2
@@ -17,6 +18,11 @@ Each request is logged as one JSON line to --log. --throttle N answers the
 first N ECR calls with ThrottlingException; --deny answers AccessDenied;
 --skew S runs the stand-in's clock S seconds off (signatures are checked
 against it and its Date header says it), like a build host with a bad clock.
+--token-log FILE makes every token different (password "<--password>-<n>"
+for the nth one) and appends {"seq", "password", "expires"} per token to
+FILE, for s3_redirect_proxy.py --token-log to check tokens like ECR does.
+--bind/--port: a fixed address (default 127.0.0.1, a free port), e.g.
+169.254.170.2:80 inside a network namespace (codebuild_recipe.sh).
 """
 import argparse
 import base64
@@ -150,14 +156,21 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self.aws_error(400, "SerializationException", "bad json")
         acct = ids[0] if ids else "000000000000"
-        token = base64.b64encode(("AWS:" + A.password).encode()).decode()
         exp = now() + A.expires_in
+        password = A.password
+        if A.token_log:
+            STATE["issued"] = STATE.get("issued", 0) + 1
+            password = "%s-%d" % (A.password, STATE["issued"])
+            with open(A.token_log, "a") as f:
+                f.write(json.dumps({"seq": STATE["issued"], "password": password,
+                                    "expires": time.time() + A.expires_in}) + "\n")
+        token = base64.b64encode(("AWS:" + password).encode()).decode()
         raw = ('{"authorizationData":[{"authorizationToken":"%s","expiresAt":%.12E,'
                '"proxyEndpoint":"https://%s.dkr.ecr.%s.amazonaws.com"}]}' % (token, exp, acct, A.region))
         self.reply(200, raw.encode(), "ecr")
 
     def do_GET(self):
-        if self.path.startswith("/creds/"):
+        if self.path.startswith("/creds/") or self.path.startswith("/v2/credentials/"):
             if A.container_token and self.headers.get("Authorization") != A.container_token:
                 return self.reply(401, {"code": "Unauthorized", "message": "bad token"}, "container")
             return self.reply(200, creds_doc(), "container", ctype="application/json")
@@ -196,8 +209,11 @@ def main():
     p.add_argument("--skew", type=float, default=0)
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
+    p.add_argument("--token-log")
+    p.add_argument("--bind", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
     A = p.parse_args()
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv = ThreadingHTTPServer((A.bind, A.port), Handler)
     if A.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(A.tls_cert, A.tls_key)

@@ -16,6 +16,20 @@ serves the blob (fetched upstream with --user/--password) honouring Range.
 
 Every request is one JSON line in --log: side, method, path, status,
 auth (an Authorization header was present), range.
+
+Uploads (ecr_push.sh): a Location the upstream answers with (its own
+origin) is rewritten to this front's, as ECR's upload URLs are on the
+registry host. With --token-log (the file ecr_standin.py --token-log
+writes), the front checks tokens like ECR instead of the upstream: the
+Basic password must be one the stand-in issued, unexpired and not revoked,
+else 401 + Basic challenge (no Authorization) or 403 DENIED "Your
+authorization token has expired" (ECR's answer); a good one is replaced by
+--user/--password upstream. --revoke-at-upload N revokes every token issued
+so far when the Nth upload request (PATCH/PUT/POST on /blobs/uploads/)
+arrives, and refuses that request: a token that expires mid-push;
+--revoke-forever refuses every token from then on, new ones too.
+--bind/--port put the registry side on a fixed address (the default is
+127.0.0.1 and a free port).
 """
 import argparse
 import base64
@@ -36,6 +50,7 @@ A = None
 SECRET = os.urandom(16)
 BLOBS = {}
 LOCK = threading.Lock()
+STATE = {"uploads": 0, "revoked_upto": 0}
 BLOB_RE = re.compile(r"^/v2/(.+)/blobs/(sha256:[0-9a-f]{64})$")
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
        "proxy-authorization", "proxy-authenticate", "content-length", "host"}
@@ -66,11 +81,12 @@ class Base(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
-    def send(self, status, body=b"", headers=None, side="registry"):
+    def send(self, status, body=b"", headers=None, side="registry", length=None):
         self.send_response(status)
         for k, v in (headers or []):
             self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
+        # a HEAD answer carries the length of what a GET would send
+        self.send_header("Content-Length", str(len(body) if length is None else length))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -78,17 +94,98 @@ class Base(BaseHTTPRequestHandler):
              "auth": "Authorization" in self.headers, "range": self.headers.get("Range")})
 
 
+def issued_tokens():
+    """{password: (seq, expires)} from the stand-in's --token-log."""
+    out = {}
+    try:
+        with open(A.token_log) as f:
+            for line in f:
+                d = json.loads(line)
+                out[d["password"]] = (d["seq"], d["expires"])
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def basic_password(value):
+    if not value or not value.startswith("Basic "):
+        return None
+    try:
+        user, _, pw = base64.b64decode(value[6:], validate=True).decode().partition(":")
+    except ValueError:
+        return None
+    return pw if user == "AWS" else None
+
+
 class Registry(Base):
+    def auth_ok(self):
+        """ECR-like token check (--token-log): True, or the refusal was sent."""
+        if not A.token_log:
+            return True
+        is_upload = "/blobs/uploads/" in self.path and self.command in ("POST", "PATCH", "PUT")
+        if is_upload:
+            with LOCK:
+                STATE["uploads"] += 1
+                n = STATE["uploads"]
+            if n == A.revoke_at_upload:
+                toks = issued_tokens()
+                with LOCK:
+                    STATE["revoked_upto"] = (float("inf") if A.revoke_forever else
+                                             max([s for s, _ in toks.values()] + [0]))
+                log({"side": "registry", "event": "revoke", "upload": n,
+                     "revoked_upto": STATE["revoked_upto"]})
+        auth = self.headers.get("Authorization")
+        if auth is None:
+            self.drain()
+            return self.refuse(401, "UNAUTHORIZED", "authentication required",
+                               [("WWW-Authenticate", 'Basic realm="https://%s/"' % self.headers.get("Host"))])
+        pw = basic_password(auth)
+        tok = issued_tokens().get(pw) if pw is not None else None
+        if tok is None or tok[0] <= STATE["revoked_upto"] or tok[1] < time.time():
+            self.drain()
+            return self.refuse(403, "DENIED", "Your authorization token has expired. "
+                               "Reauthenticate and try again.")
+        return True
+
+    def drain(self):
+        n = int(self.headers.get("Content-Length", "0") or 0)
+        if n:
+            self.rfile.read(n)
+
+    def refuse(self, status, code, msg, extra=None):
+        body = json.dumps({"errors": [{"code": code, "message": msg, "detail": None}]}).encode()
+        self.send(status, body, [("Content-Type", "application/json; charset=utf-8")] + (extra or []))
+        return False
+
+    def up_headers(self, keep=None):
+        hdrs = {k: v for k, v in self.headers.items()
+                if k.lower() not in HOP and (keep is None or k.lower() in keep)}
+        if A.token_log:
+            hdrs["Authorization"] = "Basic " + base64.b64encode(
+                ("%s:%s" % (A.user, A.password)).encode()).decode()
+        return hdrs
+
     def forward(self):
+        if not self.auth_ok():
+            return
         n = int(self.headers.get("Content-Length", "0") or 0)
         body = self.rfile.read(n) if n else None
-        hdrs = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-        st, rh, data = upstream(self.command, self.path, hdrs, body)
-        out = [(k, v) for k, v in rh.items() if k.lower() not in HOP]
-        self.send(st, data, out)
+        st, rh, data = upstream(self.command, self.path, self.up_headers(), body)
+        out = []
+        for k, v in rh.items():
+            if k.lower() in HOP:
+                continue
+            if k.lower() == "location" and v.startswith(A.upstream):
+                # ECR's upload URLs are on the registry host: so are ours
+                v = "https://%s%s" % (self.headers.get("Host"), v[len(A.upstream):])
+            out.append((k, v))
+        length = rh.get("Content-Length") if self.command == "HEAD" else None
+        self.send(st, data, out, length=length)
 
     def blob(self, name, digest):
-        hdrs = {k: v for k, v in self.headers.items() if k.lower() in ("authorization",)}
+        if not self.auth_ok():
+            return
+        hdrs = self.up_headers(("authorization",))
         st, rh, data = upstream("HEAD", self.path, hdrs)
         if st != 200:
             return self.send(st, data, [(k, v) for k, v in rh.items() if k.lower() not in HOP])
@@ -157,8 +254,8 @@ class S3(Base):
     do_HEAD = do_GET
 
 
-def serve(handler, port_file, cert, key):
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+def serve(handler, port_file, cert, key, bind="127.0.0.1", port=0):
+    srv = ThreadingHTTPServer((bind, port), handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
@@ -181,11 +278,16 @@ def main():
     p.add_argument("--password", required=True)
     p.add_argument("--expires", type=int, default=900)
     p.add_argument("--log", required=True)
+    p.add_argument("--token-log")
+    p.add_argument("--revoke-at-upload", type=int, default=0)
+    p.add_argument("--revoke-forever", action="store_true")
+    p.add_argument("--bind", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
     A = p.parse_args()
     s3 = serve(S3, A.s3_port_file, A.tls_cert, A.tls_key)
     A.s3_port = s3.server_address[1]
     threading.Thread(target=s3.serve_forever, daemon=True).start()
-    serve(Registry, A.port_file, A.tls_cert, A.tls_key).serve_forever()
+    serve(Registry, A.port_file, A.tls_cert, A.tls_key, A.bind, A.port).serve_forever()
 
 
 if __name__ == "__main__":
