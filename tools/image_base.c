@@ -30,6 +30,9 @@ static int base_of_mount(const char *dir, char **out)
 			"a reference or a mountpoint", dir);
 		return r;
 	}
+	if (r == -EMEDIUMTYPE)
+		log_err("the stratafs mount at '%s' is not an image view (-o layers or a BuildKit "
+			"cache): an overlay on it is not a diff of the image", dir);
 	if (r == 0)
 		r = reg_ref_parse(ref_str, &ref);
 	dbuf_init(&d, 4096);

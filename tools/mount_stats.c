@@ -97,7 +97,7 @@ int mount_stats_read(const char *mnt, char **out)
 int mount_stats_origin(const char *mnt, char **ref, char **manifest)
 {
 	json_t *root, *m;
-	const char *r, *d;
+	const char *r, *d, *v;
 	char *raw = NULL;
 	int ret;
 
@@ -110,7 +110,11 @@ int mount_stats_origin(const char *mnt, char **ref, char **manifest)
 	m = json_object_get(root, "mount");
 	r = json_string_value(json_object_get(m, "ref"));
 	d = json_string_value(json_object_get(m, "manifest"));
+	v = json_string_value(json_object_get(m, "view"));
 	ret = r && d ? 0 : -EBADMSG;
+	/* only the image view shows the image's own tree; others are views of it */
+	if (ret == 0 && v && strcmp(v, "image") != 0)
+		ret = -EMEDIUMTYPE;
 	if (ret == 0) {
 		*ref = strdup(r);
 		*manifest = strdup(d);

@@ -9,7 +9,11 @@
  */
 int mount_stats_read(const char *mnt, char **out);
 
-/* The reference the mount was made from and the manifest digest it serves. */
+/*
+ * The reference the mount was made from and the manifest digest it serves;
+ * -EMEDIUMTYPE when the mount shows another view than the image's tree
+ * (-o layers, a BuildKit cache).
+ */
 int mount_stats_origin(const char *mnt, char **ref, char **manifest);
 
 #endif
