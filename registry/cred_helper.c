@@ -64,9 +64,9 @@ int reg_base64_decode(const char *s, struct dbuf *b)
 	return r;
 }
 
-static int parse_output(const struct dbuf *out, struct reg_cred *cr)
+int reg_cred_helper_parse(const char *json, size_t len, struct reg_cred *cr)
 {
-	json_t *root = json_loadb(out->data, out->len, 0, NULL);
+	json_t *root = json_loadb(json, len, 0, NULL);
 	const char *user, *secret;
 	int r = -EBADMSG;
 
@@ -152,7 +152,7 @@ static int spawn(const char *prog, int in_fd, int out_fd, pid_t *pid)
 static int finish(const char *prog, int status, struct dbuf *out, struct reg_cred *cr)
 {
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		int r = parse_output(out, cr);
+		int r = reg_cred_helper_parse(out->data, out->len, cr);
 
 		if (r < 0)
 			log_warn("credential helper '%s' printed no usable credentials", prog);

@@ -119,9 +119,10 @@ static int from_entry(json_t *e, struct reg_cred *out)
 	return r;
 }
 
-static int from_helper(const char *helper, const char *host, struct reg_cred *out)
+static int from_helper(reg_cred_helper_fn run, const char *helper, const char *host,
+		       struct reg_cred *out)
 {
-	int r = reg_cred_helper_get(helper, is_hub(host) ? HUB_KEY : host, out);
+	int r = run(helper, is_hub(host) ? HUB_KEY : host, out);
 
 	if (r == -ENOENT)
 		return 1; /* not found: try the next source */
@@ -131,7 +132,7 @@ static int from_helper(const char *helper, const char *host, struct reg_cred *ou
 	return r < 0 ? 1 : 0;
 }
 
-static int lookup(json_t *root, const char *host, struct reg_cred *out)
+static int lookup(json_t *root, const char *host, reg_cred_helper_fn run, struct reg_cred *out)
 {
 	json_t *helpers = json_object_get(root, "credHelpers");
 	json_t *auths = json_object_get(root, "auths");
@@ -142,13 +143,13 @@ static int lookup(json_t *root, const char *host, struct reg_cred *out)
 
 	json_object_foreach(helpers, key, v) {
 		if (json_is_string(v) && key_matches(key, host)) {
-			r = from_helper(json_string_value(v), host, out);
+			r = from_helper(run, json_string_value(v), host, out);
 			if (r <= 0)
 				return r;
 		}
 	}
 	if (store && *store) {
-		r = from_helper(store, host, out);
+		r = from_helper(run, store, host, out);
 		if (r <= 0)
 			return r;
 	}
@@ -157,6 +158,26 @@ static int lookup(json_t *root, const char *host, struct reg_cred *out)
 			return from_entry(v, out);
 	}
 	return 0;
+}
+
+int reg_cred_parse(const char *json, size_t len, const char *name, const char *host,
+		   reg_cred_helper_fn run, struct reg_cred *out)
+{
+	json_t *root;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	root = json_loadb(json, len, 0, NULL);
+	if (!json_is_object(root)) {
+		log_err("cannot parse docker config '%s'", name);
+		json_decref(root);
+		return -EBADMSG;
+	}
+	r = lookup(root, host, run, out);
+	json_decref(root);
+	if (r < 0)
+		reg_cred_release(out);
+	return r;
 }
 
 static char *default_path(void)
@@ -181,7 +202,6 @@ int reg_cred_lookup(const char *path, const char *host, struct reg_cred *out)
 {
 	char *def = path ? NULL : default_path();
 	struct dbuf b;
-	json_t *root;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -199,17 +219,7 @@ int reg_cred_lookup(const char *path, const char *host, struct reg_cred *out)
 		log_err("cannot read docker config '%s': %s", path, strerror(-r));
 		goto out_release;
 	}
-	root = json_loadb(b.data, b.len, 0, NULL);
-	if (!json_is_object(root)) {
-		log_err("cannot parse docker config '%s'", path);
-		json_decref(root);
-		r = -EBADMSG;
-		goto out_release;
-	}
-	r = lookup(root, host, out);
-	json_decref(root);
-	if (r < 0)
-		reg_cred_release(out);
+	r = reg_cred_parse(b.data, b.len, path, host, reg_cred_helper_get, out);
 out_release:
 	if (b.data)
 		memset(b.data, 0, b.len);

@@ -170,6 +170,17 @@ void reg_cred_release(struct reg_cred *cr);
 int reg_cred_lookup(const char *path, const char *host, struct reg_cred *out);
 /* Run docker-credential-@helper get for @server (PATH lookup). -ENOENT: none. */
 int reg_cred_helper_get(const char *helper, const char *server, struct reg_cred *out);
+/* A credential helper's stdout ({"Username","Secret"}) into @out. -EBADMSG, -ENOMEM. */
+int reg_cred_helper_parse(const char *json, size_t len, struct reg_cred *out);
+/* How reg_cred_parse() runs a helper: reg_cred_helper_get(), or a stub in tests. */
+typedef int (*reg_cred_helper_fn)(const char *helper, const char *server, struct reg_cred *out);
+/*
+ * reg_cred_lookup() on config text already in memory (@name only for
+ * messages; @json need not be NUL-terminated), with @run for credHelpers
+ * and credsStore. The file variant reads the file and calls this.
+ */
+int reg_cred_parse(const char *json, size_t len, const char *name, const char *host,
+		   reg_cred_helper_fn run, struct reg_cred *out);
 /* base64 (RFC 4648, padded) of @n bytes into @b / decoding; -EINVAL on junk. */
 int reg_base64_encode(struct dbuf *b, const void *p, size_t n);
 int reg_base64_decode(const char *s, struct dbuf *b);
