@@ -16,7 +16,9 @@
 #       umoci equal the overlay's tree
 #   v4  overlay on a mount of v2, the tag v2 moved elsewhere before the
 #       commit, --base MOUNTPOINT --max-layers 3: appended (3 layers, v2's
-#       two first: the base is the manifest the mount serves, not the tag)
+#       two first: the base is the manifest the mount serves, not the tag);
+#       the same upper dir again as zstd (text output) and squashed onto the
+#       mount (--max-layers 1): both mounts equal the overlay's tree
 #   bad an upper dir with a redirect (rename with redirect_dir=on) or a
 #       metacopy (chown with metacopy=on) is refused, the tag untouched;
 #       a missing UPPERDIR fails; no arguments is a usage error
