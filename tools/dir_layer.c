@@ -225,6 +225,13 @@ static int entry_of(const struct dir_item *it, struct links *l, char *lbuf, stru
 	return 0;
 }
 
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
 /* overlayfs's classic whiteout: a character device 0/0. */
 static bool is_char_whiteout(const struct stat *st)
 {
@@ -263,6 +270,12 @@ static int add_member(struct idx_writer *w, const struct dir_layer_opts *o,
 
 	if (!full)
 		return -ENOMEM;
+	if (strncmp(base_name(it->path), ".wh.", 4) == 0) {
+		log_err("cannot store '%s': a name starting with '.wh.' is an OCI whiteout marker, "
+			"every image reader would hide it", full);
+		free(full);
+		return -EINVAL;
+	}
 	if (whiteout) /* before hardlinks: overlayfs links its whiteouts to one inode */
 		e = (struct idx_entry){ .type = IDX_T_WHITEOUT, .path = it->path,
 					.mtime_sec = it->st.st_mtim.tv_sec,

@@ -21,7 +21,9 @@
 #       mount (--max-layers 1): both mounts equal the overlay's tree
 #   bad an upper dir with a redirect (rename with redirect_dir=on) or a
 #       metacopy (chown with metacopy=on) is refused, the tag untouched;
-#       a missing UPPERDIR fails; no arguments is a usage error
+#       a missing UPPERDIR fails; no arguments is a usage error; a
+#       name that is an OCI whiteout marker (.wh.*) is refused by commit
+#       and push
 #
 # One lister (commit_tree.py) for every tree: path, type, mode, owner, mtime
 # (s), size, sha256, symlink target, user.* xattrs, hardlink group.
@@ -375,6 +377,23 @@ tap_is "$rc" 1 "commit of an upper dir with a metacopy exits 1"
 tap_ok "... saying why (metacopy) on stderr" grep -qi 'metacopy' "$STRATA_ERR"
 tap_is "$(manifest_digest cc/cache:v4 || true)" "$M4" "... the tag v4 still names its manifest"
 tap_is "$(registry_requests PUT /manifests/)" 0 "... no manifest was pushed"
+
+# a name that IS an OCI whiteout marker cannot be stored: every reader would hide it
+O=bad-whname
+tap_ok "overlay for literal .wh. names" ovl_mount "$L4" "$O" redirect_dir=off,metacopy=off
+echo lit >"$H/$O/merged/.wh.literal"
+tap_ok "unmount the overlay" ovl_umount "$O"
+registry_log_mark
+rc=0
+strata_run commit "$H/$O/upper" "$R:v4" --base "$L4" >/dev/null 2>&1 || rc=$?
+tap_is "$rc" 1 "commit of a file literally named .wh.literal exits 1"
+tap_ok "... saying why on stderr" grep -q "'.wh.' is an OCI whiteout marker" "$STRATA_ERR"
+tap_is "$(registry_requests PUT /manifests/)" 0 "... no manifest was pushed"
+mkdir -p "$H/whdir/a/.wh..wh..opq"
+rc=0
+strata_run push "$H/whdir" "$R:whdir" >/dev/null 2>&1 || rc=$?
+tap_is "$rc" 1 "push of a dir holding a .wh..wh..opq entry exits 1"
+tap_is "$(manifest_digest cc/cache:whdir || true)" "" "... and the tag does not exist"
 
 rc=0
 strata_run commit "$H/no/such/dir" "$R:v4" --base "$L4" >/dev/null 2>&1 || rc=$?
