@@ -214,7 +214,8 @@ static int fetch_token(struct reg_client *c, const struct reg_challenge *ch)
 	}
 	slot->value = tok;
 	slot->expires_ms = reg_now_ms() + (uint64_t)ttl * 1000u;
-	if (ttl * 1000u > 2 * TOKEN_MARGIN_MS)
+	/* 64-bit: ttl may be up to ten years, whose ms do not fit in unsigned */
+	if ((uint64_t)ttl * 1000u > 2 * TOKEN_MARGIN_MS)
 		slot->expires_ms -= TOKEN_MARGIN_MS;
 	log_debug("got a bearer token for '%s' valid %u s", c->scope, ttl);
 out_release:
