@@ -8,7 +8,9 @@ with its short tags), buildspec.yml and iam-policy.json.
 Checks: the template parses with !Ref/!Sub/!GetAtt/!Join/...; resource types
 and their required properties; every Ref/GetAtt/Sub name is defined; the
 CodeBuild project is privileged, uses the role and the stratafs secondary
-source; the buildspec parses and mounts, overlays and commits the cache; the
+source; the buildspec parses, runs in bash, mounts, overlays (no redirect
+or metacopy) and commits the cache (--base the lower mountpoint when one was
+mounted, none on the first build, --max-layers, only a succeeding build); the
 ECR actions of the role's stratafs-ecr policy equal iam-policy.json's, with
 GetAuthorizationToken on "*" and the others on the repository.
 """
@@ -187,8 +189,21 @@ def check_buildspec(bs):
           "pre_build mounts the cache with stratafs")
     check("mount -t overlay" in pre and "lowerdir=$CACHE_ROOT/lower" in pre and "upperdir=$CACHE_ROOT/up" in pre,
           "pre_build puts an overlay on the mount")
-    check(re.search(r"strata commit \"\$CACHE_ROOT/up\" \"\$CACHE_REF\"", text.get("post_build", "")) is not None,
+    post = text.get("post_build", "")
+    check(re.search(r"strata commit \"\$CACHE_ROOT/up\" \"\$CACHE_REF\"", post) is not None,
           "post_build commits the upper dir to the cache tag")
+    commits = re.findall(r"strata commit [^\n]*", post)
+    check(any('--base "$CACHE_ROOT/lower"' in c for c in commits),
+          "the commit of a mounted cache has --base = the lower mountpoint (pinned by digest)", commits)
+    check(any("--base" not in c for c in commits),
+          "the first build (nothing mounted) commits without --base", commits)
+    check(commits and all(re.search(r"--max-layers [0-9]+", c) for c in commits),
+          "every commit bounds the layer count (--max-layers)", commits)
+    check("CODEBUILD_BUILD_SUCCEEDING" in post, "post_build commits only a succeeding build")
+    check("redirect_dir=off" in pre and "metacopy=off" in pre,
+          "the overlay is mounted with redirect_dir=off,metacopy=off (strata commit refuses both)")
+    check((bs.get("env") or {}).get("shell") == "bash",
+          "env.shell is bash (one bash instance for all phases, as codebuild_recipe.sh runs it)")
     fin = "\n".join(phases.get("post_build", {}).get("finally", []))
     check("fusermount3 -u" in fin, "post_build always unmounts")
 

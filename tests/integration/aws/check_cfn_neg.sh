@@ -44,6 +44,11 @@ case_ "buildspec does not parse" buildspec.yml 's/^phases:/phases: [/'
 case_ "a command that YAML reads as a mapping" buildspec.yml "s/- 'export AWS_ACCOUNT_ID=\\(.*\\)'$/- export AWS_ACCOUNT_ID=\\1/"
 case_ "buildspec without the overlay" buildspec.yml 's/mount -t overlay overlay/mount --bind/'
 case_ "buildspec without the commit" buildspec.yml 's/strata commit/echo strata-commit/'
+case_ "commit of a mounted cache without --base" buildspec.yml 's/ --base "\$CACHE_ROOT\/lower"//'
+case_ "commit without --max-layers" buildspec.yml '0,/ --max-layers 10/s/ --max-layers 10//'
+case_ "overlay without redirect_dir=off" buildspec.yml 's/,redirect_dir=off//'
+case_ "commit of a failed build" buildspec.yml 's/"\$CODEBUILD_BUILD_SUCCEEDING" = 1/"1" = 1/'
+case_ "buildspec run by /bin/sh" buildspec.yml 's/^  shell: bash/  shell: \/bin\/sh/'
 case_ "template does not parse" template.yml 's/^Resources:/Resources: [/'
 echo "1..$n"
 [ "$failed" -eq 0 ]
