@@ -87,8 +87,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-/* A header's value, trimmed, if its name is @name and it fits the ceiling. */
-static char *header_value(const char *line, size_t n, const char *name)
+char *reg_up_header_value(const char *line, size_t n, const char *name)
 {
 	size_t nl = strlen(name), vl;
 	const char *v;
@@ -134,13 +133,13 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 		b->n_challenges = 0;
 		return n;
 	}
-	keep(&b->location, header_value(p, n, "Location"));
-	keep(&b->docker_digest, header_value(p, n, "Docker-Content-Digest"));
-	keep(&b->content_type, header_value(p, n, "Content-Type"));
-	keep(&b->retry_after, header_value(p, n, "Retry-After"));
-	keep(&x->resp->oci_subject, header_value(p, n, "OCI-Subject"));
-	keep(&x->resp->range, header_value(p, n, "Range"));
-	v = header_value(p, n, "WWW-Authenticate");
+	keep(&b->location, reg_up_header_value(p, n, "Location"));
+	keep(&b->docker_digest, reg_up_header_value(p, n, "Docker-Content-Digest"));
+	keep(&b->content_type, reg_up_header_value(p, n, "Content-Type"));
+	keep(&b->retry_after, reg_up_header_value(p, n, "Retry-After"));
+	keep(&x->resp->oci_subject, reg_up_header_value(p, n, "OCI-Subject"));
+	keep(&x->resp->range, reg_up_header_value(p, n, "Range"));
+	v = reg_up_header_value(p, n, "WWW-Authenticate");
 	if (v && b->n_challenges < REG_MAX_CHALLENGES)
 		b->challenges[b->n_challenges++] = v;
 	else

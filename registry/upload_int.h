@@ -56,6 +56,13 @@ int reg_up_call(struct reg_pusher *p, const struct reg_up_req *req, const char *
 		struct reg_up_resp *resp);
 
 /*
+ * The value of header line @line (@n bytes, no NUL needed, CRLF allowed) if
+ * its name is @name (any case), trimmed; NULL when it is another header or
+ * the value is over REG_MAX_HEADER_VALUE. Caller frees. (http_upload.c)
+ */
+char *reg_up_header_value(const char *line, size_t n, const char *name);
+
+/*
  * The next URL of an upload session: @loc (a Location, absolute or
  * relative) resolved against @base, with "digest=<@digest>" added to its
  * query when @digest is set. -EINVAL for an empty or over-long Location.
