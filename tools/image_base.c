@@ -5,6 +5,7 @@
  * target repository, and fetching them locally for a squash.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>

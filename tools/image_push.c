@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The new layer, its index, config, index artifact and manifest, in that order. */
 #include <errno.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

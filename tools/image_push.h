@@ -13,7 +13,6 @@
 #ifndef TOOLS_IMAGE_PUSH_H
 #define TOOLS_IMAGE_PUSH_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -21,6 +20,8 @@
 #include "registry/registry.h"
 #include "tools/cli_opts.h"
 #include "tools/progress.h"
+
+struct json_t; /* jansson's, kept out of headers */
 
 struct image_push {
 	struct cli_opts *o;          /* borrowed: registry options, platform, -q */
@@ -34,7 +35,7 @@ struct image_push {
 	struct reg_client *bc;
 	struct reg_manifest *bm;
 	struct reg_manifest *bidx;   /* the base's index artifact, NULL if none */
-	json_t *bconfig;
+	struct json_t *bconfig;
 	bool squashed;               /* the new layer replaces the base's layers */
 	/* the new layer: set by the caller before image_upload() */
 	int layer_fd;
