@@ -67,6 +67,36 @@ int reg_ecr_token_cached_with_creds(const struct reg_aws_opts *o, const struct r
 /* Remove the cache file of (@h, @akid), if any. */
 void reg_ecr_cache_drop(const char *dir, const struct reg_ecr_host *h, const char *akid);
 
+/* ---- parsers of what the providers read (exposed for the fuzzers) ---------- */
+
+/* What one profile section of a shared credentials/config file says. */
+struct reg_aws_profile {
+	bool found;
+	char key_id[REG_AWS_MAX_KEY];
+	char secret[REG_AWS_MAX_KEY];
+	char token[REG_AWS_MAX_SESSION_TOKEN];
+	char process[1024];
+	bool role; /* role_arn / sso_* present */
+};
+
+/*
+ * Walk INI text @buf (NUL-terminated, modified in place) and fill @p from
+ * profile @name's section: "[name]" in the credentials file, "[profile
+ * name]" or "[default]" in the config file (@config). Values too long for
+ * their field are left empty. (creds_file.c)
+ */
+void reg_aws_ini_scan(char *buf, const char *name, bool config, struct reg_aws_profile *p);
+
+/*
+ * The role name from an IMDS security-credentials listing @body
+ * (NUL-terminated, cut at its first line in place) into @role[@n].
+ * -EBADMSG when empty, holding '/', or too long. (creds_remote.c)
+ */
+int reg_aws_imds_role_parse(char *body, char *role, size_t n);
+
+/* A token cache file's JSON ({token, requestedAt, expiresAt}). -EBADMSG. (token_cache.c) */
+int reg_ecr_cache_parse(const char *buf, size_t len, struct reg_ecr_cached *out);
+
 /* ---- helpers (aws_util.c) ------------------------------------------------- */
 
 struct reg_aws_url {

@@ -21,15 +21,6 @@
 
 #define PROCESS_TIMEOUT_S 30
 
-struct profile {
-	bool found;
-	char key_id[REG_AWS_MAX_KEY];
-	char secret[REG_AWS_MAX_KEY];
-	char token[REG_AWS_MAX_SESSION_TOKEN];
-	char process[1024];
-	bool role; /* role_arn / sso_* present */
-};
-
 static char *trim(char *s)
 {
 	char *e;
@@ -54,7 +45,7 @@ static bool section_matches(char *h, const char *name, bool config)
 	return strcmp(trim(h + 8), name) == 0;
 }
 
-static void set_key(struct profile *p, const char *k, const char *v)
+static void set_key(struct reg_aws_profile *p, const char *k, const char *v)
 {
 	if (strcmp(k, "aws_access_key_id") == 0)
 		reg_aws_strlcpy(p->key_id, v, sizeof(p->key_id));
@@ -68,8 +59,7 @@ static void set_key(struct profile *p, const char *k, const char *v)
 		p->role = true;
 }
 
-/* Walk INI text @buf (modified in place) and fill @p from @name's section. */
-static void ini_scan(char *buf, const char *name, bool config, struct profile *p)
+void reg_aws_ini_scan(char *buf, const char *name, bool config, struct reg_aws_profile *p)
 {
 	bool in = false;
 	char *line, *next;
@@ -101,7 +91,8 @@ static void ini_scan(char *buf, const char *name, bool config, struct profile *p
 	}
 }
 
-static int load_profile(const char *path, const char *name, bool config, struct profile *p)
+static int load_profile(const char *path, const char *name, bool config,
+			struct reg_aws_profile *p)
 {
 	char *buf = NULL;
 	size_t len;
@@ -115,7 +106,7 @@ static int load_profile(const char *path, const char *name, bool config, struct 
 			 path, strerror(-r));
 		return r;
 	}
-	ini_scan(buf, name, config, p);
+	reg_aws_ini_scan(buf, name, config, p);
 	explicit_bzero(buf, len);
 	free(buf);
 	return 0;
@@ -219,10 +210,10 @@ out_release:
 	return r;
 }
 
-static int from_loaded(const struct profile *cred, const struct profile *conf, const char *name,
-		       struct reg_aws_creds *out)
+static int from_loaded(const struct reg_aws_profile *cred, const struct reg_aws_profile *conf,
+		       const char *name, struct reg_aws_creds *out)
 {
-	const struct profile *p = *cred->key_id ? cred : conf;
+	const struct reg_aws_profile *p = *cred->key_id ? cred : conf;
 	struct reg_aws_creds c = { 0 };
 
 	if (!*p->key_id || !*p->secret) {
@@ -245,7 +236,7 @@ static int from_loaded(const struct profile *cred, const struct profile *conf, c
 int reg_aws_creds_from_profile(const char *profile, bool explicit_profile,
 			       const struct reg_aws_opts *o, struct reg_aws_creds *out)
 {
-	struct profile *cred, *conf;
+	struct reg_aws_profile *cred, *conf;
 	char path[1024];
 	int r;
 
