@@ -23,6 +23,7 @@ static const struct option shared[CLI_OPTS_NLONG] = {
 	{ "config", required_argument, NULL, CLI_OPT_CONFIG },
 	{ "timeout", required_argument, NULL, CLI_OPT_TIMEOUT },
 	{ "retries", required_argument, NULL, CLI_OPT_RETRIES },
+	{ "cache", required_argument, NULL, CLI_OPT_CACHE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -77,6 +78,9 @@ int cli_opts_handle(struct cli_opts *o, int opt, const char *arg)
 		return 0;
 	case CLI_OPT_INSECURE:
 		o->reg.insecure = true;
+		return 0;
+	case CLI_OPT_CACHE:
+		o->cache_dir = arg;
 		return 0;
 	case CLI_OPT_CA_FILE:
 		if (access(arg, R_OK) != 0) {
@@ -147,7 +151,9 @@ static void set_token_cache(struct cli_opts *o)
 {
 	size_t len;
 
-	if (fs_cache_default_dir(o->token_dir, sizeof(o->token_dir) - sizeof("/tokens")) < 0)
+	if (o->cache_dir && strlen(o->cache_dir) < sizeof(o->token_dir) - sizeof("/tokens"))
+		snprintf(o->token_dir, sizeof(o->token_dir), "%s", o->cache_dir);
+	else if (fs_cache_default_dir(o->token_dir, sizeof(o->token_dir) - sizeof("/tokens")) < 0)
 		return;
 	len = strlen(o->token_dir);
 	memcpy(o->token_dir + len, "/tokens", sizeof("/tokens"));
@@ -191,6 +197,8 @@ void cli_opts_usage(FILE *f)
 		   "  --config PATH         docker config.json to take credentials from\n"
 		   "  --timeout SECONDS     give up an operation after this long, retries included (30)\n"
 		   "  --retries N           retries of a failed request (4)\n"
+		   "  --cache DIR           the cache dir whose tokens/ keeps ECR tokens, as stratafs\n"
+		   "                        -o cache=DIR (default /var/cache/stratafs for root)\n"
 		   "  -v, --verbose         more messages (twice: debug)\n"
 		   "  -q, --quiet           errors only\n"
 		   "  -h, --help            this help\n");

@@ -3,7 +3,7 @@
  * Options every registry-facing strata command shares, parsed with
  * getopt_long: --platform, --insecure, --ca-file, --username,
  * --password-stdin, --config, -v/--verbose (repeatable), -q/--quiet,
- * --timeout SECONDS, --retries N.
+ * --timeout SECONDS, --retries N, --cache DIR.
  *
  * A command builds its option table with cli_opts_longopts() (the shared
  * entries followed by its own), its short string from CLI_OPTS_SHORT, and
@@ -40,11 +40,12 @@ enum {
 	CLI_OPT_CONFIG,
 	CLI_OPT_TIMEOUT,
 	CLI_OPT_RETRIES,
+	CLI_OPT_CACHE,
 	CLI_OPT_CMD_BASE = 0x200, /* first value free for a command's own options */
 };
 
 /* Number of shared entries in the long option table (without the terminator). */
-#define CLI_OPTS_NLONG 11
+#define CLI_OPTS_NLONG 12
 
 struct cli_opts {
 	struct reg_opts reg;       /* ready for reg_client_new() after cli_opts_finish() */
@@ -55,7 +56,8 @@ struct cli_opts {
 	int verbose;
 	bool quiet;
 	bool help;                 /* -h/--help seen: print usage, exit 0 */
-	char token_dir[4096];      /* ECR token cache: <default cache dir>/tokens, as the daemon's */
+	const char *cache_dir;     /* --cache; NULL: the daemon's default */
+	char token_dir[4096];      /* ECR token cache: <cache dir>/tokens, as the daemon's */
 };
 
 void cli_opts_init(struct cli_opts *o);

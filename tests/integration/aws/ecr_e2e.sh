@@ -62,14 +62,14 @@ export AWS_EC2_METADATA_DISABLED=true HOME=$HARNESS_DIR/home XDG_CACHE_HOME=$HAR
 ERR=$HARNESS_DIR/strata.err
 
 tap_ok "strata inspect: no --username, AWS credentials only" \
-	bash -c "'$STRATA' inspect '$FRONT/app:build-cache' --ca-file '$REGISTRY_CA' -v --json >'$HARNESS_DIR/inspect.json' 2>'$ERR'"
+	bash -c "'$STRATA' inspect '$FRONT/app:build-cache' --ca-file '$REGISTRY_CA' --cache '$HARNESS_DIR/strata-cache' -v --json >'$HARNESS_DIR/inspect.json' 2>'$ERR'"
 tap_is "$(jq -r '.layers[0].digest' "$HARNESS_DIR/inspect.json" 2>/dev/null)" "$LAYER" "inspect sees the layer"
 tap_is "$(standin_count api ecr 200)" 1 "one GetAuthorizationToken (SigV4 checked by botocore)"
 tap_ok "strata blob: the layer through the 307" \
-	bash -c "'$STRATA' blob '$FRONT/app:build-cache' '$LAYER' -o '$HARNESS_DIR/got.tgz' --ca-file '$REGISTRY_CA' -v 2>>'$ERR'"
+	bash -c "'$STRATA' blob '$FRONT/app:build-cache' '$LAYER' -o '$HARNESS_DIR/got.tgz' --ca-file '$REGISTRY_CA' --cache '$HARNESS_DIR/strata-cache' -v 2>>'$ERR'"
 tap_ok "blob: same bytes as the layer" cmp "$HARNESS_DIR/got.tgz" "$HARNESS_DIR/layer.tgz"
 tap_ok "strata blob --range: a range through the 307" \
-	bash -c "'$STRATA' blob '$FRONT/app:build-cache' '$LAYER' --range 10-99 -o '$HARNESS_DIR/range' --ca-file '$REGISTRY_CA' 2>>'$ERR'"
+	bash -c "'$STRATA' blob '$FRONT/app:build-cache' '$LAYER' --range 10-99 -o '$HARNESS_DIR/range' --ca-file '$REGISTRY_CA' --cache '$HARNESS_DIR/strata-cache' 2>>'$ERR'"
 tap_ok "range: the right 90 bytes" cmp "$HARNESS_DIR/range" <(tail -c +11 "$HARNESS_DIR/layer.tgz" | head -c 90)
 tap_ok "blob bytes came from the S3 side" test "$(s3_requests)" -gt 0
 tap_ok "the range reached S3 as a Range header" test "$(s3_requests '.range == "bytes=10-99"')" -ge 1
@@ -78,7 +78,7 @@ tap_is "$(s3_requests '.status == 400')" 0 "and S3 refused none"
 
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
 tap_not "without AWS credentials: refused" \
-	bash -c "'$STRATA' inspect '$FRONT/app:build-cache' --ca-file '$REGISTRY_CA' 2>>'$HARNESS_DIR/nocreds.err'"
+	bash -c "'$STRATA' inspect '$FRONT/app:build-cache' --ca-file '$REGISTRY_CA' --cache '$HARNESS_DIR/strata-cache' 2>>'$HARNESS_DIR/nocreds.err'"
 export AWS_ACCESS_KEY_ID=$TEST_AKID AWS_SECRET_ACCESS_KEY=$TEST_SECRET AWS_SESSION_TOKEN=$TEST_SESSION
 
 # Mounts: a 20 s token (fresh for 10 s). The first mount asks the API and
@@ -133,7 +133,7 @@ umount_ecr || true
 # X-Amz-Signature / -Credential / -Security-Token query values.
 DBG=$HARNESS_DIR/debug.log
 tap_ok "strata blob -v -v through the 307 (curl trace on)" \
-	bash -c "'$STRATA' blob '$FRONT/app:build-cache' '$LAYER' -o /dev/null --ca-file '$REGISTRY_CA' -v -v 2>'$DBG'"
+	bash -c "'$STRATA' blob '$FRONT/app:build-cache' '$LAYER' -o /dev/null --ca-file '$REGISTRY_CA' --cache '$HARNESS_DIR/strata-cache' -v -v 2>'$DBG'"
 cat "$HARNESS_DIR/fs.log" >>"$DBG"
 tap_ok "the debug trace shows the redirect to S3 was followed" grep -q "redirected to another origin" "$DBG"
 tap_ok "and the curl trace shows the request lines, query redacted" grep -q '?<redacted>' "$DBG"
