@@ -19,6 +19,8 @@
 #include "common/log.h"
 #include "registry/upload_int.h"
 
+/* read-add-write rounds of the referrers fallback tag */
+#define FALLBACK_ATTEMPTS 4
 #define EMPTY_DIGEST "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 
 static int put_once(struct reg_pusher *p, const char *url, const char *media_type,
@@ -168,14 +170,29 @@ static int update_fallback(struct reg_pusher *p, const char *subject, const char
 		json_decref(d);
 		return -ENOMEM;
 	}
-	r = fallback_add(p, tag, d, &raw);
-	if (r == 0)
-		r = reg_manifest_put(p, tag, REG_MT_OCI_INDEX, raw, strlen(raw), NULL, NULL);
-	if (r == 1)
-		r = 0;
-	free(raw);
+	/*
+	 * Read, add, write, then read again: two pushers updating the tag at
+	 * once can each overwrite the other's entry (the registry has no
+	 * conditional PUT), so an entry missing after our write is added again.
+	 */
+	for (int attempt = 0; attempt < FALLBACK_ATTEMPTS; attempt++) {
+		r = fallback_add(p, tag, d, &raw);
+		if (r == 0)
+			r = reg_manifest_put(p, tag, REG_MT_OCI_INDEX, raw, strlen(raw), NULL, NULL);
+		free(raw);
+		raw = NULL;
+		if (r != 0)
+			break;
+		if (attempt > 0)
+			log_info("referrers tag '%s' lost our entry to another writer: added again", tag);
+		/* let a concurrent writer finish before checking */
+		nanosleep(&(struct timespec){ 0, (10 + rand() % 40) * 1000000L }, NULL);
+	}
 	json_decref(d);
-	return r;
+	if (r == 0)
+		log_warn("referrers tag '%s' keeps changing: the index artifact may be missing from it",
+			 tag);
+	return r == 1 ? 0 : r;
 }
 
 int reg_index_artifact_push(struct reg_pusher *p, const struct reg_descriptor *subject,
