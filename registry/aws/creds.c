@@ -50,6 +50,9 @@ int reg_aws_parse_iso8601(const char *s, time_t *out)
 	}
 	if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
 		return -EINVAL;
+	/* %d takes a sign: "T-1:-1:-1" or "+-9:-9" passed (seen writing the fuzz corpus) */
+	if (y < 0 || h < 0 || mi < 0 || sec < 0 || oh < 0 || oh > 23 || om < 0 || om > 59)
+		return -EINVAL;
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;
 	tm.tm_mday = d;
