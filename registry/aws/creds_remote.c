@@ -204,6 +204,14 @@ static int imds_token(const char *base, const struct reg_aws_opts *o, char *hdr,
 	return r;
 }
 
+int reg_aws_imds_role_parse(char *body, char *role, size_t n)
+{
+	body[strcspn(body, "\r\n")] = '\0';
+	if (!*body || strchr(body, '/') || reg_aws_strlcpy(role, body, n) < 0)
+		return -EBADMSG;
+	return 0;
+}
+
 static int imds_role(const char *base, const char *tok, const struct reg_aws_opts *o,
 		     char *role, size_t n)
 {
@@ -213,12 +221,8 @@ static int imds_role(const char *base, const char *tok, const struct reg_aws_opt
 
 	snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/", base);
 	r = imds_call("GET", url, tok, o->ca_file, &resp);
-	if (r == 0) {
-		resp.body.data[strcspn(resp.body.data, "\r\n")] = '\0';
-		if (!*resp.body.data || strchr(resp.body.data, '/') ||
-		    reg_aws_strlcpy(role, resp.body.data, n) < 0)
-			r = -EBADMSG;
-	}
+	if (r == 0)
+		r = reg_aws_imds_role_parse(resp.body.data, role, n);
 	reg_aws_http_resp_release(&resp);
 	return r;
 }
