@@ -277,8 +277,14 @@ int reg_ref_parse(const char *s, struct reg_ref *out)
 			r = -ENOMEM;
 	}
 	if (r < 0) {
-		if (r == -EINVAL)
-			log_err("invalid reference '%s': %s", s, why);
+		if (r == -EINVAL) {
+			/* "user:password@host/..." is not a reference: never echo its userinfo */
+			const char *slash = strchr(s, '/'), *at = strchr(s, '@');
+			bool userinfo = slash && at && at < slash;
+
+			log_err("invalid reference '%s%s': %s", userinfo ? "***@" : "",
+				userinfo ? at + 1 : s, why);
+		}
 		reg_ref_release(&ref);
 		return r;
 	}
