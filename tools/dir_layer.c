@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -25,6 +27,22 @@ enum ovl_mark {
 static bool is_overlay_xattr(const char *name)
 {
 	return strncmp(name, "trusted.overlay.", 16) == 0 || strncmp(name, "user.overlay.", 13) == 0;
+}
+
+/*
+ * overlayfs's markers are trusted.overlay.* xattrs, which the kernel hides
+ * from a process without CAP_SYS_ADMIN: such a process would read opaque
+ * dirs as plain ones and push a wrong tree. (With userxattr the markers
+ * are user.overlay.*, readable by the overlay's owner.)
+ */
+static bool can_read_trusted(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { 0 };
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return false;
+	return d[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32));
 }
 
 static bool keep_xattr(const char *name)
@@ -140,10 +158,17 @@ static int copy_content(struct idx_writer *w, const char *full, const struct sta
 	ssize_t n;
 	int fd, r = 0;
 
-	fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO swapped in since the walk must not block the open */
+	fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 || !buf) {
 		r = fd < 0 ? -errno : -ENOMEM;
 		log_err("cannot read '%s': %s", full, strerror(-r));
+		goto out_free;
+	}
+	if (fstat(fd, &after) < 0 || !S_ISREG(after.st_mode) || after.st_dev != st->st_dev ||
+	    after.st_ino != st->st_ino) {
+		log_err("cannot read '%s': it was replaced while the tree was read", full);
+		r = -EAGAIN;
 		goto out_free;
 	}
 	while (r == 0 && left) {
@@ -324,6 +349,12 @@ int dir_layer_build(const struct dir_layer_opts *o, int *fd, struct idx_layer **
 	int r;
 
 	*fd = -1;
+	if (o->overlay_upper && !o->userxattr && !can_read_trusted()) {
+		log_err("cannot read the overlay markers in '%s': trusted.overlay.* xattrs need "
+			"CAP_SYS_ADMIN (run as root), or mount the overlay with userxattr and "
+			"pass --userxattr", o->dir);
+		return -EPERM;
+	}
 	r = dir_walk(&wk, o->dir);
 	if (r < 0)
 		goto out_release;

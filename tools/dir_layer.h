@@ -27,6 +27,7 @@ struct dir_layer_opts {
 	const char *dir;
 	struct idx_writer_opts wo;
 	bool overlay_upper;
+	bool userxattr;      /* the overlay was mounted with userxattr (user.overlay.*) */
 };
 
 /*

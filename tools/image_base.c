@@ -44,7 +44,8 @@ static int base_of_mount(const char *dir, char **out)
 		log_info("base: '%s', as mounted at '%s'", *out, dir);
 	} else {
 		dbuf_release(&d);
-		log_err("cannot tell what '%s' mounts: %s", dir, strerror(-r));
+		if (r != -EMEDIUMTYPE)
+			log_err("cannot tell what '%s' mounts: %s", dir, strerror(-r));
 	}
 	reg_ref_release(&ref);
 	free(ref_str);
@@ -52,16 +53,17 @@ static int base_of_mount(const char *dir, char **out)
 	return r;
 }
 
-/* The base's first stratafs index artifact, if its referrers have one. */
+/* The base's stratafs index artifacts (there may be several: other span sizes, other tools). */
 static void find_base_index(struct image_push *ip)
 {
-	struct reg_manifest *refs = NULL;
+	struct reg_manifest *refs = NULL, *am;
 
 	if (reg_referrers(ip->bc, ip->bm->digest, REG_MT_STRATAFS_INDEX_ARTIFACT, &refs) < 0)
 		return;
-	for (size_t i = 0; !ip->bidx && i < refs->n_manifests; i++)
-		if (reg_manifest_get(ip->bc, refs->manifests[i].digest, &ip->bidx) < 0)
-			ip->bidx = NULL;
+	ip->bidx = calloc(refs->n_manifests, sizeof(*ip->bidx));
+	for (size_t i = 0; ip->bidx && i < refs->n_manifests; i++)
+		if (reg_manifest_get(ip->bc, refs->manifests[i].digest, &am) == 0)
+			ip->bidx[ip->n_bidx++] = am;
 	reg_manifest_free(refs);
 }
 
@@ -103,15 +105,16 @@ int image_open_base(struct image_push *ip, const char *base)
 	return 0;
 }
 
-/* The index blob of layer @layer in the base's artifact, or NULL. */
+/* The index blob of layer @layer in the base's artifacts, or NULL. */
 static const struct reg_descriptor *base_index_of(const struct image_push *ip, const char *layer)
 {
-	for (size_t j = 0; ip->bidx && j < ip->bidx->n_layers; j++) {
-		const struct reg_descriptor *d = &ip->bidx->layers[j];
+	for (size_t a = 0; a < ip->n_bidx; a++)
+		for (size_t j = 0; j < ip->bidx[a]->n_layers; j++) {
+			const struct reg_descriptor *d = &ip->bidx[a]->layers[j];
 
-		if (d->stratafs_layer && strcmp(d->stratafs_layer, layer) == 0)
-			return d;
-	}
+			if (d->stratafs_layer && strcmp(d->stratafs_layer, layer) == 0)
+				return d;
+		}
 	return NULL;
 }
 
@@ -251,13 +254,16 @@ int image_push_base_layers(struct image_push *ip)
 		int fd = -1;
 
 		r = copy_blob(ip, d->digest, d->size);
-		if (r == 0 && ix) {
-			r = copy_blob(ip, ix->digest, ix->size);
-			if (r == 0)
-				r = image_add_iblob(ip, ix->digest, ix->size, d->digest);
+		/* the base's index, once checked to be this layer's, is copied as it is */
+		if (r == 0 && ix && load_base_index(ip, d, &l) == 0 &&
+		    copy_blob(ip, ix->digest, ix->size) == 0 &&
+		    image_add_iblob(ip, ix->digest, ix->size, d->digest) == 0) {
+			idx_layer_free(l);
 			continue;
 		}
-		/* no index to copy: build one, streaming the layer once */
+		idx_layer_free(l);
+		l = NULL;
+		/* no usable index to copy: build one, streaming the layer once */
 		if (r == 0)
 			r = image_base_layer_local(ip, i, &fd, &l);
 		if (r == 0)

@@ -22,7 +22,9 @@ void image_push_release(struct image_push *ip)
 	idx_layer_free(ip->layer);
 	reg_pusher_free(ip->p);
 	reg_manifest_free(ip->bm);
-	reg_manifest_free(ip->bidx);
+	for (size_t i = 0; i < ip->n_bidx; i++)
+		reg_manifest_free(ip->bidx[i]);
+	free(ip->bidx);
 	reg_client_free(ip->bc);
 	json_decref(ip->bconfig);
 	reg_ref_release(&ip->bref);
@@ -107,7 +109,11 @@ static void created_at(char out[32])
 	time_t t = sde && *sde ? (time_t)strtoll(sde, NULL, 10) : 0;
 	struct tm tm;
 
-	gmtime_r(&t, &tm);
+	if (!gmtime_r(&t, &tm) || tm.tm_year > 9999 - 1900 || tm.tm_year < 0) {
+		log_warn("ignoring SOURCE_DATE_EPOCH '%s': out of range", sde);
+		t = 0;
+		gmtime_r(&t, &tm);
+	}
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
@@ -140,6 +146,10 @@ static json_t *config_json(struct image_push *ip)
 		json_object_set_new(c, "rootfs", rootfs);
 	}
 	ids = json_object_get(rootfs, "diff_ids");
+	if (!json_is_array(ids)) { /* Go writes a nil slice as null */
+		ids = json_array();
+		json_object_set_new(rootfs, "diff_ids", ids);
+	}
 	hist = json_object_get(c, "history");
 	if (!json_is_array(hist) || ip->squashed) {
 		hist = json_array();
@@ -192,6 +202,9 @@ static int push_image(struct image_push *ip)
 	char *craw = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL, *mraw = NULL;
 	uint8_t sha[DIGEST_SHA256_LEN];
 	int r = craw ? 0 : -ENOMEM;
+
+	if (!craw)
+		log_err("cannot write the image config (out of memory)");
 
 	if (r == 0) {
 		struct reg_blob_src src = { .fd = -1, .buf = craw, .size = strlen(craw) };

@@ -34,7 +34,8 @@ struct image_push {
 	struct reg_ref bref;
 	struct reg_client *bc;
 	struct reg_manifest *bm;
-	struct reg_manifest *bidx;   /* the base's index artifact, NULL if none */
+	struct reg_manifest **bidx;  /* the base's index artifacts */
+	size_t n_bidx;
 	struct json_t *bconfig;
 	bool squashed;               /* the new layer replaces the base's layers */
 	/* the new layer: set by the caller before image_upload() */

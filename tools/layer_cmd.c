@@ -13,7 +13,7 @@
 #include "tools/layer_cmd.h"
 
 enum { OPT_JSON = CLI_OPT_CMD_BASE, OPT_COMP, OPT_LEVEL, OPT_SPAN, OPT_THREADS, OPT_BASE,
-       OPT_MAX_LAYERS, OPT_END };
+       OPT_MAX_LAYERS, OPT_USERXATTR, OPT_END };
 
 #define N_OWN (OPT_END - OPT_JSON)
 #define MAX_LAYERS_LIMIT 1000
@@ -24,7 +24,7 @@ struct run {
 	struct idx_writer_opts wo;
 	const char *base;
 	unsigned max_layers; /* 0: no limit */
-	bool json;
+	bool json, userxattr;
 };
 
 static void usage(const struct layer_cmd *cmd, FILE *f)
@@ -38,6 +38,9 @@ static void usage(const struct layer_cmd *cmd, FILE *f)
 		   "                                stratafs mountpoint names exactly what it serves\n"
 		   "  --max-layers N                past N layers, squash them all into one\n"
 		   "  --json                        print the result as JSON\n");
+	if (cmd->overlay_upper)
+		fprintf(f, "  --userxattr                   the overlay was mounted with userxattr: its\n"
+			   "                                markers are user.overlay.* xattrs\n");
 	cli_opts_usage(f);
 }
 
@@ -52,6 +55,14 @@ static int parse_own(const struct layer_cmd *cmd, struct run *rn, int c, const c
 		return 0;
 	case OPT_BASE:
 		rn->base = arg;
+		return 0;
+	case OPT_USERXATTR:
+		if (!cmd->overlay_upper) {
+			fprintf(stderr, "strata %s: --userxattr is for overlay upper dirs (commit)\n",
+				cmd->name);
+			return -EINVAL;
+		}
+		rn->userxattr = true;
 		return 0;
 	case OPT_COMP:
 		rn->wo.comp = strcmp(arg, "gzip") == 0 ? IDX_COMP_GZIP :
@@ -95,6 +106,7 @@ static int parse(const struct layer_cmd *cmd, struct run *rn, int argc, char **a
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "base", required_argument, NULL, OPT_BASE },
 		{ "max-layers", required_argument, NULL, OPT_MAX_LAYERS },
+		{ "userxattr", no_argument, NULL, OPT_USERXATTR },
 	};
 	struct option lo[CLI_OPTS_NLONG + N_OWN + 1];
 	int c;
@@ -131,7 +143,8 @@ out_usage:
 static int make_layer(const struct layer_cmd *cmd, struct run *rn, const char *dir)
 {
 	size_t n_base = rn->ip.bm ? rn->ip.bm->n_layers : 0;
-	struct dir_layer_opts dl = { .dir = dir, .wo = rn->wo, .overlay_upper = cmd->overlay_upper };
+	struct dir_layer_opts dl = { .dir = dir, .wo = rn->wo, .overlay_upper = cmd->overlay_upper,
+				     .userxattr = rn->userxattr };
 	struct idx_layer *top = NULL;
 	int top_fd = -1, r;
 
@@ -163,9 +176,11 @@ int layer_cmd_run(const struct layer_cmd *cmd, int argc, char **argv)
 	ret = CLI_FAIL;
 	if (rn.base && image_open_base(&rn.ip, rn.base) < 0)
 		goto out_release;
-	if (make_layer(cmd, &rn, dir) == 0)
-		idx_layer_info(rn.ip.layer, &rn.ip.info);
-	if (!rn.ip.layer || image_upload(&rn.ip) < 0) {
+	if (make_layer(cmd, &rn, dir) < 0)
+		goto out_fail;
+	idx_layer_info(rn.ip.layer, &rn.ip.info);
+	if (image_upload(&rn.ip) < 0) {
+out_fail:
 		log_err("%s of '%s' failed", cmd->name, dir);
 		goto out_release;
 	}

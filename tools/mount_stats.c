@@ -78,12 +78,14 @@ int mount_stats_read(const char *mnt, char **out)
 		if (r == 0 && len > size - used)
 			r = -EBADMSG;
 		if (r < 0) {
+			free(part);
 			free(all);
 			return r;
 		}
 		memcpy(all + used, part, len);
 		used += len;
 		free(part);
+		part = NULL;
 	}
 	all[used] = '\0';
 	if (used != size) {

@@ -140,12 +140,12 @@ int image_squash(struct image_push *ip, const struct idx_writer_opts *wo, int to
 	sq.layers = calloc(n, sizeof(*sq.layers));
 	sq.fds = malloc(n * sizeof(*sq.fds));
 	*fd = -1;
+	for (size_t i = 0; sq.fds && i < n; i++)
+		sq.fds[i] = -1;
 	if (!owned || !sq.layers || !sq.fds) {
 		r = -ENOMEM;
 		goto out_free;
 	}
-	for (size_t i = 0; i < n; i++)
-		sq.fds[i] = -1;
 	sq.fds[nb] = top_fd;
 	log_info("squashing %zu layer(s) into one", n);
 	for (size_t i = 0; r == 0 && i < nb; i++) {

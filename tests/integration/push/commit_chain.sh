@@ -395,6 +395,17 @@ strata_run push "$H/whdir" "$R:whdir" >/dev/null 2>&1 || rc=$?
 tap_is "$rc" 1 "push of a dir holding a .wh..wh..opq entry exits 1"
 tap_is "$(manifest_digest cc/cache:whdir || true)" "" "... and the tag does not exist"
 
+# without CAP_SYS_ADMIN the trusted.overlay.* markers are invisible: refuse, never push a wrong tree
+rc=0
+setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+	"$STRATA" commit "$H/$O/upper" "$R:v4" --insecure >/dev/null 2>"$H/nocap.err" || rc=$?
+tap_is "$rc" 1 "commit without CAP_SYS_ADMIN (uid 65534) exits 1"
+tap_ok "... saying the markers need CAP_SYS_ADMIN or --userxattr" \
+	grep -q "CAP_SYS_ADMIN.*--userxattr" "$H/nocap.err"
+rc=0
+"$STRATA" push "$H/whdir" "$R:x" --userxattr >/dev/null 2>&1 || rc=$?
+tap_is "$rc" 2 "push --userxattr is a usage error (it is for overlay upper dirs)"
+
 rc=0
 strata_run commit "$H/no/such/dir" "$R:v4" --base "$L4" >/dev/null 2>&1 || rc=$?
 tap_ok "a missing UPPERDIR fails (exit $rc), no crash" test "$rc" -ne 0 -a "$rc" -lt 128
