@@ -70,7 +70,7 @@ static int open_private(const char *path)
 	return fd;
 }
 
-static int parse_cached(const char *buf, size_t len, struct reg_ecr_cached *out)
+int reg_ecr_cache_parse(const char *buf, size_t len, struct reg_ecr_cached *out)
 {
 	json_t *root = json_loadb(buf, len, 0, NULL), *t, *rq, *ex;
 	int r = -EBADMSG;
@@ -106,7 +106,7 @@ int reg_ecr_cache_load(const char *dir, const struct reg_ecr_host *h, const char
 	while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
 		len += (size_t)n;
 	close(fd);
-	r = len == sizeof(buf) ? -EFBIG : parse_cached(buf, len, out);
+	r = len == sizeof(buf) ? -EFBIG : reg_ecr_cache_parse(buf, len, out);
 	explicit_bzero(buf, len);
 	if (r < 0)
 		log_warn("ignoring unreadable ECR token cache file '%s'", path);
