@@ -88,6 +88,16 @@ int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uin
 				void *buf, size_t len);
 
 /*
+ * Check the payload of a span file (@len bytes) against the hash in its
+ * header, reading it through a small buffer: 0, -ENOENT if absent, -EBADMSG
+ * if the file is damaged (the caller removes it), -ENOMEM. The daemon
+ * checks a file it did not write this way once, then uses
+ * fs_cache_span_pread().
+ */
+int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
+			 size_t len);
+
+/*
  * Read @n bytes at @off of the payload of a span of @len bytes, without
  * verifying: the count, -ENOENT if the file is gone (evicted), -EBADMSG if
  * its header does not match.

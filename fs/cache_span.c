@@ -5,10 +5,12 @@
  * little-endian) then the verified bytes. Named by range rather than by
  * content because the index does not export span hashes; the header hash
  * lets the first reader in a process detect a file damaged after its
- * rename (fs_cache_span_read_verified()).
+ * rename (fs_cache_span_verify(), fs_cache_span_read_verified()).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include "fs/cache_int.h"
 
 #define SPAN_MAGIC "SFSPAN01"
+#define SPAN_VERIFY_CHUNK (128u << 10) /* buffer of fs_cache_span_verify() */
 
 static int span_dir(const struct fs_cache *c, const char *blob, char *buf)
 {
@@ -112,6 +115,13 @@ static int span_open(struct fs_cache *c, const char *blob, uint64_t u_start, siz
 	return fd;
 }
 
+/* Is the header of a span file the one of [@u_start, +@len)? */
+static bool hdr_ok(const uint8_t *hdr, uint64_t u_start, size_t len)
+{
+	return memcmp(hdr, SPAN_MAGIC, 8) == 0 && le64_get(hdr + 8) == u_start &&
+	       le64_get(hdr + 16) == len;
+}
+
 int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 				void *buf, size_t len)
 {
@@ -128,14 +138,52 @@ int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uin
 	close(fd);
 	if (n < 0)
 		return (int)n;
-	if ((size_t)n != len || memcmp(hdr, SPAN_MAGIC, 8) != 0 ||
-	    le64_get(hdr + 8) != u_start || le64_get(hdr + 16) != len)
+	if ((size_t)n != len || !hdr_ok(hdr, u_start, len))
 		r = -EBADMSG;
 	if (r == 0) {
 		digest_sha256(buf, len, sum);
 		if (memcmp(sum, hdr + 24, sizeof(sum)) != 0)
 			r = -EBADMSG;
 	}
+	return r;
+}
+
+int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
+			 size_t len)
+{
+	uint8_t hdr[FS_CACHE_SPAN_HDR], sum[DIGEST_SHA256_LEN], *buf = NULL;
+	struct digest_ctx *dc = NULL;
+	ssize_t n = 0;
+	size_t done = 0;
+	int fd, r;
+
+	fd = span_open(c, blob_digest, u_start, len);
+	if (fd < 0)
+		return fd;
+	r = digest_ctx_new(&dc);
+	if (r == 0 && !(buf = malloc(SPAN_VERIFY_CHUNK)))
+		r = -ENOMEM;
+	if (r == 0 && pread_full(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
+		r = -EBADMSG;
+	if (r == 0 && !hdr_ok(hdr, u_start, len))
+		r = -EBADMSG;
+	while (r == 0 && done < len) {
+		n = pread_full(fd, buf, len - done < SPAN_VERIFY_CHUNK ? len - done
+								 : SPAN_VERIFY_CHUNK,
+			       FS_CACHE_SPAN_HDR + done);
+		if (n <= 0)
+			r = n < 0 ? (int)n : -EBADMSG; /* shrank under us */
+		else
+			r = digest_ctx_update(dc, buf, (size_t)n);
+		done += n > 0 ? (size_t)n : 0;
+	}
+	if (r == 0)
+		r = digest_ctx_final(dc, sum);
+	if (r == 0 && memcmp(sum, hdr + 24, sizeof(sum)) != 0)
+		r = -EBADMSG;
+	close(fd);
+	free(buf);
+	digest_ctx_free(dc);
 	return r;
 }
 

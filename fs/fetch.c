@@ -8,16 +8,24 @@
  *   hot copy          -> memcpy
  *   PRESENT           -> pread the span file (gone or damaged: ABSENT)
  *   UNKNOWN           -> claim it, verify the file's hash (the per-process
- *                        'verified' bit is the PRESENT state), keep it hot
+ *                        'verified' bit is the PRESENT state), then pread it
  *   BUSY              -> wait on s->done until its generation moves
  *   ABSENT            -> claim it and the ABSENT spans after it that this
  *                        read will need (to the end of the file for a read
  *                        at 0 or a sequential one), capped at FS_RUN_MAX_C
- *                        compressed bytes, queue the run for a worker, wait
+ *                        compressed bytes and at half the memory budget
+ *                        (see fs_claim_run()), queue the run, wait
  * A worker fetches a run with ONE reg_blob_read (one Range request),
- * decodes and verifies each span (idx_span_decode), writes it to the cache
- * and ends it: PRESENT, or ABSENT with err set when it failed (its waiters
- * return -EIO; the next reader tries again: no poisoned state).
+ * decodes and verifies each span (idx_span_decode) straight into the buffer
+ * that then stays hot, writes it to the cache and ends it: PRESENT, or
+ * ABSENT with err set when it failed (its waiters return -EIO; the next
+ * reader tries again: no poisoned state).
+ *
+ * Memory: hot spans and running jobs share one budget, s->mem_max (see
+ * fs/span_mem.c): a job starts when its compressed bytes fit, a decode when
+ * its span fits, and hot spans are evicted to make room; so the budget
+ * bounds the daemon's span memory whatever the number of workers and
+ * readers.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -27,84 +35,20 @@
 #include "common/log.h"
 #include "fs/store_int.h"
 
-/* ---- hot spans (s->lock held) ---------------------------------------- */
-
-static void hot_unlink(struct fs_store *s, struct fs_hot *h)
-{
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		s->hot_lru = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
-	else
-		s->hot_tail = h->prev;
-	h->prev = h->next = NULL;
-}
-
-static void hot_link_head(struct fs_store *s, struct fs_hot *h)
-{
-	h->next = s->hot_lru;
-	h->prev = NULL;
-	if (s->hot_lru)
-		s->hot_lru->prev = h;
-	else
-		s->hot_tail = h;
-	s->hot_lru = h;
-}
-
-void fs_hot_drop(struct fs_store *s, struct fs_hot *h)
-{
-	hot_unlink(s, h);
-	s->hot_bytes -= h->len;
-	h->layer->spans[h->span].hot = NULL;
-	if (h->refs)
-		h->detached = true;
-	else
-		free(h);
-}
-
-static void hot_unref(struct fs_hot *h)
-{
-	if (--h->refs == 0 && h->detached)
-		free(h);
-}
-
-static void hot_insert(struct fs_store *s, struct fs_layer *l, uint32_t id, struct fs_hot *h)
-{
-	h->layer = l;
-	h->span = id;
-	l->spans[id].hot = h;
-	hot_link_head(s, h);
-	s->hot_bytes += h->len;
-	while (s->hot_bytes > s->hot_max && s->hot_tail != h)
-		fs_hot_drop(s, s->hot_tail);
-}
-
-static struct fs_hot *hot_new(size_t len)
-{
-	struct fs_hot *h = malloc(sizeof(*h) + len);
-
-	if (h) {
-		memset(h, 0, sizeof(*h));
-		h->len = len;
-	}
-	return h;
-}
-
 /* ---- claiming and queueing (s->lock held) ----------------------------- */
 
+/*
+ * A run is one span at least; more while its compressed bytes stay under
+ * FS_RUN_MAX_C and its need (compressed bytes + one decoded span) under
+ * half the budget, so that two jobs run at once: on 4 MiB spans decoding
+ * is what bounds a cold read, and two decoders keep both cores of a small
+ * builder busy.
+ */
 uint32_t fs_claim_run(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t last)
 {
-	uint64_t cap = s->cache_failing ? 0 : FS_RUN_MAX_C, c0 = 0;
+	uint64_t cap = s->cache_failing ? 0 : FS_RUN_MAX_C, c0 = 0, c1 = 0, u = 0;
 	struct idx_span sp;
 	uint32_t id, count = 0;
-
-	/* Memory: runs shrink (to one span at least) when workers hold a lot already. */
-	if (s->inflight >= FS_INFLIGHT_MAX)
-		cap = 0;
-	else if (cap > FS_INFLIGHT_MAX - s->inflight)
-		cap = FS_INFLIGHT_MAX - s->inflight;
 
 	for (id = first; id <= last && id < l->info.n_spans; id++) {
 		struct fs_span_st *st = &l->spans[id];
@@ -113,7 +57,9 @@ uint32_t fs_claim_run(struct fs_store *s, struct fs_layer *l, uint32_t first, ui
 			break;
 		if (count == 0)
 			c0 = sp.c_start;
-		else if (sp.c_end - c0 > cap)
+		c1 = sp.c_end > c1 ? sp.c_end : c1;
+		u = sp.u_len > u ? sp.u_len : u;
+		if (count && (c1 - c0 > cap || c1 - c0 + u > s->mem_max / 2))
 			break;
 		st->state = FS_SP_BUSY;
 		count++;
@@ -141,6 +87,7 @@ int fs_job_push(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t
 	j->l = l;
 	j->first = first;
 	j->count = count;
+	fs_run_size(l, first, count, &j->cbytes, &j->umax);
 	if (s->jobs_tail)
 		s->jobs_tail->next = j;
 	else
@@ -152,13 +99,18 @@ int fs_job_push(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t
 
 /* ---- the worker side -------------------------------------------------- */
 
-/* End the fetch of span @id: @r is 0 (then @h holds it) or -errno. */
+/*
+ * End the fetch of span @id: @r is 0 (then @h holds it) or -errno. @u is the
+ * decoded-span memory the job held for it (0: none).
+ */
 static void span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r,
-		     struct fs_hot *h, bool cached, bool bg)
+		     struct fs_hot *h, bool cached, bool bg, uint64_t u)
 {
 	struct fs_span_st *st = &l->spans[id];
 
 	pthread_mutex_lock(&s->lock);
+	if (u)
+		fs_mem_buf_put(s, u); /* before the insert: not counted twice */
 	st->gen++;
 	if (r == 0) {
 		st->state = cached ? FS_SP_PRESENT : FS_SP_ABSENT;
@@ -167,7 +119,7 @@ static void span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r,
 		l->spans_fetched++;
 		s->cache_failing = !cached;
 		if (!cached || !bg) {
-			hot_insert(s, l, id, h);
+			fs_hot_insert(s, l, id, h);
 			h = NULL;
 		}
 	} else {
@@ -175,95 +127,121 @@ static void span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r,
 		st->err = -EIO;
 		l->errors++;
 	}
+	fs_mem_buf_recycle(s, h);
 	pthread_cond_broadcast(&s->done);
 	pthread_mutex_unlock(&s->lock);
-	free(h);
 }
 
-/* Decode, verify and cache span @id of a fetched run starting at @c0. */
-static void run_span(struct fs_store *s, struct fs_job *j, uint32_t id, const unsigned char *cbuf,
-		     uint64_t c0, int r)
+/* A fetched run being decoded by fs_job_run(). */
+struct run {
+	struct fs_job *j;
+	unsigned char *cbuf; /* NULL once freed */
+	uint64_t c0;         /* blob offset of cbuf[0] */
+	int r;               /* the fetch's result */
+	bool c_held;         /* j->cbytes still counted in the budget */
+};
+
+/* After the run's last decode: give the compressed bytes back early. */
+static void run_cbuf_free(struct fs_store *s, struct run *rn)
 {
-	struct fs_layer *l = j->l;
+	free(rn->cbuf);
+	rn->cbuf = NULL;
+	if (!rn->c_held)
+		return;
+	rn->c_held = false;
+	pthread_mutex_lock(&s->lock);
+	fs_mem_cbuf_put(s, rn->j->cbytes);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Decode, verify and cache span @id of a fetched run. */
+static void run_span(struct fs_store *s, struct run *rn, uint32_t id)
+{
+	struct fs_layer *l = rn->j->l;
 	struct fs_hot *h = NULL;
 	struct idx_span sp;
 	bool cached = false;
+	uint64_t u = 0;
+	int r = rn->r;
 
 	if (r == 0)
 		r = idx_span_get(l->idx, id, &sp);
-	if (r == 0 && !(h = hot_new(sp.u_len)))
-		r = -ENOMEM;
 	if (r == 0) {
-		r = idx_span_decode(l->idx, id, cbuf + (sp.c_start - c0), sp.c_end - sp.c_start,
-				    h->data, sp.u_len);
+		u = sp.u_len;
+		pthread_mutex_lock(&s->lock);
+		h = fs_mem_buf_get(s, u);
+		pthread_mutex_unlock(&s->lock);
+		if (!h)
+			h = fs_hot_new(sp.u_len);
+		r = h ? 0 : -ENOMEM;
+	}
+	if (r == 0) {
+		r = idx_span_decode(l->idx, id, rn->cbuf + (sp.c_start - rn->c0),
+				    sp.c_end - sp.c_start, h->data, sp.u_len);
 		if (r < 0)
 			log_err("span %u of layer '%s' (compressed bytes %llu-%llu) fails "
 				"verification: %s; not cached", id, l->digest,
 				(unsigned long long)sp.c_start, (unsigned long long)sp.c_end,
 				strerror(-r));
 	}
+	if (id == rn->j->first + rn->j->count - 1)
+		run_cbuf_free(s, rn);
 	if (r == 0)
 		cached = fs_cache_span_put(s->cache, l->digest, sp.u_start, h->data, sp.u_len) == 0;
-	span_end(s, l, id, r, r == 0 ? h : NULL, cached, j->background);
-	if (r < 0)
-		free(h);
+	span_end(s, l, id, r, h, cached, rn->j->background, u);
 }
 
 void fs_job_run(struct fs_store *s, struct fs_job *j)
 {
 	struct fs_layer *l = j->l;
-	uint64_t c0 = UINT64_MAX, c1 = 0, t0, us;
-	unsigned char *cbuf = NULL;
+	struct run rn = { .j = j, .c0 = UINT64_MAX, .c_held = true };
+	uint64_t c1 = 0, t0, us;
 	struct idx_span sp;
 	ssize_t n = -EIO;
-	int r = 0;
 
-	for (uint32_t id = j->first; id < j->first + j->count && r == 0; id++) {
-		r = idx_span_get(l->idx, id, &sp);
-		c0 = XMIN_U64(c0, sp.c_start);
+	for (uint32_t id = j->first; id < j->first + j->count && rn.r == 0; id++) {
+		rn.r = idx_span_get(l->idx, id, &sp);
+		rn.c0 = XMIN_U64(rn.c0, sp.c_start);
 		c1 = sp.c_end > c1 ? sp.c_end : c1;
 	}
-	if (r == 0 && (c1 <= c0 || !(cbuf = malloc(c1 - c0))))
-		r = -ENOMEM;
-	pthread_mutex_lock(&s->lock);
-	s->inflight += cbuf ? c1 - c0 : 0;
-	pthread_mutex_unlock(&s->lock);
+	if (rn.r == 0 && (c1 <= rn.c0 || !(rn.cbuf = malloc(c1 - rn.c0))))
+		rn.r = -ENOMEM;
 	t0 = fs_now_us();
-	if (r == 0) {
-		n = reg_blob_read(s->client, l->digest, cbuf, c1 - c0, c0);
-		r = n < 0 ? (int)n : (uint64_t)n != c1 - c0 ? -EIO : 0;
-		if (r < 0)
+	if (rn.r == 0) {
+		n = reg_blob_read(s->client, l->digest, rn.cbuf, c1 - rn.c0, rn.c0);
+		rn.r = n < 0 ? (int)n : (uint64_t)n != c1 - rn.c0 ? -EIO : 0;
+		if (rn.r < 0)
 			log_warn("cannot fetch spans %u-%u of layer '%s': %s", j->first,
-				 j->first + j->count - 1, l->digest, strerror(-r));
+				 j->first + j->count - 1, l->digest, strerror(-rn.r));
 	}
 	us = fs_now_us() - t0;
 	pthread_mutex_lock(&s->lock);
 	l->fetches++;
 	if (n > 0)
 		l->bytes_fetched += (uint64_t)n;
-	if (r == 0)
+	if (rn.r == 0)
 		fs_hist_add(&s->lat, us);
 	pthread_mutex_unlock(&s->lock);
 	for (uint32_t id = j->first; id < j->first + j->count; id++)
-		run_span(s, j, id, cbuf, c0, r);
-	if (cbuf) {
-		free(cbuf);
-		pthread_mutex_lock(&s->lock);
-		s->inflight -= c1 - c0;
-		pthread_mutex_unlock(&s->lock);
-	}
+		run_span(s, &rn, id);
+	run_cbuf_free(s, &rn); /* when the last span did not */
+	pthread_mutex_lock(&s->lock);
+	fs_mem_job_end(s);
+	pthread_mutex_unlock(&s->lock);
 	free(j);
 }
 
 /* ---- the reader side -------------------------------------------------- */
 
-/* Check an UNKNOWN span's file (claimed BUSY by us); returns with s->lock held. */
+/*
+ * Check an UNKNOWN span's file (claimed BUSY by us) against its hash,
+ * through a small buffer: any number of readers may check files at once
+ * without a decoded span each. Returns with s->lock held.
+ */
 static void check_file(struct fs_store *s, struct fs_layer *l, uint32_t id,
 		       const struct idx_span *sp)
 {
-	struct fs_hot *h = hot_new(sp->u_len);
-	int r = h ? fs_cache_span_read_verified(s->cache, l->digest, sp->u_start, h->data,
-						sp->u_len) : -ENOMEM;
+	int r = fs_cache_span_verify(s->cache, l->digest, sp->u_start, sp->u_len);
 
 	if (r == -EBADMSG) {
 		log_warn("discarding damaged cached span %u of layer '%s'", id, l->digest);
@@ -276,10 +254,6 @@ static void check_file(struct fs_store *s, struct fs_layer *l, uint32_t id,
 	l->spans[id].err = 0;
 	l->spans[id].state = r == 0 ? FS_SP_PRESENT : FS_SP_ABSENT;
 	l->spans[id].touched = (uint32_t)(fs_now_us() / 1000000u);
-	if (r == 0)
-		hot_insert(s, l, id, h);
-	else
-		free(h);
 	pthread_cond_broadcast(&s->done);
 }
 
@@ -346,13 +320,11 @@ static int read_span(struct fs_store *s, struct rd *d)
 		if (st->hot) {
 			struct fs_hot *h = st->hot;
 
-			h->refs++;
-			hot_unlink(s, h);
-			hot_link_head(s, h);
+			fs_hot_use(s, h);
 			pthread_mutex_unlock(&s->lock);
 			memcpy(d->dst, h->data + d->soff, d->k);
 			pthread_mutex_lock(&s->lock);
-			hot_unref(h);
+			fs_hot_unuse(h);
 			break;
 		}
 		switch (st->state) {

@@ -20,6 +20,16 @@
 #include "index/index.h"
 #include "registry/registry.h"
 
+/*
+ * Default of fs_store_opts.mem_max: with 4 MiB spans, two fetches of one
+ * span each (up to 2.5 MiB compressed, a gzip ratio of 0.6) decode at
+ * once, so a cold sequential read keeps two cores busy; one job leaves
+ * room for one more decoded span kept hot. With the libraries, the index
+ * and the FUSE threads beside it the daemon stays within DESIGN.md's
+ * 32 MiB + 1.5 x index (measured: tests/bench, benchmark 6).
+ */
+#define FS_STORE_MEM_DEFAULT (13u << 20)
+
 struct fs_store_opts {
 	const char *cache_dir;     /* NULL: /var/cache/stratafs (root) or $XDG_CACHE_HOME/stratafs */
 	uint64_t cache_max;        /* bytes; 0: 10 GiB */
@@ -28,6 +38,14 @@ struct fs_store_opts {
 	unsigned readahead_spans;  /* spans fetched ahead on sequential reads; default 2 */
 	bool prefetch_all;         /* -o prefetch=all: fetch everything in the background */
 	uint64_t span_size;        /* for indexes built here; 0: IDX_DEFAULT_SPAN_SIZE */
+	/*
+	 * Memory of the data path (-o mem_max): decoded spans kept in memory
+	 * plus compressed and decoded bytes of the fetches running. 0:
+	 * FS_STORE_MEM_DEFAULT. Fetches wait for room (one always runs, so a
+	 * budget below one span and its compressed bytes is exceeded by that
+	 * much) and runs are shortened to fit.
+	 */
+	uint64_t mem_max;
 };
 
 void fs_store_opts_init(struct fs_store_opts *o);

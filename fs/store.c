@@ -11,7 +11,9 @@
  * fetch_threads workers take on-demand runs first (FIFO); only when none is
  * queued, and at most bg_max of them at once, do they take background work
  * (readahead hints, then the prefetch_all cursor), one run at a time, so a
- * reader waits for at most one background run per worker.
+ * reader waits for at most one background run per worker. Either kind
+ * starts only when its memory fits in the budget (fs_mem_admit()); an
+ * on-demand run that does not fit yet holds back background work too.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -47,10 +49,12 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
 		j = s->jobs;
-		if (j) {
+		if (j && fs_mem_admit(s, j->cbytes, j->umax)) {
 			s->jobs = j->next;
 			if (!s->jobs)
 				s->jobs_tail = NULL;
+		} else if (j) {
+			j = NULL; /* no room yet: wait for a job to end */
 		} else if (s->bg_active < s->bg_max) {
 			j = fs_bg_next(s);
 		}
@@ -62,7 +66,7 @@ static void *worker_main(void *arg)
 		if (bg)
 			s->bg_active++;
 		pthread_mutex_unlock(&s->lock);
-		fs_job_run(s, j); /* frees j */
+		fs_job_run(s, j); /* releases its memory, frees j */
 		pthread_mutex_lock(&s->lock);
 		if (bg)
 			s->bg_active--;
@@ -96,6 +100,7 @@ static int init_sync(struct fs_store *s)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->done, &ca);
 	pthread_cond_init(&s->work, NULL);
+	pthread_cond_init(&s->room, NULL);
 	pthread_condattr_destroy(&ca);
 	return 0;
 }
@@ -120,9 +125,7 @@ int fs_store_new(const struct fs_store_opts *o, struct reg_client *client, struc
 	if (s->o.readahead_spans > 64)
 		s->o.readahead_spans = 64;
 	s->bg_max = s->o.fetch_threads > 1 ? s->o.fetch_threads / 2 : 1;
-	s->hot_max = FS_HOT_MAX;
-	if (s->o.span_size && s->hot_max < 2 * s->o.span_size)
-		s->hot_max = 2 * s->o.span_size;
+	s->mem_max = s->o.mem_max ? s->o.mem_max : FS_STORE_MEM_DEFAULT;
 	s->client = client;
 	s->o.cache_dir = NULL; /* borrowed string: keep our copy only */
 	r = init_sync(s);
@@ -160,6 +163,7 @@ void fs_store_free(struct fs_store *s)
 	pthread_mutex_lock(&s->lock);
 	s->stop = true;
 	pthread_cond_broadcast(&s->work);
+	pthread_cond_broadcast(&s->room);
 	pthread_mutex_unlock(&s->lock);
 	for (i = 0; i < s->n_workers; i++)
 		pthread_join(s->workers[i], NULL);
@@ -170,10 +174,12 @@ void fs_store_free(struct fs_store *s)
 	}
 	while (s->hot_lru)
 		fs_hot_drop(s, s->hot_lru);
+	fs_mem_pool_free(s);
 	for (i = 0; i < s->n_layers; i++)
 		fs_layer_free(s->layers[i]);
 	fs_cache_close(s->cache);
 	free(s->cache_dir);
+	pthread_cond_destroy(&s->room);
 	pthread_cond_destroy(&s->work);
 	pthread_cond_destroy(&s->done);
 	pthread_mutex_destroy(&s->lock);

@@ -23,8 +23,6 @@
 
 #define FS_MAX_LAYERS 1024
 #define FS_RUN_MAX_C (8u << 20)      /* compressed bytes in one Range request */
-#define FS_INFLIGHT_MAX (32u << 20)  /* compressed bytes being fetched by all workers */
-#define FS_HOT_MAX (16u << 20)       /* decoded spans kept in memory (at least 2 spans) */
 #define FS_TOUCH_SEC 60              /* refresh a used span file's mtime this often (LRU) */
 #define FS_RA_QUEUE 64               /* pending readahead hints */
 #define FS_SEQ_SLOTS 8               /* sequential streams tracked per layer */
@@ -85,10 +83,15 @@ struct fs_layer {
 	uint64_t bytes_fetched, spans_fetched, fetches, hits, misses, errors;
 };
 
-/* A run of claimed (BUSY) spans [first, first+count) waiting for a worker. */
+/*
+ * A run of claimed (BUSY) spans [first, first+count) waiting for a worker:
+ * @cbytes compressed bytes fetched with one Range request, decoded one span
+ * (at most @umax bytes) at a time.
+ */
 struct fs_job {
 	struct fs_layer *l;
 	uint32_t first, count;
+	uint64_t cbytes, umax;
 	bool background;
 	struct fs_job *next;
 };
@@ -120,9 +123,17 @@ struct fs_store {
 	unsigned bg_active, bg_max;
 	bool stop;
 	bool cache_failing;   /* a span write failed: runs shrink to one span */
+	/* Memory of the data path, one budget: see fs/span_mem.c. */
+	pthread_cond_t room;  /* a job released memory (decoders wait here) */
 	struct fs_hot *hot_lru, *hot_tail;
-	uint64_t hot_bytes, hot_max;
-	uint64_t inflight;    /* compressed bytes of the runs being fetched */
+	uint64_t hot_bytes;   /* hot spans: evictable */
+	struct fs_hot *pool;  /* free span buffers to reuse (linked by next): evictable */
+	uint64_t pool_bytes;
+	uint64_t held;        /* what running jobs hold: compressed and decoded bytes */
+	uint64_t cheld;       /* the compressed part of held */
+	uint64_t mem_max;
+	unsigned running;     /* jobs being run by workers */
+	unsigned decoding;    /* decoded-span buffers held by jobs */
 	uint64_t seq_clock;
 	struct fs_hist lat;   /* fetch latency in microseconds */
 	uint64_t timeouts, build_bytes;
@@ -138,9 +149,42 @@ void fs_job_run(struct fs_store *s, struct fs_job *j);
 uint32_t fs_claim_run(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t last);
 /* Queue a run claimed by a reader and wake a worker; locked. */
 int fs_job_push(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t count);
-void fs_hot_drop(struct fs_store *s, struct fs_hot *h);
 
-/* prefetch.c: background work (readahead hints, prefetch_all), locked. */
+/* span_mem.c: hot spans and the memory budget (s->lock held, but fs_hot_new). */
+struct fs_hot *fs_hot_new(size_t len);
+/* Make @h the most recent hot span of @l's span @id; may evict others. */
+void fs_hot_insert(struct fs_store *s, struct fs_layer *l, uint32_t id, struct fs_hot *h);
+void fs_hot_drop(struct fs_store *s, struct fs_hot *h);
+/* A reader copies out of @h (unlocked) between these two. */
+void fs_hot_use(struct fs_store *s, struct fs_hot *h);
+void fs_hot_unuse(struct fs_hot *h);
+/* Compressed bytes and largest decoded span of spans [first, first+count). */
+void fs_run_size(const struct fs_layer *l, uint32_t first, uint32_t count, uint64_t *c,
+		 uint64_t *u);
+/*
+ * Can a job of @c compressed bytes and spans of up to @u bytes start now?
+ * If so its compressed bytes are held (fs_mem_cbuf_put() releases them)
+ * and it counts as running until fs_mem_job_end().
+ */
+bool fs_mem_admit(struct fs_store *s, uint64_t c, uint64_t u);
+void fs_mem_job_end(struct fs_store *s);
+void fs_mem_cbuf_put(struct fs_store *s, uint64_t c);
+/*
+ * Hold a decoded span of @u bytes, waiting (s->lock) for room;
+ * fs_mem_buf_put() releases. Returns a buffer of that size to reuse
+ * (a struct fs_hot, len == @u, zeroed header), or NULL: fs_hot_new() one.
+ */
+struct fs_hot *fs_mem_buf_get(struct fs_store *s, uint64_t u);
+void fs_mem_buf_put(struct fs_store *s, uint64_t u);
+/* A span buffer no longer used (NULL: none): keep it for reuse if there is room, else free it. */
+void fs_mem_buf_recycle(struct fs_store *s, struct fs_hot *h);
+void fs_mem_pool_free(struct fs_store *s);
+
+/*
+ * prefetch.c: background work (readahead hints, prefetch_all), locked.
+ * The job returned is already admitted (fs_mem_admit()); NULL when there
+ * is none, or when the next one does not fit in memory now.
+ */
 struct fs_job *fs_bg_next(struct fs_store *s);
 /*
  * A sequential reader wants spans [first, last] of @l soon: if one of them

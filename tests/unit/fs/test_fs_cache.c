@@ -74,6 +74,38 @@ static void test_index(struct fs_cache *c)
 	is_int(fs_cache_index_get(c, BLOB_A, &buf, &len), -ENOENT, "removed index is gone");
 }
 
+/* fs_cache_span_verify() reads through a small buffer: a span of several chunks. */
+static void test_span_verify(struct fs_cache *c)
+{
+	size_t n = (300u << 10) + 17;
+	unsigned char *in = malloc(n);
+	char p[512];
+	int fd;
+
+	if (!in)
+		return;
+	fill(in, n, 3);
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n), -ENOENT, "verify: absent span");
+	is_int(fs_cache_span_put(c, BLOB_A, 1u << 20, in, n), 0, "verify: span put");
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n), 0, "verify: intact span");
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n - 1), -ENOENT,
+	       "verify: another length is another span");
+	snprintf(p, sizeof(p), "%s/v1/spans/%s/%016llx-%zx", root, HEX_A, 1ull << 20, n);
+	fd = open(p, O_WRONLY);
+	ok(fd >= 0, "verify: open span file to damage it");
+	pwrite(fd, "X", 1, FS_CACHE_SPAN_HDR + n - 3); /* in the last chunk */
+	close(fd);
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n), -EBADMSG, "verify: damaged tail");
+	fd = open(p, O_WRONLY);
+	pwrite(fd, "SFSPAN02", 8, 0);
+	close(fd);
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n), -EBADMSG, "verify: bad header");
+	truncate(p, FS_CACHE_SPAN_HDR + 10);
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n), -EBADMSG, "verify: truncated");
+	is_int(fs_cache_span_remove(c, BLOB_A, 1u << 20, n), 0, "verify: span removed");
+	free(in);
+}
+
 static void test_span(struct fs_cache *c)
 {
 	unsigned char in[5000], out[5000];
@@ -245,6 +277,7 @@ int main(void)
 	is_int(count_files(""), 3, "v1 has index, spans, tmp");
 	test_index(c);
 	test_span(c);
+	test_span_verify(c);
 	fs_cache_close(c);
 	test_eviction();
 	test_racing_writers();
