@@ -54,10 +54,21 @@ struct index_result {
 	double secs;
 };
 
+struct file_src {
+	int fd;
+	uint64_t done, size;
+	struct progress prog;
+};
+
 static ssize_t fd_read(void *ctx, void *buf, size_t n)
 {
-	ssize_t r = read(*(int *)ctx, buf, n);
+	struct file_src *f = ctx;
+	ssize_t r = read(f->fd, buf, n);
 
+	if (r > 0) {
+		f->done += (uint64_t)r;
+		progress_update(&f->prog, f->done, f->size);
+	}
 	return r < 0 ? -errno : r;
 }
 
@@ -242,15 +253,21 @@ static int parse_args(int argc, char **argv, struct index_opts *o)
 static int index_file(const struct index_opts *o, const char *path)
 {
 	struct index_result res = { 0 };
-	int fd, r;
+	struct file_src f = { 0 };
+	struct stat st;
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	f.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f.fd < 0) {
 		log_err("cannot open '%s': %s", path, strerror(errno));
 		return CLI_FAIL;
 	}
-	r = index_stream(o, fd_read, &fd, &res);
-	close(fd);
+	if (fstat(f.fd, &st) == 0 && S_ISREG(st.st_mode))
+		f.size = (uint64_t)st.st_size;
+	progress_start(&f.prog, "indexing", o->cli.quiet);
+	r = index_stream(o, fd_read, &f, &res);
+	progress_end(&f.prog);
+	close(f.fd);
 	if (r < 0) {
 		log_err("cannot index '%s': %s", path, strerror(-r));
 		return CLI_FAIL;
