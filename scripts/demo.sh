@@ -4,8 +4,8 @@
 # install dependencies, build, start the embedded local registry (CNCF
 # distribution on a free loopback port), push a sample image made with
 # umoci + skopeo, inspect it, mount it lazily with stratafs, browse it,
-# read a file, print what was fetched, unmount. Idempotent; leaves nothing
-# running.
+# read a file, print what was fetched, commit a build's writes over it as a
+# new layer, unmount. Idempotent; leaves nothing running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
@@ -73,6 +73,20 @@ cmp "$MNT/usr/include/stdlib.h" /usr/include/stdlib.h && echo "stdlib.h: identic
 
 step "strata stats $MNT"
 "$STRATA" stats "$MNT"
+
+step "a build over it: overlay, write, strata commit the upper dir as a new layer"
+O="$HARNESS_DIR/ovl"
+mkdir -p "$O/up" "$O/work" "$O/merged"
+mount -t overlay overlay -o "lowerdir=$MNT,upperdir=$O/up,workdir=$O/work,redirect_dir=off,metacopy=off,index=off" "$O/merged"
+harness_on_exit "umount '$O/merged' 2>/dev/null"
+echo "built by the demo" >"$O/merged/usr/include/demo.h"
+rm -r "$O/merged/usr/lib/python3/dist-packages" 2>/dev/null || true
+umount "$O/merged"
+"$STRATA" commit "$O/up" "$REGISTRY/demo/sample:v2" --base "$MNT" "${STRATA_REG_OPTS[@]}"
+fusermount3 -u "$MNT"
+"$STRATAFS" "$REGISTRY/demo/sample:v2" "$MNT" -o insecure,cache="$CACHE"
+cat "$MNT/usr/include/demo.h"
+test ! -e "$MNT/usr/lib/python3/dist-packages" && echo "dist-packages: deleted in v2 (an OCI whiteout)"
 
 fusermount3 -u "$MNT"
 step "done: unmounted, registry stopped"
