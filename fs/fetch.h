@@ -56,6 +56,8 @@ struct fs_store;
 int fs_store_new(const struct fs_store_opts *o, struct reg_client *client, struct fs_store **out);
 /* Stops prefetch, waits for fetches in flight, frees every layer. */
 void fs_store_free(struct fs_store *s);
+/* The local cache directory in use (valid until fs_store_free()). */
+const char *fs_store_cache_dir(const struct fs_store *s);
 
 /*
  * Open the layer @desc of manifest @manifest_digest: find its index in the

@@ -304,9 +304,17 @@ char *fs_mount_stats_json(struct fs_mount *m, size_t *len)
 		r = add_json_str(&b, m->ref_str);
 	if (r == 0)
 		r = dbuf_printf(&b, ",\"manifest\":\"%s\",\"view\":\"%s\",\"layers\":%zu,"
-			       "\"inodes\":%" PRIu64 ",\"mount_ms\":%.1f,\"uptime_s\":%.1f}",
+			       "\"inodes\":%" PRIu64 ",\"mount_ms\":%.1f,\"uptime_s\":%.1f",
 			       m->manifest->digest, fs_view_kind_name(m->kind), m->n_layers,
 			       m->n_inodes, m->open_ms, up);
+	/* where its indexes are, so `strata commit --base MNT` finds them */
+	if (r == 0 && fs_store_cache_dir(m->store)) {
+		r = dbuf_add_str(&b, ",\"cache\":");
+		if (r == 0)
+			r = add_json_str(&b, fs_store_cache_dir(m->store));
+	}
+	if (r == 0)
+		r = dbuf_add_str(&b, "}");
 	/* splice the store's members in: {"mount":{..}, <store members>} */
 	if (r == 0 && store && store[0] == '{' && strcmp(store, "{}") != 0)
 		r = dbuf_printf(&b, ",%s", store + 1);

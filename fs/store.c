@@ -193,3 +193,8 @@ void fs_store_prefetch_start(struct fs_store *s)
 	pthread_cond_broadcast(&s->work);
 	pthread_mutex_unlock(&s->lock);
 }
+
+const char *fs_store_cache_dir(const struct fs_store *s)
+{
+	return s->cache_dir;
+}

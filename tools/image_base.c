@@ -13,19 +13,20 @@
 
 #include "common/dbuf.h"
 #include "common/log.h"
+#include "fs/cache.h"
 #include "tools/dir_layer.h"
 #include "tools/image_int.h"
 #include "tools/mount_stats.h"
 
 /* "host/repo@digest" of what the stratafs mount at @dir serves. */
-static int base_of_mount(const char *dir, char **out)
+static int base_of_mount(const char *dir, char **out, char **cache)
 {
 	char *ref_str = NULL, *manifest = NULL;
 	struct reg_ref ref = { 0 };
 	struct dbuf d;
 	int r;
 
-	r = mount_stats_origin(dir, &ref_str, &manifest);
+	r = mount_stats_origin(dir, &ref_str, &manifest, cache);
 	if (r == -ENODATA || r == -ENOTSUP) {
 		log_err("'%s' is a directory but not the root of a stratafs mount: give --base "
 			"a reference or a mountpoint", dir);
@@ -75,7 +76,7 @@ int image_open_base(struct image_push *ip, const char *base)
 	int r = 0;
 
 	if (stat(base, &st) == 0 && S_ISDIR(st.st_mode))
-		r = base_of_mount(base, &ip->base_ref);
+		r = base_of_mount(base, &ip->base_ref, &ip->mount_cache);
 	else if (!(ip->base_ref = strdup(base)))
 		r = -ENOMEM;
 	if (r < 0)
@@ -243,6 +244,48 @@ int image_base_layer_local(struct image_push *ip, size_t i, int *fd, struct idx_
 	return r;
 }
 
+/*
+ * The index a stratafs mount of the base built and kept in its local cache
+ * (--cache, else the cache of the --base mount, else the default): no need
+ * to stream the layer again. Checked
+ * like any index: it must load and name this layer's blob.
+ */
+static int local_cached_index(struct image_push *ip, const struct reg_descriptor *d,
+			      struct idx_layer **l)
+{
+	char dir[4096];
+	struct fs_cache *c = NULL;
+	struct idx_info info;
+	struct stat st;
+	void *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (ip->o->cache_dir || ip->mount_cache)
+		snprintf(dir, sizeof(dir), "%s", ip->o->cache_dir ? ip->o->cache_dir : ip->mount_cache);
+	else if (fs_cache_default_dir(dir, sizeof(dir)) < 0)
+		return -ENOENT;
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) /* never create one here */
+		return -ENOENT;
+	r = fs_cache_open(dir, 0, &c);
+	if (r == 0)
+		r = fs_cache_index_get(c, d->digest, &buf, &len);
+	if (r == 0)
+		r = idx_load(buf, len, l);
+	free(buf);
+	fs_cache_close(c);
+	if (r == 0) {
+		idx_layer_info(*l, &info);
+		if (strcmp(info.blob_digest, d->digest) != 0) {
+			idx_layer_free(*l);
+			*l = NULL;
+			return -EBADMSG;
+		}
+		log_info("index of base layer '%s' from the local cache '%s'", d->digest, dir);
+	}
+	return r;
+}
+
 int image_push_base_layers(struct image_push *ip)
 {
 	int r = 0;
@@ -263,8 +306,8 @@ int image_push_base_layers(struct image_push *ip)
 		}
 		idx_layer_free(l);
 		l = NULL;
-		/* no usable index to copy: build one, streaming the layer once */
-		if (r == 0)
+		/* no usable index to copy: a mount's, else build one streaming the layer once */
+		if (r == 0 && local_cached_index(ip, d, &l) < 0)
 			r = image_base_layer_local(ip, i, &fd, &l);
 		if (r == 0)
 			r = image_push_index(ip, l, d->digest);

@@ -30,6 +30,7 @@ void image_push_release(struct image_push *ip)
 	reg_ref_release(&ip->bref);
 	reg_ref_release(&ip->ref);
 	free(ip->base_ref);
+	free(ip->mount_cache);
 	free(ip->iblobs);
 	memset(ip, 0, sizeof(*ip));
 	ip->layer_fd = -1;

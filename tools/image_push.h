@@ -31,6 +31,7 @@ struct image_push {
 	struct reg_pusher *p;
 	/* the base, if any */
 	char *base_ref;              /* as resolved: a mount's base is pinned by digest */
+	char *mount_cache;           /* the --base mount's cache dir, or NULL */
 	struct reg_ref bref;
 	struct reg_client *bc;
 	struct reg_manifest *bm;

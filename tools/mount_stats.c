@@ -96,14 +96,14 @@ int mount_stats_read(const char *mnt, char **out)
 	return 0;
 }
 
-int mount_stats_origin(const char *mnt, char **ref, char **manifest)
+int mount_stats_origin(const char *mnt, char **ref, char **manifest, char **cache)
 {
 	json_t *root, *m;
-	const char *r, *d, *v;
+	const char *r, *d, *v, *cd;
 	char *raw = NULL;
 	int ret;
 
-	*ref = *manifest = NULL;
+	*ref = *manifest = *cache = NULL;
 	ret = mount_stats_read(mnt, &raw);
 	if (ret < 0)
 		return ret;
@@ -113,6 +113,7 @@ int mount_stats_origin(const char *mnt, char **ref, char **manifest)
 	r = json_string_value(json_object_get(m, "ref"));
 	d = json_string_value(json_object_get(m, "manifest"));
 	v = json_string_value(json_object_get(m, "view"));
+	cd = json_string_value(json_object_get(m, "cache"));
 	ret = r && d ? 0 : -EBADMSG;
 	/* only the image view shows the image's own tree; others are views of it */
 	if (ret == 0 && v && strcmp(v, "image") != 0)
@@ -120,10 +121,12 @@ int mount_stats_origin(const char *mnt, char **ref, char **manifest)
 	if (ret == 0) {
 		*ref = strdup(r);
 		*manifest = strdup(d);
-		if (!*ref || !*manifest) {
+		*cache = cd ? strdup(cd) : NULL;
+		if (!*ref || !*manifest || (cd && !*cache)) {
 			free(*ref);
 			free(*manifest);
-			*ref = *manifest = NULL;
+			free(*cache);
+			*ref = *manifest = *cache = NULL;
 			ret = -ENOMEM;
 		}
 	}

@@ -10,10 +10,11 @@
 int mount_stats_read(const char *mnt, char **out);
 
 /*
- * The reference the mount was made from and the manifest digest it serves;
+ * The reference the mount was made from, the manifest digest it serves
+ * and its local cache dir (*cache NULL if it does not say);
  * -EMEDIUMTYPE when the mount shows another view than the image's tree
  * (-o layers, a BuildKit cache).
  */
-int mount_stats_origin(const char *mnt, char **ref, char **manifest);
+int mount_stats_origin(const char *mnt, char **ref, char **manifest, char **cache);
 
 #endif

@@ -349,6 +349,32 @@ tap_ok "mount cc/cache:v5" fsd_mount cc/cache:v5 "$V4"
 same_tree "$H/want-v4.txt" "$V4" "the mount of v5 equals the overlay's tree (the mounted base, squashed)"
 tap_ok "unmount v5" fsd_umount "$V4"
 
+# ---- a base with no index in the registry (pushed by skopeo): the mount's own index is used ----
+fixture_push single fx/single:v1
+FXL=$H/fx-lower
+mkdir -p "$FXL"
+FSD_CACHE=$H/cache-fx && mkdir -p "$FSD_CACHE"
+tap_ok "mount a skopeo-pushed image (its index is built at mount, kept in -o cache)" \
+	fsd_mount fx/single:v1 "$FXL"
+O=fx
+tap_ok "overlay on it" ovl_mount "$FXL" "$O" redirect_dir=off,metacopy=off
+echo fx-added >"$H/$O/merged/fx-added.txt"
+tap_ok "unmount the overlay" ovl_umount "$O"
+registry_log_mark
+tap_ok "commit onto the skopeo image, --base the mountpoint" \
+	strata_run commit "$H/$O/upper" "$REGISTRY/fx/single:c1" --base "$FXL"
+FXLAYER=$(manifest_layers fx/single:v1 | head -n1)
+tap_is "$(registry_requests GET "/blobs/$FXLAYER")" 0 \
+	"... the base layer was not downloaded: its index came from the mount's cache"
+tap_is "$(manifest_layers fx/single:c1 | head -n1)" "$FXLAYER" "... the base layer is the first layer"
+tap_ok "unmount the skopeo image" fsd_umount "$FXL"
+FSD_CACHE=$H/cache-fx2 && mkdir -p "$FSD_CACHE"
+tap_ok "mount the commit with a fresh cache" fsd_mount fx/single:c1 "$FXL"
+tap_is "$("$STRATA" stats "$FXL" --json | jq -r '[.layers[].index_source] | unique | join(",")')" \
+	registry "... every index from the registry"
+tap_is "$(cat "$FXL/fx-added.txt")" fx-added "... the committed file is there"
+tap_ok "unmount" fsd_umount "$FXL"
+
 # ---- refused input: the tag stays where it was ----
 O=bad-redirect
 tap_ok "overlay with redirect_dir=on" ovl_mount "$L4" "$O" redirect_dir=on,metacopy=off
