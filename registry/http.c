@@ -225,9 +225,23 @@ static void set_str(char **dst, const char *v, size_t n)
 	*dst = s;
 }
 
+/*
+ * The first bytes of @p[@n] as a string in @tmp, for strtol()/strtoull():
+ * curl does not promise a NUL after a header line, and those would read on
+ * past it (over "\r\n" into the next bytes when the value is empty).
+ * Found by fuzz_resp_headers.
+ */
+static const char *bounded(char tmp[32], const char *p, size_t n)
+{
+	snprintf(tmp, 32, "%.*s", (int)(n < 32 ? n : 31), p);
+	return tmp;
+}
+
 static void header_value(struct reg_http_resp *r, const char *name, size_t nlen, const char *v,
 			 size_t vlen)
 {
+	char num[32];
+
 #define IS(h) (nlen == sizeof(h) - 1 && strncasecmp(name, h, nlen) == 0)
 	if (IS("content-type")) {
 		char *raw = strndup(v, vlen);
@@ -251,7 +265,7 @@ static void header_value(struct reg_http_resp *r, const char *name, size_t nlen,
 		set_str(&r->warning, v, vlen);
 	} else if (IS("content-length")) {
 		r->has_length = true;
-		r->content_length = strtoull(v, NULL, 10);
+		r->content_length = strtoull(bounded(num, v, vlen), NULL, 10);
 	} else if (IS("www-authenticate") && r->n_challenges < REG_MAX_CHALLENGES) {
 		r->challenges[r->n_challenges] = strndup(v, vlen);
 		if (r->challenges[r->n_challenges])
@@ -268,9 +282,11 @@ static size_t on_header(char *buf, size_t size, size_t n, void *u)
 
 	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
 		const char *sp = memchr(buf, ' ', len);
+		char num[32];
 
 		headers_reset(x->resp);
-		x->resp->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		x->resp->status = sp ? strtol(bounded(num, sp + 1, len - (size_t)(sp + 1 - buf)),
+					      NULL, 10) : 0;
 		x->started = false;
 		return len;
 	}
