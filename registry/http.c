@@ -229,7 +229,7 @@ static void set_str(char **dst, const char *v, size_t n)
  * The first bytes of @p[@n] as a string in @tmp, for strtol()/strtoull():
  * curl does not promise a NUL after a header line, and those would read on
  * past it (over "\r\n" into the next bytes when the value is empty).
- * Found by fuzz_resp_headers.
+ * fuzz_resp_headers checks it (the byte after each line differs).
  */
 static const char *bounded(char tmp[32], const char *p, size_t n)
 {
@@ -274,11 +274,27 @@ static void header_value(struct reg_http_resp *r, const char *name, size_t nlen,
 #undef IS
 }
 
+void reg_http_header_line(struct reg_http_resp *r, const char *buf, size_t len)
+{
+	const char *colon, *v, *end = buf + len;
+
+	colon = memchr(buf, ':', len);
+	if (!colon)
+		return;
+	v = colon + 1;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	if ((size_t)(end - v) > REG_MAX_HEADER_VALUE)
+		return; /* ignored: no header we use is that long */
+	header_value(r, buf, (size_t)(colon - buf), v, (size_t)(end - v));
+}
+
 static size_t on_header(char *buf, size_t size, size_t n, void *u)
 {
 	struct xfer *x = u;
 	size_t len = size * n;
-	const char *colon, *v, *end = buf + len;
 
 	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
 		const char *sp = memchr(buf, ' ', len);
@@ -290,17 +306,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *u)
 		x->started = false;
 		return len;
 	}
-	colon = memchr(buf, ':', len);
-	if (!colon)
-		return len;
-	v = colon + 1;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-		end--;
-	if ((size_t)(end - v) > REG_MAX_HEADER_VALUE)
-		return len; /* ignored: no header we use is that long */
-	header_value(x->resp, buf, (size_t)(colon - buf), v, (size_t)(end - v));
+	reg_http_header_line(x->resp, buf, len);
 	return len;
 }
 

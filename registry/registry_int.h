@@ -87,6 +87,8 @@ struct reg_http_resp {
 };
 
 void reg_http_resp_release(struct reg_http_resp *r);
+/* Keep what @r needs from one response header line (@len bytes, CRLF included). */
+void reg_http_header_line(struct reg_http_resp *r, const char *line, size_t len);
 
 /*
  * One HTTP exchange, no redirect following. 0 when a response arrived (any
