@@ -264,8 +264,16 @@ static void header_value(struct reg_http_resp *r, const char *name, size_t nlen,
 	} else if (IS("warning") && !r->warning) {
 		set_str(&r->warning, v, vlen);
 	} else if (IS("content-length")) {
-		r->has_length = true;
-		r->content_length = strtoull(bounded(num, v, vlen), NULL, 10);
+		/* digits only: "-1" or "12abc" is no length (strtoull takes both) */
+		const char *digits = bounded(num, v, vlen);
+		char *end = NULL;
+
+		errno = 0;
+		r->content_length = strtoull(digits, &end, 10);
+		r->has_length = vlen < sizeof(num) && digits[0] >= '0' && digits[0] <= '9' &&
+				end && *end == '\0' && errno == 0;
+		if (!r->has_length)
+			r->content_length = 0;
 	} else if (IS("www-authenticate") && r->n_challenges < REG_MAX_CHALLENGES) {
 		r->challenges[r->n_challenges] = strndup(v, vlen);
 		if (r->challenges[r->n_challenges])
