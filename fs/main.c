@@ -30,6 +30,7 @@
 #include <fuse_lowlevel.h>
 
 #include "common/log.h"
+#include "common/size.h"
 #include "fs/cache.h"
 #include "fs/ll_int.h"
 
@@ -171,33 +172,6 @@ static int cli_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	default:
 		return 1;
 	}
-}
-
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	unsigned shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: break;
-	}
-	if (*end == 'i' || *end == 'B')
-		end++;
-	if (*end == 'B')
-		end++;
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
-		return -EINVAL;
-	*out = (uint64_t)v << shift;
-	return 0;
 }
 
 /* Add the options we always mount with; fsname shows the reference in /proc/mounts. */
@@ -363,11 +337,11 @@ static int fs_cli_mount_opts(struct fs_cli *c, struct fs_mount_opts *mo)
 	}
 	mo->store.cache_dir = c->cache;
 	mo->store.prefetch_all = c->prefetch && strcmp(c->prefetch, "all") == 0;
-	if (c->cache_max && parse_size(c->cache_max, &mo->store.cache_max) < 0) {
+	if (c->cache_max && size_parse(c->cache_max, &mo->store.cache_max) < 0) {
 		log_err("invalid cache_max '%s' (a size like 512M or 10G)", c->cache_max);
 		return -EINVAL;
 	}
-	if (c->mem_max && parse_size(c->mem_max, &mo->store.mem_max) < 0) {
+	if (c->mem_max && size_parse(c->mem_max, &mo->store.mem_max) < 0) {
 		log_err("invalid mem_max '%s' (a size like 12M or 64M)", c->mem_max);
 		return -EINVAL;
 	}

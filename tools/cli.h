@@ -17,5 +17,6 @@ int cmd_cat(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 #endif

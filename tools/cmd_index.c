@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 
 #include "common/log.h"
+#include "common/size.h"
 #include "fs/cache.h"
 #include "fs/fetch.h"
 #include "index/index.h"
@@ -160,26 +161,6 @@ static void print_json(const struct index_result *r)
 	       r->secs, mbps(i->blob_size, r->secs), mbps(i->tar_size, r->secs));
 }
 
-/* "4M", "512K", "65536": -EINVAL when malformed. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	if (*end == 'K' || *end == 'k')
-		v <<= 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		v <<= 20, end++;
-	if (*end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: strata index LAYERFILE [--span-size N[K|M]] [-o OUT] [--json]\n"
@@ -194,7 +175,7 @@ static int own_opt(struct index_opts *o, int c, const char *arg)
 {
 	switch (c) {
 	case OPT_SPAN:
-		if (parse_size(arg, &o->span_size) < 0 || o->span_size < IDX_MIN_SPAN_SIZE ||
+		if (size_parse(arg, &o->span_size) < 0 || o->span_size < IDX_MIN_SPAN_SIZE ||
 		    o->span_size > IDX_MAX_SPAN_SIZE) {
 			log_err("bad span size '%s': want %uK to %uM", arg, IDX_MIN_SPAN_SIZE >> 10,
 				IDX_MAX_SPAN_SIZE >> 20);

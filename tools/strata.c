@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "push", cmd_push, "push a directory as a new seekable layer (image + index)" },
 	{ "commit", cmd_commit, "push an overlay upper dir as a diff layer over a base" },
 	{ "stats", cmd_stats, "show what a stratafs mount has fetched" },
+	{ "cache", cmd_cache, "show or prune the local cache stratafs mounts share" },
 };
 
 static void usage(FILE *f)
