@@ -119,7 +119,7 @@ static void span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r,
 		l->spans_fetched++;
 		s->cache_failing = !cached;
 		if (!cached || !bg) {
-			fs_hot_insert(s, l, id, h);
+			fs_hot_insert(s, l, id, h, st->waiters);
 			h = NULL;
 		}
 	} else {
@@ -274,8 +274,12 @@ static int wait_span(struct fs_store *s, struct rd *d, struct fs_span_st *st)
 	uint32_t gen0 = st->gen;
 
 	d->waited = true;
+	st->waiters++;
 	while (st->state == FS_SP_BUSY && st->gen == gen0) {
-		if (pthread_cond_timedwait(&s->done, &s->lock, &d->deadline) == ETIMEDOUT) {
+		/* not a timeout if it ended meanwhile: its hot copy holds a pin for us */
+		if (pthread_cond_timedwait(&s->done, &s->lock, &d->deadline) == ETIMEDOUT &&
+		    st->state == FS_SP_BUSY && st->gen == gen0) {
+			st->waiters--;
 			s->timeouts++;
 			d->l->errors++;
 			log_warn("read of span %u of layer '%s' timed out after %u ms", d->id,
@@ -283,6 +287,7 @@ static int wait_span(struct fs_store *s, struct rd *d, struct fs_span_st *st)
 			return -EIO;
 		}
 	}
+	st->waiters--;
 	if (st->gen != gen0 && st->err && !st->hot && st->state != FS_SP_PRESENT)
 		return -EIO;
 	return 0;

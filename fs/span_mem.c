@@ -81,6 +81,8 @@ void fs_hot_drop(struct fs_store *s, struct fs_hot *h)
 void fs_hot_use(struct fs_store *s, struct fs_hot *h)
 {
 	h->refs++;
+	if (h->pins)
+		h->pins--;
 	hot_unlink(s, h);
 	hot_link_head(s, h);
 }
@@ -96,18 +98,25 @@ static bool over(const struct fs_store *s)
 	return s->hot_bytes + s->pool_bytes + s->held > s->mem_max;
 }
 
-/* Free pooled buffers, then least recently used hot spans (but @keep), until the budget holds. */
+/*
+ * Free pooled buffers, then least recently used hot spans (but @keep and
+ * pinned ones), until the budget holds.
+ */
 static void hot_trim(struct fs_store *s, const struct fs_hot *keep)
 {
-	while (s->pool && over(s)) {
-		struct fs_hot *h = s->pool;
+	struct fs_hot *h, *prev;
 
+	while (s->pool && over(s)) {
+		h = s->pool;
 		s->pool = h->next;
 		s->pool_bytes -= h->len;
 		free(h);
 	}
-	while (s->hot_tail && s->hot_tail != keep && over(s))
-		fs_hot_drop(s, s->hot_tail);
+	for (h = s->hot_tail; h && over(s); h = prev) {
+		prev = h->prev;
+		if (h != keep && !h->pins)
+			fs_hot_drop(s, h);
+	}
 }
 
 /* A buffer of exactly @len bytes to reuse: pooled, or the hot span that must go next. */
@@ -124,7 +133,7 @@ static struct fs_hot *reuse(struct fs_store *s, size_t len)
 		}
 	}
 	h = s->hot_tail;
-	if (!h || !over(s) || h->refs || h->len != len)
+	if (!h || !over(s) || h->refs || h->pins || h->len != len)
 		return NULL;
 	hot_unlink(s, h);
 	s->hot_bytes -= len;
@@ -132,8 +141,10 @@ static struct fs_hot *reuse(struct fs_store *s, size_t len)
 	return h;
 }
 
-void fs_hot_insert(struct fs_store *s, struct fs_layer *l, uint32_t id, struct fs_hot *h)
+void fs_hot_insert(struct fs_store *s, struct fs_layer *l, uint32_t id, struct fs_hot *h,
+		   unsigned pins)
 {
+	h->pins = pins;
 	h->layer = l;
 	h->span = id;
 	l->spans[id].hot = h;

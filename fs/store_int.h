@@ -49,6 +49,7 @@ enum fs_span_state {
 /* A decoded span in memory; refs and the LRU links are protected by s->lock. */
 struct fs_hot {
 	unsigned refs;      /* readers copying out of it */
+	unsigned pins;      /* readers that waited for its fetch and have not copied yet */
 	bool detached;      /* evicted while referenced: the last unref frees it */
 	struct fs_layer *layer;
 	uint32_t span;
@@ -62,6 +63,7 @@ struct fs_span_st {
 	int16_t err;        /* the last fetch's error; 0 after a success */
 	uint32_t gen;       /* bumped each time a fetch or check of it ends */
 	uint32_t touched;   /* fs_now_us()/1e6 when its file's mtime was last set */
+	uint32_t waiters;   /* readers waiting for it to leave BUSY (wait_span()) */
 	struct fs_hot *hot; /* may be NULL */
 };
 
@@ -152,8 +154,15 @@ int fs_job_push(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t
 
 /* span_mem.c: hot spans and the memory budget (s->lock held, but fs_hot_new). */
 struct fs_hot *fs_hot_new(size_t len);
-/* Make @h the most recent hot span of @l's span @id; may evict others. */
-void fs_hot_insert(struct fs_store *s, struct fs_layer *l, uint32_t id, struct fs_hot *h);
+/*
+ * Make @h the most recent hot span of @l's span @id; may evict others. @h
+ * is pinned (not evictable) until each of the @pins readers that waited
+ * for it has copied from it: else, under a tight budget, the next job's
+ * admission could evict it before they wake, and a span that could not be
+ * cached would be fetched again and again.
+ */
+void fs_hot_insert(struct fs_store *s, struct fs_layer *l, uint32_t id, struct fs_hot *h,
+		   unsigned pins);
 void fs_hot_drop(struct fs_store *s, struct fs_hot *h);
 /* A reader copies out of @h (unlocked) between these two. */
 void fs_hot_use(struct fs_store *s, struct fs_hot *h);
