@@ -226,7 +226,7 @@ void fs_job_run(struct fs_store *s, struct fs_job *j)
 		run_span(s, &rn, id);
 	run_cbuf_free(s, &rn); /* when the last span did not */
 	pthread_mutex_lock(&s->lock);
-	fs_mem_job_end(s);
+	fs_mem_job_end(s, !j->background);
 	pthread_mutex_unlock(&s->lock);
 	free(j);
 }

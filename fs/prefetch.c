@@ -44,10 +44,10 @@ static struct fs_job *bg_job(struct fs_store *s, struct fs_layer *l, uint32_t id
 	if (count == 0)
 		return NULL;
 	fs_run_size(l, id, count, &c, &u);
-	*full = !fs_mem_admit(s, c, u);
+	*full = !fs_mem_admit(s, c, u, false);
 	if (!*full && !(j = calloc(1, sizeof(*j)))) {
 		fs_mem_cbuf_put(s, c);
-		fs_mem_job_end(s);
+		fs_mem_job_end(s, false);
 	}
 	if (!j) {
 		for (uint32_t i = id; i < id + count; i++)

@@ -15,6 +15,8 @@
  * decoded span beside every compressed buffer held: then a decoder can
  * always start once the others have ended, and the waits below cannot
  * deadlock. A decoder beyond the first waits for room (fs_mem_buf_get()).
+ * On-demand jobs (readers wait on them) may go beyond the budget with
+ * their compressed bytes, up to FS_ONDEMAND_MIN at once (fs_mem_admit()).
  * Hot spans are evictable: they are dropped, least recently used first,
  * whenever what jobs hold grows. One job always runs, so a budget below
  * one span and its compressed bytes is exceeded by that much.
@@ -170,13 +172,21 @@ void fs_run_size(const struct fs_layer *l, uint32_t first, uint32_t count, uint6
 	*c = c1 > c0 ? c1 - c0 : 0;
 }
 
-bool fs_mem_admit(struct fs_store *s, uint64_t c, uint64_t u)
+bool fs_mem_admit(struct fs_store *s, uint64_t c, uint64_t u, bool ondemand)
 {
-	if (s->running && (s->held + c > s->mem_max || s->cheld + c + u > s->mem_max))
+	bool fits = s->held + c <= s->mem_max && s->cheld + c + u <= s->mem_max;
+
+	/*
+	 * Beyond the budget only compressed bytes are added: decoders still
+	 * start one at a time when memory is short (fs_mem_buf_get()), so
+	 * nothing can deadlock.
+	 */
+	if (s->running && !fits && !(ondemand && s->ondemand < FS_ONDEMAND_MIN))
 		return false;
 	s->held += c;
 	s->cheld += c;
 	s->running++;
+	s->ondemand += ondemand;
 	hot_trim(s, NULL);
 	return true;
 }
@@ -188,9 +198,10 @@ static void room_made(struct fs_store *s)
 	pthread_cond_broadcast(&s->work);
 }
 
-void fs_mem_job_end(struct fs_store *s)
+void fs_mem_job_end(struct fs_store *s, bool ondemand)
 {
 	s->running--;
+	s->ondemand -= ondemand;
 	room_made(s);
 }
 

@@ -49,7 +49,7 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
 		j = s->jobs;
-		if (j && fs_mem_admit(s, j->cbytes, j->umax)) {
+		if (j && fs_mem_admit(s, j->cbytes, j->umax, true)) {
 			s->jobs = j->next;
 			if (!s->jobs)
 				s->jobs_tail = NULL;

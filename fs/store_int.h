@@ -23,6 +23,7 @@
 
 #define FS_MAX_LAYERS 1024
 #define FS_RUN_MAX_C (8u << 20)      /* compressed bytes in one Range request */
+#define FS_ONDEMAND_MIN 8            /* on-demand fetches that run whatever the memory budget */
 #define FS_TOUCH_SEC 60              /* refresh a used span file's mtime this often (LRU) */
 #define FS_RA_QUEUE 64               /* pending readahead hints */
 #define FS_SEQ_SLOTS 8               /* sequential streams tracked per layer */
@@ -135,6 +136,7 @@ struct fs_store {
 	uint64_t cheld;       /* the compressed part of held */
 	uint64_t mem_max;
 	unsigned running;     /* jobs being run by workers */
+	unsigned ondemand;    /* ... of which on-demand (a reader waits) */
 	unsigned decoding;    /* decoded-span buffers held by jobs */
 	uint64_t seq_clock;
 	struct fs_hist lat;   /* fetch latency in microseconds */
@@ -173,10 +175,13 @@ void fs_run_size(const struct fs_layer *l, uint32_t first, uint32_t count, uint6
 /*
  * Can a job of @c compressed bytes and spans of up to @u bytes start now?
  * If so its compressed bytes are held (fs_mem_cbuf_put() releases them)
- * and it counts as running until fs_mem_job_end().
+ * and it counts as running until fs_mem_job_end(). An @ondemand job (a
+ * reader waits on it) also starts beyond the budget while fewer than
+ * FS_ONDEMAND_MIN of them run: on a slow registry, parallel readers must
+ * not queue behind each other into io_timeout to save memory.
  */
-bool fs_mem_admit(struct fs_store *s, uint64_t c, uint64_t u);
-void fs_mem_job_end(struct fs_store *s);
+bool fs_mem_admit(struct fs_store *s, uint64_t c, uint64_t u, bool ondemand);
+void fs_mem_job_end(struct fs_store *s, bool ondemand);
 void fs_mem_cbuf_put(struct fs_store *s, uint64_t c);
 /*
  * Hold a decoded span of @u bytes, waiting (s->lock) for room;
