@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fdio.h"
 #include "common/digest.h"
 #include "common/log.h"
 #include "fs/cache.h"
@@ -166,23 +167,6 @@ const char *fs_cache_dir(const struct fs_cache *c)
 	return c->dir;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *b = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 void fs_cache_note_write_error(struct fs_cache *c, const char *what, int r)
 {
 	if (r != -EINVAL && !atomic_exchange(&c->warned, true))
@@ -207,9 +191,9 @@ int fs_cache_write_tx(struct fs_cache *c, const char *final, const char *final_d
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	r = write_all(fd, hdr, hdr_len);
+	r = fd_write_all(fd, hdr, hdr_len);
 	if (r == 0)
-		r = write_all(fd, body, len);
+		r = fd_write_all(fd, body, len);
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	if (r < 0)

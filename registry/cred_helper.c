@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "common/fdio.h"
 #include "common/log.h"
 #include "registry/registry_int.h"
 
@@ -103,16 +104,7 @@ static void write_all_nosig(int fd, const char *s)
 	sigemptyset(&pipe_set);
 	sigaddset(&pipe_set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		s += w;
-		n -= (size_t)w;
-	}
+	(void)fd_write_all(fd, s, n); /* a helper that does not read its stdin fails on its own */
 	sigtimedwait(&pipe_set, NULL, &zero);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

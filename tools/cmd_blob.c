@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fdio.h"
 #include "common/dbuf.h"
 #include "common/log.h"
 #include "tools/cli.h"
@@ -33,23 +34,11 @@ struct out {
 static int write_all(void *ctx, const void *buf, size_t n)
 {
 	struct out *o = ctx;
-	const char *p = buf;
+	int r = fd_write_all(o->fd, buf, n);
 
-	while (n > 0) {
-		ssize_t w = write(o->fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			int e = errno;
-
-			log_err("cannot write '%s': %s", o->path ? o->path : "stdout", strerror(e));
-			return -e;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	if (r < 0)
+		log_err("cannot write '%s': %s", o->path ? o->path : "stdout", strerror(-r));
+	return r;
 }
 
 static int out_open(struct out *o)

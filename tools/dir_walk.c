@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fdio.h"
 #include "common/dbuf.h"
 #include "common/log.h"
 #include "tools/dir_layer.h"
@@ -25,20 +26,7 @@ char *path_join(const char *a, const char *b)
 
 int sink_fd(void *ctx, const void *buf, size_t n)
 {
-	int fd = *(int *)ctx;
-	const char *p = buf;
-
-	while (n) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
+	return fd_write_all(*(int *)ctx, buf, n);
 }
 
 int tmp_file(void)

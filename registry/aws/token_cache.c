@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fdio.h"
 #include "common/digest.h"
 #include "common/log.h"
 #include "registry/aws/aws_int.h"
@@ -141,22 +142,6 @@ static int ensure_dir(const char *dir)
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int reg_ecr_cache_store(const char *dir, const struct reg_ecr_host *h, const char *akid,
 			const struct reg_ecr_cached *in)
 {
@@ -184,7 +169,7 @@ int reg_ecr_cache_store(const char *dir, const struct reg_ecr_host *h, const cha
 		r = -errno;
 		goto out_free_text;
 	}
-	r = fchmod(fd, 0600) < 0 ? -errno : write_all(fd, text, strlen(text));
+	r = fchmod(fd, 0600) < 0 ? -errno : fd_write_all(fd, text, strlen(text));
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	close(fd);

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/* Whole writes to a file descriptor. */
+#ifndef COMMON_FDIO_H
+#define COMMON_FDIO_H
+
+#include <stddef.h>
+
+/* write(2) all @n bytes of @buf to @fd, retrying on EINTR and short writes; 0 or -errno. */
+int fd_write_all(int fd, const void *buf, size_t n);
+
+#endif
