@@ -87,6 +87,18 @@ wait_http() {
 	return 1
 }
 
+# wait_port_file FILE OUT WHAT: until a helper we started writes its port to
+# FILE (10 s at most); else show its output OUT and fail: "WHAT did not start".
+wait_port_file() {
+	local i
+	for i in $(seq 1 200); do
+		[ -s "$1" ] && return 0
+		sleep 0.05
+	done
+	cat "$2" >&2
+	harness_fail "$3 did not start"
+}
+
 registry_start() {
 	local variant=${1:-plain} try
 	# free_port only finds a port that was free a moment ago: if another

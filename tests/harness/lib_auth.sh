@@ -136,14 +136,7 @@ _variant_token() { # DIR PORT SCHEME
 		>"$dir/token-issuer.out" 2>&1 &
 	REGISTRY_AUX_PIDS="$REGISTRY_AUX_PIDS $!"
 	HARNESS_PIDS="$HARNESS_PIDS $!"
-	for i in $(seq 1 100); do
-		[ -s "$dir/token.port" ] && break
-		sleep 0.05
-	done
-	[ -s "$dir/token.port" ] || {
-		cat "$dir/token-issuer.out" >&2
-		harness_fail "token issuer did not start"
-	}
+	wait_port_file "$dir/token.port" "$dir/token-issuer.out" "token issuer"
 	TOKEN_URL="$scheme://127.0.0.1:$(cat "$dir/token.port")/token"
 	write_registry_config "$dir" "$2" "$REGISTRY_TLS_YAML
 auth:

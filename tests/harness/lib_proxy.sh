@@ -46,14 +46,7 @@ proxy_start() {
 		--upstream "$REGISTRY" --log "$PROXY_LOG" "${auth[@]}" "$@" >"$dir/proxy.out" 2>&1 &
 	PROXY_PID=$!
 	HARNESS_PIDS="$HARNESS_PIDS $!"
-	for i in $(seq 1 100); do
-		[ -s "$dir/port" ] && break
-		sleep 0.05
-	done
-	[ -s "$dir/port" ] || {
-		cat "$dir/proxy.out" >&2
-		harness_fail "fault proxy did not start"
-	}
+	wait_port_file "$dir/port" "$dir/proxy.out" "fault proxy"
 	PROXY="127.0.0.1:$(cat "$dir/port")"
 	PROXY_URL="http://$PROXY"
 	PROXY_OPTS=("${STRATA_REG_OPTS[@]}")

@@ -37,14 +37,7 @@ standin_start() {
 		--container-token "$TEST_CONTAINER_TOKEN" "$@" >"$dir/out" 2>&1 &
 	HARNESS_PIDS="$HARNESS_PIDS $!"
 	eval "STANDIN_${name}_PID=$!"
-	for i in $(seq 1 200); do
-		[ -s "$dir/port" ] && break
-		sleep 0.05
-	done
-	[ -s "$dir/port" ] || {
-		cat "$dir/out" >&2
-		harness_fail "ecr stand-in '$name' did not start"
-	}
+	wait_port_file "$dir/port" "$dir/out" "ecr stand-in '$name'"
 	port=$(cat "$dir/port")
 	local scheme=http
 	case " $* " in *" --tls-cert "*) scheme=https ;; esac
@@ -129,14 +122,7 @@ front_start() {
 		--user AWS --password "$TEST_ECR_PASS" --log "$dir/log" "$@" >"$dir/out" 2>&1 &
 	HARNESS_PIDS="$HARNESS_PIDS $!"
 	eval "FRONT_${name}_PID=$!"
-	for i in $(seq 1 200); do
-		[ -s "$dir/port" ] && break
-		sleep 0.05
-	done
-	[ -s "$dir/port" ] || {
-		cat "$dir/out" >&2
-		harness_fail "ECR front '$name' did not start"
-	}
+	wait_port_file "$dir/port" "$dir/out" "ECR front '$name'"
 	eval "FRONT_${name}=127.0.0.1:$(cat "$dir/port")"
 	eval "FRONT_${name}_LOG=$dir/log"
 }
