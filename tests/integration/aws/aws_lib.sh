@@ -133,3 +133,17 @@ front_count() {
 	eval "log=\$FRONT_${1}_LOG"
 	jq -c "select($2)" "$log" | wc -l
 }
+
+# ecr_mount REF MNT CACHE LOG FLAG: stratafs REF on MNT through the ECR path
+# (CA of the harness, -o cache=CACHE, debug log appended to LOG), in the
+# foreground with FLAG (-f, or -d to trace FUSE too); 0 once mounted (10 s).
+ecr_mount() {
+	local i
+	"$STRATAFS" "$1" "$2" -o "ca_file=$REGISTRY_CA,cache=$3,log=debug" "$5" >>"$4" 2>&1 &
+	HARNESS_PIDS="$HARNESS_PIDS $!"
+	for i in $(seq 1 100); do
+		grep -q " $2 fuse.stratafs " /proc/mounts && return 0
+		sleep 0.1
+	done
+	return 1
+}

@@ -91,17 +91,7 @@ CACHE=$HARNESS_DIR/fscache
 mkdir -p "$MNT" "$CACHE"
 harness_on_exit "fusermount3 -u -z '$MNT' 2>/dev/null"
 : >"$HARNESS_DIR/fs.log"
-mount_ecr() {
-	local i
-	"$STRATAFS" "$FRONT/app:build-cache" "$MNT" -o "ca_file=$REGISTRY_CA,cache=$CACHE,log=debug" -f \
-		>>"$HARNESS_DIR/fs.log" 2>&1 &
-	HARNESS_PIDS="$HARNESS_PIDS $!"
-	for i in $(seq 1 100); do
-		grep -q " $MNT fuse.stratafs " /proc/mounts && return 0
-		sleep 0.1
-	done
-	return 1
-}
+mount_ecr() { ecr_mount "$FRONT/app:build-cache" "$MNT" "$CACHE" "$HARNESS_DIR/fs.log" -f; }
 umount_ecr() {
 	local i
 	fusermount3 -u "$MNT" || return 1

@@ -144,17 +144,7 @@ mkdir -p "$MNT" "$CACHE"
 harness_on_exit "fusermount3 -u -z '$MNT' 2>/dev/null"
 FSLOG=$HARNESS_DIR/fs.log
 : >"$FSLOG"
-mount_ecr() {
-	local i
-	"$STRATAFS" "$FRONT/app:v2" "$MNT" -o "ca_file=$REGISTRY_CA,cache=$CACHE,log=debug" -d \
-		>>"$FSLOG" 2>&1 &
-	HARNESS_PIDS="$HARNESS_PIDS $!"
-	for i in $(seq 1 100); do
-		grep -q " $MNT fuse.stratafs " /proc/mounts && return 0
-		sleep 0.1
-	done
-	return 1
-}
+mount_ecr() { ecr_mount "$FRONT/app:v2" "$MNT" "$CACHE" "$FSLOG" -d; }
 : >"$FRONT_main_LOG"
 tap_ok "stratafs -d mounts app:v2 through the ECR path" mount_ecr
 tap_ok "a.txt (layer 1) reads back" cmp "$MNT/a.txt" "$D1/a.txt"
