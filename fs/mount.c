@@ -44,9 +44,31 @@ void fs_mount_layer_name(char *buf, size_t size, size_t no, const char *digest)
 	snprintf(buf, size, "%02u-%.12s", (unsigned)no, hex);
 }
 
+int fs_unpinned_parse(const char *s, enum fs_unpinned *out)
+{
+	static const char *const names[] = { "tag", "never", "always" };
+
+	for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum fs_unpinned)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Does the policy trust unpinned indexes for this mount's reference? */
+static bool trusts_unpinned(const struct fs_mount *m, const struct fs_mount_opts *o)
+{
+	return o->unpinned == FS_UNPINNED_ALWAYS ||
+	       (o->unpinned == FS_UNPINNED_TAG && !m->ref.digest);
+}
+
 struct opener {
 	struct fs_mount *m;
+	const struct fs_mount_opts *o;
 	const struct reg_descriptor *const *descs;
+	const char *const *diff_ids;
 	size_t n;
 	unsigned *nos;
 	const struct idx_layer **idx;
@@ -70,8 +92,15 @@ static void *opener_main(void *arg)
 		pthread_mutex_unlock(&op->lock);
 		if (i >= op->n)
 			break;
-		r = fs_store_open_layer(op->m->store, op->m->manifest->digest, op->descs[i],
-					&op->nos[i], &op->idx[i]);
+		struct fs_layer_origin origin = {
+			.manifest_digest = op->m->manifest->digest,
+			.pinned_artifact = op->m->manifest->pinned_artifact,
+			.trust_unpinned = trusts_unpinned(op->m, op->o),
+			.diff_id = op->diff_ids ? op->diff_ids[i] : NULL,
+		};
+
+		r = fs_store_open_layer(op->m->store, &origin, op->descs[i], &op->nos[i],
+					&op->idx[i]);
 		if (r < 0) {
 			log_err("cannot open layer '%s': %s", op->descs[i]->digest, strerror(-r));
 			pthread_mutex_lock(&op->lock);
@@ -84,11 +113,12 @@ static void *opener_main(void *arg)
 }
 
 int fs_mount_open_layers(struct fs_mount *m, const struct fs_mount_opts *o,
-			 const struct reg_descriptor *const *descs, size_t n, unsigned *nos,
-			 const struct idx_layer **idx)
+			 const struct reg_descriptor *const *descs, const char *const *diff_ids,
+			 size_t n, unsigned *nos, const struct idx_layer **idx)
 {
 	pthread_t th[MAX_OPEN_THREADS];
-	struct opener op = { .m = m, .descs = descs, .n = n, .nos = nos, .idx = idx };
+	struct opener op = { .m = m, .o = o, .descs = descs, .diff_ids = diff_ids, .n = n,
+			     .nos = nos, .idx = idx };
 	size_t nth = o->open_threads ? o->open_threads : 8, started = 0;
 
 	if (nth > MAX_OPEN_THREADS)
@@ -132,13 +162,40 @@ int fs_mount_add_tree(struct fs_mount *m, const struct idx_layer *const *idx, co
 	return fs_view_add_tree(m->view, t, nos, n);
 }
 
+/*
+ * The config's diff_ids, one per layer: what a layer streamed to build its
+ * index is checked against (the config is pinned by the manifest).
+ */
+static int config_diff_ids(struct fs_mount *m, char ***ids, size_t *n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = reg_blob_get(m->client, m->manifest->config.digest, REG_MAX_CONFIG_SIZE, &buf, &len);
+	if (r == 0)
+		r = reg_image_config_diff_ids(buf, len, ids, n);
+	free(buf);
+	if (r == 0 && *n != m->manifest->n_layers) {
+		log_err("the config of '%s' has %zu diff_ids for %zu layers", m->ref_str, *n,
+			m->manifest->n_layers);
+		reg_strv_free(*ids, *n);
+		*ids = NULL;
+		r = -EBADMSG;
+	}
+	if (r < 0)
+		log_err("cannot read the image config of '%s': %s", m->ref_str, strerror(-r));
+	return r;
+}
+
 /* The image view, with -o layers the per-layer view. */
 static int build_image(struct fs_mount *m, const struct fs_mount_opts *o)
 {
-	size_t n = m->manifest->n_layers;
+	size_t n = m->manifest->n_layers, n_ids = 0;
 	const struct reg_descriptor **descs = calloc(n + 1, sizeof(*descs));
 	const struct idx_layer **idx = calloc(n + 1, sizeof(*idx));
 	unsigned *nos = calloc(n + 1, sizeof(*nos));
+	char **ids = NULL;
 	uint64_t dir;
 	char name[32];
 	int r = -ENOMEM, tree;
@@ -147,7 +204,9 @@ static int build_image(struct fs_mount *m, const struct fs_mount_opts *o)
 		goto out_free;
 	for (size_t i = 0; i < n; i++)
 		descs[i] = &m->manifest->layers[i];
-	r = fs_mount_open_layers(m, o, descs, n, nos, idx);
+	r = config_diff_ids(m, &ids, &n_ids);
+	if (r == 0)
+		r = fs_mount_open_layers(m, o, descs, (const char *const *)ids, n, nos, idx);
 	if (r < 0)
 		goto out_free;
 	tree = fs_mount_add_tree(m, idx, nos, n, 0);
@@ -171,6 +230,7 @@ static int build_image(struct fs_mount *m, const struct fs_mount_opts *o)
 			r = fs_view_attach_tree(m->view, dir, name, (unsigned)tree);
 	}
 out_free:
+	reg_strv_free(ids, n_ids);
 	free(descs);
 	free(idx);
 	free(nos);

@@ -41,11 +41,12 @@ static int open_all(struct fs_mount *m, const struct fs_mount_opts *o, struct bk
 {
 	size_t n = bk->cfg->n_layers, nu = 0;
 	const struct reg_descriptor **uniq = calloc(n + 1, sizeof(*uniq));
+	const char **uids = calloc(n + 1, sizeof(*uids)); /* the cache config's diff_ids */
 	const struct idx_layer **uidx = calloc(n + 1, sizeof(*uidx));
 	unsigned *unos = calloc(n + 1, sizeof(*unos));
 	int r = -ENOMEM;
 
-	if (!uniq || !uidx || !unos)
+	if (!uniq || !uids || !uidx || !unos)
 		goto out_free;
 	for (size_t i = 0; i < n; i++) {
 		size_t j;
@@ -54,10 +55,12 @@ static int open_all(struct fs_mount *m, const struct fs_mount_opts *o, struct bk
 			continue;
 		for (j = 0; j < nu && uniq[j] != bk->descs[i]; j++)
 			;
-		if (j == nu)
+		if (j == nu) {
+			uids[nu] = bk->cfg->layers[i].diff_id;
 			uniq[nu++] = bk->descs[i];
+		}
 	}
-	r = fs_mount_open_layers(m, o, uniq, nu, unos, uidx);
+	r = fs_mount_open_layers(m, o, uniq, uids, nu, unos, uidx);
 	if (r < 0)
 		goto out_free;
 	for (size_t i = 0; i < n; i++) {
@@ -70,6 +73,7 @@ static int open_all(struct fs_mount *m, const struct fs_mount_opts *o, struct bk
 	}
 out_free:
 	free(uniq);
+	free(uids);
 	free(uidx);
 	free(unos);
 	return r;

@@ -79,7 +79,9 @@ struct fs_layer {
 	char digest[DIGEST_STR_LEN];
 	struct idx_layer *idx;
 	struct idx_info info;
-	const char *source;  /* "cache", "registry", "built" */
+	const char *source;  /* where the index came from: "cache", "registry", "built" */
+	const char *trust;   /* what vouches for it: "pinned", "built", "unpinned" */
+	char index_digest[DIGEST_STR_LEN]; /* the index blob's, "" when built here */
 	struct fs_span_st *spans; /* info.n_spans, protected by s->lock */
 	struct fs_seq seq[FS_SEQ_SLOTS];
 	/* counters, protected by s->lock */

@@ -152,6 +152,7 @@ int idx_entry_find(const struct idx_layer *l, const char *path, uint32_t *id);
 struct idx_span {
 	uint64_t u_start, u_len;  /* uncompressed range [u_start, u_start+u_len) */
 	uint64_t c_start, c_end;  /* compressed bytes needed to decode it */
+	uint8_t sha256[DIGEST_SHA256_LEN]; /* of the uncompressed bytes */
 };
 
 uint32_t idx_span_count(const struct idx_layer *l);

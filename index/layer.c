@@ -122,6 +122,7 @@ int idx_span_get(const struct idx_layer *l, uint32_t id, struct idx_span *out)
 	out->u_len = s->u_len;
 	out->c_start = idx_span_c_start(l, s);
 	out->c_end = s->c_end;
+	memcpy(out->sha256, s->sha, sizeof(out->sha256));
 	return 0;
 }
 
