@@ -69,7 +69,14 @@ struct fs_layer_origin {
 	const char *manifest_digest; /* the manifest whose referrers hold unpinned indexes */
 	const char *pinned_artifact; /* index artifact a pinning index vouches for; NULL/"": none */
 	bool trust_unpinned;         /* the user's policy allows unpinned indexes here */
-	const char *diff_id;         /* the layer's diff_id from the config; NULL: unknown */
+	/*
+	 * The layer's diff_id (from the config), asked for only when the
+	 * layer must be streamed, as it may cost a request: 0 and *out (NULL:
+	 * unknown), or -errno. NULL: unknown.
+	 */
+	int (*diff_id)(void *ctx, size_t layer, const char **out);
+	void *diff_id_ctx;
+	size_t layer;                /* the layer's position, for diff_id() */
 };
 
 /*

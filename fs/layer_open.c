@@ -184,13 +184,17 @@ static int from_referrers(struct fs_store *s, struct fs_layer *l, const char *md
 }
 
 static int build(struct fs_store *s, struct fs_layer *l, const struct reg_descriptor *desc,
-		 const char *diff_id)
+		 const struct fs_layer_origin *o)
 {
+	const char *diff_id = NULL;
 	uint64_t fetched = 0;
 	void *buf = NULL;
 	size_t len = 0;
 	int r;
 
+	r = o->diff_id ? o->diff_id(o->diff_id_ctx, o->layer, &diff_id) : 0;
+	if (r < 0)
+		return r;
 	log_info("indexing layer '%s' (%llu bytes)", l->digest, (unsigned long long)desc->size);
 	r = fs_index_build_stream(s->client, desc, diff_id, s->o.span_size, &l->idx, NULL,
 				   &fetched);
@@ -228,7 +232,7 @@ static int find_index(struct fs_store *s, struct fs_layer *l, const struct fs_la
 		return 0;
 	if (!pin && o->trust_unpinned && from_referrers(s, l, o->manifest_digest) == 0)
 		return 0;
-	return build(s, l, desc, o->diff_id);
+	return build(s, l, desc, o);
 }
 
 static int mark_cached(void *ctx, uint64_t u_start, uint64_t len)
