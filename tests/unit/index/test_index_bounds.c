@@ -30,6 +30,7 @@ struct gen {
 	uint64_t plen;         /* declared (pledged) payload size */
 	uint64_t fed;
 	struct su_buf raw;     /* the payload itself, when kept (seeds) */
+	size_t raw_cap;
 	bool keep_raw;
 };
 
@@ -78,9 +79,7 @@ static void gen_run(struct gen *g, const void *p, size_t n, ZSTD_EndDirective en
 static void gen_put(struct gen *g, const void *p, size_t n)
 {
 	if (g->keep_raw) {
-		size_t cap = g->raw.len;
-
-		gen_grow(&g->raw, &cap, n);
+		gen_grow(&g->raw, &g->raw_cap, n);
 		memcpy(g->raw.p + g->raw.len, p, n);
 		g->raw.len += n;
 	}
