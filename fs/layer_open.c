@@ -16,11 +16,12 @@
  *      inside reg_referrers), newest first
  *   6. built here, streaming the layer once (blob digest and diff_id
  *      checked), and cached by layer digest
- * Whatever the source, idx_load()/idx_build() validate the index and its
- * blob digest must equal the layer's. An index from a registry is cached
- * by its own digest only, so it is found again only through a document
- * that names that digest: never by another image that merely shares the
- * layer. The span states start ABSENT, or UNKNOWN for the spans the cache
+ * Whatever the source, idx_load_for()/idx_build() validate the index, and
+ * a loaded one must name the descriptor's blob digest and size (checked on
+ * its header, before its payload is decompressed). An index from a
+ * registry is cached by its own digest only, so it is found again only
+ * through a document that names that digest: never by another image that
+ * merely shares the layer. The span states start ABSENT, or UNKNOWN for the spans the cache
  * dir already holds a file for (checked against this index before use).
  */
 #include <errno.h>
@@ -40,24 +41,20 @@ void fs_layer_free(struct fs_layer *l)
 	free(l);
 }
 
-/* Load @buf as the index of @l; -EBADMSG if it is not this layer's. */
+/*
+ * Load @buf as the index of @l: -EBADMSG if it is not this layer's (digest
+ * and size, checked before the payload is decompressed), -EFBIG if it
+ * declares more than the layer can hold.
+ */
 static int load_index(struct fs_layer *l, const void *buf, size_t len, const char *what)
 {
 	struct idx_layer *idx = NULL;
-	struct idx_info info;
 	int r;
 
-	r = idx_load(buf, len, &idx);
+	r = idx_load_for(buf, len, l->digest, l->blob_size, &idx);
 	if (r < 0) {
 		log_warn("ignoring the %s index of layer '%s': %s", what, l->digest, strerror(-r));
 		return r;
-	}
-	idx_layer_info(idx, &info);
-	if (strcmp(info.blob_digest, l->digest) != 0) {
-		log_warn("ignoring the %s index of layer '%s': it indexes '%s'", what, l->digest,
-			 info.blob_digest);
-		idx_layer_free(idx);
-		return -EBADMSG;
 	}
 	l->idx = idx;
 	return 0;
@@ -340,6 +337,7 @@ int fs_store_open_layer(struct fs_store *s, const struct fs_layer_origin *origin
 	r = l ? 0 : -ENOMEM;
 	if (l) {
 		memcpy(l->digest, desc->digest, sizeof(l->digest));
+		l->blob_size = desc->size;
 		r = find_index(s, l, origin, desc);
 	}
 	if (r == 0)

@@ -77,6 +77,7 @@ struct fs_seq {
 struct fs_layer {
 	unsigned no;
 	char digest[DIGEST_STR_LEN];
+	uint64_t blob_size;  /* the descriptor's: an index of this layer must say the same */
 	struct idx_layer *idx;
 	struct idx_info info;
 	const char *source;  /* where the index came from: "cache", "registry", "built" */
