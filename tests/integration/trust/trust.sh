@@ -55,6 +55,8 @@ tree_dump "$W/oracle" >"$W/oracle.txt"
 	harness_fail "index the layer"
 "$PY" "$FORGE" forge "$W/genuine.idx" "$W/forged.idx" || harness_fail "forge"
 "$PY" "$FORGE" bomb "$W/genuine.idx" "$W/bomb.idx" 1000000 || harness_fail "bomb"
+"$PY" "$FORGE" shift "$W/genuine.idx" "$LAYOUT/blobs/sha256/${LAYER#sha256:}" "$W/shifted.idx" ||
+	harness_fail "shift"
 printf '{}' >"$W/empty.json"
 publish() { # REPO INDEXFILE... : one artifact per file; the fallback tag lists them in order
 	local repo=$1 f d a entries=() art
@@ -165,6 +167,39 @@ fi
 publish trust/app "$W/genuine.idx" "$W/forged.idx" || harness_fail "publish two"
 m=$(mount_as "trust/app@$MDIG" "$W/c4") || harness_fail "mount, two referrers"
 check_tree "$m" "by digest, forged second referrer"
+fsd_umount "$m"
+
+# The whole-layer check: an index whose spans verify but decode 512 bytes
+# off from its last checkpoint on. Trusted (unpinned=always), a plain
+# mount serves wrong bytes; with prefetch=all the layer is read in full,
+# its tar does not hash to the config's diff_id, and reads fail.
+check_of() { "$STRATA" stats "$1" --json | jq -r '.layers[0].check'; }
+wait_check() { # MNT -> the check's end state (10 s at most)
+	local i c
+	for i in $(seq 1 100); do
+		c=$(check_of "$1")
+		case "$c" in passed | failed) break ;; esac
+		sleep 0.1
+	done
+	echo "$c"
+}
+publish trust/app "$W/shifted.idx" || harness_fail "publish the shifted index"
+m=$(mount_as "trust/app@$MDIG" "$W/c9" unpinned=always) || harness_fail "mount, shifted"
+tap_not "control: without the whole-layer check the shifted index serves wrong bytes" \
+	cmp -s "$m/etc/hostname" "$W/oracle/etc/hostname"
+fsd_umount "$m"
+m=$(mount_as "trust/app@$MDIG" "$W/c10" unpinned=always,prefetch=all) ||
+	harness_fail "mount, shifted, prefetch=all"
+tap_is "$(wait_check "$m")" failed "prefetch=all: the whole-layer check fails"
+tap_not "after it, reads of the layer fail" cat "$m/etc/hostname"
+tap_not "... every file of it" cat "$m/bin/hello"
+tap_is "$("$STRATA" stats "$m" --json | jq -r .totals.check_failures)" 1 "the failure is counted in the stats"
+fsd_umount "$m"
+tap_ok "the index blob the check refuted is gone from the cache" \
+	test -z "$(find "$W/c10/v1/iblob" "$W/c10/v1/spans" -type f)"
+m=$(mount_as "trust/app@$MDIG" "$W/c11" prefetch=all) || harness_fail "mount, genuine, prefetch=all"
+tap_is "$(wait_check "$m")" passed "prefetch=all by digest: the whole-layer check passes"
+check_tree "$m" "after the whole-layer check"
 fsd_umount "$m"
 
 # The index bomb: a 5 MB index declaring 10^6 directories for a 260 KiB layer.
