@@ -144,7 +144,25 @@ done
 tap_is "$(has_index push/single:v1)" "true " "single: push_index stored the index in the registry"
 fsd_umount "$HARNESS_DIR/m4" || tap_fail "unmount m4"
 cold_mount_check push/single:v1 "$HARNESS_DIR/m5"
+tap_is "$("$STRATA" stats "$HARNESS_DIR/m5" --json | jq -r '[.layers[].index_trust] | unique | join(" ")')" \
+	"unpinned" "single: the next mount by tag trusts what push_index published (the tag's writers could move the tag too)"
 fsd_umount "$HARNESS_DIR/m5" || tap_fail "unmount m5"
+# ... but nothing pins it: a mount by digest, or by tag with unpinned=never, builds its own
+SD=$(strata_run inspect "$REGISTRY/push/single:v1" --json | jq -r .digest)
+for how in "push/single@$SD|" "push/single:v1|unpinned=never"; do
+	rm -rf "$FSD_CACHE" && mkdir -p "$FSD_CACHE"
+	fsd_mount "${how%|*}" "$HARNESS_DIR/m5b" "${how#*|}" || tap_fail "mount ${how%|*}"
+	tap_is "$("$STRATA" stats "$HARNESS_DIR/m5b" --json | jq -r '[.layers[].index_trust] | unique | join(" ")')" \
+		"built" "single: ${how%|*} ${how#*|}: the unpinned index push_index published is not used"
+	fsd_umount "$HARNESS_DIR/m5b" || tap_fail "unmount m5b"
+done
+# strata index --push --tag turns it into a pinned reference: lazy by digest
+PIN=$(strata_run index "$REGISTRY/push/single:v1" --push --tag v1-pinned --json | jq -r .pinned)
+rm -rf "$FSD_CACHE" && mkdir -p "$FSD_CACHE"
+fsd_mount "${PIN#"$REGISTRY"/}" "$HARNESS_DIR/m5c" || tap_fail "mount $PIN"
+tap_is "$("$STRATA" stats "$HARNESS_DIR/m5c" --json | jq -r '[.layers[] | "\(.index_trust)/\(.index_source)"] | unique | join(" ")')" \
+	"pinned/registry" "single: by the pinning index's digest, the index is pinned and comes from the registry"
+fsd_umount "$HARNESS_DIR/m5c" || tap_fail "unmount m5c"
 
 # push_index when the registry refuses the upload (the fault proxy answers
 # every POST with 403): the mount still comes up and serves; the failure is logged.
