@@ -164,6 +164,23 @@ tap_is "$("$STRATA" stats "$HARNESS_DIR/m5c" --json | jq -r '[.layers[] | "\(.in
 	"pinned/registry" "single: by the pinning index's digest, the index is pinned and comes from the registry"
 fsd_umount "$HARNESS_DIR/m5c" || tap_fail "unmount m5c"
 
+# BuildKit caches of both forms get a pinning index too: lazy and trusted by digest.
+for r in bkcache bklegacy; do
+	PIN=$(strata_run index "$REGISTRY/push/$r:cache" --push --tag pinned --json | jq -r .pinned)
+	rm -rf "$FSD_CACHE" && mkdir -p "$FSD_CACHE"
+	registry_log_mark
+	fsd_mount "${PIN#"$REGISTRY"/}" "$HARNESS_DIR/m8" || tap_fail "mount $PIN"
+	tap_is "$("$STRATA" stats "$HARNESS_DIR/m8" --json | jq -r '[.mount.view] + [.layers[].index_trust] | unique | join(" ")')" \
+		"buildkit-cache pinned" "$r: by its pinning index's digest: the cache view, every index pinned"
+	tap_ok "$r: the view has chains/" test -d "$HARNESS_DIR/m8/chains/04"
+	served=0
+	for d in $(jq -r '.layers[].digest' "$MAN"); do
+		served=$((served + $(registry_bytes_served "$d")))
+	done
+	tap_is "$served" 0 "$r: mounting it fetched no layer bytes"
+	fsd_umount "$HARNESS_DIR/m8" || tap_fail "unmount m8"
+done
+
 # push_index when the registry refuses the upload (the fault proxy answers
 # every POST with 403): the mount still comes up and serves; the failure is logged.
 fixture_push v2s2 push/refused:v1 >/dev/null || harness_fail "push v2s2"
