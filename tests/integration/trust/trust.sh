@@ -272,4 +272,11 @@ tap_diag "strata push: one small file read, $served of $(cut -d' ' -f2 <<<"$PL")
 tap_ok "strata push by digest: reading one small file fetches < 10 % of the layer" \
 	test "$served" -gt 0 -a $((served * 10)) -lt "$(cut -d' ' -f2 <<<"$PL")"
 fsd_umount "$m"
+
+# strata inspect says what vouches for each layer's index.
+trust_in() { strata_run inspect "$1" --json | jq -r '[.layers[].stratafsIndexTrust] | unique | join(",")'; }
+tap_is "$(trust_in "$REGISTRY/trust/pushed@$PD")" pinned "inspect: strata push's layer index is pinned"
+tap_is "$(trust_in "$PINNED")" pinned "inspect: a pinning index pins every layer's index"
+tap_is "$(trust_in "$REGISTRY/trust/big:v1")" unpinned "inspect: the same image by tag has only unpinned ones"
+tap_is "$(trust_in "$REGISTRY/trust/sq:v1")" pinned "inspect: the squash's manifest pins its index"
 tap_done
