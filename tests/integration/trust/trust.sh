@@ -145,23 +145,45 @@ check_tree "$m" "cross-repo: other:v1 on the cache that loaded app's forgery"
 fsd_umount "$m"
 
 # The squash reads every byte through an index: never the forged one.
+# strata commit of a plain directory (an upper dir with one new file) onto
+# the image by digest, squashed into one layer.
 mkdir -p "$W/add"
 echo added >"$W/add/added.txt"
-strata_run push "$W/add" "$REGISTRY/trust/sq:v1" --base "$REGISTRY/trust/app@$MDIG" --max-layers 1 \
-	>/dev/null || harness_fail "push --max-layers 1"
+strata_run commit "$W/add" "$REGISTRY/trust/sq:v1" --base "$REGISTRY/trust/app@$MDIG" --max-layers 1 \
+	>/dev/null || harness_fail "commit --max-layers 1"
 rm -rf "$W/sq"
 skopeo copy --quiet --src-tls-verify=false "docker://$REGISTRY/trust/sq:v1" "oci:$W/sqlayout:sq" &&
 	umoci unpack --image "$W/sqlayout:sq" "$W/sq" >/dev/null || harness_fail "pull the squash"
 tap_is "$(jq '.layers | length' "$W/sqlayout/blobs/sha256/$(jq -r '.manifests[0].digest' "$W/sqlayout/index.json" | cut -d: -f2)")" 1 \
 	"squash: one layer"
+tap_is "$(cat "$W/sq/rootfs/added.txt")" added "squash: the committed file is in it"
 rm "$W/sq/rootfs/added.txt"
-tree_dump "$W/sq/rootfs" | grep -v '^|' >"$W/squash.txt"
-# umoci's rootfs keeps mtimes and owners; the root dir itself is not listed by tree_dump
+tree_dump "$W/sq/rootfs" >"$W/squash.txt"
 if diff -u "$W/oracle.txt" "$W/squash.txt" >"$W/squash.diff"; then
-	tap_pass "squash over the forged base: exactly GNU tar's extraction (plus the new file)"
+	tap_pass "strata commit --max-layers over the forged base: exactly GNU tar's extraction (plus the new file)"
 else
-	tap_fail "squash over the forged base" "$(head -20 "$W/squash.diff")"
+	tap_fail "strata commit --max-layers over the forged base" "$(head -20 "$W/squash.diff")"
 fi
+
+# A cached span file rewritten consistently (payload and its header hash),
+# as a process trusting another index of the layer would write it.
+m=$(mount_as "trust/app@$MDIG" "$W/c12") || harness_fail "mount for the span cache"
+cat "$m/etc/hostname" "$m/data/text.txt" >/dev/null
+fsd_umount "$m"
+span=$(find "$W/c12/v1/spans" -type f | head -n 1)
+"$PY" - "$span" <<'PY' || harness_fail "rewrite the span file"
+import hashlib, sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+body = bytes(b[64:]).replace(b"stratafs-fixture", b"attacker-fixture")
+assert body != bytes(b[64:])
+b[64:] = body
+b[24:56] = hashlib.sha256(body).digest()
+open(p, "wb").write(bytes(b))
+PY
+m=$(mount_as "trust/app@$MDIG" "$W/c12") || harness_fail "mount over the rewritten span"
+check_tree "$m" "a consistently rewritten span file: refused, fetched again"
+fsd_umount "$m"
 
 # A forged index added as a second referrer after a genuine one.
 publish trust/app "$W/genuine.idx" "$W/forged.idx" || harness_fail "publish two"
