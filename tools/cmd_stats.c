@@ -47,6 +47,8 @@ static const char *str(json_t *o, const char *const *keys)
 
 static const char *const K_DIGEST[] = { "digest", "blob", NULL };
 static const char *const K_SOURCE[] = { "index_source", "index", "source", NULL };
+static const char *const K_TRUST[] = { "index_trust", NULL };
+static const char *const K_CHECK[] = { "check", NULL };
 static const char *const K_BYTES[] = { "bytes_fetched", "fetched_bytes", NULL };
 static const char *const K_FRAC[] = { "fraction_fetched", "fetched_fraction", NULL };
 static const char *const K_HITS[] = { "cache_hits", "hits", NULL };
@@ -58,8 +60,9 @@ static void print_layer(json_t *l)
 	const char *d = str(l, K_DIGEST), *hex = strchr(d, ':');
 
 	hex = hex ? hex + 1 : d;
-	printf("  %-12.12s  %-8s  %12.0f  %6.1f%%  %8.0f  %8.0f\n", hex, str(l, K_SOURCE),
-	       num(l, K_BYTES), 100.0 * num(l, K_FRAC), num(l, K_HITS), num(l, K_MISSES));
+	printf("  %-12.12s  %-8s  %-8s  %12.0f  %6.1f%%  %8.0f  %8.0f  %s\n", hex, str(l, K_TRUST),
+	       str(l, K_SOURCE), num(l, K_BYTES), 100.0 * num(l, K_FRAC), num(l, K_HITS),
+	       num(l, K_MISSES), str(l, K_CHECK));
 }
 
 static void print_human(json_t *root)
@@ -71,21 +74,23 @@ static void print_human(json_t *root)
 	const char *const k_p50[] = { "p50", NULL }, *const k_p90[] = { "p90", NULL };
 	const char *const k_p99[] = { "p99", NULL }, *const k_tmo[] = { "timeouts", NULL };
 	const char *const k_req[] = { "requests", NULL };
+	const char *const k_chk[] = { "check_failures", NULL };
 	size_t i;
 	json_t *l;
 
 	printf("ref:       %s\nmanifest:  %s\nview:      %s\nuptime:    %.0f s\n\n",
 	       str(m, k_ref), str(m, k_man), str(m, k_view), num(m, k_up));
-	printf("  %-12s  %-8s  %12s  %7s  %8s  %8s\n", "layer", "index", "fetched", "%", "hits",
-	       "misses");
+	printf("  %-12s  %-8s  %-8s  %12s  %7s  %8s  %8s  %s\n", "layer", "trust", "index",
+	       "fetched", "%", "hits", "misses", "check");
 	json_array_foreach(layers, i, l)
 		print_layer(l);
 	if (!json_is_object(tot))
 		tot = root;
-	printf("  %-12s  %-8s  %12.0f  %6.1f%%  %8.0f  %8.0f\n", "total", "", num(tot, K_BYTES),
-	       100.0 * num(tot, K_FRAC), num(tot, K_HITS), num(tot, K_MISSES));
-	printf("\nerrors: %.0f   timeouts: %.0f   registry requests: %.0f\n", num(tot, K_ERRORS),
-	       num(tot, k_tmo), num(tot, k_req));
+	printf("  %-12s  %-8s  %-8s  %12.0f  %6.1f%%  %8.0f  %8.0f\n", "total", "", "",
+	       num(tot, K_BYTES), 100.0 * num(tot, K_FRAC), num(tot, K_HITS), num(tot, K_MISSES));
+	printf("\nerrors: %.0f   timeouts: %.0f   whole-layer check failures: %.0f   "
+	       "registry requests: %.0f\n", num(tot, K_ERRORS), num(tot, k_tmo), num(tot, k_chk),
+	       num(tot, k_req));
 	if (json_is_object(lat))
 		printf("fetch latency: p50 %.1f ms  p90 %.1f ms  p99 %.1f ms\n", num(lat, k_p50),
 		       num(lat, k_p90), num(lat, k_p99));
