@@ -53,8 +53,18 @@ static int hash_tar(struct fs_store *s, struct fs_layer *l, char out[DIGEST_STR_
 	int r = buf ? digest_ctx_new(&dc) : -ENOMEM;
 
 	while (r == 0 && u < l->info.tar_size) {
-		ssize_t n = fs_store_read_tar(s, l, buf, CHECK_CHUNK, u);
+		ssize_t n;
 
+		/*
+		 * Unmounting must not wait for a whole layer; a cache that cannot
+		 * hold spans would make the check download the layer a second time.
+		 */
+		pthread_mutex_lock(&s->lock);
+		r = s->stop ? -ECANCELED : s->cache_failing ? -ENOSPC : 0;
+		pthread_mutex_unlock(&s->lock);
+		if (r < 0)
+			break;
+		n = fs_store_read_tar(s, l, buf, CHECK_CHUNK, u);
 		if (n <= 0)
 			r = n < 0 ? (int)n : -EIO;
 		else
