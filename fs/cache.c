@@ -46,7 +46,7 @@ struct fs_cache {
 	uint64_t max;
 	uint64_t low;            /* prune down to this */
 	_Atomic uint64_t used;   /* estimate, see above */
-	_Atomic uint64_t seq;    /* tmp file names */
+	_Atomic uint64_t seq;    /* tmp file names: <pid>-<handle address>-<seq> */
 	_Atomic uint64_t since;  /* bytes this handle wrote since its last scan */
 	atomic_bool warned;      /* a write error was logged once */
 	pthread_mutex_t evict_lock; /* one eviction at a time per handle */
@@ -248,13 +248,18 @@ int fs_cache_unlinkat(int dirfd, const char *rel)
 	return r;
 }
 
-/* A new tmp file in v1/tmp, never an existing name (O_EXCL), its name in @name. */
+/*
+ * A new tmp file in v1/tmp, never an existing name (O_EXCL), its name in
+ * @name. Names differ between live handles (pid, handle address); one a
+ * dead process left is skipped.
+ */
 static int tmp_create(struct fs_cache *c, char *name)
 {
 	int fd = -1;
 
 	for (int tries = 0; fd < 0 && tries < 8; tries++) {
-		if (fs_cache_path_fmt(name, "%d-%llu", (int)getpid(),
+		if (fs_cache_path_fmt(name, "%d-%llx-%llu", (int)getpid(),
+				      (unsigned long long)(uintptr_t)c,
 				      (unsigned long long)atomic_fetch_add(&c->seq, 1)) < 0)
 			return -ENAMETOOLONG;
 		fd = openat(c->fd[FS_CACHE_SUB_TMP], name,
@@ -262,7 +267,7 @@ static int tmp_create(struct fs_cache *c, char *name)
 		if (fd < 0 && errno != EEXIST)
 			return -errno;
 	}
-	return fd < 0 ? -EEXIST : fd; /* EEXIST: a dead process of our pid left its files */
+	return fd < 0 ? -EEXIST : fd;
 }
 
 /* rename the tmp file @tmp to @name in @dirfd, or in its subdir @sub (re-created if pruned). */

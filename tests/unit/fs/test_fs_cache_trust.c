@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,11 +204,14 @@ static void test_swapped_tmp(void)
 	refused("swap", -ELOOP, "reopening it");
 }
 
-/* Names taken in v1/tmp (links to a victim): the transaction never writes through them. */
+/*
+ * Names taken in v1/tmp (links to a victim): the transaction never writes
+ * through them. A handle's tmp names are <pid>-<handle address>-<seq>.
+ */
 static void test_tmp_excl(void)
 {
 	struct fs_cache *c = NULL;
-	char name[64], buf[32] = "";
+	char name[300], buf[32] = "";
 	void *ib = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -215,7 +219,8 @@ static void test_tmp_excl(void)
 	is_int(fs_cache_open(at("excl"), 0, &c), 0, "open");
 	make_victim("victim4");
 	for (int i = 0; i < 4; i++) {
-		snprintf(name, sizeof(name), "excl/v1/tmp/%d-%d", (int)getpid(), i);
+		snprintf(name, sizeof(name), "excl/v1/tmp/%d-%llx-%d", (int)getpid(),
+			 (unsigned long long)(uintptr_t)c, i);
 		symlink(at("victim4/old"), at("%s", name));
 	}
 	is_int(fs_cache_index_put(c, FS_CACHE_INDEX_BUILT, BLOB_A, "new index", 9), 0,
