@@ -69,7 +69,14 @@ struct fs_layer_origin {
 	const char *manifest_digest; /* the manifest whose referrers hold unpinned indexes */
 	const char *pinned_artifact; /* index artifact a pinning index vouches for; NULL/"": none */
 	bool trust_unpinned;         /* the user's policy allows unpinned indexes here */
-	const char *diff_id;         /* the layer's diff_id from the config; NULL: unknown */
+	/*
+	 * The layer's diff_id (from the config), asked for only when the
+	 * layer must be streamed, as it may cost a request: 0 and *out (NULL:
+	 * unknown), or -errno. NULL: unknown.
+	 */
+	int (*diff_id)(void *ctx, size_t layer, const char **out);
+	void *diff_id_ctx;
+	size_t layer;                /* the layer's position, for diff_id() */
 };
 
 /*
@@ -124,6 +131,16 @@ int fs_index_build_stream(struct reg_client *c, const struct reg_descriptor *des
 int fs_index_build_progress(struct reg_client *c, const struct reg_descriptor *desc,
 			    const char *diff_id, uint64_t span_size, struct idx_layer **out,
 			    reg_progress_fn progress, void *ctx);
+
+/*
+ * For each of @layers[0..n), whether a stratafs index artifact referring to
+ * manifest @mdigest (referrers API or fallback tag) holds an index blob
+ * for it (@has[i]). Nothing vouches for those indexes: this only tells
+ * whether pushing another would add anything. No referrers: all false, 0.
+ * Other errors: -errno.
+ */
+int fs_index_registry_has(struct reg_client *c, const char *mdigest,
+			  const struct reg_descriptor *const *layers, size_t n, bool *has);
 
 /*
  * Upload the serialized @idx[0..n) and push one stratafs index artifact

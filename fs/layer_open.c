@@ -16,11 +16,12 @@
  *      inside reg_referrers), newest first
  *   6. built here, streaming the layer once (blob digest and diff_id
  *      checked), and cached by layer digest
- * Whatever the source, idx_load()/idx_build() validate the index and its
- * blob digest must equal the layer's. An index from a registry is cached
- * by its own digest only, so it is found again only through a document
- * that names that digest: never by another image that merely shares the
- * layer. The span states start ABSENT, or UNKNOWN for the spans the cache
+ * Whatever the source, idx_load_for()/idx_build() validate the index, and
+ * a loaded one must name the descriptor's blob digest and size (checked on
+ * its header, before its payload is decompressed). An index from a
+ * registry is cached by its own digest only, so it is found again only
+ * through a document that names that digest: never by another image that
+ * merely shares the layer. The span states start ABSENT, or UNKNOWN for the spans the cache
  * dir already holds a file for (checked against this index before use).
  */
 #include <errno.h>
@@ -40,24 +41,20 @@ void fs_layer_free(struct fs_layer *l)
 	free(l);
 }
 
-/* Load @buf as the index of @l; -EBADMSG if it is not this layer's. */
+/*
+ * Load @buf as the index of @l: -EBADMSG if it is not this layer's (digest
+ * and size, checked before the payload is decompressed), -EFBIG if it
+ * declares more than the layer can hold.
+ */
 static int load_index(struct fs_layer *l, const void *buf, size_t len, const char *what)
 {
 	struct idx_layer *idx = NULL;
-	struct idx_info info;
 	int r;
 
-	r = idx_load(buf, len, &idx);
+	r = idx_load_for(buf, len, l->digest, l->blob_size, &idx);
 	if (r < 0) {
 		log_warn("ignoring the %s index of layer '%s': %s", what, l->digest, strerror(-r));
 		return r;
-	}
-	idx_layer_info(idx, &info);
-	if (strcmp(info.blob_digest, l->digest) != 0) {
-		log_warn("ignoring the %s index of layer '%s': it indexes '%s'", what, l->digest,
-			 info.blob_digest);
-		idx_layer_free(idx);
-		return -EBADMSG;
 	}
 	l->idx = idx;
 	return 0;
@@ -184,13 +181,17 @@ static int from_referrers(struct fs_store *s, struct fs_layer *l, const char *md
 }
 
 static int build(struct fs_store *s, struct fs_layer *l, const struct reg_descriptor *desc,
-		 const char *diff_id)
+		 const struct fs_layer_origin *o)
 {
+	const char *diff_id = NULL;
 	uint64_t fetched = 0;
 	void *buf = NULL;
 	size_t len = 0;
 	int r;
 
+	r = o->diff_id ? o->diff_id(o->diff_id_ctx, o->layer, &diff_id) : 0;
+	if (r < 0)
+		return r;
 	log_info("indexing layer '%s' (%llu bytes)", l->digest, (unsigned long long)desc->size);
 	r = fs_index_build_stream(s->client, desc, diff_id, s->o.span_size, &l->idx, NULL,
 				   &fetched);
@@ -204,6 +205,49 @@ static int build(struct fs_store *s, struct fs_layer *l, const struct reg_descri
 	if (idx_save(l->idx, &buf, &len) == 0)
 		fs_cache_index_put(s->cache, FS_CACHE_INDEX_BUILT, l->digest, buf, len); /* best effort */
 	free(buf);
+	return 0;
+}
+
+/* Drop @l's index and the local copy it came from. */
+static void drop_index(struct fs_store *s, struct fs_layer *l)
+{
+	if (l->index_digest[0])
+		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BLOB, l->index_digest);
+	else
+		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BUILT, l->digest);
+	idx_layer_free(l->idx);
+	l->idx = NULL;
+	l->index_digest[0] = '\0';
+}
+
+/*
+ * What the layer's tar must hash to (the whole-layer check): the config's
+ * diff_id. It costs the config request, so it is asked for only when
+ * prefetch=all will read the layer in full; else the index's own diff_id
+ * stands in. An index that names another diff_id than the config's is
+ * not this layer's: it is dropped and the layer built from its bytes.
+ */
+static int expect_diff_id(struct fs_store *s, struct fs_layer *l,
+			  const struct fs_layer_origin *o, const struct reg_descriptor *desc)
+{
+	const char *want = NULL;
+	int r;
+
+	if (s->o.prefetch_all && o->diff_id) {
+		r = o->diff_id(o->diff_id_ctx, o->layer, &want);
+		if (r < 0)
+			return r;
+	}
+	if (want && strcmp(want, l->info.diff_id) != 0 && strcmp(l->trust, "built") != 0) {
+		log_warn("the %s index of layer '%s' names diff_id %s, the config %s: building one",
+			 l->trust, l->digest, l->info.diff_id, want);
+		drop_index(s, l);
+		r = build(s, l, desc, o);
+		if (r < 0)
+			return r;
+		idx_layer_info(l->idx, &l->info);
+	}
+	snprintf(l->diff_id, sizeof(l->diff_id), "%s", want ? want : l->info.diff_id);
 	return 0;
 }
 
@@ -228,7 +272,7 @@ static int find_index(struct fs_store *s, struct fs_layer *l, const struct fs_la
 		return 0;
 	if (!pin && o->trust_unpinned && from_referrers(s, l, o->manifest_digest) == 0)
 		return 0;
-	return build(s, l, desc, o->diff_id);
+	return build(s, l, desc, o);
 }
 
 static int mark_cached(void *ctx, uint64_t u_start, uint64_t len)
@@ -336,7 +380,12 @@ int fs_store_open_layer(struct fs_store *s, const struct fs_layer_origin *origin
 	r = l ? 0 : -ENOMEM;
 	if (l) {
 		memcpy(l->digest, desc->digest, sizeof(l->digest));
+		l->blob_size = desc->size;
 		r = find_index(s, l, origin, desc);
+	}
+	if (r == 0) {
+		idx_layer_info(l->idx, &l->info);
+		r = expect_diff_id(s, l, origin, desc);
 	}
 	if (r == 0)
 		r = init_spans(s, l);

@@ -68,7 +68,8 @@ struct opener {
 	struct fs_mount *m;
 	const struct fs_mount_opts *o;
 	const struct reg_descriptor *const *descs;
-	const char *const *diff_ids;
+	int (*diff_id)(void *ctx, size_t layer, const char **out);
+	void *diff_id_ctx;
 	size_t n;
 	unsigned *nos;
 	const struct idx_layer **idx;
@@ -96,7 +97,9 @@ static void *opener_main(void *arg)
 			.manifest_digest = op->m->manifest->digest,
 			.pinned_artifact = op->m->manifest->pinned_artifact,
 			.trust_unpinned = trusts_unpinned(op->m, op->o),
-			.diff_id = op->diff_ids ? op->diff_ids[i] : NULL,
+			.diff_id = op->diff_id,
+			.diff_id_ctx = op->diff_id_ctx,
+			.layer = i,
 		};
 
 		r = fs_store_open_layer(op->m->store, &origin, op->descs[i], &op->nos[i],
@@ -113,12 +116,13 @@ static void *opener_main(void *arg)
 }
 
 int fs_mount_open_layers(struct fs_mount *m, const struct fs_mount_opts *o,
-			 const struct reg_descriptor *const *descs, const char *const *diff_ids,
-			 size_t n, unsigned *nos, const struct idx_layer **idx)
+			 const struct reg_descriptor *const *descs, size_t n,
+			 int (*diff_id)(void *ctx, size_t layer, const char **out), void *diff_id_ctx,
+			 unsigned *nos, const struct idx_layer **idx)
 {
 	pthread_t th[MAX_OPEN_THREADS];
-	struct opener op = { .m = m, .o = o, .descs = descs, .diff_ids = diff_ids, .n = n,
-			     .nos = nos, .idx = idx };
+	struct opener op = { .m = m, .o = o, .descs = descs, .diff_id = diff_id,
+			     .diff_id_ctx = diff_id_ctx, .n = n, .nos = nos, .idx = idx };
 	size_t nth = o->open_threads ? o->open_threads : 8, started = 0;
 
 	if (nth > MAX_OPEN_THREADS)
@@ -164,23 +168,33 @@ int fs_mount_add_tree(struct fs_mount *m, const struct idx_layer *const *idx, co
 
 /*
  * The config's diff_ids, one per layer: what a layer streamed to build its
- * index is checked against (the config is pinned by the manifest).
+ * index is checked against (the config is pinned by the manifest). Read
+ * once, the first time a layer has to be streamed: a mount whose indexes
+ * are all at hand costs no config request.
  */
-static int config_diff_ids(struct fs_mount *m, char ***ids, size_t *n)
+struct config_ids {
+	struct fs_mount *m;
+	pthread_mutex_t lock;
+	bool done;
+	int err;
+	char **ids;
+	size_t n;
+};
+
+static int read_config_ids(struct config_ids *c)
 {
+	struct fs_mount *m = c->m;
 	char *buf = NULL;
 	size_t len = 0;
 	int r;
 
 	r = reg_blob_get(m->client, m->manifest->config.digest, REG_MAX_CONFIG_SIZE, &buf, &len);
 	if (r == 0)
-		r = reg_image_config_diff_ids(buf, len, ids, n);
+		r = reg_image_config_diff_ids(buf, len, &c->ids, &c->n);
 	free(buf);
-	if (r == 0 && *n != m->manifest->n_layers) {
-		log_err("the config of '%s' has %zu diff_ids for %zu layers", m->ref_str, *n,
+	if (r == 0 && c->n != m->manifest->n_layers) {
+		log_err("the config of '%s' has %zu diff_ids for %zu layers", m->ref_str, c->n,
 			m->manifest->n_layers);
-		reg_strv_free(*ids, *n);
-		*ids = NULL;
 		r = -EBADMSG;
 	}
 	if (r < 0)
@@ -188,14 +202,30 @@ static int config_diff_ids(struct fs_mount *m, char ***ids, size_t *n)
 	return r;
 }
 
+static int config_diff_id(void *ctx, size_t layer, const char **out)
+{
+	struct config_ids *c = ctx;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->done) {
+		c->err = read_config_ids(c);
+		c->done = true;
+	}
+	r = c->err;
+	*out = r == 0 && layer < c->n ? c->ids[layer] : NULL;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
 /* The image view, with -o layers the per-layer view. */
 static int build_image(struct fs_mount *m, const struct fs_mount_opts *o)
 {
-	size_t n = m->manifest->n_layers, n_ids = 0;
+	size_t n = m->manifest->n_layers;
 	const struct reg_descriptor **descs = calloc(n + 1, sizeof(*descs));
 	const struct idx_layer **idx = calloc(n + 1, sizeof(*idx));
 	unsigned *nos = calloc(n + 1, sizeof(*nos));
-	char **ids = NULL;
+	struct config_ids ids = { .m = m, .lock = PTHREAD_MUTEX_INITIALIZER };
 	uint64_t dir;
 	char name[32];
 	int r = -ENOMEM, tree;
@@ -204,9 +234,7 @@ static int build_image(struct fs_mount *m, const struct fs_mount_opts *o)
 		goto out_free;
 	for (size_t i = 0; i < n; i++)
 		descs[i] = &m->manifest->layers[i];
-	r = config_diff_ids(m, &ids, &n_ids);
-	if (r == 0)
-		r = fs_mount_open_layers(m, o, descs, (const char *const *)ids, n, nos, idx);
+	r = fs_mount_open_layers(m, o, descs, n, config_diff_id, &ids, nos, idx);
 	if (r < 0)
 		goto out_free;
 	tree = fs_mount_add_tree(m, idx, nos, n, 0);
@@ -230,7 +258,8 @@ static int build_image(struct fs_mount *m, const struct fs_mount_opts *o)
 			r = fs_view_attach_tree(m->view, dir, name, (unsigned)tree);
 	}
 out_free:
-	reg_strv_free(ids, n_ids);
+	reg_strv_free(ids.ids, ids.n);
+	pthread_mutex_destroy(&ids.lock);
 	free(descs);
 	free(idx);
 	free(nos);

@@ -36,6 +36,15 @@ static const struct reg_descriptor *find_desc(const struct reg_descriptor *layer
 	return NULL;
 }
 
+/* The diff_id the cache config gives layer @layer (may be NULL). */
+static int cache_diff_id(void *ctx, size_t layer, const char **out)
+{
+	const char **ids = ctx;
+
+	*out = ids[layer] && digest_is_valid(ids[layer]) ? ids[layer] : NULL;
+	return 0;
+}
+
 /* Open each distinct blob once, then copy the results to every config layer using it. */
 static int open_all(struct fs_mount *m, const struct fs_mount_opts *o, struct bk *bk)
 {
@@ -60,7 +69,7 @@ static int open_all(struct fs_mount *m, const struct fs_mount_opts *o, struct bk
 			uniq[nu++] = bk->descs[i];
 		}
 	}
-	r = fs_mount_open_layers(m, o, uniq, uids, nu, unos, uidx);
+	r = fs_mount_open_layers(m, o, uniq, nu, cache_diff_id, uids, unos, uidx);
 	if (r < 0)
 		goto out_free;
 	for (size_t i = 0; i < n; i++) {

@@ -82,13 +82,14 @@ int fs_mount_build_buildkit(struct fs_mount *m, const struct fs_mount_opts *o);
 
 /*
  * Open the layers @descs[0..n) of m->manifest in parallel: store layer
- * numbers in @nos, indexes in @idx. @diff_ids[i] (@diff_ids or an entry
- * may be NULL) is the layer's diff_id from the config, checked if the
- * layer is streamed. The first error is returned.
+ * numbers in @nos, indexes in @idx. @diff_id (may be NULL) gives layer
+ * i's diff_id, checked if the layer has to be streamed (see struct
+ * fs_layer_origin). The first error is returned.
  */
 int fs_mount_open_layers(struct fs_mount *m, const struct fs_mount_opts *o,
-			 const struct reg_descriptor *const *descs, const char *const *diff_ids,
-			 size_t n, unsigned *nos, const struct idx_layer **idx);
+			 const struct reg_descriptor *const *descs, size_t n,
+			 int (*diff_id)(void *ctx, size_t layer, const char **out), void *diff_id_ctx,
+			 unsigned *nos, const struct idx_layer **idx);
 
 /* Build a tree of @n layers and add it to m->view; the tree id or -errno. */
 int fs_mount_add_tree(struct fs_mount *m, const struct idx_layer *const *idx, const unsigned *nos,
