@@ -12,6 +12,13 @@
  * Size accounting: c->used is this handle's estimate (a scan at open plus
  * what it wrote). Other processes write too, so eviction rescans the
  * directory and works from the real total.
+ *
+ * Trust (the rule is in fs/cache.h): fs_cache_open() checks the cache dir,
+ * v1/ and each subdir with common/safedir.h and keeps the subdirs open.
+ * After that no path is resolved from the cache dir's name again: every
+ * file is reached by openat/renameat/unlinkat relative to a held fd, with
+ * O_NOFOLLOW on the last component and on a span dir, so a dir renamed or
+ * swapped for a symlink after the check redirects nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,16 +36,17 @@
 #include "common/fdio.h"
 #include "common/digest.h"
 #include "common/log.h"
+#include "common/safedir.h"
 #include "fs/cache.h"
 #include "fs/cache_int.h"
 
 struct fs_cache {
 	char *dir;               /* the cache dir as given */
-	char *v1;                /* <dir>/v1 */
+	int fd[FS_CACHE_SUB_N];  /* the checked subdirs of v1/ (-1: none) */
 	uint64_t max;
 	uint64_t low;            /* prune down to this */
 	_Atomic uint64_t used;   /* estimate, see above */
-	_Atomic uint64_t seq;    /* tmp file names */
+	_Atomic uint64_t seq;    /* tmp file names: <pid>-<handle address>-<seq> */
 	_Atomic uint64_t since;  /* bytes this handle wrote since its last scan */
 	atomic_bool warned;      /* a write error was logged once */
 	pthread_mutex_t evict_lock; /* one eviction at a time per handle */
@@ -62,26 +70,6 @@ int fs_cache_default_dir(char *buf, size_t len)
 	return 0;
 }
 
-/* mkdir -p, 0700 for what it creates. */
-static int mkdirs(const char *path)
-{
-	char tmp[FS_CACHE_PATH_MAX];
-	size_t i, n = strlen(path);
-
-	if (n == 0 || n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, n + 1);
-	for (i = 1; i <= n; i++) {
-		if (tmp[i] != '/' && tmp[i] != '\0')
-			continue;
-		tmp[i] = '\0';
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		tmp[i] = path[i];
-	}
-	return 0;
-}
-
 int fs_cache_blob_hex(const char *blob_digest, const char **hex)
 {
 	if (!blob_digest || !digest_is_valid(blob_digest))
@@ -101,22 +89,75 @@ int fs_cache_path_fmt(char *buf, const char *fmt, ...)
 	return n < 0 || n >= FS_CACHE_PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
-static int index_path(const struct fs_cache *c, enum fs_cache_index_kind k, const char *digest,
-		      char *buf)
+/* An index file: its dir (held fd) and name there. */
+static int index_name(const struct fs_cache *c, enum fs_cache_index_kind k, const char *digest,
+		      char *buf, int *dirfd)
 {
 	const char *hex;
 	int r = fs_cache_blob_hex(digest, &hex);
 
 	if (r < 0)
 		return r;
-	return fs_cache_path_fmt(buf, "%s/%s/%s.idx", c->v1,
-				 k == FS_CACHE_INDEX_BUILT ? FS_CACHE_BUILT_DIR : FS_CACHE_IBLOB_DIR,
-				 hex);
+	*dirfd = c->fd[k == FS_CACHE_INDEX_BUILT ? FS_CACHE_SUB_BUILT : FS_CACHE_SUB_IBLOB];
+	return fs_cache_path_fmt(buf, "%s.idx", hex);
+}
+
+static const char *const sub_names[FS_CACHE_SUB_N] = {
+	[FS_CACHE_SUB_BUILT] = FS_CACHE_BUILT_DIR,
+	[FS_CACHE_SUB_IBLOB] = FS_CACHE_IBLOB_DIR,
+	[FS_CACHE_SUB_SPANS] = "spans",
+	[FS_CACHE_SUB_TMP] = "tmp",
+	[FS_CACHE_SUB_LEGACY] = FS_CACHE_LEGACY_INDEX_DIR,
+};
+
+/* Check and open v1/ and its subdirs (from @top, the checked cache dir). */
+static int open_subdirs(struct fs_cache *c, int top, char *why)
+{
+	char shown[FS_CACHE_PATH_MAX];
+	int v1, fd, r = 0;
+
+	if (fs_cache_path_fmt(shown, "%s/v1", c->dir) < 0)
+		return -ENAMETOOLONG;
+	v1 = safedir_openat(top, "v1", shown, SAFEDIR_CREATE, why);
+	if (v1 < 0)
+		return v1;
+	for (int i = 0; r == 0 && i < FS_CACHE_SUB_N; i++) {
+		r = fs_cache_path_fmt(shown, "%s/v1/%s", c->dir, sub_names[i]);
+		fd = r < 0 ? r : safedir_openat(v1, sub_names[i], shown,
+						 i == FS_CACHE_SUB_LEGACY ? 0 : SAFEDIR_CREATE, why);
+		if (fd == -ENOENT && i == FS_CACHE_SUB_LEGACY)
+			continue; /* no longer created */
+		r = fd < 0 ? fd : 0;
+		c->fd[i] = fd;
+	}
+	close(v1);
+	return r;
+}
+
+/* The cache dir, v1/ and its subdirs pass the rule of fs/cache.h, or a message says why not. */
+static int open_dirs(struct fs_cache *c)
+{
+	char why[SAFEDIR_WHY_MAX] = "";
+	int top, r;
+
+	top = safedir_open(c->dir, SAFEDIR_CREATE, why);
+	if (top < 0) {
+		r = top;
+		goto out_refuse;
+	}
+	r = open_subdirs(c, top, why);
+	close(top);
+	if (r == 0)
+		return 0;
+out_refuse:
+	log_err("refusing cache dir '%s': %s (a cache dir must be ours, writable by us only, "
+		"with no symlink on its path)", c->dir, why[0] ? why : strerror(-r));
+	return r;
 }
 
 int fs_cache_open(const char *dir, uint64_t max_bytes, struct fs_cache **out)
 {
-	char def[FS_CACHE_PATH_MAX], p[FS_CACHE_PATH_MAX];
+	char def[FS_CACHE_PATH_MAX];
 	struct fs_cache *c;
 	struct fs_cache_usage u;
 	int r;
@@ -130,23 +171,15 @@ int fs_cache_open(const char *dir, uint64_t max_bytes, struct fs_cache **out)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	for (int i = 0; i < FS_CACHE_SUB_N; i++)
+		c->fd[i] = -1;
 	pthread_mutex_init(&c->evict_lock, NULL);
 	c->max = max_bytes ? max_bytes : FS_CACHE_DEFAULT_MAX;
 	c->low = c->max - c->max / 10;
 	c->dir = strdup(dir);
-	r = -ENOMEM;
-	if (!c->dir || fs_cache_path_fmt(p, "%s/v1", dir) < 0 || !(c->v1 = strdup(p)))
+	r = c->dir ? open_dirs(c) : -ENOMEM;
+	if (r < 0)
 		goto out_free;
-	static const char *const subs[] = { FS_CACHE_BUILT_DIR, FS_CACHE_IBLOB_DIR, "spans", "tmp" };
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		r = fs_cache_path_fmt(p, "%s/%s", c->v1, subs[i]);
-		if (r == 0)
-			r = mkdirs(p);
-		if (r < 0) {
-			log_err("cannot create cache dir '%s': %s", p, strerror(-r));
-			goto out_free;
-		}
-	}
 	r = fs_cache_du(c, &u); /* also removes stale tmp files */
 	if (r < 0)
 		goto out_free;
@@ -163,7 +196,9 @@ void fs_cache_close(struct fs_cache *c)
 	if (!c)
 		return;
 	pthread_mutex_destroy(&c->evict_lock);
-	free(c->v1);
+	for (int i = 0; i < FS_CACHE_SUB_N; i++)
+		if (c->fd[i] >= 0)
+			close(c->fd[i]);
 	free(c->dir);
 	free(c);
 }
@@ -180,49 +215,103 @@ void fs_cache_note_write_error(struct fs_cache *c, const char *what, int r)
 			 "errors not logged", what, c->dir, strerror(-r));
 }
 
+int fs_cache_subdir_open(int dirfd, const char *name, bool create)
+{
+	int fd;
+
+	fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && create) {
+		if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+int fs_cache_unlinkat(int dirfd, const char *rel)
+{
+	const char *slash = strchr(rel, '/');
+	char sub[FS_CACHE_PATH_MAX];
+	int fd, r;
+
+	if (!slash)
+		return unlinkat(dirfd, rel, 0) < 0 ? -errno : 0;
+	if ((size_t)(slash - rel) >= sizeof(sub) || strchr(slash + 1, '/'))
+		return -EINVAL;
+	memcpy(sub, rel, (size_t)(slash - rel));
+	sub[slash - rel] = '\0';
+	fd = fs_cache_subdir_open(dirfd, sub, false);
+	if (fd < 0)
+		return fd;
+	r = unlinkat(fd, slash + 1, 0) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
 /*
- * The transaction: tmp file in v1/tmp -> write @hdr then @body -> rename to
- * @final (creating @final_dir when it vanished under a concurrent prune).
+ * A new tmp file in v1/tmp, never an existing name (O_EXCL), its name in
+ * @name. Names differ between live handles (pid, handle address); one a
+ * dead process left is skipped.
  */
-int fs_cache_write_tx(struct fs_cache *c, const char *final, const char *final_dir,
-		    const void *hdr, size_t hdr_len, const void *body, size_t len)
+static int tmp_create(struct fs_cache *c, char *name)
+{
+	int fd = -1;
+
+	for (int tries = 0; fd < 0 && tries < 8; tries++) {
+		if (fs_cache_path_fmt(name, "%d-%llx-%llu", (int)getpid(),
+				      (unsigned long long)(uintptr_t)c,
+				      (unsigned long long)atomic_fetch_add(&c->seq, 1)) < 0)
+			return -ENAMETOOLONG;
+		fd = openat(c->fd[FS_CACHE_SUB_TMP], name,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return -errno;
+	}
+	return fd < 0 ? -EEXIST : fd;
+}
+
+/* rename the tmp file @tmp to @name in @dirfd, or in its subdir @sub (re-created if pruned). */
+static int tx_rename(struct fs_cache *c, const char *tmp, int dirfd, const char *sub,
+		     const char *name)
+{
+	int fd, r = -ENOENT;
+
+	if (!sub)
+		return renameat(c->fd[FS_CACHE_SUB_TMP], tmp, dirfd, name) < 0 ? -errno : 0;
+	for (int tries = 0; r == -ENOENT && tries < 3; tries++) {
+		fd = fs_cache_subdir_open(dirfd, sub, true);
+		if (fd < 0)
+			return fd;
+		r = renameat(c->fd[FS_CACHE_SUB_TMP], tmp, fd, name) < 0 ? -errno : 0;
+		close(fd); /* ENOENT: a prune removed the dir after we opened it */
+	}
+	return r;
+}
+
+int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char *name,
+		      const void *hdr, size_t hdr_len, const void *body, size_t len)
 {
 	char tmp[FS_CACHE_PATH_MAX];
-	int fd, r, tries;
+	int fd, r;
 
-	r = fs_cache_path_fmt(tmp, "%s/tmp/%d-%llu-XXXXXX", c->v1, (int)getpid(),
-		     (unsigned long long)atomic_fetch_add(&c->seq, 1));
-	if (r < 0)
-		return r;
-	fd = mkostemp(tmp, O_CLOEXEC);
+	fd = tmp_create(c, tmp);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	r = fd_write_all(fd, hdr, hdr_len);
 	if (r == 0)
 		r = fd_write_all(fd, body, len);
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
-	if (r < 0)
-		goto out_unlink;
-	for (tries = 0; tries < 3; tries++) {
-		r = 0;
-		if (rename(tmp, final) == 0)
-			break;
-		r = -errno;
-		if (r != -ENOENT || !final_dir)
-			break;
-		if (mkdir(final_dir, 0700) < 0 && errno != EEXIST)
-			break;
+	if (r == 0)
+		r = tx_rename(c, tmp, dirfd, sub, name);
+	if (r < 0) {
+		unlinkat(c->fd[FS_CACHE_SUB_TMP], tmp, 0);
+		return r;
 	}
-	if (r < 0)
-		goto out_unlink;
 	atomic_fetch_add(&c->used, hdr_len + len);
 	atomic_fetch_add(&c->since, hdr_len + len);
 	fs_cache_evict(c);
 	return 0;
-out_unlink:
-	unlink(tmp);
-	return r;
 }
 
 /*
@@ -245,40 +334,38 @@ void fs_cache_evict(struct fs_cache *c)
 	pthread_mutex_unlock(&c->evict_lock);
 }
 
-static int read_file(const char *path, size_t max, void **buf, size_t *len)
+/*
+ * Read the index file @name of @dirfd whole: a regular file of ours only
+ * (O_NOFOLLOW; O_NONBLOCK so that a fifo cannot hang us). Returns the fd,
+ * still open for the LRU touch, or -errno.
+ */
+static int read_index(int dirfd, const char *name, void **buf, size_t *len)
 {
 	struct stat st;
 	char *b = NULL;
-	size_t got = 0;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return errno == ELOOP ? -EPERM : -errno;
 	r = fstat(fd, &st) < 0 ? -errno : 0;
-	if (r == 0 && (uint64_t)st.st_size > max)
+	if (r == 0 && (!S_ISREG(st.st_mode) || st.st_uid != geteuid()))
+		r = -EPERM;
+	if (r == 0 && (uint64_t)st.st_size > FS_CACHE_MAX_INDEX)
 		r = -EFBIG;
 	if (r == 0 && !(b = malloc((size_t)st.st_size + 1)))
 		r = -ENOMEM;
-	while (r == 0 && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, b + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			r = n < 0 ? -errno : -EIO;
-		else
-			got += (size_t)n;
-	}
-	close(fd);
+	if (r == 0)
+		r = fd_read_all(fd, b, (size_t)st.st_size);
 	if (r < 0) {
 		free(b);
+		close(fd);
 		return r;
 	}
-	b[got] = '\0';
+	b[st.st_size] = '\0';
 	*buf = b;
-	*len = got;
-	return 0;
+	*len = (size_t)st.st_size;
+	return fd;
 }
 
 /* Whether @buf hashes to @digest. */
@@ -295,32 +382,38 @@ static bool digest_matches(const void *buf, size_t len, const char *digest)
 int fs_cache_index_get(struct fs_cache *c, enum fs_cache_index_kind k, const char *digest,
 		       void **buf, size_t *len)
 {
-	char p[FS_CACHE_PATH_MAX];
-	int r = index_path(c, k, digest, p);
+	char name[FS_CACHE_PATH_MAX];
+	int dirfd, fd, r = index_name(c, k, digest, name, &dirfd);
 
 	if (r < 0)
 		return r;
-	r = read_file(p, FS_CACHE_MAX_INDEX, buf, len);
-	if (r == 0 && k == FS_CACHE_INDEX_BLOB && !digest_matches(*buf, *len, digest)) {
+	fd = read_index(dirfd, name, buf, len);
+	if (fd == -EPERM)
+		log_warn("ignoring cached index '%s' in '%s': not a regular file of ours", name,
+			 c->dir);
+	if (fd < 0)
+		return fd;
+	if (k == FS_CACHE_INDEX_BLOB && !digest_matches(*buf, *len, digest)) {
 		log_warn("cached index blob '%s' is damaged: removed", digest);
-		unlink(p);
+		unlinkat(dirfd, name, 0);
 		free(*buf);
 		*buf = NULL;
-		return -EBADMSG;
+		r = -EBADMSG;
+	} else {
+		futimens(fd, NULL); /* LRU: used now */
 	}
-	if (r == 0)
-		utimensat(AT_FDCWD, p, NULL, 0); /* LRU: used now */
+	close(fd);
 	return r;
 }
 
 int fs_cache_index_put(struct fs_cache *c, enum fs_cache_index_kind k, const char *digest,
 		       const void *buf, size_t len)
 {
-	char p[FS_CACHE_PATH_MAX];
-	int r = index_path(c, k, digest, p);
+	char name[FS_CACHE_PATH_MAX];
+	int dirfd, r = index_name(c, k, digest, name, &dirfd);
 
 	if (r == 0)
-		r = fs_cache_write_tx(c, p, NULL, "", 0, buf, len);
+		r = fs_cache_write_tx(c, dirfd, NULL, name, "", 0, buf, len);
 	if (r < 0)
 		fs_cache_note_write_error(c, "an index", r);
 	return r;
@@ -328,19 +421,18 @@ int fs_cache_index_put(struct fs_cache *c, enum fs_cache_index_kind k, const cha
 
 int fs_cache_index_remove(struct fs_cache *c, enum fs_cache_index_kind k, const char *digest)
 {
-	char p[FS_CACHE_PATH_MAX];
-	int r = index_path(c, k, digest, p);
+	char name[FS_CACHE_PATH_MAX];
+	int dirfd, r = index_name(c, k, digest, name, &dirfd);
 
-	if (r == 0 && unlink(p) < 0)
+	if (r == 0 && unlinkat(dirfd, name, 0) < 0)
 		r = -errno;
 	return r;
 }
 
-const char *fs_cache_v1(const struct fs_cache *c)
+int fs_cache_fd(const struct fs_cache *c, enum fs_cache_sub sub)
 {
-	return c->v1;
+	return c->fd[sub];
 }
-
 void fs_cache_set_used(struct fs_cache *c, uint64_t used)
 {
 	atomic_store(&c->used, used);

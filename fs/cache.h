@@ -18,6 +18,21 @@
  * partial file; the payload hash lets a reader detect a file damaged after
  * the rename (power loss, disk error, a hand edit).
  *
+ * Trust: the cache is trusted (a built index is used as "built on this
+ * host") only because nobody else can write it. fs_cache_open() refuses,
+ * with a message naming the path and the reason, a cache dir, v1/ or a
+ * subdir (built, iblob, spans, tmp, the legacy index) that is a symlink,
+ * not owned by our euid, or writable by group or others; every dir from /
+ * down to the cache dir must be owned by root or us and not writable by
+ * others unless sticky (/tmp), and must not be a symlink (give the real
+ * path). The rule is common/safedir.h's; what fs_cache_open() creates is
+ * 0700. Then the handle keeps the subdirs open and reaches every file
+ * relative to them, never following a symlink (O_NOFOLLOW opens, unlinkat,
+ * fstatat AT_SYMLINK_NOFOLLOW): tmp files are created O_EXCL, index and
+ * span files are read only from regular files (index files also only if
+ * ours), and the stale-tmp cleanup and prune skip a dir that became a
+ * symlink instead of removing files where it points.
+ *
  * LRU: a file's mtime is its last use (fs_cache_touch()). When the bytes
  * this handle knows of pass the bound, the oldest files are removed until
  * the total is under 90 % of it. Another process may still hold a removed
@@ -52,7 +67,9 @@ int fs_cache_default_dir(char *buf, size_t len);
 /*
  * Open (creating it 0700 if needed) the cache in @dir (NULL: the default),
  * bounded by @max_bytes (0: FS_CACHE_DEFAULT_MAX). Scans the directory once
- * to learn its size and removes tmp files left by dead processes.
+ * to learn its size and removes tmp files left by dead processes. -EPERM
+ * (owner or mode), -ELOOP (a symlink), -ENOTDIR, -EINVAL (a '..' in @dir)
+ * when the dir breaks the trust rule above (logged, with the reason).
  */
 int fs_cache_open(const char *dir, uint64_t max_bytes, struct fs_cache **out);
 void fs_cache_close(struct fs_cache *c);
@@ -77,8 +94,8 @@ enum fs_cache_index_kind {
 };
 
 /*
- * Read an index file (caller frees *buf). -ENOENT if absent, -EFBIG over
- * FS_CACHE_MAX_INDEX; for FS_CACHE_INDEX_BLOB, -EBADMSG (and the file is
+ * Read an index file (caller frees *buf). -ENOENT if absent, -EPERM if it
+ * is not a regular file of ours, -EFBIG over FS_CACHE_MAX_INDEX; for FS_CACHE_INDEX_BLOB, -EBADMSG (and the file is
  * removed) when the bytes do not hash to @digest. The bytes are NOT
  * otherwise validated here: the caller loads them with idx_load(), checks
  * the blob digest, and calls fs_cache_index_remove() when they are bad.

@@ -3,6 +3,7 @@
 #ifndef FS_CACHE_INT_H
 #define FS_CACHE_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,17 +19,34 @@
 int fs_cache_blob_hex(const char *blob_digest, const char **hex);
 /* snprintf into a FS_CACHE_PATH_MAX buffer; -ENAMETOOLONG when it does not fit. */
 int fs_cache_path_fmt(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The subdirs of v1/ a handle holds open, checked (see fs/cache.h). */
+enum fs_cache_sub {
+	FS_CACHE_SUB_BUILT,
+	FS_CACHE_SUB_IBLOB,
+	FS_CACHE_SUB_SPANS,
+	FS_CACHE_SUB_TMP,
+	FS_CACHE_SUB_LEGACY, /* -1 when there is none */
+	FS_CACHE_SUB_N,
+};
+/* The fd of v1/<@sub>; valid until fs_cache_close(). Never follow a symlink from it. */
+int fs_cache_fd(const struct fs_cache *c, enum fs_cache_sub sub);
 /*
- * The write transaction: tmp file in v1/tmp -> write @hdr then @body ->
- * rename to @final (recreating @final_dir, when given, if a concurrent
- * prune removed it); then account the bytes and maybe evict.
+ * Open the directory @name of @dirfd (O_PATH, for *at() calls; O_NOFOLLOW:
+ * a symlink is refused), creating it 0700 if @create: an fd or -errno.
  */
-int fs_cache_write_tx(struct fs_cache *c, const char *final, const char *final_dir,
+int fs_cache_subdir_open(int dirfd, const char *name, bool create);
+/* unlinkat @rel ("name" or "sub/name") of @dirfd without following a symlinked sub. */
+int fs_cache_unlinkat(int dirfd, const char *rel);
+/*
+ * The write transaction: a new tmp file in v1/tmp (O_EXCL) -> write @hdr
+ * then @body -> rename to @name in @dirfd, or in its subdir @sub (NULL:
+ * none; created 0700, and again if a concurrent prune removed it); then
+ * account the bytes and maybe evict.
+ */
+int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char *name,
 		      const void *hdr, size_t hdr_len, const void *body, size_t len);
 /* Log the first write failure of this handle (ENOSPC ...), quietly count the rest. */
 void fs_cache_note_write_error(struct fs_cache *c, const char *what, int r);
-/* <dir>/v1; valid until fs_cache_close(). */
-const char *fs_cache_v1(const struct fs_cache *c);
 /* Replace the size estimate after a full scan. */
 void fs_cache_set_used(struct fs_cache *c, uint64_t used);
 /* Prune to the low watermark unless another thread of this handle is at it. */

@@ -4,6 +4,13 @@
  * removal of tmp files left by killed processes. A file's mtime is its last
  * use; the scan sorts by it and removes the oldest first. Files another
  * process is reading stay readable through its open fd (POSIX unlink).
+ *
+ * Nothing here resolves a path by name from the cache dir: each dir is
+ * opened relative to the handle's checked fds with O_NOFOLLOW, entries are
+ * lstat'ed (fstatat AT_SYMLINK_NOFOLLOW) and removed by unlinkat() relative
+ * to their dir, so a dir swapped for a symlink after the check (the
+ * "v1/tmp -> /etc" trick) makes the scan skip it rather than remove files
+ * wherever it points.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,7 +31,8 @@
 struct cfile {
 	struct timespec mtime;
 	uint64_t size;
-	char *path;
+	enum fs_cache_sub top;
+	char *rel; /* "name" or "<layer hex>/name" in @top */
 };
 
 struct scan {
@@ -34,7 +42,21 @@ struct scan {
 	time_t now;
 };
 
-static int scan_add(struct scan *s, const char *path, const struct stat *st)
+/* readdir of the dir @name of @dirfd ("." for @dirfd itself), never through a symlink. */
+static DIR *opendir_at(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (!d)
+		close(fd);
+	return d;
+}
+
+static int scan_add(struct scan *s, enum fs_cache_sub top, const char *rel, const struct stat *st)
 {
 	struct cfile *f;
 
@@ -50,9 +72,10 @@ static int scan_add(struct scan *s, const char *path, const struct stat *st)
 		s->cap = cap;
 	}
 	f = &s->files[s->n];
-	f->path = strdup(path);
-	if (!f->path)
+	f->rel = strdup(rel);
+	if (!f->rel)
 		return -ENOMEM;
+	f->top = top;
 	f->mtime = st->st_mtim;
 	f->size = (uint64_t)st->st_size;
 	s->n++;
@@ -61,42 +84,51 @@ static int scan_add(struct scan *s, const char *path, const struct stat *st)
 
 enum kind { K_INDEX, K_SPAN, K_TMP };
 
-/* Visit the regular files of one directory; -ENOENT for a vanished dir is fine. */
-static int scan_dir(struct scan *s, const char *dir, enum kind k, bool collect)
+static void count(struct scan *s, enum kind k, const struct stat *st)
 {
-	char p[FS_CACHE_PATH_MAX];
+	s->u.bytes += (uint64_t)st->st_size;
+	if (k == K_INDEX) {
+		s->u.index_files++;
+		s->u.index_bytes += (uint64_t)st->st_size;
+	} else if (k == K_SPAN) {
+		s->u.span_files++;
+		s->u.span_bytes += (uint64_t)st->st_size;
+	} else {
+		s->u.tmp_files++;
+	}
+}
+
+/*
+ * Visit the regular files of the dir @sub (NULL: itself) of the held dir
+ * @top. A vanished dir, or one that is now a symlink, is skipped.
+ */
+static int scan_dir(struct fs_cache *c, struct scan *s, enum fs_cache_sub top, const char *sub,
+		    enum kind k, bool collect)
+{
+	char rel[FS_CACHE_PATH_MAX];
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
 	int r = 0;
 
-	d = opendir(dir);
+	d = opendir_at(fs_cache_fd(c, top), sub ? sub : ".");
 	if (!d)
-		return errno == ENOENT ? 0 : -errno;
+		return errno == ENOENT || errno == ELOOP || errno == ENOTDIR ? 0 : -errno;
 	while (r == 0 && (de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		if (snprintf(p, sizeof(p), "%s/%s", dir, de->d_name) >= (int)sizeof(p))
-			continue;
 		if (k == K_TMP && s->now - st.st_mtim.tv_sec > TMP_STALE_SEC) {
-			unlink(p); /* debris of a killed process */
+			unlinkat(dirfd(d), de->d_name, 0); /* debris of a killed process */
 			continue;
 		}
-		s->u.bytes += (uint64_t)st.st_size;
-		if (k == K_INDEX) {
-			s->u.index_files++;
-			s->u.index_bytes += (uint64_t)st.st_size;
-		} else if (k == K_SPAN) {
-			s->u.span_files++;
-			s->u.span_bytes += (uint64_t)st.st_size;
-		} else {
-			s->u.tmp_files++;
-		}
-		if (collect && k != K_TMP)
-			r = scan_add(s, p, &st);
+		count(s, k, &st);
+		if (!collect || k == K_TMP)
+			continue;
+		if (fs_cache_path_fmt(rel, "%s%s%s", sub ? sub : "", sub ? "/" : "", de->d_name) == 0)
+			r = scan_add(s, top, rel, &st);
 	}
 	closedir(d);
 	return r;
@@ -104,30 +136,28 @@ static int scan_dir(struct scan *s, const char *dir, enum kind k, bool collect)
 
 static int scan_all(struct fs_cache *c, struct scan *s, bool collect)
 {
-	char p[FS_CACHE_PATH_MAX], sub[FS_CACHE_PATH_MAX];
+	static const enum fs_cache_sub index_dirs[] = { FS_CACHE_SUB_BUILT, FS_CACHE_SUB_IBLOB,
+							FS_CACHE_SUB_LEGACY };
 	struct dirent *de;
+	struct stat st;
 	DIR *d;
 	int r;
 
 	s->now = time(NULL);
-	snprintf(p, sizeof(p), "%s/tmp", fs_cache_v1(c));
-	r = scan_dir(s, p, K_TMP, false);
-	static const char *const index_dirs[] = { FS_CACHE_BUILT_DIR, FS_CACHE_IBLOB_DIR,
-						   FS_CACHE_LEGACY_INDEX_DIR };
-	for (size_t i = 0; r == 0 && i < sizeof(index_dirs) / sizeof(index_dirs[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s", fs_cache_v1(c), index_dirs[i]);
-		r = scan_dir(s, p, K_INDEX, collect);
-	}
-	snprintf(p, sizeof(p), "%s/spans", fs_cache_v1(c));
-	d = r == 0 ? opendir(p) : NULL;
+	r = scan_dir(c, s, FS_CACHE_SUB_TMP, NULL, K_TMP, false);
+	for (size_t i = 0; r == 0 && i < sizeof(index_dirs) / sizeof(index_dirs[0]); i++)
+		if (fs_cache_fd(c, index_dirs[i]) >= 0)
+			r = scan_dir(c, s, index_dirs[i], NULL, K_INDEX, collect);
+	d = r == 0 ? opendir_at(fs_cache_fd(c, FS_CACHE_SUB_SPANS), ".") : NULL;
 	if (r == 0 && !d)
 		return -errno;
 	while (r == 0 && (de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (snprintf(sub, sizeof(sub), "%s/%s", p, de->d_name) >= (int)sizeof(sub))
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode))
 			continue;
-		r = scan_dir(s, sub, K_SPAN, collect);
+		r = scan_dir(c, s, FS_CACHE_SUB_SPANS, de->d_name, K_SPAN, collect);
 	}
 	if (d)
 		closedir(d);
@@ -137,7 +167,7 @@ static int scan_all(struct fs_cache *c, struct scan *s, bool collect)
 static void scan_release(struct scan *s)
 {
 	for (size_t i = 0; i < s->n; i++)
-		free(s->files[i].path);
+		free(s->files[i].rel);
 	free(s->files);
 }
 
@@ -161,18 +191,16 @@ static int by_mtime(const void *a, const void *b)
 		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
 	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
 		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
-	return strcmp(x->path, y->path);
+	return strcmp(x->rel, y->rel);
 }
 
 /* Remove the span dirs that pruning emptied; a concurrent put recreates its dir. */
 static void rmdir_empty_span_dirs(struct fs_cache *c)
 {
-	char p[FS_CACHE_PATH_MAX];
 	struct dirent *de;
 	DIR *d;
 
-	snprintf(p, sizeof(p), "%s/spans", fs_cache_v1(c));
-	d = opendir(p);
+	d = opendir_at(fs_cache_fd(c, FS_CACHE_SUB_SPANS), ".");
 	if (!d)
 		return;
 	while ((de = readdir(d)))
@@ -194,11 +222,13 @@ int fs_cache_prune(struct fs_cache *c, uint64_t target, uint64_t *freed)
 		qsort(s.files, s.n, sizeof(*s.files), by_mtime);
 	total = s.u.bytes;
 	for (size_t i = 0; i < s.n && total > target; i++) {
-		if (unlink(s.files[i].path) < 0 && errno != ENOENT)
+		r = fs_cache_unlinkat(fs_cache_fd(c, s.files[i].top), s.files[i].rel);
+		if (r < 0 && r != -ENOENT)
 			continue;
 		total -= s.files[i].size;
 		gone += s.files[i].size;
 	}
+	r = 0;
 	if (gone)
 		rmdir_empty_span_dirs(c);
 	fs_cache_set_used(c, total);
@@ -214,18 +244,18 @@ out_release:
 int fs_cache_span_foreach(struct fs_cache *c, const char *blob_digest,
 			  int (*fn)(void *ctx, uint64_t u_start, uint64_t len), void *ctx)
 {
-	char p[FS_CACHE_PATH_MAX];
 	unsigned long long start, len;
 	struct dirent *de;
-	int r = 0, end;
+	const char *hex;
+	int r, end;
 	DIR *d;
 
-	if (!digest_is_valid(blob_digest))
-		return -EINVAL;
-	snprintf(p, sizeof(p), "%s/spans/%s", fs_cache_v1(c), blob_digest + strlen("sha256:"));
-	d = opendir(p);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
+	r = fs_cache_blob_hex(blob_digest, &hex);
+	if (r < 0)
+		return r;
+	d = opendir_at(fs_cache_fd(c, FS_CACHE_SUB_SPANS), hex);
+	if (!d) /* none, or not a dir of ours: no span to offer */
+		return errno == ENOENT || errno == ELOOP || errno == ENOTDIR ? 0 : -errno;
 	while (r == 0 && (de = readdir(d))) {
 		end = 0;
 		if (sscanf(de->d_name, "%16llx-%llx%n", &start, &len, &end) == 2 &&

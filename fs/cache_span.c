@@ -7,6 +7,10 @@
  * every read checks the header hash against the reader's own index, and
  * the first read in a process also hashes the payload
  * (fs_cache_span_verify(), fs_cache_span_read_verified()).
+ *
+ * All paths are relative to the held fd of v1/spans (see fs/cache.c):
+ * writes and unlinks open the layer's dir with O_NOFOLLOW; reads open the
+ * file with O_NOFOLLOW and take regular files only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,24 +26,28 @@
 #define SPAN_MAGIC "SFSPAN01"
 #define SPAN_VERIFY_CHUNK (128u << 10) /* buffer of fs_cache_span_verify() */
 
-static int span_dir(const struct fs_cache *c, const char *blob, char *buf)
+/* The file name of a span in its layer's dir. */
+static int span_name(uint64_t u_start, uint64_t len, char *buf)
 {
-	const char *hex;
-	int r = fs_cache_blob_hex(blob, &hex);
-
-	return r < 0 ? r : fs_cache_path_fmt(buf, "%s/spans/%s", fs_cache_v1(c), hex);
+	return fs_cache_path_fmt(buf, "%016llx-%llx", (unsigned long long)u_start,
+				 (unsigned long long)len);
 }
 
-static int span_path(const struct fs_cache *c, const char *blob, uint64_t u_start, uint64_t len,
-		     char *buf)
+/*
+ * The dir of layer @blob in v1/spans (O_PATH, never through a symlink) and
+ * the name of the span file there.
+ */
+static int span_at(struct fs_cache *c, const char *blob, uint64_t u_start, uint64_t len,
+		   char *name)
 {
 	const char *hex;
 	int r = fs_cache_blob_hex(blob, &hex);
 
+	if (r == 0)
+		r = span_name(u_start, len, name);
 	if (r < 0)
 		return r;
-	return fs_cache_path_fmt(buf, "%s/spans/%s/%016llx-%llx", fs_cache_v1(c), hex,
-			(unsigned long long)u_start, (unsigned long long)len);
+	return fs_cache_subdir_open(fs_cache_fd(c, FS_CACHE_SUB_SPANS), hex, false);
 }
 
 static void le64_put(uint8_t *p, uint64_t v)
@@ -60,20 +68,22 @@ static uint64_t le64_get(const uint8_t *p)
 int fs_cache_span_put(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 		      const void *buf, size_t len)
 {
-	char p[FS_CACHE_PATH_MAX], d[FS_CACHE_PATH_MAX];
+	char name[FS_CACHE_PATH_MAX];
 	uint8_t hdr[FS_CACHE_SPAN_HDR] = { 0 };
+	const char *hex;
 	int r;
 
-	r = span_path(c, blob_digest, u_start, len, p);
+	r = fs_cache_blob_hex(blob_digest, &hex);
 	if (r == 0)
-		r = span_dir(c, blob_digest, d);
+		r = span_name(u_start, len, name);
 	if (r < 0)
 		return r;
 	memcpy(hdr, SPAN_MAGIC, 8);
 	le64_put(hdr + 8, u_start);
 	le64_put(hdr + 16, len);
 	digest_sha256(buf, len, hdr + 24);
-	r = fs_cache_write_tx(c, p, d, hdr, sizeof(hdr), buf, len);
+	r = fs_cache_write_tx(c, fs_cache_fd(c, FS_CACHE_SUB_SPANS), hex, name, hdr, sizeof(hdr), buf,
+			      len);
 	if (r < 0)
 		fs_cache_note_write_error(c, "a span", r);
 	return r;
@@ -97,19 +107,27 @@ static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
 	return (ssize_t)got;
 }
 
-/* Open a span file whose size matches @len; -ENOENT, -EBADMSG. */
+/*
+ * Open a span file: a regular file (not a symlink, not a fifo) whose size
+ * matches @len; -ENOENT, -EBADMSG (the caller removes it).
+ */
 static int span_open(struct fs_cache *c, const char *blob, uint64_t u_start, size_t len)
 {
-	char p[FS_CACHE_PATH_MAX];
+	char name[FS_CACHE_PATH_MAX];
 	struct stat st;
-	int fd, r = span_path(c, blob, u_start, len, p);
+	int dfd, fd;
 
-	if (r < 0)
-		return r;
-	fd = open(p, O_RDONLY | O_CLOEXEC);
+	dfd = span_at(c, blob, u_start, len, name);
+	if (dfd < 0)
+		return dfd == -ELOOP || dfd == -ENOTDIR ? -EBADMSG : dfd; /* not a dir of ours */
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != FS_CACHE_SPAN_HDR + (uint64_t)len) {
+		fd = errno == ELOOP ? -EBADMSG : -errno;
+	close(dfd);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != FS_CACHE_SPAN_HDR + (uint64_t)len) {
 		close(fd);
 		return -EBADMSG;
 	}
@@ -225,19 +243,24 @@ ssize_t fs_cache_span_pread(struct fs_cache *c, const char *blob_digest, uint64_
 int fs_cache_span_remove(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 			 size_t len)
 {
-	char p[FS_CACHE_PATH_MAX];
-	int r = span_path(c, blob_digest, u_start, len, p);
+	char name[FS_CACHE_PATH_MAX];
+	int dfd = span_at(c, blob_digest, u_start, len, name), r;
 
-	if (r == 0 && unlink(p) < 0)
-		r = -errno;
+	if (dfd < 0)
+		return dfd;
+	r = unlinkat(dfd, name, 0) < 0 ? -errno : 0;
+	close(dfd);
 	return r;
 }
 
 void fs_cache_span_touch(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 			 size_t len)
 {
-	char p[FS_CACHE_PATH_MAX];
+	char name[FS_CACHE_PATH_MAX];
+	int dfd = span_at(c, blob_digest, u_start, len, name);
 
-	if (span_path(c, blob_digest, u_start, len, p) == 0)
-		utimensat(AT_FDCWD, p, NULL, 0);
+	if (dfd >= 0) {
+		utimensat(dfd, name, NULL, AT_SYMLINK_NOFOLLOW);
+		close(dfd);
+	}
 }

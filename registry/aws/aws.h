@@ -221,9 +221,12 @@ struct reg_ecr_cached {
 
 /*
  * Cache file "<dir>/ecr-<account>-<region>-<sha256(akid)[:16]>.json", mode
- * 0600 in a 0700 directory, written tmp + rename. A file that is readable
- * by group or others, or not ours, is ignored (and replaced). -ENOENT when
- * absent.
+ * 0600 in a 0700 directory, written tmp (O_EXCL) + rename. A file that is
+ * readable by group or others, not ours, or a symlink, is ignored (and
+ * replaced). -ENOENT when absent. @dir must be ours as common/safedir.h
+ * says (owner, mode, no symlink on its path): if it is not, load answers
+ * -ENOENT and store fails (-EPERM, -ELOOP ...), each with a warning, so
+ * tokens are simply not cached.
  */
 int reg_ecr_cache_load(const char *dir, const struct reg_ecr_host *h, const char *akid,
 		       struct reg_ecr_cached *out);

@@ -6,6 +6,14 @@
  * file holds a live registry credential: it is created 0600 in a 0700
  * directory, written to a temporary name and renamed into place, and a file
  * that anyone else could read is neither trusted nor kept.
+ *
+ * The directory must pass common/safedir.h (ours, writable by us only, no
+ * symlink from / down to it, ancestors root's or ours): a dir another user
+ * controls could hand us a token of their choice or read ours. When it
+ * does not, we warn and do not cache (the cache only saves API calls).
+ * Files are reached relative to the checked dir's fd with O_NOFOLLOW; the
+ * temporary file is created O_EXCL, so a name planted there is removed,
+ * never written through.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,12 +27,13 @@
 #include "common/fdio.h"
 #include "common/digest.h"
 #include "common/log.h"
+#include "common/safedir.h"
 #include "registry/aws/aws_int.h"
 
 #define CACHE_MAX_FILE (128u << 10)
 
-static int cache_path(const char *dir, const struct reg_ecr_host *h, const char *akid,
-		      char *out, size_t n)
+/* The file name in the cache dir: one path component. */
+static int cache_name(const struct reg_ecr_host *h, const char *akid, char *out, size_t n)
 {
 	uint8_t raw[DIGEST_SHA256_LEN];
 	char hex[2 * DIGEST_SHA256_LEN + 1];
@@ -32,8 +41,24 @@ static int cache_path(const char *dir, const struct reg_ecr_host *h, const char 
 
 	digest_sha256(akid, strlen(akid), raw);
 	hex_encode(raw, sizeof(raw), hex);
-	w = snprintf(out, n, "%s/ecr-%s-%s-%.16s.json", dir, h->account, h->region, hex);
-	return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
+	w = snprintf(out, n, "ecr-%s-%s-%.16s.json", h->account, h->region, hex);
+	if (w < 0 || (size_t)w >= n)
+		return -ENAMETOOLONG;
+	return strchr(out, '/') ? -EINVAL : 0;
+}
+
+/*
+ * The checked cache dir (see the top of this file), created if @create;
+ * -ENOENT quietly when it does not exist, else a warning says why not.
+ */
+static int open_dir(const char *dir, bool create)
+{
+	char why[SAFEDIR_WHY_MAX] = "";
+	int fd = safedir_open(dir, create ? SAFEDIR_CREATE : 0, why);
+
+	if (fd < 0 && fd != -ENOENT)
+		log_warn("not caching ECR tokens in '%s': %s", dir, why);
+	return fd;
 }
 
 bool reg_ecr_cached_is_fresh(const struct reg_ecr_cached *c, time_t now)
@@ -52,20 +77,24 @@ void reg_ecr_cached_release(struct reg_ecr_cached *c)
 	c->token = NULL;
 }
 
-/* Open @path only if it is a regular file of ours that nobody else can read. */
-static int open_private(const char *path)
+/*
+ * Open @name of @dirfd only if it is a regular file of ours that nobody
+ * else can read (not a symlink: O_NOFOLLOW); anything else is removed.
+ */
+static int open_private(int dirfd, const char *name)
 {
 	struct stat st;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0 && errno != ELOOP)
 		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 077)) {
-		log_warn("ignoring ECR token cache file '%s': not a private file of ours", path);
-		close(fd);
-		unlink(path);
+		log_warn("ignoring ECR token cache file '%s': not a private file of ours", name);
+		if (fd >= 0)
+			close(fd);
+		unlinkat(dirfd, name, 0);
 		return -EPERM;
 	}
 	return fd;
@@ -92,16 +121,20 @@ int reg_ecr_cache_parse(const char *buf, size_t len, struct reg_ecr_cached *out)
 int reg_ecr_cache_load(const char *dir, const struct reg_ecr_host *h, const char *akid,
 		       struct reg_ecr_cached *out)
 {
-	char path[1024], buf[CACHE_MAX_FILE];
+	char name[256], buf[CACHE_MAX_FILE];
 	size_t len = 0;
 	ssize_t n;
-	int fd, r;
+	int dfd, fd, r;
 
 	memset(out, 0, sizeof(*out));
-	r = cache_path(dir, h, akid, path, sizeof(path));
+	r = cache_name(h, akid, name, sizeof(name));
 	if (r < 0)
 		return r;
-	fd = open_private(path);
+	dfd = open_dir(dir, false);
+	if (dfd < 0)
+		return -ENOENT;
+	fd = open_private(dfd, name);
+	close(dfd);
 	if (fd < 0)
 		return fd == -EPERM ? -ENOENT : fd;
 	while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
@@ -110,78 +143,61 @@ int reg_ecr_cache_load(const char *dir, const struct reg_ecr_host *h, const char
 	r = len == sizeof(buf) ? -EFBIG : reg_ecr_cache_parse(buf, len, out);
 	explicit_bzero(buf, len);
 	if (r < 0)
-		log_warn("ignoring unreadable ECR token cache file '%s'", path);
+		log_warn("ignoring unreadable ECR token cache file '%s' in '%s'", name, dir);
 	return r < 0 ? -ENOENT : 0;
 }
 
-/* mkdir -p @dir, new components 0700; the leaf ends up 0700 if it is ours. */
-static int ensure_dir(const char *dir)
+/* Write @text to a new file @tmp of @dfd (O_EXCL, 0600) and rename it to @name. */
+static int write_private(int dfd, const char *tmp, const char *name, const char *text)
 {
-	char path[1024];
-	struct stat st;
-	size_t i;
+	const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	int fd, r;
 
-	if (reg_aws_strlcpy(path, dir, sizeof(path)) < 0)
-		return -ENAMETOOLONG;
-	for (i = 1; path[i]; i++) {
-		if (path[i] != '/')
-			continue;
-		path[i] = '\0';
-		if (mkdir(path, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		path[i] = '/';
-	}
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+	fd = openat(dfd, tmp, flags, 0600);
+	if (fd < 0 && errno == EEXIST && unlinkat(dfd, tmp, 0) == 0)
+		fd = openat(dfd, tmp, flags, 0600); /* a dead process's, or planted */
+	if (fd < 0)
 		return -errno;
-	if (stat(path, &st) < 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	if (st.st_uid == geteuid() && (st.st_mode & 077) && chmod(path, 0700) < 0)
-		return -errno;
-	return 0;
+	r = fchmod(fd, 0600) < 0 ? -errno : fd_write_all(fd, text, strlen(text));
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	if (r == 0 && renameat(dfd, tmp, dfd, name) < 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(dfd, tmp, 0);
+	return r;
 }
 
 int reg_ecr_cache_store(const char *dir, const struct reg_ecr_host *h, const char *akid,
 			const struct reg_ecr_cached *in)
 {
-	char path[1024], tmp[1100];
+	char name[256], tmp[300];
+	struct stat st;
 	char *text = NULL;
 	json_t *root;
-	int fd, r;
+	int dfd, r;
 
-	r = ensure_dir(dir);
-	if (r == 0)
-		r = cache_path(dir, h, akid, path, sizeof(path));
-	if (r < 0) {
-		log_warn("cannot use ECR token cache dir '%s': %s", dir, strerror(-r));
+	r = cache_name(h, akid, name, sizeof(name));
+	if (r < 0)
 		return r;
-	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	dfd = open_dir(dir, true);
+	if (dfd < 0)
+		return dfd;
+	if (fstat(dfd, &st) == 0 && (st.st_mode & 077))
+		fchmod(dfd, 0700); /* ours (checked): readable by others is not needed */
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", name, (long)getpid());
 	root = json_pack("{s:s, s:I, s:I}", "token", in->token, "requestedAt",
 			 (json_int_t)in->requested_at, "expiresAt", (json_int_t)in->expires_at);
 	text = root ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
-	if (!text)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		r = -errno;
-		goto out_free_text;
-	}
-	r = fchmod(fd, 0600) < 0 ? -errno : fd_write_all(fd, text, strlen(text));
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		log_warn("cannot write ECR token cache '%s': %s", path, strerror(-r));
-	}
-out_free_text:
-	explicit_bzero(text, strlen(text));
+	r = text ? write_private(dfd, tmp, name, text) : -ENOMEM;
+	if (r < 0)
+		log_warn("cannot write ECR token cache '%s' in '%s': %s", name, dir, strerror(-r));
+	if (text)
+		explicit_bzero(text, strlen(text));
 	free(text);
+	close(dfd);
 	return r;
 }
 
@@ -250,8 +266,14 @@ int reg_ecr_get_token_cached(const struct reg_aws_opts *o, const struct reg_ecr_
 
 void reg_ecr_cache_drop(const char *dir, const struct reg_ecr_host *h, const char *akid)
 {
-	char path[1024];
+	char name[256];
+	int dfd;
 
-	if (dir && cache_path(dir, h, akid, path, sizeof(path)) == 0)
-		unlink(path);
+	if (!dir || cache_name(h, akid, name, sizeof(name)) < 0)
+		return;
+	dfd = open_dir(dir, false);
+	if (dfd >= 0) {
+		unlinkat(dfd, name, 0);
+		close(dfd);
+	}
 }

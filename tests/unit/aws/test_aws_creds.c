@@ -3,8 +3,11 @@
  * The credential chain without a network: environment, shared credentials
  * and config files (temp files), profiles and precedence, credential_process,
  * the credentials JSON and ISO 8601 times, the FULL_URI host rule, and the
- * token cache file (0600, keyed, half-life freshness).
+ * token cache file (0600, keyed, half-life freshness), which is neither
+ * read nor written in a dir we do not control (symlinked, another uid's,
+ * group-writable) nor through a planted file name. Runs as root.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +224,89 @@ static void cache(void)
 	}
 }
 
+/* The token file's name in @cdir (the first "ecr-*.json"); "" when none. */
+static void token_file(const char *cdir, char *out, size_t n)
+{
+	struct dirent *de;
+	DIR *d = opendir(cdir);
+
+	out[0] = '\0';
+	while (d && (de = readdir(d)))
+		if (strncmp(de->d_name, "ecr-", 4) == 0 && !strstr(de->d_name, ".tmp."))
+			snprintf(out, n, "%s", de->d_name);
+	if (d)
+		closedir(d);
+}
+
+static int sh(const char *cmd)
+{
+	char full[1200];
+
+	snprintf(full, sizeof(full), "cd '%s' && %s", dir, cmd);
+	return system(full);
+}
+
+static void cache_hostile(void)
+{
+	struct reg_ecr_cached in = { .token = (char *)"R09PRDpwdw==", .requested_at = 1000,
+				     .expires_at = 1000 + 43200 };
+	struct reg_ecr_cached evil = { .token = (char *)"RVZJTDpwdw==", .requested_at = 1000,
+				       .expires_at = 1000 + 43200 };
+	struct reg_ecr_cached out = { 0 };
+	struct reg_ecr_host h;
+	char good[300], p[300], name[256], cmd[900];
+	struct stat st;
+
+	reg_ecr_host_parse("123456789012.dkr.ecr.us-east-1.amazonaws.com", &h);
+	is_int(geteuid(), 0, "runs as root (chown to nobody)");
+	snprintf(good, sizeof(good), "%s/good", dir);
+	is_int(reg_ecr_cache_store(good, &h, "AKID1", &evil), 0, "a token file in a good dir");
+	token_file(good, name, sizeof(name));
+	ok(name[0] != '\0', "its name: '%s'", name);
+
+	/* symlinked dir, symlinked path component: the good file is not read through them */
+	sh("ln -s good linked && mkdir -p real && ln -s real via");
+	snprintf(p, sizeof(p), "%s/linked", dir);
+	is_int(reg_ecr_cache_load(p, &h, "AKID1", &out), -ENOENT, "not read through a symlinked dir");
+	ok(reg_ecr_cache_store(p, &h, "AKID1", &in) < 0, "nor written");
+	snprintf(p, sizeof(p), "%s/via/tokens", dir);
+	ok(reg_ecr_cache_store(p, &h, "AKID1", &in) < 0, "a symlink on the path: not written");
+	ok(stat(p, &st) < 0, "... and nothing created through it");
+
+	/* another user's dir holding a token of their choice, 0600 and "ours" */
+	sh("mkdir theirs && cp -p good/ecr-* theirs/ && chown 65534 theirs");
+	snprintf(p, sizeof(p), "%s/theirs", dir);
+	is_int(reg_ecr_cache_load(p, &h, "AKID1", &out), -ENOENT, "not read from a dir of nobody");
+	ok(reg_ecr_cache_store(p, &h, "AKID1", &in) < 0, "nor written there");
+	sh("mkdir gw && cp -p good/ecr-* gw/ && chmod 0770 gw");
+	snprintf(p, sizeof(p), "%s/gw", dir);
+	is_int(reg_ecr_cache_load(p, &h, "AKID1", &out), -ENOENT, "not read from a 0770 dir");
+	ok(reg_ecr_cache_store(p, &h, "AKID1", &in) < 0, "nor written there");
+
+	/* in a good dir: a file of another uid, a symlinked file */
+	snprintf(cmd, sizeof(cmd), "chown 65534 good/%s", name);
+	sh(cmd);
+	is_int(reg_ecr_cache_load(good, &h, "AKID1", &out), -ENOENT, "a file of nobody is not read");
+	is_int(reg_ecr_cache_store(good, &h, "AKID1", &evil), 0, "store again");
+	snprintf(cmd, sizeof(cmd), "echo keep >victim && chmod 600 victim && "
+		 "mv good/%s other.json && ln -s ../other.json good/%s", name, name);
+	sh(cmd);
+	is_int(reg_ecr_cache_load(good, &h, "AKID1", &out), -ENOENT, "a symlinked file is not read");
+	snprintf(p, sizeof(p), "%s/other.json", dir);
+	ok(stat(p, &st) == 0, "... its target is left alone");
+
+	/* the temporary name taken by a symlink to a victim: never written through */
+	snprintf(cmd, sizeof(cmd), "ln -sf ../victim good/%s.tmp.%ld", name, (long)getpid());
+	sh(cmd);
+	is_int(reg_ecr_cache_store(good, &h, "AKID1", &in), 0, "store with the temp name taken");
+	is_int(sh("test \"$(cat victim)\" = keep"), 0, "the victim is unchanged");
+	is_int(reg_ecr_cache_load(good, &h, "AKID1", &out), 0, "the stored token loads");
+	is_str(out.token, "R09PRDpwdw==", "... ours");
+	reg_ecr_cached_release(&out);
+	snprintf(cmd, sizeof(cmd), "test \"$(stat -c %%a good/%s)\" = 600", name);
+	is_int(sh(cmd), 0, "... in a 0600 file");
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -234,6 +320,7 @@ int main(void)
 	container_rules();
 	json_and_time();
 	cache();
+	cache_hostile();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 1;
