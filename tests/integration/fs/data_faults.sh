@@ -13,7 +13,7 @@ SMALL=small/f7.bin
 
 # 1. ENOSPC: the cache dir is a 1 MiB tmpfs.
 mkdir -p "$W/tiny"
-mount -t tmpfs -o size=1m stratafs-test "$W/tiny" || harness_fail "cannot mount a tmpfs (needs root)"
+mount -t tmpfs -o size=1m,mode=0700 stratafs-test "$W/tiny" || harness_fail "cannot mount a tmpfs (needs root)"
 harness_on_exit "umount '$W/tiny'"
 tap_ok "full cache disk: reads still right" sh -c \
 	"'$DRV' --insecure --span-size $SPAN --cache '$W/tiny' '$REF' 'big/rand.bin=$(sha big/rand.bin)' 'big/text.txt=$(sha big/text.txt)' '$SMALL=$(sha "$SMALL")' 2>'$W/enospc.err'"

@@ -20,7 +20,7 @@ for v in basic token; do
 	tap_ok "$v: skopeo reads the image" skopeo inspect "${SKOPEO_SRC_OPTS[@]/--src-/--}" \
 		"docker://$REGISTRY/auth/x:1"
 	strata_run inspect "$REGISTRY/auth/x:1" >"$HARNESS_DIR/inspect.txt" 2>/dev/null || true
-	tap_ok "$v: strata inspect finds the pushed index" grep -q 'stratafs index: yes' "$HARNESS_DIR/inspect.txt"
+	tap_ok "$v: strata inspect finds the pushed index" grep -q 'stratafs index: pinned' "$HARNESS_DIR/inspect.txt"
 	mkdir -p "$HARNESS_DIR/top-$v"
 	echo top >"$HARNESS_DIR/top-$v/top.txt"
 	tap_ok "$v: push --base into another repository" \
