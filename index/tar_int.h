@@ -200,6 +200,7 @@ struct tar_parser {
 	size_t blk_len;
 	char special;         /* COLLECT: 'x', 'g', 'L' or 'K' */
 	bool pending;         /* an 'x'/'L'/'K' waits for its member */
+	const char *pending_what; /* what kind of header waits, for messages */
 	bool garbage;         /* non-zero bytes after the end of archive */
 	struct dbuf coll;     /* special payload, <= TAR_MAX_SPECIAL */
 	char *longname, *longlink;

@@ -68,7 +68,14 @@ int tar_dec_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
 {
 	uint64_t x = 0;
 
-	if (len == 0 || len > 20)
+	if (len == 0)
+		return -EBADMSG;
+	/* Leading zeros are valid ("000999", as some writers pad): drop them first. */
+	while (len > 1 && s[0] == '0') {
+		s++;
+		len--;
+	}
+	if (len > 20)
 		return -EBADMSG;
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9')

@@ -197,7 +197,7 @@ static int parse_record(const char *rec, size_t avail, bool global, struct tar_k
 	uint64_t len;
 	size_t klen;
 
-	if (!sp || tar_dec_u64(rec, (size_t)(sp - rec), avail, &len) < 0 || rec[0] == '0' ||
+	if (!sp || tar_dec_u64(rec, (size_t)(sp - rec), avail, &len) < 0 ||
 	    len < (uint64_t)(sp - rec) + 3 || rec[len - 1] != '\n') {
 		log_err("cannot read tar: malformed pax record '%.*s'", quoted(rec, avail), rec);
 		return -EBADMSG;
