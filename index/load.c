@@ -26,7 +26,7 @@
 	} while (0)
 
 struct sect {
-	const uint8_t *ent, *ord, *xat, *ckp, *spn, *pre, *str, *val, *win;
+	const uint8_t *ent, *ord, *xat, *ckp, *spn, *pre, *str, *val, *win, *ext;
 	uint64_t str_size, val_size, win_size;
 };
 
@@ -41,7 +41,7 @@ static int parse_header(struct idx_layer *l, struct sect *s)
 	l->hflags = h[1];
 	l->span_size = le32_get(h + 4);
 	if (h[0] > IDX_COMP_ZSTD || (h[1] & ~IDX_HF_SEQUENTIAL) || le16_get(h + 2) ||
-	    le32_get(h + 108) || le64_get(h + 136))
+	    le64_get(h + 136))
 		BAD("header flags or reserved fields");
 	if (l->span_size < IDX_MIN_SPAN_SIZE || l->span_size > IDX_MAX_SPAN_SIZE)
 		BAD("span size %llu", (unsigned long long)l->span_size);
@@ -54,11 +54,13 @@ static int parse_header(struct idx_layer *l, struct sect *s)
 	l->n_ckpts = le32_get(h + 96);
 	l->n_spans = le32_get(h + 100);
 	l->n_prefetch = le32_get(h + 104);
+	l->n_extents = le32_get(h + 108);
 	s->str_size = le64_get(h + 112);
 	s->val_size = le64_get(h + 120);
 	s->win_size = le64_get(h + 128);
 	if (l->n_entries > IDX_MAX_ENTRIES || l->n_xattrs > IDX_MAX_XATTRS_TOTAL ||
-	    l->n_ckpts > IDX_MAX_CKPTS || l->n_spans > IDX_MAX_CKPTS || l->n_prefetch > l->n_spans)
+	    l->n_ckpts > IDX_MAX_CKPTS || l->n_spans > IDX_MAX_CKPTS || l->n_prefetch > l->n_spans ||
+	    l->n_extents > IDX_MAX_EXTENTS)
 		BAD("counts over the ceilings");
 	if (l->blob_size > (UINT64_C(1) << 62) || l->tar_size > (UINT64_C(1) << 62) ||
 	    s->str_size > IDX_MAX_FILE_SIZE || s->val_size > IDX_MAX_FILE_SIZE ||
@@ -84,6 +86,8 @@ static int parse_header(struct idx_layer *l, struct sect *s)
 	off += s->val_size;
 	s->win = h + (off <= l->payload_len ? off : 0);
 	off += s->win_size;
+	s->ext = h + (off <= l->payload_len ? off : 0);
+	off += (uint64_t)l->n_extents * IDX_EXTENT_SIZE;
 	if (off != l->payload_len)
 		BAD("sections add up to %llu bytes, payload has %zu", (unsigned long long)off,
 		    l->payload_len);
@@ -149,12 +153,14 @@ static int parse_entry(struct idx_layer *l, const struct sect *s, uint32_t i, ui
 	e->n_xattrs = le32_get(p + 36);
 	e->size = le64_get(p + 40);
 	e->data_off = le64_get(p + 48);
-	if (e->type > IDX_T_OPAQUE || p[1] || le16_get(p + 2) || e->mode > 07777 ||
+	e->sparse = p[1] & IDX_EF_SPARSE;
+	if (e->type > IDX_T_OPAQUE || (p[1] & ~IDX_EF_SPARSE) || (e->sparse && e->type != IDX_T_REG) ||
+	    le16_get(p + 2) || e->mode > 07777 ||
 	    e->mtime_nsec >= 1000000000u)
 		BAD("entry %u type, mode or time", i);
 	dev = e->type == IDX_T_CHR || e->type == IDX_T_BLK;
 	if ((!dev && (e->dev_major || e->dev_minor)) || (e->type != IDX_T_REG && e->size) ||
-	    xadd_u64(e->data_off, e->size, &end) || end > l->tar_size)
+	    xadd_u64(e->data_off, e->sparse ? 0 : e->size, &end) || end > l->tar_size)
 		BAD("entry %u device, size or data range", i);
 	e->path = str_at(s, le32_get(p + 56), IDX_MAX_PATH);
 	has_link = e->type == IDX_T_SYMLINK || e->type == IDX_T_HARDLINK;
@@ -237,11 +243,14 @@ int idx_payload_parse(uint8_t *payload, size_t len, struct idx_layer **out)
 	}
 	l->payload = payload;
 	l->payload_len = len;
+	l->major = IDX_VERSION_MAJOR;
 	r = parse_header(l, &s);
 	if (r == 0)
 		r = parse_xattrs(l, &s);
 	if (r == 0)
 		r = parse_entries(l, &s);
+	if (r == 0)
+		r = idx_extents_parse(l, s.ext);
 	if (r == 0)
 		r = idx_spans_parse(l, s.ckp, s.spn, s.win, s.win_size);
 	for (uint32_t i = 0; r == 0 && i < l->n_prefetch; i++) {
@@ -258,6 +267,26 @@ int idx_payload_parse(uint8_t *payload, size_t len, struct idx_layer **out)
 	return 0;
 }
 
+/* 1.0 had no sparse files: its payload is a 2.0 payload with no extents. */
+static int payload_parse_major(uint8_t *payload, size_t len, uint16_t major,
+			       struct idx_layer **out)
+{
+	struct idx_layer *l;
+	int r = idx_payload_parse(payload, len, &l);
+
+	if (r < 0)
+		return r;
+	for (uint32_t i = 0; major == IDX_VERSION_MAJOR_OLD && i < l->n_entries && !r; i++)
+		r = l->entries[i].sparse ? -EBADMSG : 0;
+	if (r || (major == IDX_VERSION_MAJOR_OLD && l->n_extents)) {
+		idx_layer_free(l);
+		BAD("sparse extents in a version %u index", major);
+	}
+	l->major = major;
+	*out = l;
+	return 0;
+}
+
 int idx_load(const void *buf, size_t len, struct idx_layer **out)
 {
 	const uint8_t *p = buf;
@@ -270,7 +299,7 @@ int idx_load(const void *buf, size_t len, struct idx_layer **out)
 		return -EINVAL;
 	if (len < IDX_ENVELOPE_SIZE || memcmp(p, IDX_MAGIC, IDX_MAGIC_LEN) != 0)
 		BAD("not a stratafs index (%zu bytes)", len);
-	if (le16_get(p + 8) != IDX_VERSION_MAJOR) {
+	if (le16_get(p + 8) != IDX_VERSION_MAJOR && le16_get(p + 8) != IDX_VERSION_MAJOR_OLD) {
 		log_err("index format %u.%u is not supported (this is %u.%u)", le16_get(p + 8),
 			le16_get(p + 10), IDX_VERSION_MAJOR, IDX_VERSION_MINOR);
 		return -EPROTONOSUPPORT;
@@ -298,5 +327,5 @@ int idx_load(const void *buf, size_t len, struct idx_layer **out)
 		free(payload);
 		BAD("payload digest mismatch");
 	}
-	return idx_payload_parse(payload, plen, out);
+	return payload_parse_major(payload, plen, le16_get(p + 8), out);
 }

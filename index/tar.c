@@ -43,6 +43,7 @@ void tar_parser_free(struct tar_parser *p)
 	free(p->longlink);
 	tar_kvset_clear(&p->local);
 	tar_kvset_clear(&p->global);
+	tar_sparse_release(&p->sp);
 	free(p);
 }
 
@@ -188,6 +189,16 @@ static int step(struct tar_parser *p, const uint8_t *b, size_t n, size_t *used)
 		p->off += k;
 		*used = k;
 		return p->blk_len == TAR_BLOCK ? on_block(p) : 0;
+	case TAR_ST_SPARSE:
+		k = XMIN(n, TAR_BLOCK - p->blk_len);
+		memcpy(p->blk + p->blk_len, b, k);
+		p->blk_len += k;
+		p->off += k;
+		*used = k;
+		if (p->blk_len < TAR_BLOCK)
+			return 0;
+		p->blk_len = 0;
+		return tar_sparse_block(p);
 	case TAR_ST_COLLECT:
 		k = (size_t)XMIN((uint64_t)n, p->remain);
 		*used = k;
@@ -259,6 +270,10 @@ int tar_parser_finish(struct tar_parser *p)
 		if (p->pending)
 			break;
 		return 0;
+	case TAR_ST_SPARSE:
+		log_err("cannot read tar: truncated in the sparse map of '%s'", p->path);
+		p->err = -EBADMSG;
+		return p->err;
 	case TAR_ST_SKIP:
 		log_err("cannot read tar: truncated in the data of '%s'", p->path);
 		p->err = -EBADMSG;

@@ -78,6 +78,14 @@ static void raw_name(const struct tar_parser *p, const uint8_t *h, char *buf, co
 	enum hdr_fmt f = hdr_format(h);
 	size_t nlen = strnlen((const char *)h, 100), plen = 0;
 
+	const struct tar_kv *sparse = tar_kvset_get(&p->local, "GNU.sparse.name");
+
+	/* GNU sparse 0.1/1.0 hide the real name from old readers: it wins (as in Go). */
+	if (sparse && sparse->vlen) {
+		*name = (const char *)sparse->val;
+		*len = sparse->vlen;
+		return;
+	}
 	if (pax_get(p, "path", name, len))
 		return;
 	if (p->longname) {
@@ -206,27 +214,6 @@ static int add_xattrs(struct tar_parser *p, const struct tar_kvset *s, const str
 	return 0;
 }
 
-static bool has_sparse(const struct tar_kvset *s)
-{
-	for (uint32_t i = 0; i < s->n; i++) {
-		if (strncmp(s->v[i].key, "GNU.sparse.", 11) == 0)
-			return true;
-	}
-	return false;
-}
-
-static int sparse_error(const struct tar_parser *p)
-{
-	const char *v;
-	size_t len;
-
-	if (pax_get(p, "GNU.sparse.name", &v, &len))
-		log_err("cannot read tar: sparse file '%.*s' is not supported", (int)XMIN(len, 400), v);
-	else
-		log_err("cannot read tar: sparse file '%s' is not supported", p->path);
-	return -ENOTSUP;
-}
-
 /*
  * Map the typeflag; *data = bytes of content following the header.
  * Returns 1 to skip the member silently, 0 to report it, or -errno.
@@ -248,8 +235,10 @@ static int map_type(struct tar_parser *p, char tf, bool slash, uint64_t size, st
 	}
 	*data = size;
 	switch (tf) {
-	case 'S':
-		return sparse_error(p);
+	case 'S': /* old GNU sparse: a regular file, its map read by tar_sparse.c */
+		e->type = IDX_T_REG;
+		e->size = size;
+		return 0;
 	case 'M':
 	case 'N':
 		log_err("cannot read tar: GNU '%c' member '%s' is not supported", tf, p->path);
@@ -388,8 +377,6 @@ static int build_entry(struct tar_parser *p, const uint8_t *h, struct tar_entry 
 	r = get_size(p, h, &size);
 	if (r < 0)
 		return r;
-	if (has_sparse(&p->local) || has_sparse(&p->global))
-		return sparse_error(p);
 	r = map_type(p, (char)h[156], len > 0 && raw[len - 1] == '/', size, e, data);
 	if (r != 0)
 		return r;
@@ -401,7 +388,30 @@ static int build_entry(struct tar_parser *p, const uint8_t *h, struct tar_entry 
 			(unsigned long long)p->member_off);
 		return -EBADMSG;
 	}
-	return get_attrs(p, h, e);
+	r = get_attrs(p, h, e);
+	/* An 'S' header is followed by its extension blocks whatever it names. */
+	if (r == 0 && (e->type == IDX_T_REG || h[156] == 'S')) {
+		e->data_off = p->off;
+		r = tar_sparse_start(p, h, e, data);
+		if (r == 1)
+			return 2;
+	}
+	return r;
+}
+
+int tar_hdr_emit(struct tar_parser *p, const struct tar_entry *e, bool skip, uint64_t data)
+{
+	int r;
+
+	if (!skip) {
+		r = p->cb.on_entry(p->ctx, e);
+		if (r < 0)
+			return r;
+		p->count++;
+	}
+	forget_pending(p);
+	tar_enter_data(p, data);
+	return 0;
 }
 
 int tar_hdr_member(struct tar_parser *p, const uint8_t *h)
@@ -414,15 +424,13 @@ int tar_hdr_member(struct tar_parser *p, const uint8_t *h)
 	if (r < 0)
 		return r;
 	e.path = p->path;
-	e.data_off = p->off;
 	e.header_off = p->member_off;
-	if (r == 0) {
-		r = p->cb.on_entry(p->ctx, &e);
-		if (r < 0)
-			return r;
-		p->count++;
+	e.data_off = p->off;
+	if (r == 2) {
+		/* The map follows in blocks: report the member once it is read. */
+		p->sp.held = e;
+		p->st = TAR_ST_SPARSE;
+		return 0;
 	}
-	forget_pending(p);
-	tar_enter_data(p, data);
-	return 0;
+	return tar_hdr_emit(p, &e, r == 1, data);
 }
