@@ -113,8 +113,7 @@ static int norm_into(const char *what, const char *raw, size_t len, char *out)
 		log_err("cannot read tar: %s '%.200s...' is longer than %d bytes", what, raw,
 			IDX_MAX_PATH);
 	else if (r < 0)
-		log_err("cannot read tar: %s '%.*s' escapes the layer", what, (int)XMIN(len, 400),
-			raw);
+		log_err("cannot read tar: bad %s '%.*s'", what, (int)XMIN(len, 400), raw);
 	return r;
 }
 
@@ -282,9 +281,10 @@ static int map_whiteout(struct tar_parser *p, struct tar_entry *e)
 		log_debug("skipping aufs metadata '%s'", p->path);
 		return 1;
 	}
+	/* containerd fails the layer on these ("invalid whiteout name"): so do we. */
 	if (!*hidden || strcmp(hidden, ".") == 0 || strcmp(hidden, "..") == 0) {
-		log_warn("ignoring invalid whiteout '%s'", p->path);
-		return 1;
+		log_err("cannot read tar: invalid whiteout '%s'", p->path);
+		return -EBADMSG;
 	}
 	e->type = IDX_T_WHITEOUT;
 	memmove(base, hidden, strlen(hidden) + 1);

@@ -11,7 +11,7 @@
  * GNU (long names/links, base-256 numbers, old-style headers), GNU sparse
  * files (old GNU 'S', pax 0.0, 0.1 and 1.0; tar_sparse.c), both checksum
  * variants (unsigned and signed byte sums). Rejected with a logged reason:
- * bad checksums, ".." components, NUL bytes in paths, sizes >= 2^62,
+ * bad checksums, invalid whiteout names, NUL bytes in paths, sizes >= 2^62,
  * special payloads > 1 MiB (-EFBIG), unknown sparse versions and
  * multi-volume members (-ENOTSUP). See PROTOCOLS.md §5.3.
  *
@@ -59,7 +59,7 @@ struct tar_entry {
 	uint64_t header_off;
 	/*
 	 * Normalised path: no leading "/" or "./", no "//", no trailing "/",
-	 * never a ".." component; "" is the root directory.
+	 * never a ".." component (cleaned away); "" is the root directory.
 	 * WHITEOUT: the hidden path ("a/.wh.b" -> "a/b");
 	 * OPAQUE: the opaque directory ("a/.wh..wh..opq" -> "a", root -> "").
 	 */
@@ -148,9 +148,12 @@ void tar_parser_free(struct tar_parser *p);
 /*
  * Normalise the archive path @in (@len bytes, no NUL required) into @out
  * (@out_size bytes incl. the NUL): strip leading "/" and "./", collapse
- * "//" and "/./", drop a trailing "/". "." and "/" become "".
- * Returns the length, -EBADMSG if a component is ".." or the input holds a
- * NUL byte, -EFBIG if the result does not fit (or exceeds IDX_MAX_PATH).
+ * "//" and "/./", drop a trailing "/". "." and "/" become "". A ".."
+ * removes the component before it and is dropped at the root: "a/../b" is
+ * "b", "../../etc" is "etc" (containerd cleans a member's name with Go's
+ * filepath.Clean and joins it under the root, where ".." cannot climb).
+ * Returns the length, -EBADMSG if the input holds a NUL byte, -EFBIG if
+ * the result does not fit (or exceeds IDX_MAX_PATH).
  * Used for member names and hardlink targets alike.
  */
 int tar_path_normalise(const char *in, size_t len, char *out, size_t out_size);

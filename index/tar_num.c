@@ -219,8 +219,13 @@ int tar_path_normalise(const char *in, size_t len, char *out, size_t out_size)
 		i += clen + 1;
 		if (clen == 0 || (clen == 1 && c[0] == '.'))
 			continue;
-		if (clen == 2 && c[0] == '.' && c[1] == '.')
-			return -EBADMSG;
+		if (clen == 2 && c[0] == '.' && c[1] == '.') {
+			/* Lexically, as Go's filepath.Clean, and never above the root. */
+			char *up = memrchr(out, '/', n);
+
+			n = up ? (size_t)(up - out) : 0;
+			continue;
+		}
 		if (n + (n > 0) + clen > max)
 			return -EFBIG;
 		if (n > 0)
