@@ -383,11 +383,11 @@ static int build_entry(struct tar_parser *p, const uint8_t *h, struct tar_entry 
 	r = map_whiteout(p, e);
 	if (r != 0)
 		return r;
-	if (p->path[0] == '\0' && e->type != IDX_T_DIR && e->type != IDX_T_OPAQUE) {
-		log_err("cannot read tar: member at offset %llu has an empty path",
-			(unsigned long long)p->member_off);
-		return -EBADMSG;
-	}
+	/* containerd ignores what lands on the root ("resolved to root") unless it is a dir. */
+	p->sp.skip = p->path[0] == '\0' && e->type != IDX_T_DIR && e->type != IDX_T_OPAQUE;
+	if (p->sp.skip)
+		log_warn("ignoring tar member at offset %llu: its name '%.*s' is the root",
+			 (unsigned long long)p->member_off, (int)XMIN(len, 400), raw);
 	r = get_attrs(p, h, e);
 	/* An 'S' header is followed by its extension blocks whatever it names. */
 	if (r == 0 && (e->type == IDX_T_REG || h[156] == 'S')) {
@@ -396,7 +396,7 @@ static int build_entry(struct tar_parser *p, const uint8_t *h, struct tar_entry 
 		if (r == 1)
 			return 2;
 	}
-	return r;
+	return r == 0 && p->sp.skip ? 1 : r;
 }
 
 int tar_hdr_emit(struct tar_parser *p, const struct tar_entry *e, bool skip, uint64_t data)

@@ -227,6 +227,7 @@ struct tar_sparse {
 	bool digits;             /* 1.0: num has digits */
 	uint64_t pend_off;       /* 1.0: the offset of the pair being read */
 	struct tar_entry held;   /* the member, reported once the map is complete */
+	bool skip;               /* ... or not: it names the root */
 };
 
 struct tar_parser {

@@ -321,5 +321,5 @@ int tar_sparse_block(struct tar_parser *p)
 	r = finish_map(p, sp->data, p->off, e);
 	if (r < 0)
 		return r;
-	return tar_hdr_emit(p, e, false, sp->data);
+	return tar_hdr_emit(p, e, sp->skip, sp->data);
 }

@@ -2,7 +2,8 @@
 /*
  * The tar reader on valid archives it used to refuse or misread: zero-padded
  * pax numbers, several 'x' headers before one member, the Solaris 'X'
- * header, and the message for a pax header with no member after it.
+ * header, the message for a pax header with no member after it, and
+ * names cleaned the way containerd cleans them.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -167,6 +168,23 @@ static void test_pax_then_nothing(void)
 	tw_free(&w);
 }
 
+static void test_clean_names(void)
+{
+	struct tw w = { 0 };
+
+	tw_file(&w, "a/../b", "b");
+	tw_file(&w, "../../up", "u");
+	tw_file(&w, "x/..", "lands on the root");
+	tw_dir(&w, "../");
+	tw_file(&w, "next", "");
+	tw_eof(&w);
+	check(&w, 0,
+	      "'b' t0 0:0 1700000000.000000000 size=1\n'up' t0 0:0 1700000000.000000000 size=1\n"
+	      "'' t1 0:0 1700000000.000000000 size=0\n'next' t0 0:0 1700000000.000000000 size=0\n",
+	      "names cleaned as containerd does; a file on the root is ignored");
+	tw_free(&w);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LVL_ERR);
@@ -174,5 +192,6 @@ int main(void)
 	test_several_x();
 	test_solaris_x();
 	test_pax_then_nothing();
+	test_clean_names();
 	return tap_done();
 }
