@@ -177,6 +177,21 @@ static bool rec_is(const struct tar_parser *p, const char *key, const char *val)
 	return kv && strcmp((const char *)kv->val, val) == 0;
 }
 
+/* 0.x: GNU.sparse.numblocks must count the pairs read (Go refuses the member otherwise). */
+static int check_numblocks(struct tar_parser *p)
+{
+	const struct tar_kv *kv = tar_kvset_get(&p->local, "GNU.sparse.numblocks");
+	uint64_t n;
+
+	if (!kv || tar_dec_u64((const char *)kv->val, kv->vlen, TAR_MAX_EXTENTS, &n) < 0 ||
+	    n != p->sp.n) {
+		log_err("cannot read tar: GNU.sparse.numblocks of '%s' is missing or does not "
+			"count its map", p->path);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 static int start_pax(struct tar_parser *p, struct tar_entry *e, uint64_t *data)
 {
 	const struct tar_kv *map = tar_kvset_get(&p->local, "GNU.sparse.map");
@@ -214,6 +229,8 @@ static int start_pax(struct tar_parser *p, struct tar_entry *e, uint64_t *data)
 		r = add_ext(p, p->local.sp00[i], p->local.sp00[i + 1]);
 	if (r == 0 && !p->local.sp00_n && map)
 		r = add_map01(p, (const char *)map->val, map->vlen);
+	if (r == 0)
+		r = check_numblocks(p);
 	if (r == 0)
 		r = finish_map(p, *data, e->data_off, e);
 	return r;

@@ -9,6 +9,7 @@
  *   the rest   the member's stored data (at most 64 KiB)
  *
  * wrapped into a valid one-member tar: for 0.1 the map is GNU.sparse.map,
+ * GNU.sparse.numblocks counting its pairs,
  * for 0.0 it is split at ',' into alternating offset/numbytes records, for
  * 1.0 it is the text at the start of the data, for 'S' it is the raw bytes
  * from offset 386 of the header on (pairs, "is extended" byte) and then
@@ -125,11 +126,17 @@ static void make_tar(const uint8_t *map, size_t mlen, unsigned sel, unsigned rea
 {
 	struct buf rec = { 0 };
 	uint8_t h[512];
-	char num[16];
+	char num[24];
 
 	snprintf(num, sizeof(num), "%u", real);
 	if (sel == 0 || sel == 1) {
+		size_t items = mlen ? 1 : 0;
+
+		for (size_t i = 0; i < mlen; i++)
+			items += map[i] == ',';
 		record(&rec, "GNU.sparse.size", (const uint8_t *)num, strlen(num));
+		snprintf(num, sizeof(num), "%zu", items / 2);
+		record(&rec, "GNU.sparse.numblocks", (const uint8_t *)num, strlen(num));
 		if (sel == 0)
 			record(&rec, "GNU.sparse.map", map, mlen);
 		for (size_t i = 0, k = 0; sel == 1 && i <= mlen; k++) {

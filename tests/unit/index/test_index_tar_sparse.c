@@ -93,6 +93,8 @@ static void add_pax(struct tw *w, enum pax_ver v, const char *name, const struct
 		tw_put(&map, num, strlen(num));
 	} else {
 		tw_pax_str(&rec, "GNU.sparse.size", num);
+		snprintf(num, sizeof(num), "%zu", n);
+		tw_pax_str(&rec, "GNU.sparse.numblocks", num);
 	}
 	tw_pax_str(&rec, "GNU.sparse.name", name);
 	tw_pax_str(&rec, "path", "a pax path loses to GNU.sparse.name");
@@ -300,6 +302,17 @@ static void test_hostile_maps(void)
 	tw_pax(&w, 'x', &rec);
 	tw_file(&w, "f", "12345");
 	ok(tt_layer(&w) == NULL, "0.0 numbytes before offset refused");
+	tw_pax_str(&rec, "GNU.sparse.map", "0,5");
+	tw_pax_str(&rec, "GNU.sparse.size", "10");
+	tw_pax(&w, 'x', &rec);
+	tw_file(&w, "f", "12345");
+	ok(tt_layer(&w) == NULL, "0.1 without GNU.sparse.numblocks refused");
+	tw_pax_str(&rec, "GNU.sparse.map", "0,5");
+	tw_pax_str(&rec, "GNU.sparse.numblocks", "2");
+	tw_pax_str(&rec, "GNU.sparse.size", "10");
+	tw_pax(&w, 'x', &rec);
+	tw_file(&w, "f", "12345");
+	ok(tt_layer(&w) == NULL, "0.1 with a wrong GNU.sparse.numblocks refused");
 	tw_pax_str(&rec, "GNU.sparse.major", "1");
 	tw_pax_str(&rec, "GNU.sparse.minor", "0");
 	tw_pax_str(&rec, "GNU.sparse.realsize", "5");
