@@ -155,8 +155,7 @@ static int parse_entry(struct idx_layer *l, const struct sect *s, uint32_t i, ui
 	e->data_off = le64_get(p + 48);
 	e->sparse = p[1] & IDX_EF_SPARSE;
 	if (e->type > IDX_T_OPAQUE || (p[1] & ~IDX_EF_SPARSE) || (e->sparse && e->type != IDX_T_REG) ||
-	    le16_get(p + 2) || e->mode > 07777 ||
-	    e->mtime_nsec >= 1000000000u)
+	    le16_get(p + 2) || e->mode > 07777 || e->mtime_nsec >= 1000000000u)
 		BAD("entry %u type, mode or time", i);
 	dev = e->type == IDX_T_CHR || e->type == IDX_T_BLK;
 	if ((!dev && (e->dev_major || e->dev_minor)) || (e->type != IDX_T_REG && e->size) ||
