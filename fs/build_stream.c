@@ -2,8 +2,7 @@
 /*
  * Indexes outside a mount's open path, shared by the daemon (-o push_index)
  * and `strata index REF`: build one by streaming a registry layer once
- * (the same pull stream as the store's own builds, fs/pull.c), ask which
- * layers of a manifest the registry already holds an index for, and push
+ * (the same pull stream as the store's own builds, fs/pull.c), and push
  * a set of built indexes as one stratafs index artifact.
  */
 #include <errno.h>
@@ -32,15 +31,16 @@ static ssize_t counted_read(void *ctx, void *buf, size_t n)
 	return k;
 }
 
-static int build(struct reg_client *c, const struct reg_descriptor *desc, uint64_t span_size,
-		 struct idx_layer **out, struct idx_build_stats *st, uint64_t *fetched,
-		 struct counted_pull *cp)
+static int build(struct reg_client *c, const struct reg_descriptor *desc, const char *diff_id,
+		 uint64_t span_size, struct idx_layer **out, struct idx_build_stats *st,
+		 uint64_t *fetched, struct counted_pull *cp)
 {
 	struct idx_build_opts bo = {
 		.span_size = span_size,
 		.comp = idx_comp_from_media_type(desc->media_type),
 		.blob_digest = desc->digest,
-		.diff_id = desc->uncompressed && digest_is_valid(desc->uncompressed) ?
+		.diff_id = diff_id ? diff_id :
+			   desc->uncompressed && digest_is_valid(desc->uncompressed) ?
 			   desc->uncompressed : NULL,
 	};
 	struct idx_build_stats dummy = { 0 };
@@ -62,68 +62,21 @@ static int build(struct reg_client *c, const struct reg_descriptor *desc, uint64
 }
 
 int fs_index_build_stream(struct reg_client *c, const struct reg_descriptor *desc,
-			  uint64_t span_size, struct idx_layer **out, struct idx_build_stats *st,
-			  uint64_t *fetched)
+			  const char *diff_id, uint64_t span_size, struct idx_layer **out,
+			  struct idx_build_stats *st, uint64_t *fetched)
 {
 	struct counted_pull cp = { 0 };
 
-	return build(c, desc, span_size, out, st, fetched, &cp);
+	return build(c, desc, diff_id, span_size, out, st, fetched, &cp);
 }
 
 int fs_index_build_progress(struct reg_client *c, const struct reg_descriptor *desc,
-			    uint64_t span_size, struct idx_layer **out, reg_progress_fn progress,
-			    void *ctx)
+			    const char *diff_id, uint64_t span_size, struct idx_layer **out,
+			    reg_progress_fn progress, void *ctx)
 {
 	struct counted_pull cp = { .total = desc->size, .progress = progress, .ctx = ctx };
 
-	return build(c, desc, span_size, out, NULL, NULL, &cp);
-}
-
-/* Mark in @has the layers that artifact @adigest (referring to @mdigest) indexes. */
-static void mark_artifact(struct reg_client *c, const char *mdigest, const char *adigest,
-			  const struct reg_descriptor *const *layers, size_t n, bool *has)
-{
-	struct reg_manifest *am = NULL;
-
-	if (reg_manifest_get(c, adigest, &am) < 0)
-		return;
-	if (am->kind != REG_MANIFEST_IMAGE ||
-	    (am->has_subject && strcmp(am->subject.digest, mdigest) != 0))
-		goto out_free;
-	for (size_t i = 0; i < am->n_layers; i++) {
-		const struct reg_descriptor *d = &am->layers[i];
-
-		if (!d->stratafs_layer || strcmp(d->media_type, REG_MT_STRATAFS_INDEX_BLOB) != 0)
-			continue;
-		for (size_t j = 0; j < n; j++)
-			if (strcmp(layers[j]->digest, d->stratafs_layer) == 0)
-				has[j] = true;
-	}
-out_free:
-	reg_manifest_free(am);
-}
-
-int fs_index_registry_has(struct reg_client *c, const char *mdigest,
-			  const struct reg_descriptor *const *layers, size_t n, bool *has)
-{
-	struct reg_manifest *refs = NULL;
-	int r;
-
-	memset(has, 0, n * sizeof(*has));
-	r = reg_referrers(c, mdigest, REG_MT_STRATAFS_INDEX_ARTIFACT, &refs);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < refs->n_manifests; i++) {
-		const struct reg_descriptor *d = &refs->manifests[i];
-
-		if (d->artifact_type && strcmp(d->artifact_type, REG_MT_STRATAFS_INDEX_ARTIFACT) != 0)
-			continue;
-		mark_artifact(c, mdigest, d->digest, layers, n, has);
-	}
-	reg_manifest_free(refs);
-	return 0;
+	return build(c, desc, diff_id, span_size, out, NULL, NULL, &cp);
 }
 
 /* Serialize @idx and upload it; fill @b. */
@@ -154,7 +107,8 @@ static int upload_one(struct reg_pusher *p, const struct idx_layer *idx, struct 
 }
 
 int fs_index_push(struct reg_pusher *p, const struct reg_manifest *subject,
-		  const struct idx_layer *const *idx, size_t n, char digest[DIGEST_STR_LEN])
+		  const struct idx_layer *const *idx, size_t n, bool replace,
+		  char digest[DIGEST_STR_LEN], uint64_t *size)
 {
 	struct reg_descriptor sd = { 0 };
 	struct reg_index_blob *blobs;
@@ -172,7 +126,7 @@ int fs_index_push(struct reg_pusher *p, const struct reg_manifest *subject,
 	sd.media_type = subject->media_type;
 	memcpy(sd.digest, subject->digest, sizeof(sd.digest));
 	sd.size = subject->raw_len;
-	r = reg_index_artifact_push(p, &sd, blobs, n, digest);
+	r = reg_index_artifact_push(p, &sd, blobs, n, replace, digest, size);
 	if (r < 0)
 		log_err("cannot push the index artifact of '%s': %s", subject->digest,
 			strerror(-r));
@@ -182,13 +136,14 @@ out_free_blobs:
 }
 
 int fs_store_layer_get(struct fs_store *s, unsigned layer_no, const char **source,
-		       const struct idx_layer **idx)
+		       const char **trust, const struct idx_layer **idx)
 {
 	int r = -ENOENT;
 
 	pthread_mutex_lock(&s->lock);
 	if (layer_no < s->n_layers) {
 		*source = s->layers[layer_no]->source;
+		*trust = s->layers[layer_no]->trust;
 		*idx = s->layers[layer_no]->idx;
 		r = 0;
 	}

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,12 +101,17 @@ int fs_cache_path_fmt(char *buf, const char *fmt, ...)
 	return n < 0 || n >= FS_CACHE_PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
-static int index_path(const struct fs_cache *c, const char *blob, char *buf)
+static int index_path(const struct fs_cache *c, enum fs_cache_index_kind k, const char *digest,
+		      char *buf)
 {
 	const char *hex;
-	int r = fs_cache_blob_hex(blob, &hex);
+	int r = fs_cache_blob_hex(digest, &hex);
 
-	return r < 0 ? r : fs_cache_path_fmt(buf, "%s/index/%s.idx", c->v1, hex);
+	if (r < 0)
+		return r;
+	return fs_cache_path_fmt(buf, "%s/%s/%s.idx", c->v1,
+				 k == FS_CACHE_INDEX_BUILT ? FS_CACHE_BUILT_DIR : FS_CACHE_IBLOB_DIR,
+				 hex);
 }
 
 int fs_cache_open(const char *dir, uint64_t max_bytes, struct fs_cache **out)
@@ -131,8 +137,8 @@ int fs_cache_open(const char *dir, uint64_t max_bytes, struct fs_cache **out)
 	r = -ENOMEM;
 	if (!c->dir || fs_cache_path_fmt(p, "%s/v1", dir) < 0 || !(c->v1 = strdup(p)))
 		goto out_free;
-	static const char *const subs[] = { "index", "spans", "tmp" };
-	for (size_t i = 0; i < 3; i++) {
+	static const char *const subs[] = { FS_CACHE_BUILT_DIR, FS_CACHE_IBLOB_DIR, "spans", "tmp" };
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 		r = fs_cache_path_fmt(p, "%s/%s", c->v1, subs[i]);
 		if (r == 0)
 			r = mkdirs(p);
@@ -275,23 +281,43 @@ static int read_file(const char *path, size_t max, void **buf, size_t *len)
 	return 0;
 }
 
-int fs_cache_index_get(struct fs_cache *c, const char *blob_digest, void **buf, size_t *len)
+/* Whether @buf hashes to @digest. */
+static bool digest_matches(const void *buf, size_t len, const char *digest)
+{
+	uint8_t sha[DIGEST_SHA256_LEN];
+	char have[DIGEST_STR_LEN];
+
+	digest_sha256(buf, len, sha);
+	digest_format(sha, have);
+	return strcmp(have, digest) == 0;
+}
+
+int fs_cache_index_get(struct fs_cache *c, enum fs_cache_index_kind k, const char *digest,
+		       void **buf, size_t *len)
 {
 	char p[FS_CACHE_PATH_MAX];
-	int r = index_path(c, blob_digest, p);
+	int r = index_path(c, k, digest, p);
 
 	if (r < 0)
 		return r;
 	r = read_file(p, FS_CACHE_MAX_INDEX, buf, len);
+	if (r == 0 && k == FS_CACHE_INDEX_BLOB && !digest_matches(*buf, *len, digest)) {
+		log_warn("cached index blob '%s' is damaged: removed", digest);
+		unlink(p);
+		free(*buf);
+		*buf = NULL;
+		return -EBADMSG;
+	}
 	if (r == 0)
 		utimensat(AT_FDCWD, p, NULL, 0); /* LRU: used now */
 	return r;
 }
 
-int fs_cache_index_put(struct fs_cache *c, const char *blob_digest, const void *buf, size_t len)
+int fs_cache_index_put(struct fs_cache *c, enum fs_cache_index_kind k, const char *digest,
+		       const void *buf, size_t len)
 {
 	char p[FS_CACHE_PATH_MAX];
-	int r = index_path(c, blob_digest, p);
+	int r = index_path(c, k, digest, p);
 
 	if (r == 0)
 		r = fs_cache_write_tx(c, p, NULL, "", 0, buf, len);
@@ -300,10 +326,10 @@ int fs_cache_index_put(struct fs_cache *c, const char *blob_digest, const void *
 	return r;
 }
 
-int fs_cache_index_remove(struct fs_cache *c, const char *blob_digest)
+int fs_cache_index_remove(struct fs_cache *c, enum fs_cache_index_kind k, const char *digest)
 {
 	char p[FS_CACHE_PATH_MAX];
-	int r = index_path(c, blob_digest, p);
+	int r = index_path(c, k, digest, p);
 
 	if (r == 0 && unlink(p) < 0)
 		r = -errno;

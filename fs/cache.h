@@ -6,7 +6,10 @@
  * it for `strata cache du|prune`.
  *
  * Layout (version 1, under the cache dir):
- *   v1/index/<blob hex>.idx                 serialized index (idx_save bytes)
+ *   v1/built/<blob hex>.idx                 an index this host built from the
+ *                                           layer's verified bytes (idx_save bytes)
+ *   v1/iblob/<index hex>.idx                an index blob from a registry, by its
+ *                                           own digest (checked on every read)
  *   v1/spans/<blob hex>/<u_start>-<u_len>   span file: 64-byte header + bytes
  *   v1/tmp/                                 transactions in progress
  * A span file header is: "SFSPAN01", u_start (LE u64), u_len (LE u64), the
@@ -30,6 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "common/digest.h"
 
 #define FS_CACHE_DEFAULT_MAX (10ull << 30)
 #define FS_CACHE_MAX_INDEX (256u << 20) /* ceiling of an index file read back */
@@ -57,15 +62,33 @@ const char *fs_cache_dir(const struct fs_cache *c);
 /* ---- indexes ---------------------------------------------------------- */
 
 /*
- * Read the index file of layer @blob_digest (caller frees *buf). -ENOENT if
- * absent, -EFBIG over FS_CACHE_MAX_INDEX. The bytes are NOT validated here:
- * the caller loads them with idx_load() and checks the blob digest, and
- * calls fs_cache_index_remove() when they are bad.
+ * Two namespaces, because they are trusted for different things. A BUILT
+ * index was made here from the layer's verified bytes: right for every
+ * image that has the layer, so it is keyed by the layer's digest. An index
+ * BLOB came from a registry and is right only for an image that pins it
+ * (or trusts where it was found): it is keyed by its own digest, so only a
+ * reader that already knows that digest from a trusted document finds it.
+ * (Before this split, v1/index/<layer hex>.idx mixed both; it is no longer
+ * read, only counted and evicted like any file.)
  */
-int fs_cache_index_get(struct fs_cache *c, const char *blob_digest, void **buf, size_t *len);
+enum fs_cache_index_kind {
+	FS_CACHE_INDEX_BUILT, /* @digest: the layer blob's */
+	FS_CACHE_INDEX_BLOB,  /* @digest: the index blob's own */
+};
+
+/*
+ * Read an index file (caller frees *buf). -ENOENT if absent, -EFBIG over
+ * FS_CACHE_MAX_INDEX; for FS_CACHE_INDEX_BLOB, -EBADMSG (and the file is
+ * removed) when the bytes do not hash to @digest. The bytes are NOT
+ * otherwise validated here: the caller loads them with idx_load(), checks
+ * the blob digest, and calls fs_cache_index_remove() when they are bad.
+ */
+int fs_cache_index_get(struct fs_cache *c, enum fs_cache_index_kind k, const char *digest,
+		       void **buf, size_t *len);
 /* Store an index file (transaction). -ENOSPC etc. leave the cache unchanged. */
-int fs_cache_index_put(struct fs_cache *c, const char *blob_digest, const void *buf, size_t len);
-int fs_cache_index_remove(struct fs_cache *c, const char *blob_digest);
+int fs_cache_index_put(struct fs_cache *c, enum fs_cache_index_kind k, const char *digest,
+		       const void *buf, size_t len);
+int fs_cache_index_remove(struct fs_cache *c, enum fs_cache_index_kind k, const char *digest);
 
 /* ---- spans ------------------------------------------------------------ */
 
@@ -80,30 +103,35 @@ int fs_cache_span_put(struct fs_cache *c, const char *blob_digest, uint64_t u_st
 
 /*
  * Read the whole payload of a span file into @buf (@len bytes) and check it
- * against the hash in its header: 0, -ENOENT if absent, -EBADMSG if the
- * file is damaged (the caller removes it). Use it the first time a process
- * reads a span file; later reads use fs_cache_span_pread().
+ * against @want, the span's sha256 in the index the reader trusts (the
+ * header's own hash must say the same): 0, -ENOENT if absent, -EBADMSG if
+ * the file is damaged or holds other bytes (the caller removes it). A span
+ * file is keyed by layer and range only, so it may have been written under
+ * another index of the same layer: only the reader's index decides. Use it
+ * the first time a process reads a span file; later reads use
+ * fs_cache_span_pread().
  */
 int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
-				void *buf, size_t len);
+				void *buf, size_t len, const uint8_t want[DIGEST_SHA256_LEN]);
 
 /*
- * Check the payload of a span file (@len bytes) against the hash in its
- * header, reading it through a small buffer: 0, -ENOENT if absent, -EBADMSG
- * if the file is damaged (the caller removes it), -ENOMEM. The daemon
- * checks a file it did not write this way once, then uses
+ * The same check through a small buffer: 0, -ENOENT if absent, -EBADMSG
+ * if the file is damaged or not @want (the caller removes it), -ENOMEM.
+ * The daemon checks a file it did not write this way once, then uses
  * fs_cache_span_pread().
  */
 int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
-			 size_t len);
+			 size_t len, const uint8_t want[DIGEST_SHA256_LEN]);
 
 /*
  * Read @n bytes at @off of the payload of a span of @len bytes, without
- * verifying: the count, -ENOENT if the file is gone (evicted), -EBADMSG if
- * its header does not match.
+ * hashing it: the count, -ENOENT if the file is gone (evicted), -EBADMSG if
+ * its header does not match (another range, or a payload hash other than
+ * @want: the file was replaced since it was verified).
  */
 ssize_t fs_cache_span_pread(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
-			    size_t len, void *buf, size_t n, uint64_t off);
+			    size_t len, void *buf, size_t n, uint64_t off,
+			    const uint8_t want[DIGEST_SHA256_LEN]);
 
 int fs_cache_span_remove(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 			 size_t len);

@@ -10,6 +10,9 @@
 
 #define FS_CACHE_PATH_MAX 4096
 #define FS_CACHE_MAX_FILES (4u << 20) /* ceiling of one directory scan */
+#define FS_CACHE_BUILT_DIR "built"     /* FS_CACHE_INDEX_BUILT files */
+#define FS_CACHE_IBLOB_DIR "iblob"     /* FS_CACHE_INDEX_BLOB files */
+#define FS_CACHE_LEGACY_INDEX_DIR "index" /* no longer read: counted and pruned */
 
 /* "sha256:<hex>" -> "<hex>" (borrowed); -EINVAL for anything else. */
 int fs_cache_blob_hex(const char *blob_digest, const char **hex);

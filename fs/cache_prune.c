@@ -112,9 +112,12 @@ static int scan_all(struct fs_cache *c, struct scan *s, bool collect)
 	s->now = time(NULL);
 	snprintf(p, sizeof(p), "%s/tmp", fs_cache_v1(c));
 	r = scan_dir(s, p, K_TMP, false);
-	snprintf(p, sizeof(p), "%s/index", fs_cache_v1(c));
-	if (r == 0)
+	static const char *const index_dirs[] = { FS_CACHE_BUILT_DIR, FS_CACHE_IBLOB_DIR,
+						   FS_CACHE_LEGACY_INDEX_DIR };
+	for (size_t i = 0; r == 0 && i < sizeof(index_dirs) / sizeof(index_dirs[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", fs_cache_v1(c), index_dirs[i]);
 		r = scan_dir(s, p, K_INDEX, collect);
+	}
 	snprintf(p, sizeof(p), "%s/spans", fs_cache_v1(c));
 	d = r == 0 ? opendir(p) : NULL;
 	if (r == 0 && !d)

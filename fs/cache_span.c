@@ -2,10 +2,11 @@
 /*
  * Span files: v1/spans/<blob hex>/<u_start>-<u_len>, a 64-byte header
  * ("SFSPAN01", u_start, u_len, sha256 of the payload, 8 zero bytes, all
- * little-endian) then the verified bytes. Named by range rather than by
- * content because the index does not export span hashes; the header hash
- * lets the first reader in a process detect a file damaged after its
- * rename (fs_cache_span_verify(), fs_cache_span_read_verified()).
+ * little-endian) then the verified bytes. Named by layer and range, so two
+ * indexes of one layer (a genuine one and a forged one, say) share names:
+ * every read checks the header hash against the reader's own index, and
+ * the first read in a process also hashes the payload
+ * (fs_cache_span_verify(), fs_cache_span_read_verified()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -115,15 +116,16 @@ static int span_open(struct fs_cache *c, const char *blob, uint64_t u_start, siz
 	return fd;
 }
 
-/* Is the header of a span file the one of [@u_start, +@len)? */
-static bool hdr_ok(const uint8_t *hdr, uint64_t u_start, size_t len)
+/* Is the header of a span file the one of [@u_start, +@len) with payload hash @want? */
+static bool hdr_ok(const uint8_t *hdr, uint64_t u_start, size_t len,
+		   const uint8_t want[DIGEST_SHA256_LEN])
 {
 	return memcmp(hdr, SPAN_MAGIC, 8) == 0 && le64_get(hdr + 8) == u_start &&
-	       le64_get(hdr + 16) == len;
+	       le64_get(hdr + 16) == len && memcmp(hdr + 24, want, DIGEST_SHA256_LEN) == 0;
 }
 
 int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
-				void *buf, size_t len)
+				void *buf, size_t len, const uint8_t want[DIGEST_SHA256_LEN])
 {
 	uint8_t hdr[FS_CACHE_SPAN_HDR], sum[DIGEST_SHA256_LEN];
 	ssize_t n;
@@ -138,18 +140,18 @@ int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uin
 	close(fd);
 	if (n < 0)
 		return (int)n;
-	if ((size_t)n != len || !hdr_ok(hdr, u_start, len))
+	if ((size_t)n != len || !hdr_ok(hdr, u_start, len, want))
 		r = -EBADMSG;
 	if (r == 0) {
 		digest_sha256(buf, len, sum);
-		if (memcmp(sum, hdr + 24, sizeof(sum)) != 0)
+		if (memcmp(sum, want, sizeof(sum)) != 0)
 			r = -EBADMSG;
 	}
 	return r;
 }
 
 int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
-			 size_t len)
+			 size_t len, const uint8_t want[DIGEST_SHA256_LEN])
 {
 	uint8_t hdr[FS_CACHE_SPAN_HDR], sum[DIGEST_SHA256_LEN], *buf = NULL;
 	struct digest_ctx *dc = NULL;
@@ -165,7 +167,7 @@ int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u
 		r = -ENOMEM;
 	if (r == 0 && pread_full(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
 		r = -EBADMSG;
-	if (r == 0 && !hdr_ok(hdr, u_start, len))
+	if (r == 0 && !hdr_ok(hdr, u_start, len, want))
 		r = -EBADMSG;
 	while (r == 0 && done < len) {
 		n = pread_full(fd, buf, len - done < SPAN_VERIFY_CHUNK ? len - done
@@ -179,7 +181,7 @@ int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u
 	}
 	if (r == 0)
 		r = digest_ctx_final(dc, sum);
-	if (r == 0 && memcmp(sum, hdr + 24, sizeof(sum)) != 0)
+	if (r == 0 && memcmp(sum, want, sizeof(sum)) != 0)
 		r = -EBADMSG;
 	close(fd);
 	free(buf);
@@ -188,8 +190,10 @@ int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u
 }
 
 ssize_t fs_cache_span_pread(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
-			    size_t len, void *buf, size_t n, uint64_t off)
+			    size_t len, void *buf, size_t n, uint64_t off,
+			    const uint8_t want[DIGEST_SHA256_LEN])
 {
+	uint8_t hdr[FS_CACHE_SPAN_HDR];
 	ssize_t r;
 	int fd;
 
@@ -200,7 +204,18 @@ ssize_t fs_cache_span_pread(struct fs_cache *c, const char *blob_digest, uint64_
 	fd = span_open(c, blob_digest, u_start, len);
 	if (fd < 0)
 		return fd;
-	r = pread_full(fd, buf, n, FS_CACHE_SPAN_HDR + off);
+	/*
+	 * The file may have been replaced since we verified it (renamed over
+	 * by a process trusting another index of this layer): its header then
+	 * names other bytes.
+	 */
+	r = pread_full(fd, hdr, sizeof(hdr), 0);
+	if (r == (ssize_t)sizeof(hdr) && !hdr_ok(hdr, u_start, len, want))
+		r = -EBADMSG;
+	if (r == (ssize_t)sizeof(hdr))
+		r = pread_full(fd, buf, n, FS_CACHE_SPAN_HDR + off);
+	else if (r >= 0)
+		r = -EBADMSG;
 	close(fd);
 	if (r >= 0 && (size_t)r != n)
 		r = -EBADMSG; /* shrank under us: treat as damaged */

@@ -241,10 +241,11 @@ void fs_job_run(struct fs_store *s, struct fs_job *j)
 static void check_file(struct fs_store *s, struct fs_layer *l, uint32_t id,
 		       const struct idx_span *sp)
 {
-	int r = fs_cache_span_verify(s->cache, l->digest, sp->u_start, sp->u_len);
+	int r = fs_cache_span_verify(s->cache, l->digest, sp->u_start, sp->u_len, sp->sha256);
 
 	if (r == -EBADMSG) {
-		log_warn("discarding damaged cached span %u of layer '%s'", id, l->digest);
+		log_warn("discarding cached span %u of layer '%s': damaged, or not the bytes "
+			 "its index names", id, l->digest);
 		fs_cache_span_remove(s->cache, l->digest, sp->u_start, sp->u_len);
 	} else if (r == 0) {
 		fs_cache_span_touch(s->cache, l->digest, sp->u_start, sp->u_len);
@@ -307,7 +308,7 @@ static ssize_t read_present(struct fs_store *s, struct rd *d, struct fs_span_st 
 		st->touched = now;
 	pthread_mutex_unlock(&s->lock);
 	n = fs_cache_span_pread(s->cache, d->l->digest, d->sp.u_start, d->sp.u_len, d->dst, d->k,
-				d->soff);
+				d->soff, d->sp.sha256);
 	if (touch && n >= 0)
 		fs_cache_span_touch(s->cache, d->l->digest, d->sp.u_start, d->sp.u_len);
 	pthread_mutex_lock(&s->lock);

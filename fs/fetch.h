@@ -60,16 +60,38 @@ void fs_store_free(struct fs_store *s);
 const char *fs_store_cache_dir(const struct fs_store *s);
 
 /*
- * Open the layer @desc of manifest @manifest_digest: find its index in the
- * local cache, else in the registry (referrers of the manifest with
- * artifactType REG_MT_STRATAFS_INDEX_ARTIFACT, blob annotated with
- * REG_ANNOT_STRATAFS_LAYER = layer digest), else build it by streaming the
- * layer once. The index is verified (its blob digest must equal the
- * layer's) and cached locally. Returns the layer number (0, 1, ...) in
- * *layer_no; the idx_layer is owned by the store (idx valid until
- * fs_store_free()). Layers may be opened from several threads at once.
+ * What vouches for the indexes of a manifest's layers, as the caller
+ * resolved its reference (index/FORMAT.md, "Trust"). Pins on the layer
+ * descriptors themselves (REG_ANNOT_STRATAFS_INDEX) are read from the
+ * descriptor passed to fs_store_open_layer().
  */
-int fs_store_open_layer(struct fs_store *s, const char *manifest_digest,
+struct fs_layer_origin {
+	const char *manifest_digest; /* the manifest whose referrers hold unpinned indexes */
+	const char *pinned_artifact; /* index artifact a pinning index vouches for; NULL/"": none */
+	bool trust_unpinned;         /* the user's policy allows unpinned indexes here */
+	/*
+	 * The layer's diff_id (from the config), asked for only when the
+	 * layer must be streamed, as it may cost a request: 0 and *out (NULL:
+	 * unknown), or -errno. NULL: unknown.
+	 */
+	int (*diff_id)(void *ctx, size_t layer, const char **out);
+	void *diff_id_ctx;
+	size_t layer;                /* the layer's position, for diff_id() */
+};
+
+/*
+ * Open the layer @desc: find an index that something trusted vouches for
+ * (pinned by the manifest or by @origin's pinning index, built here, or,
+ * when @origin trusts them, unpinned referrers of the manifest), else
+ * build it by streaming the layer once (blob digest and diff_id checked).
+ * Every index is validated (its blob digest must equal the layer's) and
+ * cached locally (fs/layer_open.c says how). Returns the layer number
+ * (0, 1, ...) in *layer_no; the idx_layer is owned by the store (valid
+ * until fs_store_free()). Layers may be opened from several threads at
+ * once. A store serves one reference: a layer opened once is reused with
+ * the index it was opened with.
+ */
+int fs_store_open_layer(struct fs_store *s, const struct fs_layer_origin *origin,
 			const struct reg_descriptor *desc, unsigned *layer_no,
 			const struct idx_layer **idx);
 
@@ -96,42 +118,38 @@ char *fs_store_stats_json(struct fs_store *s);
 
 /*
  * Build the index of layer @desc by streaming its blob once from @c
- * (sequential Range reads, one chunk ahead). The blob's sha256 (and the
- * diff_id when @desc names one) is checked: -EBADMSG on a mismatch.
- * @span_size 0: IDX_DEFAULT_SPAN_SIZE. @st and @fetched (blob bytes
- * received) may be NULL. *out is the caller's (idx_layer_free()).
+ * (sequential Range reads, one chunk ahead). The blob's sha256 and the
+ * diff_id (@diff_id, from the image config; NULL: the descriptor's
+ * containerd.io/uncompressed annotation, if any) are checked: -EBADMSG on
+ * a mismatch. @span_size 0: IDX_DEFAULT_SPAN_SIZE. @st and @fetched (blob
+ * bytes received) may be NULL. *out is the caller's (idx_layer_free()).
  */
 int fs_index_build_stream(struct reg_client *c, const struct reg_descriptor *desc,
-			  uint64_t span_size, struct idx_layer **out, struct idx_build_stats *st,
-			  uint64_t *fetched);
+			  const char *diff_id, uint64_t span_size, struct idx_layer **out,
+			  struct idx_build_stats *st, uint64_t *fetched);
 /* The same, telling @progress (may be NULL) the blob bytes read so far. */
 int fs_index_build_progress(struct reg_client *c, const struct reg_descriptor *desc,
-			    uint64_t span_size, struct idx_layer **out, reg_progress_fn progress,
-			    void *ctx);
-
-/*
- * For each of @layers[0..n), whether a stratafs index artifact referring to
- * manifest @mdigest (referrers API or fallback tag) holds an index blob
- * for it (@has[i]). No referrers: all false, 0. Other errors: -errno.
- */
-int fs_index_registry_has(struct reg_client *c, const char *mdigest,
-			  const struct reg_descriptor *const *layers, size_t n, bool *has);
+			    const char *diff_id, uint64_t span_size, struct idx_layer **out,
+			    reg_progress_fn progress, void *ctx);
 
 /*
  * Upload the serialized @idx[0..n) and push one stratafs index artifact
- * whose subject is @subject (its media type, digest and raw size).
- * @digest (may be NULL) receives the artifact's digest. Failures are
- * logged here; -errno.
+ * whose subject is @subject (its media type, digest and raw size); with
+ * @replace, the referrers fallback tag then lists no other stratafs index
+ * artifact. @digest (may be NULL) receives the artifact's digest and
+ * @size its size. Failures are logged here; -errno.
  */
 int fs_index_push(struct reg_pusher *p, const struct reg_manifest *subject,
-		  const struct idx_layer *const *idx, size_t n, char digest[DIGEST_STR_LEN]);
+		  const struct idx_layer *const *idx, size_t n, bool replace,
+		  char digest[DIGEST_STR_LEN], uint64_t *size);
 
 /*
  * Open layer @layer_no: where its index came from ("cache", "registry",
- * "built"; static strings) and the index (valid until fs_store_free()).
- * -ENOENT past the last open layer.
+ * "built"), what vouches for it ("pinned", "built", "unpinned"; static
+ * strings) and the index (valid until fs_store_free()). -ENOENT past the
+ * last open layer.
  */
 int fs_store_layer_get(struct fs_store *s, unsigned layer_no, const char **source,
-		       const struct idx_layer **idx);
+		       const char **trust, const struct idx_layer **idx);
 
 #endif

@@ -1,18 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fs_store_open_layer(): find a layer's index, cheapest source first.
- *   1. the local cache (v1/index/<hex>.idx)
- *   2. the registry: referrers of the manifest with artifactType
+ * fs_store_open_layer(): find a layer's index. Only an index something
+ * trusted vouches for is used (index/FORMAT.md, "Trust"), cheapest first:
+ *   1. pinned by the manifest (the layer descriptor's
+ *      REG_ANNOT_STRATAFS_INDEX), from the local cache by its own digest
+ *   2. built on this host from the layer's verified bytes (local cache,
+ *      by layer digest)
+ *   3. pinned by the manifest, fetched by digest from the registry
+ *   4. pinned by the pinning index the reference named
+ *      (origin->pinned_artifact): that artifact manifest, fetched by
+ *      digest, names the index blob
+ *   5. unpinned, only when the mount's policy trusts them for this
+ *      reference: referrers of the manifest with artifactType
  *      REG_MT_STRATAFS_INDEX_ARTIFACT (or the "sha256-<hex>" fallback tag,
- *      inside reg_referrers), each artifact's blob annotated with this
- *      layer's digest
- *   3. build it, streaming the layer once with sequential Range reads
- * Whatever the source, idx_load()/idx_build() validate the index and its
- * blob digest must equal the layer's; a built or downloaded index is then
- * saved to the local cache. The span states start ABSENT, or UNKNOWN for
- * the spans the cache dir already holds a file for.
+ *      inside reg_referrers), newest first
+ *   6. built here, streaming the layer once (blob digest and diff_id
+ *      checked), and cached by layer digest
+ * Whatever the source, idx_load_for()/idx_build() validate the index, and
+ * a loaded one must name the descriptor's blob digest and size (checked on
+ * its header, before its payload is decompressed). An index from a
+ * registry is cached by its own digest only, so it is found again only
+ * through a document that names that digest: never by another image that
+ * merely shares the layer. The span states start ABSENT, or UNKNOWN for the spans the cache
+ * dir already holds a file for (checked against this index before use).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,62 +41,104 @@ void fs_layer_free(struct fs_layer *l)
 	free(l);
 }
 
-/* Load @buf as the index of @l; -EBADMSG if it is not this layer's. */
+/*
+ * Load @buf as the index of @l: -EBADMSG if it is not this layer's (digest
+ * and size, checked before the payload is decompressed), -EFBIG if it
+ * declares more than the layer can hold.
+ */
 static int load_index(struct fs_layer *l, const void *buf, size_t len, const char *what)
 {
 	struct idx_layer *idx = NULL;
-	struct idx_info info;
 	int r;
 
-	r = idx_load(buf, len, &idx);
+	r = idx_load_for(buf, len, l->digest, l->blob_size, &idx);
 	if (r < 0) {
 		log_warn("ignoring the %s index of layer '%s': %s", what, l->digest, strerror(-r));
 		return r;
-	}
-	idx_layer_info(idx, &info);
-	if (strcmp(info.blob_digest, l->digest) != 0) {
-		log_warn("ignoring the %s index of layer '%s': it indexes '%s'", what, l->digest,
-			 info.blob_digest);
-		idx_layer_free(idx);
-		return -EBADMSG;
 	}
 	l->idx = idx;
 	return 0;
 }
 
-static int from_cache(struct fs_store *s, struct fs_layer *l)
+/* The index blob @idigest from the local cache (by its own digest) only. */
+static int blob_from_cache(struct fs_store *s, struct fs_layer *l, const char *idigest,
+			   const char *trust)
 {
 	void *buf = NULL;
 	size_t len = 0;
 	int r;
 
-	r = fs_cache_index_get(s->cache, l->digest, &buf, &len);
+	r = fs_cache_index_get(s->cache, FS_CACHE_INDEX_BLOB, idigest, &buf, &len);
 	if (r < 0)
 		return r;
-	r = load_index(l, buf, len, "cached");
+	r = load_index(l, buf, len, trust);
 	free(buf);
-	if (r < 0)
-		fs_cache_index_remove(s->cache, l->digest);
-	else
-		l->source = "cache";
-	return r;
+	if (r < 0) {
+		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BLOB, idigest);
+		return r;
+	}
+	l->source = "cache";
+	l->trust = trust;
+	snprintf(l->index_digest, sizeof(l->index_digest), "%s", idigest);
+	return 0;
 }
 
-/* The index blob for @l in artifact manifest @ref_digest, if it has one. */
-static int from_artifact(struct fs_store *s, struct fs_layer *l, const char *mdigest,
-			 const char *ref_digest)
+/* The index blob @idigest, from the local cache or else the registry (verified), then cached. */
+static int blob_get(struct fs_store *s, struct fs_layer *l, const char *idigest,
+		    const char *trust)
 {
-	struct reg_manifest *am = NULL;
 	char *buf = NULL;
 	size_t len = 0;
 	int r;
 
-	r = reg_manifest_get(s->client, ref_digest, &am);
+	if (blob_from_cache(s, l, idigest, trust) == 0)
+		return 0;
+	r = reg_blob_get(s->client, idigest, IDX_MAX_FILE_SIZE, &buf, &len);
+	if (r == 0)
+		r = load_index(l, buf, len, trust);
+	if (r == 0) {
+		l->source = "registry";
+		l->trust = trust;
+		snprintf(l->index_digest, sizeof(l->index_digest), "%s", idigest);
+		fs_cache_index_put(s->cache, FS_CACHE_INDEX_BLOB, idigest, buf, len); /* best effort */
+	}
+	free(buf);
+	return r;
+}
+
+static int built_from_cache(struct fs_store *s, struct fs_layer *l)
+{
+	void *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = fs_cache_index_get(s->cache, FS_CACHE_INDEX_BUILT, l->digest, &buf, &len);
+	if (r < 0)
+		return r;
+	r = load_index(l, buf, len, "cached");
+	free(buf);
+	if (r < 0) {
+		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BUILT, l->digest);
+		return r;
+	}
+	l->source = "cache";
+	l->trust = "built";
+	return 0;
+}
+
+/* The index blob for @l in artifact manifest @adigest (of manifest @mdigest, if given). */
+static int from_artifact(struct fs_store *s, struct fs_layer *l, const char *mdigest,
+			 const char *adigest, const char *trust)
+{
+	struct reg_manifest *am = NULL;
+	int r;
+
+	r = reg_manifest_get(s->client, adigest, &am);
 	if (r < 0)
 		return r;
 	r = -ENOENT;
 	if (am->kind != REG_MANIFEST_IMAGE ||
-	    (am->has_subject && strcmp(am->subject.digest, mdigest) != 0))
+	    (mdigest && am->has_subject && strcmp(am->subject.digest, mdigest) != 0))
 		goto out_free;
 	for (size_t i = 0; i < am->n_layers && r < 0; i++) {
 		const struct reg_descriptor *d = &am->layers[i];
@@ -92,11 +147,7 @@ static int from_artifact(struct fs_store *s, struct fs_layer *l, const char *mdi
 		    strcmp(d->media_type, REG_MT_STRATAFS_INDEX_BLOB) != 0 ||
 		    d->size > IDX_MAX_FILE_SIZE)
 			continue;
-		r = reg_blob_get(s->client, d->digest, IDX_MAX_FILE_SIZE, &buf, &len);
-		if (r == 0)
-			r = load_index(l, buf, len, "registry");
-		free(buf);
-		buf = NULL;
+		r = blob_get(s, l, d->digest, trust);
 	}
 out_free:
 	reg_manifest_free(am);
@@ -108,7 +159,8 @@ static bool is_index_artifact(const struct reg_descriptor *d)
 	return !d->artifact_type || strcmp(d->artifact_type, REG_MT_STRATAFS_INDEX_ARTIFACT) == 0;
 }
 
-static int from_registry(struct fs_store *s, struct fs_layer *l, const char *mdigest)
+/* Unpinned: whatever the registry lists as referrers of @mdigest, the newest (last) first. */
+static int from_referrers(struct fs_store *s, struct fs_layer *l, const char *mdigest)
 {
 	struct reg_manifest *refs = NULL;
 	int r;
@@ -121,39 +173,63 @@ static int from_registry(struct fs_store *s, struct fs_layer *l, const char *mdi
 		return r;
 	}
 	r = -ENOENT;
-	for (size_t i = 0; i < refs->n_manifests && r < 0; i++)
+	for (size_t i = refs->n_manifests; i-- > 0 && r < 0;)
 		if (is_index_artifact(&refs->manifests[i]))
-			r = from_artifact(s, l, mdigest, refs->manifests[i].digest);
+			r = from_artifact(s, l, mdigest, refs->manifests[i].digest, "unpinned");
 	reg_manifest_free(refs);
-	if (r == 0)
-		l->source = "registry";
 	return r;
 }
 
-static int build(struct fs_store *s, struct fs_layer *l, const struct reg_descriptor *desc)
+static int build(struct fs_store *s, struct fs_layer *l, const struct reg_descriptor *desc,
+		 const struct fs_layer_origin *o)
 {
+	const char *diff_id = NULL;
 	uint64_t fetched = 0;
+	void *buf = NULL;
+	size_t len = 0;
 	int r;
 
+	r = o->diff_id ? o->diff_id(o->diff_id_ctx, o->layer, &diff_id) : 0;
+	if (r < 0)
+		return r;
 	log_info("indexing layer '%s' (%llu bytes)", l->digest, (unsigned long long)desc->size);
-	r = fs_index_build_stream(s->client, desc, s->o.span_size, &l->idx, NULL, &fetched);
+	r = fs_index_build_stream(s->client, desc, diff_id, s->o.span_size, &l->idx, NULL,
+				   &fetched);
 	pthread_mutex_lock(&s->lock);
 	s->build_bytes += fetched;
 	pthread_mutex_unlock(&s->lock);
 	if (r < 0)
 		return r;
 	l->source = "built";
+	l->trust = "built";
+	if (idx_save(l->idx, &buf, &len) == 0)
+		fs_cache_index_put(s->cache, FS_CACHE_INDEX_BUILT, l->digest, buf, len); /* best effort */
+	free(buf);
 	return 0;
 }
 
-static void save_index(struct fs_store *s, struct fs_layer *l)
+/* Steps 1 to 6 of the comment at the top. */
+static int find_index(struct fs_store *s, struct fs_layer *l, const struct fs_layer_origin *o,
+		      const struct reg_descriptor *desc)
 {
-	void *buf = NULL;
-	size_t len = 0;
+	const char *pin = desc->stratafs_index;
 
-	if (idx_save(l->idx, &buf, &len) == 0)
-		fs_cache_index_put(s->cache, l->digest, buf, len); /* best effort */
-	free(buf);
+	if (pin && blob_from_cache(s, l, pin, "pinned") == 0)
+		return 0;
+	if (built_from_cache(s, l) == 0)
+		return 0;
+	if (pin) {
+		if (blob_get(s, l, pin, "pinned") == 0)
+			return 0;
+		log_warn("the index '%s' the manifest pins for layer '%s' is unusable: building one",
+			 pin, l->digest);
+	}
+	if (!pin && o->pinned_artifact && *o->pinned_artifact &&
+	    from_artifact(s, l, NULL, o->pinned_artifact, "pinned") == 0)
+		return 0;
+	if (!pin && o->trust_unpinned && from_referrers(s, l, o->manifest_digest) == 0)
+		return 0;
+	return build(s, l, desc, o);
 }
 
 static int mark_cached(void *ctx, uint64_t u_start, uint64_t len)
@@ -245,7 +321,7 @@ static int open_done(struct fs_store *s, const char *digest, struct fs_layer **l
 	return r;
 }
 
-int fs_store_open_layer(struct fs_store *s, const char *manifest_digest,
+int fs_store_open_layer(struct fs_store *s, const struct fs_layer_origin *origin,
 			const struct reg_descriptor *desc, unsigned *layer_no,
 			const struct idx_layer **idx)
 {
@@ -261,22 +337,17 @@ int fs_store_open_layer(struct fs_store *s, const char *manifest_digest,
 	r = l ? 0 : -ENOMEM;
 	if (l) {
 		memcpy(l->digest, desc->digest, sizeof(l->digest));
-		r = from_cache(s, l);
-		if (r < 0)
-			r = from_registry(s, l, manifest_digest);
-		if (r < 0)
-			r = build(s, l, desc);
+		l->blob_size = desc->size;
+		r = find_index(s, l, origin, desc);
 	}
-	if (r == 0 && strcmp(l->source, "cache") != 0)
-		save_index(s, l);
 	if (r == 0)
 		r = init_spans(s, l);
 	if (r < 0) {
 		fs_layer_free(l);
 		l = NULL;
 	} else {
-		log_info("layer '%s': index from %s, %u entries, %u spans", l->digest, l->source,
-			 l->info.n_entries, l->info.n_spans);
+		log_info("layer '%s': %s index from %s, %u entries, %u spans", l->digest, l->trust,
+			 l->source, l->info.n_entries, l->info.n_spans);
 	}
 	r = open_done(s, desc->digest, &l) < 0 ? -EMFILE : r;
 	if (r < 0) {

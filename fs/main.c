@@ -45,7 +45,7 @@ struct fs_cli {
 	char *ref;
 	int n_nonopt;
 	char *cache, *cache_max, *platform, *ca_file, *config, *username, *password_file;
-	char *prefetch, *log, *mem_max;
+	char *prefetch, *log, *mem_max, *unpinned;
 	char *token_dir;     /* <cache dir>/tokens (not an option) */
 	int insecure, layers, push_index, debug;
 	unsigned io_timeout;
@@ -68,6 +68,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("username=%s", username),
 	OPT("password_file=%s", password_file),
 	OPT("prefetch=%s", prefetch),
+	OPT("unpinned=%s", unpinned),
 	OPT("log=%s", log),
 	OPT("insecure", insecure),
 	OPT("layers", layers),
@@ -129,6 +130,12 @@ static void usage(FILE *f)
 		"    -o retries=N           registry retries per request (default 4)\n"
 		"    -o push_index          push the indexes built here to the registry (in the\n"
 		"                           background once mounted; needs push access)\n"
+		"    -o unpinned=tag|never|always  use indexes that no digest pins (referrers,\n"
+		"                           the fallback tag): for references by tag only\n"
+		"                           (default; whoever can write them can move the tag),\n"
+		"                           never (repositories with immutable tags), or\n"
+		"                           always (RISK: anyone with push rights to the\n"
+		"                           repository then decides what a digest mount shows)\n"
 		"    -o log=LEVEL           err|warn|info|debug (default info)\n"
 		"    -o stats_chunk=BYTES   (testing) serve the stats xattr in pieces above\n"
 		"                           this size (default and maximum 65536)\n"
@@ -202,7 +209,7 @@ static void fs_cli_release(struct fs_cli *c)
 {
 	char **strs[] = { &c->ref, &c->cache, &c->cache_max, &c->platform, &c->ca_file, &c->config,
 			  &c->username, &c->password_file, &c->prefetch, &c->log,
-			  &c->mem_max, &c->token_dir };
+			  &c->mem_max, &c->unpinned, &c->token_dir };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -337,6 +344,10 @@ static int fs_cli_mount_opts(struct fs_cli *c, struct fs_mount_opts *mo)
 	}
 	mo->store.cache_dir = c->cache;
 	mo->store.prefetch_all = c->prefetch && strcmp(c->prefetch, "all") == 0;
+	if (c->unpinned && fs_unpinned_parse(c->unpinned, &mo->unpinned) < 0) {
+		log_err("invalid unpinned mode '%s' (tag, never or always)", c->unpinned);
+		return -EINVAL;
+	}
 	if (c->cache_max && size_parse(c->cache_max, &mo->store.cache_max) < 0) {
 		log_err("invalid cache_max '%s' (a size like 512M or 10G)", c->cache_max);
 		return -EINVAL;

@@ -44,9 +44,32 @@ void fs_mount_layer_name(char *buf, size_t size, size_t no, const char *digest)
 	snprintf(buf, size, "%02u-%.12s", (unsigned)no, hex);
 }
 
+int fs_unpinned_parse(const char *s, enum fs_unpinned *out)
+{
+	static const char *const names[] = { "tag", "never", "always" };
+
+	for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum fs_unpinned)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Does the policy trust unpinned indexes for this mount's reference? */
+static bool trusts_unpinned(const struct fs_mount *m, const struct fs_mount_opts *o)
+{
+	return o->unpinned == FS_UNPINNED_ALWAYS ||
+	       (o->unpinned == FS_UNPINNED_TAG && !m->ref.digest);
+}
+
 struct opener {
 	struct fs_mount *m;
+	const struct fs_mount_opts *o;
 	const struct reg_descriptor *const *descs;
+	int (*diff_id)(void *ctx, size_t layer, const char **out);
+	void *diff_id_ctx;
 	size_t n;
 	unsigned *nos;
 	const struct idx_layer **idx;
@@ -70,8 +93,17 @@ static void *opener_main(void *arg)
 		pthread_mutex_unlock(&op->lock);
 		if (i >= op->n)
 			break;
-		r = fs_store_open_layer(op->m->store, op->m->manifest->digest, op->descs[i],
-					&op->nos[i], &op->idx[i]);
+		struct fs_layer_origin origin = {
+			.manifest_digest = op->m->manifest->digest,
+			.pinned_artifact = op->m->manifest->pinned_artifact,
+			.trust_unpinned = trusts_unpinned(op->m, op->o),
+			.diff_id = op->diff_id,
+			.diff_id_ctx = op->diff_id_ctx,
+			.layer = i,
+		};
+
+		r = fs_store_open_layer(op->m->store, &origin, op->descs[i], &op->nos[i],
+					&op->idx[i]);
 		if (r < 0) {
 			log_err("cannot open layer '%s': %s", op->descs[i]->digest, strerror(-r));
 			pthread_mutex_lock(&op->lock);
@@ -84,11 +116,13 @@ static void *opener_main(void *arg)
 }
 
 int fs_mount_open_layers(struct fs_mount *m, const struct fs_mount_opts *o,
-			 const struct reg_descriptor *const *descs, size_t n, unsigned *nos,
-			 const struct idx_layer **idx)
+			 const struct reg_descriptor *const *descs, size_t n,
+			 int (*diff_id)(void *ctx, size_t layer, const char **out), void *diff_id_ctx,
+			 unsigned *nos, const struct idx_layer **idx)
 {
 	pthread_t th[MAX_OPEN_THREADS];
-	struct opener op = { .m = m, .descs = descs, .n = n, .nos = nos, .idx = idx };
+	struct opener op = { .m = m, .o = o, .descs = descs, .diff_id = diff_id,
+			     .diff_id_ctx = diff_id_ctx, .n = n, .nos = nos, .idx = idx };
 	size_t nth = o->open_threads ? o->open_threads : 8, started = 0;
 
 	if (nth > MAX_OPEN_THREADS)
@@ -132,6 +166,58 @@ int fs_mount_add_tree(struct fs_mount *m, const struct idx_layer *const *idx, co
 	return fs_view_add_tree(m->view, t, nos, n);
 }
 
+/*
+ * The config's diff_ids, one per layer: what a layer streamed to build its
+ * index is checked against (the config is pinned by the manifest). Read
+ * once, the first time a layer has to be streamed: a mount whose indexes
+ * are all at hand costs no config request.
+ */
+struct config_ids {
+	struct fs_mount *m;
+	pthread_mutex_t lock;
+	bool done;
+	int err;
+	char **ids;
+	size_t n;
+};
+
+static int read_config_ids(struct config_ids *c)
+{
+	struct fs_mount *m = c->m;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = reg_blob_get(m->client, m->manifest->config.digest, REG_MAX_CONFIG_SIZE, &buf, &len);
+	if (r == 0)
+		r = reg_image_config_diff_ids(buf, len, &c->ids, &c->n);
+	free(buf);
+	if (r == 0 && c->n != m->manifest->n_layers) {
+		log_err("the config of '%s' has %zu diff_ids for %zu layers", m->ref_str, c->n,
+			m->manifest->n_layers);
+		r = -EBADMSG;
+	}
+	if (r < 0)
+		log_err("cannot read the image config of '%s': %s", m->ref_str, strerror(-r));
+	return r;
+}
+
+static int config_diff_id(void *ctx, size_t layer, const char **out)
+{
+	struct config_ids *c = ctx;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->done) {
+		c->err = read_config_ids(c);
+		c->done = true;
+	}
+	r = c->err;
+	*out = r == 0 && layer < c->n ? c->ids[layer] : NULL;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
 /* The image view, with -o layers the per-layer view. */
 static int build_image(struct fs_mount *m, const struct fs_mount_opts *o)
 {
@@ -139,6 +225,7 @@ static int build_image(struct fs_mount *m, const struct fs_mount_opts *o)
 	const struct reg_descriptor **descs = calloc(n + 1, sizeof(*descs));
 	const struct idx_layer **idx = calloc(n + 1, sizeof(*idx));
 	unsigned *nos = calloc(n + 1, sizeof(*nos));
+	struct config_ids ids = { .m = m, .lock = PTHREAD_MUTEX_INITIALIZER };
 	uint64_t dir;
 	char name[32];
 	int r = -ENOMEM, tree;
@@ -147,7 +234,7 @@ static int build_image(struct fs_mount *m, const struct fs_mount_opts *o)
 		goto out_free;
 	for (size_t i = 0; i < n; i++)
 		descs[i] = &m->manifest->layers[i];
-	r = fs_mount_open_layers(m, o, descs, n, nos, idx);
+	r = fs_mount_open_layers(m, o, descs, n, config_diff_id, &ids, nos, idx);
 	if (r < 0)
 		goto out_free;
 	tree = fs_mount_add_tree(m, idx, nos, n, 0);
@@ -171,6 +258,8 @@ static int build_image(struct fs_mount *m, const struct fs_mount_opts *o)
 			r = fs_view_attach_tree(m->view, dir, name, (unsigned)tree);
 	}
 out_free:
+	reg_strv_free(ids.ids, ids.n);
+	pthread_mutex_destroy(&ids.lock);
 	free(descs);
 	free(idx);
 	free(nos);

@@ -36,16 +36,26 @@ static const struct reg_descriptor *find_desc(const struct reg_descriptor *layer
 	return NULL;
 }
 
+/* The diff_id the cache config gives layer @layer (may be NULL). */
+static int cache_diff_id(void *ctx, size_t layer, const char **out)
+{
+	const char **ids = ctx;
+
+	*out = ids[layer] && digest_is_valid(ids[layer]) ? ids[layer] : NULL;
+	return 0;
+}
+
 /* Open each distinct blob once, then copy the results to every config layer using it. */
 static int open_all(struct fs_mount *m, const struct fs_mount_opts *o, struct bk *bk)
 {
 	size_t n = bk->cfg->n_layers, nu = 0;
 	const struct reg_descriptor **uniq = calloc(n + 1, sizeof(*uniq));
+	const char **uids = calloc(n + 1, sizeof(*uids)); /* the cache config's diff_ids */
 	const struct idx_layer **uidx = calloc(n + 1, sizeof(*uidx));
 	unsigned *unos = calloc(n + 1, sizeof(*unos));
 	int r = -ENOMEM;
 
-	if (!uniq || !uidx || !unos)
+	if (!uniq || !uids || !uidx || !unos)
 		goto out_free;
 	for (size_t i = 0; i < n; i++) {
 		size_t j;
@@ -54,10 +64,12 @@ static int open_all(struct fs_mount *m, const struct fs_mount_opts *o, struct bk
 			continue;
 		for (j = 0; j < nu && uniq[j] != bk->descs[i]; j++)
 			;
-		if (j == nu)
+		if (j == nu) {
+			uids[nu] = bk->cfg->layers[i].diff_id;
 			uniq[nu++] = bk->descs[i];
+		}
 	}
-	r = fs_mount_open_layers(m, o, uniq, nu, unos, uidx);
+	r = fs_mount_open_layers(m, o, uniq, nu, cache_diff_id, uids, unos, uidx);
 	if (r < 0)
 		goto out_free;
 	for (size_t i = 0; i < n; i++) {
@@ -70,6 +82,7 @@ static int open_all(struct fs_mount *m, const struct fs_mount_opts *o, struct bk
 	}
 out_free:
 	free(uniq);
+	free(uids);
 	free(uidx);
 	free(unos);
 	return r;

@@ -23,16 +23,30 @@
 /* The name of the extended attribute on the mount root that holds the stats. */
 #define FS_STATS_XATTR "user.stratafs.stats"
 
+/*
+ * -o unpinned: may an index that nothing trusted pins (a referrer, the
+ * fallback tag) be used? TAG, the default, for references by tag only:
+ * whoever can write those indexes can move the tag itself, so they add no
+ * new trust; a reference by digest promises bytes that cannot change, and
+ * a repository with immutable tags makes a tag the same promise (use
+ * NEVER there).
+ */
+enum fs_unpinned { FS_UNPINNED_TAG = 0, FS_UNPINNED_NEVER, FS_UNPINNED_ALWAYS };
+/* "tag", "never", "always" -> the mode; -EINVAL otherwise. */
+int fs_unpinned_parse(const char *s, enum fs_unpinned *out);
+
 struct fs_mount_opts {
 	const char *ref;
 	const char *platform;        /* NULL: the host's */
 	struct reg_opts reg;
 	struct fs_store_opts store;
 	bool layers;                 /* -o layers: layers/NN-<digest>/ + merged/ */
+	enum fs_unpinned unpinned;   /* -o unpinned: the policy for unpinned indexes */
 	unsigned open_threads;       /* layers opened at once; 0: 8 */
 };
 
 enum fs_view_kind { FS_VIEW_IMAGE, FS_VIEW_LAYERS, FS_VIEW_BUILDKIT };
+
 
 struct fs_mount {
 	struct reg_ref ref;
@@ -68,11 +82,14 @@ int fs_mount_build_buildkit(struct fs_mount *m, const struct fs_mount_opts *o);
 
 /*
  * Open the layers @descs[0..n) of m->manifest in parallel: store layer
- * numbers in @nos, indexes in @idx. The first error is returned.
+ * numbers in @nos, indexes in @idx. @diff_id (may be NULL) gives layer
+ * i's diff_id, checked if the layer has to be streamed (see struct
+ * fs_layer_origin). The first error is returned.
  */
 int fs_mount_open_layers(struct fs_mount *m, const struct fs_mount_opts *o,
-			 const struct reg_descriptor *const *descs, size_t n, unsigned *nos,
-			 const struct idx_layer **idx);
+			 const struct reg_descriptor *const *descs, size_t n,
+			 int (*diff_id)(void *ctx, size_t layer, const char **out), void *diff_id_ctx,
+			 unsigned *nos, const struct idx_layer **idx);
 
 /* Build a tree of @n layers and add it to m->view; the tree id or -errno. */
 int fs_mount_add_tree(struct fs_mount *m, const struct idx_layer *const *idx, const unsigned *nos,

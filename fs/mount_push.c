@@ -31,10 +31,10 @@ struct fs_mount_push {
 static int collect_built(struct fs_mount_push *p)
 {
 	const struct idx_layer *idx;
-	const char *src;
+	const char *src, *trust;
 	size_t cap = 0;
 
-	for (unsigned no = 0; fs_store_layer_get(p->m->store, no, &src, &idx) == 0; no++) {
+	for (unsigned no = 0; fs_store_layer_get(p->m->store, no, &src, &trust, &idx) == 0; no++) {
 		if (!src || strcmp(src, "built") != 0)
 			continue;
 		if (p->n == cap) {
@@ -86,7 +86,7 @@ static void *push_main(void *arg)
 	char digest[DIGEST_STR_LEN];
 	int r;
 
-	r = fs_index_push(p->pusher, p->m->manifest, p->idx, p->n, digest);
+	r = fs_index_push(p->pusher, p->m->manifest, p->idx, p->n, false, digest, NULL);
 	if (r < 0)
 		log_err("push_index: cannot push the index of %zu layer(s) of '%s': %s", p->n,
 			p->m->ref_str, strerror(-r));

@@ -43,12 +43,14 @@ static int layer_json(struct dbuf *b, const struct fs_layer *l, struct totals *t
 	t->misses += l->misses;
 	t->errors += l->errors;
 	return dbuf_printf(b,
-		"%s{\"digest\":\"%s\",\"index_source\":\"%s\",\"compression\":\"%s\","
+		"%s{\"digest\":\"%s\",\"index_source\":\"%s\",\"index_trust\":\"%s\","
+		"\"index_digest\":\"%s\",\"compression\":\"%s\","
 		"\"blob_size\":%llu,\"tar_size\":%llu,\"bytes_fetched\":%llu,"
 		"\"spans_total\":%u,\"spans_fetched\":%llu,\"spans_cached\":%u,"
 		"\"fraction_fetched\":%.4f,\"fetches\":%llu,\"cache_hits\":%llu,"
 		"\"cache_misses\":%llu,\"errors\":%llu}",
-		comma ? "," : "", l->digest, l->source, idx_comp_name(l->info.comp),
+		comma ? "," : "", l->digest, l->source, l->trust, l->index_digest,
+		idx_comp_name(l->info.comp),
 		(unsigned long long)l->info.blob_size, (unsigned long long)l->info.tar_size,
 		(unsigned long long)l->bytes_fetched, l->info.n_spans,
 		(unsigned long long)l->spans_fetched, present,

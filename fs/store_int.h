@@ -77,9 +77,12 @@ struct fs_seq {
 struct fs_layer {
 	unsigned no;
 	char digest[DIGEST_STR_LEN];
+	uint64_t blob_size;  /* the descriptor's: an index of this layer must say the same */
 	struct idx_layer *idx;
 	struct idx_info info;
-	const char *source;  /* "cache", "registry", "built" */
+	const char *source;  /* where the index came from: "cache", "registry", "built" */
+	const char *trust;   /* what vouches for it: "pinned", "built", "unpinned" */
+	char index_digest[DIGEST_STR_LEN]; /* the index blob's, "" when built here */
 	struct fs_span_st *spans; /* info.n_spans, protected by s->lock */
 	struct fs_seq seq[FS_SEQ_SLOTS];
 	/* counters, protected by s->lock */

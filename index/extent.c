@@ -54,9 +54,6 @@ int idx_extents_parse(struct idx_layer *l, const uint8_t *ext)
 	uint32_t k = 0;
 	int r;
 
-	/* Each extent holds at least one byte of the tar: bound the table before allocating it. */
-	if (l->n_extents > l->tar_size)
-		BAD("%u extents in a tar of %llu bytes", l->n_extents, (unsigned long long)l->tar_size);
 	l->extents = calloc((size_t)l->n_extents + 1, sizeof(*l->extents));
 	if (!l->extents)
 		return -ENOMEM;

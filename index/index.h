@@ -151,8 +151,23 @@ int idx_build(const struct idx_build_opts *o, idx_stream_fn read, void *ctx,
 
 /* Serialize deterministically, zstd-compressed; *buf is the caller's (free()). */
 int idx_save(const struct idx_layer *l, void **buf, size_t *len);
-/* Validate every count, offset and length, then load. */
+/*
+ * Validate every count, offset and length, then load. Counts and section
+ * sizes are checked against what the layer can hold (FORMAT.md "Bounds") on
+ * the payload header, before the payload is decompressed: -EFBIG for an
+ * index that declares more than its layer can hold, -EBADMSG for any other
+ * violation, -EPROTONOSUPPORT for an unknown major, -ENOMEM.
+ */
 int idx_load(const void *buf, size_t len, struct idx_layer **out);
+/*
+ * idx_load() for the layer a descriptor names: -EBADMSG, before any heavy
+ * work, unless the index's blob is @blob_digest ("sha256:<hex>") of
+ * @blob_size bytes. Its tar size, hence every bound, then follows from the
+ * real blob (except for zstd, whose ratio is unbounded). -EINVAL for a
+ * malformed @blob_digest.
+ */
+int idx_load_for(const void *buf, size_t len, const char *blob_digest, uint64_t blob_size,
+		 struct idx_layer **out);
 void idx_layer_free(struct idx_layer *l);
 
 struct idx_info {
@@ -184,6 +199,7 @@ int idx_entry_find(const struct idx_layer *l, const char *path, uint32_t *id);
 struct idx_span {
 	uint64_t u_start, u_len;  /* uncompressed range [u_start, u_start+u_len) */
 	uint64_t c_start, c_end;  /* compressed bytes needed to decode it */
+	uint8_t sha256[DIGEST_SHA256_LEN]; /* of the uncompressed bytes */
 };
 
 uint32_t idx_span_count(const struct idx_layer *l);

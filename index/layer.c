@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "common/log.h"
 #include "common/xmath.h"
@@ -123,6 +124,7 @@ int idx_span_get(const struct idx_layer *l, uint32_t id, struct idx_span *out)
 	out->u_len = s->u_len;
 	out->c_start = idx_span_c_start(l, s);
 	out->c_end = s->c_end;
+	memcpy(out->sha256, s->sha, sizeof(out->sha256));
 	return 0;
 }
 
@@ -190,7 +192,9 @@ static int parse_ckpt(struct idx_layer *l, const uint8_t *p, uint32_t i, const u
 			BAD("checkpoint %u has a window", i);
 		return 0;
 	}
-	if (c->win_len == 0 || c->win_len > IDX_WINDOW_SIZE || c->win_clen == 0 || woff != *wpos)
+	/* A window is one zstd frame: never more than the worst case of its length. */
+	if (c->win_len == 0 || c->win_len > IDX_WINDOW_SIZE || c->win_clen == 0 ||
+	    c->win_clen > ZSTD_COMPRESSBOUND(c->win_len) || woff != *wpos)
 		BAD("checkpoint %u window", i);
 	c->win = win + *wpos;
 	*wpos += c->win_clen;

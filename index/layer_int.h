@@ -105,6 +105,23 @@ static inline unsigned idx_entry_class(uint8_t type)
  */
 int idx_payload_parse(uint8_t *payload, size_t len, struct idx_layer **out);
 
+/*
+ * The counts and section sizes of a payload header against what its layer
+ * can hold (index/bounds.c, FORMAT.md "Bounds"): -EFBIG with one log line
+ * when over, -EBADMSG when inconsistent. Needs only the header fields of
+ * @l, already checked against the fixed ceilings (span size in range,
+ * section sizes <= IDX_MAX_FILE_SIZE).
+ */
+int idx_check_bounds(const struct idx_layer *l, uint64_t str_size, uint64_t val_size,
+		     uint64_t win_size);
+
+/*
+ * The first IDX_HDR_SIZE bytes of the zstd frame @z (@zlen bytes) into
+ * @hdr, in memory bounded by one zstd block whatever the frame declares
+ * (index/bounds.c). -EBADMSG if they do not decompress, -ENOMEM.
+ */
+int idx_payload_peek(const uint8_t *z, size_t zlen, uint8_t hdr[IDX_HDR_SIZE]);
+
 /* Validate and load the checkpoint and span tables (index/layer.c). */
 int idx_spans_parse(struct idx_layer *l, const uint8_t *ckp, const uint8_t *spn,
 		    const uint8_t *win, uint64_t win_size);

@@ -30,13 +30,9 @@ struct sect {
 	uint64_t str_size, val_size, win_size;
 };
 
-static int parse_header(struct idx_layer *l, struct sect *s)
+/* The header fields (the first IDX_HDR_SIZE bytes at @h): the ceilings, then the bounds. */
+static int parse_header(struct idx_layer *l, struct sect *s, const uint8_t *h)
 {
-	const uint8_t *h = l->payload;
-	uint64_t off;
-
-	if (l->payload_len < IDX_HDR_SIZE)
-		BAD("payload of %zu bytes", l->payload_len);
 	l->comp = h[0];
 	l->hflags = h[1];
 	l->span_size = le32_get(h + 4);
@@ -66,31 +62,43 @@ static int parse_header(struct idx_layer *l, struct sect *s)
 	    s->str_size > IDX_MAX_FILE_SIZE || s->val_size > IDX_MAX_FILE_SIZE ||
 	    s->win_size > IDX_MAX_FILE_SIZE)
 		BAD("sizes over the ceilings");
-	/* Each term is < 2^37, so the sum cannot overflow 64 bits. */
-	off = IDX_HDR_SIZE;
-	s->ent = h + off;
-	off += (uint64_t)l->n_entries * IDX_ENTRY_SIZE;
-	s->ord = h + (off <= l->payload_len ? off : 0);
-	off += (uint64_t)l->n_entries * 4;
-	s->xat = h + (off <= l->payload_len ? off : 0);
-	off += (uint64_t)l->n_xattrs * IDX_XATTR_SIZE;
-	s->ckp = h + (off <= l->payload_len ? off : 0);
-	off += (uint64_t)l->n_ckpts * IDX_CKPT_SIZE;
-	s->spn = h + (off <= l->payload_len ? off : 0);
-	off += (uint64_t)l->n_spans * IDX_SPAN_SIZE;
-	s->pre = h + (off <= l->payload_len ? off : 0);
-	off += (uint64_t)l->n_prefetch * 4;
-	s->str = h + (off <= l->payload_len ? off : 0);
-	off += s->str_size;
-	s->val = h + (off <= l->payload_len ? off : 0);
-	off += s->val_size;
-	s->win = h + (off <= l->payload_len ? off : 0);
-	off += s->win_size;
-	s->ext = h + (off <= l->payload_len ? off : 0);
-	off += (uint64_t)l->n_extents * IDX_EXTENT_SIZE;
-	if (off != l->payload_len)
-		BAD("sections add up to %llu bytes, payload has %zu", (unsigned long long)off,
+	return idx_check_bounds(l, s->str_size, s->val_size, s->win_size);
+}
+
+/* The payload size the header implies: each term is < 2^37, the sum cannot overflow. */
+static uint64_t payload_size_of(const struct idx_layer *l, const struct sect *s)
+{
+	return IDX_HDR_SIZE + (uint64_t)l->n_entries * (IDX_ENTRY_SIZE + 4) +
+	       (uint64_t)l->n_xattrs * IDX_XATTR_SIZE + (uint64_t)l->n_ckpts * IDX_CKPT_SIZE +
+	       (uint64_t)l->n_spans * IDX_SPAN_SIZE + (uint64_t)l->n_prefetch * 4 + s->str_size +
+	       s->val_size + s->win_size + (uint64_t)l->n_extents * IDX_EXTENT_SIZE;
+}
+
+/* Header, then the sections laid out in order, exactly filling the payload. */
+static int parse_layout(struct idx_layer *l, struct sect *s)
+{
+	uint64_t want;
+	int r;
+
+	if (l->payload_len < IDX_HDR_SIZE)
+		BAD("payload of %zu bytes", l->payload_len);
+	r = parse_header(l, s, l->payload);
+	if (r < 0)
+		return r;
+	want = payload_size_of(l, s);
+	if (want != l->payload_len)
+		BAD("sections add up to %llu bytes, payload has %zu", (unsigned long long)want,
 		    l->payload_len);
+	s->ent = l->payload + IDX_HDR_SIZE;
+	s->ord = s->ent + (size_t)l->n_entries * IDX_ENTRY_SIZE;
+	s->xat = s->ord + (size_t)l->n_entries * 4;
+	s->ckp = s->xat + (size_t)l->n_xattrs * IDX_XATTR_SIZE;
+	s->spn = s->ckp + (size_t)l->n_ckpts * IDX_CKPT_SIZE;
+	s->pre = s->spn + (size_t)l->n_spans * IDX_SPAN_SIZE;
+	s->str = s->pre + (size_t)l->n_prefetch * 4;
+	s->val = s->str + s->str_size;
+	s->win = s->val + s->val_size;
+	s->ext = s->win + s->win_size;
 	if (s->str_size && s->str[s->str_size - 1] != '\0')
 		BAD("string table not terminated");
 	return 0;
@@ -243,7 +251,7 @@ int idx_payload_parse(uint8_t *payload, size_t len, struct idx_layer **out)
 	l->payload = payload;
 	l->payload_len = len;
 	l->major = IDX_VERSION_MAJOR;
-	r = parse_header(l, &s);
+	r = parse_layout(l, &s);
 	if (r == 0)
 		r = parse_xattrs(l, &s);
 	if (r == 0)
@@ -286,13 +294,52 @@ static int payload_parse_major(uint8_t *payload, size_t len, uint16_t major,
 	return 0;
 }
 
-int idx_load(const void *buf, size_t len, struct idx_layer **out)
+/* What the caller knows of the layer (idx_load_for()). */
+struct expect {
+	uint8_t digest[DIGEST_SHA256_LEN];
+	uint64_t size;
+};
+
+/*
+ * The payload the envelope declares, judged on its header before it is
+ * allocated: the header alone is decompressed (memory bounded by one zstd
+ * block), checked by the code that checks a payload (ceilings, then what
+ * the layer can hold), must account for exactly @plen bytes, and must name
+ * the blob the caller expects. An index bomb ends here.
+ */
+static int check_declared(const uint8_t *z, size_t zlen, uint64_t plen, const struct expect *x)
+{
+	struct idx_layer l = { .payload_len = (size_t)plen };
+	uint8_t h[IDX_HDR_SIZE];
+	char have[DIGEST_STR_LEN], want[DIGEST_STR_LEN];
+	struct sect s;
+	int r;
+
+	r = idx_payload_peek(z, zlen, h);
+	if (r == 0)
+		r = parse_header(&l, &s, h);
+	if (r < 0)
+		return r;
+	if (payload_size_of(&l, &s) != plen)
+		BAD("the header accounts for %llu payload bytes, the envelope for %llu",
+		    (unsigned long long)payload_size_of(&l, &s), (unsigned long long)plen);
+	if (x && (x->size != l.blob_size || memcmp(x->digest, l.blob_digest, DIGEST_SHA256_LEN))) {
+		digest_format(l.blob_digest, have);
+		digest_format(x->digest, want);
+		BAD("it indexes '%s' (%llu bytes), not '%s' (%llu bytes)", have,
+		    (unsigned long long)l.blob_size, want, (unsigned long long)x->size);
+	}
+	return 0;
+}
+
+static int load(const void *buf, size_t len, const struct expect *x, struct idx_layer **out)
 {
 	const uint8_t *p = buf;
 	uint8_t sha[DIGEST_SHA256_LEN];
 	uint64_t plen, zlen;
 	uint8_t *payload;
 	size_t d;
+	int r;
 
 	if (!buf || !out)
 		return -EINVAL;
@@ -313,6 +360,9 @@ int idx_load(const void *buf, size_t len, struct idx_layer **out)
 	    plen > IDX_MAX_FILE_SIZE ||
 	    ZSTD_getFrameContentSize(p + IDX_ENVELOPE_SIZE, zlen) != plen)
 		BAD("envelope sizes");
+	r = check_declared(p + IDX_ENVELOPE_SIZE, zlen, plen, x);
+	if (r < 0)
+		return r;
 	payload = malloc(plen);
 	if (!payload)
 		return -ENOMEM;
@@ -327,4 +377,19 @@ int idx_load(const void *buf, size_t len, struct idx_layer **out)
 		BAD("payload digest mismatch");
 	}
 	return payload_parse_major(payload, plen, le16_get(p + 8), out);
+}
+
+int idx_load(const void *buf, size_t len, struct idx_layer **out)
+{
+	return load(buf, len, NULL, out);
+}
+
+int idx_load_for(const void *buf, size_t len, const char *blob_digest, uint64_t blob_size,
+		 struct idx_layer **out)
+{
+	struct expect x = { .size = blob_size };
+
+	if (!blob_digest || digest_parse(blob_digest, x.digest) < 0)
+		return -EINVAL;
+	return load(buf, len, &x, out);
 }

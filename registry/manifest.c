@@ -26,6 +26,8 @@ void reg_descriptor_release(struct reg_descriptor *d)
 	free(d->annotations_json);
 	free(d->uncompressed);
 	free(d->stratafs_layer);
+	free(d->stratafs_index);
+	free(d->stratafs_indexes);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -75,6 +77,18 @@ static int parse_platform(json_t *p, struct reg_platform *out)
 	return reg_json_opt_str(p, "variant", &out->variant);
 }
 
+/* A pin must be a digest: a manifest with a malformed one is refused, not half-trusted. */
+static int opt_digest(json_t *a, const char *key, char **out)
+{
+	int r = reg_json_opt_str(a, key, out);
+
+	if (r == 0 && *out && !digest_is_valid(*out)) {
+		log_err("invalid annotation %s: '%.80s' is not a sha256 digest", key, *out);
+		return -EBADMSG;
+	}
+	return r;
+}
+
 static int parse_annotations(json_t *a, struct reg_descriptor *d)
 {
 	const char *key;
@@ -95,6 +109,10 @@ static int parse_annotations(json_t *a, struct reg_descriptor *d)
 	r = reg_json_opt_str(a, "containerd.io/uncompressed", &d->uncompressed);
 	if (r == 0)
 		r = reg_json_opt_str(a, REG_ANNOT_STRATAFS_LAYER, &d->stratafs_layer);
+	if (r == 0)
+		r = opt_digest(a, REG_ANNOT_STRATAFS_INDEX, &d->stratafs_index);
+	if (r == 0)
+		r = opt_digest(a, REG_ANNOT_STRATAFS_INDEXES, &d->stratafs_indexes);
 	return r;
 }
 

@@ -128,6 +128,68 @@ static bool is_image_type(const char *mt)
 	return strcmp(mt, REG_MT_OCI_MANIFEST) == 0 || strcmp(mt, REG_MT_DOCKER_MANIFEST) == 0;
 }
 
+static bool is_pinning_index(const struct reg_manifest *top)
+{
+	for (size_t i = 0; i < top->n_manifests; i++)
+		if (top->manifests[i].stratafs_indexes)
+			return true;
+	return false;
+}
+
+/*
+ * The entry of a pinning index to follow: the one for @platform, or, when
+ * the index wraps one subject without a platform (a BuildKit cache), that
+ * subject. Index artifacts are never followed.
+ */
+static int pinning_select(const struct reg_manifest *top, const struct reg_platform *platform,
+			  const struct reg_descriptor **out)
+{
+	const struct reg_descriptor *only = NULL;
+	size_t subjects = 0;
+
+	for (size_t i = 0; i < top->n_manifests; i++) {
+		const struct reg_descriptor *d = &top->manifests[i];
+
+		if (d->artifact_type && strcmp(d->artifact_type, REG_MT_STRATAFS_INDEX_ARTIFACT) == 0)
+			continue;
+		subjects++;
+		only = d;
+	}
+	if (subjects == 1 && !only->has_platform) {
+		*out = only;
+		return 0;
+	}
+	return reg_index_select(top, platform, out);
+}
+
+/* Fetch entry @d of index @top: an image manifest, or a wrapped BuildKit legacy cache. */
+static int follow(struct reg_client *c, const struct reg_descriptor *d,
+		  struct reg_manifest **out)
+{
+	struct reg_manifest *m = NULL;
+	bool wrapped_cache = d->stratafs_indexes && strcmp(d->media_type, REG_MT_OCI_INDEX) == 0;
+	int r;
+
+	if (!is_image_type(d->media_type) && !wrapped_cache) {
+		log_err("index entry '%s' for the platform is a '%s', not an image manifest",
+			d->digest, d->media_type);
+		return -EBADMSG;
+	}
+	r = reg_manifest_get(c, d->digest, &m);
+	if (r < 0)
+		return r;
+	if (m->kind != REG_MANIFEST_IMAGE && !(wrapped_cache && reg_manifest_is_buildkit_cache(m))) {
+		log_err("manifest '%s' is not an image manifest", d->digest);
+		reg_manifest_free(m);
+		return -EBADMSG;
+	}
+	/* the pinning index was fetched as the user's reference: it vouches for its pins */
+	if (d->stratafs_indexes)
+		snprintf(m->pinned_artifact, sizeof(m->pinned_artifact), "%s", d->stratafs_indexes);
+	*out = m;
+	return 0;
+}
+
 int reg_resolve(struct reg_client *c, const struct reg_ref *ref, const struct reg_platform *platform,
 		struct reg_manifest **out, struct reg_manifest **top_out)
 {
@@ -144,24 +206,14 @@ int reg_resolve(struct reg_client *c, const struct reg_ref *ref, const struct re
 			*top_out = NULL;
 		return 0;
 	}
-	r = reg_index_select(top, platform, &d);
+	if (is_pinning_index(top))
+		r = pinning_select(top, platform, &d);
+	else
+		r = reg_index_select(top, platform, &d);
+	if (r == 0)
+		r = follow(c, d, &m);
 	if (r < 0)
 		goto out_free;
-	if (!is_image_type(d->media_type)) {
-		log_err("index entry '%s' for the platform is a '%s', not an image manifest",
-			d->digest, d->media_type);
-		r = -EBADMSG;
-		goto out_free;
-	}
-	r = reg_manifest_get(c, d->digest, &m);
-	if (r < 0)
-		goto out_free;
-	if (m->kind != REG_MANIFEST_IMAGE) {
-		log_err("manifest '%s' is not an image manifest", d->digest);
-		reg_manifest_free(m);
-		r = -EBADMSG;
-		goto out_free;
-	}
 	*out = m;
 	if (top_out)
 		*top_out = top;

@@ -113,12 +113,28 @@ out_free:
 	return NULL;
 }
 
-/* The fallback tag's index: what is there (404 -> empty) plus @art unless present. */
-static int fallback_add(struct reg_pusher *p, const char *tag, json_t *art_desc, char **out)
+/* Whether fallback entry @e is a stratafs index artifact other than @dg. */
+static bool other_index_artifact(json_t *e, const char *dg)
+{
+	const char *at = json_string_value(json_object_get(e, "artifactType"));
+	const char *x = json_string_value(json_object_get(e, "digest"));
+
+	return at && strcmp(at, REG_MT_STRATAFS_INDEX_ARTIFACT) == 0 && (!x || strcmp(x, dg) != 0);
+}
+
+/*
+ * The fallback tag's index: what is there (404 -> empty) plus @art unless
+ * present; with @replace, other stratafs index artifacts are dropped, so
+ * readers find only @art (a repair must win over what it repairs).
+ */
+static int fallback_add(struct reg_pusher *p, const char *tag, json_t *art_desc, bool replace,
+			char **out)
 {
 	struct reg_manifest *cur = NULL;
 	json_t *idx = NULL, *arr;
 	const char *dg = json_string_value(json_object_get(art_desc, "digest"));
+	bool present = false;
+	size_t dropped = 0;
 	int r;
 
 	r = reg_manifest_fetch(p->c, tag, true, &cur);
@@ -135,15 +151,19 @@ static int fallback_add(struct reg_pusher *p, const char *tag, json_t *art_desc,
 			return -ENOMEM;
 	}
 	arr = json_object_get(idx, "manifests");
-	for (size_t i = 0; i < json_array_size(arr); i++) {
+	for (size_t i = json_array_size(arr); replace && i-- > 0;)
+		if (other_index_artifact(json_array_get(arr, i), dg))
+			dropped += json_array_remove(arr, i) == 0;
+	for (size_t i = 0; i < json_array_size(arr) && !present; i++) {
 		const char *x = json_string_value(json_object_get(json_array_get(arr, i), "digest"));
 
-		if (x && strcmp(x, dg) == 0) {
-			json_decref(idx);
-			return 1; /* already there */
-		}
+		present = x && strcmp(x, dg) == 0;
 	}
-	r = json_array_append(arr, art_desc) < 0 ? -ENOMEM : 0;
+	if (present && !dropped) {
+		json_decref(idx);
+		return 1; /* already there */
+	}
+	r = !present && json_array_append(arr, art_desc) < 0 ? -ENOMEM : 0;
 	if (r == 0) {
 		*out = json_dumps(idx, JSON_COMPACT);
 		r = *out ? 0 : -ENOMEM;
@@ -153,7 +173,7 @@ static int fallback_add(struct reg_pusher *p, const char *tag, json_t *art_desc,
 }
 
 static int update_fallback(struct reg_pusher *p, const char *subject, const char *art_digest,
-			   size_t art_len)
+			   size_t art_len, bool replace)
 {
 	char tag[DIGEST_STR_LEN];
 	char *raw = NULL;
@@ -176,7 +196,7 @@ static int update_fallback(struct reg_pusher *p, const char *subject, const char
 	 * conditional PUT), so an entry missing after our write is added again.
 	 */
 	for (int attempt = 0; attempt < FALLBACK_ATTEMPTS; attempt++) {
-		r = fallback_add(p, tag, d, &raw);
+		r = fallback_add(p, tag, d, replace && attempt == 0, &raw);
 		if (r == 0)
 			r = reg_manifest_put(p, tag, REG_MT_OCI_INDEX, raw, strlen(raw), NULL, NULL);
 		free(raw);
@@ -196,7 +216,8 @@ static int update_fallback(struct reg_pusher *p, const char *subject, const char
 }
 
 int reg_index_artifact_push(struct reg_pusher *p, const struct reg_descriptor *subject,
-			    const struct reg_index_blob *blobs, size_t n, char digest[DIGEST_STR_LEN])
+			    const struct reg_index_blob *blobs, size_t n, bool replace,
+			    char digest[DIGEST_STR_LEN], uint64_t *size)
 {
 	struct reg_blob_src empty = { .fd = -1, .buf = "{}", .size = 2 };
 	char adigest[DIGEST_STR_LEN];
@@ -224,10 +245,71 @@ int reg_index_artifact_push(struct reg_pusher *p, const struct reg_descriptor *s
 	}
 	r = reg_manifest_put(p, adigest, REG_MT_OCI_MANIFEST, raw, strlen(raw), NULL, &subject_ok);
 	if (r == 0 && !subject_ok)
-		r = update_fallback(p, subject->digest, adigest, strlen(raw));
+		r = update_fallback(p, subject->digest, adigest, strlen(raw), replace);
+	else if (r == 0 && replace)
+		log_warn("the registry lists referrers itself: older index artifacts of '%s' stay "
+			 "listed (mounts prefer the newest)", subject->digest);
 	if (r == 0 && digest)
 		memcpy(digest, adigest, DIGEST_STR_LEN);
+	if (r == 0 && size)
+		*size = strlen(raw);
 out_free:
+	free(raw);
+	json_decref(m);
+	return r;
+}
+
+/* {"mediaType", "digest", "size"[, "platform"]} of @d. */
+static json_t *entry_json(const struct reg_descriptor *d)
+{
+	json_t *e = descriptor(d->media_type, d->digest, d->size), *pl;
+
+	if (!e || !d->has_platform)
+		return e;
+	pl = json_pack("{s:s, s:s}", "os", d->platform.os, "architecture", d->platform.arch);
+	if (pl && d->platform.variant &&
+	    json_object_set_new(pl, "variant", json_string(d->platform.variant)) < 0) {
+		json_decref(pl);
+		pl = NULL;
+	}
+	if (!pl || json_object_set_new(e, "platform", pl) < 0) {
+		json_decref(e);
+		return NULL;
+	}
+	return e;
+}
+
+int reg_pinning_index_push(struct reg_pusher *p, const char *tag,
+			   const struct reg_descriptor *subject, const char *artifact,
+			   uint64_t artifact_size, char digest[DIGEST_STR_LEN])
+{
+	json_t *m, *e, *a;
+	char *raw = NULL;
+	int r = -ENOMEM;
+
+	if (!p || !tag || !subject || !subject->media_type || !digest_is_valid(artifact))
+		return -EINVAL;
+	e = entry_json(subject);
+	a = descriptor(REG_MT_OCI_MANIFEST, artifact, artifact_size);
+	if (e && json_object_set_new(e, "annotations",
+				     json_pack("{s:s}", REG_ANNOT_STRATAFS_INDEXES, artifact)) < 0) {
+		json_decref(e);
+		e = NULL;
+	}
+	if (a && json_object_set_new(a, "artifactType",
+				     json_string(REG_MT_STRATAFS_INDEX_ARTIFACT)) < 0) {
+		json_decref(a);
+		a = NULL;
+	}
+	m = e && a ? json_pack("{s:i, s:s, s:[o, o]}", "schemaVersion", 2, "mediaType",
+			       REG_MT_OCI_INDEX, "manifests", e, a) : NULL;
+	if (!m) {
+		json_decref(e);
+		json_decref(a);
+	}
+	raw = m ? json_dumps(m, JSON_COMPACT) : NULL;
+	if (raw)
+		r = reg_manifest_put(p, tag, REG_MT_OCI_INDEX, raw, strlen(raw), digest, NULL);
 	free(raw);
 	json_decref(m);
 	return r;

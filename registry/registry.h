@@ -46,6 +46,18 @@
 #define REG_MT_STRATAFS_INDEX_BLOB "application/vnd.stratafs.index.v1+zstd"
 /* Annotation on each index blob naming the layer it indexes. */
 #define REG_ANNOT_STRATAFS_LAYER "dev.stratafs.layer.digest"
+/*
+ * Pins (see index/FORMAT.md, "Trust"). On a layer descriptor of an image
+ * manifest: the digest of that layer's stratafs index blob, which the
+ * manifest's digest then vouches for (strata push and commit write it).
+ */
+#define REG_ANNOT_STRATAFS_INDEX "dev.stratafs.index.digest"
+/*
+ * On an entry of a pinning index (reg_pinning_index_push()): the digest of
+ * the stratafs index artifact manifest holding the indexes of that entry's
+ * layers, which the pinning index's digest then vouches for.
+ */
+#define REG_ANNOT_STRATAFS_INDEXES "dev.stratafs.index.manifest"
 
 /* ---- references ------------------------------------------------------ */
 
@@ -125,6 +137,8 @@ struct reg_descriptor {
 	char *annotations_json;       /* compact JSON object or NULL */
 	char *uncompressed;           /* "containerd.io/uncompressed" or NULL */
 	char *stratafs_layer;         /* REG_ANNOT_STRATAFS_LAYER or NULL */
+	char *stratafs_index;         /* REG_ANNOT_STRATAFS_INDEX (a valid digest) or NULL */
+	char *stratafs_indexes;       /* REG_ANNOT_STRATAFS_INDEXES (a valid digest) or NULL */
 };
 
 enum reg_manifest_kind { REG_MANIFEST_IMAGE, REG_MANIFEST_INDEX };
@@ -144,6 +158,11 @@ struct reg_manifest {
 	size_t n_manifests;
 	bool has_subject;
 	struct reg_descriptor subject;
+	/*
+	 * Set by reg_resolve() when the reference named a pinning index: the
+	 * stratafs index artifact it pins for this manifest; "" otherwise.
+	 */
+	char pinned_artifact[DIGEST_STR_LEN];
 };
 
 /*
@@ -172,7 +191,10 @@ int reg_index_select(const struct reg_manifest *index, const struct reg_platform
 /*
  * Resolve @ref to an image manifest: GET it, and when it is an index of
  * images follow the entry for @platform. A BuildKit legacy cache index is
- * returned as is (kind INDEX). *top_out, when not NULL, receives the
+ * returned as is (kind INDEX). A pinning index (an entry annotated
+ * REG_ANNOT_STRATAFS_INDEXES) resolves to the entry it wraps: the one for
+ * @platform, or its only non-artifact entry when that has no platform (a
+ * BuildKit cache), with (*out)->pinned_artifact set. *top_out, when not NULL, receives the
  * top-level object if it was an index (else NULL).
  */
 int reg_resolve(struct reg_client *c, const struct reg_ref *ref, const struct reg_platform *platform,
@@ -359,10 +381,25 @@ struct reg_index_blob {
  * descriptor (its "{}" blob uploaded), layers @blobs (REG_MT_STRATAFS_INDEX_BLOB,
  * annotated REG_ANNOT_STRATAFS_LAYER), pushed by digest. Without OCI-Subject
  * in the answer, the fallback tag "sha256-<hex>" is updated (GET, 404 ->
- * empty index, add unless present, PUT), so reg_referrers() finds it.
+ * empty index, add unless present, PUT), so reg_referrers() finds it;
+ * with @replace, the tag then lists no other stratafs index artifact.
+ * @digest and @size (each may be NULL) receive the artifact's.
  * @digest (may be NULL) receives the artifact manifest's digest.
  */
 int reg_index_artifact_push(struct reg_pusher *p, const struct reg_descriptor *subject,
-			    const struct reg_index_blob *blobs, size_t n, char digest[DIGEST_STR_LEN]);
+			    const struct reg_index_blob *blobs, size_t n, bool replace,
+			    char digest[DIGEST_STR_LEN], uint64_t *size);
+
+/*
+ * Push, under @tag, a pinning index for manifest @subject (its media type,
+ * digest, size and platform, if any): an OCI image index whose entries are
+ * @subject, annotated REG_ANNOT_STRATAFS_INDEXES = @artifact, and the index
+ * artifact @artifact itself (so that registries keep it). Its digest
+ * (*@digest) vouches for the indexes as the subject's digest vouches for
+ * the image; OCI clients pulling it by platform get the subject.
+ */
+int reg_pinning_index_push(struct reg_pusher *p, const char *tag,
+			   const struct reg_descriptor *subject, const char *artifact,
+			   uint64_t artifact_size, char digest[DIGEST_STR_LEN]);
 
 #endif

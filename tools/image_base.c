@@ -54,18 +54,17 @@ static int base_of_mount(const char *dir, char **out, char **cache)
 	return r;
 }
 
-/* The base's stratafs index artifacts (there may be several: other span sizes, other tools). */
-static void find_base_index(struct image_push *ip)
+/*
+ * A base named by a pinning index: the index artifact it pins, fetched by
+ * digest. Unpinned artifacts (referrers) are never used: the new manifest
+ * would pin what nothing vouched for.
+ */
+static void find_base_pins(struct image_push *ip)
 {
-	struct reg_manifest *refs = NULL, *am;
-
-	if (reg_referrers(ip->bc, ip->bm->digest, REG_MT_STRATAFS_INDEX_ARTIFACT, &refs) < 0)
-		return;
-	ip->bidx = calloc(refs->n_manifests, sizeof(*ip->bidx));
-	for (size_t i = 0; ip->bidx && i < refs->n_manifests; i++)
-		if (reg_manifest_get(ip->bc, refs->manifests[i].digest, &am) == 0)
-			ip->bidx[ip->n_bidx++] = am;
-	reg_manifest_free(refs);
+	if (ip->bm->pinned_artifact[0] &&
+	    reg_manifest_get(ip->bc, ip->bm->pinned_artifact, &ip->bpin) < 0)
+		log_warn("the base's pinned index artifact '%s' is unavailable: building indexes",
+			 ip->bm->pinned_artifact);
 }
 
 int image_open_base(struct image_push *ip, const char *base)
@@ -102,20 +101,26 @@ int image_open_base(struct image_push *ip, const char *base)
 		log_err("cannot use base '%s': %s", base, strerror(-r));
 		return r;
 	}
-	find_base_index(ip);
+	find_base_pins(ip);
 	return 0;
 }
 
-/* The index blob of layer @layer in the base's artifacts, or NULL. */
-static const struct reg_descriptor *base_index_of(const struct image_push *ip, const char *layer)
+/* The index blob the base pins for @d (its own annotation, else the pinned artifact), or NULL. */
+static const char *base_pin_of(const struct image_push *ip, const struct reg_descriptor *d,
+			       uint64_t *size)
 {
-	for (size_t a = 0; a < ip->n_bidx; a++)
-		for (size_t j = 0; j < ip->bidx[a]->n_layers; j++) {
-			const struct reg_descriptor *d = &ip->bidx[a]->layers[j];
+	*size = 0;
+	if (d->stratafs_index)
+		return d->stratafs_index;
+	for (size_t j = 0; ip->bpin && j < ip->bpin->n_layers; j++) {
+		const struct reg_descriptor *x = &ip->bpin->layers[j];
 
-			if (d->stratafs_layer && strcmp(d->stratafs_layer, layer) == 0)
-				return d;
+		if (x->stratafs_layer && strcmp(x->stratafs_layer, d->digest) == 0 &&
+		    strcmp(x->media_type, REG_MT_STRATAFS_INDEX_BLOB) == 0) {
+			*size = x->size;
+			return x->digest;
 		}
+	}
 	return NULL;
 }
 
@@ -191,47 +196,58 @@ static ssize_t fd_stream(void *ctx, void *buf, size_t n)
 	return k < 0 ? -errno : k;
 }
 
-/* The index of base layer @d from the base's artifact, checked to be that layer's. */
-static int load_base_index(struct image_push *ip, const struct reg_descriptor *d,
-			   struct idx_layer **l)
+/* The index the base pins for layer @d, checked to be that layer's; its blob's digest and size. */
+static int load_base_pin(struct image_push *ip, const struct reg_descriptor *d,
+			 char digest[DIGEST_STR_LEN], uint64_t *size)
 {
-	const struct reg_descriptor *ix = base_index_of(ip, d->digest);
+	const char *pin = base_pin_of(ip, d, size);
+	struct idx_layer *l = NULL;
 	struct idx_info info;
 	char *buf = NULL;
 	size_t len = 0;
 	int r;
 
-	if (!ix)
+	if (!pin)
 		return -ENOENT;
-	r = reg_blob_get(ip->bc, ix->digest, IDX_MAX_FILE_SIZE, &buf, &len);
+	r = reg_blob_get(ip->bc, pin, IDX_MAX_FILE_SIZE, &buf, &len);
 	if (r == 0)
-		r = idx_load(buf, len, l);
+		r = idx_load(buf, len, &l);
 	free(buf);
 	if (r == 0) {
-		idx_layer_info(*l, &info);
-		if (strcmp(info.blob_digest, d->digest) != 0) {
-			idx_layer_free(*l);
-			*l = NULL;
-			r = -EBADMSG;
-		}
+		idx_layer_info(l, &info);
+		r = strcmp(info.blob_digest, d->digest) == 0 ? 0 : -EBADMSG;
+		idx_layer_free(l);
 	}
-	if (r < 0)
-		log_warn("the base's index of '%s' is unusable (%s): building one", d->digest,
+	if (r < 0) {
+		log_warn("the base's pinned index of '%s' is unusable (%s): building one", d->digest,
 			 strerror(-r));
-	return r;
+		return r;
+	}
+	snprintf(digest, DIGEST_STR_LEN, "%s", pin);
+	*size = len;
+	return 0;
+}
+
+/* The base config's diff_id of layer @i, or NULL. */
+static const char *base_diff_id(const struct image_push *ip, size_t i)
+{
+	json_t *ids = json_object_get(json_object_get(ip->bconfig, "rootfs"), "diff_ids");
+	const char *id = json_string_value(json_array_get(ids, i));
+
+	return json_array_size(ids) == ip->bm->n_layers && id && digest_is_valid(id) ? id : NULL;
 }
 
 int image_base_layer_local(struct image_push *ip, size_t i, int *fd, struct idx_layer **l)
 {
 	const struct reg_descriptor *d = &ip->bm->layers[i];
 	struct idx_build_opts bo = { .span_size = ip->span_size, .comp = IDX_COMP_AUTO,
-				     .blob_digest = d->digest };
+				     .blob_digest = d->digest, .diff_id = base_diff_id(ip, i) };
 	struct { int fd; uint64_t off; } s = { -1, 0 };
 	int r;
 
 	*l = NULL;
 	r = download(ip, d->digest, d->size, fd);
-	if (r < 0 || load_base_index(ip, d, l) == 0)
+	if (r < 0)
 		return r;
 	log_info("indexing base layer '%s'", d->digest);
 	s.fd = *fd;
@@ -268,8 +284,8 @@ static int local_cached_index(struct image_push *ip, const struct reg_descriptor
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) /* never create one here */
 		return -ENOENT;
 	r = fs_cache_open(dir, 0, &c);
-	if (r == 0)
-		r = fs_cache_index_get(c, d->digest, &buf, &len);
+	if (r == 0) /* only an index this host built: the cache's registry copies are not by layer */
+		r = fs_cache_index_get(c, FS_CACHE_INDEX_BUILT, d->digest, &buf, &len);
 	if (r == 0)
 		r = idx_load(buf, len, l);
 	free(buf);
@@ -292,21 +308,17 @@ int image_push_base_layers(struct image_push *ip)
 
 	for (size_t i = 0; r == 0 && i < ip->bm->n_layers; i++) {
 		const struct reg_descriptor *d = &ip->bm->layers[i];
-		const struct reg_descriptor *ix = base_index_of(ip, d->digest);
+		char pin[DIGEST_STR_LEN];
 		struct idx_layer *l = NULL;
+		uint64_t psize = 0;
 		int fd = -1;
 
 		r = copy_blob(ip, d->digest, d->size);
-		/* the base's index, once checked to be this layer's, is copied as it is */
-		if (r == 0 && ix && load_base_index(ip, d, &l) == 0 &&
-		    copy_blob(ip, ix->digest, ix->size) == 0 &&
-		    image_add_iblob(ip, ix->digest, ix->size, d->digest) == 0) {
-			idx_layer_free(l);
+		/* an index the base pins, once checked to be this layer's, is copied as it is */
+		if (r == 0 && load_base_pin(ip, d, pin, &psize) == 0 &&
+		    copy_blob(ip, pin, psize) == 0 && image_add_iblob(ip, pin, psize, d->digest) == 0)
 			continue;
-		}
-		idx_layer_free(l);
-		l = NULL;
-		/* no usable index to copy: a mount's, else build one streaming the layer once */
+		/* none: one this host built (a mount's), else build one from the layer */
 		if (r == 0 && local_cached_index(ip, d, &l) < 0)
 			r = image_base_layer_local(ip, i, &fd, &l);
 		if (r == 0)

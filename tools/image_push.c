@@ -22,9 +22,7 @@ void image_push_release(struct image_push *ip)
 	idx_layer_free(ip->layer);
 	reg_pusher_free(ip->p);
 	reg_manifest_free(ip->bm);
-	for (size_t i = 0; i < ip->n_bidx; i++)
-		reg_manifest_free(ip->bidx[i]);
-	free(ip->bidx);
+	reg_manifest_free(ip->bpin);
 	reg_client_free(ip->bc);
 	json_decref(ip->bconfig);
 	reg_ref_release(&ip->bref);
@@ -171,6 +169,30 @@ static json_t *descriptor(const char *mt, const char *digest, uint64_t size)
 			 (json_int_t)size);
 }
 
+/*
+ * {mediaType, digest, size, annotations: {REG_ANNOT_STRATAFS_INDEX}}: the
+ * manifest pins the index of every layer it lists.
+ */
+static json_t *layer_descriptor(const struct image_push *ip, const char *mt, const char *digest,
+				uint64_t size)
+{
+	json_t *d = descriptor(mt, digest, size);
+
+	for (size_t i = 0; d && i < ip->n_iblobs; i++) {
+		if (strcmp(ip->iblobs[i].layer, digest) != 0)
+			continue;
+		if (json_object_set_new(d, "annotations",
+					json_pack("{s:s}", REG_ANNOT_STRATAFS_INDEX,
+						  ip->iblobs[i].digest)) < 0) {
+			json_decref(d);
+			return NULL;
+		}
+		return d;
+	}
+	log_warn("no index for layer '%s': the manifest does not pin one", digest);
+	return d;
+}
+
 static char *manifest_json(struct image_push *ip, size_t config_len)
 {
 	size_t n_base = ip->bm && !ip->squashed ? ip->bm->n_layers : 0;
@@ -184,12 +206,13 @@ static char *manifest_json(struct image_push *ip, size_t config_len)
 	for (size_t i = 0; layers && i < n_base; i++) {
 		const struct reg_descriptor *d = &ip->bm->layers[i];
 
-		json_array_append_new(layers, descriptor(oci_layer_type(d->media_type), d->digest,
-							 d->size));
+		json_array_append_new(layers, layer_descriptor(ip, oci_layer_type(d->media_type),
+							       d->digest, d->size));
 	}
-	if (layers && json_array_append_new(layers, descriptor(layer_media_type(ip->info.comp),
-								ip->info.blob_digest,
-								ip->info.blob_size)) == 0)
+	if (layers && json_array_append_new(layers, layer_descriptor(ip,
+								      layer_media_type(ip->info.comp),
+								      ip->info.blob_digest,
+								      ip->info.blob_size)) == 0)
 		raw = json_dumps(m, JSON_COMPACT);
 	json_decref(m);
 	return raw;
@@ -222,8 +245,8 @@ static int push_image(struct image_push *ip)
 		digest_format(sha, ip->manifest_digest);
 		memcpy(subject.digest, ip->manifest_digest, DIGEST_STR_LEN);
 		subject.size = strlen(mraw);
-		r = reg_index_artifact_push(ip->p, &subject, ip->iblobs, ip->n_iblobs,
-					    ip->artifact_digest);
+		r = reg_index_artifact_push(ip->p, &subject, ip->iblobs, ip->n_iblobs, false,
+					    ip->artifact_digest, NULL);
 	}
 	if (r == 0)
 		r = reg_manifest_put(ip->p, reg_ref_reference(&ip->ref), REG_MT_OCI_MANIFEST, mraw,

@@ -3,7 +3,9 @@
  * Pushing one new layer as an image (strata push, strata commit): the
  * layer on top of a base's layers (or alone), its image config with
  * diff_ids and history, the OCI image manifest, and the stratafs index
- * artifact holding an index for every layer.
+ * artifact holding an index for every layer. The manifest pins each
+ * layer's index (REG_ANNOT_STRATAFS_INDEX on the layer descriptor): a base
+ * layer's only when the base pinned it too or this host built it.
  *
  * Objects go up in dependency order and the image manifest LAST, so a
  * failed push never leaves the tag naming missing blobs. Blobs the target
@@ -35,8 +37,7 @@ struct image_push {
 	struct reg_ref bref;
 	struct reg_client *bc;
 	struct reg_manifest *bm;
-	struct reg_manifest **bidx;  /* the base's index artifacts */
-	size_t n_bidx;
+	struct reg_manifest *bpin;   /* the index artifact a pinning index pins for the base, or NULL */
 	struct json_t *bconfig;
 	bool squashed;               /* the new layer replaces the base's layers */
 	/* the new layer: set by the caller before image_upload() */
@@ -71,8 +72,8 @@ void image_print_result(const struct image_push *ip, FILE *f, bool json);
 
 /*
  * Base layer @i as a local file: *fd (unlinked, the caller closes it) holds
- * the verified blob, *l its index (from the base's index artifact, else
- * built from the file).
+ * the verified blob, *l its index, built from the file (blob digest and the
+ * base config's diff_id checked: a squash reads every byte through it).
  */
 int image_base_layer_local(struct image_push *ip, size_t i, int *fd, struct idx_layer **l);
 

@@ -64,12 +64,14 @@ static int load_index(const char *path, struct idx_layer **out)
 		r = dbuf_add(&b, chunk, (size_t)n);
 	if (r == 0 && n < 0)
 		r = (int)n;
-	if (r < 0)
+	if (r < 0) {
 		log_err("cannot read index '%s': %s", path, strerror(-r));
-	else
+	} else {
+		/* -EFBIG here is an index declaring more than its layer holds: name the file */
 		r = idx_load(b.data ? b.data : "", b.len, out);
-	if (r < 0 && r != -EFBIG && r != -ENOMEM && b.len)
-		log_err("cannot load index '%s': %s", path, strerror(-r));
+		if (r < 0 && r != -ENOMEM && b.len)
+			log_err("cannot load index '%s': %s", path, strerror(-r));
+	}
 	dbuf_release(&b);
 	close(fd);
 	return r;

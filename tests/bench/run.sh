@@ -225,9 +225,9 @@ strata_stats() {
 jget() { "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); v=eval(sys.argv[2], {"j": j}); print("" if v is None else v)' "$1" "$2" 2>/dev/null || true; }
 
 # index_bytes CACHEDIR: bytes of the layer indexes kept in a cache dir
-# (fs/cache.h layout v1: v1/index/<blob hex>.idx, v1/spans/<blob hex>/...).
+# (fs/cache.h layout v1: v1/built/<blob hex>.idx, v1/spans/<blob hex>/...).
 index_bytes() {
-	find "$1" -type f -path '*/v1/index/*.idx' -printf '%s\n' 2>/dev/null |
+	find "$1" -type f -path '*/v1/built/*.idx' -printf '%s\n' 2>/dev/null |
 		awk '{ s += $1 } END { print s + 0 }'
 }
 
@@ -247,7 +247,7 @@ prepare_warm_index() {
 		strata_umount "$m" "$SPID"
 		touch "$W/warm-index.ready"
 	fi
-	[ "$(index_bytes "$c")" != 0 ] || echo "bench: warning: no v1/index/*.idx in the warm-index cache $c" >&2
+	[ "$(index_bytes "$c")" != 0 ] || echo "bench: warning: no v1/built/*.idx in the warm-index cache $c" >&2
 	say "warm-index cache: $(du -sb "$c" | cut -f1) bytes in $(find "$c" -type f | wc -l) files, index files: $(index_bytes "$c") bytes"
 	echo "warm-index cache content:" >>"$LOG"
 	find "$c" -printf '%y %s %P\n' | sort -k3 | head -n 50 >>"$LOG"

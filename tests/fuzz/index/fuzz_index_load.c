@@ -5,8 +5,11 @@
  * payload handed to the validator directly (the envelope's digest would
  * otherwise stop nearly every mutation at the door). Whatever loads must
  * behave: every accessor, a lookup of every path, span lookups, a decode
- * of small spans from zeros, and save -> load -> save giving the same bytes.
+ * of small spans from zeros, idx_load_for() with its own blob (and not
+ * with another size), and save -> load -> save giving the same bytes. The
+ * bounds_* seeds each trip one of the bounds of index/bounds.c.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +51,21 @@ static void exercise(const struct idx_layer *l)
 	}
 }
 
+/* An index that loads loads for its own blob, and for no other size. */
+static void load_for(const struct idx_layer *l, const uint8_t *f, size_t len)
+{
+	struct idx_layer *l2 = NULL;
+	struct idx_info info;
+
+	idx_layer_info(l, &info);
+	if (idx_load_for(f, len, info.blob_digest, info.blob_size, &l2) != 0)
+		abort();
+	idx_layer_free(l2);
+	l2 = NULL;
+	if (idx_load_for(f, len, info.blob_digest, info.blob_size ^ 1, &l2) != -EBADMSG || l2)
+		abort();
+}
+
 static void roundtrip(const struct idx_layer *l)
 {
 	void *a = NULL, *b = NULL;
@@ -85,6 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r != 0)
 		return 0;
 	exercise(l);
+	if (data[0] % 2 == 0)
+		load_for(l, data + 1, size - 1);
 	roundtrip(l);
 	idx_layer_free(l);
 	return 0;

@@ -39,7 +39,7 @@ tap_ok "unmount" fsd_umount "$MNT"
 WARM=$FSD_CACHE
 FSD_CACHE="$HARNESS_DIR/cache2"
 mkdir -p "$FSD_CACHE/v1"
-cp -a "$WARM/v1/index" "$FSD_CACHE/v1/"
+cp -a "$WARM/v1/built" "$FSD_CACHE/v1/"
 tap_ok "mount with prefetch=all on a cache of indexes only" fsd_mount fs/conc:v1 "$MNT" prefetch=all
 PID=$(fsd_pid "$MNT")
 

@@ -18,7 +18,7 @@ tap_ok "first open builds the index" drv --cache "$C1" --stats "$W/s1.json" "$RE
 tap_is "$(json_get "$W/s1.json" '.layers[0].index_source')" built "index source is 'built'"
 size=$(jq -r '.layers[0].size' "$W/oci/blobs/sha256/${MANIFEST#sha256:}")
 tap_is "$(registry_bytes_served "$LAYER")" "$size" "the build read the layer once ($size bytes)"
-tap_ok "index saved in the local cache" test -s "$C1/v1/index/${LAYER#sha256:}.idx"
+tap_ok "index saved in the local cache" test -s "$C1/v1/built/${LAYER#sha256:}.idx"
 
 # 2. One small file, index cached, no span cached: only its span is fetched.
 registry_log_mark
@@ -55,7 +55,7 @@ tap_is "$(registry_requests GET '/blobs/' | tr -d ' ')" "$gets" "no other blob G
 
 # 5. The registry's index artifact (fallback tag: distribution 2.8 has no referrers API).
 idxblob=$W/index.idx
-cp "$C1/v1/index/${LAYER#sha256:}.idx" "$idxblob"
+cp "$C1/v1/built/${LAYER#sha256:}.idx" "$idxblob"
 printf '{}' >"$W/empty.json"
 msize=$(stat -c %s "$W/oci/blobs/sha256/${MANIFEST#sha256:}")
 registry_push_blob data/img "$idxblob" >/dev/null
@@ -110,7 +110,7 @@ tap_ok "after kill -9: random reads match" drv --cache "$W/cache4" --threads 8 -
 	--root "$TREE" "$REF"
 tap_ok "after kill -9: whole files match" drv --cache "$W/cache4" "$REF" \
 	"big/rand.bin=$(sha big/rand.bin)" "big/text.txt=$(sha big/text.txt)" "$SMALL=$(sha "$SMALL")"
-visible=$(find "$W/cache4/v1/spans" "$W/cache4/v1/index" -type f | wc -l)
+visible=$(find "$W/cache4/v1/spans" "$W/cache4/v1/built" -type f | wc -l)
 tap_diag "after kill -9: $visible cache files, $(find "$W/cache4/v1/tmp" -type f | wc -l) tmp left"
 
 # 8. A damaged span file is detected, discarded and fetched again.

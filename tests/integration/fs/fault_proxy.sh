@@ -51,7 +51,7 @@ FSD_CACHE=$WARM
 mkdir -p "$WARM"
 tap_ok "cold mount through the proxy ($PROXY) builds the indexes" mount_proxy fs/fp:v1 "$MNT"
 tap_ok "unmount" fsd_umount "$MNT"
-tap_is "$(find "$WARM/v1/index" -name '*.idx' | wc -l | tr -d ' ')" 2 "two layer indexes cached"
+tap_is "$(find "$WARM/v1/built" -name '*.idx' | wc -l | tr -d ' ')" 2 "two layer indexes cached"
 
 # spans_ok CACHE: every span file of CACHE holds the right bytes of its layer
 # (payload = the uncompressed layer at u_start; header sha256 = payload's).
@@ -81,7 +81,7 @@ nspans() { find "$1/v1/spans" -type f 2>/dev/null | wc -l | tr -d ' '; }
 case_mount() {
 	FSD_CACHE="$HARNESS_DIR/cache.$(printf '%s' "$1" | tr -c 'A-Za-z0-9' _)"
 	mkdir -p "$FSD_CACHE/v1"
-	cp -a "$WARM/v1/index" "$FSD_CACHE/v1/"
+	cp -a "$WARM/v1/built" "$FSD_CACHE/v1/"
 	proxy_mode
 	mount_proxy fs/fp:v1 "$MNT" "io_timeout=$TMO" || return 1
 	PID=$(fsd_pid "$MNT")

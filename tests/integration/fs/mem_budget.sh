@@ -70,7 +70,7 @@ tap_ok "default budget: the same, from the cache the first phase filled" \
 # copies in the budget hold the data.
 FSD_CACHE="$HARNESS_DIR/cache-nospans"
 mkdir -p "$FSD_CACHE/v1"
-cp -a "$HARNESS_DIR/cache/v1/index" "$FSD_CACHE/v1/"
+cp -a "$HARNESS_DIR/cache/v1/built" "$FSD_CACHE/v1/"
 break_tmp() { rm -rf "$FSD_CACHE/v1/tmp" && : >"$FSD_CACHE/v1/tmp"; }
 unbreak_tmp() { rm -f "$FSD_CACHE/v1/tmp"; }
 tap_ok "cache cannot store spans, mem_max=1, io_timeout=20: 16 readers, no EIO" \

@@ -228,9 +228,13 @@ struct opener {
 static void *opener_main(void *arg)
 {
 	struct opener *o = arg;
+	/* the driver trusts what the registry lists, as a mount by tag does by default */
+	struct fs_layer_origin origin = { .manifest_digest = o->m->digest,
+					  .pinned_artifact = o->m->pinned_artifact,
+					  .trust_unpinned = true };
 
 	for (size_t i = 0; i < o->m->n_layers && o->err == 0; i++)
-		o->err = fs_store_open_layer(o->s, o->m->digest, &o->m->layers[i], &o->lno[i],
+		o->err = fs_store_open_layer(o->s, &origin, &o->m->layers[i], &o->lno[i],
 					     &o->ls[i]);
 	return NULL;
 }

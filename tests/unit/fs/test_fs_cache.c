@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/digest.h"
 #include "fs/cache.h"
 #include "tap.h"
 
@@ -58,20 +59,50 @@ static void set_mtime(const char *blob_hex, uint64_t u_start, size_t len, time_t
 	utimensat(AT_FDCWD, p, ts, 0);
 }
 
+static void sha_of(const void *buf, size_t len, uint8_t out[DIGEST_SHA256_LEN])
+{
+	digest_sha256(buf, len, out);
+}
+
 static void test_index(struct fs_cache *c)
 {
+	const enum fs_cache_index_kind B = FS_CACHE_INDEX_BUILT, X = FS_CACHE_INDEX_BLOB;
+	uint8_t sha[DIGEST_SHA256_LEN];
+	char dg[DIGEST_STR_LEN], p[512];
 	void *buf = NULL;
 	size_t len = 0;
+	FILE *f;
 
-	is_int(fs_cache_index_get(c, BLOB_A, &buf, &len), -ENOENT, "absent index: -ENOENT");
-	is_int(fs_cache_index_put(c, BLOB_A, "hello index", 11), 0, "index put");
-	is_int(fs_cache_index_get(c, BLOB_A, &buf, &len), 0, "index get");
+	is_int(fs_cache_index_get(c, B, BLOB_A, &buf, &len), -ENOENT, "absent index: -ENOENT");
+	is_int(fs_cache_index_put(c, B, BLOB_A, "hello index", 11), 0, "index put");
+	is_int(fs_cache_index_get(c, B, BLOB_A, &buf, &len), 0, "index get");
 	ok(len == 11 && memcmp(buf, "hello index", 11) == 0, "index bytes round trip");
 	free(buf);
 	is_int(count_files("tmp"), 0, "no tmp file left after a transaction");
-	is_int(fs_cache_index_put(c, "md5:abc", "x", 1), -EINVAL, "bad digest rejected");
-	is_int(fs_cache_index_remove(c, BLOB_A), 0, "index remove");
-	is_int(fs_cache_index_get(c, BLOB_A, &buf, &len), -ENOENT, "removed index is gone");
+	is_int(fs_cache_index_put(c, B, "md5:abc", "x", 1), -EINVAL, "bad digest rejected");
+	is_int(fs_cache_index_get(c, X, BLOB_A, &buf, &len), -ENOENT,
+	       "a built index is not found as an index blob: two namespaces");
+	is_int(fs_cache_index_remove(c, B, BLOB_A), 0, "index remove");
+	is_int(fs_cache_index_get(c, B, BLOB_A, &buf, &len), -ENOENT, "removed index is gone");
+
+	/* an index blob is keyed by its own digest, checked on every read */
+	sha_of("blob index", 10, sha);
+	digest_format(sha, dg);
+	is_int(fs_cache_index_put(c, X, dg, "blob index", 10), 0, "index blob put");
+	is_int(fs_cache_index_get(c, X, dg, &buf, &len), 0, "index blob get");
+	free(buf);
+	is_int(fs_cache_index_get(c, B, dg, &buf, &len), -ENOENT,
+	       "an index blob is not found as a built index");
+	snprintf(p, sizeof(p), "%s/v1/iblob/%s.idx", root, dg + 7);
+	f = fopen(p, "w");
+	ok(f != NULL, "rewrite the index blob file");
+	if (f) {
+		fputs("forged index", f);
+		fclose(f);
+	}
+	is_int(fs_cache_index_get(c, X, dg, &buf, &len), -EBADMSG,
+	       "a rewritten index blob is refused (it no longer hashes to its name)");
+	ok(access(p, F_OK) < 0, "and removed");
 }
 
 /* fs_cache_span_verify() reads through a small buffer: a span of several chunks. */
@@ -84,46 +115,71 @@ static void test_span_verify(struct fs_cache *c)
 
 	if (!in)
 		return;
+	uint8_t sha[DIGEST_SHA256_LEN], other[DIGEST_SHA256_LEN];
+
 	fill(in, n, 3);
-	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n), -ENOENT, "verify: absent span");
+	sha_of(in, n, sha);
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n, sha), -ENOENT, "verify: absent span");
 	is_int(fs_cache_span_put(c, BLOB_A, 1u << 20, in, n), 0, "verify: span put");
-	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n), 0, "verify: intact span");
-	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n - 1), -ENOENT,
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n, sha), 0, "verify: intact span");
+	memcpy(other, sha, sizeof(other));
+	other[0] ^= 1;
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n, other), -EBADMSG,
+	       "verify: an intact file is refused when the reader's index names other bytes");
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n - 1, sha), -ENOENT,
 	       "verify: another length is another span");
 	snprintf(p, sizeof(p), "%s/v1/spans/%s/%016llx-%zx", root, HEX_A, 1ull << 20, n);
 	fd = open(p, O_WRONLY);
 	ok(fd >= 0, "verify: open span file to damage it");
 	pwrite(fd, "X", 1, FS_CACHE_SPAN_HDR + n - 3); /* in the last chunk */
 	close(fd);
-	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n), -EBADMSG, "verify: damaged tail");
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n, sha), -EBADMSG, "verify: damaged tail");
 	fd = open(p, O_WRONLY);
 	pwrite(fd, "SFSPAN02", 8, 0);
 	close(fd);
-	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n), -EBADMSG, "verify: bad header");
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n, sha), -EBADMSG, "verify: bad header");
 	truncate(p, FS_CACHE_SPAN_HDR + 10);
-	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n), -EBADMSG, "verify: truncated");
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n, sha), -EBADMSG, "verify: truncated");
 	is_int(fs_cache_span_remove(c, BLOB_A, 1u << 20, n), 0, "verify: span removed");
 	free(in);
 }
 
 static void test_span(struct fs_cache *c)
 {
-	unsigned char in[5000], out[5000];
+	unsigned char in[5000], out[5000], forged[5000];
+	uint8_t sha[DIGEST_SHA256_LEN];
 	char p[512];
 	int fd;
 
 	fill(in, sizeof(in), 1);
-	is_int(fs_cache_span_read_verified(c, BLOB_A, 0, out, sizeof(out)), -ENOENT,
+	sha_of(in, sizeof(in), sha);
+	is_int(fs_cache_span_read_verified(c, BLOB_A, 0, out, sizeof(out), sha), -ENOENT,
 	       "absent span: -ENOENT");
 	is_int(fs_cache_span_put(c, BLOB_A, 8192, in, sizeof(in)), 0, "span put");
-	is_int(fs_cache_span_read_verified(c, BLOB_A, 8192, out, sizeof(out)), 0, "span verified");
+	is_int(fs_cache_span_read_verified(c, BLOB_A, 8192, out, sizeof(out), sha), 0,
+	       "span verified");
 	ok(memcmp(in, out, sizeof(in)) == 0, "span bytes round trip");
 	memset(out, 0, sizeof(out));
-	is_int(fs_cache_span_pread(c, BLOB_A, 8192, sizeof(in), out, 100, 4950), 50,
+	is_int(fs_cache_span_pread(c, BLOB_A, 8192, sizeof(in), out, 100, 4950, sha), 50,
 	       "pread is clipped at the span end");
 	ok(memcmp(out, in + 4950, 50) == 0, "pread bytes");
-	is_int(fs_cache_span_read_verified(c, BLOB_A, 8192, out, 4999), -ENOENT,
+	is_int(fs_cache_span_read_verified(c, BLOB_A, 8192, out, 4999, sha), -ENOENT,
 	       "another length is another span");
+
+	/*
+	 * The attack: the span file rewritten consistently (other payload,
+	 * header hash to match), as a process trusting a forged index of the
+	 * same layer would write it. Its own header vouches for it; the
+	 * reader's index does not.
+	 */
+	fill(forged, sizeof(forged), 9);
+	is_int(fs_cache_span_put(c, BLOB_A, 8192, forged, sizeof(forged)), 0,
+	       "span file rewritten consistently");
+	is_int(fs_cache_span_read_verified(c, BLOB_A, 8192, out, sizeof(out), sha), -EBADMSG,
+	       "a consistently rewritten span is refused: its hash is not the index's");
+	is_int(fs_cache_span_pread(c, BLOB_A, 8192, sizeof(in), out, 10, 0, sha), -EBADMSG,
+	       "pread of a span replaced after it was verified is refused too");
+	is_int(fs_cache_span_put(c, BLOB_A, 8192, in, sizeof(in)), 0, "span put back");
 
 	/* Damage one payload byte: the verified read must notice. */
 	snprintf(p, sizeof(p), "%s/v1/spans/%s/%016llx-%zx", root, HEX_A, 8192ull, sizeof(in));
@@ -131,14 +187,14 @@ static void test_span(struct fs_cache *c)
 	ok(fd >= 0, "open span file to damage it");
 	pwrite(fd, "X", 1, FS_CACHE_SPAN_HDR + 1234);
 	close(fd);
-	is_int(fs_cache_span_read_verified(c, BLOB_A, 8192, out, sizeof(out)), -EBADMSG,
+	is_int(fs_cache_span_read_verified(c, BLOB_A, 8192, out, sizeof(out), sha), -EBADMSG,
 	       "damaged span detected");
 	/* Truncate it: a size mismatch is detected without reading. */
 	truncate(p, 100);
-	is_int(fs_cache_span_pread(c, BLOB_A, 8192, sizeof(in), out, 10, 0), -EBADMSG,
+	is_int(fs_cache_span_pread(c, BLOB_A, 8192, sizeof(in), out, 10, 0, sha), -EBADMSG,
 	       "truncated span detected by pread");
 	is_int(fs_cache_span_remove(c, BLOB_A, 8192, sizeof(in)), 0, "damaged span removed");
-	is_int(fs_cache_span_pread(c, BLOB_A, 8192, sizeof(in), out, 10, 0), -ENOENT,
+	is_int(fs_cache_span_pread(c, BLOB_A, 8192, sizeof(in), out, 10, 0, sha), -ENOENT,
 	       "removed span is gone");
 }
 
@@ -147,6 +203,7 @@ static void test_eviction(void)
 {
 	enum { SPAN = 10000, MAX = 10 * (SPAN + FS_CACHE_SPAN_HDR) };
 	static unsigned char in[SPAN], out[SPAN];
+	uint8_t sha[DIGEST_SHA256_LEN];
 	struct fs_cache *c1 = NULL, *c2 = NULL;
 	struct fs_cache_usage u;
 	time_t t0 = time(NULL) - 1000;
@@ -163,7 +220,8 @@ static void test_eviction(void)
 	/* Use span 0 now: it becomes the most recent. */
 	fs_cache_span_touch(c2, BLOB_B, 0, SPAN);
 	fill(in, SPAN, 0);
-	is_int(fs_cache_span_read_verified(c1, BLOB_B, 0, out, SPAN), 0,
+	sha_of(in, SPAN, sha);
+	is_int(fs_cache_span_read_verified(c1, BLOB_B, 0, out, SPAN, sha), 0,
 	       "handle 1 reads what handle 2 saw");
 	for (unsigned i = 8; i < 14; i++) {
 		fill(in, SPAN, i);
@@ -174,7 +232,8 @@ static void test_eviction(void)
 	   (unsigned long long)u.bytes, MAX);
 	for (unsigned i = 0; i < 14; i++) {
 		fill(in, SPAN, i);
-		if (fs_cache_span_read_verified(c1, BLOB_B, (uint64_t)i * SPAN, out, SPAN) == 0) {
+		sha_of(in, SPAN, sha);
+		if (fs_cache_span_read_verified(c1, BLOB_B, (uint64_t)i * SPAN, out, SPAN, sha) == 0) {
 			kept |= 1 << i;
 			ok(memcmp(in, out, SPAN) == 0, "span %u bytes intact", i);
 		}
@@ -207,10 +266,12 @@ static void test_racing_writers(void)
 {
 	struct fs_cache *c1 = NULL, *c2 = NULL;
 	static unsigned char out[20000], want[20000];
+	uint8_t want_sha[DIGEST_SHA256_LEN];
 	struct racer r[6];
 	pthread_t t[6];
 	int good = 0;
 
+	sha_of(want, sizeof(want), want_sha);
 	fs_cache_open(root, 0, &c1);
 	fs_cache_open(root, 0, &c2);
 	for (unsigned i = 0; i < 6; i++) {
@@ -221,7 +282,8 @@ static void test_racing_writers(void)
 		pthread_join(t[i], NULL);
 	for (unsigned i = 0; i < 8; i++)
 		good += fs_cache_span_read_verified(c1, BLOB_A, (uint64_t)i * 20000, out,
-						    sizeof(out)) == 0 && memcmp(out, want, sizeof(out)) == 0;
+						    sizeof(out), want_sha) == 0 &&
+			memcmp(out, want, sizeof(out)) == 0;
 	is_int(good, 8, "racing writers (2 handles x 3 threads): all 8 spans whole");
 	is_int(count_files("tmp"), 0, "racing writers: no tmp file left");
 	fs_cache_close(c1);
@@ -274,7 +336,7 @@ int main(void)
 		return 1;
 	memcpy(root + strlen(root), "/c", 3); /* fs_cache_open creates the missing dir */
 	is_int(fs_cache_open(root, 0, &c), 0, "open creates '%s'", root);
-	is_int(count_files(""), 3, "v1 has index, spans, tmp");
+	is_int(count_files(""), 4, "v1 has built, iblob, spans, tmp");
 	test_index(c);
 	test_span(c);
 	test_span_verify(c);

@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The chain of trust, attacked as someone with push rights to a repository
+# would (index/FORMAT.md, "Trust"): a forged stratafs index for a layer
+# pushed by skopeo (third-party), reachable through the referrers fallback
+# tag, that loads and whose every span verifies (forge_index.py keeps the
+# spans and edits the entries: a setuid bit, one file's bytes pointing at
+# another's, an owner).
+#   - control: a mount that trusts unpinned indexes shows the forgery (so
+#     the forgery is real and this test can fail);
+#   - by digest (default policy), also with prefetch=all and on a cache dir
+#     that already holds the forged index: exactly GNU tar's extraction;
+#   - strata push --base REF@digest --max-layers 1 (squash): GNU tar's tree;
+#   - cross-repository: the forged index loaded for one repository is not
+#     served to another repository's mount of the same layer;
+#   - a forged index appended as a second referrer;
+#   - the index bomb: refused, the mount still right and quick;
+#   - repair: strata index --push --force wins over the forgery for tag mounts;
+#   - pinned results stay lazy: strata index --push --tag (pinning index)
+#     and strata push, each mounted by digest on a fresh cache, read one
+#     small file fetching < 10 % of the layer.
+. "$SRCDIR/tests/integration/fs/mount_lib.sh"
+. "$SRCDIR/tests/harness/lib_strata.sh"
+fsd_init
+registry_start plain
+STRATA_ERR="$HARNESS_DIR/strata.err"
+STRATA_REG_OPTS+=(--cache "$HARNESS_DIR/tokens")
+FORGE="$SRCDIR/tests/integration/trust/forge_index.py"
+W="$HARNESS_DIR/w"
+mkdir -p "$W"
+
+# A third-party image: the "single" fixture pushed by skopeo (one gzip
+# member, so its index needs windows), in two repositories.
+fixture_push single trust/app:v1 >/dev/null
+fixture_push single trust/other:v1 >/dev/null
+LAYOUT=$(fixture_build single)
+MAN="$LAYOUT/blobs/sha256/$(_fx_manifest "$LAYOUT" single)"
+LAYER=$(jq -r '.layers[0].digest' "$MAN")
+MDIG="sha256:$(sha256sum "$MAN" | cut -d' ' -f1)"
+[ "$(registry_curl "/v2/trust/app/manifests/$MDIG" -I -o /dev/null -w '%{http_code}' \
+	-H 'Accept: application/vnd.oci.image.manifest.v1+json')" = 200 ] ||
+	harness_fail "skopeo changed the manifest: $MDIG is not in the registry"
+
+# The oracle: GNU tar's extraction of the layer, as root (owners, modes
+# kept). umoci leaves out the end-of-archive blocks (and the last member's
+# padding), which GNU tar reports as an error: zeros are appended for it.
+mkdir -p "$W/oracle"
+{ gzip -dc "$LAYOUT/blobs/sha256/${LAYER#sha256:}" && head -c 10240 /dev/zero; } |
+	tar -x -C "$W/oracle" --same-owner -p --numeric-owner 2>/dev/null ||
+	harness_fail "GNU tar cannot extract the layer"
+tree_dump "$W/oracle" >"$W/oracle.txt"
+
+# The forgery, published as an index artifact of the manifest (fallback tag).
+"$STRATA" index "$LAYOUT/blobs/sha256/${LAYER#sha256:}" --span-size 64K -o "$W/genuine.idx" >/dev/null ||
+	harness_fail "index the layer"
+"$PY" "$FORGE" forge "$W/genuine.idx" "$W/forged.idx" || harness_fail "forge"
+"$PY" "$FORGE" bomb "$W/genuine.idx" "$W/bomb.idx" 1000000 || harness_fail "bomb"
+printf '{}' >"$W/empty.json"
+publish() { # REPO INDEXFILE... : one artifact per file; the fallback tag lists them in order
+	local repo=$1 f d a entries=() art
+	shift
+	registry_push_blob "$repo" "$W/empty.json" >/dev/null || return 1
+	for f in "$@"; do
+		d=$(registry_push_blob "$repo" "$f") || return 1
+		art="$f.artifact.json"
+		jq -nc --arg d "$d" --argjson s "$(stat -c %s "$f")" --arg l "$LAYER" --arg m "$MDIG" \
+			--argjson ms "$(stat -c %s "$MAN")" \
+			'{schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+			  artifactType: "application/vnd.stratafs.index.v1",
+			  config: {mediaType: "application/vnd.oci.empty.v1+json",
+			    digest: "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+			    size: 2},
+			  layers: [{mediaType: "application/vnd.stratafs.index.v1+zstd", digest: $d, size: $s,
+			    annotations: {"dev.stratafs.layer.digest": $l}}],
+			  subject: {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $m,
+			    size: $ms}}' | tr -d '\n' >"$art"
+		a="sha256:$(sha256sum "$art" | cut -d' ' -f1)"
+		registry_push_manifest "$repo" "$a" "$art" application/vnd.oci.image.manifest.v1+json \
+			>/dev/null || return 1
+		entries+=("$(jq -nc --arg a "$a" --argjson s "$(stat -c %s "$art")" \
+			'{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $a, size: $s,
+			  artifactType: "application/vnd.stratafs.index.v1"}')")
+	done
+	printf '%s\n' "${entries[@]}" | jq -sc '{schemaVersion: 2,
+		mediaType: "application/vnd.oci.image.index.v1+json", manifests: .}' >"$W/fallback.json"
+	registry_push_manifest "$repo" "sha256-${MDIG#sha256:}" "$W/fallback.json" \
+		application/vnd.oci.image.index.v1+json >/dev/null
+}
+tap_ok "the forged index is published as the image's referrer" publish trust/app "$W/forged.idx"
+
+mount_as() { # REF CACHE [OPTS] -> prints the mountpoint (a new one each time)
+	local m
+	m=$(mktemp -d "$W/m.XXXXXX")
+	FSD_CACHE=$2 fsd_mount "$1" "$m" "${3:-}" >/dev/null 2>"$m.err" || {
+		cat "$m.err" >&2
+		return 1
+	}
+	echo "$m"
+}
+trust_of() { "$STRATA" stats "$1" --json | jq -r '[.layers[].index_trust] | join(",")'; }
+
+# Control: trusting unpinned indexes shows the forged tree.
+m=$(mount_as "trust/app@$MDIG" "$W/c-control" unpinned=always) || harness_fail "mount (control)"
+tap_is "$(trust_of "$m")" unpinned "control: the forged index is used when unpinned indexes are trusted"
+tap_is "$(stat -c %a "$m/bin/hello")" 4755 "control: the forgery shows a setuid bit"
+tap_ok "control: the forgery shows etc/hostname with etc/os-release's bytes" cmp "$m/etc/hostname" "$W/oracle/etc/os-release"
+tree_dump "$m" >"$W/control.txt"
+tap_not "control: the forged tree differs from GNU tar's" cmp -s "$W/oracle.txt" "$W/control.txt"
+fsd_umount "$m"
+
+check_tree() { # MNT NAME
+	tree_dump "$1" >"$W/$2.txt"
+	if diff -u "$W/oracle.txt" "$W/$2.txt" >"$W/$2.diff"; then
+		tap_pass "$2: exactly GNU tar's extraction"
+	else
+		tap_fail "$2: exactly GNU tar's extraction" "$(head -20 "$W/$2.diff")"
+	fi
+}
+
+# By digest, default policy: the forgery is never used.
+m=$(mount_as "trust/app@$MDIG" "$W/c1") || harness_fail "mount by digest"
+tap_is "$(trust_of "$m")" built "by digest: the index is built here, the referrer ignored"
+check_tree "$m" "by digest"
+fsd_umount "$m"
+m=$(mount_as "trust/app@$MDIG" "$W/c2" prefetch=all) || harness_fail "mount prefetch=all"
+check_tree "$m" "by digest with prefetch=all"
+fsd_umount "$m"
+# The cache dir of the control mount holds the forged index and its spans.
+m=$(mount_as "trust/app@$MDIG" "$W/c-control") || harness_fail "mount on the control's cache"
+tap_is "$(trust_of "$m")" built "by digest on a cache that holds the forged index: not used"
+check_tree "$m" "by digest on the poisoned cache"
+fsd_umount "$m"
+
+# Cross-repository: trust/other has the same layer and its own genuine index.
+strata_run index "$REGISTRY/trust/other:v1" --push --span-size 64K >/dev/null ||
+	harness_fail "index trust/other"
+m=$(mount_as "trust/app:v1" "$W/c3" unpinned=always) || harness_fail "mount app (forged)"
+tap_is "$(stat -c %a "$m/bin/hello")" 4755 "cross-repo: app:v1 by tag shows its forged index"
+fsd_umount "$m"
+m=$(mount_as "trust/other:v1" "$W/c3") || harness_fail "mount other"
+tap_is "$(trust_of "$m")" unpinned "cross-repo: other:v1 by tag uses its own referrer"
+check_tree "$m" "cross-repo: other:v1 on the cache that loaded app's forgery"
+fsd_umount "$m"
+
+# The squash reads every byte through an index: never the forged one.
+mkdir -p "$W/add"
+echo added >"$W/add/added.txt"
+strata_run push "$W/add" "$REGISTRY/trust/sq:v1" --base "$REGISTRY/trust/app@$MDIG" --max-layers 1 \
+	>/dev/null || harness_fail "push --max-layers 1"
+rm -rf "$W/sq"
+skopeo copy --quiet --src-tls-verify=false "docker://$REGISTRY/trust/sq:v1" "oci:$W/sqlayout:sq" &&
+	umoci unpack --image "$W/sqlayout:sq" "$W/sq" >/dev/null || harness_fail "pull the squash"
+tap_is "$(jq '.layers | length' "$W/sqlayout/blobs/sha256/$(jq -r '.manifests[0].digest' "$W/sqlayout/index.json" | cut -d: -f2)")" 1 \
+	"squash: one layer"
+rm "$W/sq/rootfs/added.txt"
+tree_dump "$W/sq/rootfs" | grep -v '^|' >"$W/squash.txt"
+# umoci's rootfs keeps mtimes and owners; the root dir itself is not listed by tree_dump
+if diff -u "$W/oracle.txt" "$W/squash.txt" >"$W/squash.diff"; then
+	tap_pass "squash over the forged base: exactly GNU tar's extraction (plus the new file)"
+else
+	tap_fail "squash over the forged base" "$(head -20 "$W/squash.diff")"
+fi
+
+# A forged index added as a second referrer after a genuine one.
+publish trust/app "$W/genuine.idx" "$W/forged.idx" || harness_fail "publish two"
+m=$(mount_as "trust/app@$MDIG" "$W/c4") || harness_fail "mount, two referrers"
+check_tree "$m" "by digest, forged second referrer"
+fsd_umount "$m"
+
+# The index bomb: a 5 MB index declaring 10^6 directories for a 260 KiB layer.
+publish trust/app "$W/bomb.idx" || harness_fail "publish the bomb"
+t0=$(date +%s%N)
+m=$(mount_as "trust/app:v1" "$W/c5" unpinned=always) || harness_fail "mount, bomb"
+ms=$((($(date +%s%N) - t0) / 1000000))
+tap_is "$(trust_of "$m")" built "bomb: refused, the index built from the layer instead"
+check_tree "$m" "bomb refused"
+pid=$(fsd_pid "$m")
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+tap_diag "bomb: mount in $ms ms, daemon peak RSS $rss kB"
+tap_ok "bomb: the daemon's peak RSS stays under 64 MiB ($rss kB)" test "$rss" -lt 65536
+fsd_umount "$m"
+
+# Repair: the forgery is back as the only referrer; a tag mount (which
+# trusts referrers by default) shows it until strata index --push --force.
+publish trust/app "$W/forged.idx" || harness_fail "publish forged again"
+m=$(mount_as "trust/app:v1" "$W/c6") || harness_fail "mount by tag"
+tap_is "$(stat -c %a "$m/bin/hello")" 4755 "repair: before, the tag mount shows the forgery"
+fsd_umount "$m"
+strata_run index "$REGISTRY/trust/app:v1" --push --force --span-size 64K >/dev/null ||
+	harness_fail "index --push --force"
+tap_is "$(registry_curl "/v2/trust/app/manifests/sha256-${MDIG#sha256:}" \
+	-H 'Accept: application/vnd.oci.image.index.v1+json' | jq '.manifests | length')" 1 \
+	"repair: the fallback tag lists only the new artifact"
+m=$(mount_as "trust/app:v1" "$W/c6") || harness_fail "mount after repair"
+check_tree "$m" "repair: the tag mount on the same cache"
+fsd_umount "$m"
+
+# Laziness where trust allows it. A bigger third-party layer: multi's base.
+fixture_push multi trust/big:v1 >/dev/null
+BLAYOUT=$(fixture_build multi)
+BMAN="$BLAYOUT/blobs/sha256/$(_fx_manifest "$BLAYOUT" multi)"
+BLAYER=$(jq -r '.layers[0].digest' "$BMAN")
+out=$(strata_run index "$REGISTRY/trust/big:v1" --push --tag pinned --span-size 64K --json) ||
+	harness_fail "index --push --tag"
+PINNED=$(jq -r .pinned <<<"$out")
+tap_ok "index --push --tag prints a pinned reference ($PINNED)" test "${PINNED#*@sha256:}" != "$PINNED"
+registry_log_mark
+m=$(mount_as "${PINNED#"$REGISTRY"/}" "$W/c7") || harness_fail "mount the pinned ref"
+tap_is "$(trust_of "$m" | tr ',' '\n' | sort -u | tr -d '\n')" pinned \
+	"pinning index by digest: every index pinned"
+cat "$m/links/target.txt" >/dev/null || harness_fail "read links/target.txt"
+served=$(registry_bytes_served "$BLAYER")
+size=$(jq -r '.layers[0].size' "$BMAN")
+tap_diag "pinned third-party: one small file read, $served of $size layer bytes fetched"
+tap_ok "pinned third-party: reading one small file fetches < 10 % of the layer" \
+	test "$served" -gt 0 -a $((served * 10)) -lt "$size"
+fsd_umount "$m"
+tap_ok "the pinning index is an image index any client pulls" \
+	skopeo inspect --tls-verify=false "docker://$REGISTRY/trust/big:pinned"
+
+# strata push pins its own indexes: lazy by digest on a fresh cache.
+mkdir -p "$W/pushed/small"
+head -c $((8 << 20)) /dev/urandom >"$W/pushed/big.bin"
+echo hello >"$W/pushed/small/hello.txt"
+out=$(strata_run push "$W/pushed" "$REGISTRY/trust/pushed:v1" --span-size 262144 --json) ||
+	harness_fail "strata push"
+PD=$(jq -r .manifest <<<"$out")
+PL=$(registry_curl "/v2/trust/pushed/manifests/$PD" -H 'Accept: application/vnd.oci.image.manifest.v1+json' |
+	jq -r '.layers[0] | "\(.digest) \(.size) \(.annotations["dev.stratafs.index.digest"])"')
+tap_ok "strata push pins the layer's index in the manifest" test "$(cut -d' ' -f3 <<<"$PL")" != null
+registry_log_mark
+m=$(mount_as "trust/pushed@$PD" "$W/c8") || harness_fail "mount pushed by digest"
+tap_is "$(trust_of "$m")" pinned "strata push by digest: the index is pinned"
+tap_is "$(cat "$m/small/hello.txt")" hello "strata push by digest: content"
+served=$(registry_bytes_served "$(cut -d' ' -f1 <<<"$PL")")
+tap_diag "strata push: one small file read, $served of $(cut -d' ' -f2 <<<"$PL") layer bytes fetched"
+tap_ok "strata push by digest: reading one small file fetches < 10 % of the layer" \
+	test "$served" -gt 0 -a $((served * 10)) -lt "$(cut -d' ' -f2 <<<"$PL")"
+fsd_umount "$m"
+tap_done

@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * strata index REF [--push [--tag TAG]] [--force] [--span-size N] [--json]
+ *
+ * REF: an image (through an index for --platform) or a BuildKit registry
+ * cache of either form. Each layer is streamed once through the daemon's
+ * own builder (fs_index_build_stream(): the blob digest and the config's
+ * diff_id are verified), unless the manifest itself pins an index for it
+ * (--force builds it anyway). An index found only through the registry's
+ * referrers is no reason to skip a layer: nothing vouches for it.
+ *
+ * --push uploads the built indexes as one stratafs index artifact whose
+ * subject is the resolved manifest (for an index: the --platform one).
+ * Nothing pins that artifact, so mounts use it only where their policy
+ * trusts unpinned indexes (-o unpinned). --tag TAG also pushes a pinning
+ * index (reg_pinning_index_push()): an OCI image index naming the manifest
+ * and the artifact, whose digest vouches for both, so the image mounted
+ * as REPO@<that digest> is lazy from its first read and trusted. --force
+ * with --push makes the new artifact the only one the referrers fallback
+ * tag lists: the repair of a damaged or forged unpinned index.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "fs/fetch.h"
+#include "index/index.h"
+#include "tools/cli.h"
+#include "tools/cmd_index.h"
+#include "tools/progress.h"
+
+struct ref_layer {
+	const struct reg_descriptor *d;
+	struct idx_layer *idx;     /* built here, or NULL: the manifest pins one */
+	struct idx_info info;
+	size_t index_size;
+	double secs;
+};
+
+struct ref_job {
+	struct reg_ref ref;
+	struct reg_client *client; /* without --push */
+	struct reg_pusher *pusher; /* with --push; its client is used for everything */
+	struct reg_client *c;
+	struct reg_manifest *m, *top;
+	struct ref_layer *layers;
+	size_t n;
+	char **diff_ids;           /* an image's, from its config; else NULL */
+	size_t n_diff_ids;
+	json_t *config;            /* an image's config, for its platform; else NULL */
+	char artifact[DIGEST_STR_LEN]; /* "" unless pushed */
+	uint64_t artifact_size;
+	char pinning[DIGEST_STR_LEN];  /* the pinning index pushed with --tag, or "" */
+};
+
+static int job_open(struct index_opts *o, const char *ref_str, struct ref_job *j)
+{
+	int r;
+
+	r = reg_ref_parse(ref_str, &j->ref);
+	if (r < 0)
+		return r;
+	if (o->push)
+		r = reg_pusher_new(&o->cli.reg, &j->ref, &j->pusher);
+	else
+		r = reg_client_new(&o->cli.reg, &j->ref, &j->client);
+	if (r < 0) {
+		log_err("cannot open registry '%s': %s", j->ref.host, strerror(-r));
+		return r;
+	}
+	j->c = o->push ? reg_pusher_client(j->pusher) : j->client;
+	r = reg_resolve(j->c, &j->ref, &o->cli.platform, &j->m, &j->top);
+	if (r < 0)
+		log_err("cannot resolve '%s': %s", ref_str, strerror(-r));
+	return r;
+}
+
+static void job_release(struct ref_job *j)
+{
+	for (size_t i = 0; j->layers && i < j->n; i++)
+		idx_layer_free(j->layers[i].idx);
+	free(j->layers);
+	reg_strv_free(j->diff_ids, j->n_diff_ids);
+	json_decref(j->config);
+	reg_manifest_free(j->m);
+	reg_manifest_free(j->top);
+	reg_pusher_free(j->pusher);
+	reg_client_free(j->client);
+	reg_ref_release(&j->ref);
+}
+
+/* The layer list of an image or a BuildKit cache. */
+static int job_layers(struct ref_job *j)
+{
+	const struct reg_descriptor *cfg = NULL, *descs = NULL;
+	int r = 0;
+
+	if (reg_manifest_is_buildkit_cache(j->m))
+		r = reg_buildkit_parts(j->m, &cfg, &descs, &j->n);
+	else if (j->m->kind == REG_MANIFEST_IMAGE)
+		descs = j->m->layers, j->n = j->m->n_layers;
+	else
+		r = -ENOENT; /* an index with no image for this platform */
+	if (r < 0)
+		return r;
+	j->layers = calloc(j->n + 1, sizeof(*j->layers));
+	if (!j->layers)
+		return -ENOMEM;
+	for (size_t i = 0; i < j->n; i++)
+		j->layers[i].d = &descs[i];
+	return 0;
+}
+
+/* An image's config: its diff_ids verify each built layer's tar; its platform goes in --tag's index. */
+static int job_config(struct ref_job *j)
+{
+	const struct reg_descriptor *cfg = &j->m->config;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (j->m->kind != REG_MANIFEST_IMAGE || !cfg->media_type ||
+	    (strcmp(cfg->media_type, REG_MT_OCI_CONFIG) != 0 &&
+	     strcmp(cfg->media_type, REG_MT_DOCKER_CONFIG) != 0))
+		return 0; /* a BuildKit cache: blob digests only */
+	r = reg_blob_get(j->c, cfg->digest, REG_MAX_CONFIG_SIZE, &buf, &len);
+	if (r == 0)
+		r = reg_image_config_diff_ids(buf, len, &j->diff_ids, &j->n_diff_ids);
+	if (r == 0)
+		j->config = json_loadb(buf, len, 0, NULL);
+	free(buf);
+	if (r < 0) {
+		log_err("cannot read the diff_ids of config '%s': %s", cfg->digest, strerror(-r));
+		return r;
+	}
+	if (j->n_diff_ids != j->n) {
+		log_err("config '%s' names %zu diff_ids for %zu layers", cfg->digest,
+			j->n_diff_ids, j->n);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int build_layer(const struct index_opts *o, struct ref_job *j, size_t i)
+{
+	struct ref_layer *l = &j->layers[i];
+	struct progress prog;
+	void *buf = NULL;
+	double t0 = index_now();
+	int r;
+
+	log_info("indexing layer '%s' (%llu bytes)", l->d->digest, (unsigned long long)l->d->size);
+	progress_start(&prog, "indexing a layer", o->cli.quiet);
+	r = fs_index_build_progress(j->c, l->d, j->diff_ids ? j->diff_ids[i] : NULL,
+				    o->span_size, &l->idx, prog.on ? progress_update : NULL, &prog);
+	progress_end(&prog);
+	if (r < 0)
+		return r;
+	l->secs = index_now() - t0;
+	idx_layer_info(l->idx, &l->info);
+	r = idx_save(l->idx, &buf, &l->index_size);
+	free(buf);
+	return r;
+}
+
+/*
+ * The descriptor of the manifest for the pinning index: with the platform
+ * of the index entry it was chosen from, else of its config, so that OCI
+ * clients pulling the pinning index by platform find it.
+ */
+static void subject_of(const struct ref_job *j, struct reg_descriptor *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->media_type = j->m->media_type;
+	memcpy(d->digest, j->m->digest, sizeof(d->digest));
+	d->size = j->m->raw_len;
+	for (size_t i = 0; j->top && i < j->top->n_manifests; i++) {
+		const struct reg_descriptor *e = &j->top->manifests[i];
+
+		if (strcmp(e->digest, j->m->digest) == 0 && e->has_platform) {
+			d->has_platform = true;
+			d->platform = e->platform; /* shallow: borrowed */
+			return;
+		}
+	}
+	if (json_is_string(json_object_get(j->config, "os")) &&
+	    json_is_string(json_object_get(j->config, "architecture"))) {
+		d->has_platform = true;
+		d->platform.os = (char *)json_string_value(json_object_get(j->config, "os"));
+		d->platform.arch =
+			(char *)json_string_value(json_object_get(j->config, "architecture"));
+		if (json_is_string(json_object_get(j->config, "variant")))
+			d->platform.variant =
+				(char *)json_string_value(json_object_get(j->config, "variant"));
+	}
+}
+
+static int job_push(const struct index_opts *o, struct ref_job *j)
+{
+	const struct idx_layer **v = calloc(j->n + 1, sizeof(*v));
+	struct reg_descriptor subject;
+	size_t nb = 0;
+	int r;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < j->n; i++)
+		if (j->layers[i].idx)
+			v[nb++] = j->layers[i].idx;
+	r = nb ? fs_index_push(j->pusher, j->m, v, nb, o->force, j->artifact, &j->artifact_size)
+	       : 0;
+	free(v);
+	if (r < 0 || !o->tag)
+		return r;
+	if (!nb) {
+		log_info("the manifest pins an index for every layer: no pinning index needed");
+		return 0;
+	}
+	subject_of(j, &subject);
+	r = reg_pinning_index_push(j->pusher, o->tag, &subject, j->artifact, j->artifact_size,
+				   j->pinning);
+	if (r < 0)
+		log_err("cannot push the pinning index '%s': %s", o->tag, strerror(-r));
+	return r;
+}
+
+static void print_ref_text(const struct ref_job *j)
+{
+	printf("manifest %s (%s)\n", j->m->digest, j->m->media_type);
+	for (size_t i = 0; i < j->n; i++) {
+		const struct ref_layer *l = &j->layers[i];
+		const struct idx_info *in = &l->info;
+
+		if (!l->idx) {
+			printf("layer %zu %s: the manifest pins index %s (skipped)\n", i,
+			       l->d->digest, l->d->stratafs_index);
+			continue;
+		}
+		printf("layer %zu %s: %s, %u entries, %u spans of %llu, blob %llu, tar %llu, "
+		       "index %zu bytes, %.1f MB/s\n",
+		       i, l->d->digest, idx_comp_name(in->comp), in->n_entries, in->n_spans,
+		       (unsigned long long)in->span_size, (unsigned long long)in->blob_size,
+		       (unsigned long long)in->tar_size, l->index_size,
+		       index_mbps(in->blob_size, l->secs));
+	}
+	if (j->artifact[0])
+		printf("pushed index artifact %s\n", j->artifact);
+	if (j->pinning[0])
+		printf("pinned %s/%s@%s\n", j->ref.host, j->ref.repo, j->pinning);
+}
+
+static void print_ref_json(const struct ref_job *j)
+{
+	printf("{\"manifest\":\"%s\",\"layers\":[", j->m->digest);
+	for (size_t i = 0; i < j->n; i++) {
+		const struct ref_layer *l = &j->layers[i];
+		const struct idx_info *in = &l->info;
+
+		printf("%s{\"digest\":\"%s\",\"size\":%llu,\"status\":\"%s\"", i ? "," : "",
+		       l->d->digest, (unsigned long long)l->d->size, l->idx ? "built" : "pinned");
+		if (l->idx)
+			printf(",\"compression\":\"%s\",\"diff_id\":\"%s\",\"tar_size\":%llu,"
+			       "\"entries\":%u,\"spans\":%u,\"span_size\":%llu,\"random_access\":%s,"
+			       "\"index_size\":%zu,\"build_seconds\":%.6f",
+			       idx_comp_name(in->comp), in->diff_id, (unsigned long long)in->tar_size,
+			       in->n_entries, in->n_spans, (unsigned long long)in->span_size,
+			       in->random_access ? "true" : "false", l->index_size, l->secs);
+		printf("}");
+	}
+	printf("],\"pushed\":");
+	printf(j->artifact[0] ? "\"%s\"" : "null", j->artifact);
+	printf(",\"pinned\":");
+	if (j->pinning[0])
+		printf("\"%s/%s@%s\"}\n", j->ref.host, j->ref.repo, j->pinning);
+	else
+		printf("null}\n");
+}
+
+int index_ref(struct index_opts *o, const char *ref_str)
+{
+	struct ref_job j = { 0 };
+	int r;
+
+	r = job_open(o, ref_str, &j);
+	if (r == 0)
+		r = job_layers(&j);
+	if (r == 0)
+		r = job_config(&j);
+	for (size_t i = 0; r == 0 && i < j.n; i++)
+		if (!j.layers[i].d->stratafs_index || o->force)
+			r = build_layer(o, &j, i);
+	if (r == 0 && o->push)
+		r = job_push(o, &j);
+	if (r == 0 && o->json)
+		print_ref_json(&j);
+	else if (r == 0)
+		print_ref_text(&j);
+	if (r < 0)
+		log_err("cannot index '%s': %s", ref_str, strerror(-r));
+	job_release(&j);
+	return r < 0 ? CLI_FAIL : CLI_OK;
+}
