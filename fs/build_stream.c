@@ -2,8 +2,9 @@
 /*
  * Indexes outside a mount's open path, shared by the daemon (-o push_index)
  * and `strata index REF`: build one by streaming a registry layer once
- * (the same pull stream as the store's own builds, fs/pull.c), and push
- * a set of built indexes as one stratafs index artifact.
+ * (the same pull stream as the store's own builds, fs/pull.c), ask which
+ * layers of a manifest the registry already lists an (unpinned) index for,
+ * and push a set of built indexes as one stratafs index artifact.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -77,6 +78,53 @@ int fs_index_build_progress(struct reg_client *c, const struct reg_descriptor *d
 	struct counted_pull cp = { .total = desc->size, .progress = progress, .ctx = ctx };
 
 	return build(c, desc, diff_id, span_size, out, NULL, NULL, &cp);
+}
+
+/* Mark in @has the layers that artifact @adigest (referring to @mdigest) indexes. */
+static void mark_artifact(struct reg_client *c, const char *mdigest, const char *adigest,
+			  const struct reg_descriptor *const *layers, size_t n, bool *has)
+{
+	struct reg_manifest *am = NULL;
+
+	if (reg_manifest_get(c, adigest, &am) < 0)
+		return;
+	if (am->kind != REG_MANIFEST_IMAGE ||
+	    (am->has_subject && strcmp(am->subject.digest, mdigest) != 0))
+		goto out_free;
+	for (size_t i = 0; i < am->n_layers; i++) {
+		const struct reg_descriptor *d = &am->layers[i];
+
+		if (!d->stratafs_layer || strcmp(d->media_type, REG_MT_STRATAFS_INDEX_BLOB) != 0)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			if (strcmp(layers[j]->digest, d->stratafs_layer) == 0)
+				has[j] = true;
+	}
+out_free:
+	reg_manifest_free(am);
+}
+
+int fs_index_registry_has(struct reg_client *c, const char *mdigest,
+			  const struct reg_descriptor *const *layers, size_t n, bool *has)
+{
+	struct reg_manifest *refs = NULL;
+	int r;
+
+	memset(has, 0, n * sizeof(*has));
+	r = reg_referrers(c, mdigest, REG_MT_STRATAFS_INDEX_ARTIFACT, &refs);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < refs->n_manifests; i++) {
+		const struct reg_descriptor *d = &refs->manifests[i];
+
+		if (d->artifact_type && strcmp(d->artifact_type, REG_MT_STRATAFS_INDEX_ARTIFACT) != 0)
+			continue;
+		mark_artifact(c, mdigest, d->digest, layers, n, has);
+	}
+	reg_manifest_free(refs);
+	return 0;
 }
 
 /* Serialize @idx and upload it; fill @b. */

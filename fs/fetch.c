@@ -199,6 +199,11 @@ void fs_job_run(struct fs_store *s, struct fs_job *j)
 	struct idx_span sp;
 	ssize_t n = -EIO;
 
+	if (j->check) {
+		fs_layer_check(s, l);
+		free(j);
+		return;
+	}
 	for (uint32_t id = j->first; id < j->first + j->count && rn.r == 0; id++) {
 		rn.r = idx_span_get(l->idx, id, &sp);
 		rn.c0 = XMIN_U64(rn.c0, sp.c_start);
@@ -452,6 +457,8 @@ ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, voi
 
 	if (!e || e->type != IDX_T_REG)
 		return -EINVAL;
+	if (d.l->bad)
+		return -EIO; /* failed its whole-layer check */
 	if (off >= e->size || n == 0)
 		return 0;
 	n = (size_t)XMIN_U64(n, e->size - off);
@@ -481,6 +488,37 @@ ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, voi
 		fs_readahead(s, d.l, last_read + 1,
 			     (uint32_t)XMIN_U64(last_file, last_read + s->o.readahead_spans),
 			     last_file);
+	pthread_mutex_unlock(&s->lock);
+	return r < 0 ? r : (ssize_t)n;
+}
+
+ssize_t fs_store_read_tar(struct fs_store *s, struct fs_layer *l, void *buf, size_t n,
+			  uint64_t u)
+{
+	struct rd d = { .l = l };
+	size_t done = 0;
+	int r = 0;
+
+	if (u >= l->info.tar_size || n == 0)
+		return 0;
+	n = (size_t)XMIN_U64(n, l->info.tar_size - u);
+	if (idx_span_find(l->idx, u + n - 1, &d.last) < 0)
+		return -EIO;
+	deadline_in(&d.deadline, s->o.io_timeout_ms);
+	pthread_mutex_lock(&s->lock);
+	while (done < n && r == 0) {
+		r = idx_span_find(l->idx, u + done, &d.id) < 0 ? -EIO : 0;
+		if (r == 0)
+			r = idx_span_get(l->idx, d.id, &d.sp) < 0 ? -EIO : 0;
+		if (r < 0)
+			break;
+		d.soff = u + done - d.sp.u_start;
+		d.k = (size_t)XMIN_U64(n - done, d.sp.u_len - d.soff);
+		d.dst = (unsigned char *)buf + done;
+		d.waited = false;
+		r = read_span(s, &d);
+		done += d.k;
+	}
 	pthread_mutex_unlock(&s->lock);
 	return r < 0 ? r : (ssize_t)n;
 }

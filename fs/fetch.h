@@ -133,6 +133,16 @@ int fs_index_build_progress(struct reg_client *c, const struct reg_descriptor *d
 			    reg_progress_fn progress, void *ctx);
 
 /*
+ * For each of @layers[0..n), whether a stratafs index artifact referring to
+ * manifest @mdigest (referrers API or fallback tag) holds an index blob
+ * for it (@has[i]). Nothing vouches for those indexes: this only tells
+ * whether pushing another would add anything. No referrers: all false, 0.
+ * Other errors: -errno.
+ */
+int fs_index_registry_has(struct reg_client *c, const char *mdigest,
+			  const struct reg_descriptor *const *layers, size_t n, bool *has);
+
+/*
  * Upload the serialized @idx[0..n) and push one stratafs index artifact
  * whose subject is @subject (its media type, digest and raw size); with
  * @replace, the referrers fallback tag then lists no other stratafs index

@@ -208,6 +208,49 @@ static int build(struct fs_store *s, struct fs_layer *l, const struct reg_descri
 	return 0;
 }
 
+/* Drop @l's index and the local copy it came from. */
+static void drop_index(struct fs_store *s, struct fs_layer *l)
+{
+	if (l->index_digest[0])
+		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BLOB, l->index_digest);
+	else
+		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BUILT, l->digest);
+	idx_layer_free(l->idx);
+	l->idx = NULL;
+	l->index_digest[0] = '\0';
+}
+
+/*
+ * What the layer's tar must hash to (the whole-layer check): the config's
+ * diff_id. It costs the config request, so it is asked for only when
+ * prefetch=all will read the layer in full; else the index's own diff_id
+ * stands in. An index that names another diff_id than the config's is
+ * not this layer's: it is dropped and the layer built from its bytes.
+ */
+static int expect_diff_id(struct fs_store *s, struct fs_layer *l,
+			  const struct fs_layer_origin *o, const struct reg_descriptor *desc)
+{
+	const char *want = NULL;
+	int r;
+
+	if (s->o.prefetch_all && o->diff_id) {
+		r = o->diff_id(o->diff_id_ctx, o->layer, &want);
+		if (r < 0)
+			return r;
+	}
+	if (want && strcmp(want, l->info.diff_id) != 0 && strcmp(l->trust, "built") != 0) {
+		log_warn("the %s index of layer '%s' names diff_id %s, the config %s: building one",
+			 l->trust, l->digest, l->info.diff_id, want);
+		drop_index(s, l);
+		r = build(s, l, desc, o);
+		if (r < 0)
+			return r;
+		idx_layer_info(l->idx, &l->info);
+	}
+	snprintf(l->diff_id, sizeof(l->diff_id), "%s", want ? want : l->info.diff_id);
+	return 0;
+}
+
 /* Steps 1 to 6 of the comment at the top. */
 static int find_index(struct fs_store *s, struct fs_layer *l, const struct fs_layer_origin *o,
 		      const struct reg_descriptor *desc)
@@ -339,6 +382,10 @@ int fs_store_open_layer(struct fs_store *s, const struct fs_layer_origin *origin
 		memcpy(l->digest, desc->digest, sizeof(l->digest));
 		l->blob_size = desc->size;
 		r = find_index(s, l, origin, desc);
+	}
+	if (r == 0) {
+		idx_layer_info(l->idx, &l->info);
+		r = expect_diff_id(s, l, origin, desc);
 	}
 	if (r == 0)
 		r = init_spans(s, l);

@@ -4,7 +4,9 @@
  * queued by sequential readers, then the prefetch_all cursor, which walks
  * every span of every layer once (layers opened later are walked too).
  * Both claim only ABSENT spans, so they never duplicate a fetch and skip
- * what the cache dir already holds. Everything here runs under s->lock.
+ * what the cache dir already holds. Once the cursor has passed a layer's
+ * last span, the layer's whole-layer check is queued (layer_check.c).
+ * Everything here runs under s->lock.
  */
 #include <stdlib.h>
 
@@ -103,6 +105,9 @@ struct fs_job *fs_bg_next(struct fs_store *s)
 			j = bg_job(s, l, s->pf_span, l->info.n_spans - 1, &full);
 			s->pf_span += j ? j->count : full ? 0 : 1;
 		} else {
+			/* every span claimed or present: the layer is read in full, check it */
+			if (l->check == FS_CHECK_NONE && (j = fs_check_job(l)))
+				l->check = FS_CHECK_QUEUED;
 			s->pf_layer++;
 			s->pf_span = 0;
 		}

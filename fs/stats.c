@@ -44,13 +44,13 @@ static int layer_json(struct dbuf *b, const struct fs_layer *l, struct totals *t
 	t->errors += l->errors;
 	return dbuf_printf(b,
 		"%s{\"digest\":\"%s\",\"index_source\":\"%s\",\"index_trust\":\"%s\","
-		"\"index_digest\":\"%s\",\"compression\":\"%s\","
+		"\"index_digest\":\"%s\",\"check\":\"%s\",\"compression\":\"%s\","
 		"\"blob_size\":%llu,\"tar_size\":%llu,\"bytes_fetched\":%llu,"
 		"\"spans_total\":%u,\"spans_fetched\":%llu,\"spans_cached\":%u,"
 		"\"fraction_fetched\":%.4f,\"fetches\":%llu,\"cache_hits\":%llu,"
 		"\"cache_misses\":%llu,\"errors\":%llu}",
 		comma ? "," : "", l->digest, l->source, l->trust, l->index_digest,
-		idx_comp_name(l->info.comp),
+		fs_check_name((enum fs_check)l->check), idx_comp_name(l->info.comp),
 		(unsigned long long)l->info.blob_size, (unsigned long long)l->info.tar_size,
 		(unsigned long long)l->bytes_fetched, l->info.n_spans,
 		(unsigned long long)l->spans_fetched, present,
@@ -68,7 +68,8 @@ static int totals_json(struct dbuf *b, struct fs_store *s, const struct totals *
 		"],\"totals\":{\"bytes_fetched\":%llu,\"spans_fetched\":%llu,"
 		"\"spans_total\":%llu,\"spans_cached\":%llu,\"fraction_fetched\":%.4f,"
 		"\"fetches\":%llu,\"cache_hits\":%llu,\"cache_misses\":%llu,\"errors\":%llu,"
-		"\"timeouts\":%llu,\"index_build_bytes\":%llu,\"requests\":%llu,"
+		"\"timeouts\":%llu,\"check_failures\":%llu,\"index_build_bytes\":%llu,"
+		"\"requests\":%llu,"
 		"\"registry_bytes_in\":%llu,\"registry_retries\":%llu},"
 		"\"fetch_latency_ms\":{\"count\":%llu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
 		"\"max\":%.3f}}",
@@ -77,7 +78,7 @@ static int totals_json(struct dbuf *b, struct fs_store *s, const struct totals *
 		frac(t->spans_fetched, t->spans_total), (unsigned long long)t->fetches,
 		(unsigned long long)t->hits, (unsigned long long)t->misses,
 		(unsigned long long)t->errors, (unsigned long long)s->timeouts,
-		(unsigned long long)s->build_bytes, (unsigned long long)rs.requests,
+		(unsigned long long)s->check_failures, (unsigned long long)s->build_bytes, (unsigned long long)rs.requests,
 		(unsigned long long)rs.bytes_in, (unsigned long long)rs.retries,
 		(unsigned long long)s->lat.count, fs_hist_quantile(&s->lat, 0.5) / 1000.0,
 		fs_hist_quantile(&s->lat, 0.9) / 1000.0, fs_hist_quantile(&s->lat, 0.99) / 1000.0,

@@ -68,6 +68,15 @@ struct fs_span_st {
 	struct fs_hot *hot; /* may be NULL */
 };
 
+/* The whole-layer check (fs/layer_check.c). */
+enum fs_check {
+	FS_CHECK_NONE = 0, /* not read in full (yet) */
+	FS_CHECK_QUEUED,   /* prefetch has passed its last span */
+	FS_CHECK_RUNNING,
+	FS_CHECK_PASSED,   /* its tar hashes to its diff_id */
+	FS_CHECK_FAILED,   /* it does not: the index is dropped, reads fail with EIO */
+};
+
 struct fs_seq {
 	uint32_t entry;
 	uint64_t next_off;  /* where a sequential reader reads next */
@@ -83,6 +92,10 @@ struct fs_layer {
 	const char *source;  /* where the index came from: "cache", "registry", "built" */
 	const char *trust;   /* what vouches for it: "pinned", "built", "unpinned" */
 	char index_digest[DIGEST_STR_LEN]; /* the index blob's, "" when built here */
+	/* what the layer's tar must hash to: the config's diff_id when known, else the index's */
+	char diff_id[DIGEST_STR_LEN];
+	uint8_t check;       /* enum fs_check, protected by s->lock */
+	bool bad;            /* FS_CHECK_FAILED: every read fails */
 	struct fs_span_st *spans; /* info.n_spans, protected by s->lock */
 	struct fs_seq seq[FS_SEQ_SLOTS];
 	/* counters, protected by s->lock */
@@ -99,6 +112,7 @@ struct fs_job {
 	uint32_t first, count;
 	uint64_t cbytes, umax;
 	bool background;
+	bool check;         /* not a fetch: the whole-layer check of l (no memory admitted) */
 	struct fs_job *next;
 };
 
@@ -143,7 +157,7 @@ struct fs_store {
 	unsigned decoding;    /* decoded-span buffers held by jobs */
 	uint64_t seq_clock;
 	struct fs_hist lat;   /* fetch latency in microseconds */
-	uint64_t timeouts, build_bytes;
+	uint64_t timeouts, build_bytes, check_failures;
 
 	pthread_t *workers;
 	unsigned n_workers;
@@ -220,6 +234,26 @@ uint64_t fs_pull_close(struct fs_pull *p);
 
 /* layer_open.c */
 void fs_layer_free(struct fs_layer *l);
+
+/*
+ * fetch.c: read @n bytes of @l's uncompressed tar at @u through the span
+ * cache, fetching what is missing (as a reader does, io_timeout bound):
+ * the count or -errno. Unlocked.
+ */
+ssize_t fs_store_read_tar(struct fs_store *s, struct fs_layer *l, void *buf, size_t n,
+			  uint64_t u);
+
+/*
+ * layer_check.c: the whole-layer check of @l, run by a worker once
+ * prefetch has read every span of it: the tar, span after span, must hash
+ * to l->diff_id. On a mismatch the layer's index and cached spans are
+ * dropped and it turns bad (reads fail with EIO); logged and counted. A
+ * read error leaves it unchecked. Unlocked.
+ */
+void fs_layer_check(struct fs_store *s, struct fs_layer *l);
+/* The check job for @l, or NULL (ENOMEM); s->lock held. */
+struct fs_job *fs_check_job(struct fs_layer *l);
+const char *fs_check_name(enum fs_check c);
 
 uint64_t fs_now_us(void);
 

@@ -128,24 +128,22 @@ static bool is_image_type(const char *mt)
 	return strcmp(mt, REG_MT_OCI_MANIFEST) == 0 || strcmp(mt, REG_MT_DOCKER_MANIFEST) == 0;
 }
 
-static bool is_pinning_index(const struct reg_manifest *top)
+bool reg_is_pinning_index(const struct reg_manifest *top)
 {
+	if (top->kind != REG_MANIFEST_INDEX)
+		return false;
 	for (size_t i = 0; i < top->n_manifests; i++)
 		if (top->manifests[i].stratafs_indexes)
 			return true;
 	return false;
 }
 
-/*
- * The entry of a pinning index to follow: the one for @platform, or, when
- * the index wraps one subject without a platform (a BuildKit cache), that
- * subject. Index artifacts are never followed.
- */
-static int pinning_select(const struct reg_manifest *top, const struct reg_platform *platform,
-			  const struct reg_descriptor **out)
+int reg_pinning_select(const struct reg_manifest *top, const struct reg_platform *platform,
+		       const struct reg_descriptor **out)
 {
 	const struct reg_descriptor *only = NULL;
 	size_t subjects = 0;
+	int r;
 
 	for (size_t i = 0; i < top->n_manifests; i++) {
 		const struct reg_descriptor *d = &top->manifests[i];
@@ -159,7 +157,11 @@ static int pinning_select(const struct reg_manifest *top, const struct reg_platf
 		*out = only;
 		return 0;
 	}
-	return reg_index_select(top, platform, out);
+	r = reg_index_select(top, platform, out);
+	if (r == 0 && (*out)->artifact_type &&
+	    strcmp((*out)->artifact_type, REG_MT_STRATAFS_INDEX_ARTIFACT) == 0)
+		r = -ENOENT; /* an artifact given a platform: never the image */
+	return r;
 }
 
 /* Fetch entry @d of index @top: an image manifest, or a wrapped BuildKit legacy cache. */
@@ -206,8 +208,8 @@ int reg_resolve(struct reg_client *c, const struct reg_ref *ref, const struct re
 			*top_out = NULL;
 		return 0;
 	}
-	if (is_pinning_index(top))
-		r = pinning_select(top, platform, &d);
+	if (reg_is_pinning_index(top))
+		r = reg_pinning_select(top, platform, &d);
 	else
 		r = reg_index_select(top, platform, &d);
 	if (r == 0)

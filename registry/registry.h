@@ -200,6 +200,16 @@ int reg_index_select(const struct reg_manifest *index, const struct reg_platform
 int reg_resolve(struct reg_client *c, const struct reg_ref *ref, const struct reg_platform *platform,
 		struct reg_manifest **out, struct reg_manifest **top_out);
 
+/* Is @m a pinning index (an index with an entry annotated REG_ANNOT_STRATAFS_INDEXES)? */
+bool reg_is_pinning_index(const struct reg_manifest *m);
+/*
+ * The entry of pinning index @top that reg_resolve() follows: the one for
+ * @platform (NULL: the host's), or its only entry that is not an index
+ * artifact when that has no platform. Never an index artifact. -ENOENT.
+ */
+int reg_pinning_select(const struct reg_manifest *top, const struct reg_platform *platform,
+		       const struct reg_descriptor **out);
+
 /* ---- BuildKit registry cache ------------------------------------------ */
 
 /*

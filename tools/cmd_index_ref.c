@@ -5,9 +5,11 @@
  * REF: an image (through an index for --platform) or a BuildKit registry
  * cache of either form. Each layer is streamed once through the daemon's
  * own builder (fs_index_build_stream(): the blob digest and the config's
- * diff_id are verified), unless the manifest itself pins an index for it
- * (--force builds it anyway). An index found only through the registry's
- * referrers is no reason to skip a layer: nothing vouches for it.
+ * diff_id are verified), unless the manifest itself pins an index for it,
+ * or (without --tag) the registry already lists an unpinned one: pushing
+ * another would add nothing. --force builds every layer. With --tag an
+ * index found only through referrers is no reason to skip a layer: the
+ * pinning index must name only indexes built from verified bytes.
  *
  * --push uploads the built indexes as one stratafs index artifact whose
  * subject is the resolved manifest (for an index: the --platform one).
@@ -34,7 +36,8 @@
 
 struct ref_layer {
 	const struct reg_descriptor *d;
-	struct idx_layer *idx;     /* built here, or NULL: the manifest pins one */
+	bool in_registry;          /* a referrer of the manifest lists an index for it */
+	struct idx_layer *idx;     /* built here, or NULL (skipped) */
 	struct idx_info info;
 	size_t index_size;
 	double secs;
@@ -92,10 +95,12 @@ static void job_release(struct ref_job *j)
 	reg_ref_release(&j->ref);
 }
 
-/* The layer list of an image or a BuildKit cache. */
+/* The layer list of an image or a BuildKit cache, and which have an unpinned index. */
 static int job_layers(struct ref_job *j)
 {
 	const struct reg_descriptor *cfg = NULL, *descs = NULL;
+	const struct reg_descriptor **dp = NULL;
+	bool *has = NULL;
 	int r = 0;
 
 	if (reg_manifest_is_buildkit_cache(j->m))
@@ -107,11 +112,28 @@ static int job_layers(struct ref_job *j)
 	if (r < 0)
 		return r;
 	j->layers = calloc(j->n + 1, sizeof(*j->layers));
-	if (!j->layers)
-		return -ENOMEM;
-	for (size_t i = 0; i < j->n; i++)
-		j->layers[i].d = &descs[i];
-	return 0;
+	dp = calloc(j->n + 1, sizeof(*dp));
+	has = calloc(j->n + 1, sizeof(*has));
+	r = j->layers && dp && has ? 0 : -ENOMEM;
+	for (size_t i = 0; r == 0 && i < j->n; i++)
+		dp[i] = j->layers[i].d = &descs[i];
+	if (r == 0 && fs_index_registry_has(j->c, j->m->digest, dp, j->n, has) < 0)
+		log_warn("cannot list the index artifacts of '%s'", j->m->digest);
+	for (size_t i = 0; r == 0 && i < j->n; i++)
+		j->layers[i].in_registry = has[i];
+	free(has);
+	free(dp);
+	return r;
+}
+
+/* Whether layer @l needs an index built here (see the top of this file). */
+static bool needs_build(const struct index_opts *o, const struct ref_layer *l)
+{
+	if (o->force)
+		return true;
+	if (l->d->stratafs_index)
+		return false;
+	return o->tag || !l->in_registry;
 }
 
 /* An image's config: its diff_ids verify each built layer's tar; its platform goes in --tag's index. */
@@ -234,9 +256,14 @@ static void print_ref_text(const struct ref_job *j)
 		const struct ref_layer *l = &j->layers[i];
 		const struct idx_info *in = &l->info;
 
-		if (!l->idx) {
+		if (!l->idx && l->d->stratafs_index) {
 			printf("layer %zu %s: the manifest pins index %s (skipped)\n", i,
 			       l->d->digest, l->d->stratafs_index);
+			continue;
+		}
+		if (!l->idx) {
+			printf("layer %zu %s: an unpinned index is in the registry (skipped)\n", i,
+			       l->d->digest);
 			continue;
 		}
 		printf("layer %zu %s: %s, %u entries, %u spans of %llu, blob %llu, tar %llu, "
@@ -260,7 +287,8 @@ static void print_ref_json(const struct ref_job *j)
 		const struct idx_info *in = &l->info;
 
 		printf("%s{\"digest\":\"%s\",\"size\":%llu,\"status\":\"%s\"", i ? "," : "",
-		       l->d->digest, (unsigned long long)l->d->size, l->idx ? "built" : "pinned");
+		       l->d->digest, (unsigned long long)l->d->size,
+		       l->idx ? "built" : l->d->stratafs_index ? "pinned" : "skipped");
 		if (l->idx)
 			printf(",\"compression\":\"%s\",\"diff_id\":\"%s\",\"tar_size\":%llu,"
 			       "\"entries\":%u,\"spans\":%u,\"span_size\":%llu,\"random_access\":%s,"
@@ -290,7 +318,7 @@ int index_ref(struct index_opts *o, const char *ref_str)
 	if (r == 0)
 		r = job_config(&j);
 	for (size_t i = 0; r == 0 && i < j.n; i++)
-		if (!j.layers[i].d->stratafs_index || o->force)
+		if (needs_build(o, &j.layers[i]))
 			r = build_layer(o, &j, i);
 	if (r == 0 && o->push)
 		r = job_push(o, &j);

@@ -23,6 +23,7 @@ struct layer_info {
 	const struct reg_descriptor *d;
 	const char *diff_id;
 	bool has_index;
+	const char *index_trust; /* "pinned", "unpinned" (referrers only), "none" */
 };
 
 struct inspect {
@@ -132,7 +133,8 @@ static void print_json(const struct inspect *in, FILE *f)
 		json_str(f, compression(l->d->media_type));
 		fputs(",\"diffID\":", f);
 		json_str(f, l->diff_id);
-		fprintf(f, ",\"stratafsIndex\":%s}", l->has_index ? "true" : "false");
+		fprintf(f, ",\"stratafsIndex\":%s,\"stratafsIndexTrust\":\"%s\"}",
+			l->has_index ? "true" : "false", l->index_trust ? l->index_trust : "none");
 	}
 	fputc(']', f);
 	if (in->cache) {
@@ -175,7 +177,10 @@ static void print_human(const struct inspect *in, FILE *f)
 
 		fprintf(f, "  %2zu  %s  %-7s %12" PRIu64 " bytes  diffID %s  stratafs index: %s\n", i,
 			l->d->digest, compression(l->d->media_type), l->d->size,
-			l->diff_id ? l->diff_id : "-", l->has_index ? "yes" : "no");
+			l->diff_id ? l->diff_id : "-",
+			!l->has_index ? "no" :
+			strcmp(l->index_trust, "pinned") == 0 ? "pinned" :
+			"unpinned (trusted by tag only)");
 	}
 	if (!in->cache)
 		return;
@@ -210,29 +215,48 @@ static int load_config(struct inspect *in)
 	return r;
 }
 
-/* Mark layers named by a stratafs index artifact referring to the manifest. */
+/* Mark the layers that index artifact @adigest holds an index for as @trust. */
+static void mark_artifact(struct inspect *in, const char *adigest, const char *trust)
+{
+	struct reg_manifest *art = NULL;
+
+	if (reg_manifest_get(in->c, adigest, &art) < 0)
+		return;
+	for (size_t j = 0; art->kind == REG_MANIFEST_IMAGE && j < art->n_layers; j++) {
+		const char *target = art->layers[j].stratafs_layer;
+
+		for (size_t k = 0; target && k < in->n_layers; k++) {
+			if (strcmp(in->info[k].d->digest, target) != 0 ||
+			    strcmp(in->info[k].index_trust, "pinned") == 0)
+				continue;
+			in->info[k].has_index = true;
+			in->info[k].index_trust = trust;
+		}
+	}
+	reg_manifest_free(art);
+}
+
+/*
+ * Which layers have a stratafs index, and what vouches for it: pinned by
+ * the manifest or by the pinning index REF named (trusted), else listed by
+ * a referrer of the manifest (unpinned: used only where -o unpinned allows).
+ */
 static void find_indexes(struct inspect *in)
 {
 	struct reg_manifest *refs = NULL;
 
+	for (size_t k = 0; k < in->n_layers; k++) {
+		in->info[k].has_index = in->info[k].d->stratafs_index != NULL;
+		in->info[k].index_trust = in->info[k].has_index ? "pinned" : "none";
+	}
+	if (in->m->pinned_artifact[0])
+		mark_artifact(in, in->m->pinned_artifact, "pinned");
 	if (reg_referrers(in->c, in->m->digest, REG_MT_STRATAFS_INDEX_ARTIFACT, &refs) < 0) {
 		log_warn("cannot list the referrers of '%s': stratafs indexes not shown", in->m->digest);
 		return;
 	}
-	for (size_t i = 0; i < refs->n_manifests; i++) {
-		struct reg_manifest *art = NULL;
-
-		if (reg_manifest_get(in->c, refs->manifests[i].digest, &art) < 0)
-			continue;
-		for (size_t j = 0; art->kind == REG_MANIFEST_IMAGE && j < art->n_layers; j++) {
-			const char *target = art->layers[j].stratafs_layer;
-
-			for (size_t k = 0; target && k < in->n_layers; k++)
-				if (strcmp(in->info[k].d->digest, target) == 0)
-					in->info[k].has_index = true;
-		}
-		reg_manifest_free(art);
-	}
+	for (size_t i = 0; i < refs->n_manifests; i++)
+		mark_artifact(in, refs->manifests[i].digest, "unpinned");
 	reg_manifest_free(refs);
 }
 

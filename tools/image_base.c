@@ -202,7 +202,6 @@ static int load_base_pin(struct image_push *ip, const struct reg_descriptor *d,
 {
 	const char *pin = base_pin_of(ip, d, size);
 	struct idx_layer *l = NULL;
-	struct idx_info info;
 	char *buf = NULL;
 	size_t len = 0;
 	int r;
@@ -211,13 +210,9 @@ static int load_base_pin(struct image_push *ip, const struct reg_descriptor *d,
 		return -ENOENT;
 	r = reg_blob_get(ip->bc, pin, IDX_MAX_FILE_SIZE, &buf, &len);
 	if (r == 0)
-		r = idx_load(buf, len, &l);
+		r = idx_load_for(buf, len, d->digest, d->size, &l);
 	free(buf);
-	if (r == 0) {
-		idx_layer_info(l, &info);
-		r = strcmp(info.blob_digest, d->digest) == 0 ? 0 : -EBADMSG;
-		idx_layer_free(l);
-	}
+	idx_layer_free(l);
 	if (r < 0) {
 		log_warn("the base's pinned index of '%s' is unusable (%s): building one", d->digest,
 			 strerror(-r));
@@ -271,7 +266,6 @@ static int local_cached_index(struct image_push *ip, const struct reg_descriptor
 {
 	char dir[4096];
 	struct fs_cache *c = NULL;
-	struct idx_info info;
 	struct stat st;
 	void *buf = NULL;
 	size_t len = 0;
@@ -287,18 +281,11 @@ static int local_cached_index(struct image_push *ip, const struct reg_descriptor
 	if (r == 0) /* only an index this host built: the cache's registry copies are not by layer */
 		r = fs_cache_index_get(c, FS_CACHE_INDEX_BUILT, d->digest, &buf, &len);
 	if (r == 0)
-		r = idx_load(buf, len, l);
+		r = idx_load_for(buf, len, d->digest, d->size, l);
 	free(buf);
 	fs_cache_close(c);
-	if (r == 0) {
-		idx_layer_info(*l, &info);
-		if (strcmp(info.blob_digest, d->digest) != 0) {
-			idx_layer_free(*l);
-			*l = NULL;
-			return -EBADMSG;
-		}
+	if (r == 0)
 		log_info("index of base layer '%s' from the local cache '%s'", d->digest, dir);
-	}
 	return r;
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/digest.h"
 #include "common/log.h"
 #include "registry/registry.h"
 
@@ -21,6 +22,17 @@ static void walk(const struct reg_manifest *m)
 				abort();
 		if (strcmp(cfg->media_type, REG_MT_BUILDKIT_CACHE) != 0)
 			abort();
+	}
+	/* pins are digests, and a pinning index never resolves to an index artifact */
+	for (size_t i = 0; i < m->n_layers; i++)
+		if (m->layers[i].stratafs_index && !digest_is_valid(m->layers[i].stratafs_index))
+			abort();
+	if (reg_is_pinning_index(m) && reg_platform_parse("linux/amd64", &p) == 0) {
+		if (reg_pinning_select(m, &p, &d) == 0 &&
+		    (!d->media_type || (d->artifact_type &&
+					strcmp(d->artifact_type, REG_MT_STRATAFS_INDEX_ARTIFACT) == 0)))
+			abort();
+		reg_platform_release(&p);
 	}
 	if (m->kind == REG_MANIFEST_INDEX && reg_platform_parse("linux/arm64", &p) == 0) {
 		if (reg_index_select(m, &p, &d) == 0 && !d->has_platform)

@@ -372,6 +372,8 @@ FSD_CACHE=$H/cache-fx2 && mkdir -p "$FSD_CACHE"
 tap_ok "mount the commit with a fresh cache" fsd_mount fx/single:c1 "$FXL"
 tap_is "$("$STRATA" stats "$FXL" --json | jq -r '[.layers[].index_source] | unique | join(",")')" \
 	registry "... every index from the registry"
+tap_is "$("$STRATA" stats "$FXL" --json | jq -r '[.layers[].index_trust] | unique | join(",")')" \
+	pinned "... every index pinned by the commit's manifest (the base's: the one the mount built)"
 tap_is "$(cat "$FXL/fx-added.txt")" fx-added "... the committed file is there"
 tap_ok "unmount" fsd_umount "$FXL"
 

@@ -144,7 +144,42 @@ done
 tap_is "$(has_index push/single:v1)" "true " "single: push_index stored the index in the registry"
 fsd_umount "$HARNESS_DIR/m4" || tap_fail "unmount m4"
 cold_mount_check push/single:v1 "$HARNESS_DIR/m5"
+tap_is "$("$STRATA" stats "$HARNESS_DIR/m5" --json | jq -r '[.layers[].index_trust] | unique | join(" ")')" \
+	"unpinned" "single: the next mount by tag trusts what push_index published (the tag's writers could move the tag too)"
 fsd_umount "$HARNESS_DIR/m5" || tap_fail "unmount m5"
+# ... but nothing pins it: a mount by digest, or by tag with unpinned=never, builds its own
+SD=$(strata_run inspect "$REGISTRY/push/single:v1" --json | jq -r .digest)
+for how in "push/single@$SD|" "push/single:v1|unpinned=never"; do
+	rm -rf "$FSD_CACHE" && mkdir -p "$FSD_CACHE"
+	fsd_mount "${how%|*}" "$HARNESS_DIR/m5b" "${how#*|}" || tap_fail "mount ${how%|*}"
+	tap_is "$("$STRATA" stats "$HARNESS_DIR/m5b" --json | jq -r '[.layers[].index_trust] | unique | join(" ")')" \
+		"built" "single: ${how%|*} ${how#*|}: the unpinned index push_index published is not used"
+	fsd_umount "$HARNESS_DIR/m5b" || tap_fail "unmount m5b"
+done
+# strata index --push --tag turns it into a pinned reference: lazy by digest
+PIN=$(strata_run index "$REGISTRY/push/single:v1" --push --tag v1-pinned --json | jq -r .pinned)
+rm -rf "$FSD_CACHE" && mkdir -p "$FSD_CACHE"
+fsd_mount "${PIN#"$REGISTRY"/}" "$HARNESS_DIR/m5c" || tap_fail "mount $PIN"
+tap_is "$("$STRATA" stats "$HARNESS_DIR/m5c" --json | jq -r '[.layers[] | "\(.index_trust)/\(.index_source)"] | unique | join(" ")')" \
+	"pinned/registry" "single: by the pinning index's digest, the index is pinned and comes from the registry"
+fsd_umount "$HARNESS_DIR/m5c" || tap_fail "unmount m5c"
+
+# BuildKit caches of both forms get a pinning index too: lazy and trusted by digest.
+for r in bkcache bklegacy; do
+	PIN=$(strata_run index "$REGISTRY/push/$r:cache" --push --tag pinned --json | jq -r .pinned)
+	rm -rf "$FSD_CACHE" && mkdir -p "$FSD_CACHE"
+	registry_log_mark
+	fsd_mount "${PIN#"$REGISTRY"/}" "$HARNESS_DIR/m8" || tap_fail "mount $PIN"
+	tap_is "$("$STRATA" stats "$HARNESS_DIR/m8" --json | jq -r '[.mount.view] + [.layers[].index_trust] | unique | join(" ")')" \
+		"buildkit-cache pinned" "$r: by its pinning index's digest: the cache view, every index pinned"
+	tap_ok "$r: the view has chains/" test -d "$HARNESS_DIR/m8/chains/04"
+	served=0
+	for d in $(jq -r '.layers[].digest' "$MAN"); do
+		served=$((served + $(registry_bytes_served "$d")))
+	done
+	tap_is "$served" 0 "$r: mounting it fetched no layer bytes"
+	fsd_umount "$HARNESS_DIR/m8" || tap_fail "unmount m8"
+done
 
 # push_index when the registry refuses the upload (the fault proxy answers
 # every POST with 403): the mount still comes up and serves; the failure is logged.

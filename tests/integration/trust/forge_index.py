@@ -7,12 +7,19 @@ load and "verify" but describe another tree (index/FORMAT.md layout).
       GENUINE's entries edited, its spans kept (so every span still
       verifies): bin/hello gets the setuid bit, etc/hostname's data points
       at etc/os-release's bytes, data/text.txt gets uid 4242.
+  forge_index.py shift GENUINE LAYER.tar.gz OUT
+      GENUINE with its last checkpoint moved 512 bytes on (and the span
+      boundary with it), every span hash recomputed from the bytes the
+      spans then decode to: every span verifies, yet from that checkpoint
+      on every byte is served 512 bytes off. Only the whole tar, held
+      against the diff_id, shows it.
   forge_index.py bomb GENUINE OUT N
       GENUINE's header, checkpoints and spans with N directories as its
       entries, for a layer that can hold far fewer (index/FORMAT.md,
       "Bounds"): the index bomb.
 
 Written with the zstd CLI and hashlib, never with stratafs code."""
+import gzip
 import hashlib
 import struct
 import subprocess
@@ -86,6 +93,32 @@ def forge(genuine, out):
     write(out, env, bytes(p))
 
 
+def shift(genuine, layer, out, d=512):
+    env, p = read(genuine)
+    p = bytearray(p)
+    _, off = sections(p)
+    tar = gzip.open(layer).read()
+    n_c, n_s = struct.unpack_from("<I", p, 96)[0], struct.unpack_from("<I", p, 100)[0]
+    k = n_c - 1
+    assert k >= 1, "the layer needs a second checkpoint"
+    ck = off["ckpts"] + k * 32
+    u_off = struct.unpack_from("<Q", p, ck + 8)[0]
+    struct.pack_into("<Q", p, ck + 8, u_off + d)
+    sp = [off["spans"] + i * 64 for i in range(n_s)]
+    j = next(i for i in range(n_s) if struct.unpack_from("<I", p, sp[i] + 24)[0] == k)
+    u_start, u_len = struct.unpack_from("<QQ", p, sp[j - 1])
+    struct.pack_into("<Q", p, sp[j - 1] + 8, u_len + d)
+    struct.pack_into("<Q", p, sp[j - 1] + 16, struct.unpack_from("<Q", p, sp[j] + 16)[0])
+    p[sp[j - 1] + 32:sp[j - 1] + 64] = hashlib.sha256(tar[u_start:u_start + u_len + d]).digest()
+    s_start, s_len = struct.unpack_from("<QQ", p, sp[j])
+    struct.pack_into("<QQ", p, sp[j], s_start + d, s_len - d)
+    for i in range(j, n_s):
+        a, n = struct.unpack_from("<QQ", p, sp[i])
+        # decoding starts at the true offset u_off but counts it as u_off + d
+        p[sp[i] + 32:sp[i] + 64] = hashlib.sha256(tar[a - d:a - d + n]).digest()
+    write(out, env, bytes(p))
+
+
 def bomb(genuine, out, n):
     env, p = read(genuine)
     _, off = sections(p)
@@ -108,7 +141,10 @@ def bomb(genuine, out, n):
 if __name__ == "__main__":
     if sys.argv[1] == "forge":
         forge(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "shift":
+        shift(sys.argv[2], sys.argv[3], sys.argv[4])
     elif sys.argv[1] == "bomb":
         bomb(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
-        sys.exit("usage: forge_index.py forge GENUINE OUT | bomb GENUINE OUT N")
+        sys.exit("usage: forge_index.py forge GENUINE OUT | shift GENUINE LAYER OUT | "
+                 "bomb GENUINE OUT N")

@@ -55,6 +55,8 @@ tree_dump "$W/oracle" >"$W/oracle.txt"
 	harness_fail "index the layer"
 "$PY" "$FORGE" forge "$W/genuine.idx" "$W/forged.idx" || harness_fail "forge"
 "$PY" "$FORGE" bomb "$W/genuine.idx" "$W/bomb.idx" 1000000 || harness_fail "bomb"
+"$PY" "$FORGE" shift "$W/genuine.idx" "$LAYOUT/blobs/sha256/${LAYER#sha256:}" "$W/shifted.idx" ||
+	harness_fail "shift"
 printf '{}' >"$W/empty.json"
 publish() { # REPO INDEXFILE... : one artifact per file; the fallback tag lists them in order
 	local repo=$1 f d a entries=() art
@@ -143,28 +145,83 @@ check_tree "$m" "cross-repo: other:v1 on the cache that loaded app's forgery"
 fsd_umount "$m"
 
 # The squash reads every byte through an index: never the forged one.
+# strata commit of a plain directory (an upper dir with one new file) onto
+# the image by digest, squashed into one layer.
 mkdir -p "$W/add"
 echo added >"$W/add/added.txt"
-strata_run push "$W/add" "$REGISTRY/trust/sq:v1" --base "$REGISTRY/trust/app@$MDIG" --max-layers 1 \
-	>/dev/null || harness_fail "push --max-layers 1"
+strata_run commit "$W/add" "$REGISTRY/trust/sq:v1" --base "$REGISTRY/trust/app@$MDIG" --max-layers 1 \
+	>/dev/null || harness_fail "commit --max-layers 1"
 rm -rf "$W/sq"
 skopeo copy --quiet --src-tls-verify=false "docker://$REGISTRY/trust/sq:v1" "oci:$W/sqlayout:sq" &&
 	umoci unpack --image "$W/sqlayout:sq" "$W/sq" >/dev/null || harness_fail "pull the squash"
 tap_is "$(jq '.layers | length' "$W/sqlayout/blobs/sha256/$(jq -r '.manifests[0].digest' "$W/sqlayout/index.json" | cut -d: -f2)")" 1 \
 	"squash: one layer"
+tap_is "$(cat "$W/sq/rootfs/added.txt")" added "squash: the committed file is in it"
 rm "$W/sq/rootfs/added.txt"
-tree_dump "$W/sq/rootfs" | grep -v '^|' >"$W/squash.txt"
-# umoci's rootfs keeps mtimes and owners; the root dir itself is not listed by tree_dump
+tree_dump "$W/sq/rootfs" >"$W/squash.txt"
 if diff -u "$W/oracle.txt" "$W/squash.txt" >"$W/squash.diff"; then
-	tap_pass "squash over the forged base: exactly GNU tar's extraction (plus the new file)"
+	tap_pass "strata commit --max-layers over the forged base: exactly GNU tar's extraction (plus the new file)"
 else
-	tap_fail "squash over the forged base" "$(head -20 "$W/squash.diff")"
+	tap_fail "strata commit --max-layers over the forged base" "$(head -20 "$W/squash.diff")"
 fi
+
+# A cached span file rewritten consistently (payload and its header hash),
+# as a process trusting another index of the layer would write it.
+m=$(mount_as "trust/app@$MDIG" "$W/c12") || harness_fail "mount for the span cache"
+cat "$m/etc/hostname" "$m/data/text.txt" >/dev/null
+fsd_umount "$m"
+span=$(find "$W/c12/v1/spans" -type f | head -n 1)
+"$PY" - "$span" <<'PY' || harness_fail "rewrite the span file"
+import hashlib, sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+body = bytes(b[64:]).replace(b"stratafs-fixture", b"attacker-fixture")
+assert body != bytes(b[64:])
+b[64:] = body
+b[24:56] = hashlib.sha256(body).digest()
+open(p, "wb").write(bytes(b))
+PY
+m=$(mount_as "trust/app@$MDIG" "$W/c12") || harness_fail "mount over the rewritten span"
+check_tree "$m" "a consistently rewritten span file: refused, fetched again"
+fsd_umount "$m"
 
 # A forged index added as a second referrer after a genuine one.
 publish trust/app "$W/genuine.idx" "$W/forged.idx" || harness_fail "publish two"
 m=$(mount_as "trust/app@$MDIG" "$W/c4") || harness_fail "mount, two referrers"
 check_tree "$m" "by digest, forged second referrer"
+fsd_umount "$m"
+
+# The whole-layer check: an index whose spans verify but decode 512 bytes
+# off from its last checkpoint on. Trusted (unpinned=always), a plain
+# mount serves wrong bytes; with prefetch=all the layer is read in full,
+# its tar does not hash to the config's diff_id, and reads fail.
+check_of() { "$STRATA" stats "$1" --json | jq -r '.layers[0].check'; }
+wait_check() { # MNT -> the check's end state (10 s at most)
+	local i c
+	for i in $(seq 1 100); do
+		c=$(check_of "$1")
+		case "$c" in passed | failed) break ;; esac
+		sleep 0.1
+	done
+	echo "$c"
+}
+publish trust/app "$W/shifted.idx" || harness_fail "publish the shifted index"
+m=$(mount_as "trust/app@$MDIG" "$W/c9" unpinned=always) || harness_fail "mount, shifted"
+tap_not "control: without the whole-layer check the shifted index serves wrong bytes" \
+	cmp -s "$m/etc/hostname" "$W/oracle/etc/hostname"
+fsd_umount "$m"
+m=$(mount_as "trust/app@$MDIG" "$W/c10" unpinned=always,prefetch=all) ||
+	harness_fail "mount, shifted, prefetch=all"
+tap_is "$(wait_check "$m")" failed "prefetch=all: the whole-layer check fails"
+tap_not "after it, reads of the layer fail" cat "$m/etc/hostname"
+tap_not "... every file of it" cat "$m/bin/hello"
+tap_is "$("$STRATA" stats "$m" --json | jq -r .totals.check_failures)" 1 "the failure is counted in the stats"
+fsd_umount "$m"
+tap_ok "the index blob the check refuted is gone from the cache" \
+	test -z "$(find "$W/c10/v1/iblob" "$W/c10/v1/spans" -type f)"
+m=$(mount_as "trust/app@$MDIG" "$W/c11" prefetch=all) || harness_fail "mount, genuine, prefetch=all"
+tap_is "$(wait_check "$m")" passed "prefetch=all by digest: the whole-layer check passes"
+check_tree "$m" "after the whole-layer check"
 fsd_umount "$m"
 
 # The index bomb: a 5 MB index declaring 10^6 directories for a 260 KiB layer.
@@ -237,4 +294,11 @@ tap_diag "strata push: one small file read, $served of $(cut -d' ' -f2 <<<"$PL")
 tap_ok "strata push by digest: reading one small file fetches < 10 % of the layer" \
 	test "$served" -gt 0 -a $((served * 10)) -lt "$(cut -d' ' -f2 <<<"$PL")"
 fsd_umount "$m"
+
+# strata inspect says what vouches for each layer's index.
+trust_in() { strata_run inspect "$1" --json | jq -r '[.layers[].stratafsIndexTrust] | unique | join(",")'; }
+tap_is "$(trust_in "$REGISTRY/trust/pushed@$PD")" pinned "inspect: strata push's layer index is pinned"
+tap_is "$(trust_in "$PINNED")" pinned "inspect: a pinning index pins every layer's index"
+tap_is "$(trust_in "$REGISTRY/trust/big:v1")" unpinned "inspect: the same image by tag has only unpinned ones"
+tap_is "$(trust_in "$REGISTRY/trust/sq:v1")" pinned "inspect: the squash's manifest pins its index"
 tap_done

@@ -176,6 +176,66 @@ static const char *const bad[] = {
 	"{\"schemaVersion\":2,\"schemaVersion\":2,\"manifests\":[]}",
 };
 
+/* Pins: a layer's index digest, a pinning index and which entry it resolves to. */
+static void pins(void)
+{
+	const char *img = "{\"schemaVersion\":2,\"mediaType\":\"" REG_MT_OCI_MANIFEST "\","
+			  "\"config\":{\"mediaType\":\"" REG_MT_OCI_CONFIG "\",\"digest\":\"" DA
+			  "\",\"size\":2},\"layers\":[{\"mediaType\":"
+			  "\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"" DB
+			  "\",\"size\":3,\"annotations\":{\"" REG_ANNOT_STRATAFS_INDEX "\":\"" DC
+			  "\"}}]}";
+	const char *bad_pin = "{\"schemaVersion\":2,\"mediaType\":\"" REG_MT_OCI_MANIFEST "\","
+			  "\"config\":{\"mediaType\":\"" REG_MT_OCI_CONFIG "\",\"digest\":\"" DA
+			  "\",\"size\":2},\"layers\":[{\"mediaType\":"
+			  "\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"" DB
+			  "\",\"size\":3,\"annotations\":{\"" REG_ANNOT_STRATAFS_INDEX
+			  "\":\"sha256:1234\"}}]}";
+#define ENTRY(plat, annot) \
+	"{\"mediaType\":\"" REG_MT_OCI_MANIFEST "\",\"digest\":\"" DA "\",\"size\":3" plat annot "}"
+#define ART(plat) \
+	"{\"mediaType\":\"" REG_MT_OCI_MANIFEST "\",\"digest\":\"" DB "\",\"size\":4," \
+	"\"artifactType\":\"" REG_MT_STRATAFS_INDEX_ARTIFACT "\"" plat "}"
+#define AMD64 ",\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}"
+#define PIN ",\"annotations\":{\"" REG_ANNOT_STRATAFS_INDEXES "\":\"" DB "\"}"
+#define INDEX(e) "{\"schemaVersion\":2,\"mediaType\":\"" REG_MT_OCI_INDEX "\",\"manifests\":[" e "]}"
+	const char *wrap = INDEX(ENTRY(AMD64, PIN) "," ART(""));
+	const char *wrap_cache = INDEX(ENTRY("", PIN) "," ART(""));
+	const char *art_plat = INDEX(ENTRY(",\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\"}", PIN)
+				     "," ART(AMD64));
+	const char *plain = INDEX(ENTRY(AMD64, ""));
+	struct reg_platform amd64 = { .os = "linux", .arch = "amd64" };
+	const struct reg_descriptor *d;
+	struct reg_manifest *m;
+
+	if (ok(parse(img, NULL, &m) == 0, "a layer pin parses")) {
+		is_str(m->layers[0].stratafs_index, DC, "the layer's index digest");
+		is_str(m->pinned_artifact, "", "no pinned artifact from parsing alone");
+		reg_manifest_free(m);
+	}
+	is_int(parse(bad_pin, NULL, &m), -EBADMSG, "a pin that is not a digest: the manifest is refused");
+	if (ok(parse(wrap, NULL, &m) == 0, "a pinning index parses")) {
+		ok(reg_is_pinning_index(m), "it is a pinning index");
+		is_int(reg_pinning_select(m, &amd64, &d), 0, "amd64 selects an entry");
+		is_str(d->digest, DA, "the subject, not the artifact");
+		is_str(d->stratafs_indexes, DB, "with its pin");
+		reg_manifest_free(m);
+	}
+	if (ok(parse(wrap_cache, NULL, &m) == 0, "a pinning index of a BuildKit cache parses")) {
+		is_int(reg_pinning_select(m, &amd64, &d), 0, "its one subject has no platform: taken");
+		is_str(d->digest, DA, "the subject");
+		reg_manifest_free(m);
+	}
+	if (ok(parse(art_plat, NULL, &m) == 0, "an artifact entry given a platform parses")) {
+		is_int(reg_pinning_select(m, &amd64, &d), -ENOENT,
+		       "an artifact is never resolved as the image");
+		reg_manifest_free(m);
+	}
+	if (ok(parse(plain, NULL, &m) == 0, "a plain index parses"))
+		ok(!reg_is_pinning_index(m), "without pins it is no pinning index");
+	reg_manifest_free(m);
+}
+
 int main(void)
 {
 	struct reg_manifest *m;
@@ -185,6 +245,7 @@ int main(void)
 	docker_and_content_type();
 	index_with_platforms();
 	buildkit();
+	pins();
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		is_int(parse(bad[i], NULL, &m), -EBADMSG, "bad %zu rejected: %.70s", i, bad[i]);
 		ok(m == NULL, "bad %zu: no output", i);
