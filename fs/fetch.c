@@ -422,15 +422,37 @@ static void deadline_in(struct timespec *ts, unsigned ms)
 	}
 }
 
+/* Tar bytes [@u, @u + @k) into @buf, span by span; s->lock held. */
+static int read_tar(struct fs_store *s, struct rd *d, uint64_t u, size_t k, unsigned char *buf)
+{
+	size_t done = 0;
+	int r = 0;
+
+	while (done < k && r == 0) {
+		r = idx_span_find(d->l->idx, u + done, &d->id) < 0 ? -EIO : 0;
+		if (r == 0)
+			r = idx_span_get(d->l->idx, d->id, &d->sp) < 0 ? -EIO : 0;
+		if (r < 0)
+			break;
+		d->soff = u + done - d->sp.u_start;
+		d->k = (size_t)XMIN_U64(k - done, d->sp.u_len - d->soff);
+		d->dst = buf + done;
+		d->waited = false;
+		r = read_span(s, d);
+		done += d->k;
+	}
+	return r;
+}
+
 ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, void *buf,
 		      size_t n, uint64_t off)
 {
 	struct rd d = { .l = layer_get(s, layer_no), .dst = buf };
 	const struct idx_entry *e = d.l ? idx_entry_get(d.l->idx, entry) : NULL;
-	uint64_t u, end;
-	uint32_t last_read, last_file;
+	uint64_t stored, tar_off, k;
+	uint32_t last_read = 0, last_file = 0;
 	size_t done = 0;
-	bool seq;
+	bool seq, fetched = false;
 	int r = 0;
 
 	if (!e || e->type != IDX_T_REG)
@@ -440,29 +462,29 @@ ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, voi
 	if (off >= e->size || n == 0)
 		return 0;
 	n = (size_t)XMIN_U64(n, e->size - off);
-	u = e->data_off + off;
-	end = u + n;
-	if (idx_span_find(d.l->idx, end - 1, &last_read) < 0 ||
-	    idx_span_find(d.l->idx, e->data_off + e->size - 1, &last_file) < 0)
+	stored = idx_entry_stored(e);
+	if (stored && idx_span_find(d.l->idx, e->data_off + stored - 1, &last_file) < 0)
 		return -EIO;
 	deadline_in(&d.deadline, s->o.io_timeout_ms);
 	pthread_mutex_lock(&s->lock);
 	seq = seq_note(s, d.l, entry, off, n);
-	d.last = off == 0 || seq ? last_file : last_read;
+	/* Piece by piece: the holes of a sparse file are zeros and fetch nothing. */
 	while (done < n && r == 0) {
-		r = idx_span_find(d.l->idx, u + done, &d.id) < 0 ? -EIO : 0;
-		if (r == 0)
-			r = idx_span_get(d.l->idx, d.id, &d.sp) < 0 ? -EIO : 0;
-		if (r < 0)
-			break;
-		d.soff = u + done - d.sp.u_start;
-		d.k = (size_t)XMIN_U64(n - done, d.sp.u_len - d.soff);
-		d.dst = (unsigned char *)buf + done;
-		d.waited = false;
-		r = read_span(s, &d);
-		done += d.k;
+		k = idx_entry_map(e, off + done, n - done, &tar_off);
+		if (tar_off == UINT64_MAX) {
+			pthread_mutex_unlock(&s->lock);
+			memset((unsigned char *)buf + done, 0, (size_t)k);
+			pthread_mutex_lock(&s->lock);
+		} else {
+			r = idx_span_find(d.l->idx, tar_off + k - 1, &last_read) < 0 ? -EIO : 0;
+			d.last = off == 0 || seq ? last_file : last_read;
+			if (r == 0)
+				r = read_tar(s, &d, tar_off, (size_t)k, (unsigned char *)buf + done);
+			fetched = true;
+		}
+		done += (size_t)k;
 	}
-	if (r == 0 && seq && s->o.readahead_spans && last_read < last_file)
+	if (r == 0 && fetched && seq && s->o.readahead_spans && last_read < last_file)
 		fs_readahead(s, d.l, last_read + 1,
 			     (uint32_t)XMIN_U64(last_file, last_read + s->o.readahead_spans),
 			     last_file);

@@ -103,6 +103,9 @@ int idx_check_bounds(const struct idx_layer *l, uint64_t str_size, uint64_t val_
 	if (l->n_spans > spans_max(l))
 		OVER("%u spans of %llu bytes in a tar of %llu bytes (at most %llu)", l->n_spans,
 		     (ull)l->span_size, (ull)t, (ull)spans_max(l));
+	/* Each extent holds at least one byte of its member's packed data. */
+	if (l->n_extents > t)
+		OVER("%u sparse extents in a tar of %llu bytes", l->n_extents, (ull)t);
 	if (l->n_ckpts > l->n_spans + 1)
 		OVER("%u checkpoints for %u spans (at most one more)", l->n_ckpts, l->n_spans);
 	win_max = l->comp == IDX_COMP_GZIP ? (uint64_t)l->n_ckpts * WINDOW_MAX_CLEN : 0;

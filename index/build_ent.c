@@ -29,6 +29,7 @@ void build_entries_release(struct build_entries *be)
 {
 	free(be->e);
 	free(be->x);
+	free(be->ext);
 	free(be->sorted);
 	dbuf_release(&be->strings);
 	dbuf_release(&be->values);
@@ -75,6 +76,25 @@ static int add_xattrs(struct build_entries *be, const struct tar_entry *e, struc
 	return 0;
 }
 
+static int add_extents(struct build_entries *be, const struct tar_entry *e, struct bent *b)
+{
+	int r;
+
+	b->sparse = e->sparse;
+	b->e_first = be->next;
+	b->n_e = e->n_extents;
+	for (uint32_t i = 0; i < e->n_extents; i++) {
+		r = xarray_grow((void **)&be->ext, &be->capext, be->next, sizeof(*be->ext), 64,
+				IDX_MAX_EXTENTS);
+		if (r == -EFBIG)
+			log_err("layer has more than %u sparse file extents", IDX_MAX_EXTENTS);
+		if (r < 0)
+			return r;
+		be->ext[be->next++] = e->extents[i];
+	}
+	return 0;
+}
+
 int build_entries_add(struct build_entries *be, const struct tar_entry *e)
 {
 	struct bent *b;
@@ -105,6 +125,8 @@ int build_entries_add(struct build_entries *be, const struct tar_entry *e)
 		r = add_str(&be->strings, e->link, strlen(e->link), &b->link_off);
 	if (r == 0)
 		r = add_xattrs(be, e, b);
+	if (r == 0 && e->type == IDX_T_REG && e->sparse)
+		r = add_extents(be, e, b);
 	if (r < 0)
 		return r;
 	be->n++;

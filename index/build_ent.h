@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/dbuf.h"
+#include "index/index.h"
 
 struct tar_entry;
 
@@ -25,6 +26,8 @@ struct bent {
 	uint32_t path_off;    /* in strings */
 	uint32_t link_off;    /* in strings, or IDX_NO_STRING */
 	uint32_t x_first, n_x;
+	bool sparse;
+	uint32_t e_first, n_e; /* sparse: extents in build_entries.ext */
 };
 
 struct bxattr {
@@ -38,6 +41,8 @@ struct build_entries {
 	uint32_t n, cap;
 	struct bxattr *x;
 	uint32_t nx, capx;
+	struct idx_extent *ext; /* of sparse entries, in entry order */
+	uint32_t next, capext;
 	struct dbuf strings;  /* NUL-terminated */
 	struct dbuf values;
 	uint32_t *sorted;     /* after resolve: live ids sorted by (path, class) */

@@ -21,9 +21,10 @@
 struct pw {
 	uint8_t *p;
 	size_t len;
-	size_t ent, ord, xat, ckp, spn, pre, str, val, win; /* section offsets */
+	size_t ent, ord, xat, ckp, spn, pre, str, val, win, ext; /* section offsets */
 	size_t s_len, v_len;                                /* string, value fill */
 	uint32_t nx;                                        /* live xattrs */
+	uint32_t ne;                                        /* live extents */
 	size_t v_size;                                      /* live xattr value bytes */
 };
 
@@ -45,6 +46,7 @@ static int sizes(struct pw *w, const struct build_entries *be, const struct span
 			w->v_size += be->x[b->x_first + k].len;
 		}
 		w->nx += b->n_x;
+		w->ne += b->sparse ? b->n_e : 0;
 	}
 	*str_size = n;
 	w->ent = IDX_HDR_SIZE;
@@ -56,7 +58,8 @@ static int sizes(struct pw *w, const struct build_entries *be, const struct span
 	w->str = w->pre;
 	w->val = w->str + n;
 	w->win = w->val + w->v_size;
-	w->len = w->win + sb->windows.len;
+	w->ext = w->win + sb->windows.len;
+	w->len = w->ext + (size_t)w->ne * IDX_EXTENT_SIZE;
 	if (w->len > IDX_MAX_FILE_SIZE) {
 		log_err("index of %zu bytes exceeds the ceiling of %u", w->len, IDX_MAX_FILE_SIZE);
 		return -EFBIG;
@@ -79,6 +82,7 @@ static void put_entry(struct pw *w, const struct build_entries *be, const struct
 		      uint8_t *e, uint32_t *xi)
 {
 	e[0] = b->type;
+	e[1] = b->sparse ? IDX_EF_SPARSE : 0;
 	le32_put(e + 4, b->mode);
 	le32_put(e + 8, b->uid);
 	le32_put(e + 12, b->gid);
@@ -106,10 +110,25 @@ static void put_entry(struct pw *w, const struct build_entries *be, const struct
 	}
 }
 
+/* A sparse entry's extents; the tar offsets are implied (FORMAT.md). */
+static void put_extents(struct pw *w, const struct build_entries *be, const struct bent *b,
+			uint32_t id, uint32_t *ei)
+{
+	for (uint32_t k = 0; b->sparse && k < b->n_e; k++) {
+		const struct idx_extent *x = &be->ext[b->e_first + k];
+		uint8_t *p = w->p + w->ext + (size_t)*ei * IDX_EXTENT_SIZE;
+
+		le32_put(p, id);
+		le64_put(p + 8, x->off);
+		le64_put(p + 16, x->len);
+		(*ei)++;
+	}
+}
+
 static int put_entries(struct pw *w, const struct build_entries *be, uint32_t *nx)
 {
 	uint32_t *newid = malloc(((size_t)be->n + 1) * sizeof(uint32_t));
-	uint32_t k = 0;
+	uint32_t k = 0, ei = 0;
 
 	if (!newid)
 		return -ENOMEM;
@@ -119,6 +138,7 @@ static int put_entries(struct pw *w, const struct build_entries *be, uint32_t *n
 			continue;
 		newid[i] = k;
 		put_entry(w, be, &be->e[i], w->p + w->ent + (size_t)k * IDX_ENTRY_SIZE, nx);
+		put_extents(w, be, &be->e[i], k, &ei);
 		k++;
 	}
 	for (uint32_t i = 0; i < be->n_live; i++)
@@ -173,6 +193,7 @@ static void put_header(struct pw *w, const struct idx_info *info, const struct b
 	le32_put(h + 96, sb->n_ckpts);
 	le32_put(h + 100, sb->n_spans);
 	le32_put(h + 104, 0); /* prefetch list: reserved, empty */
+	le32_put(h + 108, w->ne);
 	le64_put(h + 112, str_size);
 	le64_put(h + 120, w->v_size);
 	le64_put(h + 128, sb->windows.len);
@@ -204,7 +225,8 @@ int idx_payload_write(const struct build_entries *be, const struct spanb *sb,
 	return 0;
 }
 
-int idx_envelope_write(const uint8_t *payload, size_t len, void **buf, size_t *out_len)
+int idx_envelope_write(const uint8_t *payload, size_t len, uint16_t major, void **buf,
+		       size_t *out_len)
 {
 	size_t bound = ZSTD_compressBound(len), z;
 	uint8_t *p;
@@ -223,7 +245,7 @@ int idx_envelope_write(const uint8_t *payload, size_t len, void **buf, size_t *o
 	}
 	memset(p, 0, IDX_ENVELOPE_SIZE);
 	memcpy(p, IDX_MAGIC, IDX_MAGIC_LEN);
-	le16_put(p + 8, IDX_VERSION_MAJOR);
+	le16_put(p + 8, major);
 	le16_put(p + 10, IDX_VERSION_MINOR);
 	le64_put(p + 16, len);
 	le64_put(p + 24, z);
@@ -237,5 +259,5 @@ int idx_save(const struct idx_layer *l, void **buf, size_t *len)
 {
 	if (!l || !buf || !len)
 		return -EINVAL;
-	return idx_envelope_write(l->payload, l->payload_len, buf, len);
+	return idx_envelope_write(l->payload, l->payload_len, l->major, buf, len);
 }

@@ -35,6 +35,7 @@
 #define IDX_MAX_ENTRIES (16u << 20)
 #define IDX_MAX_PATH 4096
 #define IDX_MAX_XATTR_VALUE (64u << 10)
+#define IDX_MAX_EXTENTS (16u << 20) /* sparse file extents of one layer */
 #define IDX_MAX_FILE_SIZE (256u << 20) /* ceiling of a serialized index */
 
 /* Random-access reader of a blob (compressed layer or anything else). */
@@ -77,6 +78,17 @@ struct idx_xattr {
 	uint32_t len;
 };
 
+/*
+ * Where a sparse file keeps its data: file bytes [off, off + len) are the
+ * tar bytes [tar_off, tar_off + len). Extents are sorted, never touch or
+ * overlap, are never empty; what lies between them (and after the last, up
+ * to the file size) is a hole and reads as zeros.
+ */
+struct idx_extent {
+	uint64_t off, len;
+	uint64_t tar_off;
+};
+
 /* One tar member; all pointers are borrowed, valid as long as the layer. */
 struct idx_entry {
 	uint8_t type;      /* enum idx_type */
@@ -91,7 +103,27 @@ struct idx_entry {
 	const char *link;  /* SYMLINK target or HARDLINK target path; else NULL */
 	uint32_t n_xattrs;
 	const struct idx_xattr *xattrs;
+	/*
+	 * A GNU sparse file (REG only): its data is the @n_extents extents,
+	 * packed from data_off on, and @size is the file's apparent size.
+	 * false: the bytes are [data_off, data_off + size) of the tar.
+	 */
+	bool sparse;
+	uint32_t n_extents;
+	const struct idx_extent *extents;
 };
+
+/*
+ * Where byte @off of regular-file entry @e is: returns how many bytes from
+ * @off on (at most @n, never past the file's end) lie in one piece, and
+ * sets *tar_off to the tar offset of byte @off, or to UINT64_MAX when the
+ * piece is a hole (zeros: nothing to read). 0 at or past the end of file.
+ * O(log n_extents).
+ */
+uint64_t idx_entry_map(const struct idx_entry *e, uint64_t off, uint64_t n, uint64_t *tar_off);
+
+/* The bytes of @e stored in the tar: [data_off, data_off + result). */
+uint64_t idx_entry_stored(const struct idx_entry *e);
 
 struct idx_layer; /* opaque; immutable once built or loaded */
 

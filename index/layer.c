@@ -58,6 +58,7 @@ void idx_layer_free(struct idx_layer *l)
 	free(l->order);
 	free(l->ckpts);
 	free(l->spans);
+	free(l->extents);
 	free(l->payload);
 	free(l);
 }

@@ -16,8 +16,10 @@
 /* Envelope: "STRATIDX", major, minor (FORMAT.md). */
 #define IDX_MAGIC "STRATIDX"
 #define IDX_MAGIC_LEN 8
-#define IDX_VERSION_MAJOR 1
+#define IDX_VERSION_MAJOR 2
 #define IDX_VERSION_MINOR 0
+/* 1.0 is 2.0 without sparse files: still loaded (and saved back as 1.0). */
+#define IDX_VERSION_MAJOR_OLD 1
 #define IDX_ENVELOPE_SIZE 64
 /* zstd level of the payload and of each gzip window: deterministic per libzstd. */
 #define IDX_ZSTD_LEVEL 9
@@ -28,6 +30,7 @@
 #define IDX_XATTR_SIZE 16
 #define IDX_CKPT_SIZE 32
 #define IDX_SPAN_SIZE 64
+#define IDX_EXTENT_SIZE 24
 #define IDX_NO_STRING UINT32_MAX
 
 /* Deflate history needed to resume mid-stream. */
@@ -37,6 +40,9 @@
 
 /* Header flags. */
 #define IDX_HF_SEQUENTIAL 0x01u
+
+/* Entry flags (byte 1 of an entry). */
+#define IDX_EF_SPARSE 0x01u
 
 /* Span flags. */
 #define IDX_SF_WHOLE_FRAMES 0x01u /* zstd: starts and ends on frame boundaries */
@@ -82,6 +88,9 @@ struct idx_layer {
 	uint32_t *order;      /* entry ids sorted by (path, class) for idx_entry_find */
 	struct idx_ckpt *ckpts;
 	struct idx_span_rec *spans;
+	uint16_t major;       /* of the envelope it was loaded from; saved back the same */
+	uint32_t n_extents;
+	struct idx_extent *extents; /* of sparse entries, tar_off computed at load */
 };
 
 /* Entry classes: a path may be a real entry, a whiteout and an opaque marker at once. */
@@ -117,8 +126,15 @@ int idx_payload_peek(const uint8_t *z, size_t zlen, uint8_t hdr[IDX_HDR_SIZE]);
 int idx_spans_parse(struct idx_layer *l, const uint8_t *ckp, const uint8_t *spn,
 		    const uint8_t *win, uint64_t win_size);
 
+/*
+ * Validate and load the extent table of sparse entries (index/sparse.c):
+ * @ext holds l->n_extents records; entries are parsed already.
+ */
+int idx_extents_parse(struct idx_layer *l, const uint8_t *ext);
+
 /* Wrap a payload in the envelope, zstd-compressed (index/format.c). */
-int idx_envelope_write(const uint8_t *payload, size_t len, void **buf, size_t *out_len);
+int idx_envelope_write(const uint8_t *payload, size_t len, uint16_t major, void **buf,
+		       size_t *out_len);
 
 /* The compressed byte where decoding of span @s starts. */
 static inline uint64_t idx_span_c_start(const struct idx_layer *l, const struct idx_span_rec *s)

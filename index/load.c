@@ -26,7 +26,7 @@
 	} while (0)
 
 struct sect {
-	const uint8_t *ent, *ord, *xat, *ckp, *spn, *pre, *str, *val, *win;
+	const uint8_t *ent, *ord, *xat, *ckp, *spn, *pre, *str, *val, *win, *ext;
 	uint64_t str_size, val_size, win_size;
 };
 
@@ -37,7 +37,7 @@ static int parse_header(struct idx_layer *l, struct sect *s, const uint8_t *h)
 	l->hflags = h[1];
 	l->span_size = le32_get(h + 4);
 	if (h[0] > IDX_COMP_ZSTD || (h[1] & ~IDX_HF_SEQUENTIAL) || le16_get(h + 2) ||
-	    le32_get(h + 108) || le64_get(h + 136))
+	    le64_get(h + 136))
 		BAD("header flags or reserved fields");
 	if (l->span_size < IDX_MIN_SPAN_SIZE || l->span_size > IDX_MAX_SPAN_SIZE)
 		BAD("span size %llu", (unsigned long long)l->span_size);
@@ -50,11 +50,13 @@ static int parse_header(struct idx_layer *l, struct sect *s, const uint8_t *h)
 	l->n_ckpts = le32_get(h + 96);
 	l->n_spans = le32_get(h + 100);
 	l->n_prefetch = le32_get(h + 104);
+	l->n_extents = le32_get(h + 108);
 	s->str_size = le64_get(h + 112);
 	s->val_size = le64_get(h + 120);
 	s->win_size = le64_get(h + 128);
 	if (l->n_entries > IDX_MAX_ENTRIES || l->n_xattrs > IDX_MAX_XATTRS_TOTAL ||
-	    l->n_ckpts > IDX_MAX_CKPTS || l->n_spans > IDX_MAX_CKPTS || l->n_prefetch > l->n_spans)
+	    l->n_ckpts > IDX_MAX_CKPTS || l->n_spans > IDX_MAX_CKPTS || l->n_prefetch > l->n_spans ||
+	    l->n_extents > IDX_MAX_EXTENTS)
 		BAD("counts over the ceilings");
 	if (l->blob_size > (UINT64_C(1) << 62) || l->tar_size > (UINT64_C(1) << 62) ||
 	    s->str_size > IDX_MAX_FILE_SIZE || s->val_size > IDX_MAX_FILE_SIZE ||
@@ -69,7 +71,7 @@ static uint64_t payload_size_of(const struct idx_layer *l, const struct sect *s)
 	return IDX_HDR_SIZE + (uint64_t)l->n_entries * (IDX_ENTRY_SIZE + 4) +
 	       (uint64_t)l->n_xattrs * IDX_XATTR_SIZE + (uint64_t)l->n_ckpts * IDX_CKPT_SIZE +
 	       (uint64_t)l->n_spans * IDX_SPAN_SIZE + (uint64_t)l->n_prefetch * 4 + s->str_size +
-	       s->val_size + s->win_size;
+	       s->val_size + s->win_size + (uint64_t)l->n_extents * IDX_EXTENT_SIZE;
 }
 
 /* Header, then the sections laid out in order, exactly filling the payload. */
@@ -96,6 +98,7 @@ static int parse_layout(struct idx_layer *l, struct sect *s)
 	s->str = s->pre + (size_t)l->n_prefetch * 4;
 	s->val = s->str + s->str_size;
 	s->win = s->val + s->val_size;
+	s->ext = s->win + s->win_size;
 	if (s->str_size && s->str[s->str_size - 1] != '\0')
 		BAD("string table not terminated");
 	return 0;
@@ -158,12 +161,13 @@ static int parse_entry(struct idx_layer *l, const struct sect *s, uint32_t i, ui
 	e->n_xattrs = le32_get(p + 36);
 	e->size = le64_get(p + 40);
 	e->data_off = le64_get(p + 48);
-	if (e->type > IDX_T_OPAQUE || p[1] || le16_get(p + 2) || e->mode > 07777 ||
-	    e->mtime_nsec >= 1000000000u)
+	e->sparse = p[1] & IDX_EF_SPARSE;
+	if (e->type > IDX_T_OPAQUE || (p[1] & ~IDX_EF_SPARSE) || (e->sparse && e->type != IDX_T_REG) ||
+	    le16_get(p + 2) || e->mode > 07777 || e->mtime_nsec >= 1000000000u)
 		BAD("entry %u type, mode or time", i);
 	dev = e->type == IDX_T_CHR || e->type == IDX_T_BLK;
 	if ((!dev && (e->dev_major || e->dev_minor)) || (e->type != IDX_T_REG && e->size) ||
-	    xadd_u64(e->data_off, e->size, &end) || end > l->tar_size)
+	    xadd_u64(e->data_off, e->sparse ? 0 : e->size, &end) || end > l->tar_size)
 		BAD("entry %u device, size or data range", i);
 	e->path = str_at(s, le32_get(p + 56), IDX_MAX_PATH);
 	has_link = e->type == IDX_T_SYMLINK || e->type == IDX_T_HARDLINK;
@@ -246,11 +250,14 @@ int idx_payload_parse(uint8_t *payload, size_t len, struct idx_layer **out)
 	}
 	l->payload = payload;
 	l->payload_len = len;
+	l->major = IDX_VERSION_MAJOR;
 	r = parse_layout(l, &s);
 	if (r == 0)
 		r = parse_xattrs(l, &s);
 	if (r == 0)
 		r = parse_entries(l, &s);
+	if (r == 0)
+		r = idx_extents_parse(l, s.ext);
 	if (r == 0)
 		r = idx_spans_parse(l, s.ckp, s.spn, s.win, s.win_size);
 	for (uint32_t i = 0; r == 0 && i < l->n_prefetch; i++) {
@@ -263,6 +270,26 @@ int idx_payload_parse(uint8_t *payload, size_t len, struct idx_layer **out)
 		idx_layer_free(l);
 		return r;
 	}
+	*out = l;
+	return 0;
+}
+
+/* 1.0 had no sparse files: its payload is a 2.0 payload with no extents. */
+static int payload_parse_major(uint8_t *payload, size_t len, uint16_t major,
+			       struct idx_layer **out)
+{
+	struct idx_layer *l;
+	int r = idx_payload_parse(payload, len, &l);
+
+	if (r < 0)
+		return r;
+	for (uint32_t i = 0; major == IDX_VERSION_MAJOR_OLD && i < l->n_entries && !r; i++)
+		r = l->entries[i].sparse ? -EBADMSG : 0;
+	if (r || (major == IDX_VERSION_MAJOR_OLD && l->n_extents)) {
+		idx_layer_free(l);
+		BAD("sparse extents in a version %u index", major);
+	}
+	l->major = major;
 	*out = l;
 	return 0;
 }
@@ -318,7 +345,7 @@ static int load(const void *buf, size_t len, const struct expect *x, struct idx_
 		return -EINVAL;
 	if (len < IDX_ENVELOPE_SIZE || memcmp(p, IDX_MAGIC, IDX_MAGIC_LEN) != 0)
 		BAD("not a stratafs index (%zu bytes)", len);
-	if (le16_get(p + 8) != IDX_VERSION_MAJOR) {
+	if (le16_get(p + 8) != IDX_VERSION_MAJOR && le16_get(p + 8) != IDX_VERSION_MAJOR_OLD) {
 		log_err("index format %u.%u is not supported (this is %u.%u)", le16_get(p + 8),
 			le16_get(p + 10), IDX_VERSION_MAJOR, IDX_VERSION_MINOR);
 		return -EPROTONOSUPPORT;
@@ -349,7 +376,7 @@ static int load(const void *buf, size_t len, const struct expect *x, struct idx_
 		free(payload);
 		BAD("payload digest mismatch");
 	}
-	return idx_payload_parse(payload, plen, out);
+	return payload_parse_major(payload, plen, le16_get(p + 8), out);
 }
 
 int idx_load(const void *buf, size_t len, struct idx_layer **out)

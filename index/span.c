@@ -254,24 +254,15 @@ static int fetch_span(const struct idx_layer *l, uint32_t id, const struct idx_r
 	return r;
 }
 
-ssize_t idx_file_read(const struct idx_layer *l, uint32_t id, const struct idx_reader *blob,
-		      void *buf, size_t n, uint64_t off)
+/* Read tar bytes [@pos, @pos + @n) through the spans that hold them. */
+static int read_tar(const struct idx_layer *l, const struct idx_reader *blob, uint8_t *dst,
+		    uint64_t pos, uint64_t n)
 {
-	const struct idx_entry *e = idx_entry_get(l, id);
-	uint8_t *tmp = NULL, *dst = buf;
-	uint64_t pos, end;
+	uint64_t end = pos + n;
+	uint8_t *tmp = NULL;
 	uint32_t sid;
 	int r = 0;
 
-	if (!e || !blob || !blob->read_at || (!buf && n))
-		return -EINVAL;
-	if (e->type != IDX_T_REG)
-		return e->type == IDX_T_DIR ? -EISDIR : -EINVAL; /* hardlinks: read the target entry */
-	if (off >= e->size || n == 0)
-		return 0;
-	n = (size_t)XMIN((uint64_t)n, e->size - off);
-	pos = e->data_off + off;
-	end = pos + n;
 	while (pos < end && r == 0) {
 		const struct idx_span_rec *s;
 		uint64_t from, take;
@@ -295,5 +286,33 @@ ssize_t idx_file_read(const struct idx_layer *l, uint32_t id, const struct idx_r
 		pos += take;
 	}
 	free(tmp);
+	return r;
+}
+
+ssize_t idx_file_read(const struct idx_layer *l, uint32_t id, const struct idx_reader *blob,
+		      void *buf, size_t n, uint64_t off)
+{
+	const struct idx_entry *e = idx_entry_get(l, id);
+	uint8_t *dst = buf;
+	uint64_t done = 0;
+	int r = 0;
+
+	if (!e || !blob || !blob->read_at || (!buf && n))
+		return -EINVAL;
+	if (e->type != IDX_T_REG)
+		return e->type == IDX_T_DIR ? -EISDIR : -EINVAL; /* hardlinks: read the target entry */
+	if (off >= e->size || n == 0)
+		return 0;
+	n = (size_t)XMIN((uint64_t)n, e->size - off);
+	/* Piece by piece: a sparse file's holes are zeros and fetch nothing. */
+	while (done < n && r == 0) {
+		uint64_t tar_off, k = idx_entry_map(e, off + done, n - done, &tar_off);
+
+		if (tar_off == UINT64_MAX)
+			memset(dst + done, 0, (size_t)k);
+		else
+			r = read_tar(l, blob, dst + done, tar_off, k);
+		done += k;
+	}
 	return r < 0 ? r : (ssize_t)n;
 }

@@ -43,6 +43,7 @@ void tar_parser_free(struct tar_parser *p)
 	free(p->longlink);
 	tar_kvset_clear(&p->local);
 	tar_kvset_clear(&p->global);
+	tar_sparse_release(&p->sp);
 	free(p);
 }
 
@@ -116,7 +117,17 @@ static int start_special(struct tar_parser *p, char type, int64_t size)
 	}
 	if (type != 'g')
 		p->pending = true;
+	/*
+	 * Of several 'x' headers before one member only the last applies
+	 * (POSIX; GNU tar and Go agree): each one starts from nothing.
+	 */
+	if (type == 'x')
+		tar_kvset_clear(&p->local);
 	p->special = type;
+	if (type != 'g')
+		p->pending_what = type == 'x'   ? "pax extended"
+				  : type == 'L' ? "GNU long name"
+						: "GNU long link";
 	dbuf_reset(&p->coll);
 	p->remain = (uint64_t)size;
 	p->st = TAR_ST_COLLECT;
@@ -134,7 +145,8 @@ static int on_block(struct tar_parser *p)
 	p->blk_len = 0;
 	if (is_zero(h, TAR_BLOCK)) {
 		if (p->pending) {
-			log_err("cannot read tar: end of archive right after a pax/GNU header");
+			log_err("cannot read tar: end of archive right after the %s header at "
+				"offset %llu", p->pending_what, (unsigned long long)p->member_off);
 			return -EBADMSG;
 		}
 		p->st = TAR_ST_END;
@@ -147,6 +159,7 @@ static int on_block(struct tar_parser *p)
 		return r;
 	switch (h[156]) {
 	case 'x':
+	case 'X': /* Solaris/star's name for the same extended header */
 	case 'g':
 	case 'L':
 	case 'K':
@@ -156,7 +169,7 @@ static int on_block(struct tar_parser *p)
 				(unsigned long long)p->member_off);
 			return r;
 		}
-		return start_special(p, (char)h[156], size);
+		return start_special(p, h[156] == 'X' ? 'x' : (char)h[156], size);
 	default:
 		return tar_hdr_member(p, h);
 	}
@@ -176,6 +189,16 @@ static int step(struct tar_parser *p, const uint8_t *b, size_t n, size_t *used)
 		p->off += k;
 		*used = k;
 		return p->blk_len == TAR_BLOCK ? on_block(p) : 0;
+	case TAR_ST_SPARSE:
+		k = XMIN(n, TAR_BLOCK - p->blk_len);
+		memcpy(p->blk + p->blk_len, b, k);
+		p->blk_len += k;
+		p->off += k;
+		*used = k;
+		if (p->blk_len < TAR_BLOCK)
+			return 0;
+		p->blk_len = 0;
+		return tar_sparse_block(p);
 	case TAR_ST_COLLECT:
 		k = (size_t)XMIN((uint64_t)n, p->remain);
 		*used = k;
@@ -247,12 +270,22 @@ int tar_parser_finish(struct tar_parser *p)
 		if (p->pending)
 			break;
 		return 0;
+	case TAR_ST_SPARSE:
+		log_err("cannot read tar: truncated in the sparse map of '%s'", p->path);
+		p->err = -EBADMSG;
+		return p->err;
 	case TAR_ST_SKIP:
 		log_err("cannot read tar: truncated in the data of '%s'", p->path);
 		p->err = -EBADMSG;
 		return p->err;
 	case TAR_ST_COLLECT:
 		break;
+	}
+	if (p->pending && p->st != TAR_ST_COLLECT && p->blk_len == 0) {
+		log_err("cannot read tar: the archive ends after the %s header at offset %llu, "
+			"with no member for it", p->pending_what, (unsigned long long)p->member_off);
+		p->err = -EBADMSG;
+		return p->err;
 	}
 	log_err("cannot read tar: truncated in a header at offset %llu",
 		(unsigned long long)p->member_off);

@@ -78,6 +78,14 @@ static void raw_name(const struct tar_parser *p, const uint8_t *h, char *buf, co
 	enum hdr_fmt f = hdr_format(h);
 	size_t nlen = strnlen((const char *)h, 100), plen = 0;
 
+	const struct tar_kv *sparse = tar_kvset_get(&p->local, "GNU.sparse.name");
+
+	/* GNU sparse 0.1/1.0 hide the real name from old readers: it wins (as in Go). */
+	if (sparse && sparse->vlen) {
+		*name = (const char *)sparse->val;
+		*len = sparse->vlen;
+		return;
+	}
 	if (pax_get(p, "path", name, len))
 		return;
 	if (p->longname) {
@@ -105,8 +113,7 @@ static int norm_into(const char *what, const char *raw, size_t len, char *out)
 		log_err("cannot read tar: %s '%.200s...' is longer than %d bytes", what, raw,
 			IDX_MAX_PATH);
 	else if (r < 0)
-		log_err("cannot read tar: %s '%.*s' escapes the layer", what, (int)XMIN(len, 400),
-			raw);
+		log_err("cannot read tar: bad %s '%.*s'", what, (int)XMIN(len, 400), raw);
 	return r;
 }
 
@@ -206,27 +213,6 @@ static int add_xattrs(struct tar_parser *p, const struct tar_kvset *s, const str
 	return 0;
 }
 
-static bool has_sparse(const struct tar_kvset *s)
-{
-	for (uint32_t i = 0; i < s->n; i++) {
-		if (strncmp(s->v[i].key, "GNU.sparse.", 11) == 0)
-			return true;
-	}
-	return false;
-}
-
-static int sparse_error(const struct tar_parser *p)
-{
-	const char *v;
-	size_t len;
-
-	if (pax_get(p, "GNU.sparse.name", &v, &len))
-		log_err("cannot read tar: sparse file '%.*s' is not supported", (int)XMIN(len, 400), v);
-	else
-		log_err("cannot read tar: sparse file '%s' is not supported", p->path);
-	return -ENOTSUP;
-}
-
 /*
  * Map the typeflag; *data = bytes of content following the header.
  * Returns 1 to skip the member silently, 0 to report it, or -errno.
@@ -248,8 +234,10 @@ static int map_type(struct tar_parser *p, char tf, bool slash, uint64_t size, st
 	}
 	*data = size;
 	switch (tf) {
-	case 'S':
-		return sparse_error(p);
+	case 'S': /* old GNU sparse: a regular file, its map read by tar_sparse.c */
+		e->type = IDX_T_REG;
+		e->size = size;
+		return 0;
 	case 'M':
 	case 'N':
 		log_err("cannot read tar: GNU '%c' member '%s' is not supported", tf, p->path);
@@ -293,9 +281,10 @@ static int map_whiteout(struct tar_parser *p, struct tar_entry *e)
 		log_debug("skipping aufs metadata '%s'", p->path);
 		return 1;
 	}
+	/* containerd fails the layer on these ("invalid whiteout name"): so do we. */
 	if (!*hidden || strcmp(hidden, ".") == 0 || strcmp(hidden, "..") == 0) {
-		log_warn("ignoring invalid whiteout '%s'", p->path);
-		return 1;
+		log_err("cannot read tar: invalid whiteout '%s'", p->path);
+		return -EBADMSG;
 	}
 	e->type = IDX_T_WHITEOUT;
 	memmove(base, hidden, strlen(hidden) + 1);
@@ -388,20 +377,41 @@ static int build_entry(struct tar_parser *p, const uint8_t *h, struct tar_entry 
 	r = get_size(p, h, &size);
 	if (r < 0)
 		return r;
-	if (has_sparse(&p->local) || has_sparse(&p->global))
-		return sparse_error(p);
 	r = map_type(p, (char)h[156], len > 0 && raw[len - 1] == '/', size, e, data);
 	if (r != 0)
 		return r;
 	r = map_whiteout(p, e);
 	if (r != 0)
 		return r;
-	if (p->path[0] == '\0' && e->type != IDX_T_DIR && e->type != IDX_T_OPAQUE) {
-		log_err("cannot read tar: member at offset %llu has an empty path",
-			(unsigned long long)p->member_off);
-		return -EBADMSG;
+	/* containerd ignores what lands on the root ("resolved to root") unless it is a dir. */
+	p->sp.skip = p->path[0] == '\0' && e->type != IDX_T_DIR && e->type != IDX_T_OPAQUE;
+	if (p->sp.skip)
+		log_warn("ignoring tar member at offset %llu: its name '%.*s' is the root",
+			 (unsigned long long)p->member_off, (int)XMIN(len, 400), raw);
+	r = get_attrs(p, h, e);
+	/* An 'S' header is followed by its extension blocks whatever it names. */
+	if (r == 0 && (e->type == IDX_T_REG || h[156] == 'S')) {
+		e->data_off = p->off;
+		r = tar_sparse_start(p, h, e, data);
+		if (r == 1)
+			return 2;
 	}
-	return get_attrs(p, h, e);
+	return r == 0 && p->sp.skip ? 1 : r;
+}
+
+int tar_hdr_emit(struct tar_parser *p, const struct tar_entry *e, bool skip, uint64_t data)
+{
+	int r;
+
+	if (!skip) {
+		r = p->cb.on_entry(p->ctx, e);
+		if (r < 0)
+			return r;
+		p->count++;
+	}
+	forget_pending(p);
+	tar_enter_data(p, data);
+	return 0;
 }
 
 int tar_hdr_member(struct tar_parser *p, const uint8_t *h)
@@ -414,15 +424,13 @@ int tar_hdr_member(struct tar_parser *p, const uint8_t *h)
 	if (r < 0)
 		return r;
 	e.path = p->path;
-	e.data_off = p->off;
 	e.header_off = p->member_off;
-	if (r == 0) {
-		r = p->cb.on_entry(p->ctx, &e);
-		if (r < 0)
-			return r;
-		p->count++;
+	e.data_off = p->off;
+	if (r == 2) {
+		/* The map follows in blocks: report the member once it is read. */
+		p->sp.held = e;
+		p->st = TAR_ST_SPARSE;
+		return 0;
 	}
-	forget_pending(p);
-	tar_enter_data(p, data);
-	return 0;
+	return tar_hdr_emit(p, &e, r == 1, data);
 }

@@ -7,12 +7,13 @@
  * its data, with a fully normalised entry. Member data is never buffered:
  * the parser only counts it, so memory stays bounded whatever the layer.
  *
- * Accepted: POSIX ustar, pax (extended and global headers), GNU (long
- * names/links, base-256 numbers, old-style headers), both checksum variants
- * (unsigned and signed byte sums). Rejected with a logged reason: bad
- * checksums, ".." components, NUL bytes in paths, sizes >= 2^62, special
- * payloads > 1 MiB (-EFBIG), GNU sparse files and multi-volume members
- * (-ENOTSUP). See PROTOCOLS.md §5.3.
+ * Accepted: POSIX ustar, pax (extended and global headers, Solaris 'X'),
+ * GNU (long names/links, base-256 numbers, old-style headers), GNU sparse
+ * files (old GNU 'S', pax 0.0, 0.1 and 1.0; tar_sparse.c), both checksum
+ * variants (unsigned and signed byte sums). Rejected with a logged reason:
+ * bad checksums, invalid whiteout names, NUL bytes in paths, sizes >= 2^62,
+ * special payloads > 1 MiB (-EFBIG), unknown sparse versions and
+ * multi-volume members (-ENOTSUP). See PROTOCOLS.md §5.3.
  *
  * Not thread-safe: one parser per thread. Only used inside index/.
  */
@@ -30,6 +31,8 @@
 #define TAR_MAX_SPECIAL (1u << 20)
 /* Ceiling of the xattrs of one member (count). */
 #define TAR_MAX_XATTRS 1024
+/* Ceiling of the extents of one sparse member (-EFBIG past it). */
+#define TAR_MAX_EXTENTS (1u << 17)
 /* Ceiling of a member's size (and any offset): 2^62. */
 #define TAR_MAX_SIZE (UINT64_C(1) << 62)
 
@@ -56,7 +59,7 @@ struct tar_entry {
 	uint64_t header_off;
 	/*
 	 * Normalised path: no leading "/" or "./", no "//", no trailing "/",
-	 * never a ".." component; "" is the root directory.
+	 * never a ".." component (cleaned away); "" is the root directory.
 	 * WHITEOUT: the hidden path ("a/.wh.b" -> "a/b");
 	 * OPAQUE: the opaque directory ("a/.wh..wh..opq" -> "a", root -> "").
 	 */
@@ -68,6 +71,13 @@ struct tar_entry {
 	 * NULL for every other type.
 	 */
 	const char *link;
+	/*
+	 * GNU sparse (REG only): @size is the apparent size, the data the
+	 * @n_extents extents (tar_off filled in) packed from data_off on.
+	 */
+	bool sparse;
+	uint32_t n_extents;
+	const struct idx_extent *extents;
 	uint32_t n_xattrs;
 	/*
 	 * In archive order (pax records order; a name given twice keeps the
@@ -105,8 +115,9 @@ int tar_parser_new(const struct tar_callbacks *cb, void *ctx, struct tar_parser 
  *             held at once (global ones accumulate) over TAR_MAX_SPECIAL
  *             bytes or TAR_MAX_PAX_RECORDS, a path > IDX_MAX_PATH, an
  *             xattr value > IDX_MAX_XATTR_VALUE, a size >= TAR_MAX_SIZE,
- *             more than TAR_MAX_XATTRS xattrs
- *   -ENOTSUP  GNU sparse member ("sparse file 'x' is not supported"),
+ *             more than TAR_MAX_XATTRS xattrs or TAR_MAX_EXTENTS
+ *             sparse extents
+ *   -ENOTSUP  GNU sparse member of an unknown version,
  *             multi-volume continuation ('M'), old GNU long names ('N')
  *   -ENOMEM
  *   <0        whatever on_entry returned
@@ -137,9 +148,12 @@ void tar_parser_free(struct tar_parser *p);
 /*
  * Normalise the archive path @in (@len bytes, no NUL required) into @out
  * (@out_size bytes incl. the NUL): strip leading "/" and "./", collapse
- * "//" and "/./", drop a trailing "/". "." and "/" become "".
- * Returns the length, -EBADMSG if a component is ".." or the input holds a
- * NUL byte, -EFBIG if the result does not fit (or exceeds IDX_MAX_PATH).
+ * "//" and "/./", drop a trailing "/". "." and "/" become "". A ".."
+ * removes the component before it and is dropped at the root: "a/../b" is
+ * "b", "../../etc" is "etc" (containerd cleans a member's name with Go's
+ * filepath.Clean and joins it under the root, where ".." cannot climb).
+ * Returns the length, -EBADMSG if the input holds a NUL byte, -EFBIG if
+ * the result does not fit (or exceeds IDX_MAX_PATH).
  * Used for member names and hardlink targets alike.
  */
 int tar_path_normalise(const char *in, size_t len, char *out, size_t out_size);
@@ -161,6 +175,12 @@ struct tar_kvset {
 	struct tar_kv *v;
 	uint32_t n, cap;
 	size_t bytes; /* keys + values, <= TAR_MAX_SPECIAL */
+	/*
+	 * GNU sparse 0.0: the repeated GNU.sparse.offset / numbytes records,
+	 * in order (offset, length, offset, ...); a key set cannot hold them.
+	 */
+	uint64_t *sp00;
+	uint32_t sp00_n, sp00_cap;
 };
 
 void tar_kvset_clear(struct tar_kvset *s);
@@ -185,7 +205,30 @@ int tar_url_decode(const char *in, size_t len, char *out, size_t cap);
 
 #define TAR_BLOCK 512
 
-enum tar_state { TAR_ST_HEADER, TAR_ST_COLLECT, TAR_ST_SKIP, TAR_ST_PAD, TAR_ST_END };
+enum tar_state {
+	TAR_ST_HEADER,
+	TAR_ST_COLLECT,
+	TAR_ST_SPARSE, /* blocks of a sparse map: old GNU extensions or the 1.0 map */
+	TAR_ST_SKIP,
+	TAR_ST_PAD,
+	TAR_ST_END,
+};
+
+/* A sparse member whose map is still being read (tar_sparse.c). */
+struct tar_sparse {
+	bool pax10;              /* map in the data (1.0), else old GNU extension headers */
+	struct idx_extent *ext;  /* the map as read, then normalised */
+	uint32_t n, cap;
+	uint64_t real;           /* apparent size */
+	uint64_t data;           /* member data bytes left (1.0: map blocks included) */
+	bool have_count;         /* 1.0: the count of pairs has been read */
+	uint64_t want, got;      /* 1.0: numbers after the count: expected, read */
+	uint64_t num;            /* 1.0: number being read */
+	bool digits;             /* 1.0: num has digits */
+	uint64_t pend_off;       /* 1.0: the offset of the pair being read */
+	struct tar_entry held;   /* the member, reported once the map is complete */
+	bool skip;               /* ... or not: it names the root */
+};
 
 struct tar_parser {
 	struct tar_callbacks cb;
@@ -200,6 +243,7 @@ struct tar_parser {
 	size_t blk_len;
 	char special;         /* COLLECT: 'x', 'g', 'L' or 'K' */
 	bool pending;         /* an 'x'/'L'/'K' waits for its member */
+	const char *pending_what; /* what kind of header waits, for messages */
 	bool garbage;         /* non-zero bytes after the end of archive */
 	struct dbuf coll;     /* special payload, <= TAR_MAX_SPECIAL */
 	char *longname, *longlink;
@@ -207,6 +251,7 @@ struct tar_parser {
 	char path[IDX_MAX_PATH + 1];
 	char link[IDX_MAX_PATH + 1];
 	struct idx_xattr xattrs[TAR_MAX_XATTRS];
+	struct tar_sparse sp;
 };
 
 /* Move on after a header or payload: skip @len data bytes, then pad. */
@@ -215,5 +260,19 @@ void tar_enter_data(struct tar_parser *p, uint64_t len);
 int tar_hdr_check(struct tar_parser *p, const uint8_t *h);
 /* A real member's header: build the entry, call back, skip its data. */
 int tar_hdr_member(struct tar_parser *p, const uint8_t *h);
+/* Report @e (unless @skip), forget the pax/GNU headers, skip @data bytes. */
+int tar_hdr_emit(struct tar_parser *p, const struct tar_entry *e, bool skip, uint64_t data);
+
+/*
+ * After a REG member's header (entry and attributes built; *data = member
+ * data bytes): if it is GNU sparse, read its map. 0: not sparse, or the map
+ * was in the headers and @e is complete (size = apparent size, extents set,
+ * *data unchanged). 1: the map follows in blocks; the parser holds @e and
+ * is in TAR_ST_SPARSE. -EBADMSG, -EFBIG, -ENOTSUP, -ENOMEM.
+ */
+int tar_sparse_start(struct tar_parser *p, const uint8_t *h, struct tar_entry *e, uint64_t *data);
+/* TAR_ST_SPARSE: one more 512-byte block of the map in p->blk. */
+int tar_sparse_block(struct tar_parser *p);
+void tar_sparse_release(struct tar_sparse *sp);
 
 #endif

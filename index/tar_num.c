@@ -68,7 +68,14 @@ int tar_dec_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
 {
 	uint64_t x = 0;
 
-	if (len == 0 || len > 20)
+	if (len == 0)
+		return -EBADMSG;
+	/* Leading zeros are valid ("000999", as some writers pad): drop them first. */
+	while (len > 1 && s[0] == '0') {
+		s++;
+		len--;
+	}
+	if (len > 20)
 		return -EBADMSG;
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9')
@@ -212,8 +219,13 @@ int tar_path_normalise(const char *in, size_t len, char *out, size_t out_size)
 		i += clen + 1;
 		if (clen == 0 || (clen == 1 && c[0] == '.'))
 			continue;
-		if (clen == 2 && c[0] == '.' && c[1] == '.')
-			return -EBADMSG;
+		if (clen == 2 && c[0] == '.' && c[1] == '.') {
+			/* Lexically, as Go's filepath.Clean, and never above the root. */
+			char *up = memrchr(out, '/', n);
+
+			n = up ? (size_t)(up - out) : 0;
+			continue;
+		}
 		if (n + (n > 0) + clen > max)
 			return -EFBIG;
 		if (n > 0)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xarray.h"
 #include "common/xmath.h"
 #include "index/tar_int.h"
 
@@ -25,6 +26,7 @@ void tar_kvset_clear(struct tar_kvset *s)
 	for (uint32_t i = 0; i < s->n; i++)
 		free(s->v[i].key);
 	free(s->v);
+	free(s->sp00);
 	*s = (struct tar_kvset){ 0 };
 }
 
@@ -121,9 +123,37 @@ static int kvset_set(struct tar_kvset *s, const char *key, size_t klen, const vo
 	return 0;
 }
 
+/*
+ * GNU sparse 0.0 repeats GNU.sparse.offset and GNU.sparse.numbytes, one pair
+ * per part: keep them all, in order, strictly alternating (as Go does).
+ */
+static int add_sp00(struct tar_kvset *s, bool is_off, const char *val, size_t vlen)
+{
+	uint64_t v;
+	int r;
+
+	if (is_off != (s->sp00_n % 2 == 0) || tar_dec_u64(val, vlen, TAR_MAX_SIZE, &v) < 0) {
+		log_err("cannot read tar: bad GNU.sparse.%s record", is_off ? "offset" : "numbytes");
+		return -EBADMSG;
+	}
+	r = xarray_grow((void **)&s->sp00, &s->sp00_cap, s->sp00_n, sizeof(*s->sp00), 32,
+			2 * TAR_MAX_EXTENTS);
+	if (r == -EFBIG)
+		log_err("cannot read tar: more than %u GNU.sparse.offset records", TAR_MAX_EXTENTS);
+	if (r < 0)
+		return r;
+	s->sp00[s->sp00_n++] = v;
+	return 0;
+}
+
 static int set_record(struct tar_kvset *s, bool global, const char *key, size_t klen,
 		      const char *val, size_t vlen)
 {
+	if (!global && klen == 17 && memcmp(key, "GNU.sparse.offset", 17) == 0)
+		return add_sp00(s, true, val, vlen);
+	if (!global && klen == 19 && memcmp(key, "GNU.sparse.numbytes", 19) == 0)
+		return add_sp00(s, false, val, vlen);
+
 	if (global && vlen == 0) {
 		char k[256];
 
@@ -197,7 +227,7 @@ static int parse_record(const char *rec, size_t avail, bool global, struct tar_k
 	uint64_t len;
 	size_t klen;
 
-	if (!sp || tar_dec_u64(rec, (size_t)(sp - rec), avail, &len) < 0 || rec[0] == '0' ||
+	if (!sp || tar_dec_u64(rec, (size_t)(sp - rec), avail, &len) < 0 ||
 	    len < (uint64_t)(sp - rec) + 3 || rec[len - 1] != '\n') {
 		log_err("cannot read tar: malformed pax record '%.*s'", quoted(rec, avail), rec);
 		return -EBADMSG;

@@ -13,6 +13,9 @@
  *      comes back); missing parents are synthesised (0755, root, mtime 0);
  *      a hardlink adds a name to its target's inode (the target must
  *      exist by then: earlier in this layer or below; else it is dropped).
+ * A symlinked directory on a member's path is followed inside the root,
+ * as containerd does (tree_path.c), in the merge and in a single layer's
+ * view alike.
  *
  * Build time is a graph of inodes (struct tree_ino) and names (struct
  * tree_dent) with a hash on (parent, name), then tree_fin.c freezes it:
@@ -104,12 +107,14 @@ static int hash_grow(struct tree_builder *b)
 	return 0;
 }
 
-static uint32_t lookup(struct tree_builder *b, uint32_t dir, const char *s, size_t len)
+uint32_t tree_lookup(struct tree_builder *b, uint32_t dir, const char *s, size_t len)
 {
 	uint32_t v = *hash_slot(b, dir, s, len);
 
 	return v && !b->d[v - 1].dead ? v - 1 : TREE_NONE;
 }
+
+#define lookup tree_lookup
 
 static bool is_dir(const struct tree_builder *b, uint32_t dent)
 {
@@ -200,7 +205,7 @@ static void clear_dir(struct tree_builder *b, uint32_t dir)
  * or non-dir components are (re)made synthesised dirs and the result is a
  * dir; otherwise TREE_NONE in *out when absent.
  */
-static int walk(struct tree_builder *b, const char *path, size_t len, int layer, uint32_t *out)
+int tree_walk(struct tree_builder *b, const char *path, size_t len, int layer, uint32_t *out)
 {
 	uint32_t cur = 0, next, inode;
 	size_t i = 0;
@@ -254,13 +259,13 @@ static int apply_whiteout(struct tree_builder *b, const struct idx_entry *e)
 	int r;
 
 	if (e->type == IDX_T_OPAQUE) {
-		r = walk(b, e->path, strlen(e->path), -1, &dir);
+		r = tree_walk_resolved(b, e->path, strlen(e->path), -1, &dir);
 		if (r == 0 && dir != TREE_NONE && is_dir(b, dir))
 			clear_dir(b, dir);
 		return r;
 	}
 	split(e->path, &dlen, &base);
-	r = walk(b, e->path, dlen, -1, &dir);
+	r = tree_walk_resolved(b, e->path, dlen, -1, &dir);
 	if (r < 0 || dir == TREE_NONE || !is_dir(b, dir))
 		return r;
 	victim = lookup(b, dir, base, strlen(base));
@@ -272,13 +277,18 @@ static int apply_whiteout(struct tree_builder *b, const struct idx_entry *e)
 static int add_hardlink(struct tree_builder *b, uint32_t dir, const char *base,
 			const struct idx_entry *e)
 {
+	char link[IDX_MAX_PATH + 1];
 	uint32_t target, dent;
 	const char *lbase;
 	size_t llen;
 	int r;
 
-	split(e->link, &llen, &lbase);
-	r = walk(b, e->link, llen, -1, &target);
+	/* containerd links to fs.RootPath(target): every symlink on it followed. */
+	r = tree_resolve(b, e->link, strlen(e->link), link, &llen);
+	if (r < 0)
+		return r;
+	split(link, &llen, &lbase);
+	r = tree_walk(b, link, llen, -1, &target);
 	if (r < 0)
 		return r;
 	if (target != TREE_NONE && is_dir(b, target))
@@ -310,7 +320,7 @@ static int add_marker(struct tree_builder *b, uint16_t layer, uint32_t id, const
 		if (!name)
 			return -ENOMEM;
 	}
-	r = walk(b, e->path, dlen, layer, &dir);
+	r = tree_walk_resolved(b, e->path, dlen, layer, &dir);
 	if (r < 0)
 		return r;
 	dent = lookup(b, dir, name, strlen(name));
@@ -337,7 +347,7 @@ static int add_entry(struct tree_builder *b, uint16_t layer, uint32_t id, const 
 		return 0;
 	}
 	split(e->path, &dlen, &base);
-	r = walk(b, e->path, dlen, layer, &dir);
+	r = tree_walk_resolved(b, e->path, dlen, layer, &dir);
 	if (r < 0)
 		return r;
 	old = lookup(b, dir, base, strlen(base));

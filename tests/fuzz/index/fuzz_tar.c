@@ -52,6 +52,31 @@ static void check_path(const char *p)
 	}
 }
 
+/* A sparse map as tar_int.h promises it: sorted, not touching, packed, with a hole. */
+static void check_sparse(const struct tar_entry *e)
+{
+	uint64_t end = 0, tar = e->data_off;
+
+	if (!e->sparse) {
+		if (e->n_extents || e->extents)
+			abort();
+		return;
+	}
+	if (e->type != IDX_T_REG || e->size == 0 || e->n_extents > TAR_MAX_EXTENTS)
+		abort();
+	for (uint32_t i = 0; i < e->n_extents; i++) {
+		const struct idx_extent *x = &e->extents[i];
+
+		if (x->len == 0 || (i && x->off <= end) || x->off + x->len > e->size ||
+		    x->tar_off != tar)
+			abort();
+		end = x->off + x->len;
+		tar += x->len;
+	}
+	if (e->n_extents == 1 && e->extents[0].off == 0 && end == e->size)
+		abort();
+}
+
 static int on_entry(void *ctx, const struct tar_entry *e)
 {
 	struct seen *s = ctx;
@@ -71,6 +96,9 @@ static int on_entry(void *ctx, const struct tar_entry *e)
 		abort();
 	if (e->n_xattrs > TAR_MAX_XATTRS)
 		abort();
+	check_sparse(e);
+	for (uint32_t i = 0; i < e->n_extents; i++)
+		s->hash = mix(s->hash, &e->extents[i], sizeof(e->extents[i]));
 	s->hash = mix(s->hash, e, offsetof(struct tar_entry, path));
 	s->hash = mix(s->hash, e->path, strlen(e->path) + 1);
 	if (e->link)

@@ -108,7 +108,7 @@ static int rewrap_load(const uint8_t *payload, size_t plen, size_t at, uint8_t x
 
 	memcpy(p, payload, plen);
 	p[at] ^= x;
-	if (idx_envelope_write(p, plen, &f, &flen) < 0)
+	if (idx_envelope_write(p, plen, 2, &f, &flen) < 0)
 		abort();
 	r = idx_load(f, flen, &l);
 	idx_layer_free(l);

@@ -282,7 +282,6 @@ static void test_whiteouts(void)
 	tw_file(&w, ".wh..wh..opq", "");
 	tw_file(&w, ".wh..wh.plnk/x", "");
 	tw_file(&w, ".wh..wh.aufs", "");
-	tw_file(&w, "c/.wh.", "");
 	tw_file(&w, ".wh.top", "x");
 	tw_eof(&w);
 	is_int(parse_all(&w, w.len, &t), 0, "whiteouts parse");
@@ -290,7 +289,7 @@ static void test_whiteouts(void)
 	ok(has_line(t, "opq 'a/b' 0644"), "opaque names its dir");
 	ok(has_line(t, "opq '' 0644"), "root opaque is ''");
 	ok(has_line(t, "wh 'top' 0644 0:0 1700000000.000000000 size=0"), "top-level whiteout, size 0");
-	ok(strstr(t, "aufs") == NULL && strstr(t, "'c") == NULL, "aufs metadata and '.wh.' skipped");
+	ok(strstr(t, "aufs") == NULL, "aufs metadata skipped");
 	ok(has_line(t, "reg '.wh..wh.plnk/x'"), "only the base name counts as metadata");
 	free(t);
 	tw_free(&w);
@@ -340,7 +339,7 @@ static void hostile_build(struct tw *w, int c)
 	char *big;
 
 	switch (c) {
-	case 0: tw_file(w, "a/../../etc/passwd", "x"); break;
+	case 0: tw_file(w, "a/.wh..", "x"); break;
 	case 1: tw_pax_rec(&rec, "path", "a\0b", 3); tw_pax(w, 'x', &rec); tw_file(w, "f", ""); break;
 	case 2: tw_put(&rec, "99 path=x\n", 10); tw_pax(w, 'x', &rec); tw_file(w, "f", ""); break;
 	case 3: tw_put(&rec, "5 path=x\n", 9); tw_pax(w, 'x', &rec); tw_file(w, "f", ""); break;
@@ -354,7 +353,7 @@ static void hostile_build(struct tw *w, int c)
 		break;
 	case 5: h.size = INT64_C(1) << 62; h.b256_size = true; tw_header(w, &h, 0); break;
 	case 6: h.bad_sum = true; tw_add(w, &h, NULL, 0); break;
-	case 7: tw_link(w, '1', "h", "../x"); break;
+	case 7: tw_link(w, '1', "h", "a/.."); break;
 	case 8: tw_link(w, '1', "h", "./"); break;
 	case 9: h.type = 'S'; tw_add(w, &h, NULL, 0); break;
 	case 10: tw_pax_str(&rec, "GNU.sparse.major", "1"); tw_pax_str(&rec, "GNU.sparse.name", "sp");
@@ -370,7 +369,7 @@ static void hostile_build(struct tw *w, int c)
 		tw_pax(w, 'x', &rec); tw_file(w, "f", ""); break;
 	case 18: tw_file(w, ".", "not a dir"); break;
 	case 19: h.type = 'M'; tw_add(w, &h, NULL, 0); break;
-	case 20: tw_gnu_long(w, 'L', "x/../../y"); tw_file(w, "f", ""); break;
+	case 20: tw_gnu_long(w, 'L', "x/../../.wh..."); tw_file(w, "f", ""); break;
 	case 22:
 		big = calloc(1, 400001);
 		memset(big, 'g', 400000);
@@ -394,17 +393,17 @@ static void hostile_build(struct tw *w, int c)
 static void test_hostile(void)
 {
 	static const struct { int code; const char *what; } rows[] = {
-		{ -EBADMSG, "'..' escaping the layer" },
+		{ -EBADMSG, "whiteout of '.' (containerd: invalid whiteout name)" },
 		{ -EBADMSG, "NUL in a pax path" },
 		{ -EBADMSG, "pax record length longer than the payload" },
 		{ -EBADMSG, "pax record length shorter than the record" },
 		{ -EFBIG, "pax payload over 1 MiB" },
 		{ -EFBIG, "size of 2^62" },
 		{ -EBADMSG, "bad checksum" },
-		{ -EBADMSG, "hardlink target with '..'" },
+		{ -EBADMSG, "hardlink target 'a/..' cleans to nothing" },
 		{ -EBADMSG, "hardlink with an empty target" },
-		{ -ENOTSUP, "old GNU sparse" },
-		{ -ENOTSUP, "pax 1.0 sparse" },
+		{ 0, "old GNU sparse with an empty map: an empty file" },
+		{ -ENOTSUP, "pax sparse of an unknown version (1.-)" },
 		{ -EBADMSG, "bad pax mtime" },
 		{ -EBADMSG, "pax uid over 32 bits" },
 		{ -EBADMSG, "pax header then end of archive" },
@@ -412,9 +411,9 @@ static void test_hostile(void)
 		{ -EBADMSG, "pax record length 0" },
 		{ -EBADMSG, "pax record without '='" },
 		{ -EFBIG, "xattr value over IDX_MAX_XATTR_VALUE" },
-		{ -EBADMSG, "a regular file at the root path" },
+		{ 0, "a regular file at the root path is ignored (containerd)" },
 		{ -ENOTSUP, "multi-volume continuation" },
-		{ -EBADMSG, "GNU long name escaping the layer" },
+		{ -EBADMSG, "GNU long name of a whiteout of '..'" },
 		{ -EFBIG, "path longer than IDX_MAX_PATH" },
 		{ -EFBIG, "global pax records adding up to over 1 MiB" },
 	};
@@ -434,8 +433,9 @@ static void test_normalise(void)
 {
 	static const struct { const char *in; int r; const char *out; } rows[] = {
 		{ "./a/b/", 3, "a/b" }, { "/", 0, "" }, { ".", 0, "" }, { "//a//b//", 3, "a/b" },
-		{ "a/./b/.", 3, "a/b" }, { "..", -EBADMSG, NULL }, { "a/..b", 5, "a/..b" },
-		{ "a/../b", -EBADMSG, NULL }, { "...", 3, "..." },
+		{ "a/./b/.", 3, "a/b" }, { "..", 0, "" }, { "a/..b", 5, "a/..b" },
+		{ "a/../b", 1, "b" }, { "...", 3, "..." }, { "../../etc/x", 5, "etc/x" },
+		{ "/a/b/../../../c/./d/..", 1, "c" }, { "a/b/..", 1, "a" },
 	};
 	char out[64];
 
