@@ -496,8 +496,7 @@ ssize_t fs_store_read_tar(struct fs_store *s, struct fs_layer *l, void *buf, siz
 			  uint64_t u)
 {
 	struct rd d = { .l = l };
-	size_t done = 0;
-	int r = 0;
+	int r;
 
 	if (u >= l->info.tar_size || n == 0)
 		return 0;
@@ -506,19 +505,7 @@ ssize_t fs_store_read_tar(struct fs_store *s, struct fs_layer *l, void *buf, siz
 		return -EIO;
 	deadline_in(&d.deadline, s->o.io_timeout_ms);
 	pthread_mutex_lock(&s->lock);
-	while (done < n && r == 0) {
-		r = idx_span_find(l->idx, u + done, &d.id) < 0 ? -EIO : 0;
-		if (r == 0)
-			r = idx_span_get(l->idx, d.id, &d.sp) < 0 ? -EIO : 0;
-		if (r < 0)
-			break;
-		d.soff = u + done - d.sp.u_start;
-		d.k = (size_t)XMIN_U64(n - done, d.sp.u_len - d.soff);
-		d.dst = (unsigned char *)buf + done;
-		d.waited = false;
-		r = read_span(s, &d);
-		done += d.k;
-	}
+	r = read_tar(s, &d, u, n, buf);
 	pthread_mutex_unlock(&s->lock);
 	return r < 0 ? r : (ssize_t)n;
 }
