@@ -60,26 +60,31 @@ static int load_index(struct fs_layer *l, const void *buf, size_t len, const cha
 	return 0;
 }
 
-/* The index blob @idigest from the local cache (by its own digest) only. */
-static int blob_from_cache(struct fs_store *s, struct fs_layer *l, const char *idigest,
-			   const char *trust)
+/*
+ * An index from the local cache: kind BLOB by its own digest @digest
+ * (vouched for by @trust), or kind BUILT by the layer's digest. A copy that
+ * does not load for this layer is removed.
+ */
+static int from_cache(struct fs_store *s, struct fs_layer *l, enum fs_cache_index_kind k,
+		      const char *digest, const char *trust)
 {
 	void *buf = NULL;
 	size_t len = 0;
 	int r;
 
-	r = fs_cache_index_get(s->cache, FS_CACHE_INDEX_BLOB, idigest, &buf, &len);
+	r = fs_cache_index_get(s->cache, k, digest, &buf, &len);
 	if (r < 0)
 		return r;
 	r = load_index(l, buf, len, trust);
 	free(buf);
 	if (r < 0) {
-		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BLOB, idigest);
+		fs_cache_index_remove(s->cache, k, digest);
 		return r;
 	}
 	l->source = "cache";
 	l->trust = trust;
-	snprintf(l->index_digest, sizeof(l->index_digest), "%s", idigest);
+	if (k == FS_CACHE_INDEX_BLOB)
+		snprintf(l->index_digest, sizeof(l->index_digest), "%s", digest);
 	return 0;
 }
 
@@ -91,7 +96,7 @@ static int blob_get(struct fs_store *s, struct fs_layer *l, const char *idigest,
 	size_t len = 0;
 	int r;
 
-	if (blob_from_cache(s, l, idigest, trust) == 0)
+	if (from_cache(s, l, FS_CACHE_INDEX_BLOB, idigest, trust) == 0)
 		return 0;
 	r = reg_blob_get(s->client, idigest, IDX_MAX_FILE_SIZE, &buf, &len);
 	if (r == 0)
@@ -104,26 +109,6 @@ static int blob_get(struct fs_store *s, struct fs_layer *l, const char *idigest,
 	}
 	free(buf);
 	return r;
-}
-
-static int built_from_cache(struct fs_store *s, struct fs_layer *l)
-{
-	void *buf = NULL;
-	size_t len = 0;
-	int r;
-
-	r = fs_cache_index_get(s->cache, FS_CACHE_INDEX_BUILT, l->digest, &buf, &len);
-	if (r < 0)
-		return r;
-	r = load_index(l, buf, len, "cached");
-	free(buf);
-	if (r < 0) {
-		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BUILT, l->digest);
-		return r;
-	}
-	l->source = "cache";
-	l->trust = "built";
-	return 0;
 }
 
 /* The index blob for @l in artifact manifest @adigest (of manifest @mdigest, if given). */
@@ -257,9 +242,9 @@ static int find_index(struct fs_store *s, struct fs_layer *l, const struct fs_la
 {
 	const char *pin = desc->stratafs_index;
 
-	if (pin && blob_from_cache(s, l, pin, "pinned") == 0)
+	if (pin && from_cache(s, l, FS_CACHE_INDEX_BLOB, pin, "pinned") == 0)
 		return 0;
-	if (built_from_cache(s, l) == 0)
+	if (from_cache(s, l, FS_CACHE_INDEX_BUILT, l->digest, "built") == 0)
 		return 0;
 	if (pin) {
 		if (blob_get(s, l, pin, "pinned") == 0)

@@ -17,37 +17,8 @@
 # containerd's apply makes (archive/tar.go: filepath.Clean on the name,
 # fs.RootPath on its parent) are written out below and compared with the
 # merged tree. Root is required (owners, devices, trusted xattrs). TAP.
-set -euo pipefail
-
-HERE=$(cd "$(dirname "$0")" && pwd)
-BUILDDIR=${BUILDDIR:?BUILDDIR is not set}
-STRATA=${STRATA:-$BUILDDIR/tools/strata}
-DUMP=$BUILDDIR/tests/unit/index/test_index_tar_dump
-WALK="/usr/bin/python3 $HERE/tar_walk.py"
-PY=/usr/bin/python3
-
-n=0
-failed=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $*"
-}
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $*"
-}
-bail() {
-	echo "Bail out! $*"
-	exit 1
-}
-
-[ "$(id -u)" -eq 0 ] || bail "tar_features.sh must run as root (owners, devices, xattrs)"
-[ -x "$DUMP" ] || bail "missing $DUMP (build the tests)"
-[ -x "$STRATA" ] || bail "missing $STRATA"
-
-T=$(mktemp -d /tmp/stratafs-tar-features.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/oracle_lib.sh"
+oracle_init tar-features
 
 # ---- sources ----
 sparse_files() { # DIR: files with holes at the start, middle and end, and all hole

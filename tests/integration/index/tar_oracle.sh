@@ -11,37 +11,8 @@
 # Also: `strata ls -lR` and `strata cat` on the same files, sparse files
 # read back whole, and umoci-style truncated tars. Root is required (owners,
 # devices, trusted xattrs): not being root is a failure, never a skip. TAP.
-set -euo pipefail
-
-HERE=$(cd "$(dirname "$0")" && pwd)
-BUILDDIR=${BUILDDIR:?BUILDDIR is not set}
-STRATA=${STRATA:-$BUILDDIR/tools/strata}
-DUMP=$BUILDDIR/tests/unit/index/test_index_tar_dump
-WALK="/usr/bin/python3 $HERE/tar_walk.py"
-PY=/usr/bin/python3
-
-n=0
-failed=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $*"
-}
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $*"
-}
-bail() {
-	echo "Bail out! $*"
-	exit 1
-}
-
-[ "$(id -u)" -eq 0 ] || bail "tar_oracle.sh must run as root (owners, devices, xattrs)"
-[ -x "$DUMP" ] || bail "missing $DUMP (build the tests)"
-[ -x "$STRATA" ] || bail "missing $STRATA"
-
-T=$(mktemp -d /tmp/stratafs-tar-oracle.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/oracle_lib.sh"
+oracle_init tar-oracle
 
 # ---- the source tree: everything a layer can hold ----
 make_tree() {
