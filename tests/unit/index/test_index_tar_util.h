@@ -40,6 +40,8 @@ struct tw_hdr {
 
 static inline void tw_put(struct tw *w, const void *p, size_t n)
 {
+	if (n == 0)
+		return; /* memcpy's source may not be NULL, even for 0 bytes */
 	if (w->len + n > w->cap) {
 		size_t cap = w->cap ? w->cap : 4096;
 
