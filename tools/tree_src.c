@@ -50,7 +50,8 @@ void cli_src_longopts(struct option *out, const struct option *extra, size_t n_e
 
 	if (n_extra > 16)
 		n_extra = 16;
-	memcpy(own + CLI_SRC_NLONG, extra, n_extra * sizeof(*extra));
+	if (n_extra)
+		memcpy(own + CLI_SRC_NLONG, extra, n_extra * sizeof(*extra));
 	cli_opts_longopts(out, own, CLI_SRC_NLONG + n_extra);
 }
 
