@@ -96,9 +96,11 @@ void cli_src_usage(FILE *f)
 		   "  --index FILE          LAYERFILE: use a saved index instead of indexing it\n"
 		   "  --unpinned tag|never|always  REF: use indexes no digest pins (as stratafs\n"
 		   "                        -o unpinned; default tag: for references by tag only)\n"
-		   "  --layer N             REF: layer N alone (whiteouts shown as files)\n"
+		   "  --layer N             REF: layer N alone (whiteouts shown as files; wins\n"
+		   "                        over --chain)\n"
 		   "  --chain N             BuildKit cache: chain N, layer N merged over its\n"
-		   "                        parents (default: the last layer's chain)\n");
+		   "                        parents (default: the last layer's chain)\n"
+		   "  (with a REF, --cache DIR is also where its indexes and spans are kept)\n");
 	cli_opts_usage(f);
 }
 
