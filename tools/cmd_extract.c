@@ -168,6 +168,11 @@ static int write_node(struct ex *x, int dir, const struct idx_node *n)
 		else
 			r = write_special(x, dir, n);
 	}
+	if (r > 0 && n->nlink > 1) {
+		/* not made (a device as non-root): no later name can link to it */
+		free(x->first[n->ino]);
+		x->first[n->ino] = NULL;
+	}
 	if (r < 0 && !x->logged && x->path.data)
 		log_err("cannot extract '%s': %s", x->path.data, strerror(-r));
 	x->logged = x->logged || r < 0;

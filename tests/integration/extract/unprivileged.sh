@@ -46,4 +46,20 @@ if as_nobody "$STRATA" extract "$REF" "$OUT" --insecure 2>"$HARNESS_DIR/err"; th
 else
 	tap_fail "extract REF DEST as nobody" "$(cat "$HARNESS_DIR/err")"
 fi
+# devices are not made as non-root, nor are their other names (hardlinks)
+python3 - "$NOBODY_HOME/dev.tar" <<'PY'
+import sys, tarfile
+with tarfile.open(sys.argv[1], "w") as tf:
+    for name, kind, link in (("d", tarfile.DIRTYPE, ""), ("d/null", tarfile.CHRTYPE, ""),
+                             ("d/null2", tarfile.LNKTYPE, "d/null"), ("d/fifo", tarfile.FIFOTYPE, "")):
+        t = tarfile.TarInfo(name)
+        t.type, t.linkname, t.mode, t.devmajor, t.devminor = kind, link, 0o755 if kind == tarfile.DIRTYPE else 0o666, 1, 3
+        tf.addfile(t)
+PY
+chmod 0644 "$NOBODY_HOME/dev.tar"
+rc=0
+as_nobody "$STRATA" extract "$NOBODY_HOME/dev.tar" "$NOBODY_HOME/dev" 2>"$HARNESS_DIR/err" || rc=$?
+tap_is "$rc" 0 "extract of a layer with a hardlinked device as nobody: exit 0"
+tap_is "$(cd "$NOBODY_HOME/dev" && find . -mindepth 1 -printf '%y %P\n' | sort | tr '\n' ' ')" "d d p d/fifo " \
+	"... the fifo is made, the device and its other name are not"
 tap_done
