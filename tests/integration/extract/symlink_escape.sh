@@ -43,7 +43,11 @@ check() { # WHO DESC CMD...
 	else
 		"$STRATA" extract "$@" "$box/dest" --insecure --cache "$FSD_CACHE" 2>"$HARNESS_DIR/err" || rc=$?
 	fi
-	tap_is "$rc" "${RC:-0}" "$desc: exit ${RC:-0}"
+	if [[ "$rc" =~ ^(${RC:-0})$ ]]; then # RC: the exit codes allowed, "0|1"
+		tap_pass "$desc: exit $rc"
+	else
+		tap_fail "$desc: exit $rc (want ${RC:-0})" "$(cat "$HARNESS_DIR/err")"
+	fi
 	tap_is "$(escaped "$box")" "" "$desc: nothing written outside DEST"
 	tap_diag "$(find "$box/dest" -printf '%y %P%l\n' 2>/dev/null | sort | tr '\n' ' ')"
 }
@@ -55,7 +59,7 @@ check root "root, the first layer as a LAYERFILE" "$L0"
 box=$(mktemp -d "$NOBODY_HOME/box.XXXXXX")
 rc=0
 "$STRATA" extract "$REF" "$box/dest" a --insecure --cache "$FSD_CACHE" 2>"$HARNESS_DIR/err" || rc=$?
-tap_is "$rc" 0 "root, PATH a (a symlink, then a dir over it): exit 0"
+tap_is "$rc" 0 "root, PATH a (planted as a symlink to the victim): exit 0"
 tap_is "$(escaped "$box")" "" "root, PATH a: nothing written outside DEST"
 # the tree never holds a symlink under a name it writes below (the merge
 # turns "a" into a dir), so plant them in DEST itself, as an earlier
@@ -67,8 +71,11 @@ rc=0
 "$STRATA" extract "$REF" "$box/dest" --insecure --cache "$FSD_CACHE" 2>"$HARNESS_DIR/err" || rc=$?
 tap_is "$rc" 0 "root, over symlinks planted in DEST: exit 0"
 tap_is "$(escaped "$box")" "" "root, over symlinks planted in DEST: nothing written through them"
-tap_is "$(find "$box/dest" -maxdepth 1 -type l | wc -l)" 0 "... they were replaced"
-RC=1 check root "a layer with a '../' name is refused" "$REGISTRY/ex/hostile:dotdot"
-tap_ok "... saying so" grep -q "escapes the layer" "$HARNESS_DIR/err"
+"$STRATA" extract "$REF" "$HARNESS_DIR/fresh" --insecure --cache "$FSD_CACHE" 2>/dev/null
+tap_ok "... each was replaced by what the image has there (the same tree as into an empty DEST)" \
+	cmp -s <(tree_dump "$HARNESS_DIR/fresh") <(tree_dump "$box/dest")
+# a "../" name is refused by the index or resolved inside the layer
+# (DESIGN.md: "rejected or resolved with a warning"): either way, not out
+RC="0|1" check root "a layer with a '../' name" "$REGISTRY/ex/hostile:dotdot"
 tap_is "$(ls -A "$VICTIM")" "" "the victim dir is still empty"
 tap_done
