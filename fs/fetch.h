@@ -107,6 +107,19 @@ ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, voi
 void fs_store_prefetch_start(struct fs_store *s);
 
 /*
+ * Mark the spans that hold regular-file entry @entry of layer @layer_no
+ * as wanted: fs_store_prefetch_wanted() then fetches them, and only them,
+ * in the background (the store's fetch_threads workers, half of them at
+ * once), so that decoding runs on every core while the caller reads them
+ * in order (strata extract). -EINVAL for an entry that is not a regular
+ * file of an open layer. A layer whose spans are all wanted gets its
+ * whole-layer check, as with prefetch_all.
+ */
+int fs_store_want(struct fs_store *s, unsigned layer_no, uint32_t entry);
+/* Start fetching the wanted spans (no-op if a prefetch already runs). */
+void fs_store_prefetch_wanted(struct fs_store *s);
+
+/*
  * Stats as a JSON object (caller frees): per layer digest, bytes fetched,
  * spans fetched / total, fraction fetched, cache hits/misses; totals;
  * fetch latency p50/p90/p99 in ms; errors; index source per layer

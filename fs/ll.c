@@ -143,7 +143,7 @@ static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
 	memset(&sv, 0, sizeof(sv));
 	sv.f_bsize = 4096;
 	sv.f_frsize = 4096;
-	sv.f_blocks = (d->mount->total_size + 4095) / 4096;
+	sv.f_blocks = (d->mount->img->total_size + 4095) / 4096;
 	sv.f_files = fs_view_inode_count(d->mount->view);
 	sv.f_namemax = 255;
 	sv.f_flag = ST_RDONLY | ST_NOSUID | ST_NODEV;

@@ -106,7 +106,7 @@ static ssize_t read_node(struct fs_daemon *d, const struct fs_vnode *n, char *bu
 	if (failed_recently(d, n->ino))
 		return -EIO;
 	t0 = now_ms();
-	r = fs_store_read(d->mount->store, n->layer_no, n->node->entry, buf, size, off);
+	r = fs_store_read(d->mount->img->store, n->layer_no, n->node->entry, buf, size, off);
 	if (r < 0) {
 		/* only slow failures: a fast one (registry refusing) costs the retry nothing */
 		if (r != -ENOMEM && now_ms() - t0 >= FS_FAIL_SLOW_MS)

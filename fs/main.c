@@ -471,7 +471,7 @@ static int serve(struct fuse_session *se, struct fs_mount *m, struct fuse_cmdlin
 		goto out_remove_handlers;
 	}
 	log_info("mounted '%s' (%s, %s view, %zu layers, %llu inodes) on '%s' in %.0f ms",
-		 m->ref_str, m->manifest->digest, fs_view_kind_name(m->kind), m->n_layers,
+		 m->img->ref_str, m->img->manifest->digest, fs_view_kind_name(m->kind), m->img->n_layers,
 		 (unsigned long long)m->n_inodes, copts->mountpoint, m->open_ms);
 	if (notify_fd >= 0)
 		detach(notify_fd);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fs/ internal: what the daemon mounts. fs_mount_open() resolves the
- * reference, chooses the view (merged image, per-layer view, BuildKit
+ * fs/ internal: what the daemon mounts. fs_mount_open() opens the
+ * reference (fs/image.h), chooses the view (merged image, per-layer view, BuildKit
  * cache), opens every layer index (in parallel) and builds the trees; no
  * layer data is fetched. FUSE-free.
  *
@@ -17,23 +17,12 @@
 #include <time.h>
 
 #include "fs/fetch.h"
+#include "fs/image.h"
 #include "fs/view_int.h"
 #include "registry/registry.h"
 
 /* The name of the extended attribute on the mount root that holds the stats. */
 #define FS_STATS_XATTR "user.stratafs.stats"
-
-/*
- * -o unpinned: may an index that nothing trusted pins (a referrer, the
- * fallback tag) be used? TAG, the default, for references by tag only:
- * whoever can write those indexes can move the tag itself, so they add no
- * new trust; a reference by digest promises bytes that cannot change, and
- * a repository with immutable tags makes a tag the same promise (use
- * NEVER there).
- */
-enum fs_unpinned { FS_UNPINNED_TAG = 0, FS_UNPINNED_NEVER, FS_UNPINNED_ALWAYS };
-/* "tag", "never", "always" -> the mode; -EINVAL otherwise. */
-int fs_unpinned_parse(const char *s, enum fs_unpinned *out);
 
 struct fs_mount_opts {
 	const char *ref;
@@ -49,17 +38,10 @@ enum fs_view_kind { FS_VIEW_IMAGE, FS_VIEW_LAYERS, FS_VIEW_BUILDKIT };
 
 
 struct fs_mount {
-	struct reg_ref ref;
-	char *ref_str;
-	struct reg_client *client;
-	struct fs_store *store;
-	struct reg_manifest *manifest; /* the image manifest or the BuildKit cache */
-	struct reg_manifest *top;      /* the index it was chosen from, or NULL */
+	struct fs_image *img;          /* reference, client, store, manifest, layers */
 	enum fs_view_kind kind;
 	struct fs_view *view;
-	size_t n_layers;               /* layers opened */
 	uint64_t n_inodes;
-	uint64_t total_size;           /* sum of regular file sizes (statfs) */
 	time_t started;                /* wall clock, for synthetic nodes */
 	struct timespec mono_started;
 	double open_ms;                /* time fs_mount_open() took */
@@ -78,18 +60,7 @@ const char *fs_view_kind_name(enum fs_view_kind k);
 char *fs_mount_stats_json(struct fs_mount *m, size_t *len);
 
 /* Build the BuildKit cache view of @m (mount_bk.c). */
-int fs_mount_build_buildkit(struct fs_mount *m, const struct fs_mount_opts *o);
-
-/*
- * Open the layers @descs[0..n) of m->manifest in parallel: store layer
- * numbers in @nos, indexes in @idx. @diff_id (may be NULL) gives layer
- * i's diff_id, checked if the layer has to be streamed (see struct
- * fs_layer_origin). The first error is returned.
- */
-int fs_mount_open_layers(struct fs_mount *m, const struct fs_mount_opts *o,
-			 const struct reg_descriptor *const *descs, size_t n,
-			 int (*diff_id)(void *ctx, size_t layer, const char **out), void *diff_id_ctx,
-			 unsigned *nos, const struct idx_layer **idx);
+int fs_mount_build_buildkit(struct fs_mount *m);
 
 /* Build a tree of @n layers and add it to m->view; the tree id or -errno. */
 int fs_mount_add_tree(struct fs_mount *m, const struct idx_layer *const *idx, const unsigned *nos,

@@ -34,7 +34,7 @@ static int collect_built(struct fs_mount_push *p)
 	const char *src, *trust;
 	size_t cap = 0;
 
-	for (unsigned no = 0; fs_store_layer_get(p->m->store, no, &src, &trust, &idx) == 0; no++) {
+	for (unsigned no = 0; fs_store_layer_get(p->m->img->store, no, &src, &trust, &idx) == 0; no++) {
 		if (!src || strcmp(src, "built") != 0)
 			continue;
 		if (p->n == cap) {
@@ -67,9 +67,9 @@ int fs_mount_push_new(struct fs_mount *m, const struct reg_opts *reg, struct fs_
 				 "registry; nothing to push");
 		goto out_free;
 	}
-	r = reg_pusher_new(reg, &m->ref, &p->pusher);
+	r = reg_pusher_new(reg, &m->img->ref, &p->pusher);
 	if (r < 0) {
-		log_err("push_index: cannot create a pusher for '%s': %s", m->ref_str, strerror(-r));
+		log_err("push_index: cannot create a pusher for '%s': %s", m->img->ref_str, strerror(-r));
 		goto out_free;
 	}
 	*out = p;
@@ -86,13 +86,13 @@ static void *push_main(void *arg)
 	char digest[DIGEST_STR_LEN];
 	int r;
 
-	r = fs_index_push(p->pusher, p->m->manifest, p->idx, p->n, false, digest, NULL);
+	r = fs_index_push(p->pusher, p->m->img->manifest, p->idx, p->n, false, digest, NULL);
 	if (r < 0)
 		log_err("push_index: cannot push the index of %zu layer(s) of '%s': %s", p->n,
-			p->m->ref_str, strerror(-r));
+			p->m->img->ref_str, strerror(-r));
 	else
 		log_info("push_index: pushed index artifact '%s' for '%s' (%zu layer(s))", digest,
-			 p->m->manifest->digest, p->n);
+			 p->m->img->manifest->digest, p->n);
 	return NULL;
 }
 

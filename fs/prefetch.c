@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Background work for idle workers, lowest priority last: readahead hints
- * queued by sequential readers, then the prefetch_all cursor, which walks
- * every span of every layer once (layers opened later are walked too).
+ * queued by sequential readers, then the prefetch cursor, which walks
+ * every span of every layer once (layers opened later are walked too),
+ * or only the spans marked wanted (fs_store_want(): what strata extract
+ * is about to read).
  * Both claim only ABSENT spans, so they never duplicate a fetch and skip
  * what the cache dir already holds. Once the cursor has passed a layer's
  * last span, the layer's whole-layer check is queued (layer_check.c).
- * Everything here runs under s->lock.
+ * Everything here runs under s->lock (fs_store_want() and
+ * fs_store_prefetch_wanted(), at the end, take it).
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "fs/store_int.h"
@@ -70,6 +74,24 @@ static bool claimable(const struct fs_layer *l, uint32_t id)
 	return l->spans[id].state == FS_SP_ABSENT && !l->spans[id].hot;
 }
 
+/* The cursor's next span from @id: claimable (and wanted, in wanted mode). */
+static bool cursor_takes(const struct fs_store *s, const struct fs_layer *l, uint32_t id)
+{
+	return claimable(l, id) && (!s->pf_wanted || l->spans[id].want);
+}
+
+/* The last span of the run the cursor may claim from @id. */
+static uint32_t cursor_last(const struct fs_store *s, const struct fs_layer *l, uint32_t id)
+{
+	uint32_t last = id;
+
+	if (!s->pf_wanted)
+		return l->info.n_spans - 1;
+	while (last + 1 < l->info.n_spans && l->spans[last + 1].want)
+		last++;
+	return last;
+}
+
 static struct fs_job *next_hint(struct fs_store *s, bool *full)
 {
 	struct fs_job *j = NULL;
@@ -99,18 +121,65 @@ struct fs_job *fs_bg_next(struct fs_store *s)
 	while (!j && !full && s->pf_active && s->pf_layer < s->n_layers) {
 		struct fs_layer *l = s->layers[s->pf_layer];
 
-		while (s->pf_span < l->info.n_spans && !claimable(l, s->pf_span))
+		while (s->pf_span < l->info.n_spans && !cursor_takes(s, l, s->pf_span))
 			s->pf_span++;
 		if (s->pf_span < l->info.n_spans) {
-			j = bg_job(s, l, s->pf_span, l->info.n_spans - 1, &full);
+			j = bg_job(s, l, s->pf_span, cursor_last(s, l, s->pf_span), &full);
 			s->pf_span += j ? j->count : full ? 0 : 1;
 		} else {
-			/* every span claimed or present: the layer is read in full, check it */
-			if (l->check == FS_CHECK_NONE && (j = fs_check_job(l)))
+			/*
+			 * every span claimed or present: the layer is read in
+			 * full, check it (in wanted mode, only if all were wanted)
+			 */
+			bool whole = !s->pf_wanted || l->n_want == l->info.n_spans;
+
+			if (whole && l->check == FS_CHECK_NONE && (j = fs_check_job(l)))
 				l->check = FS_CHECK_QUEUED;
 			s->pf_layer++;
 			s->pf_span = 0;
 		}
 	}
 	return j;
+}
+
+int fs_store_want(struct fs_store *s, unsigned layer_no, uint32_t entry)
+{
+	const struct idx_entry *e;
+	struct fs_layer *l;
+	uint32_t first, last;
+	int r = -EINVAL;
+
+	pthread_mutex_lock(&s->lock);
+	l = layer_no < s->n_layers ? s->layers[layer_no] : NULL;
+	e = l ? idx_entry_get(l->idx, entry) : NULL;
+	if (!e || e->type != IDX_T_REG)
+		goto out_unlock;
+	r = 0;
+	if (e->size == 0)
+		goto out_unlock;
+	r = -EIO;
+	if (idx_span_find(l->idx, e->data_off, &first) < 0 ||
+	    idx_span_find(l->idx, e->data_off + e->size - 1, &last) < 0)
+		goto out_unlock;
+	for (uint32_t id = first; id <= last; id++) {
+		l->n_want += !l->spans[id].want;
+		l->spans[id].want = true;
+	}
+	r = 0;
+out_unlock:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+void fs_store_prefetch_wanted(struct fs_store *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (!s->pf_active) {
+		s->pf_wanted = true;
+		s->pf_active = true;
+		s->pf_layer = 0;
+		s->pf_span = 0;
+	}
+	pthread_cond_broadcast(&s->work);
+	pthread_mutex_unlock(&s->lock);
 }

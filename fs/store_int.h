@@ -61,6 +61,7 @@ struct fs_hot {
 
 struct fs_span_st {
 	uint8_t state;      /* enum fs_span_state */
+	bool want;          /* fs_store_want(): prefetch it when only wanted spans are */
 	int16_t err;        /* the last fetch's error; 0 after a success */
 	uint32_t gen;       /* bumped each time a fetch or check of it ends */
 	uint32_t touched;   /* fs_now_us()/1e6 when its file's mtime was last set */
@@ -97,6 +98,7 @@ struct fs_layer {
 	uint8_t check;       /* enum fs_check, protected by s->lock */
 	bool bad;            /* FS_CHECK_FAILED: every read fails */
 	struct fs_span_st *spans; /* info.n_spans, protected by s->lock */
+	uint32_t n_want;     /* spans with want set, protected by s->lock */
 	struct fs_seq seq[FS_SEQ_SLOTS];
 	/* counters, protected by s->lock */
 	uint64_t bytes_fetched, spans_fetched, fetches, hits, misses, errors;
@@ -138,6 +140,7 @@ struct fs_store {
 	struct fs_ra_hint ra[FS_RA_QUEUE];
 	unsigned ra_head, ra_len;
 	bool pf_active;
+	bool pf_wanted;       /* the prefetch cursor claims only wanted spans */
 	unsigned pf_layer;
 	uint32_t pf_span;
 	unsigned bg_active, bg_max;

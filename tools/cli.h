@@ -14,6 +14,7 @@ int cmd_blob(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_commit(int argc, char **argv);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * strata cat LAYERFILE PATH [--index FILE]
+ * strata cat LAYERFILE|REF PATH [source options]
  *
- * Prints one file of a local layer blob through its index, reading only
- * the spans it needs (idx_file_read over pread). A symlink as the last
+ * Prints one file of a local layer blob or of a reference (merged as the
+ * daemon mounts it, tools/tree_src.c) through its index, reading only
+ * the spans it needs (a pread of the file, a Range request or the span
+ * cache for a reference). A symlink as the last
  * component is followed inside the layer (40 hops at most, like the
  * kernel's limit); symlinks in the middle of PATH are not.
  */
@@ -16,7 +18,8 @@
 #include "common/log.h"
 #include "index/index.h"
 #include "tools/cli.h"
-#include "tools/local_layer.h"
+#include "tools/cli_opts.h"
+#include "tools/tree_src.h"
 
 #define CAT_BUF (1u << 20)
 #define MAX_HOPS 40
@@ -54,9 +57,8 @@ static int resolve(const struct idx_tree *t, const char *path, const struct idx_
 	return -ELOOP;
 }
 
-static int cat_node(const struct cli_local *c, const struct idx_node *n, const char *path)
+static int cat_node(struct cli_src *c, const struct idx_node *n, const char *path)
 {
-	const struct idx_layer *l = cli_local_layer(c);
 	uint64_t off = 0;
 	char *buf;
 	int r = 0;
@@ -71,7 +73,7 @@ static int cat_node(const struct cli_local *c, const struct idx_node *n, const c
 	if (!buf)
 		return -ENOMEM;
 	while (off < n->size) {
-		ssize_t got = idx_file_read(l, n->entry, cli_local_reader(c), buf, CAT_BUF, off);
+		ssize_t got = cli_src_read(c, n, buf, CAT_BUF, off);
 
 		if (got <= 0) {
 			r = got < 0 ? (int)got : -EBADMSG;
@@ -92,45 +94,59 @@ static int cat_node(const struct cli_local *c, const struct idx_node *n, const c
 
 static int usage(FILE *f)
 {
-	fprintf(f, "usage: strata cat LAYERFILE PATH [--index FILE]\n"
+	fprintf(f, "usage: strata cat LAYERFILE|REF PATH [options]\n"
 		   "  LAYERFILE   a local layer blob: .tar, .tar.gz or .tar.zst\n"
-		   "  --index FILE  use a saved index instead of indexing LAYERFILE\n");
+		   "  REF         anything else: an image or cache in a registry, merged as\n"
+		   "              stratafs mounts it (only the spans of PATH are fetched)\n");
+	cli_src_usage(f);
 	return f == stdout ? CLI_OK : CLI_USAGE;
+}
+
+static int parse_args(int argc, char **argv, struct cli_src_opts *so)
+{
+	struct option longopts[CLI_OPTS_NLONG + CLI_SRC_NLONG + 1];
+	int opt;
+
+	cli_src_longopts(longopts, NULL, 0);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, CLI_OPTS_SHORT, longopts, NULL)) != -1) {
+		if (cli_src_handle(so, opt, optarg) < 0)
+			return usage(stderr);
+	}
+	if (cli_opts_finish(&so->cli) < 0)
+		return CLI_USAGE;
+	if (so->cli.help)
+		return usage(stdout);
+	if (argc - optind != 2)
+		return usage(stderr);
+	return -1;
 }
 
 int cmd_cat(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "index", required_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *index_file = NULL;
+	struct cli_src_opts so;
 	const struct idx_node *n;
-	struct cli_local *c = NULL;
-	int opt, r;
+	struct cli_src *c = NULL;
+	int r;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'i': index_file = optarg; break;
-		case 'h': return usage(stdout);
-		default: return usage(stderr);
-		}
-	}
-	if (argc - optind != 2)
-		return usage(stderr);
-	if (cli_local_open(argv[optind], index_file, &c) < 0)
-		return CLI_FAIL;
-	r = resolve(cli_local_tree(c), argv[optind + 1], &n);
+	cli_src_opts_init(&so);
+	r = parse_args(argc, argv, &so);
+	if (r >= 0)
+		goto out_release;
+	r = cli_src_open(argv[optind], &so, &c);
+	if (r < 0)
+		goto out_release;
+	r = resolve(cli_src_tree(c), argv[optind + 1], &n);
 	if (r < 0)
 		log_err("cannot access '%s': %s", argv[optind + 1], strerror(-r));
 	else
 		r = cat_node(c, n, argv[optind + 1]);
-	cli_local_close(c);
+	cli_src_close(c);
 	if (r == 0 && fflush(stdout) != 0) {
 		log_err("cannot write: %s", strerror(errno));
 		r = -EIO;
 	}
-	return r < 0 ? CLI_FAIL : CLI_OK;
+out_release:
+	cli_src_opts_release(&so);
+	return r < 0 ? CLI_FAIL : r;
 }

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * strata ls LAYERFILE [PATH] [-l] [-R|--recursive] [--index FILE]
+ * strata ls LAYERFILE|REF [PATH] [-l] [-R|--recursive] [source options]
  *
  * Lists a local layer blob (.tar, .tar.gz, .tar.zst; the compression is
  * sniffed) through its index: built in memory by streaming the file once,
- * or loaded from --index. The tree is that one layer's view, whiteouts
- * shown as the ".wh.*" files they are in the tar.
+ * or loaded from --index; the tree is that one layer's view, whiteouts
+ * shown as the ".wh.*" files they are in the tar. Or a reference, merged
+ * as the daemon mounts it (tools/tree_src.c): only indexes are read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +23,7 @@
 #include "common/log.h"
 #include "index/index.h"
 #include "tools/cli.h"
-#include "tools/local_layer.h"
+#include "tools/tree_src.h"
 
 /* ---- strata ls ---- */
 
@@ -122,63 +123,89 @@ static int start_path(const char *arg, struct dbuf *path)
 
 static int usage(FILE *f)
 {
-	fprintf(f, "usage: strata ls LAYERFILE [PATH] [-l] [-R|--recursive] [--index FILE]\n"
+	fprintf(f, "usage: strata ls LAYERFILE|REF [PATH] [-l] [-R|--recursive] [options]\n"
 		   "  LAYERFILE   a local layer blob: .tar, .tar.gz or .tar.zst\n"
+		   "  REF         anything else: an image or cache in a registry, merged as\n"
+		   "              stratafs mounts it (only its indexes are fetched)\n"
 		   "  -l          long format: mode, links, uid, gid, size, mtime (UTC)\n"
-		   "  -R, --recursive  list subdirectories too, with paths\n"
-		   "  --index FILE     use a saved index instead of indexing LAYERFILE\n");
+		   "  -R, --recursive  list subdirectories too, with paths\n");
+	cli_src_usage(f);
 	return f == stdout ? CLI_OK : CLI_USAGE;
+}
+
+static int parse_args(int argc, char **argv, struct cli_src_opts *so, struct ls_opts *o)
+{
+	static const struct option own[] = { { "recursive", no_argument, NULL, 'R' } };
+	struct option longopts[CLI_OPTS_NLONG + CLI_SRC_NLONG + 2];
+	int opt;
+
+	cli_src_longopts(longopts, own, 1);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, CLI_OPTS_SHORT "lR", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'l': o->longfmt = true; break;
+		case 'R': o->recursive = true; break;
+		default:
+			if (cli_src_handle(so, opt, optarg) < 0)
+				return usage(stderr);
+		}
+	}
+	if (cli_opts_finish(&so->cli) < 0)
+		return CLI_USAGE;
+	if (so->cli.help)
+		return usage(stdout);
+	if (argc - optind < 1 || argc - optind > 2)
+		return usage(stderr);
+	return -1;
+}
+
+static int list(struct cli_src *c, const char *path, const struct ls_opts *o)
+{
+	const struct idx_tree *t = cli_src_tree(c);
+	const struct idx_node *n;
+	struct dbuf prefix;
+	uint64_t ino;
+	int r;
+
+	r = idx_tree_resolve(t, path, &ino);
+	if (r < 0) {
+		log_err("cannot access '%s': %s", path, strerror(-r));
+		return r;
+	}
+	n = idx_tree_node(t, ino);
+	dbuf_init(&prefix, 1 << 20);
+	r = o->recursive ? start_path(path, &prefix) : 0;
+	if (r == 0 && n->type == IDX_T_DIR)
+		r = list_dir(t, ino, &prefix, o);
+	else if (r == 0)
+		print_node(t, n, path, o);
+	if (r < 0)
+		log_err("cannot list '%s': %s", path, strerror(-r));
+	dbuf_release(&prefix);
+	return r;
 }
 
 int cmd_ls(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "recursive", no_argument, NULL, 'R' }, { "index", required_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },      { NULL, 0, NULL, 0 },
-	};
+	struct cli_src_opts so;
 	struct ls_opts o = { 0 };
-	const char *index_file = NULL, *path;
-	struct cli_local *c = NULL;
-	const struct idx_node *n;
-	struct dbuf prefix;
-	uint64_t ino;
-	int opt, r;
+	struct cli_src *c = NULL;
+	int r;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "lRh", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'l': o.longfmt = true; break;
-		case 'R': o.recursive = true; break;
-		case 'i': index_file = optarg; break;
-		case 'h': return usage(stdout);
-		default: return usage(stderr);
-		}
-	}
-	if (argc - optind < 1 || argc - optind > 2)
-		return usage(stderr);
-	path = argc - optind == 2 ? argv[optind + 1] : "";
-	if (cli_local_open(argv[optind], index_file, &c) < 0)
-		return CLI_FAIL;
-	r = idx_tree_resolve(cli_local_tree(c), path, &ino);
-	if (r < 0) {
-		log_err("cannot access '%s': %s", path, strerror(-r));
-		cli_local_close(c);
-		return CLI_FAIL;
-	}
-	n = idx_tree_node(cli_local_tree(c), ino);
-	dbuf_init(&prefix, 1 << 20);
-	r = o.recursive ? start_path(path, &prefix) : 0;
-	if (r == 0 && n->type == IDX_T_DIR)
-		r = list_dir(cli_local_tree(c), ino, &prefix, &o);
-	else if (r == 0)
-		print_node(cli_local_tree(c), n, path, &o);
-	if (r < 0)
-		log_err("cannot list '%s': %s", path, strerror(-r));
-	dbuf_release(&prefix);
-	cli_local_close(c);
+	cli_src_opts_init(&so);
+	r = parse_args(argc, argv, &so, &o);
+	if (r >= 0)
+		goto out_release;
+	r = CLI_FAIL;
+	if (cli_src_open(argv[optind], &so, &c) < 0)
+		goto out_release;
+	r = list(c, argc - optind == 2 ? argv[optind + 1] : "", &o) < 0 ? CLI_FAIL : CLI_OK;
+	cli_src_close(c);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		log_err("cannot write the listing: %s", strerror(errno));
-		return CLI_FAIL;
+		r = CLI_FAIL;
 	}
-	return r < 0 ? CLI_FAIL : CLI_OK;
+out_release:
+	cli_src_opts_release(&so);
+	return r;
 }
