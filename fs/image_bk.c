@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The layers of a BuildKit registry cache (both forms: image-manifest=true
- * OCI manifest and the legacy index; PROTOCOLS.md §1), FUSE-free: the
+ * OCI manifest and the legacy index, as BuildKit's cache exporter writes
+ * them; see the README's "What the root of the mount shows"), FUSE-free: the
  * cache config, each distinct blob opened once, and the chains (a config
  * layer merged over its parents). A config layer whose blob is not in
  * the manifest is skipped with a warning (BuildKit drops such results

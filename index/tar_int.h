@@ -13,7 +13,7 @@
  * variants (unsigned and signed byte sums). Rejected with a logged reason:
  * bad checksums, invalid whiteout names, NUL bytes in paths, sizes >= 2^62,
  * special payloads > 1 MiB (-EFBIG), unknown sparse versions and
- * multi-volume members (-ENOTSUP). See PROTOCOLS.md §5.3.
+ * multi-volume members (-ENOTSUP). The rules, with examples: docs/tar.md.
  *
  * Not thread-safe: one parser per thread. Only used inside index/.
  */

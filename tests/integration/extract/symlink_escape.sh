@@ -75,7 +75,7 @@ tap_is "$(escaped "$box")" "" "root, over symlinks planted in DEST: nothing writ
 tap_ok "... each was replaced by what the image has there (the same tree as into an empty DEST)" \
 	cmp -s <(tree_dump "$HARNESS_DIR/fresh") <(tree_dump "$box/dest")
 # a "../" name is refused by the index or resolved inside the layer
-# (DESIGN.md: "rejected or resolved with a warning"): either way, not out
+# (docs/tar.md: containerd's rules): either way, not out
 RC="0|1" check root "a layer with a '../' name" "$REGISTRY/ex/hostile:dotdot"
 tap_is "$(ls -A "$VICTIM")" "" "the victim dir is still empty"
 tap_done
