@@ -457,8 +457,6 @@ ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, voi
 
 	if (!e || e->type != IDX_T_REG)
 		return -EINVAL;
-	if (d.l->bad)
-		return -EIO; /* failed its whole-layer check */
 	if (off >= e->size || n == 0)
 		return 0;
 	n = (size_t)XMIN_U64(n, e->size - off);
@@ -467,6 +465,10 @@ ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, voi
 		return -EIO;
 	deadline_in(&d.deadline, s->o.io_timeout_ms);
 	pthread_mutex_lock(&s->lock);
+	if (d.l->bad) {
+		pthread_mutex_unlock(&s->lock);
+		return -EIO; /* failed its whole-layer check */
+	}
 	seq = seq_note(s, d.l, entry, off, n);
 	/* Piece by piece: the holes of a sparse file are zeros and fetch nothing. */
 	while (done < n && r == 0) {

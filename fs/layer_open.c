@@ -233,6 +233,7 @@ static int expect_diff_id(struct fs_store *s, struct fs_layer *l,
 		idx_layer_info(l->idx, &l->info);
 	}
 	snprintf(l->diff_id, sizeof(l->diff_id), "%s", want ? want : l->info.diff_id);
+	l->diff_id_known = want != NULL;
 	return 0;
 }
 

@@ -129,11 +129,15 @@ struct fs_job *fs_bg_next(struct fs_store *s)
 		} else {
 			/*
 			 * every span claimed or present: the layer is read in
-			 * full, check it (in wanted mode, only if all were wanted)
+			 * full, check it (in wanted mode, only if all were
+			 * wanted) against the config's diff_id. Not with one
+			 * worker: the check would wait for fetches that only
+			 * its own thread could run.
 			 */
 			bool whole = !s->pf_wanted || l->n_want == l->info.n_spans;
 
-			if (whole && l->check == FS_CHECK_NONE && (j = fs_check_job(l)))
+			if (whole && l->diff_id_known && s->n_workers > 1 &&
+			    l->check == FS_CHECK_NONE && (j = fs_check_job(l)))
 				l->check = FS_CHECK_QUEUED;
 			s->pf_layer++;
 			s->pf_span = 0;
@@ -147,6 +151,7 @@ int fs_store_want(struct fs_store *s, unsigned layer_no, uint32_t entry)
 	const struct idx_entry *e;
 	struct fs_layer *l;
 	uint32_t first, last;
+	uint64_t stored;
 	int r = -EINVAL;
 
 	pthread_mutex_lock(&s->lock);
@@ -155,11 +160,13 @@ int fs_store_want(struct fs_store *s, unsigned layer_no, uint32_t entry)
 	if (!e || e->type != IDX_T_REG)
 		goto out_unlock;
 	r = 0;
-	if (e->size == 0)
+	/* the bytes it has in the tar: a sparse file's holes are in no span */
+	stored = idx_entry_stored(e);
+	if (stored == 0)
 		goto out_unlock;
 	r = -EIO;
 	if (idx_span_find(l->idx, e->data_off, &first) < 0 ||
-	    idx_span_find(l->idx, e->data_off + e->size - 1, &last) < 0)
+	    idx_span_find(l->idx, e->data_off + stored - 1, &last) < 0)
 		goto out_unlock;
 	for (uint32_t id = first; id <= last; id++) {
 		l->n_want += !l->spans[id].want;

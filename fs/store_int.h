@@ -95,8 +95,9 @@ struct fs_layer {
 	char index_digest[DIGEST_STR_LEN]; /* the index blob's, "" when built here */
 	/* what the layer's tar must hash to: the config's diff_id when known, else the index's */
 	char diff_id[DIGEST_STR_LEN];
+	bool diff_id_known;  /* diff_id is the config's: the whole-layer check can run */
 	uint8_t check;       /* enum fs_check, protected by s->lock */
-	bool bad;            /* FS_CHECK_FAILED: every read fails */
+	bool bad;            /* FS_CHECK_FAILED: every read fails; protected by s->lock */
 	struct fs_span_st *spans; /* info.n_spans, protected by s->lock */
 	uint32_t n_want;     /* spans with want set, protected by s->lock */
 	struct fs_seq seq[FS_SEQ_SLOTS];

@@ -273,6 +273,9 @@ static int write_path(struct ex *x, const struct idx_node *const *chain, size_t 
 			r = xw_finish_fd(&x->w, fds[k], idx_tree_entry(x->t, chain[k]));
 		close(fds[k]);
 	}
+	if (r < 0 && !x->logged)
+		log_err("cannot extract '%s': %s", x->path.data ? x->path.data : "", strerror(-r));
+	x->logged = x->logged || r < 0;
 	x->path.len = 0;
 	if (x->path.data)
 		x->path.data[0] = '\0';
@@ -379,6 +382,11 @@ static int run(struct ex *x, char **paths, size_t n)
 	for (size_t i = 0; r == 0 && i < nt; i++) {
 		r = want_tree(x, tg[i].len ? tg[i].chain[tg[i].len - 1]
 					   : idx_tree_node(x->t, IDX_ROOT_INO));
+		if (r < 0) {
+			log_err("cannot plan what to fetch for '%s': %s", n ? paths[i] : "/",
+				strerror(-r));
+			x->logged = true;
+		}
 	}
 	if (r == 0)
 		cli_src_prefetch(x->src);

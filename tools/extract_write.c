@@ -2,8 +2,8 @@
 /*
  * The file system side of `strata extract`: create names relative to
  * directory fds, never following a symlink (see extract_write.h), then set
- * what the tar says, in the order that keeps it: xattrs, owner (which
- * clears set-id bits), mode, and times last. As non-root, like
+ * what the tar says, in the order that keeps it: owner (a chown clears
+ * set-id bits and security.capability), xattrs, mode, times last. As non-root, like
  * `umoci unpack --rootless` and GNU tar, files are owned by the caller,
  * devices are not made and only user.* xattrs can be set.
  */
@@ -59,6 +59,18 @@ int xw_dir(int dir, const char *name, int *fd)
 	}
 	if (r < 0)
 		return -errno;
+	/*
+	 * A directory already in DEST may belong to someone who could swap
+	 * its entries while we write (a name made a symlink between our
+	 * create and our chmod): as root, make it ours and private until its
+	 * own attributes are set at the end (xw_finish_fd()).
+	 */
+	if (geteuid() == 0 && (fchown(r, 0, 0) < 0 || fchmod(r, 0700) < 0)) {
+		int e = -errno;
+
+		close(r);
+		return e;
+	}
 	*fd = r;
 	return 0;
 }
@@ -189,9 +201,10 @@ int xw_finish_fd(struct xw *w, int fd, const struct idx_entry *e)
 {
 	struct timespec ts[2];
 
-	set_xattrs(w, fd, e);
+	/* owner first: a chown clears security.capability (and set-id bits) */
 	if (w->as_root && fchown(fd, e->uid, e->gid) < 0)
 		return -errno;
+	set_xattrs(w, fd, e);
 	if (fchmod(fd, e->mode & 07777) < 0)
 		return -errno;
 	times_of(e, ts);
@@ -204,8 +217,8 @@ int xw_finish_at(struct xw *w, int dir, const char *name, uint8_t type, const st
 
 	if (w->as_root && fchownat(dir, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	/* a symlink's mode means nothing on Linux; the name is ours, not a link, otherwise */
-	if (type != IDX_T_SYMLINK && fchmodat(dir, name, e->mode & 07777, 0) < 0)
+	/* a symlink's mode means nothing on Linux; never follow one swapped in for our name */
+	if (type != IDX_T_SYMLINK && fchmodat(dir, name, e->mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	times_of(e, ts);
 	return utimensat(dir, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;

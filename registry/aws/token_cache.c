@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@
 #include "common/log.h"
 #include "common/safedir.h"
 #include "registry/aws/aws_int.h"
+
+static _Atomic unsigned tmp_seq; /* temp file names of this process */
 
 #define CACHE_MAX_FILE (128u << 10)
 
@@ -186,7 +189,9 @@ int reg_ecr_cache_store(const char *dir, const struct reg_ecr_host *h, const cha
 		return dfd;
 	if (fstat(dfd, &st) == 0 && (st.st_mode & 077))
 		fchmod(dfd, 0700); /* ours (checked): readable by others is not needed */
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", name, (long)getpid());
+	/* unique per writer: two threads of one process refreshing at once */
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", name, (long)getpid(),
+		 atomic_fetch_add(&tmp_seq, 1u));
 	root = json_pack("{s:s, s:I, s:I}", "token", in->token, "requestedAt",
 			 (json_int_t)in->requested_at, "expiresAt", (json_int_t)in->expires_at);
 	text = root ? json_dumps(root, JSON_COMPACT) : NULL;

@@ -168,6 +168,11 @@ tap_is "$(ls -A "$MNT/etc" | tr '\n' ' ')" "passwd passwd- xattrs y " \
 tap_is "$(readlink "$MNT/etc-link") $(readlink "$MNT/bin") $(readlink "$MNT/esc")" \
 	"/etc usr/bin ../../../tmp" "the symlinks on the paths stay symlinks"
 tap_ok "unmount" fsd_umount "$MNT"
+# strata extract of the same image (no FUSE): the same tree, sparse files included
+tap_ok "strata extract the image" "$STRATA" extract "$REGISTRY/fs/tarfeat:feat" "$H/x" --insecure \
+	--cache "$H/xcache"
+tree_dump "$H/x" >"$H/got-x.txt"
+tap_ok "strata extract equals umoci unpack too" diff -u "$H/want.txt" "$H/got-x.txt"
 
 tap_ok "mount the image GNU tar reads and Go does not" fsd_mount fs/tarfeat:gnuonly "$MNT"
 tree_dump "$H/gnu" >"$H/want-gnu.txt"
