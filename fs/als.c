@@ -26,64 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 
 #include "common/log.h"
-#include "fs/als_int.h"
-
-#define SLOT_SHIFT 32
-#define LOCAL_MASK ((UINT64_C(1) << SLOT_SHIFT) - 1)
-#define LOCAL_IMAGE 0xFFFFFFF0u
-#define LOCAL_LAYER 0xFFFFFFF1u
-#define LOCAL_INFO 0xFFFFFFF2u
-#define LOCAL_BLOB 0xFFFFFFF3u
-#define MAX_SLOTS (1u << 24)
-#define REF_MAX 1024
-#define INFO_MAX 1024
-#define OPQ_NAME ".wh..wh..opq"
-#define WH_PREFIX ".wh."
-
-static const char opaque_xattr[] = "trusted.overlay.opaque";
-
-struct als_layer {
-	struct als_image *img;
-	size_t pos;
-	uint64_t slot;
-	const struct reg_descriptor *desc;
-	char info[INFO_MAX];
-	size_t info_len;
-	pthread_mutex_t lock;
-	struct idx_tree *tree;  /* atomic; built under lock */
-	struct idx_tree *below; /* atomic; built under lock: layers 0..pos-1 merged */
-	int err;                /* protected by lock: a failed build is not retried */
-};
-
-struct als_image {
-	char *name;             /* the base64 name it was asked by */
-	struct fs_image *fimg;
-	uint64_t slot;
-	const struct idx_layer **idx;
-	unsigned *nos;
-	struct als_layer *layers;
-	size_t n_layers;
-};
-
-struct slot {
-	bool is_image;
-	void *p;
-};
-
-struct fs_als {
-	struct fs_image_opts o;
-	time_t started;
-	pthread_mutex_t open_lock;  /* one image is resolved at a time */
-	pthread_mutex_t lock;
-	struct als_image **images;  /* protected by lock */
-	size_t n_images, cap_images; /* protected by lock */
-	struct slot *slots;          /* protected by lock; slots[0] unused */
-	size_t n_slots, cap_slots;   /* protected by lock */
-};
+#include "fs/als_impl.h"
 
 int fs_als_new(const struct fs_image_opts *o, struct fs_als **out)
 {
@@ -183,7 +129,7 @@ static int64_t slot_add(struct fs_als *a, bool is_image, void *p)
 {
 	if (a->n_slots >= a->cap_slots) {
 		size_t cap = a->cap_slots ? a->cap_slots * 2 : 64;
-		struct slot *s;
+		struct als_slot *s;
 
 		if (cap > MAX_SLOTS)
 			return -ENOSPC;
@@ -193,7 +139,7 @@ static int64_t slot_add(struct fs_als *a, bool is_image, void *p)
 		a->slots = s;
 		a->cap_slots = cap;
 	}
-	a->slots[a->n_slots] = (struct slot){ .is_image = is_image, .p = p };
+	a->slots[a->n_slots] = (struct als_slot){ .is_image = is_image, .p = p };
 	return (int64_t)a->n_slots++;
 }
 
@@ -356,58 +302,6 @@ out:
 	return r;
 }
 
-/* ---- a layer's trees -------------------------------------------------- */
-
-static struct idx_tree *layer_tree(struct als_layer *l, bool below)
-{
-	struct idx_tree **slot = below ? &l->below : &l->tree;
-	struct idx_tree *t = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-	const struct idx_layer *const *idx = l->img->idx;
-	int r;
-
-	if (t)
-		return t;
-	pthread_mutex_lock(&l->lock);
-	t = *slot;
-	if (!t && l->err == 0) {
-		if (below)
-			r = idx_tree_build(idx, l->pos, 0, &t);
-		else
-			r = idx_tree_build(idx + l->pos, 1, IDX_TREE_KEEP_WHITEOUTS, &t);
-		if (r < 0) {
-			log_err("cannot build the tree of layer '%s': %s", l->desc->digest,
-				strerror(-r));
-			l->err = r;
-			t = NULL;
-		}
-		__atomic_store_n(slot, t, __ATOMIC_RELEASE);
-	}
-	pthread_mutex_unlock(&l->lock);
-	return t;
-}
-
-static uint64_t ino_of(uint64_t slot, uint64_t local)
-{
-	return slot << SLOT_SHIFT | local;
-}
-
-static void tree_node(struct als_layer *l, struct idx_tree *t, const struct idx_node *node,
-		      struct fs_als_node *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->kind = FS_ALS_TREE;
-	out->ino = ino_of(l->slot, node->ino);
-	out->img = l->img;
-	out->layer = l;
-	out->node = node;
-	out->entry = node->entry == IDX_TREE_NO_ENTRY ? NULL : idx_tree_entry(t, node);
-}
-
-static bool is_whiteout(const struct fs_als_node *n)
-{
-	return n->entry && n->entry->type == IDX_T_WHITEOUT;
-}
-
 static bool is_opaque_marker(const struct fs_als_node *n)
 {
 	return (n->entry && n->entry->type == IDX_T_OPAQUE) || strcmp(n->node->name, OPQ_NAME) == 0;
@@ -418,7 +312,7 @@ static bool is_opaque_marker(const struct fs_als_node *n)
 int fs_als_get(struct fs_als *a, uint64_t ino, struct fs_als_node *out)
 {
 	uint64_t s = ino >> SLOT_SHIFT, local = ino & LOCAL_MASK;
-	struct slot sl = { 0 };
+	struct als_slot sl = { 0 };
 	struct als_layer *l;
 	struct idx_tree *t;
 
@@ -455,10 +349,10 @@ int fs_als_get(struct fs_als *a, uint64_t ino, struct fs_als_node *out)
 		out->kind = FS_ALS_BLOB;
 		return 0;
 	}
-	t = layer_tree(l, false);
+	t = fs_als_layer_tree(l, false);
 	if (!t || local == 0 || local > idx_tree_count(t))
 		return -ENOENT;
-	tree_node(l, t, idx_tree_node(t, local), out);
+	fs_als_tree_node(l, t, idx_tree_node(t, local), out);
 	return 0;
 }
 
@@ -470,7 +364,7 @@ static int lookup_layer(struct als_image *im, const char *name, struct fs_als_no
 		if (strcmp(l->desc->digest, name) == 0) {
 			memset(out, 0, sizeof(*out));
 			out->kind = FS_ALS_LAYER;
-			out->ino = ino_of(l->slot, LOCAL_LAYER);
+			out->ino = als_ino(l->slot, LOCAL_LAYER);
 			out->img = im;
 			out->layer = l;
 			return 0;
@@ -481,7 +375,7 @@ static int lookup_layer(struct als_image *im, const char *name, struct fs_als_no
 
 static int lookup_tree(struct als_layer *l, uint64_t dir, const char *name, struct fs_als_node *out)
 {
-	struct idx_tree *t = layer_tree(l, false);
+	struct idx_tree *t = fs_als_layer_tree(l, false);
 	char wh[300];
 	uint64_t ino;
 	int r;
@@ -494,13 +388,13 @@ static int lookup_tree(struct als_layer *l, uint64_t dir, const char *name, stru
 	if (r == -ENOENT && snprintf(wh, sizeof(wh), WH_PREFIX "%s", name) < (int)sizeof(wh)) {
 		r = idx_tree_lookup(t, dir, wh, &ino);
 		if (r == 0) {
-			tree_node(l, t, idx_tree_node(t, ino), out);
-			return is_whiteout(out) ? 0 : -ENOENT;
+			fs_als_tree_node(l, t, idx_tree_node(t, ino), out);
+			return fs_als_is_whiteout(out) ? 0 : -ENOENT;
 		}
 	}
 	if (r < 0)
 		return r;
-	tree_node(l, t, idx_tree_node(t, ino), out);
+	fs_als_tree_node(l, t, idx_tree_node(t, ino), out);
 	return 0;
 }
 
@@ -518,22 +412,22 @@ int fs_als_lookup(struct fs_als *a, const struct fs_als_node *dir, const char *n
 			return -ENOENT;
 		memset(out, 0, sizeof(*out));
 		out->kind = FS_ALS_IMAGE;
-		out->ino = ino_of(im->slot, LOCAL_IMAGE);
+		out->ino = als_ino(im->slot, LOCAL_IMAGE);
 		out->img = im;
 		return 0;
 	case FS_ALS_IMAGE:
 		return lookup_layer(dir->img, name, out);
 	case FS_ALS_LAYER:
 		if (strcmp(name, "info") == 0)
-			return fs_als_get(a, ino_of(dir->layer->slot, LOCAL_INFO), out);
+			return fs_als_get(a, als_ino(dir->layer->slot, LOCAL_INFO), out);
 		if (strcmp(name, "blob") == 0)
-			return fs_als_get(a, ino_of(dir->layer->slot, LOCAL_BLOB), out);
+			return fs_als_get(a, als_ino(dir->layer->slot, LOCAL_BLOB), out);
 		if (strcmp(name, "diff") != 0)
 			return -ENOENT;
-		t = layer_tree(dir->layer, false);
+		t = fs_als_layer_tree(dir->layer, false);
 		if (!t)
 			return -EIO;
-		tree_node(dir->layer, t, idx_tree_node(t, IDX_ROOT_INO), out);
+		fs_als_tree_node(dir->layer, t, idx_tree_node(t, IDX_ROOT_INO), out);
 		return 0;
 	case FS_ALS_TREE:
 		if (dir->node->type != IDX_T_DIR)
@@ -550,14 +444,14 @@ int fs_als_parent(struct fs_als *a, const struct fs_als_node *n, struct fs_als_n
 	case FS_ALS_IMAGE:
 		return fs_als_get(a, FS_ALS_ROOT_INO, out);
 	case FS_ALS_LAYER:
-		return fs_als_get(a, ino_of(n->img->slot, LOCAL_IMAGE), out);
+		return fs_als_get(a, als_ino(n->img->slot, LOCAL_IMAGE), out);
 	case FS_ALS_INFO:
 	case FS_ALS_BLOB:
-		return fs_als_get(a, ino_of(n->layer->slot, LOCAL_LAYER), out);
+		return fs_als_get(a, als_ino(n->layer->slot, LOCAL_LAYER), out);
 	case FS_ALS_TREE:
 		if (n->node->ino == IDX_ROOT_INO)
-			return fs_als_get(a, ino_of(n->layer->slot, LOCAL_LAYER), out);
-		return fs_als_get(a, ino_of(n->layer->slot, n->node->parent), out);
+			return fs_als_get(a, als_ino(n->layer->slot, LOCAL_LAYER), out);
+		return fs_als_get(a, als_ino(n->layer->slot, n->node->parent), out);
 	default:
 		return fs_als_get(a, FS_ALS_ROOT_INO, out);
 	}
@@ -583,253 +477,20 @@ int fs_als_child(struct fs_als *a, const struct fs_als_node *dir, uint32_t pos,
 		*name = layer_names[pos];
 		return fs_als_lookup(a, dir, *name, out);
 	case FS_ALS_TREE:
-		t = layer_tree(dir->layer, false);
+		t = fs_als_layer_tree(dir->layer, false);
 		if (!t)
 			return -EIO;
 		r = idx_tree_child(t, dir->node->ino, pos, &node);
 		if (r < 0)
 			return r;
-		tree_node(dir->layer, t, node, out);
+		fs_als_tree_node(dir->layer, t, node, out);
 		*name = node->name;
 		if (is_opaque_marker(out))
 			return 1; /* not shown */
-		if (is_whiteout(out) && strncmp(*name, WH_PREFIX, strlen(WH_PREFIX)) == 0)
+		if (fs_als_is_whiteout(out) && strncmp(*name, WH_PREFIX, strlen(WH_PREFIX)) == 0)
 			*name += strlen(WH_PREFIX);
 		return 0;
 	default:
 		return -ENOENT;
 	}
-}
-
-/* ---- attributes ------------------------------------------------------- */
-
-/* The path of @node in @t into @buf ("" for the root); false if too long. */
-static bool node_path(struct idx_tree *t, const struct idx_node *node, char *buf, size_t cap)
-{
-	size_t len = 0;
-
-	buf[0] = '\0';
-	while (node->ino != IDX_ROOT_INO) {
-		size_t nl = strlen(node->name);
-
-		if (len + nl + 2 > cap)
-			return false;
-		memmove(buf + nl + 1, buf, len + 1);
-		buf[0] = '/';
-		memcpy(buf + 1, node->name, nl);
-		len += nl + 1;
-		node = idx_tree_node(t, node->parent);
-	}
-	return true;
-}
-
-/* A directory this layer does not carry: the entry the layers below give it. */
-static const struct idx_entry *below_entry(struct als_layer *l, const struct idx_node *node)
-{
-	struct idx_tree *t = layer_tree(l, false), *b;
-	char path[4096];
-	uint64_t ino;
-	const struct idx_node *bn;
-
-	if (l->pos == 0 || !t || !node_path(t, node, path, sizeof(path)))
-		return NULL;
-	b = layer_tree(l, true);
-	if (!b || idx_tree_resolve(b, path, &ino) < 0)
-		return NULL;
-	bn = idx_tree_node(b, ino);
-	if (bn->type != IDX_T_DIR || bn->entry == IDX_TREE_NO_ENTRY)
-		return NULL;
-	return idx_tree_entry(b, bn);
-}
-
-static mode_t type_bits(uint8_t type)
-{
-	switch (type) {
-	case IDX_T_DIR:
-		return S_IFDIR;
-	case IDX_T_SYMLINK:
-		return S_IFLNK;
-	case IDX_T_CHR:
-		return S_IFCHR;
-	case IDX_T_BLK:
-		return S_IFBLK;
-	case IDX_T_FIFO:
-		return S_IFIFO;
-	default:
-		return S_IFREG;
-	}
-}
-
-static void stat_tree(const struct fs_als_node *n, struct stat *st)
-{
-	const struct idx_entry *e = n->entry;
-
-	if (is_whiteout(n)) {
-		st->st_mode = S_IFCHR;
-		st->st_nlink = 1;
-		st->st_rdev = makedev(0, 0);
-		st->st_mtim.tv_sec = e->mtime_sec;
-		st->st_mtim.tv_nsec = e->mtime_nsec;
-		return;
-	}
-	if (!e && n->node->type == IDX_T_DIR)
-		e = below_entry(n->layer, n->node);
-	st->st_mode = type_bits(n->node->type) | (e ? (e->mode & 07777) : 0755);
-	st->st_nlink = n->node->nlink ? n->node->nlink : 1;
-	st->st_size = (off_t)n->node->size;
-	if (!e)
-		return;
-	st->st_uid = e->uid;
-	st->st_gid = e->gid;
-	st->st_mtim.tv_sec = e->mtime_sec;
-	st->st_mtim.tv_nsec = e->mtime_nsec;
-	if (n->node->type == IDX_T_CHR || n->node->type == IDX_T_BLK)
-		st->st_rdev = makedev(e->dev_major, e->dev_minor);
-}
-
-void fs_als_stat(struct fs_als *a, const struct fs_als_node *n, struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_blksize = 128 * 1024;
-	st->st_mtim.tv_sec = a->started;
-	switch (n->kind) {
-	case FS_ALS_ROOT:
-	case FS_ALS_IMAGE:
-	case FS_ALS_LAYER:
-		st->st_mode = S_IFDIR | 0755;
-		st->st_nlink = n->kind == FS_ALS_IMAGE ? 2 + n->img->n_layers : 3;
-		st->st_size = 4096;
-		break;
-	case FS_ALS_INFO:
-		st->st_mode = S_IFREG | 0444;
-		st->st_nlink = 1;
-		st->st_size = (off_t)n->layer->info_len;
-		break;
-	case FS_ALS_BLOB:
-		st->st_mode = S_IFREG | 0444;
-		st->st_nlink = 1;
-		st->st_size = (off_t)n->layer->desc->size;
-		break;
-	case FS_ALS_TREE:
-		stat_tree(n, st);
-		break;
-	}
-	st->st_ino = n->ino;
-	st->st_ctim = st->st_mtim;
-	st->st_atim = st->st_mtim;
-	st->st_blocks = (st->st_size + 511) / 512;
-}
-
-/* ---- data ------------------------------------------------------------- */
-
-ssize_t fs_als_read(struct fs_als *a, const struct fs_als_node *n, void *buf, size_t size,
-		    uint64_t off)
-{
-	struct als_layer *l = n->layer;
-	uint64_t fsize;
-	ssize_t r;
-
-	switch (n->kind) {
-	case FS_ALS_INFO:
-		if (off >= l->info_len)
-			return 0;
-		size = size < l->info_len - off ? size : (size_t)(l->info_len - off);
-		memcpy(buf, l->info + off, size);
-		return (ssize_t)size;
-	case FS_ALS_BLOB:
-		fsize = l->desc->size;
-		if (off >= fsize)
-			return 0;
-		if (size > fsize - off)
-			size = (size_t)(fsize - off);
-		r = reg_blob_read(l->img->fimg->client, l->desc->digest, buf, size, off);
-		return r < 0 ? -EIO : r;
-	case FS_ALS_TREE:
-		if (n->node->type != IDX_T_REG || is_whiteout(n))
-			return n->node->type == IDX_T_DIR ? -EISDIR : 0;
-		fsize = n->node->size;
-		if (off >= fsize)
-			return 0;
-		if (size > fsize - off)
-			size = (size_t)(fsize - off);
-		r = fs_store_read(l->img->fimg->store, l->img->nos[l->pos], n->node->entry, buf,
-				  size, off);
-		return r < 0 && r != -ENOMEM ? -EIO : r;
-	default:
-		return -EISDIR;
-	}
-}
-
-static bool is_opaque_dir(const struct fs_als_node *n)
-{
-	struct idx_tree *t;
-	uint64_t ino;
-
-	if (n->kind != FS_ALS_TREE || n->node->type != IDX_T_DIR)
-		return false;
-	t = layer_tree(n->layer, false);
-	return t && idx_tree_lookup(t, n->node->ino, OPQ_NAME, &ino) == 0;
-}
-
-int fs_als_xattr(struct fs_als *a, const struct fs_als_node *n, uint32_t i, const char **name,
-		 const void **value, size_t *len)
-{
-	uint32_t ne = n->kind == FS_ALS_TREE && n->entry && !is_whiteout(n) ? n->entry->n_xattrs : 0;
-
-	if (i < ne) {
-		*name = n->entry->xattrs[i].name;
-		*value = n->entry->xattrs[i].value;
-		*len = n->entry->xattrs[i].len;
-		return 0;
-	}
-	if (i == ne && is_opaque_dir(n)) {
-		*name = opaque_xattr;
-		*value = "y";
-		*len = 1;
-		return 0;
-	}
-	return -ENOENT;
-}
-
-char *fs_als_stats_json(struct fs_als *a, size_t *len)
-{
-	size_t cap = 64, n = 0;
-	char *out = malloc(cap), *s;
-
-	if (!out)
-		return NULL;
-	n = (size_t)snprintf(out, cap, "{\"store\":{\"images\":[");
-	pthread_mutex_lock(&a->lock);
-	for (size_t i = 0; i < a->n_images; i++) {
-		struct fs_image *fi = a->images[i]->fimg;
-		char *st = fs_store_stats_json(fi->store);
-		size_t need = n + (st ? strlen(st) : 4) + strlen(fi->ref_str) +
-			      strlen(fi->manifest->digest) + 64;
-
-		if (need > cap) {
-			s = realloc(out, need);
-			if (!s) {
-				free(st);
-				free(out);
-				out = NULL;
-				break;
-			}
-			out = s;
-			cap = need;
-		}
-		n += (size_t)snprintf(out + n, cap - n, "%s{\"ref\":\"%s\",\"manifest\":\"%s\",\"data\":%s}",
-				      i ? "," : "", fi->ref_str, fi->manifest->digest, st ? st : "null");
-		free(st);
-	}
-	pthread_mutex_unlock(&a->lock);
-	if (!out)
-		return NULL;
-	s = realloc(out, n + 4);
-	if (!s) {
-		free(out);
-		return NULL;
-	}
-	memcpy(s + n, "]}}", 4);
-	*len = n + 3;
-	return s;
 }

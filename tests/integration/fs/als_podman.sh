@@ -189,7 +189,9 @@ check_rootfs "$PROXY/als/mb@sha256:$MDIGEST" "by digest"
 tap_ok "the store's requests carry its own user agent" sh -c \
 	"grep -q '\"http.request.useragent\":\"stratafs-store/' '$REGISTRY_LOG'"
 
-tap_ok "strata stats of the store" sh -c "getfattr --only-values -n user.stratafs.stats '$MNT' | jq -e '.store.images | length == 2'"
+tap_ok "strata stats --json of the store: both images, with their layers" sh -c \
+	"'$STRATA' stats '$MNT' --json | jq -e '.store.images | length == 2 and all(.[]; (.layers | length) == 6)'"
+tap_ok "strata stats of the store" sh -c "'$STRATA' stats '$MNT' | grep -q '^ref: *$PROXY/als/mb:v1'"
 
 pm rm -a -f >/dev/null 2>&1 || true
 pm rmi -a -f >/dev/null 2>&1 || true
