@@ -125,6 +125,13 @@ tap_ok "the layer is still there after the release" test -f "$IMG/$TOP/info"
 err=$(touch "$IMG/$TOP/diff/x" 2>&1 || true)
 case "$err" in *"Read-only file system"*) tap_pass "other writes: EROFS" ;; *) tap_fail "other writes: EROFS" "$err" ;; esac
 tap_not "mkdir in the root fails" mkdir "$MNT/x"
+tap_not "MNT/<layer digest> (a store without :ref) is ENOENT" stat "$MNT/$TOP"
+fixture_push zstd als/zstd:v1 >/dev/null || harness_fail "cannot push the zstd fixture"
+ZIMG="$MNT/$(b64 "$PROXY/als/zstd:v1")"
+tap_is "$(for d in $(ls "$ZIMG"); do jq -r .compression "$ZIMG/$d/info"; done | sort -u)" "4" \
+	"zstd layers: info.compression is 4"
+tap_is "$(cat "$ZIMG/$(ls "$ZIMG" | head -n1)/blob" | sha256sum | cut -d' ' -f1)" \
+	"$(ls "$ZIMG" | head -n1 | sed 's/^sha256://')" "zstd: blob reads the compressed blob"
 inos=$(find "$IMG"/*/diff -xdev \( -type d -o -links 1 \) -printf '%i\n' | sort | uniq -d | head -n3)
 tap_is "$inos" "" "inode numbers are unique across the store's layers"
 
@@ -231,8 +238,8 @@ done
 [ "$ok" = 1 ] && tap_pass "every pushed layer decompresses to its diff_id" || tap_fail "every pushed layer decompresses to its diff_id"
 tap_is "$(pm run --rm --network none "$PROXY/als/built:v1" cat /built.txt 2>&1)" "a v2" "podman run of the built image"
 
-tap_ok "strata stats --json of the store: both images, with their layers" sh -c \
-	"'$STRATA' stats '$MNT' --json | jq -e '.store.images | length == 2 and all(.[]; (.layers | length) >= 6)'"
+tap_ok "strata stats --json of the store: three images, with their layers" sh -c \
+	"'$STRATA' stats '$MNT' --json | jq -e '.store.images | length == 3 and (map(.layers | length) | sort) == [5, 6, 6]'"
 tap_ok "strata stats of the store" sh -c "'$STRATA' stats '$MNT' | grep -q '^ref: *$PROXY/als/mb:v1'"
 
 pm rm -a -f >/dev/null 2>&1 || true
