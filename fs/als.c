@@ -233,6 +233,7 @@ static int image_open(struct fs_als *a, const char *name, struct als_image **out
 /* Publish @im: slots for it and its layers, then the image list. */
 static int image_publish(struct fs_als *a, struct als_image *im)
 {
+	size_t first;
 	int64_t s;
 	int r = -ENOMEM;
 
@@ -246,16 +247,19 @@ static int image_publish(struct fs_als *a, struct als_image *im)
 		a->images = v;
 		a->cap_images = cap;
 	}
+	first = a->n_slots;
 	s = slot_add(a, true, im);
 	if (s > 0)
 		im->slot = (uint64_t)s;
 	for (size_t i = 0; s > 0 && i < im->n_layers; i++) {
-		im->layers[i].slot = (uint64_t)slot_add(a, false, &im->layers[i]);
-		if ((int64_t)im->layers[i].slot < 0)
-			s = (int64_t)im->layers[i].slot;
+		s = slot_add(a, false, &im->layers[i]);
+		im->layers[i].slot = s > 0 ? (uint64_t)s : 0;
 	}
 	if (s < 0) {
-		r = (int)s; /* the slots taken stay unused: they point to nothing found */
+		/* the slots taken stay unused, pointing to nothing: @im is freed */
+		for (size_t i = first; i < a->n_slots; i++)
+			a->slots[i].p = NULL;
+		r = (int)s;
 		goto out_unlock;
 	}
 	a->images[a->n_images++] = im;

@@ -19,7 +19,6 @@
 
 #include <fuse_lowlevel.h>
 
-#include "common/log.h"
 #include "fs/als_ll.h"
 
 #define ALS_STATS_XATTR "user.stratafs.stats"
@@ -234,9 +233,6 @@ static void als_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		buf = malloc(size ? size : 1);
 		r = buf ? fs_als_read(d->als, &n, buf, size, (uint64_t)off) : -ENOMEM;
 	}
-	if (r < 0)
-		log_warn("store: read of inode %llu at %lld failed: %s", (unsigned long long)ino,
-			 (long long)off, strerror((int)-r));
 	if (r < 0)
 		fuse_reply_err(req, (int)-r);
 	else

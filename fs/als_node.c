@@ -207,6 +207,10 @@ ssize_t fs_als_read(struct fs_als *a, const struct fs_als_node *n, void *buf, si
 		if (size > fsize - off)
 			size = (size_t)(fsize - off);
 		r = reg_blob_read(l->img->fimg->client, l->desc->digest, buf, size, off);
+		if (r < 0)
+			log_warn("store: cannot read the blob of layer '%s' of '%s' at %llu: %s",
+				 l->desc->digest, l->img->fimg->ref_str, (unsigned long long)off,
+				 strerror((int)-r));
 		return r < 0 ? -EIO : r;
 	case FS_ALS_TREE:
 		if (n->node->type != IDX_T_REG || fs_als_is_whiteout(n))
@@ -218,6 +222,10 @@ ssize_t fs_als_read(struct fs_als *a, const struct fs_als_node *n, void *buf, si
 			size = (size_t)(fsize - off);
 		r = fs_store_read(l->img->fimg->store, l->img->nos[l->pos], n->node->entry, buf,
 				  size, off);
+		if (r < 0)
+			log_warn("store: cannot read '%s' of layer '%s' of '%s' at %llu: %s",
+				 n->entry ? n->entry->path : n->node->name, l->desc->digest,
+				 l->img->fimg->ref_str, (unsigned long long)off, strerror((int)-r));
 		return r < 0 && r != -ENOMEM ? -EIO : r;
 	default:
 		return -EISDIR;
