@@ -54,6 +54,7 @@ static void image_free(struct als_image *im)
 	for (size_t i = 0; im->layers && i < im->n_layers; i++) {
 		idx_tree_free(im->layers[i].tree);
 		idx_tree_free(im->layers[i].below);
+		free(im->layers[i].chunk);
 		pthread_mutex_destroy(&im->layers[i].lock);
 	}
 	free(im->layers);

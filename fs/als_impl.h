@@ -21,6 +21,7 @@
 #define MAX_SLOTS (1u << 24)
 #define REF_MAX 1024
 #define INFO_MAX 1024
+#define ALS_BLOB_CHUNK (2u << 20)
 #define ALS_STATS_MAX (64u << 10) /* one xattr value */
 #define OPQ_NAME ".wh..wh..opq"
 #define WH_PREFIX ".wh."
@@ -36,6 +37,14 @@ struct als_layer {
 	struct idx_tree *tree;  /* atomic; built under lock */
 	struct idx_tree *below; /* atomic; built under lock: layers 0..pos-1 merged */
 	int err;                /* protected by lock: a failed build is not retried */
+	/*
+	 * The last piece of the blob fetched (ALS_BLOB_CHUNK): the runtime
+	 * reads blob in order, in the kernel's 128 KiB pieces, and one Range
+	 * request per piece would make a push of a big layer thousands of them.
+	 */
+	char *chunk;            /* protected by lock */
+	uint64_t chunk_off;     /* protected by lock */
+	size_t chunk_len;       /* protected by lock */
 };
 
 struct als_image {

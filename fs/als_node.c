@@ -186,6 +186,62 @@ void fs_als_stat(struct fs_als *a, const struct fs_als_node *n, struct stat *st)
 
 /* ---- data ------------------------------------------------------------- */
 
+/* Serve [off, off + size) from the layer's chunk, if it holds it all: the count, or -1. */
+static ssize_t from_chunk(struct als_layer *l, void *buf, size_t size, uint64_t off)
+{
+	ssize_t r = -1;
+
+	pthread_mutex_lock(&l->lock);
+	if (l->chunk && off >= l->chunk_off && off + size <= l->chunk_off + l->chunk_len) {
+		memcpy(buf, l->chunk + (off - l->chunk_off), size);
+		r = (ssize_t)size;
+		if (off + size == l->desc->size) { /* read to the end: done with it */
+			free(l->chunk);
+			l->chunk = NULL;
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	return r;
+}
+
+/* The compressed blob, @size bytes (within the blob) at @off, fetched ALS_BLOB_CHUNK at a time. */
+static ssize_t read_blob(struct als_layer *l, void *buf, size_t size, uint64_t off)
+{
+	size_t want = size > ALS_BLOB_CHUNK ? size : ALS_BLOB_CHUNK;
+	char *chunk;
+	bool keep;
+	ssize_t r;
+
+	r = from_chunk(l, buf, size, off);
+	if (r >= 0)
+		return r;
+	if (want > l->desc->size - off)
+		want = (size_t)(l->desc->size - off);
+	chunk = malloc(want);
+	if (!chunk)
+		return -ENOMEM;
+	r = reg_blob_read(l->img->fimg->client, l->desc->digest, chunk, want, off);
+	if (r < 0) {
+		log_warn("store: cannot read the blob of layer '%s' of '%s' at %llu: %s",
+			 l->desc->digest, l->img->fimg->ref_str, (unsigned long long)off,
+			 strerror((int)-r));
+		free(chunk);
+		return -EIO;
+	}
+	size = (size_t)r < size ? (size_t)r : size;
+	memcpy(buf, chunk, size);
+	keep = size < (size_t)r; /* the chunk holds more than this read */
+	pthread_mutex_lock(&l->lock);
+	free(l->chunk);
+	l->chunk = keep ? chunk : NULL;
+	l->chunk_off = off;
+	l->chunk_len = (size_t)r;
+	pthread_mutex_unlock(&l->lock);
+	if (!keep)
+		free(chunk);
+	return (ssize_t)size;
+}
+
 ssize_t fs_als_read(struct fs_als *a, const struct fs_als_node *n, void *buf, size_t size,
 		    uint64_t off)
 {
@@ -206,12 +262,7 @@ ssize_t fs_als_read(struct fs_als *a, const struct fs_als_node *n, void *buf, si
 			return 0;
 		if (size > fsize - off)
 			size = (size_t)(fsize - off);
-		r = reg_blob_read(l->img->fimg->client, l->desc->digest, buf, size, off);
-		if (r < 0)
-			log_warn("store: cannot read the blob of layer '%s' of '%s' at %llu: %s",
-				 l->desc->digest, l->img->fimg->ref_str, (unsigned long long)off,
-				 strerror((int)-r));
-		return r < 0 ? -EIO : r;
+		return read_blob(l, buf, size, off);
 	case FS_ALS_TREE:
 		if (n->node->type != IDX_T_REG || fs_als_is_whiteout(n))
 			return n->node->type == IDX_T_DIR ? -EISDIR : 0;

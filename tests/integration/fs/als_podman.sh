@@ -109,6 +109,10 @@ for d in $LAYERS; do
 done
 [ "$info_ok" = 1 ] && tap_pass "info: blob digest, diff_id, compression gzip for every layer" || tap_fail "info of every layer"
 tap_is "$(sha256sum <"$IMG/$TOP/blob" | cut -d' ' -f1)" "${TOP#sha256:}" "blob reads the compressed blob"
+BASE=$(echo "$LAYERS" | sed -n 2p)
+registry_log_mark
+tap_is "$(sha256sum <"$IMG/$BASE/blob" | cut -d' ' -f1)" "${BASE#sha256:}" "blob of a 1.5 MiB layer reads right"
+tap_is "$(registry_blob_gets "$BASE")" "1" "... in one range request (2 MiB pieces), not one per 128 KiB read"
 WH=$(echo "$LAYERS" | sed -n 3p)
 tap_is "$(stat -c '%F %t:%T' "$IMG/$WH/diff/gone.txt")" "character special file 0:0" "a whiteout is a 0/0 char device"
 tap_not "no .wh. file in diff/" sh -c "ls -a '$IMG/$WH/diff' | grep -q '^\.wh\.'"
