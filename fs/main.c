@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * stratafs REF MOUNTPOINT [-o opt,...] [-f] [-d]: mount a registry
- * reference read-only. Options are parsed here, the reference is resolved
+ * reference read-only. stratafs --store MOUNTPOINT: an Additional Layer
+ * Store for podman/buildah (fs/als.c), which resolves images only when asked. Options are parsed here, the reference is resolved
  * and every layer index opened BEFORE the kernel mount, so a bad reference,
  * an auth failure or a dead registry exits 1 with nothing mounted.
  *
@@ -31,6 +32,7 @@
 
 #include "common/log.h"
 #include "common/size.h"
+#include "fs/als_ll.h"
 #include "fs/cache.h"
 #include "fs/ll_int.h"
 
@@ -47,7 +49,7 @@ struct fs_cli {
 	char *cache, *cache_max, *platform, *ca_file, *config, *username, *password_file;
 	char *prefetch, *log, *mem_max, *unpinned;
 	char *token_dir;     /* <cache dir>/tokens (not an option) */
-	int insecure, layers, push_index, debug;
+	int insecure, layers, push_index, debug, store;
 	unsigned io_timeout;
 	unsigned retries; /* UINT_MAX: not given */
 	unsigned stats_chunk;
@@ -55,7 +57,9 @@ struct fs_cli {
 	size_t password_cap;
 };
 
-enum { KEY_HELP, KEY_VERSION, KEY_DISCARD, KEY_DEBUG };
+enum { KEY_HELP, KEY_VERSION, KEY_DISCARD, KEY_DEBUG, KEY_STORE };
+
+#define STORE_USER_AGENT "stratafs-store/0.1"
 
 #define OPT(t, f) { t, offsetof(struct fs_cli, f), 1 }
 static const struct fuse_opt cli_opts[] = {
@@ -80,6 +84,7 @@ static const struct fuse_opt cli_opts[] = {
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
 	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("--store", KEY_STORE),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
 	/* always ro,nosuid,nodev: what mount(8) or fstab add is overridden */
@@ -105,10 +110,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: stratafs REF MOUNTPOINT [-o opt,...] [-f] [-d]\n"
+		"       stratafs --store MOUNTPOINT [-o opt,...] [-f] [-d]\n"
 		"\n"
 		"Mount a registry reference (image, image index, BuildKit registry cache)\n"
 		"read-only; file data is fetched lazily, by byte ranges, when read.\n"
 		"Always mounted ro,nosuid,nodev with default_permissions.\n"
+		"--store: an Additional Layer Store for podman/buildah (containers-storage\n"
+		"additionallayerstores = [\"MOUNTPOINT:ref\"]): any image, resolved on demand\n"
+		"(nosuid,nodev; read-write only for the runtime's use/release signals).\n"
 		"\n"
 		"stratafs options:\n"
 		"    -o cache=DIR           local cache (default /var/cache/stratafs for root,\n"
@@ -167,10 +176,15 @@ static int cli_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_DEBUG:
 		c->debug = 1;
 		return 1;
+	case KEY_STORE:
+		c->store = 1;
+		return 0;
 	case FUSE_OPT_KEY_OPT:
 		/* fstab/systemd comments ("x-systemd.automount", "comment=..") */
 		return strncmp(arg, "x-", 2) == 0 || strncmp(arg, "comment=", 8) == 0 ? 0 : 1;
 	case FUSE_OPT_KEY_NONOPT:
+		if (c->store)
+			return 1; /* the mountpoint */
 		if (c->n_nonopt++ == 0) {
 			c->ref = strdup(arg);
 			return c->ref ? 0 : -1;
@@ -182,10 +196,15 @@ static int cli_proc(void *data, const char *arg, int key, struct fuse_args *outa
 }
 
 /* Add the options we always mount with; fsname shows the reference in /proc/mounts. */
-static int add_fixed_opts(struct fuse_args *args, const char *ref)
+static int add_fixed_opts(struct fuse_args *args, const char *ref, bool store)
 {
 	char opt[1200] = "-oro,nosuid,nodev,default_permissions,subtype=stratafs,fsname=";
-	size_t len = strlen(opt);
+	size_t len;
+
+	/* the store: rw, or the kernel answers the runtime's signals with EROFS itself */
+	if (store)
+		snprintf(opt, sizeof(opt), "-orw,nosuid,nodev,default_permissions,subtype=stratafs,fsname=");
+	len = strlen(opt);
 
 	for (; *ref && len + 3 < sizeof(opt); ref++) {
 		if (*ref == ',' || *ref == '\\')
@@ -247,7 +266,11 @@ static int fs_cli_parse(struct fuse_args *args, struct fs_cli *c)
 	c->retries = UINT_MAX;
 	if (fuse_opt_parse(args, c, cli_opts, cli_proc) != 0)
 		return -EINVAL;
-	if (!c->ref) {
+	if (c->store && c->ref) {
+		log_err("--store takes no REF (usage: stratafs --store MOUNTPOINT [-o opt,...])");
+		return -EINVAL;
+	}
+	if (!c->ref && !c->store) {
 		log_err("missing REF (usage: stratafs REF MOUNTPOINT [-o opt,...])");
 		return -EINVAL;
 	}
@@ -265,7 +288,7 @@ static int fs_cli_parse(struct fuse_args *args, struct fs_cli *c)
 		log_err("invalid prefetch mode '%s' (none or all)", c->prefetch);
 		return -EINVAL;
 	}
-	return add_fixed_opts(args, c->ref);
+	return add_fixed_opts(args, c->store ? "stratafs-store" : c->ref, c->store);
 }
 
 /* The password file's first line; registry tokens (ECR) run to kilobytes. */
@@ -457,28 +480,14 @@ static void detach(int notify_fd)
 	close(notify_fd);
 }
 
-/* Mount on the kernel side, detach, run the loop until unmounted or signalled. */
-static int serve(struct fuse_session *se, struct fs_mount *m, struct fuse_cmdline_opts *copts,
-		 int notify_fd, struct fs_mount_push *push)
+/* Run the session loop until unmounted or signalled. */
+static int loop(struct fuse_session *se, struct fuse_cmdline_opts *copts)
 {
-	struct fuse_loop_config *cfg = NULL;
-	int r = -EIO;
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	int r;
 
-	if (fuse_set_signal_handlers(se) != 0)
-		return r;
-	if (fuse_session_mount(se, copts->mountpoint) != 0) {
-		log_err("cannot mount on '%s'", copts->mountpoint);
-		goto out_remove_handlers;
-	}
-	log_info("mounted '%s' (%s, %s view, %zu layers, %llu inodes) on '%s' in %.0f ms",
-		 m->img->ref_str, m->img->manifest->digest, fs_view_kind_name(m->kind), m->img->n_layers,
-		 (unsigned long long)m->n_inodes, copts->mountpoint, m->open_ms);
-	if (notify_fd >= 0)
-		detach(notify_fd);
-	fs_mount_push_start(push); /* NULL: nothing to push */
-	cfg = fuse_loop_cfg_create();
 	if (!cfg)
-		goto out_unmount;
+		return -ENOMEM;
 	fuse_loop_cfg_set_clone_fd(cfg, (unsigned)copts->clone_fd);
 	if (copts->max_idle_threads != UINT_MAX) /* UINT_MAX: not given */
 		fuse_loop_cfg_set_idle_threads(cfg, copts->max_idle_threads);
@@ -489,11 +498,76 @@ static int serve(struct fuse_session *se, struct fs_mount *m, struct fuse_cmdlin
 	r = copts->singlethread ? fuse_session_loop(se) : fuse_session_loop_mt(se, cfg);
 	r = r < 0 ? r : 0; /* > 0: ended by a signal, a clean exit */
 	fuse_loop_cfg_destroy(cfg);
-out_unmount:
+	return r;
+}
+
+/* Mount on the kernel side, detach, run the loop until unmounted or signalled. */
+static int serve(struct fuse_session *se, struct fs_mount *m, struct fuse_cmdline_opts *copts,
+		 int notify_fd, struct fs_mount_push *push)
+{
+	int r = -EIO;
+
+	if (fuse_set_signal_handlers(se) != 0)
+		return r;
+	if (fuse_session_mount(se, copts->mountpoint) != 0) {
+		log_err("cannot mount on '%s'", copts->mountpoint);
+		goto out_remove_handlers;
+	}
+	if (m)
+		log_info("mounted '%s' (%s, %s view, %zu layers, %llu inodes) on '%s' in %.0f ms",
+			 m->img->ref_str, m->img->manifest->digest, fs_view_kind_name(m->kind),
+			 m->img->n_layers, (unsigned long long)m->n_inodes, copts->mountpoint,
+			 m->open_ms);
+	else
+		log_info("additional layer store mounted on '%s'", copts->mountpoint);
+	if (notify_fd >= 0)
+		detach(notify_fd);
+	fs_mount_push_start(push); /* NULL: nothing to push */
+	r = loop(se, copts);
 	fuse_session_unmount(se);
 out_remove_handlers:
 	fuse_remove_signal_handlers(se);
 	return r;
+}
+
+/*
+ * stratafs --store: the Additional Layer Store. Images are resolved while
+ * the daemon runs, so the password stays in memory (never logged) for
+ * as long. 0 ok, 1 failure, 2 usage.
+ */
+static int run_store(struct fuse_args *args, struct fs_cli *c, struct fuse_cmdline_opts *copts)
+{
+	struct fs_als_daemon d = { .timeout = ENTRY_TIMEOUT };
+	struct fs_image_opts io = { 0 };
+	struct fuse_session *se;
+	struct fs_mount_opts mo;
+	int notify_fd = -1, r;
+
+	se = fuse_session_new(args, fs_als_ll_ops(), sizeof(struct fuse_lowlevel_ops), &d);
+	if (!se)
+		return 2;
+	r = 0;
+	if (!copts->foreground && daemonize_early(&notify_fd) < 0) {
+		log_err("cannot fork: %s", strerror(errno));
+		r = -EIO;
+	}
+	if (r == 0)
+		r = fs_cli_mount_opts(c, &mo);
+	if (r == 0) {
+		mo.reg.user_agent = STORE_USER_AGENT;
+		io.platform = mo.platform;
+		io.reg = mo.reg;
+		io.store = mo.store;
+		io.unpinned = mo.unpinned;
+		r = fs_als_new(&io, &d.als);
+		if (r < 0)
+			log_err("cannot start the store: %s", strerror(-r));
+	}
+	if (r == 0)
+		r = serve(se, NULL, copts, notify_fd, NULL);
+	fuse_session_destroy(se);
+	fs_als_free(d.als);
+	return r < 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -523,6 +597,10 @@ int main(int argc, char **argv)
 	status = 2;
 	if (fuse_parse_cmdline(&args, &copts) != 0 || !copts.mountpoint) {
 		log_err("usage: stratafs REF MOUNTPOINT [-o opt,...] [-f] [-d] (see --help)");
+		goto out_free_cli;
+	}
+	if (cli.store) {
+		status = run_store(&args, &cli, &copts);
 		goto out_free_cli;
 	}
 	/* FUSE options are checked here, before any network work; libfuse says what is wrong */

@@ -133,6 +133,7 @@ int reg_client_new(const struct reg_opts *opts, const struct reg_ref *ref, struc
 	snprintf(c->scope, n, "repository:%s:pull", ref->repo);
 	ho.ca_file = opts->ca_file;
 	ho.insecure = opts->insecure;
+	ho.user_agent = opts->user_agent;
 	ho.connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 10000;
 	ho.stall_timeout_ms = stall_ms(c->io_timeout_ms);
 	ho.max_parallel = opts->max_parallel ? opts->max_parallel : 8;

@@ -45,6 +45,7 @@ struct reg_http {
 	unsigned in_use; /* protected by pool_lock */
 	unsigned max;
 	char *ca_file;
+	char *user_agent;
 	bool insecure;
 	unsigned connect_timeout_ms;
 	unsigned stall_timeout_ms;
@@ -97,8 +98,10 @@ int reg_http_new(const struct reg_http_opts *o, struct reg_http **out)
 	h->stall_timeout_ms = o->stall_timeout_ms;
 	h->idle = calloc(h->max, sizeof(*h->idle));
 	h->ca_file = o->ca_file ? strdup(o->ca_file) : NULL;
+	h->user_agent = o->user_agent ? strdup(o->user_agent) : NULL;
 	h->share = curl_share_init();
-	if (!h->idle || !h->share || (o->ca_file && !h->ca_file))
+	if (!h->idle || !h->share || (o->ca_file && !h->ca_file) ||
+	    (o->user_agent && !h->user_agent))
 		goto out_free;
 	curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
 	curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
@@ -126,6 +129,7 @@ void reg_http_free(struct reg_http *h)
 	pthread_cond_destroy(&h->pool_cond);
 	free(h->idle);
 	free(h->ca_file);
+	free(h->user_agent);
 	free(h);
 }
 
@@ -562,6 +566,8 @@ static void set_options(struct reg_http *h, CURL *e, const struct reg_http_req *
 
 	curl_easy_setopt(e, CURLOPT_SHARE, h->share);
 	reg_http_transport(e, req->url, hdrs, h->insecure, h->ca_file, h->connect_timeout_ms, stall_s);
+	if (h->user_agent)
+		curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);

@@ -96,6 +96,8 @@ struct reg_opts {
 	/* (added) ECR token cache directory, created 0700, files 0600; NULL: no
 	 * on-disk cache (the token is still kept in memory by the client) */
 	const char *token_cache_dir;
+	/* (added) the User-Agent of every request; NULL: "stratafs/0.1" */
+	const char *user_agent;
 };
 
 /* Fill @o with the defaults above. */

@@ -44,6 +44,7 @@ struct reg_http_opts {
 	unsigned connect_timeout_ms;
 	unsigned stall_timeout_ms; /* abort when no byte arrives for this long */
 	unsigned max_parallel;     /* easy handles in flight at once */
+	const char *user_agent;    /* NULL: "stratafs/0.1" */
 };
 
 int reg_http_new(const struct reg_http_opts *o, struct reg_http **out);

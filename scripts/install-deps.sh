@@ -10,6 +10,7 @@ PKGS=(
 	libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev libzstd-dev zlib1g-dev libjansson-dev
 	# real peers used by the tests and the main job
 	docker-registry skopeo umoci apache2-utils openssl ca-certificates curl
+	podman buildah runc busybox-static
 	python3 python3-jwt python3-cryptography python3-botocore python3-yaml
 	tar gzip zstd pigz attr jq xxd
 	# benchmarks

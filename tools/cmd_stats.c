@@ -96,6 +96,23 @@ static void print_human(json_t *root)
 		       num(lat, k_p90), num(lat, k_p99));
 }
 
+/* A mount's stats, or a store's (stratafs --store): one block per image resolved. */
+static void print_root(json_t *root)
+{
+	json_t *store = json_object_get(root, "store"), *im;
+	size_t i;
+
+	if (!json_is_object(store)) {
+		print_human(root);
+		return;
+	}
+	printf("additional layer store: %zu images\n", json_array_size(json_object_get(store, "images")));
+	json_array_foreach(json_object_get(store, "images"), i, im) {
+		printf("\n");
+		print_human(im);
+	}
+}
+
 int cmd_stats(int argc, char **argv)
 {
 	const char *mnt = NULL;
@@ -142,7 +159,7 @@ int cmd_stats(int argc, char **argv)
 		log_err("invalid stats from '%s': %s", mnt, jerr.text);
 		return CLI_FAIL;
 	}
-	print_human(root);
+	print_root(root);
 	json_decref(root);
 	return CLI_OK;
 }
