@@ -85,7 +85,6 @@ secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 
 run_a() { # DIR STORE?
 	local d=$1 t
-	registry_log_mark
 	t=$(now)
 	[ -z "${2:-}" ] || start_store
 	env $(env_of "$d") podman --log-level=error pull -q "$IMG" >/dev/null
@@ -94,7 +93,6 @@ run_a() { # DIR STORE?
 }
 run_b() { # DIR STORE?
 	local d=$1 t
-	registry_log_mark
 	t=$(now)
 	[ -z "${2:-}" ] || start_store
 	env $(env_of "$d") buildah --log-level=error bud -q -t built:1 -f "$d/Dockerfile" "$d" >/dev/null
@@ -105,16 +103,20 @@ setup "$W/p-base-a"
 setup "$W/p-store-a" "$W/store"
 setup "$W/p-base-b"
 setup "$W/p-store-b" "$W/store"
+registry_log_mark # (not inside $(...): the mark must outlive the subshell)
 A_BASE=$(run_a "$W/p-base-a")
 A_BASE_BYTES=$(layer_bytes)
 rm -rf "$W/cache-store"
+registry_log_mark # (not inside $(...): the mark must outlive the subshell)
 A_STORE=$(run_a "$W/p-store-a" store)
 A_STORE_BYTES=$(layer_bytes)
 cleanup_pm "$W/p-store-a"
 stop_store
+registry_log_mark # (not inside $(...): the mark must outlive the subshell)
 B_BASE=$(run_b "$W/p-base-b")
 B_BASE_BYTES=$(layer_bytes)
 rm -rf "$W/cache-store"
+registry_log_mark # (not inside $(...): the mark must outlive the subshell)
 B_STORE=$(run_b "$W/p-store-b" store)
 B_STORE_BYTES=$(layer_bytes)
 cleanup_pm "$W/p-store-b"

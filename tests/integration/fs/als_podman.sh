@@ -245,6 +245,13 @@ tap_ok "strata stats --json of the store: three images, with their layers" sh -c
 	"'$STRATA' stats '$MNT' --json | jq -e '.store.images | length == 3 and (map(.layers | length) | sort) == [5, 6, 6]'"
 tap_ok "strata stats of the store" sh -c "'$STRATA' stats '$MNT' | grep -q '^ref: *$PROXY/als/mb:v1'"
 
+# A store restarted while no container uses it: what was pulled through it runs again
+pm rm -a -f >/dev/null 2>&1 || true
+tap_ok "with no container running, the store unmounts" fusermount3 -u "$MNT"
+tap_ok "... and mounts again" "$STRATAFS" --store "$MNT" -o "insecure,cache=$FSD_CACHE,io_timeout=3,retries=0"
+tap_is "$(pm run --rm --network none "$PROXY/als/mb:v1" cat /keep/a.txt 2>&1)" "a v2" \
+	"podman run of an image pulled before the restart reads through the new store"
+
 pm rm -a -f >/dev/null 2>&1 || true
 pm rmi -a -f >/dev/null 2>&1 || true
 tap_ok "fusermount3 -u unmounts the store" fusermount3 -u "$MNT"
