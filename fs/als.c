@@ -403,6 +403,35 @@ static int lookup_tree(struct als_layer *l, uint64_t dir, const char *name, stru
 	return 0;
 }
 
+/*
+ * MNT/<layer digest>/, asked by a store configured without ":ref": with no
+ * reference there is no registry or credentials to resolve anything with,
+ * so only a layer of an image already resolved by reference is served, and
+ * only when its index is trusted whatever the image (pinned, or built
+ * here): an unpinned index is trusted for its own reference only.
+ */
+static int lookup_known_layer(struct fs_als *a, const char *digest, struct fs_als_node *out)
+{
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&a->lock);
+	for (size_t i = 0; r < 0 && i < a->n_images; i++) {
+		struct als_image *im = a->images[i];
+
+		for (size_t k = 0; r < 0 && k < im->n_layers; k++) {
+			const struct idx_layer *idx;
+			const char *src, *trust;
+
+			if (strcmp(im->layers[k].desc->digest, digest) == 0 &&
+			    fs_store_layer_get(im->fimg->store, im->nos[k], &src, &trust, &idx) == 0 &&
+			    strcmp(trust, "unpinned") != 0)
+				r = lookup_layer(im, digest, out);
+		}
+	}
+	pthread_mutex_unlock(&a->lock);
+	return r;
+}
+
 int fs_als_lookup(struct fs_als *a, const struct fs_als_node *dir, const char *name,
 		  struct fs_als_node *out)
 {
@@ -412,6 +441,8 @@ int fs_als_lookup(struct fs_als *a, const struct fs_als_node *dir, const char *n
 
 	switch (dir->kind) {
 	case FS_ALS_ROOT:
+		if (digest_is_valid(name))
+			return lookup_known_layer(a, name, out);
 		r = image_get(a, name, &im);
 		if (r < 0)
 			return -ENOENT;

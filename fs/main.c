@@ -274,6 +274,10 @@ static int fs_cli_parse(struct fuse_args *args, struct fs_cli *c)
 		log_err("missing REF (usage: stratafs REF MOUNTPOINT [-o opt,...])");
 		return -EINVAL;
 	}
+	if (c->store && (c->push_index || c->layers)) {
+		log_err("-o %s is not supported with --store", c->push_index ? "push_index" : "layers");
+		return -EINVAL;
+	}
 	if (c->log && log_level_parse(c->log, &lvl) < 0) {
 		log_err("invalid log level '%s'", c->log);
 		return -EINVAL;

@@ -78,6 +78,8 @@ pm() { podman --log-level=error "$@"; }
 harness_on_exit "podman rm -a -f >/dev/null 2>&1; podman rmi -a -f >/dev/null 2>&1; umount -R '$P/graph/overlay' 2>/dev/null; true"
 harness_on_exit "fusermount3 -u -z '$MNT' 2>/dev/null"
 
+tap_not "--store refuses -o push_index (unsupported there), with a clear error" \
+	"$STRATAFS" --store "$MNT" -o "insecure,push_index,cache=$FSD_CACHE"
 if "$STRATAFS" --store "$MNT" -o "insecure,cache=$FSD_CACHE,io_timeout=3,retries=0" 2>"$HARNESS_DIR/store.err"; then
 	tap_pass "stratafs --store mounts"
 else
@@ -128,7 +130,8 @@ tap_ok "the layer is still there after the release" test -f "$IMG/$TOP/info"
 err=$(touch "$IMG/$TOP/diff/x" 2>&1 || true)
 case "$err" in *"Read-only file system"*) tap_pass "other writes: EROFS" ;; *) tap_fail "other writes: EROFS" "$err" ;; esac
 tap_not "mkdir in the root fails" mkdir "$MNT/x"
-tap_not "MNT/<layer digest> (a store without :ref) is ENOENT" stat "$MNT/$TOP"
+tap_not "MNT/<layer digest> (a store without :ref): ENOENT for a layer whose index is trusted only for its tag" stat "$MNT/$TOP"
+tap_not "... and for a layer of no image resolved" stat "$MNT/sha256:$(printf 'a%.0s' $(seq 1 64))"
 fixture_push zstd als/zstd:v1 >/dev/null || harness_fail "cannot push the zstd fixture"
 ZIMG="$MNT/$(b64 "$PROXY/als/zstd:v1")"
 tap_is "$(for d in $(ls "$ZIMG"); do jq -r .compression "$ZIMG/$d/info"; done | sort -u)" "4" \
@@ -198,6 +201,11 @@ for d in $LAYERS; do gets=$((gets + $(registry_bytes_served "$d"))); done
 tap_is "$gets" "0" "by digest: no layer bytes fetched"
 tap_ok "by digest: the store has the image's dir" test -d "$MNT/$(b64 "$PROXY/als/mb@sha256:$MDIGEST")"
 check_rootfs "$PROXY/als/mb@sha256:$MDIGEST" "by digest"
+# resolved by the pinning index's digest, its layers' indexes are pinned:
+# a store without :ref may now be served them by digest
+tap_is "$(jq -r '.["compressed-diff-digest"]' "$MNT/$TOP/info" 2>&1)" "$TOP" \
+	"MNT/<layer digest>: a layer of an image resolved with pinned indexes is served"
+tap_is "$(cat "$MNT/$TOP/diff/keep/a.txt" 2>&1)" "a v2" "... its diff/ reads right"
 tap_ok "the store's requests carry its own user agent" sh -c \
 	"grep -q '\"http.request.useragent\":\"stratafs-store/' '$REGISTRY_LOG'"
 
