@@ -31,13 +31,14 @@
 #include "common/log.h"
 #include "fs/als_impl.h"
 
-int fs_als_new(const struct fs_image_opts *o, struct fs_als **out)
+int fs_als_new(const struct fs_image_opts *o, bool push_index, struct fs_als **out)
 {
 	struct fs_als *a = calloc(1, sizeof(*a));
 
 	if (!a)
 		return -ENOMEM;
 	a->o = *o;
+	a->push_index = push_index;
 	a->o.ref = NULL;
 	a->started = time(NULL);
 	a->n_slots = 1;
@@ -51,6 +52,10 @@ static void image_free(struct als_image *im)
 {
 	if (!im)
 		return;
+	if (im->pushing)
+		pthread_join(im->push_th, NULL);
+	reg_pusher_free(im->pusher);
+	free(im->built);
 	for (size_t i = 0; im->layers && i < im->n_layers; i++) {
 		idx_tree_free(im->layers[i].tree);
 		idx_tree_free(im->layers[i].below);
@@ -225,6 +230,8 @@ static int image_open(struct fs_als *a, const char *name, struct als_image **out
 	}
 	if (a->o.store.prefetch_all)
 		fs_store_prefetch_start(im->fimg->store);
+	if (a->push_index)
+		fs_als_push_built(a, im);
 	log_info("store: resolved '%s' (%s, %zu layers)", im->fimg->ref_str,
 		 im->fimg->manifest->digest, im->n_layers);
 	*out = im;

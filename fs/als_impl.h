@@ -55,6 +55,12 @@ struct als_image {
 	unsigned *nos;
 	struct als_layer *layers;
 	size_t n_layers;
+	/* -o push_index: the indexes built here, pushed by a thread of their own */
+	struct reg_pusher *pusher;
+	const struct idx_layer **built;
+	size_t n_built;
+	pthread_t push_th;
+	bool pushing;           /* push_th runs or ran: join it before freeing */
 };
 
 struct als_slot {
@@ -64,6 +70,7 @@ struct als_slot {
 
 struct fs_als {
 	struct fs_image_opts o;
+	bool push_index;            /* -o push_index */
 	time_t started;
 	pthread_mutex_t open_lock;  /* one image is resolved at a time */
 	pthread_mutex_t lock;
@@ -88,5 +95,11 @@ struct idx_tree *fs_als_layer_tree(struct als_layer *l, bool below);
 void fs_als_tree_node(struct als_layer *l, struct idx_tree *t, const struct idx_node *node,
 		      struct fs_als_node *out);
 bool fs_als_is_whiteout(const struct fs_als_node *n);
+
+/*
+ * -o push_index (als_push.c): push the indexes built here for @im, on a
+ * thread image_free() joins. Called once @im is resolved.
+ */
+void fs_als_push_built(struct fs_als *a, struct als_image *im);
 
 #endif

@@ -42,7 +42,7 @@ struct fs_als_node {
 struct fs_als;
 
 /* @o->ref is ignored; the rest is copied (strings borrowed: must outlive the store). */
-int fs_als_new(const struct fs_image_opts *o, struct fs_als **out);
+int fs_als_new(const struct fs_image_opts *o, bool push_index, struct fs_als **out);
 void fs_als_free(struct fs_als *a);
 
 /* -ENOENT: no such inode. */

@@ -274,8 +274,8 @@ static int fs_cli_parse(struct fuse_args *args, struct fs_cli *c)
 		log_err("missing REF (usage: stratafs REF MOUNTPOINT [-o opt,...])");
 		return -EINVAL;
 	}
-	if (c->store && (c->push_index || c->layers)) {
-		log_err("-o %s is not supported with --store", c->push_index ? "push_index" : "layers");
+	if (c->store && c->layers) {
+		log_err("-o layers is not supported with --store");
 		return -EINVAL;
 	}
 	if (c->log && log_level_parse(c->log, &lvl) < 0) {
@@ -563,7 +563,7 @@ static int run_store(struct fuse_args *args, struct fs_cli *c, struct fuse_cmdli
 		io.reg = mo.reg;
 		io.store = mo.store;
 		io.unpinned = mo.unpinned;
-		r = fs_als_new(&io, &d.als);
+		r = fs_als_new(&io, c->push_index, &d.als);
 		if (r < 0)
 			log_err("cannot start the store: %s", strerror(-r));
 	}

@@ -78,8 +78,6 @@ pm() { podman --log-level=error "$@"; }
 harness_on_exit "podman rm -a -f >/dev/null 2>&1; podman rmi -a -f >/dev/null 2>&1; umount -R '$P/graph/overlay' 2>/dev/null; true"
 harness_on_exit "fusermount3 -u -z '$MNT' 2>/dev/null"
 
-tap_not "--store refuses -o push_index (unsupported there), with a clear error" \
-	"$STRATAFS" --store "$MNT" -o "insecure,push_index,cache=$FSD_CACHE"
 if "$STRATAFS" --store "$MNT" -o "insecure,cache=$FSD_CACHE,io_timeout=3,retries=0" 2>"$HARNESS_DIR/store.err"; then
 	tap_pass "stratafs --store mounts"
 else
@@ -256,9 +254,22 @@ tap_ok "strata stats of the store" sh -c "'$STRATA' stats '$MNT' | grep -q '^ref
 # A store restarted while no container uses it: what was pulled through it runs again
 pm rm -a -f >/dev/null 2>&1 || true
 tap_ok "with no container running, the store unmounts" fusermount3 -u "$MNT"
-tap_ok "... and mounts again" "$STRATAFS" --store "$MNT" -o "insecure,cache=$FSD_CACHE,io_timeout=3,retries=0"
+tap_ok "... and mounts again (now with -o push_index)" "$STRATAFS" --store "$MNT" \
+	-o "insecure,push_index,cache=$FSD_CACHE,io_timeout=3,retries=0"
 tap_is "$(pm run --rm --network none "$PROXY/als/mb:v1" cat /keep/a.txt 2>&1)" "a v2" \
 	"podman run of an image pulled before the restart reads through the new store"
+# -o push_index: an image with no index anywhere is indexed by streaming
+# when the store resolves it, and the store pushes what it built
+fixture_push single als/single:v1 >/dev/null || harness_fail "cannot push the single fixture"
+SIMG="$MNT/$(b64 "$PROXY/als/single:v1")"
+tap_ok "the store resolves an image with no index" ls "$SIMG"
+for i in $(seq 1 100); do
+	strata_idx=$("$STRATA" inspect "$REGISTRY/als/single:v1" --json "${STRATA_REG_OPTS[@]}" 2>/dev/null |
+		jq -r '[.layers[].stratafsIndexTrust] | unique | join(",")')
+	[ "$strata_idx" = unpinned ] && break
+	sleep 0.1
+done
+tap_is "$strata_idx" unpinned "push_index: the store pushed the index it built (an unpinned artifact)"
 
 pm rm -a -f >/dev/null 2>&1 || true
 pm rmi -a -f >/dev/null 2>&1 || true
