@@ -25,8 +25,8 @@
  * span each (up to 2.5 MiB compressed, a gzip ratio of 0.6) decode at
  * once, so a cold sequential read keeps two cores busy; one job leaves
  * room for one more decoded span kept hot. With the libraries, the index
- * and the FUSE threads beside it the daemon stays within DESIGN.md's
- * 32 MiB + 1.5 x index (measured: tests/bench, benchmark 6).
+ * and the FUSE threads beside it the daemon stays within its budget of
+ * 32 MiB + 1.5 x index (tests/bench/README.md) (measured: tests/bench, benchmark 6).
  */
 #define FS_STORE_MEM_DEFAULT (13u << 20)
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The BuildKit registry cache view (both forms: image-manifest=true OCI
- * manifest and the legacy index; PROTOCOLS.md §1):
+ * manifest and the legacy index, as BuildKit's registry cache exporter
+ * writes them; README, "What the root of the mount shows"):
  *
  *   layers/NN-<12 hex>/   config layer NN alone, whiteouts shown as files
  *   chains/NN/            config layer NN merged over its parents (lazily)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Build side of random access into gzip (the zran technique, PROTOCOLS.md
- * §5.5): one inflate(Z_BLOCK) pass that stops at every deflate block
+ * Build side of random access into gzip (the zran technique of zlib's
+ * examples/zran.c; RFC 1951 block boundaries): one inflate(Z_BLOCK) pass that stops at every deflate block
  * boundary; where a span is long enough, the boundary becomes a checkpoint
  * holding the compressed offset, the bits left in the previous byte and the
  * last 32 KiB of output of the current member (the history a decoder

@@ -129,8 +129,8 @@ int tar_parser_feed(struct tar_parser *p, const void *buf, size_t n);
 /*
  * The stream is over. Returns 0 when it ended at a member boundary: after
  * the end-of-archive block(s), or right after the last member's data with
- * or without its padding and with no EOF blocks (umoci 0.4.7, PROTOCOLS.md
- * §8). Returns -EBADMSG when it ends inside a header, inside a member's
+ * or without its padding and with no EOF blocks (as umoci 0.4.7 writes
+ * layers; docs/tar.md). Returns -EBADMSG when it ends inside a header, inside a member's
  * data, or after pax/GNU headers with no member to apply them to; or the
  * parser's earlier error.
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The merge of N layer indexes into one tree, with OCI semantics
- * (PROTOCOLS.md §5.1-5.2), built through the public per-layer API only.
+ * (the OCI image spec's layer.md: whiteouts, opaque dirs), built through the public per-layer API only.
  *
  * Layers are applied bottom-up. Each layer is applied in two passes so the
  * result never depends on the order of entries inside a layer:

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * BuildKit cache config (application/vnd.buildkit.cacheconfig.v0, see
- * PROTOCOLS.md §1.5). Two traps: "parent" has Go's omitempty, so a
+ * BuildKit's cache/remotecache/v1 spec). Two traps: "parent" has Go's omitempty, so a
  * missing parent is 0 (not -1); and a record's "layers" key holds results.
  * Everything is validated before the caller sees it: indexes in range,
  * parents acyclic, inputs non-empty.

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Manifest PUT (PROTOCOLS.md §2.3) and the stratafs index artifact with its
- * referrers fallback tag (§2.7). The artifact is an OCI image manifest
+ * Manifest PUT (OCI distribution spec, "Pushing Manifests") and the
+ * stratafs index artifact with its referrers fallback tag (the same
+ * spec's "Referrers Tag Schema"; index/FORMAT.md). The artifact is an OCI image manifest
  * whose subject is the image manifest: a registry with the referrers API
  * answers OCI-Subject and lists it; one without (distribution 2.8.2) does
  * not, and then the client keeps the tag "sha256-<hex>" of the subject

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Blob uploads (PROTOCOLS.md §2.5, §4.7). HEAD first: a blob the registry
+ * Blob uploads (OCI distribution spec, "Pushing Blobs"; docs/ecr.md for
+ * ECR's S3 side). HEAD first: a blob the registry
  * has is never sent again. Then a session (POST, or a cross-repository
  * mount that may finish the job at once), and the body in one request:
  * a monolithic PUT ?digest= below REG_MONOLITHIC_MAX, else one streamed

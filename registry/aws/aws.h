@@ -161,7 +161,8 @@ void reg_sigv4_out_release(struct reg_sigv4_out *o);
 /*
  * Sign @req for @region/@service at @amz_date ("YYYYMMDD'T'HHMMSS'Z'",
  * which must equal the X-Amz-Date header the caller sends). Canonical
- * request per PROTOCOLS.md §4.3. -EINVAL for a bad date or missing Host,
+ * request as the AWS SigV4 documentation ("Create a canonical request")
+ * defines it. -EINVAL for a bad date or missing Host,
  * -EFBIG past REG_AWS_MAX_HEADERS or the output size.
  */
 int reg_sigv4_sign(const struct reg_aws_creds *cr, const char *region, const char *service,

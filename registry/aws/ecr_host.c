@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Which registry hosts are Amazon ECR, and where their GetAuthorizationToken
- * endpoint is. The pattern is the official credential helper's (PROTOCOLS.md
- * §3.4), matched by hand rather than with a regex engine:
+ * endpoint is (docs/ecr.md). The pattern is the one of awslabs'
+ * amazon-ecr-credential-helper, matched by hand rather than with a regex engine:
  *
  *   ^(\d{12})\.dkr[\.\-]ecr(\-fips)?\.([a-zA-Z0-9][a-zA-Z0-9-_]*)\.
  *    (amazonaws\.(com(\.cn)?|eu)|on\.(aws|amazonwebservices\.com\.cn)|

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ECR GetAuthorizationToken (PROTOCOLS.md §4.2): an AWS JSON 1.1 POST,
+ * ECR GetAuthorizationToken (the ECR API reference; docs/ecr.md): an AWS JSON 1.1 POST,
  * SigV4-signed for service "ecr", retried with backoff + jitter while
  * throttled. The answer is a base64 "AWS:<password>" good for 12 hours.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * AWS Signature Version 4, header form (PROTOCOLS.md §4.3). Pure functions
+ * AWS Signature Version 4, header form (AWS's SigV4 documentation). Pure functions
  * over the request's parts: no I/O, no clock (the caller passes the
  * X-Amz-Date it sends), so the aws-c-auth vectors test it byte for byte.
  *

@@ -4,7 +4,7 @@
 # tests/bench/run.sh [--quick] [--only N[,N...]]
 #
 # Runs stratafs side by side with its baselines in one run and prints the
-# measured values and their ratio against the targets of DESIGN.md
+# measured values and their ratio against the targets of tests/bench/README.md
 # ("Performance targets"). See tests/bench/README.md.
 #
 # Needs a built tree: BUILDDIR (default ./build) with fs/stratafs and

@@ -31,7 +31,7 @@
 #                 skopeo 1.9.3 gzips plain layers on the way to a registry)
 #
 # umoci 0.4.7 writes tars without the two end-of-archive blocks (and
-# without the last member's padding), see PROTOCOLS.md §8: so do these
+# without the last member's padding), see docs/tar.md: so do these
 # fixtures, as such layers exist in the wild.
 #
 # Layouts are cached for the whole test run in $FIXTURE_CACHE (default

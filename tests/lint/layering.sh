@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Checks the include rules of DESIGN.md / STYLE.md: which room may include
+# Checks the include rules of the README's Architecture table: which room may include
 # which, and which third-party headers may appear where. TAP output.
 set -uo pipefail
 cd "${SRCDIR:-$(dirname "$0")/../..}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Keeps files small (STYLE.md §7): a .c or .h over 1000 lines fails; over
+# Keeps files small (one job per file): a .c or .h over 1000 lines fails; over
 # 800 is reported for review. TAP output.
 set -uo pipefail
 cd "${SRCDIR:-$(dirname "$0")/../..}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# A BuildKit registry cache (PROTOCOLS.md §1.4, §1.5, §1.7), hand-built over
+# A BuildKit registry cache (BuildKit's cache/remotecache/v1 spec), hand-built over
 # the layers of the "multi" fixture, in both forms: the image-manifest=true
 # OCI manifest (config media type application/vnd.buildkit.cacheconfig.v0)
 # and the legacy index. The mount shows layers/NN-<12 hex>/, chains/NN/ and

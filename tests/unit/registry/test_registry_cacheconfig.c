@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* BuildKit cache config: the PROTOCOLS.md §1.7 example byte for byte, and hostile inputs. */
+/* BuildKit cache config: BuildKit's documented example byte for byte, and hostile inputs. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
