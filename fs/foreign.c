@@ -23,6 +23,7 @@
 
 static const struct fs_foreign_fmt *const formats[] = {
 	/* zstd:chunked */
+	&fs_foreign_zchunked,
 
 	/* eStargz */
 

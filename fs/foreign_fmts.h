@@ -10,6 +10,7 @@
 #include "fs/foreign.h"
 
 /* zstd:chunked */
+extern const struct fs_foreign_fmt fs_foreign_zchunked;
 
 /* eStargz */
 
