@@ -33,22 +33,15 @@
 
 ZC_MTIME=1700000000
 
-_zc_rand() { # SEED SIZE
-	local key
-	key=$(printf '%s' "$1" | sha256sum | cut -c1-32)
-	head -c "$2" /dev/zero |
-		openssl enc -aes-128-ctr -nosalt -K "$key" -iv 00000000000000000000000000000000
-}
-
 _zc_tree1() { # DIR
-	local d=$1 i n120 n200 deep
+	local d=$1 i len deep
 	mkdir -p "$d/files" "$d/big" "$d/empty" "$d/links" "$d/xattr/dir" "$d/long" "$d/priv" \
 		"$d/perms" "$d/dev" "$d/gone/sub" "$d/opq/old"
 	for i in $(seq -w 0 299); do
 		printf 'small file %s\n' "$i" >"$d/files/f$i"
 	done
-	_zc_rand zc-varied 4194304 >"$d/big/varied.bin"
-	{ _zc_rand zc-h1 262144; head -c 2097152 /dev/zero; _zc_rand zc-h2 262144; } >"$d/big/holes.img"
+	_fx_rand zc-varied 4194304 >"$d/big/varied.bin"
+	{ _fx_rand zc-h1 262144; head -c 2097152 /dev/zero; _fx_rand zc-h2 262144; } >"$d/big/holes.img"
 	: >"$d/empty/e1"
 	: >"$d/empty/e2"
 	echo "hardlink target" >"$d/links/target.txt"
@@ -61,11 +54,11 @@ _zc_tree1() { # DIR
 	setfattr -n user.zc.text -v hello "$d/xattr/file"
 	setfattr -n user.zc.bin -v 0x00ff7f0a "$d/xattr/file"
 	setfattr -n user.zc.dir -v on-a-dir "$d/xattr/dir"
-	n120=$(printf 'n%.0s' $(seq 1 120))
-	n200=$(printf 'm%.0s' $(seq 1 200))
-	echo "120" >"$d/long/$n120"
-	echo "200" >"$d/long/$n200"
-	deep="$d/long/$(printf 'd%.0s' $(seq 1 90))/$(printf 'e%.0s' $(seq 1 90))/$(printf 'f%.0s' $(seq 1 90))"
+	# names of 120 and 200 bytes, a path over 255 (ustar's limits: pax headers)
+	for len in 120 200; do
+		echo "$len" >"$d/long/$(printf "%${len}s" '' | tr ' ' n)"
+	done
+	deep="$d/long/$(printf '%90s/%90s/%90s' '' '' '' | tr ' ' d)"
 	mkdir -p "$deep"
 	echo "path longer than 255" >"$deep/at-the-end.txt"
 	echo private >"$d/priv/secret"
@@ -119,7 +112,7 @@ _zc_add_layer() {
 	mv "$l/index.new" "$l/index.json"
 }
 
-_fx_build_zchunked() { # LAYOUT (a fixture_build builder: cached per run)
+_zc_build() { # LAYOUT
 	local l=$1
 	umoci init --layout "$l"
 	umoci new --image "$l:zc"
@@ -130,7 +123,29 @@ _fx_build_zchunked() { # LAYOUT (a fixture_build builder: cached per run)
 	rm -rf "$l.t1" "$l.t2"
 }
 
-zc_layout() { fixture_build zchunked; }
+# Built once per version of this file, under $BUILDDIR/harness-fixtures/ (as lib_fixtures.sh does).
+zc_layout() {
+	local key dir tmp
+	key=$(sha256sum "$SRCDIR/tests/integration/formats/zchunked_lib.sh" | cut -c1-12)
+	dir=${BUILDDIR:-/tmp}/harness-fixtures/zchunked-$key
+	if [ ! -f "$dir/.done" ]; then
+		mkdir -p "${dir%/*}"
+		tmp=$dir.$$
+		rm -rf "$tmp" "$tmp.t1" "$tmp.t2"
+		# a background subshell keeps `set -e` in force inside it
+		(
+			set -euo pipefail
+			_zc_build "$tmp"
+		) >"$dir.build.log" 2>&1 &
+		if ! wait $!; then
+			cat "$dir.build.log" >&2
+			harness_fail "cannot build the zstd:chunked fixture"
+		fi
+		touch "$tmp/.done"
+		mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
+	fi
+	printf '%s\n' "$dir"
+}
 
 zc_push() { # REPO:TAG
 	skopeo copy --quiet --dest-compress --dest-compress-format zstd:chunked "${SKOPEO_DEST_OPTS[@]}" \

@@ -5,6 +5,7 @@
 # TOC, reading one small file fetches under 10 % of the compressed layer
 # bytes and nothing is streamed; the whole tree equals `umoci unpack` of the
 # plain-tar original; `strata ls` / `strata cat` read it the same way.
+# The newer annotation keys (io.github.containers.*) pin as well.
 # Attacks, each on a manifest pushed by digest: a checksum annotation that
 # does not match the TOC (the TOC is never used: the layer is streamed and
 # indexed instead, with a clear error), and a TOC whose chunkDigest of one
@@ -71,6 +72,20 @@ push_by_digest() {
 	registry_push_manifest zc/mnt "$d" "$1" "$OCI_MT" >/dev/null || return 1
 	printf 'zc/mnt@%s\n' "$d"
 }
+
+# -- the newer spelling of the annotations (io.github.containers.*) --------------
+jq -c '.layers |= map(.annotations |= with_entries(.key |= sub("^io\\.containers\\."; "io.github.containers.")))' \
+	"$P/manifest.json" >"$HARNESS_DIR/newkeys.json"
+REF=$(push_by_digest "$HARNESS_DIR/newkeys.json") || harness_fail "cannot push the manifest with the newer keys"
+FSD_CACHE=$HARNESS_DIR/c6
+if fsd_mount "$REF" "$MNT"; then
+	tap_is "$(jq -r '[.layers[].index_source] | join(",")' <<<"$(stats)")" "zstd:chunked,zstd:chunked" \
+		"the io.github.containers.zstd-chunked.* annotations pin the TOCs too"
+	tap_is "$(cat "$MNT/links/hard1")" "hardlink target" "and the image reads"
+	tap_ok "unmount" fsd_umount "$MNT"
+else
+	tap_fail "mount with the newer annotation keys"
+fi
 
 # -- attack 1: the checksum annotation does not match the TOC --------------------
 jq -c '.layers[0].annotations["io.containers.zstd-chunked.manifest-checksum"] = "sha256:" + ("0" * 64)' \
