@@ -243,8 +243,12 @@ static int add_chunk(struct zc *z, json_t *o, bool first)
 static int reg_start(struct zc *z, json_t *o)
 {
 	uint64_t size, off, end, chunk;
+	const char *name;
 	bool has_sha;
 
+	/* checked here: chunk entries and messages compare with it before common_fields() */
+	if (get_str(o, "name", &name) < 0 || !name)
+		BAD("entry %zu: a file with no name", z->idx);
 	if (get_u64(o, "size", UINT64_MAX / 2, &size) < 0 || get_u64(o, "offset", UINT64_MAX, &off) < 0 ||
 	    get_u64(o, "endOffset", UINT64_MAX, &end) < 0 ||
 	    get_u64(o, "chunkSize", UINT64_MAX, &chunk) < 0)
