@@ -94,4 +94,25 @@ tap_is "$(jget "$W/s5.json" '.layers[0].index_source')" built "... from an index
 tap_ok "... and says why" grep -q 'does not hash to its pin' "$W/r5.err"
 tap_is "$(find "$W/c5/v1/toc" -type f | wc -l)" 0 "nothing cached under the pin"
 
+# 6. A pinned stratafs index and a pinned TOC: the cheaper to read is kept (here the
+# TOC's chunks, against one span for the whole layer).
+out=$(strata_run index "$REGISTRY/ff/honest:v1" --push --tag pinned --json) ||
+	harness_fail "strata index --push --tag"
+PINNED=$(jq -r .pinned <<<"$out")
+drv_read "$W/r6" "$PINNED" --cache "$W/c6" --stats "$W/s6.json" --only small/f03
+tap_is "$RC" 0 "the pinning index's reference reads"
+tap_is "$(jget "$W/s6.json" '.layers[0].index_format')" fake "the TOC is kept over the pinned stratafs index"
+tap_ok "index_choice gives both costs" \
+	jq -e '.layers[0].index_choice | test("^fake: [0-9]+ compressed bytes per span, stratafs: [0-9]+$")' \
+	"$W/s6.json"
+tap_diag "index_choice: $(jget "$W/s6.json" '.layers[0].index_choice')"
+
+# 7. strata inspect's per-layer summary (the fake format is not built into strata).
+tap_is "$(strata_run inspect "$PINNED" --json | jq -r '.layers[0].index')" "stratafs pinned" \
+	"inspect: stratafs pinned through the pinning index"
+tap_is "$(strata_run inspect "$REGISTRY/ff/honest:v1" --json | jq -r '.layers[0].index')" \
+	"stratafs unpinned" "inspect: stratafs unpinned by tag (a referrer)"
+tap_is "$(strata_run inspect "$REGISTRY/ff/lie:v1" --json | jq -r '.layers[0] | "\(.index) \(.foreignIndex)"')" \
+	"none null" "inspect: none, and no foreign TOC strata knows of"
+
 tap_done
