@@ -127,7 +127,7 @@ static void hex_of(const uint8_t *p, size_t n, char *hex)
 
 	digest_sha256(p, n, sha);
 	digest_format(sha, d);
-	strcpy(hex, d + 7);
+	snprintf(hex, DIGEST_STR_LEN, "%s", d + 7);
 }
 
 /* The tar, cut into frames: one per file chunk, one for what lies between. */
