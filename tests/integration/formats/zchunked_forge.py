@@ -14,6 +14,8 @@ prints the new "digest size checksum position" of OUT. KINDs:
   size NAME         the file NAME claims one byte more than its chunks hold
   escape NAME       the entry NAME is renamed "../escaped"
   version           the TOC says version 2
+  mode NAME         the file NAME's mode becomes 0600: chunks still verify, the
+                    TOC disagrees with its tar (only the whole-layer check sees it)
 The TOC is recompressed with the zstd CLI, put back in a skippable frame,
 and the 40-byte footer rewritten; nothing else changes."""
 import hashlib
@@ -54,6 +56,8 @@ def main():
         named[0]["size"] += 1
     elif kind == "escape":
         named[0]["name"] = "../escaped"
+    elif kind == "mode":
+        named[0]["mode"] = 0o600
     elif kind == "version":
         toc["version"] = 2
     else:

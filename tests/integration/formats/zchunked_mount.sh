@@ -11,6 +11,8 @@
 # indexed instead, with a clear error), and a TOC whose chunkDigest of one
 # chunk lies (pinned by a forged manifest: that chunk fails with EIO, never
 # wrong bytes; the rest of the file is served and correct).
+# The whole-layer check (-o prefetch=all) passes on the real image and
+# catches a pinned TOC that disagrees with its tar (one file's mode).
 . "$(dirname "$0")/../fs/mount_lib.sh"
 . "$SRCDIR/tests/integration/formats/zchunked_lib.sh"
 FORGE="/usr/bin/python3 $SRCDIR/tests/integration/formats/zchunked_forge.py"
@@ -137,5 +139,47 @@ if fsd_mount "$REF" "$MNT"; then
 	tap_ok "unmount" fsd_umount "$MNT"
 else
 	tap_fail "mount of the manifest pinning a lying TOC"
+fi
+
+# -- the whole-layer check -------------------------------------------------------
+# wait_check WANT: every layer's check reaches WANT (or one fails) within 90 s
+wait_check() {
+	local s
+	for _ in $(seq 1 450); do
+		s=$(stats | jq -r '[.layers[].check] | join(",")')
+		case ",$s," in *,failed,*) break ;; esac
+		[ "$s" = "$1" ] && break
+		sleep 0.2
+	done
+	printf '%s\n' "$s"
+}
+FSD_CACHE=$HARNESS_DIR/c7
+if fsd_mount zc/mnt:v1 "$MNT" prefetch=all; then
+	tap_is "$(wait_check passed,passed)" passed,passed "the whole-layer check passes: each TOC agrees with its tar"
+	tap_ok "unmount" fsd_umount "$MNT"
+else
+	tap_fail "mount with prefetch=all"
+fi
+read -r BD BS BC BP < <($FORGE "$P/${L0#sha256:}" "$POS0" mode "$HARNESS_DIR/forged2.blob" files/f001) ||
+	harness_fail "cannot forge the TOC"
+registry_push_blob zc/mnt "$HARNESS_DIR/forged2.blob" >/dev/null || harness_fail "cannot push the forged blob"
+jq -c --arg d "$BD" --argjson s "$BS" --arg c "$BC" --arg p "$BP" \
+	'.layers[0].digest = $d | .layers[0].size = $s
+	 | .layers[0].annotations["io.containers.zstd-chunked.manifest-checksum"] = $c
+	 | .layers[0].annotations["io.containers.zstd-chunked.manifest-position"] = $p' \
+	"$P/manifest.json" >"$HARNESS_DIR/badmode.json"
+REF=$(push_by_digest "$HARNESS_DIR/badmode.json") || harness_fail "cannot push the forged manifest"
+FSD_CACHE=$HARNESS_DIR/c8
+if fsd_mount "$REF" "$MNT" prefetch=all; then
+	tap_is "$(stat -c %a "$MNT/files/f001")" 600 "a pinned TOC that lies about a mode is served at first"
+	wait_check passed,passed >/dev/null
+	S=$(stats)
+	tap_is "$(jq -r --arg d "$BD" '.layers[] | select(.digest == $d) | .check' <<<"$S")" failed \
+		"the whole-layer check finds that the TOC disagrees with its tar"
+	tap_is "$(jq -r '.totals.check_failures' <<<"$S")" 1 "and counts it"
+	tap_not "reads of that layer then fail" cat "$MNT/files/f002"
+	tap_ok "unmount" fsd_umount "$MNT"
+else
+	tap_fail "mount of the manifest pinning a TOC that disagrees with its tar"
 fi
 tap_done
