@@ -5,7 +5,8 @@
 # TOC, reading one small file fetches under 10 % of the compressed layer
 # bytes and nothing is streamed; the whole tree equals `umoci unpack` of the
 # plain-tar original; `strata ls` / `strata cat` read it the same way.
-# The newer annotation keys (io.github.containers.*) pin as well.
+# The newer annotation keys (io.github.containers.*) pin as well; with a
+# pinned stratafs index beside the TOC the cheaper (the TOC) is read.
 # Attacks, each on a manifest pushed by digest: a checksum annotation that
 # does not match the TOC (the TOC is never used: the layer is streamed and
 # indexed instead, with a clear error), and a TOC whose chunkDigest of one
@@ -87,6 +88,20 @@ if fsd_mount "$REF" "$MNT"; then
 	tap_ok "unmount" fsd_umount "$MNT"
 else
 	tap_fail "mount with the newer annotation keys"
+fi
+
+# -- a pinned stratafs index too: the cheaper one is read --------------------------
+PIN=$("$STRATA" index "$REGISTRY/zc/mnt:v1" --push --tag pinned --insecure -q --json \
+	--cache "$HARNESS_DIR/c-index" | jq -r .pinned) || harness_fail "strata index --push --tag"
+FSD_CACHE=$HARNESS_DIR/c9
+if fsd_mount "${PIN#"$REGISTRY"/}" "$MNT"; then
+	S=$(stats)
+	tap_is "$(jq -r --arg d "$L0" '.layers[] | select(.digest == $d) | .index_format' <<<"$S")" zstd:chunked \
+		"with a pinned stratafs index as well, the TOC (chunks of ~64 KiB, not 4 MiB spans) is read"
+	tap_ok "and stats say why (both costs)" bash -c "jq -r --arg d '$L0' '.layers[] | select(.digest == \$d) | .index_choice' <<<'$S' | grep -q 'zstd:chunked: .* stratafs: '"
+	tap_ok "unmount" fsd_umount "$MNT"
+else
+	tap_fail "mount through the pinning index"
 fi
 
 # -- attack 1: the checksum annotation does not match the TOC --------------------
