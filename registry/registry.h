@@ -96,7 +96,7 @@ struct reg_opts {
 	/* (added) ECR token cache directory, created 0700, files 0600; NULL: no
 	 * on-disk cache (the token is still kept in memory by the client) */
 	const char *token_cache_dir;
-	/* (added) the User-Agent of every request; NULL: "stratafs/0.1" */
+	/* the User-Agent of every request; NULL: STRATAFS_USER_AGENT (common/version.h) */
 	const char *user_agent;
 };
 
