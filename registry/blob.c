@@ -130,7 +130,7 @@ static int read_sink(void *u, const void *p, size_t n)
 	struct read_ctx *rc = u;
 
 	if (n > rc->cap - rc->got)
-		return -EBADMSG; /* more than asked: http.c trims, so never */
+		return -EBADMSG; /* more than asked: http_perform.c trims, so never */
 	memcpy(rc->buf + rc->got, p, n);
 	rc->got += n;
 	return 0;

@@ -180,24 +180,6 @@ void reg_sigv4_amz_date(time_t t, char out[17]);
 /* ---- ECR GetAuthorizationToken ------------------------------------------ */
 
 /*
- * One GetAuthorizationToken call (no cache): credentials from the chain,
- * SigV4 (service "ecr"), retries with backoff + jitter on throttling and
- * 5xx. *basic_token = the base64 "AWS:<password>" string (caller frees,
- * wipes), *expires_at its expiry. -EACCES (AccessDenied, bad signature,
- * expired credentials), -EAGAIN (still throttled), -EBADMSG, ...
- */
-int reg_ecr_get_token(const struct reg_aws_opts *o, const struct reg_ecr_host *h,
-		      char **basic_token, time_t *expires_at);
-
-/*
- * The same through the token cache in o->cache_dir (when set): a cached
- * token is used until half its lifetime; if the API then fails, a cached
- * token that is still valid for a minute is used anyway (with a warning).
- */
-int reg_ecr_get_token_cached(const struct reg_aws_opts *o, const struct reg_ecr_host *h,
-			     char **basic_token, time_t *expires_at);
-
-/*
  * Parse a GetAuthorizationToken 200 body: authorizationData[0]
  * .authorizationToken (decodes to "<user>:<password>") and .expiresAt
  * (epoch seconds as a JSON number, fraction/exponent allowed). -EBADMSG.

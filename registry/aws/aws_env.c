@@ -145,7 +145,8 @@ void reg_aws_config_scan(const char *buf, size_t len, const char *profile,
 	}
 }
 
-const char *reg_aws_profile_name(const struct reg_aws_opts *o)
+/* o->profile, else $AWS_PROFILE, else "default". */
+static const char *profile_name(const struct reg_aws_opts *o)
 {
 	const char *p = o && o->profile ? o->profile : reg_aws_env("AWS_PROFILE");
 
@@ -168,7 +169,7 @@ int reg_aws_settings_load(const struct reg_aws_opts *o, struct reg_aws_settings 
 		log_warn("cannot read AWS config file '%s': %s", path, strerror(-r));
 		return r;
 	}
-	reg_aws_config_scan(buf, len, reg_aws_profile_name(o), s);
+	reg_aws_config_scan(buf, len, profile_name(o), s);
 	free(buf);
 	return 0;
 }

@@ -62,10 +62,20 @@ int reg_aws_http_do(const struct reg_aws_http_req *req, struct reg_aws_http_resp
 
 /* ---- ECR tokens with credentials in hand (ecr_token.c, token_cache.c) ------- */
 
-/* GetAuthorizationToken with @cr (no cache). */
+/*
+ * One GetAuthorizationToken call with @cr (no cache): SigV4 (service
+ * "ecr"), under the retry driver on throttling and 5xx. *basic_token = the
+ * base64 "AWS:<password>" string (caller frees, wipes), *expires_at its
+ * expiry. -EACCES (AccessDenied, bad signature, expired credentials),
+ * -EAGAIN (still throttled), -EBADMSG, ...
+ */
 int reg_ecr_token_with_creds(const struct reg_aws_opts *o, const struct reg_ecr_host *h,
 			     const struct reg_aws_creds *cr, char **basic_token, time_t *expires_at);
-/* Through o->cache_dir when set (see reg_ecr_get_token_cached). */
+/*
+ * The same through the token cache in o->cache_dir (when set): a cached
+ * token is used until half its lifetime; if the API then fails, a cached
+ * token that is still valid for a minute is used anyway (with a warning).
+ */
 int reg_ecr_token_cached_with_creds(const struct reg_aws_opts *o, const struct reg_ecr_host *h,
 				    const struct reg_aws_creds *cr, char **basic_token,
 				    time_t *expires_at);
@@ -118,8 +128,6 @@ struct reg_aws_settings {
  * profile @profile ("[profile NAME]", or "[default]"). */
 void reg_aws_config_scan(const char *buf, size_t len, const char *profile,
 			 struct reg_aws_settings *s);
-/* o->profile, else $AWS_PROFILE, else "default". */
-const char *reg_aws_profile_name(const struct reg_aws_opts *o);
 /* The profile's settings from $AWS_CONFIG_FILE (default ~/.aws/config);
  * all empty when there is no file. */
 int reg_aws_settings_load(const struct reg_aws_opts *o, struct reg_aws_settings *s);
