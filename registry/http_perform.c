@@ -400,8 +400,10 @@ int reg_http_perform(struct reg_http *h, const struct reg_http_req *req, struct 
 			(int)strcspn(req->url, "?"), req->url);
 		r = -EIO;
 	}
-	if (r < 0)
+	if (r < 0) {
+		snprintf(resp->error, sizeof(resp->error), "libcurl refused an option");
 		goto out_put;
+	}
 	reg_http_trace(e, req->n_headers > 0);
 	rc = curl_easy_perform(e);
 	r = outcome(rc, &x);
