@@ -21,7 +21,7 @@
 #include "registry/upload_int.h"
 
 /* read-add-write rounds of the referrers fallback tag */
-#define FALLBACK_ATTEMPTS 4
+#define FALLBACK_ROUNDS 4
 #define EMPTY_DIGEST "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 
 struct put_job {
@@ -201,15 +201,15 @@ static int update_fallback(struct reg_pusher *p, const char *subject, const char
 	 * once can each overwrite the other's entry (the registry has no
 	 * conditional PUT), so an entry missing after our write is added again.
 	 */
-	for (int attempt = 0; attempt < FALLBACK_ATTEMPTS; attempt++) {
-		r = fallback_add(p, tag, d, replace && attempt == 0, &raw);
+	for (int pass = 0; pass < FALLBACK_ROUNDS; pass++) {
+		r = fallback_add(p, tag, d, replace && pass == 0, &raw);
 		if (r == 0)
 			r = reg_manifest_put(p, tag, REG_MT_OCI_INDEX, raw, strlen(raw), NULL, NULL);
 		free(raw);
 		raw = NULL;
 		if (r != 0)
 			break;
-		if (attempt > 0)
+		if (pass > 0)
 			log_info("referrers tag '%s' lost our entry to another writer: added again", tag);
 		/* let a concurrent writer finish before checking (10 to 49 ms, jittered
 		 * so that two racing pushers do not keep colliding) */

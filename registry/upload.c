@@ -86,7 +86,8 @@ int reg_up_call(struct reg_pusher *p, const struct reg_http_req *req, const char
 	int r;
 
 	memset(resp, 0, sizeof(*resp)); /* released by the caller whatever happens */
-	for (int attempt = 0; attempt < 2; attempt++) {
+	/* the second pass only after a 401 gave us a fresh token (not a retry) */
+	for (int pass = 0; pass < 2; pass++) {
 		if (ours) {
 			r = reg_auth_header(p->c, &auth);
 			if (r < 0)
@@ -95,7 +96,7 @@ int reg_up_call(struct reg_pusher *p, const struct reg_http_req *req, const char
 		q.authorization = auth;
 		atomic_fetch_add(&p->c->n_requests, 1);
 		r = reg_http_perform(p->http, &q, resp);
-		if (r == 0 && ours && attempt == 0 &&
+		if (r == 0 && ours && pass == 0 &&
 		    (resp->status == 401 || (resp->status == 403 && auth)) &&
 		    reg_auth_handle(p->c, resp, auth != NULL) == 0) {
 			reg_http_resp_release(resp);
