@@ -91,8 +91,8 @@ void reg_http_header_line(struct reg_http_resp *r, const char *line, size_t len)
  * status, read resp->status), else -ETIMEDOUT, -EHOSTUNREACH, -ECONNRESET
  * (dropped mid-exchange, HTTP/2 stream resets included), -EFBIG (body over
  * the dbuf ceiling), -EBADMSG (a 206 whose Content-Range does not start at
- * the asked offset), -EINVAL (a URL of a refused scheme), the sink's code,
- * or -EIO (the request body could not be read, TLS failures, the rest).
+ * the asked offset), the sink's code, or -EIO (the request body could not
+ * be read, TLS failures, a URL of a refused scheme, the rest).
  */
 int reg_http_perform(struct reg_http *h, const struct reg_http_req *req, struct reg_http_resp *resp);
 

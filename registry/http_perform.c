@@ -237,8 +237,6 @@ int reg_http_curl_errno(int curlcode)
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM: /* a stream reset (RST_STREAM), mid-upload or mid-read */
 		return -ECONNRESET;
-	case CURLE_UNSUPPORTED_PROTOCOL: /* http:// where only https is allowed */
-		return -EINVAL;
 	case CURLE_OUT_OF_MEMORY:
 		return -ENOMEM;
 	default:
