@@ -131,15 +131,21 @@ wait "$FPID" || true
 
 # -- attack 2: a pinned TOC whose chunkDigest lies -------------------------------
 POS0=$(jq -r '.layers[0].annotations["io.containers.zstd-chunked.manifest-position"]' "$P/manifest.json")
-read -r BD BS BC BP < <($FORGE "$P/${L0#sha256:}" "$POS0" chunkdigest "$HARNESS_DIR/forged.blob" big/varied.bin) ||
-	harness_fail "cannot forge the TOC"
-registry_push_blob zc/mnt "$HARNESS_DIR/forged.blob" >/dev/null || harness_fail "cannot push the forged blob"
-jq -c --arg d "$BD" --argjson s "$BS" --arg c "$BC" --arg p "$BP" \
-	'.layers[0].digest = $d | .layers[0].size = $s
-	 | .layers[0].annotations["io.containers.zstd-chunked.manifest-checksum"] = $c
-	 | .layers[0].annotations["io.containers.zstd-chunked.manifest-position"] = $p' \
-	"$P/manifest.json" >"$HARNESS_DIR/badchunk.json"
-REF=$(push_by_digest "$HARNESS_DIR/badchunk.json") || harness_fail "cannot push the forged manifest"
+# push_forged KIND NAME: layer 0 with its TOC forged (zchunked_forge.py), pinned by a
+# manifest pushed by digest; sets REF (to mount) and BD (the forged blob's digest)
+push_forged() {
+	local bs bc bp
+	read -r BD bs bc bp < <($FORGE "$P/${L0#sha256:}" "$POS0" "$1" "$HARNESS_DIR/forged.blob" "$2") ||
+		harness_fail "cannot forge the TOC ($1)"
+	registry_push_blob zc/mnt "$HARNESS_DIR/forged.blob" >/dev/null || harness_fail "cannot push the forged blob"
+	jq -c --arg d "$BD" --argjson s "$bs" --arg c "$bc" --arg p "$bp" \
+		'.layers[0].digest = $d | .layers[0].size = $s
+		 | .layers[0].annotations["io.containers.zstd-chunked.manifest-checksum"] = $c
+		 | .layers[0].annotations["io.containers.zstd-chunked.manifest-position"] = $p' \
+		"$P/manifest.json" >"$HARNESS_DIR/forged-$1.json"
+	REF=$(push_by_digest "$HARNESS_DIR/forged-$1.json") || harness_fail "cannot push the forged manifest"
+}
+push_forged chunkdigest big/varied.bin
 FSD_CACHE=$HARNESS_DIR/c5
 if fsd_mount "$REF" "$MNT"; then
 	tap_is "$(src "$(stats)" "$BD")" zstd:chunked "the forged TOC is pinned, so it is used"
@@ -175,15 +181,7 @@ if fsd_mount zc/mnt:v1 "$MNT" prefetch=all; then
 else
 	tap_fail "mount with prefetch=all"
 fi
-read -r BD BS BC BP < <($FORGE "$P/${L0#sha256:}" "$POS0" mode "$HARNESS_DIR/forged2.blob" files/f001) ||
-	harness_fail "cannot forge the TOC"
-registry_push_blob zc/mnt "$HARNESS_DIR/forged2.blob" >/dev/null || harness_fail "cannot push the forged blob"
-jq -c --arg d "$BD" --argjson s "$BS" --arg c "$BC" --arg p "$BP" \
-	'.layers[0].digest = $d | .layers[0].size = $s
-	 | .layers[0].annotations["io.containers.zstd-chunked.manifest-checksum"] = $c
-	 | .layers[0].annotations["io.containers.zstd-chunked.manifest-position"] = $p' \
-	"$P/manifest.json" >"$HARNESS_DIR/badmode.json"
-REF=$(push_by_digest "$HARNESS_DIR/badmode.json") || harness_fail "cannot push the forged manifest"
+push_forged mode files/f001
 FSD_CACHE=$HARNESS_DIR/c8
 if fsd_mount "$REF" "$MNT" prefetch=all; then
 	tap_is "$(stat -c %a "$MNT/files/f001")" 600 "a pinned TOC that lies about a mode is served at first"

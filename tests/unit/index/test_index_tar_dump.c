@@ -24,6 +24,7 @@
 #include "common/digest.h"
 #include "common/log.h"
 #include "index/index.h"
+#include "test_index_fd_util.h"
 
 #define MAX_LAYERS 16
 
@@ -35,20 +36,6 @@ struct ctx {
 	const struct idx_tree *t;
 	struct dbuf out;
 };
-
-static ssize_t rd_stream(void *p, void *buf, size_t n)
-{
-	ssize_t r = read(*(int *)p, buf, n);
-
-	return r < 0 ? -errno : r;
-}
-
-static ssize_t rd_at(void *p, void *buf, size_t n, uint64_t off)
-{
-	ssize_t r = pread(*(int *)p, buf, n, (off_t)off);
-
-	return r < 0 ? -errno : r;
-}
 
 static int cmp_xattr(const void *a, const void *b)
 {
@@ -166,12 +153,12 @@ static int open_layers(struct ctx *c, char **files)
 			fprintf(stderr, "cannot open '%s': %s\n", files[i], strerror(errno));
 			return -errno;
 		}
-		r = idx_build(&o, rd_stream, &c->fd[i], &c->l[i], NULL);
+		r = idx_build(&o, fd_stream_read, &c->fd[i], &c->l[i], NULL);
 		if (r < 0) {
 			fprintf(stderr, "cannot index '%s': %s\n", files[i], strerror(-r));
 			return r;
 		}
-		c->rd[i] = (struct idx_reader){ .ctx = &c->fd[i], .read_at = rd_at };
+		c->rd[i] = (struct idx_reader){ .ctx = &c->fd[i], .read_at = fd_read_at };
 	}
 	return 0;
 }

@@ -20,23 +20,10 @@
 #include <unistd.h>
 
 #include "index/index.h"
+#include "test_index_fd_util.h"
 #include "index/zchunked.h"
 
 static int fd = -1;
-
-static ssize_t rd_stream(void *p, void *buf, size_t n)
-{
-	ssize_t r = read(*(int *)p, buf, n);
-
-	return r < 0 ? -errno : r;
-}
-
-static ssize_t rd_at(void *p, void *buf, size_t n, uint64_t off)
-{
-	ssize_t r = pread(*(int *)p, buf, n, (off_t)off);
-
-	return r < 0 ? -errno : r;
-}
 
 static int fail(const char *what, const char *path)
 {
@@ -56,7 +43,7 @@ static int same_content(const struct idx_layer *a, uint32_t ia, const struct idx
 			uint64_t size)
 {
 	static uint8_t ba[1 << 20], bb[1 << 20];
-	struct idx_reader rd = { &fd, rd_at };
+	struct idx_reader rd = { &fd, fd_read_at };
 
 	for (uint64_t off = 0; off < size;) {
 		ssize_t na = idx_file_read(a, ia, &rd, ba, sizeof(ba), off);
@@ -153,7 +140,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	bo.blob_digest = digest;
-	if (lseek(fd, 0, SEEK_SET) != 0 || idx_build(&bo, rd_stream, &fd, &tar_l, NULL) < 0) {
+	if (lseek(fd, 0, SEEK_SET) != 0 || idx_build(&bo, fd_stream_read, &fd, &tar_l, NULL) < 0) {
 		fprintf(stderr, "idx_build failed\n");
 		return 1;
 	}
