@@ -199,7 +199,13 @@ int idx_entry_find(const struct idx_layer *l, const char *path, uint32_t *id);
 struct idx_span {
 	uint64_t u_start, u_len;  /* uncompressed range [u_start, u_start+u_len) */
 	uint64_t c_start, c_end;  /* compressed bytes needed to decode it */
-	uint8_t sha256[DIGEST_SHA256_LEN]; /* of the uncompressed bytes */
+	uint8_t sha256[DIGEST_SHA256_LEN]; /* of the uncompressed bytes, unless: */
+	/*
+	 * SOCI: sha256 is of the compressed bytes [c_start, c_end), checked by
+	 * idx_span_decode() before decoding; nothing in the index names the
+	 * decoded bytes' digest (the span cache learns it when it decodes).
+	 */
+	bool sha_compressed;
 };
 
 uint32_t idx_span_count(const struct idx_layer *l);

@@ -46,6 +46,12 @@
 
 /* Span flags. */
 #define IDX_SF_WHOLE_FRAMES 0x01u /* zstd: starts and ends on frame boundaries */
+/*
+ * sha is of the compressed bytes [c_start, c_end), checked before decoding
+ * (SOCI's span digests); the decoded bytes are vouched for by that check
+ * and by the checkpoint, both pinned by the index.
+ */
+#define IDX_SF_CSHA 0x02u
 
 /* Where decoding may start. */
 enum idx_ckpt_kind {
