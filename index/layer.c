@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/xmath.h"
+#include "index/foreign.h"
 #include "index/layer_int.h"
 
 const char *idx_comp_name(enum idx_comp c)
@@ -75,6 +76,9 @@ void idx_layer_info(const struct idx_layer *l, struct idx_info *out)
 	out->n_entries = l->n_entries;
 	out->n_spans = l->n_spans;
 	out->random_access = !(l->hflags & IDX_HF_SEQUENTIAL);
+	out->foreign = l->foreign;
+	out->virtual_offsets = l->hflags & IDX_HF_VIRTUAL;
+	out->toc_len = l->toc_len;
 }
 
 uint32_t idx_entry_count(const struct idx_layer *l)
@@ -183,11 +187,15 @@ static int parse_ckpt(struct idx_layer *l, const uint8_t *p, uint32_t i, const u
 	if (!kind_ok(l->comp, c->kind) || le16_get(p + 18) || c->bits > 7)
 		BAD("checkpoint %u kind", i);
 	/*
-	 * The first checkpoint is the start of the layer, or (SOCI) a block
-	 * checkpoint right after the first gzip header: SOCI's span digests do
-	 * not cover that header, so decoding must not need it.
+	 * The first checkpoint is the start of the layer, except in foreign
+	 * layers: a virtual layer's first chunk lies anywhere in the blob, and
+	 * SOCI's first checkpoint is a block checkpoint right after the first
+	 * gzip header (its span digests do not cover that header, so decoding
+	 * must not need it).
 	 */
-	if (i == 0 ? c->u_off || (c->c_off && c->kind != IDX_CK_GZ_BLOCK)
+	if (i == 0 ? c->u_off ||
+			     (c->c_off && !(l->hflags & IDX_HF_VIRTUAL) &&
+			      !(l->foreign == IDX_FOREIGN_SOCI && c->kind == IDX_CK_GZ_BLOCK))
 		   : c->c_off <= l->ckpts[i - 1].c_off || c->u_off <= l->ckpts[i - 1].u_off)
 		BAD("checkpoint %u out of order", i);
 	if (c->c_off >= l->blob_size + (i == 0) || c->u_off >= l->tar_size + (i == 0) ||
