@@ -225,6 +225,10 @@ TYPES = {tarfile.REGTYPE: "reg", tarfile.AREGTYPE: "reg", tarfile.CONTTYPE: "reg
 
 
 def toc_entries(tar_bytes):
+    # umoci writes no end-of-archive blocks and leaves the last member
+    # unpadded (docs/tar.md); Go's reader, SOCI's, takes that: so does ours
+    # with the padding and the end blocks added (offsets are unchanged).
+    tar_bytes += b"\0" * (-len(tar_bytes) % 512 + 1024)
     tf = tarfile.open(fileobj=io.BytesIO(tar_bytes), mode="r:")
     out = []
     for ti in tf:
