@@ -183,6 +183,12 @@ struct idx_info {
 	uint8_t foreign;      /* enum idx_foreign (index/foreign.h): whose TOC this came from */
 	bool virtual_offsets; /* offsets are a foreign TOC's chunks end to end, not tar offsets */
 	uint64_t toc_len;     /* foreign: the TOC bytes the layer was read from; else 0 */
+	/*
+	 * SOCI: "sha256:<hex>" of the zTOC, which fixes how every span decodes
+	 * (its spans name only their compressed bytes: fs/ keys their cache by
+	 * it); "" otherwise.
+	 */
+	char toc_digest[DIGEST_STR_LEN];
 };
 void idx_layer_info(const struct idx_layer *l, struct idx_info *out);
 

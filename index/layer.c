@@ -79,6 +79,8 @@ void idx_layer_info(const struct idx_layer *l, struct idx_info *out)
 	out->foreign = l->foreign;
 	out->virtual_offsets = l->hflags & IDX_HF_VIRTUAL;
 	out->toc_len = l->toc_len;
+	if (l->has_toc_sha)
+		digest_format(l->toc_sha, out->toc_digest);
 }
 
 uint32_t idx_entry_count(const struct idx_layer *l)

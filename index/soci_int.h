@@ -25,7 +25,8 @@ struct soci_ckpt {
 };
 
 struct soci_zinfo {
-	uint32_t n;            /* checkpoints = spans */
+	uint32_t n;            /* checkpoints = SOCI spans */
+	uint32_t n_used;       /* those that start inside the archive (out < u_size): our spans */
 	uint64_t span_size;
 	struct soci_ckpt *ck;  /* malloc'd; windows borrowed from the blob */
 };

@@ -59,7 +59,12 @@ static int check_order(const struct soci_zinfo *z, uint64_t c_size, uint64_t u_s
 			BAD("checkpoint 0 is not at the start of the archive");
 		if (i > 0 && (c->in <= z->ck[i - 1].in || c->out <= z->ck[i - 1].out))
 			BAD("checkpoint %u out of order", i);
-		if (c->in >= c_size || c->out >= u_size || (c->bits && c->in == 0))
+		/*
+		 * SOCI cuts where the gzip stream has a block end, also where the
+		 * tar is over (a writer's empty last block, GNU tar's record
+		 * padding): those checkpoints start no span and are ignored.
+		 */
+		if (c->in >= c_size || (i == 0 && c->out >= u_size) || (c->bits && c->in == 0))
 			BAD("checkpoint %u past the archive", i);
 		/* A span's compressed range must not be empty (nor start before the last one's). */
 		if (soci_span_c_start(z, i) >= soci_span_c_end(z, i, c_size))
@@ -109,6 +114,8 @@ int soci_zinfo_parse(const uint8_t *blob, size_t len, uint64_t c_size, uint64_t 
 		soci_zinfo_free(out);
 		return -EBADMSG;
 	}
+	while (out->n_used < out->n && out->ck[out->n_used].out < u_size)
+		out->n_used++;
 	return 0;
 }
 
