@@ -31,12 +31,7 @@ mknod "$s/dev/null" c 1 3
 mkfifo "$s/dev/fifo"
 long=$(printf 'n%.0s' $(seq 1 150))
 echo long >"$s/etc/$long"
-echo x >"$s/etc/xattrs"
-setfattr -n user.one -v 1 "$s/etc/xattrs"
-setfattr -n user.bin -v 0x00ff00 "$s/etc/xattrs"
-echo own >"$s/etc/owned"
-chown 1234:5678 "$s/etc/owned"
-touch -d '2020-02-03 04:05:06.123456789' "$s/etc/owned"
+meta_files "$s/etc"
 : >"$s/wh/.wh.gone"
 # incompressible and compressible data over many 64 KiB spans
 head -c $((3 * 1024 * 1024)) /dev/urandom >"$s/big/random"
