@@ -7,7 +7,9 @@
 #
 #   v2 (pinned): the tree equals umoci unpack of the original; reading one
 #     small file first fetches < 10 % of the big layer; every layer is read
-#     through SOCI v2 (strata stats), none streamed.
+#     through SOCI v2 (strata stats), none streamed; strata inspect names it;
+#     a second mount reads from the span cache, a damaged span file in it
+#     is caught.
 #   v1 (referrers, unpinned): used by a tag mount (index_trust unpinned),
 #     the tree equals the original; with -o unpinned=never it is not used.
 #   attacks, each on a fresh cache: an annotation naming a SOCI index that
@@ -53,6 +55,36 @@ if fsd_mount "$REPO:v2" "$MNT"; then
 	tap_ok "v2: unmount" fsd_umount "$MNT"
 else
 	tap_fail "v2: mount"
+fi
+
+tap_ok "strata inspect names SOCI v2 (pinned) for every layer" sh -c \
+	"'$STRATA' inspect '$REGISTRY/$REPO:v2' --insecure --json | jq -e \
+	'[.layers[].foreignIndex | .format == \"SOCI v2\" and .trust == \"pinned\"] | all'"
+
+# the span cache: a second mount reads from it (files checked against their own
+# hash, under the zTOC's key); a damaged span file is caught and fetched again
+if fsd_mount "$REPO:v2" "$MNT"; then
+	cat "$MNT/$SMALL" >/dev/null
+	stats
+	tap_is "$(jq -r ".layers[] | select(.digest == \"$BIG\") | .bytes_fetched" "$HARNESS_DIR/stats.json")" \
+		0 "v2 again: the small file comes from the span cache"
+	fsd_umount "$MNT" || tap_fail "v2 again: unmount"
+else
+	tap_fail "v2 again: mount"
+fi
+spanfile=$(find "$FSD_CACHE/v1/spans" -type f -size +60k | head -1)
+if [ -n "$spanfile" ]; then
+	printf '\xff' | dd of="$spanfile" bs=1 seek=5000 conv=notrunc status=none
+	if fsd_mount "$REPO:v2" "$MNT"; then
+		tree_dump "$MNT" >"$HARNESS_DIR/got-v2-damaged.txt"
+		tap_ok "v2 with a damaged span file in the cache: the tree is still right" \
+			diff -u "$HARNESS_DIR/want.txt" "$HARNESS_DIR/got-v2-damaged.txt"
+		fsd_umount "$MNT" || tap_fail "v2 damaged: unmount"
+	else
+		tap_fail "v2 damaged: mount"
+	fi
+else
+	tap_fail "no span file of the big layer in the cache"
 fi
 
 # ---- v1 ----
