@@ -66,10 +66,11 @@ static int check_order(const struct soci_zinfo *z, uint64_t c_size, uint64_t u_s
 		 */
 		if (c->in >= c_size || (i == 0 && c->out >= u_size) || (c->bits && c->in == 0))
 			BAD("checkpoint %u past the archive", i);
-		/* A span's compressed range must not be empty (nor start before the last one's). */
+	}
+	/* A span's compressed range must not be empty (a mid-byte start takes one byte back). */
+	for (uint32_t i = 0; i < z->n; i++)
 		if (soci_span_c_start(z, i) >= soci_span_c_end(z, i, c_size))
 			BAD("span %u has no compressed bytes", i);
-	}
 	return 0;
 }
 
