@@ -21,7 +21,7 @@
  */
 #include "fs/foreign_fmts.h"
 
-static const struct fs_foreign_fmt *const formats[] = {
+static const struct fs_foreign_fmt *const builtin[] = {
 	/* zstd:chunked */
 
 	/* eStargz */
@@ -33,13 +33,14 @@ static const struct fs_foreign_fmt *const formats[] = {
 	NULL,
 };
 
-const struct fs_foreign_fmt *fs_foreign_pinned_by(const struct reg_descriptor *d,
-						  const struct fs_layer_origin *o,
-						  char digest[DIGEST_STR_LEN])
+const struct fs_foreign_fmt *const *fs_foreign_formats = builtin;
+
+const char *fs_foreign_pinned_name(const struct reg_descriptor *d, const struct fs_layer_origin *o,
+				   char digest[DIGEST_STR_LEN])
 {
-	for (size_t i = 0; formats[i]; i++)
-		if (formats[i]->pinned(d, o, digest))
-			return formats[i];
+	for (size_t i = 0; fs_foreign_formats[i]; i++)
+		if (fs_foreign_formats[i]->pinned(d, o, digest))
+			return fs_foreign_formats[i]->name;
 	return NULL;
 }
 
@@ -169,16 +170,16 @@ static int open_first_pinned(struct fs_store *s, struct fs_layer *l,
 {
 	int r = -ENOENT;
 
-	for (size_t i = 0; formats[i] && r < 0; i++) {
-		if (!formats[i]->pinned(d, o, toc))
+	for (size_t i = 0; fs_foreign_formats[i] && r < 0; i++) {
+		if (!fs_foreign_formats[i]->pinned(d, o, toc))
 			continue;
-		r = formats[i]->open(s, l, d, toc, idx);
+		r = fs_foreign_formats[i]->open(s, l, d, toc, idx);
 		if (r < 0) {
 			log_warn("layer '%s': its pinned %s TOC %s is unusable: %s", l->digest,
-				 formats[i]->name, toc, strerror(-r));
+				 fs_foreign_formats[i]->name, toc, strerror(-r));
 			continue;
 		}
-		*fmt = formats[i];
+		*fmt = fs_foreign_formats[i];
 	}
 	return r;
 }
@@ -226,11 +227,11 @@ int fs_foreign_open_unpinned(struct fs_store *s, struct fs_layer *l,
 {
 	struct idx_layer *idx = NULL;
 
-	for (size_t i = 0; formats[i]; i++) {
-		if (!formats[i]->open_unpinned ||
-		    formats[i]->open_unpinned(s, l, d, o, &idx) < 0)
+	for (size_t i = 0; fs_foreign_formats[i]; i++) {
+		if (!fs_foreign_formats[i]->open_unpinned ||
+		    fs_foreign_formats[i]->open_unpinned(s, l, d, o, &idx) < 0)
 			continue;
-		adopt(l, formats[i], idx, NULL, "unpinned");
+		adopt(l, fs_foreign_formats[i], idx, NULL, "unpinned");
 		return 0;
 	}
 	return -ENOENT;

@@ -52,16 +52,14 @@ struct fs_foreign_fmt {
 			     const struct fs_layer_origin *o, struct idx_layer **out);
 };
 
+/* (fs_foreign_pinned_name() and fs_foreign_index_entry() are in fs/fetch.h, for tools/.) */
+
 /*
- * The first format that finds a TOC pinned for @d (digest in @digest), or
- * NULL. No I/O: for strata inspect, which shows what a mount would use.
+ * The NULL-terminated table every lookup walks: the formats of
+ * fs/foreign.c. A test may point it at formats of its own (a fake one)
+ * before any layer is opened; nothing else writes it.
  */
-const struct fs_foreign_fmt *fs_foreign_pinned_by(const struct reg_descriptor *d,
-						  const struct fs_layer_origin *o,
-						  char digest[DIGEST_STR_LEN]);
-/* The entry of image index @top (may be NULL) that names manifest @digest, or NULL. */
-const struct reg_descriptor *fs_foreign_index_entry(const struct reg_manifest *top,
-						    const char *digest);
+extern const struct fs_foreign_fmt *const *fs_foreign_formats;
 
 /* ---- for layer_open.c ---- */
 
