@@ -15,8 +15,11 @@ the previous one (never after the last block of a member); each keeps the
 unused bits of its first byte and the 32 KiB of output before it.
 
   soci_build.py ztoc LAYER.gz OUT [--span N] [--bad-span K] [--max-span-id N]
-        zTOC of a gzip layer; prints "<digest> <size>" of OUT. --bad-span
-        writes a wrong digest for span K (a forgery for the attack tests).
+        [--lie-mode NAME]
+        zTOC of a gzip layer; prints "<digest> <size> <spans>" of OUT.
+        Forgeries for the attack tests: --bad-span writes a wrong digest for
+        span K, --max-span-id adds N to max_span_id, --lie-mode flips the
+        group/other write bits of member NAME (as the tar spells it).
   soci_build.py index v1|v2 OUT [--subject MANIFEST MEDIATYPE]
         LAYERDIGEST LAYERMT ZTOC [LAYERDIGEST LAYERMT ZTOC ...]
         the SOCI index manifest (an OCI image manifest whose layers are the
@@ -224,7 +227,7 @@ TYPES = {tarfile.REGTYPE: "reg", tarfile.AREGTYPE: "reg", tarfile.CONTTYPE: "reg
          tarfile.CHRTYPE: "char", tarfile.BLKTYPE: "block", tarfile.FIFOTYPE: "fifo"}
 
 
-def toc_entries(tar_bytes):
+def toc_entries(tar_bytes, lie_mode=None):
     # umoci writes no end-of-archive blocks and leaves the last member
     # unpadded (docs/tar.md); Go's reader, SOCI's, takes that: so does ours
     # with the padding and the end blocks added (offsets are unchanged).
@@ -244,7 +247,8 @@ def toc_entries(tar_bytes):
             (1, "str", TYPES[ti.type].encode()),
             (2, "i64", ti.offset_data), (3, "i64", ti.size),
             (4, "str", ti.linkname.encode("utf-8", "surrogateescape")),
-            (5, "i64", ti.mode), (6, "u32", ti.uid), (7, "u32", ti.gid),
+            (5, "i64", ti.mode ^ (0o022 if name == lie_mode else 0)),
+            (6, "u32", ti.uid), (7, "u32", ti.gid),
             (8, "str", ti.uname.encode()), (9, "str", ti.gname.encode()),
             (10, "str", rfc3339(sec, nsec).encode()),
             (11, "i64", ti.devmajor), (12, "i64", ti.devminor),
@@ -252,7 +256,7 @@ def toc_entries(tar_bytes):
     return out
 
 
-def ztoc(layer_path, out_path, span, bad_span=None, max_span_delta=0):
+def ztoc(layer_path, out_path, span, bad_span=None, max_span_delta=0, lie_mode=None):
     import zlib
     blob = open(layer_path, "rb").read()
     d = zlib.decompressobj(47)
@@ -273,7 +277,7 @@ def ztoc(layer_path, out_path, span, bad_span=None, max_span_delta=0):
     root = Table([
         (0, "str", b"0.9"), (1, "str", b"stratafs tests/integration/formats/soci_build.py"),
         (2, "i64", len(blob)), (3, "i64", len(tar_bytes)),
-        (4, "tab", Table([(0, "vec_tab", toc_entries(tar_bytes))])),
+        (4, "tab", Table([(0, "vec_tab", toc_entries(tar_bytes, lie_mode))])),
         (5, "tab", Table([(0, "i8", 1), (1, "i32", len(points) - 1 + max_span_delta),
                           (2, "vec_str", digests),
                           (3, "bytes", zinfo_blob(points, span))]))])
@@ -323,7 +327,7 @@ def main(argv):
         kv = dict(zip(opts[::2], opts[1::2]))
         ztoc(argv[2], argv[3], int(kv.get("--span", 65536)),
              int(kv["--bad-span"]) if "--bad-span" in kv else None,
-             int(kv.get("--max-span-id", 0)))
+             int(kv.get("--max-span-id", 0)), kv.get("--lie-mode"))
     elif cmd == "index":
         soci_index(argv[2], argv[3], argv[4:])
     elif cmd == "annotate":

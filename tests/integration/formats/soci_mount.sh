@@ -17,6 +17,8 @@
 #     not hash to its descriptor (served through the fault proxy); a zTOC
 #     with one wrong span digest, pinned by a forged v2 index: the file in
 #     that span fails with EIO, never wrong bytes, the others read right.
+#   the whole-layer check (-o prefetch=all): an honest zTOC passes it; one
+#     that lies about a mode fails it, is counted, and its layer reads EIO.
 . "$(dirname "$0")/../fs/mount_lib.sh"
 . "$(dirname "$0")/soci_lib.sh"
 fsd_init
@@ -173,5 +175,44 @@ if fsd_mount "$REPO:forged" "$MNT"; then
 	fsd_umount "$MNT" || tap_fail "forged: unmount"
 else
 	tap_fail "forged span digest: mount"
+fi
+# ---- the whole-layer check (-o prefetch=all) ----
+# wait_check: until no layer's check is queued or running (60 s at most)
+wait_check() {
+	local i
+	for i in $(seq 1 300); do
+		stats
+		jq -e '[.layers[].check] | all(. != "queued" and . != "running" and . != "none")' \
+			"$HARNESS_DIR/stats.json" >/dev/null && return 0
+		sleep 0.2
+	done
+	return 1
+}
+fresh_cache check
+if fsd_mount "$REPO:v2" "$MNT" prefetch=all; then
+	tap_ok "prefetch=all: every layer's check ends" wait_check
+	tap_is "$(jq -r '[.layers[].check] | unique | join(",")' "$HARNESS_DIR/stats.json")" passed \
+		"an honest zTOC passes the whole-layer check (entries and contents against the tar)"
+	fsd_umount "$MNT" || tap_fail "check: unmount"
+else
+	tap_fail "prefetch=all: mount"
+fi
+# a zTOC that lies about one mode, pinned by a forged v2 index
+$SOCI_BUILD ztoc "$SOCI_DIR/layer0.gz" "$SOCI_DIR/liar0.ztoc" --span 65536 --lie-mode perms/suid >/dev/null
+soci_push_v2 "$REPO" liar "0=$SOCI_DIR/liar0.ztoc" >/dev/null
+fresh_cache liar
+if fsd_mount "$REPO:liar" "$MNT" prefetch=all; then
+	wait_check || true
+	tap_is "$(jq -r ".layers[] | select(.digest == \"$BIG\") | .check" "$HARNESS_DIR/stats.json")" \
+		failed "a zTOC that disagrees with its tar (a mode) fails the whole-layer check"
+	tap_is "$(jq -r '.totals.check_failures' "$HARNESS_DIR/stats.json")" 1 "and it is counted"
+	if cat "$MNT/$SMALL" >/dev/null 2>"$HARNESS_DIR/liar.err"; then
+		tap_fail "the layer still reads after failing its check"
+	else
+		tap_ok "reads of that layer then fail with EIO" grep -q "Input/output error" "$HARNESS_DIR/liar.err"
+	fi
+	fsd_umount "$MNT" || tap_fail "liar: unmount"
+else
+	tap_fail "liar: mount"
 fi
 tap_done
