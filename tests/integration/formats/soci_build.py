@@ -15,11 +15,13 @@ the previous one (never after the last block of a member); each keeps the
 unused bits of its first byte and the 32 KiB of output before it.
 
   soci_build.py ztoc LAYER.gz OUT [--span N] [--bad-span K] [--max-span-id N]
-        [--lie-mode NAME]
+        [--lie-mode NAME] [--zinfo-v1 1]
         zTOC of a gzip layer; prints "<digest> <size> <spans>" of OUT.
         Forgeries for the attack tests: --bad-span writes a wrong digest for
         span K, --max-span-id adds N to max_span_id, --lie-mode flips the
         group/other write bits of member NAME (as the tar spells it).
+        --zinfo-v1 1 writes the checkpoints as zinfo version 1 (checkpoint 0
+        left out: the layer's gzip header must be 10 bytes).
   soci_build.py index v1|v2 OUT [--subject MANIFEST MEDIATYPE]
         LAYERDIGEST LAYERMT ZTOC [LAYERDIGEST LAYERMT ZTOC ...]
         the SOCI index manifest (an OCI image manifest whose layers are the
@@ -103,10 +105,13 @@ def zran(blob, span):
     return points
 
 
-def zinfo_blob(points, span):
-    """The v2 serialization: every checkpoint, checkpoint 0 included."""
+def zinfo_blob(points, span, v1=False):
+    """The v2 serialization: every checkpoint, checkpoint 0 included; v1
+    leaves checkpoint 0 out (it must be "after a 10-byte header")."""
     out = [struct.pack("<iq", len(points), span)]
-    for cin, cout, bits, win in points:
+    if v1 and (points[0][0], points[0][2]) != (10, 0):
+        raise SystemExit("zinfo v1 needs a 10-byte gzip header")
+    for cin, cout, bits, win in points[1:] if v1 else points:
         out.append(struct.pack("<qqB", cin, cout, bits) + win)
     return b"".join(out)
 
@@ -256,7 +261,8 @@ def toc_entries(tar_bytes, lie_mode=None):
     return out
 
 
-def ztoc(layer_path, out_path, span, bad_span=None, max_span_delta=0, lie_mode=None):
+def ztoc(layer_path, out_path, span, bad_span=None, max_span_delta=0, lie_mode=None,
+         zinfo_v1=False):
     import zlib
     blob = open(layer_path, "rb").read()
     d = zlib.decompressobj(47)
@@ -280,7 +286,7 @@ def ztoc(layer_path, out_path, span, bad_span=None, max_span_delta=0, lie_mode=N
         (4, "tab", Table([(0, "vec_tab", toc_entries(tar_bytes, lie_mode))])),
         (5, "tab", Table([(0, "i8", 1), (1, "i32", len(points) - 1 + max_span_delta),
                           (2, "vec_str", digests),
-                          (3, "bytes", zinfo_blob(points, span))]))])
+                          (3, "bytes", zinfo_blob(points, span, zinfo_v1))]))])
     data = FB().finish(root)
     open(out_path, "wb").write(data)
     print("sha256:%s %d %d" % (hashlib.sha256(data).hexdigest(), len(data), len(points)))
@@ -327,7 +333,7 @@ def main(argv):
         kv = dict(zip(opts[::2], opts[1::2]))
         ztoc(argv[2], argv[3], int(kv.get("--span", 65536)),
              int(kv["--bad-span"]) if "--bad-span" in kv else None,
-             int(kv.get("--max-span-id", 0)), kv.get("--lie-mode"))
+             int(kv.get("--max-span-id", 0)), kv.get("--lie-mode"), "--zinfo-v1" in kv)
     elif cmd == "index":
         soci_index(argv[2], argv[3], argv[4:])
     elif cmd == "annotate":
