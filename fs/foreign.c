@@ -78,16 +78,6 @@ int fs_foreign_blob_range(struct fs_store *s, const struct fs_layer *l, uint64_t
 	return (size_t)n == len ? 0 : -EIO;
 }
 
-static bool hashes_to(const void *buf, size_t len, const char *digest)
-{
-	uint8_t sha[DIGEST_SHA256_LEN];
-	char have[DIGEST_STR_LEN];
-
-	digest_sha256(buf, len, sha);
-	digest_format(sha, have);
-	return strcmp(have, digest) == 0;
-}
-
 int fs_foreign_toc_get(struct fs_store *s, const char *digest,
 		       int (*fetch)(void *ctx, void **buf, size_t *len), void *ctx, void **buf,
 		       size_t *len)
@@ -102,7 +92,7 @@ int fs_foreign_toc_get(struct fs_store *s, const char *digest,
 	r = fetch(ctx, buf, len);
 	if (r == 0 && *len > IDX_MAX_TOC_SIZE)
 		r = -EFBIG;
-	if (r == 0 && !hashes_to(*buf, *len, digest)) {
+	if (r == 0 && !digest_sha256_is(*buf, *len, digest)) {
 		log_err("the TOC of %zu bytes does not hash to its pin %s: not used", *len, digest);
 		r = -EBADMSG;
 	}
