@@ -19,7 +19,8 @@
 #                      SOCI v2: the image manifest annotated with its SOCI
 #                      index digest, and an image index of both under TAG.
 #                      Prints the annotated manifest's digest.
-# ZTOC_OVERRIDE is I=FILE: layer I's zTOC is FILE instead (forgeries).
+# ZTOC_OVERRIDE is I=FILE: layer I's zTOC is FILE instead (forgeries), or
+# I=-: layer I has none (SOCI skips small layers).
 SOCI_BUILD="/usr/bin/python3 $SRCDIR/tests/integration/formats/soci_build.py"
 SOCI_MT_LAYER_GZ=application/vnd.oci.image.layer.v1.tar+gzip
 
@@ -65,6 +66,7 @@ _soci_index() {
 		for o in "$@"; do
 			[ "${o%%=*}" = "$i" ] && f=${o#*=}
 		done
+		[ "$f" = - ] && continue
 		registry_push_blob "$repo" "$f" >/dev/null || return 1
 		args+=("${SOCI_LAYERS[$i]}" "$SOCI_MT_LAYER_GZ" "$f")
 	done

@@ -9,7 +9,7 @@
 #     small file first fetches < 10 % of the big layer; every layer is read
 #     through SOCI v2 (strata stats), none streamed; strata inspect names it;
 #     a second mount reads from the span cache, a damaged span file in it
-#     is caught.
+#     is caught; a layer the SOCI index has no zTOC for is built.
 #   v1 (referrers, unpinned): used by a tag mount (index_trust unpinned),
 #     the tree equals the original; with -o unpinned=never it is not used.
 #   attacks, each on a fresh cache: an annotation naming a SOCI index that
@@ -110,6 +110,23 @@ if fsd_mount "$REPO:v1" "$MNT" unpinned=never; then
 	tap_ok "v1 unpinned=never: unmount" fsd_umount "$MNT"
 else
 	tap_fail "v1 unpinned=never: mount"
+fi
+
+# a SOCI index without a zTOC for one layer (SOCI skips small layers): that one is built
+fresh_cache partial
+soci_push_v2 "$REPO" partial "1=-" >/dev/null
+if fsd_mount "$REPO:partial" "$MNT"; then
+	stats
+	tap_is "$(jq -r ".layers[] | select(.digest == \"${SOCI_LAYERS[1]}\") | .index_source" \
+		"$HARNESS_DIR/stats.json")" built "a layer the SOCI index has no zTOC for is built"
+	tap_is "$(jq -r '[.layers[].index_source | select(. == "SOCI v2")] | length' \
+		"$HARNESS_DIR/stats.json")" 4 "the others are read through SOCI v2"
+	tree_dump "$MNT" >"$HARNESS_DIR/got-partial.txt"
+	tap_ok "partial SOCI index: the tree is right" \
+		diff -u "$HARNESS_DIR/want.txt" "$HARNESS_DIR/got-partial.txt"
+	fsd_umount "$MNT" || tap_fail "partial: unmount"
+else
+	tap_fail "partial SOCI index: mount"
 fi
 
 # ---- attacks ----
