@@ -134,7 +134,9 @@ int fs_cache_span_put(struct fs_cache *c, const char *blob_digest, uint64_t u_st
  * file is keyed by layer and range only, so it may have been written under
  * another index of the same layer: only the reader's index decides. Use it
  * the first time a process reads a span file; later reads use
- * fs_cache_span_pread().
+ * fs_cache_span_pread(). @want NULL, for spans whose index names only
+ * their compressed bytes (SOCI) and whose key names that index (see
+ * fs/cache_span.c): the payload must match the header's own hash.
  */
 int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 				void *buf, size_t len, const uint8_t want[DIGEST_SHA256_LEN]);

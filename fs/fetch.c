@@ -239,6 +239,16 @@ void fs_job_run(struct fs_store *s, struct fs_job *j)
 /* ---- the reader side -------------------------------------------------- */
 
 /*
+ * What a span file must hash to: the span's digest, or for a span whose
+ * index names only its compressed bytes (SOCI) the file's own header hash,
+ * its cache key naming the zTOC that fixes the decoding (fs/cache_span.c).
+ */
+static const uint8_t *span_want(const struct idx_span *sp)
+{
+	return sp->sha_compressed ? NULL : sp->sha256;
+}
+
+/*
  * Check an UNKNOWN span's file (claimed BUSY by us) against its hash,
  * through a small buffer: any number of readers may check files at once
  * without a decoded span each. Returns with s->lock held.
@@ -246,7 +256,7 @@ void fs_job_run(struct fs_store *s, struct fs_job *j)
 static void check_file(struct fs_store *s, struct fs_layer *l, uint32_t id,
 		       const struct idx_span *sp)
 {
-	int r = fs_cache_span_verify(s->cache, l->span_key, sp->u_start, sp->u_len, sp->sha256);
+	int r = fs_cache_span_verify(s->cache, l->span_key, sp->u_start, sp->u_len, span_want(sp));
 
 	if (r == -EBADMSG) {
 		log_warn("discarding cached span %u of layer '%s': damaged, or not the bytes "
@@ -313,7 +323,7 @@ static ssize_t read_present(struct fs_store *s, struct rd *d, struct fs_span_st 
 		st->touched = now;
 	pthread_mutex_unlock(&s->lock);
 	n = fs_cache_span_pread(s->cache, d->l->span_key, d->sp.u_start, d->sp.u_len, d->dst, d->k,
-				d->soff, d->sp.sha256);
+				d->soff, span_want(&d->sp));
 	if (touch && n >= 0)
 		fs_cache_span_touch(s->cache, d->l->span_key, d->sp.u_start, d->sp.u_len);
 	pthread_mutex_lock(&s->lock);

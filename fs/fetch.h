@@ -69,6 +69,8 @@ struct fs_layer_origin {
 	const char *manifest_digest; /* the manifest whose referrers hold unpinned indexes */
 	const char *pinned_artifact; /* index artifact a pinning index vouches for; NULL/"": none */
 	bool trust_unpinned;         /* the user's policy allows unpinned indexes here */
+	/* SOCI v2: the SOCI index manifest the image manifest names; NULL/"": none */
+	const char *soci_index;
 	/*
 	 * The layer's diff_id (from the config), asked for only when the
 	 * layer must be streamed, as it may cost a request: 0 and *out (NULL:

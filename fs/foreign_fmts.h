@@ -14,5 +14,6 @@
 /* eStargz */
 
 /* SOCI */
+extern const struct fs_foreign_fmt fs_foreign_soci_v2, fs_foreign_soci_v1;
 
 #endif

@@ -198,6 +198,12 @@ struct idx_info {
 	uint8_t foreign;      /* enum idx_foreign (index/foreign.h): whose TOC this came from */
 	bool virtual_offsets; /* offsets are a foreign TOC's chunks end to end, not tar offsets */
 	uint64_t toc_len;     /* foreign: the TOC bytes the layer was read from; else 0 */
+	/*
+	 * SOCI: "sha256:<hex>" of the zTOC, which fixes how every span decodes
+	 * (its spans name only their compressed bytes: fs/ keys their cache by
+	 * it); "" otherwise.
+	 */
+	char toc_digest[DIGEST_STR_LEN];
 };
 void idx_layer_info(const struct idx_layer *l, struct idx_info *out);
 
@@ -217,7 +223,13 @@ int idx_entry_find(const struct idx_layer *l, const char *path, uint32_t *id);
 struct idx_span {
 	uint64_t u_start, u_len;  /* uncompressed range [u_start, u_start+u_len) */
 	uint64_t c_start, c_end;  /* compressed bytes needed to decode it */
-	uint8_t sha256[DIGEST_SHA256_LEN]; /* of the uncompressed bytes */
+	uint8_t sha256[DIGEST_SHA256_LEN]; /* of the uncompressed bytes, unless: */
+	/*
+	 * SOCI: sha256 is of the compressed bytes [c_start, c_end), checked by
+	 * idx_span_decode() before decoding; nothing in the index names the
+	 * decoded bytes' digest (the span cache learns it when it decodes).
+	 */
+	bool sha_compressed;
 };
 
 uint32_t idx_span_count(const struct idx_layer *l);

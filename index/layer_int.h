@@ -47,6 +47,12 @@
 
 /* Span flags. */
 #define IDX_SF_WHOLE_FRAMES 0x01u /* zstd: starts and ends on frame boundaries */
+/*
+ * sha is of the compressed bytes [c_start, c_end), checked before decoding
+ * (SOCI's span digests); the decoded bytes are vouched for by that check
+ * and by the checkpoint, both pinned by the index.
+ */
+#define IDX_SF_CSHA 0x02u
 
 /* Where decoding may start. */
 enum idx_ckpt_kind {
@@ -94,6 +100,8 @@ struct idx_layer {
 	struct idx_extent *extents; /* of sparse entries, tar_off computed at load */
 	uint8_t foreign;      /* enum idx_foreign; 0: a stratafs index */
 	uint64_t toc_len;     /* foreign: bytes of the TOC, what bounds its counts */
+	bool has_toc_sha;     /* SOCI: toc_sha is the zTOC's (idx_info.toc_digest) */
+	uint8_t toc_sha[DIGEST_SHA256_LEN];
 };
 
 /* Entry classes: a path may be a real entry, a whiteout and an opaque marker at once. */
