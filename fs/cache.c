@@ -217,15 +217,7 @@ void fs_cache_note_write_error(struct fs_cache *c, const char *what, int r)
 
 int fs_cache_subdir_open(int dirfd, const char *name, bool create)
 {
-	int fd;
-
-	fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && create) {
-		if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	}
-	return fd < 0 ? -errno : fd;
+	return dir_open_at(dirfd, name, O_PATH, create);
 }
 
 int fs_cache_unlinkat(int dirfd, const char *rel)

@@ -30,7 +30,10 @@
 
 #include <fuse_lowlevel.h>
 
+#include "common/dbuf.h"
+#include "common/fdio.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/size.h"
 #include "fs/als_ll.h"
 #include "fs/cache.h"
@@ -217,9 +220,7 @@ static int add_fixed_opts(struct fuse_args *args, const char *ref, bool store)
 
 static void forget_password(struct fs_cli *c)
 {
-	if (c->password)
-		explicit_bzero(c->password, c->password_cap);
-	free(c->password);
+	secret_free(c->password, c->password_cap);
 	c->password = NULL;
 	c->password_cap = 0;
 }
@@ -298,25 +299,23 @@ static int fs_cli_parse(struct fuse_args *args, struct fs_cli *c)
 /* The password file's first line; registry tokens (ECR) run to kilobytes. */
 static int read_password(struct fs_cli *c)
 {
-	FILE *f = fopen(c->password_file, "r");
-	size_t n;
+	struct dbuf b;
+	int r;
 
-	int err = errno;
-
-	if (!f) {
-		log_err("cannot open password file '%s': %s", c->password_file, strerror(err));
-		return -err;
+	dbuf_init(&b, PASSWORD_MAX);
+	r = file_read_dbuf(c->password_file, &b);
+	if (r == -EFBIG)
+		log_err("password file '%s' is larger than %u bytes", c->password_file, PASSWORD_MAX);
+	else if (r < 0)
+		log_err("cannot read password file '%s': %s", c->password_file, strerror(-r));
+	if (r < 0) {
+		secret_dbuf_release(&b);
+		return r;
 	}
-	c->password_cap = PASSWORD_MAX + 1;
-	c->password = calloc(1, c->password_cap);
-	n = c->password ? fread(c->password, 1, PASSWORD_MAX, f) : 0;
-	fclose(f);
+	c->password_cap = b.cap;
+	c->password = dbuf_take(&b, NULL);
 	if (!c->password)
 		return -ENOMEM;
-	if (n == PASSWORD_MAX) {
-		log_err("password file '%s' is larger than %u bytes", c->password_file, PASSWORD_MAX);
-		return -EFBIG;
-	}
 	c->password[strcspn(c->password, "\r\n")] = '\0';
 	return 0;
 }

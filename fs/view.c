@@ -31,28 +31,15 @@
 #include <sys/sysmacros.h>
 
 #include "common/log.h"
+#include "common/xarray.h"
 #include "common/xmath.h"
 #include "fs/view_impl.h"
 
 int fs_view_grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
 {
-	uint32_t ncap;
-	size_t bytes;
-	void *np;
+	int r = need ? xarray_grow(p, cap, need - 1, elem, 8, UINT32_MAX) : 0;
 
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 8;
-	while (ncap < need)
-		ncap *= 2;
-	if (xmul_size(ncap, elem, &bytes))
-		return -ENOMEM;
-	np = realloc(*p, bytes);
-	if (!np)
-		return -ENOMEM;
-	*p = np;
-	*cap = ncap;
-	return 0;
+	return r == -EFBIG ? -ENOMEM : r;
 }
 
 int fs_view_new(int64_t mtime, struct fs_view **out)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/log.h"
 #include "common/xarray.h"
 #include "common/xmath.h"
@@ -64,15 +65,8 @@ static int kvset_slot(struct tar_kvset *s, struct tar_kv **out)
 		log_err("cannot read tar: more than %u pax records", TAR_MAX_PAX_RECORDS);
 		return -EFBIG;
 	}
-	if (s->n == s->cap) {
-		uint32_t cap = s->cap ? s->cap * 2 : 16;
-		struct tar_kv *v = realloc(s->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
+	if (xarray_grow((void **)&s->v, &s->cap, s->n, sizeof(*s->v), 16, TAR_MAX_PAX_RECORDS) < 0)
+		return -ENOMEM;
 	*out = &s->v[s->n++];
 	(*out)->key = NULL;
 	(*out)->vlen = 0;
@@ -197,7 +191,7 @@ static int set_libarchive_xattr(struct tar_kvset *s, bool global, const char *ke
 	bin = malloc(vlen / 4 * 3 + 3);
 	if (!bin)
 		return -ENOMEM;
-	blen = tar_base64_decode(val, vlen, bin, vlen / 4 * 3 + 3);
+	blen = (int)b64_decode(val, vlen, bin, vlen / 4 * 3 + 3, B64_PAD_OPTIONAL);
 	if (blen < 0) {
 		log_err("cannot read tar: bad base64 value of xattr '%s'",
 			name + strlen(SCHILY_XATTR));

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "common/dbuf.h"
+#include "common/fdio.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "fs/cache.h"
 
 #define PASSWORD_MAX 4096
@@ -37,10 +39,7 @@ void cli_opts_init(struct cli_opts *o)
 
 void cli_opts_release(struct cli_opts *o)
 {
-	if (o->password) {
-		memset(o->password, 0, strlen(o->password));
-		free(o->password);
-	}
+	secret_free_str(o->password);
 	reg_platform_release(&o->platform);
 	memset(o, 0, sizeof(*o));
 }
@@ -125,18 +124,13 @@ int cli_opts_handle(struct cli_opts *o, int opt, const char *arg)
 static int read_password(struct cli_opts *o)
 {
 	struct dbuf b;
-	char chunk[256];
-	ssize_t n;
 
 	dbuf_init(&b, PASSWORD_MAX);
-	while ((n = read(STDIN_FILENO, chunk, sizeof(chunk))) != 0) {
-		if (n < 0 || dbuf_add(&b, chunk, (size_t)n) < 0) {
-			log_err("cannot read the password from stdin");
-			dbuf_release(&b);
-			return -EINVAL;
-		}
+	if (fd_read_dbuf(STDIN_FILENO, &b) < 0) {
+		log_err("cannot read the password from stdin");
+		secret_dbuf_release(&b);
+		return -EINVAL;
 	}
-	memset(chunk, 0, sizeof(chunk));
 	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
 		b.data[--b.len] = '\0';
 	o->password = dbuf_take(&b, NULL);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/xarray.h"
 #include "tools/image_int.h"
 
 void image_push_init(struct image_push *ip, struct cli_opts *o, const char *created_by)
@@ -49,12 +50,12 @@ struct reg_upload_opts image_upload_opts(struct image_push *ip, const char *what
 
 int image_add_iblob(struct image_push *ip, const char *digest, uint64_t size, const char *layer)
 {
-	struct reg_index_blob *v = realloc(ip->iblobs, (ip->n_iblobs + 1) * sizeof(*v));
+	struct reg_index_blob *v;
 
-	if (!v)
+	if (xarray_grow_size((void **)&ip->iblobs, &ip->cap_iblobs, ip->n_iblobs, sizeof(*v), 8,
+			     SIZE_MAX) < 0)
 		return -ENOMEM;
-	ip->iblobs = v;
-	v += ip->n_iblobs++;
+	v = &ip->iblobs[ip->n_iblobs++];
 	snprintf(v->digest, sizeof(v->digest), "%s", digest);
 	snprintf(v->layer, sizeof(v->layer), "%s", layer);
 	v->size = size;
