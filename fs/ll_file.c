@@ -17,6 +17,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "fs/ll_int.h"
 
@@ -45,18 +46,10 @@ void fs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_open(req, fi);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* True while a recent read of @ino failed (see FS_FAIL_MEMO_MS). */
 static bool failed_recently(struct fs_daemon *d, uint64_t ino)
 {
-	int64_t now = now_ms();
+	int64_t now = (int64_t)monotonic_ms();
 	struct fs_fail_slot *slot = &d->fail[ino % FS_FAIL_SLOTS];
 	bool hit;
 
@@ -70,7 +63,7 @@ static bool failed_recently(struct fs_daemon *d, uint64_t ino)
 
 static void note_failure(struct fs_daemon *d, uint64_t ino)
 {
-	int64_t until = now_ms() + FS_FAIL_MEMO_MS;
+	int64_t until = (int64_t)monotonic_ms() + FS_FAIL_MEMO_MS;
 	struct fs_fail_slot *slot = &d->fail[ino % FS_FAIL_SLOTS];
 
 	pthread_mutex_lock(&d->fail_lock);
@@ -105,11 +98,11 @@ static ssize_t read_node(struct fs_daemon *d, const struct fs_vnode *n, char *bu
 		size = (size_t)(fsize - off);
 	if (failed_recently(d, n->ino))
 		return -EIO;
-	t0 = now_ms();
+	t0 = (int64_t)monotonic_ms();
 	r = fs_store_read(d->mount->img->store, n->layer_no, n->node->entry, buf, size, off);
 	if (r < 0) {
 		/* only slow failures: a fast one (registry refusing) costs the retry nothing */
-		if (r != -ENOMEM && now_ms() - t0 >= FS_FAIL_SLOW_MS)
+		if (r != -ENOMEM && (int64_t)monotonic_ms() - t0 >= FS_FAIL_SLOW_MS)
 			note_failure(d, n->ino);
 		log_warn("read of '%s' (inode %llu) at %llu failed: %s", n->name,
 			 (unsigned long long)n->ino, (unsigned long long)off, strerror((int)-r));

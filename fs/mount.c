@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/dbuf.h"
 #include "common/log.h"
 #include "common/xmath.h"
@@ -109,13 +110,12 @@ static int open_image(const struct fs_mount_opts *o, struct fs_image **out)
 int fs_mount_open(const struct fs_mount_opts *o, struct fs_mount **out)
 {
 	struct fs_mount *m = calloc(1, sizeof(*m));
-	struct timespec end;
 	int r;
 
 	if (!m)
 		return -ENOMEM;
 	m->started = time(NULL);
-	clock_gettime(CLOCK_MONOTONIC, &m->mono_started);
+	m->mono_started_ns = monotonic_ns();
 	r = open_image(o, &m->img);
 	if (r < 0)
 		goto out_free_mount;
@@ -132,9 +132,7 @@ int fs_mount_open(const struct fs_mount_opts *o, struct fs_mount **out)
 		goto out_free_mount;
 	if (o->store.prefetch_all)
 		fs_store_prefetch_start(m->img->store);
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	m->open_ms = (double)(end.tv_sec - m->mono_started.tv_sec) * 1e3 +
-		     (double)(end.tv_nsec - m->mono_started.tv_nsec) / 1e6;
+	m->open_ms = (double)(monotonic_ns() - m->mono_started_ns) / 1e6;
 	*out = m;
 	return 0;
 
@@ -172,15 +170,12 @@ static int add_json_str(struct dbuf *b, const char *s)
 char *fs_mount_stats_json(struct fs_mount *m, size_t *len)
 {
 	struct dbuf b;
-	struct timespec now;
 	char *store = fs_store_stats_json(m->img->store);
 	double up;
 	int r;
 
 	dbuf_init(&b, STATS_MAX);
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	up = (double)(now.tv_sec - m->mono_started.tv_sec) +
-	     (double)(now.tv_nsec - m->mono_started.tv_nsec) / 1e9;
+	up = (double)(monotonic_ns() - m->mono_started_ns) / 1e9;
 	r = dbuf_add_str(&b, "{\"mount\":{\"ref\":");
 	if (r == 0)
 		r = add_json_str(&b, m->img->ref_str);

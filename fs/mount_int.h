@@ -43,7 +43,7 @@ struct fs_mount {
 	struct fs_view *view;
 	uint64_t n_inodes;
 	time_t started;                /* wall clock, for synthetic nodes */
-	struct timespec mono_started;
+	uint64_t mono_started_ns; /* monotonic_ns() when the mount began */
 	double open_ms;                /* time fs_mount_open() took */
 };
 

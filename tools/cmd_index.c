@@ -22,6 +22,7 @@
 
 #include <sys/stat.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/size.h"
 #include "fs/cache.h"
@@ -79,10 +80,7 @@ static int write_file(const char *path, const void *buf, size_t len)
 
 double index_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)monotonic_ns() / 1e9;
 }
 
 /* Build (and save) the index of whatever @fn streams. */
