@@ -6,6 +6,7 @@
  * fs/als.c explains the design.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "common/dbuf.h"
 #include "common/log.h"
 #include "fs/als_impl.h"
+#include "fs/stats_json.h"
 
 static const char opaque_xattr[] = "trusted.overlay.opaque";
 
@@ -314,39 +316,20 @@ int fs_als_xattr(struct fs_als *a, const struct fs_als_node *n, uint32_t i, cons
 	return -ENOENT;
 }
 
-/* One image as `strata stats` shows a mount: {"mount":{...}, <the store's stats members>}. */
-static int image_stats(struct dbuf *b, struct als_image *im, bool comma)
-{
-	struct fs_image *fi = im->fimg;
-	char *st = fs_store_stats_json(fi->store);
-	int r;
-
-	if (!st || st[0] != '{')
-		r = -ENOMEM;
-	else
-		r = dbuf_printf(b, "%s{\"mount\":{\"ref\":\"%s\",\"manifest\":\"%s\",\"view\":\"store\"}%s%s",
-				 comma ? "," : "", fi->ref_str, fi->manifest->digest,
-			      st[1] == '}' ? "" : ",", st + 1);
-	free(st);
-	return r;
-}
-
+/* {"store":{"images":[<each image as `strata stats` shows a mount>]}} */
 char *fs_als_stats_json(struct fs_als *a, size_t *len)
 {
-	struct dbuf b;
-	int r;
+	json_t *images = json_array();
+	int r = images ? 0 : -ENOMEM;
 
-	dbuf_init(&b, ALS_STATS_MAX);
-	r = dbuf_add_str(&b, "{\"store\":{\"images\":[");
 	pthread_mutex_lock(&a->lock);
 	for (size_t i = 0; i < a->n_images && r == 0; i++)
-		r = image_stats(&b, a->images[i], i > 0);
+		r = json_array_append_new(images, fs_image_stats_json(a->images[i]->fimg, "store"));
 	pthread_mutex_unlock(&a->lock);
-	if (r == 0)
-		r = dbuf_add_str(&b, "]}}");
 	if (r < 0) {
-		dbuf_release(&b);
+		json_decref(images);
 		return NULL;
 	}
-	return dbuf_take(&b, len);
+	return fs_stats_json_dump(json_pack("{s:{s:o}}", "store", "images", images), ALS_STATS_MAX,
+				  len);
 }
