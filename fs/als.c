@@ -275,7 +275,7 @@ out:
 
 static bool is_opaque_marker(const struct fs_als_node *n)
 {
-	return (n->entry && n->entry->type == IDX_T_OPAQUE) || strcmp(n->node->name, OPQ_NAME) == 0;
+	return (n->entry && n->entry->type == IDX_T_OPAQUE) || strcmp(n->node->name, IDX_WH_OPAQUE) == 0;
 }
 
 /* ---- inodes ----------------------------------------------------------- */
@@ -353,10 +353,10 @@ static int lookup_tree(struct als_layer *l, uint64_t dir, const char *name, stru
 
 	if (!t)
 		return -EIO;
-	if (strncmp(name, WH_PREFIX, strlen(WH_PREFIX)) == 0)
+	if (strncmp(name, IDX_WH_PREFIX, strlen(IDX_WH_PREFIX)) == 0)
 		return -ENOENT; /* overlayfs's form has no whiteout files */
 	r = idx_tree_lookup(t, dir, name, &ino);
-	if (r == -ENOENT && snprintf(wh, sizeof(wh), WH_PREFIX "%s", name) < (int)sizeof(wh)) {
+	if (r == -ENOENT && snprintf(wh, sizeof(wh), IDX_WH_PREFIX "%s", name) < (int)sizeof(wh)) {
 		r = idx_tree_lookup(t, dir, wh, &ino);
 		if (r == 0) {
 			fs_als_tree_node(l, t, idx_tree_node(t, ino), out);
@@ -489,8 +489,8 @@ int fs_als_child(struct fs_als *a, const struct fs_als_node *dir, uint32_t pos,
 		*name = node->name;
 		if (is_opaque_marker(out))
 			return 1; /* not shown */
-		if (fs_als_is_whiteout(out) && strncmp(*name, WH_PREFIX, strlen(WH_PREFIX)) == 0)
-			*name += strlen(WH_PREFIX);
+		if (fs_als_is_whiteout(out) && strncmp(*name, IDX_WH_PREFIX, strlen(IDX_WH_PREFIX)) == 0)
+			*name += strlen(IDX_WH_PREFIX);
 		return 0;
 	default:
 		return -ENOENT;

@@ -23,8 +23,6 @@
 #define INFO_MAX 1024
 #define ALS_BLOB_CHUNK (2u << 20)
 #define ALS_STATS_MAX (64u << 10) /* one xattr value */
-#define OPQ_NAME ".wh..wh..opq"
-#define WH_PREFIX ".wh."
 
 struct als_layer {
 	struct als_image *img;

@@ -293,7 +293,7 @@ static bool is_opaque_dir(const struct fs_als_node *n)
 	if (n->kind != FS_ALS_TREE || n->node->type != IDX_T_DIR)
 		return false;
 	t = fs_als_layer_tree(n->layer, false);
-	return t && idx_tree_lookup(t, n->node->ino, OPQ_NAME, &ino) == 0;
+	return t && idx_tree_lookup(t, n->node->ino, IDX_WH_OPAQUE, &ino) == 0;
 }
 
 int fs_als_xattr(struct fs_als *a, const struct fs_als_node *n, uint32_t i, const char **name,

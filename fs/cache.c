@@ -70,6 +70,30 @@ int fs_cache_default_dir(char *buf, size_t len)
 	return 0;
 }
 
+int fs_cache_token_dir(const char *cache_dir, char *buf, size_t len)
+{
+	size_t n;
+	int r;
+
+	if (cache_dir) {
+		n = strlen(cache_dir);
+		if (n >= len)
+			return -ENAMETOOLONG;
+		memcpy(buf, cache_dir, n + 1);
+	} else {
+		r = fs_cache_default_dir(buf, len);
+		if (r < 0)
+			return r;
+	}
+	n = strlen(buf);
+	while (n > 1 && buf[n - 1] == '/')
+		buf[--n] = '\0';
+	if (n + sizeof("/tokens") > len)
+		return -ENAMETOOLONG;
+	memcpy(buf + n, "/tokens", sizeof("/tokens"));
+	return 0;
+}
+
 int fs_cache_blob_hex(const char *blob_digest, const char **hex)
 {
 	if (!blob_digest || !digest_is_valid(blob_digest))

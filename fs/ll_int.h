@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include "fs/mount_int.h"
+#include "fs/stats_xattr.h"
 
 #define FS_LL_FUSE_VERSION 312
 
@@ -26,14 +27,6 @@ struct fuse_req;
 struct fuse_file_info;
 struct fuse_lowlevel_ops;
 struct fuse_entry_param;
-
-/*
- * An xattr value is at most 64 KiB. Stats bigger than @stats_chunk (many
- * layers) are served in pieces: FS_STATS_XATTR then holds
- * {"stratafs_stats_chunks":K,"size":S} and FS_STATS_XATTR ".0" .. ".K-1"
- * the pieces of the snapshot taken when FS_STATS_XATTR was read.
- */
-#define FS_STATS_CHUNK_MAX 65536
 
 /*
  * After a read of an inode failed slowly (>= FS_FAIL_SLOW_MS: a timeout),

@@ -320,27 +320,20 @@ static int read_password(struct fs_cli *c)
 	return 0;
 }
 
-/* ECR tokens are cached under the resolved cache dir: <cache>/tokens. */
+/* ECR tokens are cached under the resolved cache dir (fs_cache_token_dir). */
 static int set_token_cache(struct fs_cli *c, struct fs_mount_opts *mo)
 {
 	char dir[PATH_MAX];
-	size_t len;
+	int r = fs_cache_token_dir(c->cache, dir, sizeof(dir));
 
-	if (c->cache) {
-		len = strlen(c->cache);
-		if (len + sizeof("/tokens") > sizeof(dir)) {
-			log_err("cache dir '%s' is too long", c->cache);
-			return -ENAMETOOLONG;
-		}
-		memcpy(dir, c->cache, len + 1);
-	} else if (fs_cache_default_dir(dir, sizeof(dir) - sizeof("/tokens")) < 0) {
+	if (r == -ENOENT) {
 		log_warn("no cache dir (neither XDG_CACHE_HOME nor HOME set): tokens are not cached");
 		return 0;
 	}
-	len = strlen(dir);
-	while (len > 1 && dir[len - 1] == '/')
-		dir[--len] = '\0';
-	memcpy(dir + len, "/tokens", sizeof("/tokens"));
+	if (r < 0) {
+		log_err("cache dir '%s' is too long", c->cache ? c->cache : "(default)");
+		return r;
+	}
 	c->token_dir = strdup(dir);
 	if (!c->token_dir)
 		return -ENOMEM;

@@ -21,9 +21,6 @@
 #include "fs/view_int.h"
 #include "registry/registry.h"
 
-/* The name of the extended attribute on the mount root that holds the stats. */
-#define FS_STATS_XATTR "user.stratafs.stats"
-
 struct fs_mount_opts {
 	const char *ref;
 	const char *platform;        /* NULL: the host's */

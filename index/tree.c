@@ -30,8 +30,6 @@
 #include "common/xarray.h"
 #include "index/tree_int.h"
 
-#define WH ".wh."
-#define WH_OPQ ".wh..wh..opq"
 
 static char *arena_dup(struct tree_builder *b, const char *a, size_t alen, const char *s,
 		       size_t len)
@@ -299,10 +297,10 @@ static int add_marker(struct tree_builder *b, uint16_t layer, uint32_t id, const
 
 	if (e->type == IDX_T_OPAQUE) {
 		dlen = strlen(e->path);
-		name = WH_OPQ;
+		name = IDX_WH_OPAQUE;
 	} else {
 		split(e->path, &dlen, &base);
-		name = arena_dup(b, WH, strlen(WH), base, strlen(base));
+		name = arena_dup(b, IDX_WH_PREFIX, strlen(IDX_WH_PREFIX), base, strlen(base));
 		if (!name)
 			return -ENOMEM;
 	}

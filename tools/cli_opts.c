@@ -140,18 +140,21 @@ static int read_password(struct cli_opts *o)
 	return 0;
 }
 
-/* ECR tokens go where the daemon keeps them, so one token serves both. */
-static void set_token_cache(struct cli_opts *o)
+/* ECR tokens go where the daemon keeps them (fs_cache_token_dir), so one token serves both. */
+static int set_token_cache(struct cli_opts *o)
 {
-	size_t len;
+	int r = fs_cache_token_dir(o->cache_dir, o->token_dir, sizeof(o->token_dir));
 
-	if (o->cache_dir && strlen(o->cache_dir) < sizeof(o->token_dir) - sizeof("/tokens"))
-		snprintf(o->token_dir, sizeof(o->token_dir), "%s", o->cache_dir);
-	else if (fs_cache_default_dir(o->token_dir, sizeof(o->token_dir) - sizeof("/tokens")) < 0)
-		return;
-	len = strlen(o->token_dir);
-	memcpy(o->token_dir + len, "/tokens", sizeof("/tokens"));
+	if (r == -ENOENT) {
+		log_debug("no cache dir (neither XDG_CACHE_HOME nor HOME set): tokens are not cached");
+		return 0;
+	}
+	if (r < 0) {
+		log_err("cache dir '%s' is too long", o->cache_dir ? o->cache_dir : "(default)");
+		return r;
+	}
 	o->reg.token_cache_dir = o->token_dir;
+	return 0;
 }
 
 int cli_opts_finish(struct cli_opts *o)
@@ -176,7 +179,8 @@ int cli_opts_finish(struct cli_opts *o)
 		return -EINVAL;
 	if (o->reg.username && !o->password_stdin)
 		o->reg.password = "";
-	set_token_cache(o);
+	if (set_token_cache(o) < 0)
+		return -EINVAL;
 	return reg_platform_parse(o->platform_arg, &o->platform) < 0 ? -EINVAL : 0;
 }
 
