@@ -9,8 +9,6 @@
  * the runtime sees a store that counts references; every other write is
  * EROFS. Layers stay while the daemon runs, so nothing is released.
  */
-#define FUSE_USE_VERSION 312
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

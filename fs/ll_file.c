@@ -5,8 +5,6 @@
  * served by the store (span cache, else one ranged fetch, verified); any
  * failure there is EIO to the reader, bounded by -o io_timeout.
  */
-#define FUSE_USE_VERSION 312
-
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

@@ -21,8 +21,6 @@
 #include "fs/mount_int.h"
 #include "fs/stats_xattr.h"
 
-#define FS_LL_FUSE_VERSION 312
-
 struct fuse_req;
 struct fuse_file_info;
 struct fuse_lowlevel_ops;

@@ -7,8 +7,6 @@
  * The mount root also answers FS_STATS_XATTR with the stats JSON, which is
  * how `strata stats` reads a mount (fs/stats_xattr.h has the protocol).
  */
-#define FUSE_USE_VERSION 312
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

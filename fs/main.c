@@ -13,8 +13,6 @@
  * child keeps stderr for its error messages until the mount is up, then
  * switches the log to syslog and detaches.
  */
-#define FUSE_USE_VERSION 312
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -19,6 +19,9 @@
 #include "common/xmath.h"
 #include "index/tar_int.h"
 
+#define WH ".wh."
+#define WH_META ".wh..wh."
+#define WH_OPQ ".wh..wh..opq"
 #define SCHILY_XATTR "SCHILY.xattr."
 
 enum hdr_fmt { FMT_V7, FMT_USTAR, FMT_STAR, FMT_GNU };
@@ -264,17 +267,17 @@ static int map_whiteout(struct tar_parser *p, struct tar_entry *e)
 {
 	char *slash = strrchr(p->path, '/');
 	char *base = slash ? slash + 1 : p->path;
-	char *hidden = base + strlen(IDX_WH_PREFIX);
+	char *hidden = base + strlen(WH);
 
-	if (strncmp(base, IDX_WH_PREFIX, strlen(IDX_WH_PREFIX)) != 0)
+	if (strncmp(base, WH, strlen(WH)) != 0)
 		return 0;
 	e->size = 0;
-	if (strcmp(base, IDX_WH_OPAQUE) == 0) {
+	if (strcmp(base, WH_OPQ) == 0) {
 		e->type = IDX_T_OPAQUE;
 		*(slash ? slash : p->path) = '\0';
 		return 0;
 	}
-	if (strncmp(base, IDX_WH_META_PREFIX, strlen(IDX_WH_META_PREFIX)) == 0) {
+	if (strncmp(base, WH_META, strlen(WH_META)) == 0) {
 		log_debug("skipping aufs metadata '%s'", p->path);
 		return 1;
 	}

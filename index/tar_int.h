@@ -198,6 +198,8 @@ int tar_num_field(const uint8_t *f, size_t len, int64_t *out);
 int tar_dec_u64(const char *s, size_t len, uint64_t max, uint64_t *out);
 /* pax time "[-]sec[.frac]"; nsec in [0, 1e9). */
 int tar_dec_time(const char *s, size_t len, int64_t *sec, uint32_t *nsec);
+/* Returns the decoded length; -EBADMSG, -EFBIG when over @cap. */
+int tar_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap);
 /* %XX decoding into a NUL-terminated @out; NUL bytes are refused. */
 int tar_url_decode(const char *in, size_t len, char *out, size_t cap);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Strict scalar parsers of the tar reader: header numbers (octal or GNU
- * base-256), pax decimals and times, URL decoding of libarchive
+ * base-256), pax decimals and times, base64 / URL decoding of libarchive
  * xattrs, and path normalisation. Every function rejects what it does not
  * fully understand: a tar member is untrusted input.
  */
@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/digest.h"
 #include "index/tar_int.h"
 
@@ -130,6 +131,13 @@ int tar_dec_time(const char *s, size_t len, int64_t *sec, uint32_t *nsec)
 		*nsec = 1000000000u - frac;
 	}
 	return 0;
+}
+
+int tar_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
+{
+	ssize_t n = b64_decode(in, len, out, cap, B64_PAD_OPTIONAL);
+
+	return n > INT32_MAX ? -EFBIG : (int)n;
 }
 
 int tar_url_decode(const char *in, size_t len, char *out, size_t cap)

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/base64.h"
 #include "common/log.h"
 #include "common/xarray.h"
 #include "common/xmath.h"
@@ -191,7 +190,7 @@ static int set_libarchive_xattr(struct tar_kvset *s, bool global, const char *ke
 	bin = malloc(vlen / 4 * 3 + 3);
 	if (!bin)
 		return -ENOMEM;
-	blen = (int)b64_decode(val, vlen, bin, vlen / 4 * 3 + 3, B64_PAD_OPTIONAL);
+	blen = tar_base64_decode(val, vlen, bin, vlen / 4 * 3 + 3);
 	if (blen < 0) {
 		log_err("cannot read tar: bad base64 value of xattr '%s'",
 			name + strlen(SCHILY_XATTR));
