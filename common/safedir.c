@@ -31,12 +31,6 @@ __attribute__((format(printf, 3, 4))) static int say(char *why, int r, const cha
 	return r;
 }
 
-bool safedir_is_ours(const struct stat *st)
-{
-	return S_ISDIR(st->st_mode) && st->st_uid == geteuid() &&
-	       !(st->st_mode & (S_IWGRP | S_IWOTH));
-}
-
 /* The directory itself: ours, writable by us only. */
 static int check_leaf(const struct stat *st, const char *shown, char *why)
 {

@@ -304,6 +304,9 @@ static int tx_rename(struct fs_cache *c, const char *tmp, int dirfd, const char 
 	return r;
 }
 
+/* Prune to the low watermark unless another thread of this handle is at it. */
+static void fs_cache_evict(struct fs_cache *c);
+
 int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char *name,
 		      const void *hdr, size_t hdr_len, const void *body, size_t len)
 {
@@ -335,7 +338,7 @@ int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char
  * handle rescans after writing 5 % of the bound, so N writers overshoot by
  * at most N x 5 %.
  */
-void fs_cache_evict(struct fs_cache *c)
+static void fs_cache_evict(struct fs_cache *c)
 {
 	struct fs_cache_usage u;
 

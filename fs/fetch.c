@@ -76,7 +76,8 @@ static void unclaim(struct fs_layer *l, uint32_t first, uint32_t count)
 	}
 }
 
-int fs_job_push(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t count)
+/* Queue a run claimed by a reader and wake a worker; locked. */
+static int fs_job_push(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t count)
 {
 	struct fs_job *j = calloc(1, sizeof(*j));
 

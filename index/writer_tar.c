@@ -60,7 +60,7 @@ static char typeflag(uint8_t type)
 }
 
 /* The member name as it goes in the archive: "./" for the root, "d/" for dirs, whiteouts. */
-int wtar_member_name(const struct idx_entry *e, struct dbuf *name)
+static int wtar_member_name(const struct idx_entry *e, struct dbuf *name)
 {
 	const char *p = e->path ? e->path : "";
 	const char *slash = strrchr(p, '/');
