@@ -27,7 +27,7 @@ mapfile -t common < <(files common)
 mapfile -t index < <(files index)
 mapfile -t registry < <(files registry)
 mapfile -t fs < <(files fs)
-mapfile -t fs_nofuse < <(files fs | grep -v -E '^fs/(ll[^/]*\.c|als_ll\.c|main\.c)$')
+mapfile -t fs_nofuse < <(files fs | grep -v -E '^fs/(ll[^/]*\.c|als_ll\.c|main(_opts)?\.c)$')
 mapfile -t tools < <(files tools)
 mapfile -t headers < <(find common index registry fs tools -name '*.h' | sort)
 
@@ -38,7 +38,7 @@ check "index/ uses no curl, jansson, fuse, OpenSSL" '#include <(curl/|jansson|fu
 check "registry/ never includes index/, fs/ or tools/" '#include "(index|fs|tools)/' "${registry[@]}"
 check "registry/ uses no fuse, zlib, zstd" '#include <(fuse|zlib|zstd)' "${registry[@]}"
 check "fs/ never includes tools/" '#include "tools/' "${fs[@]}"
-check "fuse headers only in fs/ll*.c, fs/als_ll.c and fs/main.c" '#include <fuse' "${fs_nofuse[@]}" "${common[@]}" "${index[@]}" "${registry[@]}" "${tools[@]}"
+check "fuse headers only in fs/ll*.c, fs/als_ll.c, fs/main.c and fs/main_opts.c" '#include <fuse' "${fs_nofuse[@]}" "${common[@]}" "${index[@]}" "${registry[@]}" "${tools[@]}"
 n=$((n + 1))
 hits=$(grep -nE '#include "fs/' "${tools[@]}" /dev/null | grep -vE '#include "fs/(cache|fetch|image|stats_xattr)\.h"' | head -n 20)
 if [ -z "$hits" ]; then
