@@ -32,8 +32,8 @@ struct als_layer {
 	char info[INFO_MAX];
 	size_t info_len;
 	pthread_mutex_t lock;
-	struct idx_tree *tree;  /* atomic; built under lock */
-	struct idx_tree *below; /* atomic; built under lock: layers 0..pos-1 merged */
+	_Atomic(struct idx_tree *) tree;  /* built under lock */
+	_Atomic(struct idx_tree *) below; /* built under lock: layers 0..pos-1 merged */
 	int err;                /* protected by lock: a failed build is not retried */
 	/*
 	 * The last piece of the blob fetched (ALS_BLOB_CHUNK): the runtime

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,15 +25,15 @@ static const char opaque_xattr[] = "trusted.overlay.opaque";
 
 struct idx_tree *fs_als_layer_tree(struct als_layer *l, bool below)
 {
-	struct idx_tree **slot = below ? &l->below : &l->tree;
-	struct idx_tree *t = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	_Atomic(struct idx_tree *) *slot = below ? &l->below : &l->tree;
+	struct idx_tree *t = atomic_load_explicit(slot, memory_order_acquire);
 	const struct idx_layer *const *idx = l->img->idx;
 	int r;
 
 	if (t)
 		return t;
 	pthread_mutex_lock(&l->lock);
-	t = *slot;
+	t = atomic_load_explicit(slot, memory_order_relaxed);
 	if (!t && l->err == 0) {
 		if (below)
 			r = idx_tree_build(idx, l->pos, 0, &t);
@@ -44,7 +45,7 @@ struct idx_tree *fs_als_layer_tree(struct als_layer *l, bool below)
 			l->err = r;
 			t = NULL;
 		}
-		__atomic_store_n(slot, t, __ATOMIC_RELEASE);
+		atomic_store_explicit(slot, t, memory_order_release);
 	}
 	pthread_mutex_unlock(&l->lock);
 	return t;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,7 @@ static bool failed_recently(struct fs_daemon *d, uint64_t ino)
 	struct fs_fail_slot *slot = &d->fail[ino % FS_FAIL_SLOTS];
 	bool hit;
 
-	if (__atomic_load_n(&d->fail_until_ms, __ATOMIC_RELAXED) < now)
+	if (atomic_load_explicit(&d->fail_until_ms, memory_order_relaxed) < now)
 		return false;
 	pthread_mutex_lock(&d->fail_lock);
 	hit = slot->ino == ino && slot->until_ms >= now;
@@ -67,8 +68,8 @@ static void note_failure(struct fs_daemon *d, uint64_t ino)
 	pthread_mutex_lock(&d->fail_lock);
 	slot->ino = ino;
 	slot->until_ms = until;
-	if (d->fail_until_ms < until)
-		__atomic_store_n(&d->fail_until_ms, until, __ATOMIC_RELAXED);
+	if (atomic_load_explicit(&d->fail_until_ms, memory_order_relaxed) < until)
+		atomic_store_explicit(&d->fail_until_ms, until, memory_order_relaxed);
 	pthread_mutex_unlock(&d->fail_lock);
 }
 

@@ -48,7 +48,7 @@ struct fs_daemon {
 	pthread_mutex_t stats_lock;
 	char *stats_snap;      /* protected by stats_lock */
 	size_t stats_len;      /* protected by stats_lock */
-	int64_t fail_until_ms; /* atomic: no slot is live after this (fast path) */
+	_Atomic int64_t fail_until_ms; /* no slot is live after this (fast path) */
 	pthread_mutex_t fail_lock;
 	struct fs_fail_slot fail[FS_FAIL_SLOTS]; /* protected by fail_lock */
 };

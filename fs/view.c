@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
@@ -153,13 +154,13 @@ int fs_view_add_lazy_tree(struct fs_view *v, const struct idx_layer *const *laye
 /* The tree of @vt, merging it now if it is lazy and not built yet; NULL on failure. */
 static const struct idx_tree *tree_of(struct fs_view *v, struct vtree *vt)
 {
-	struct idx_tree *t = __atomic_load_n(&vt->t, __ATOMIC_ACQUIRE);
+	struct idx_tree *t = atomic_load_explicit(&vt->t, memory_order_acquire);
 	int r;
 
 	if (t || !vt->lazy)
 		return t;
 	pthread_mutex_lock(&v->build_lock);
-	t = vt->t;
+	t = atomic_load_explicit(&vt->t, memory_order_relaxed);
 	if (!t && vt->build_err == 0) {
 		r = idx_tree_build(vt->lazy, vt->n_layers, vt->flags, &t);
 		if (r == 0 && idx_tree_count(t) >= TREE_MASK) {
@@ -172,7 +173,7 @@ static const struct idx_tree *tree_of(struct fs_view *v, struct vtree *vt)
 			vt->build_err = r;
 			t = NULL;
 		} else {
-			__atomic_store_n(&vt->t, t, __ATOMIC_RELEASE);
+			atomic_store_explicit(&vt->t, t, memory_order_release);
 		}
 	}
 	pthread_mutex_unlock(&v->build_lock);
@@ -338,7 +339,7 @@ bool fs_view_is_lazy(const struct fs_view *v, uint64_t ino)
 	if (v->single || tree_id == 0 || tree_id > v->n_trees)
 		return false;
 	vt = &v->trees[tree_id - 1];
-	return vt->lazy && !__atomic_load_n(&vt->t, __ATOMIC_ACQUIRE);
+	return vt->lazy && !atomic_load_explicit(&vt->t, memory_order_acquire);
 }
 
 static mode_t type_bits(uint8_t type)
@@ -409,7 +410,7 @@ uint64_t fs_view_inode_count(const struct fs_view *v)
 	uint64_t total = v->single ? 0 : v->n_syn;
 
 	for (uint32_t i = 0; i < v->n_trees; i++) {
-		const struct idx_tree *t = __atomic_load_n(&v->trees[i].t, __ATOMIC_ACQUIRE);
+		const struct idx_tree *t = atomic_load_explicit(&v->trees[i].t, memory_order_acquire);
 
 		total += t ? idx_tree_count(t) : 0;
 	}
