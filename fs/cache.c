@@ -75,23 +75,24 @@ int fs_cache_token_dir(const char *cache_dir, char *buf, size_t len)
 	size_t n;
 	int r;
 
-	if (cache_dir) {
-		n = strlen(cache_dir);
-		if (n >= len)
-			return -ENAMETOOLONG;
-		memcpy(buf, cache_dir, n + 1);
-	} else {
+	if (!cache_dir)
 		r = fs_cache_default_dir(buf, len);
-		if (r < 0)
-			return r;
+	else
+		r = strlen(cache_dir) < len ? 0 : -ENAMETOOLONG;
+	if (r == 0 && cache_dir)
+		memcpy(buf, cache_dir, strlen(cache_dir) + 1);
+	if (r == 0) {
+		n = strlen(buf);
+		while (n > 1 && buf[n - 1] == '/')
+			buf[--n] = '\0';
+		if (n + sizeof("/tokens") <= len)
+			memcpy(buf + n, "/tokens", sizeof("/tokens"));
+		else
+			r = -ENAMETOOLONG;
 	}
-	n = strlen(buf);
-	while (n > 1 && buf[n - 1] == '/')
-		buf[--n] = '\0';
-	if (n + sizeof("/tokens") > len)
-		return -ENAMETOOLONG;
-	memcpy(buf + n, "/tokens", sizeof("/tokens"));
-	return 0;
+	if (r == -ENAMETOOLONG)
+		log_err("cache dir '%s' is too long", cache_dir ? cache_dir : "(the default)");
+	return r;
 }
 
 int fs_cache_blob_hex(const char *blob_digest, const char **hex)

@@ -289,14 +289,10 @@ static int set_token_cache(struct fs_cli *c, struct fs_mount_opts *mo)
 	char dir[PATH_MAX];
 	int r = fs_cache_token_dir(c->cache, dir, sizeof(dir));
 
-	if (r == -ENOENT) {
+	if (r == -ENOENT)
 		log_warn("no cache dir (neither XDG_CACHE_HOME nor HOME set): tokens are not cached");
-		return 0;
-	}
-	if (r < 0) {
-		log_err("cache dir '%s' is too long", c->cache ? c->cache : "(default)");
-		return r;
-	}
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
 	c->token_dir = strdup(dir);
 	if (!c->token_dir)
 		return -ENOMEM;

@@ -145,14 +145,8 @@ static int set_token_cache(struct cli_opts *o)
 {
 	int r = fs_cache_token_dir(o->cache_dir, o->token_dir, sizeof(o->token_dir));
 
-	if (r == -ENOENT) {
-		log_debug("no cache dir (neither XDG_CACHE_HOME nor HOME set): tokens are not cached");
-		return 0;
-	}
-	if (r < 0) {
-		log_err("cache dir '%s' is too long", o->cache_dir ? o->cache_dir : "(default)");
-		return r;
-	}
+	if (r < 0) /* -ENOENT: no cache dir (no HOME), tokens are not cached */
+		return r == -ENOENT ? 0 : r;
 	o->reg.token_cache_dir = o->token_dir;
 	return 0;
 }
