@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "fs/als_impl.h"
 #include "fs/stats_json.h"
+#include "fs/view_int.h"
 
 static const char opaque_xattr[] = "trusted.overlay.opaque";
 
@@ -109,24 +110,6 @@ static const struct idx_entry *below_entry(struct als_layer *l, const struct idx
 	return idx_tree_entry(b, bn);
 }
 
-static mode_t type_bits(uint8_t type)
-{
-	switch (type) {
-	case IDX_T_DIR:
-		return S_IFDIR;
-	case IDX_T_SYMLINK:
-		return S_IFLNK;
-	case IDX_T_CHR:
-		return S_IFCHR;
-	case IDX_T_BLK:
-		return S_IFBLK;
-	case IDX_T_FIFO:
-		return S_IFIFO;
-	default:
-		return S_IFREG;
-	}
-}
-
 static void stat_tree(const struct fs_als_node *n, struct stat *st)
 {
 	const struct idx_entry *e = n->entry;
@@ -141,17 +124,7 @@ static void stat_tree(const struct fs_als_node *n, struct stat *st)
 	}
 	if (!e && n->node->type == IDX_T_DIR)
 		e = below_entry(n->layer, n->node);
-	st->st_mode = type_bits(n->node->type) | (e ? (e->mode & 07777) : 0755);
-	st->st_nlink = n->node->nlink ? n->node->nlink : 1;
-	st->st_size = (off_t)n->node->size;
-	if (!e)
-		return;
-	st->st_uid = e->uid;
-	st->st_gid = e->gid;
-	st->st_mtim.tv_sec = e->mtime_sec;
-	st->st_mtim.tv_nsec = e->mtime_nsec;
-	if (n->node->type == IDX_T_CHR || n->node->type == IDX_T_BLK)
-		st->st_rdev = makedev(e->dev_major, e->dev_minor);
+	fs_tree_stat(n->node, e, st);
 }
 
 void fs_als_stat(struct fs_als *a, const struct fs_als_node *n, struct stat *st)

@@ -360,23 +360,28 @@ static mode_t type_bits(uint8_t type)
 	}
 }
 
-static void stat_tree(const struct fs_vnode *n, struct stat *st)
+void fs_tree_stat(const struct idx_node *node, const struct idx_entry *e, struct stat *st)
 {
-	const struct idx_entry *e = n->entry;
-
-	st->st_mode = type_bits(n->node->type) | (e ? (e->mode & 07777) : 0755);
-	st->st_nlink = n->node->nlink ? n->node->nlink : 1;
-	st->st_size = (off_t)n->node->size;
+	st->st_mode = type_bits(node->type) | (e ? (e->mode & 07777) : 0755);
+	st->st_nlink = node->nlink ? node->nlink : 1;
+	st->st_size = (off_t)node->size;
 	if (!e)
 		return;
 	st->st_uid = e->uid;
 	st->st_gid = e->gid;
 	st->st_mtim.tv_sec = e->mtime_sec;
 	st->st_mtim.tv_nsec = e->mtime_nsec;
-	st->st_ctim = st->st_mtim;
-	st->st_atim = st->st_mtim;
-	if (n->node->type == IDX_T_CHR || n->node->type == IDX_T_BLK)
+	if (node->type == IDX_T_CHR || node->type == IDX_T_BLK)
 		st->st_rdev = makedev(e->dev_major, e->dev_minor);
+}
+
+static void stat_tree(const struct fs_vnode *n, struct stat *st)
+{
+	fs_tree_stat(n->node, n->entry, st);
+	if (n->entry) {
+		st->st_ctim = st->st_mtim;
+		st->st_atim = st->st_mtim;
+	}
 }
 
 void fs_view_stat(const struct fs_view *v, const struct fs_vnode *n, struct stat *st)
