@@ -24,7 +24,6 @@
 
 #define PASSWORD_MAX (64u << 10)
 
-
 enum { KEY_HELP, KEY_VERSION, KEY_DISCARD, KEY_DEBUG, KEY_STORE };
 
 #define OPT(t, f) { t, offsetof(struct fs_cli, f), 1 }

@@ -13,6 +13,7 @@
 
 struct fuse_args;
 
+/* The command line; its strings are its own (fs_cli_release() frees them). */
 struct fs_cli {
 	char *ref;
 	int n_nonopt;
