@@ -67,6 +67,16 @@ struct fs_cache;
 int fs_cache_default_dir(char *buf, size_t len);
 
 /*
+ * Where ECR tokens are kept: <cache dir>/tokens, the same rule for the
+ * daemon (-o cache=DIR) and strata (--cache DIR), so one token serves
+ * both. @cache_dir NULL is the default dir above; trailing '/' are
+ * dropped. -ENAMETOOLONG (logged) when the result does not fit @len: both
+ * programs refuse such a cache dir rather than keep tokens somewhere else;
+ * -ENOENT when there is no default dir: tokens are then not cached.
+ */
+int fs_cache_token_dir(const char *cache_dir, char *buf, size_t len);
+
+/*
  * Open (creating it 0700 if needed) the cache in @dir (NULL: the default),
  * bounded by @max_bytes (0: FS_CACHE_DEFAULT_MAX). Scans the directory once
  * to learn its size and removes tmp files left by dead processes. -EPERM

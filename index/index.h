@@ -60,6 +60,27 @@ const char *idx_comp_name(enum idx_comp c);
 /* From an OCI/Docker layer media type; IDX_COMP_AUTO when it does not say. */
 enum idx_comp idx_comp_from_media_type(const char *media_type);
 
+/* Layer media types (OCI image-spec media-types.md; Docker's image manifest v2 schema 2). */
+#define IDX_MT_OCI_LAYER "application/vnd.oci.image.layer.v1.tar"
+#define IDX_MT_OCI_LAYER_GZIP IDX_MT_OCI_LAYER "+gzip"
+#define IDX_MT_OCI_LAYER_ZSTD IDX_MT_OCI_LAYER "+zstd"
+#define IDX_MT_DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar"
+#define IDX_MT_DOCKER_LAYER_GZIP IDX_MT_DOCKER_LAYER ".gzip"
+
+/* The OCI layer media type of a blob compressed with @c (AUTO: uncompressed). */
+const char *idx_comp_media_type(enum idx_comp c);
+/* @media_type with a Docker layer type replaced by its OCI twin; others as they are. */
+const char *idx_oci_layer_media_type(const char *media_type);
+
+/*
+ * OCI whiteouts (image-spec layer.md): a member ".wh.<name>" hides <name>
+ * of the layers below, "<dir>/.wh..wh..opq" makes <dir> opaque, and other
+ * ".wh..wh." names are aufs metadata.
+ */
+#define IDX_WH_PREFIX ".wh."
+#define IDX_WH_META_PREFIX ".wh..wh."
+#define IDX_WH_OPAQUE ".wh..wh..opq"
+
 enum idx_type {
 	IDX_T_REG = 0,
 	IDX_T_DIR,

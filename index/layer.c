@@ -50,6 +50,22 @@ enum idx_comp idx_comp_from_media_type(const char *mt)
 	return IDX_COMP_AUTO;
 }
 
+const char *idx_comp_media_type(enum idx_comp c)
+{
+	return c == IDX_COMP_GZIP ? IDX_MT_OCI_LAYER_GZIP :
+	       c == IDX_COMP_ZSTD ? IDX_MT_OCI_LAYER_ZSTD :
+				    IDX_MT_OCI_LAYER;
+}
+
+const char *idx_oci_layer_media_type(const char *mt)
+{
+	if (mt && strcmp(mt, IDX_MT_DOCKER_LAYER_GZIP) == 0)
+		return IDX_MT_OCI_LAYER_GZIP;
+	if (mt && strcmp(mt, IDX_MT_DOCKER_LAYER) == 0)
+		return IDX_MT_OCI_LAYER;
+	return mt;
+}
+
 void idx_layer_free(struct idx_layer *l)
 {
 	if (!l)
