@@ -180,6 +180,9 @@ struct idx_info {
 	uint32_t n_entries;
 	uint32_t n_spans;
 	bool random_access; /* false: every read decodes from the start */
+	uint8_t foreign;      /* enum idx_foreign (index/foreign.h): whose TOC this came from */
+	bool virtual_offsets; /* offsets are a foreign TOC's chunks end to end, not tar offsets */
+	uint64_t toc_len;     /* foreign: the TOC bytes the layer was read from; else 0 */
 };
 void idx_layer_info(const struct idx_layer *l, struct idx_info *out);
 

@@ -75,6 +75,9 @@ void idx_layer_info(const struct idx_layer *l, struct idx_info *out)
 	out->n_entries = l->n_entries;
 	out->n_spans = l->n_spans;
 	out->random_access = !(l->hflags & IDX_HF_SEQUENTIAL);
+	out->foreign = l->foreign;
+	out->virtual_offsets = l->hflags & IDX_HF_VIRTUAL;
+	out->toc_len = l->toc_len;
 }
 
 uint32_t idx_entry_count(const struct idx_layer *l)
@@ -181,7 +184,8 @@ static int parse_ckpt(struct idx_layer *l, const uint8_t *p, uint32_t i, const u
 	c->win_clen = le32_get(p + 28);
 	if (!kind_ok(l->comp, c->kind) || le16_get(p + 18) || c->bits > 7)
 		BAD("checkpoint %u kind", i);
-	if (i == 0 ? c->c_off || c->u_off
+	/* A virtual layer's first checkpoint is its first chunk, anywhere in the blob. */
+	if (i == 0 ? (c->c_off && !(l->hflags & IDX_HF_VIRTUAL)) || c->u_off
 		   : c->c_off <= l->ckpts[i - 1].c_off || c->u_off <= l->ckpts[i - 1].u_off)
 		BAD("checkpoint %u out of order", i);
 	if (c->c_off >= l->blob_size + (i == 0) || c->u_off >= l->tar_size + (i == 0) ||

@@ -40,6 +40,7 @@
 
 /* Header flags. */
 #define IDX_HF_SEQUENTIAL 0x01u
+#define IDX_HF_VIRTUAL 0x02u /* foreign only: offsets are virtual (index/foreign.h) */
 
 /* Entry flags (byte 1 of an entry). */
 #define IDX_EF_SPARSE 0x01u
@@ -91,6 +92,8 @@ struct idx_layer {
 	uint16_t major;       /* of the envelope it was loaded from; saved back the same */
 	uint32_t n_extents;
 	struct idx_extent *extents; /* of sparse entries, tar_off computed at load */
+	uint8_t foreign;      /* enum idx_foreign; 0: a stratafs index */
+	uint64_t toc_len;     /* foreign: bytes of the TOC, what bounds its counts */
 };
 
 /* Entry classes: a path may be a real entry, a whiteout and an opaque marker at once. */

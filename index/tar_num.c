@@ -10,7 +10,12 @@
 #include <string.h>
 
 #include "common/digest.h"
+#include "common/log.h"
 #include "index/tar_int.h"
+
+#define WH ".wh."
+#define WH_META ".wh..wh."
+#define WH_OPQ ".wh..wh..opq"
 
 static int parse_base256(const uint8_t *f, size_t len, int64_t *out)
 {
@@ -235,4 +240,31 @@ int tar_path_normalise(const char *in, size_t len, char *out, size_t out_size)
 	}
 	out[n] = '\0';
 	return (int)n;
+}
+
+int tar_whiteout_map(char *path, enum idx_type *type)
+{
+	char *slash = strrchr(path, '/');
+	char *base = slash ? slash + 1 : path;
+	char *hidden = base + strlen(WH);
+
+	if (strncmp(base, WH, strlen(WH)) != 0)
+		return 0;
+	if (strcmp(base, WH_OPQ) == 0) {
+		*type = IDX_T_OPAQUE;
+		*(slash ? slash : path) = '\0';
+		return 0;
+	}
+	if (strncmp(base, WH_META, strlen(WH_META)) == 0) {
+		log_debug("skipping aufs metadata '%s'", path);
+		return 1;
+	}
+	/* containerd fails the layer on these ("invalid whiteout name"): so do we. */
+	if (!*hidden || strcmp(hidden, ".") == 0 || strcmp(hidden, "..") == 0) {
+		log_err("cannot read tar: invalid whiteout '%s'", path);
+		return -EBADMSG;
+	}
+	*type = IDX_T_WHITEOUT;
+	memmove(base, hidden, strlen(hidden) + 1);
+	return 0;
 }
