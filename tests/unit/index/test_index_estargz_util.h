@@ -121,10 +121,10 @@ static inline void ew_file(struct ew *w, const char *name, const uint8_t *data, 
 		ew_sha(data + at, n, cd);
 		if (last && flags & EW_BAD_CHUNK_DIGEST)
 			ew_sha(data + at, n - 1, cd);
-		if (!(flags & EW_NO_CHUNK_DIGEST))
-			snprintf(extra, sizeof(extra), ",\"chunkDigest\":\"%s\"", cd);
-		if (at == 0 && flags & EW_INNER_OFFSET)
-			strcat(extra, ",\"innerOffset\":1");
+		snprintf(extra, sizeof(extra), "%s%s%s%s",
+			 flags & EW_NO_CHUNK_DIGEST ? "" : ",\"chunkDigest\":\"",
+			 flags & EW_NO_CHUNK_DIGEST ? "" : cd, flags & EW_NO_CHUNK_DIGEST ? "" : "\"",
+			 at == 0 && flags & EW_INNER_OFFSET ? ",\"innerOffset\":1" : "");
 		if (at >= end)
 			continue;
 		if (at == 0)
