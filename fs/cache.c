@@ -98,8 +98,9 @@ static int index_name(const struct fs_cache *c, enum fs_cache_index_kind k, cons
 
 	if (r < 0)
 		return r;
-	*dirfd = c->fd[k == FS_CACHE_INDEX_BUILT ? FS_CACHE_SUB_BUILT : FS_CACHE_SUB_IBLOB];
-	return fs_cache_path_fmt(buf, "%s.idx", hex);
+	*dirfd = c->fd[k == FS_CACHE_INDEX_BUILT ? FS_CACHE_SUB_BUILT
+		       : k == FS_CACHE_INDEX_TOC ? FS_CACHE_SUB_TOC : FS_CACHE_SUB_IBLOB];
+	return fs_cache_path_fmt(buf, k == FS_CACHE_INDEX_TOC ? "%s.toc" : "%s.idx", hex);
 }
 
 static const char *const sub_names[FS_CACHE_SUB_N] = {
@@ -107,6 +108,7 @@ static const char *const sub_names[FS_CACHE_SUB_N] = {
 	[FS_CACHE_SUB_IBLOB] = FS_CACHE_IBLOB_DIR,
 	[FS_CACHE_SUB_SPANS] = "spans",
 	[FS_CACHE_SUB_TMP] = "tmp",
+	[FS_CACHE_SUB_TOC] = FS_CACHE_TOC_DIR,
 	[FS_CACHE_SUB_LEGACY] = FS_CACHE_LEGACY_INDEX_DIR,
 };
 
@@ -393,7 +395,7 @@ int fs_cache_index_get(struct fs_cache *c, enum fs_cache_index_kind k, const cha
 			 c->dir);
 	if (fd < 0)
 		return fd;
-	if (k == FS_CACHE_INDEX_BLOB && !digest_matches(*buf, *len, digest)) {
+	if (k != FS_CACHE_INDEX_BUILT && !digest_matches(*buf, *len, digest)) {
 		log_warn("cached index blob '%s' is damaged: removed", digest);
 		unlinkat(dirfd, name, 0);
 		free(*buf);

@@ -10,6 +10,8 @@
  *                                           layer's verified bytes (idx_save bytes)
  *   v1/iblob/<index hex>.idx                an index blob from a registry, by its
  *                                           own digest (checked on every read)
+ *   v1/toc/<toc hex>.toc                    a foreign TOC, by the digest that pins
+ *                                           it (checked on every read)
  *   v1/spans/<blob hex>/<u_start>-<u_len>   span file: 64-byte header + bytes
  *   v1/tmp/                                 transactions in progress
  * A span file header is: "SFSPAN01", u_start (LE u64), u_len (LE u64), the
@@ -91,12 +93,18 @@ const char *fs_cache_dir(const struct fs_cache *c);
 enum fs_cache_index_kind {
 	FS_CACHE_INDEX_BUILT, /* @digest: the layer blob's */
 	FS_CACHE_INDEX_BLOB,  /* @digest: the index blob's own */
+	/*
+	 * A foreign TOC (zstd:chunked, eStargz, SOCI zTOC: index/foreign.h)
+	 * by the digest its pin names, checked on every read like a BLOB: the
+	 * bytes that hash to that digest (v1/toc/<hex>.toc).
+	 */
+	FS_CACHE_INDEX_TOC,
 };
 
 /*
  * Read an index file (caller frees *buf). -ENOENT if absent, -EPERM if it
  * is not a regular file of ours, -EFBIG over FS_CACHE_MAX_INDEX; for FS_CACHE_INDEX_BLOB, -EBADMSG (and the file is
- * removed) when the bytes do not hash to @digest. The bytes are NOT
+ * removed) when the bytes do not hash to @digest (FS_CACHE_INDEX_TOC too). The bytes are NOT
  * otherwise validated here: the caller loads them with idx_load(), checks
  * the blob digest, and calls fs_cache_index_remove() when they are bad.
  */

@@ -13,6 +13,7 @@
 #define FS_CACHE_MAX_FILES (4u << 20) /* ceiling of one directory scan */
 #define FS_CACHE_BUILT_DIR "built"     /* FS_CACHE_INDEX_BUILT files */
 #define FS_CACHE_IBLOB_DIR "iblob"     /* FS_CACHE_INDEX_BLOB files */
+#define FS_CACHE_TOC_DIR "toc"         /* FS_CACHE_INDEX_TOC files */
 #define FS_CACHE_LEGACY_INDEX_DIR "index" /* no longer read: counted and pruned */
 
 /* "sha256:<hex>" -> "<hex>" (borrowed); -EINVAL for anything else. */
@@ -25,6 +26,7 @@ enum fs_cache_sub {
 	FS_CACHE_SUB_IBLOB,
 	FS_CACHE_SUB_SPANS,
 	FS_CACHE_SUB_TMP,
+	FS_CACHE_SUB_TOC,
 	FS_CACHE_SUB_LEGACY, /* -1 when there is none */
 	FS_CACHE_SUB_N,
 };

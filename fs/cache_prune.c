@@ -137,7 +137,7 @@ static int scan_dir(struct fs_cache *c, struct scan *s, enum fs_cache_sub top, c
 static int scan_all(struct fs_cache *c, struct scan *s, bool collect)
 {
 	static const enum fs_cache_sub index_dirs[] = { FS_CACHE_SUB_BUILT, FS_CACHE_SUB_IBLOB,
-							FS_CACHE_SUB_LEGACY };
+							FS_CACHE_SUB_TOC, FS_CACHE_SUB_LEGACY };
 	struct dirent *de;
 	struct stat st;
 	DIR *d;

@@ -129,6 +129,11 @@ struct reg_platform {
 int reg_platform_parse(const char *s, struct reg_platform *out);
 void reg_platform_release(struct reg_platform *p);
 
+/* One annotation of a descriptor (both strings owned by it). */
+struct reg_annotation {
+	char *key, *value;
+};
+
 struct reg_descriptor {
 	char *media_type;
 	char digest[DIGEST_STR_LEN];
@@ -141,7 +146,15 @@ struct reg_descriptor {
 	char *stratafs_layer;         /* REG_ANNOT_STRATAFS_LAYER or NULL */
 	char *stratafs_index;         /* REG_ANNOT_STRATAFS_INDEX (a valid digest) or NULL */
 	char *stratafs_indexes;       /* REG_ANNOT_STRATAFS_INDEXES (a valid digest) or NULL */
+	struct reg_annotation *annotations; /* all of them, in document order */
+	size_t n_annotations;
 };
+
+/*
+ * The value of annotation @key of @d, or NULL when it has none. Valid as
+ * long as @d. Linear: descriptors carry a handful of annotations.
+ */
+const char *reg_descriptor_annotation(const struct reg_descriptor *d, const char *key);
 
 enum reg_manifest_kind { REG_MANIFEST_IMAGE, REG_MANIFEST_INDEX };
 

@@ -45,6 +45,11 @@ static void oci_image(void)
 	is_str(m->layers[0].stratafs_layer, DA, "stratafs layer annotation");
 	ok(m->layers[0].annotations_json && strstr(m->layers[0].annotations_json, DC),
 	   "annotations kept as JSON");
+	is_str(reg_descriptor_annotation(&m->layers[0], "containerd.io/uncompressed"), DC,
+	       "annotation lookup by key");
+	ok(reg_descriptor_annotation(&m->layers[0], "no.such.key") == NULL &&
+		   reg_descriptor_annotation(&m->config, "containerd.io/uncompressed") == NULL,
+	   "absent annotation: NULL");
 	ok(m->has_subject && strcmp(m->subject.digest, DC) == 0, "subject");
 	is_str(m->artifact_type, REG_MT_STRATAFS_INDEX_ARTIFACT, "artifactType");
 	is_int(m->raw_len, strlen(s), "raw bytes kept");
