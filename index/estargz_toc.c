@@ -143,6 +143,14 @@ static int get_xattrs(struct conv *c, json_t *o, struct idx_xattr **xs, uint32_t
 	return 0;
 }
 
+/* deflate codes at most 1032 bytes per compressed byte (index/FORMAT.md, Bounds) */
+#define GZ_MAX_RATIO 1032
+
+static uint64_t u_limit(const struct conv *c)
+{
+	return c->t->c_end > UINT64_MAX / GZ_MAX_RATIO ? UINT64_MAX : c->t->c_end * GZ_MAX_RATIO;
+}
+
 /* One chunk of the current file: "offset", "chunkOffset", "chunkSize", digests. */
 static int add_chunk(struct conv *c, json_t *o)
 {
@@ -166,6 +174,9 @@ static int add_chunk(struct conv *c, json_t *o)
 		    (ull)coff, (ull)c->file_next);
 	if (csize == 0 || csize > c->file_size - coff)
 		csize = c->file_size - coff; /* 0: to the end of the file */
+	if (csize > u_limit(c) - c->u_end)
+		BAD("entry %u: the chunks up to '%.200s' hold more than %llu compressed bytes can",
+		    c->idx, c->file, (ull)c->t->c_end);
 	if (off == 0 || off >= c->t->c_off ||
 	    (c->n_chunks && off <= c->chunks[c->n_chunks - 1].c_off))
 		BAD("entry %u: chunk of '%.200s' at blob offset %llu, not after the previous "
@@ -309,6 +320,9 @@ static int add_spans(struct conv *c)
 		const struct chunk *k = &c->chunks[i];
 		uint64_t c_end = i + 1 < c->n_chunks ? c->chunks[i + 1].c_off : c->t->c_off;
 
+		if (k->u_len / GZ_MAX_RATIO > c_end - k->c_off)
+			BAD("a chunk of %llu bytes in %llu compressed bytes", (ull)k->u_len,
+			    (ull)(c_end - k->c_off));
 		r = tocb_ckpt(c->b, IDX_CK_GZ_MEMBER, k->c_off, k->u_start, 0, NULL, 0, &ck);
 		if (r == 0)
 			r = tocb_span(c->b, ck, k->u_start, k->u_len, c_end, 0, k->sha);
