@@ -187,7 +187,7 @@ static void run_span(struct fs_store *s, struct run *rn, uint32_t id)
 	if (id == rn->j->first + rn->j->count - 1)
 		run_cbuf_free(s, rn);
 	if (r == 0)
-		cached = fs_cache_span_put(s->cache, l->digest, sp.u_start, h->data, sp.u_len) == 0;
+		cached = fs_cache_span_put(s->cache, l->span_key, sp.u_start, h->data, sp.u_len) == 0;
 	span_end(s, l, id, r, h, cached, rn->j->background, u);
 }
 
@@ -246,14 +246,14 @@ void fs_job_run(struct fs_store *s, struct fs_job *j)
 static void check_file(struct fs_store *s, struct fs_layer *l, uint32_t id,
 		       const struct idx_span *sp)
 {
-	int r = fs_cache_span_verify(s->cache, l->digest, sp->u_start, sp->u_len, sp->sha256);
+	int r = fs_cache_span_verify(s->cache, l->span_key, sp->u_start, sp->u_len, sp->sha256);
 
 	if (r == -EBADMSG) {
 		log_warn("discarding cached span %u of layer '%s': damaged, or not the bytes "
 			 "its index names", id, l->digest);
-		fs_cache_span_remove(s->cache, l->digest, sp->u_start, sp->u_len);
+		fs_cache_span_remove(s->cache, l->span_key, sp->u_start, sp->u_len);
 	} else if (r == 0) {
-		fs_cache_span_touch(s->cache, l->digest, sp->u_start, sp->u_len);
+		fs_cache_span_touch(s->cache, l->span_key, sp->u_start, sp->u_len);
 	}
 	pthread_mutex_lock(&s->lock);
 	l->spans[id].gen++;
@@ -312,10 +312,10 @@ static ssize_t read_present(struct fs_store *s, struct rd *d, struct fs_span_st 
 	if (touch)
 		st->touched = now;
 	pthread_mutex_unlock(&s->lock);
-	n = fs_cache_span_pread(s->cache, d->l->digest, d->sp.u_start, d->sp.u_len, d->dst, d->k,
+	n = fs_cache_span_pread(s->cache, d->l->span_key, d->sp.u_start, d->sp.u_len, d->dst, d->k,
 				d->soff, d->sp.sha256);
 	if (touch && n >= 0)
-		fs_cache_span_touch(s->cache, d->l->digest, d->sp.u_start, d->sp.u_len);
+		fs_cache_span_touch(s->cache, d->l->span_key, d->sp.u_start, d->sp.u_len);
 	pthread_mutex_lock(&s->lock);
 	return n;
 }

@@ -77,6 +77,11 @@ struct fs_layer_origin {
 	int (*diff_id)(void *ctx, size_t layer, const char **out);
 	void *diff_id_ctx;
 	size_t layer;                /* the layer's position, for diff_id() */
+	/*
+	 * The image index entry the manifest was chosen from (its annotations
+	 * may pin a foreign TOC: SOCI v2), or NULL.
+	 */
+	const struct reg_descriptor *index_entry;
 };
 
 /*

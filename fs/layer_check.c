@@ -89,7 +89,7 @@ static int forget_span(void *ctx, uint64_t u_start, uint64_t len)
 {
 	struct forget *f = ctx;
 
-	fs_cache_span_remove(f->s->cache, f->l->digest, u_start, (size_t)len);
+	fs_cache_span_remove(f->s->cache, f->l->span_key, u_start, (size_t)len);
 	return 0;
 }
 
@@ -125,9 +125,6 @@ void fs_layer_check(struct fs_store *s, struct fs_layer *l)
 	l->errors++;
 	s->check_failures++;
 	pthread_mutex_unlock(&s->lock);
-	if (l->index_digest[0])
-		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BLOB, l->index_digest);
-	else
-		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BUILT, l->digest);
-	fs_cache_span_foreach(s->cache, l->digest, forget_span, &(struct forget){ s, l });
+	fs_layer_uncache_index(s, l);
+	fs_cache_span_foreach(s->cache, l->span_key, forget_span, &(struct forget){ s, l });
 }

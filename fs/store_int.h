@@ -90,9 +90,13 @@ struct fs_layer {
 	uint64_t blob_size;  /* the descriptor's: an index of this layer must say the same */
 	struct idx_layer *idx;
 	struct idx_info info;
-	const char *source;  /* where the index came from: "cache", "registry", "built" */
+	const char *source;  /* where the index came from: "cache", "registry", "built", or a foreign format's name */
 	const char *trust;   /* what vouches for it: "pinned", "built", "unpinned" */
-	char index_digest[DIGEST_STR_LEN]; /* the index blob's, "" when built here */
+	char index_digest[DIGEST_STR_LEN]; /* the index blob's (a foreign layer: its TOC's), "" when built here */
+	uint8_t foreign;     /* enum idx_foreign: read through whose TOC (fs/foreign.h) */
+	const char *format;  /* its name as shown ("zstd:chunked", ...); NULL for a stratafs index */
+	char span_key[DIGEST_STR_LEN]; /* the span cache key (fs_foreign_span_key()) */
+	char choice[200];    /* why this index, when a stratafs index and a foreign TOC competed */
 	/* what the layer's tar must hash to: the config's diff_id when known, else the index's */
 	char diff_id[DIGEST_STR_LEN];
 	bool diff_id_known;  /* diff_id is the config's: the whole-layer check can run */
@@ -238,6 +242,8 @@ uint64_t fs_pull_close(struct fs_pull *p);
 
 /* layer_open.c */
 void fs_layer_free(struct fs_layer *l);
+/* Remove the local copy of @l's index (built, index blob or foreign TOC). */
+void fs_layer_uncache_index(struct fs_store *s, const struct fs_layer *l);
 
 /*
  * fetch.c: read @n bytes of @l's uncompressed tar at @u through the span
