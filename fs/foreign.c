@@ -25,6 +25,7 @@ static const struct fs_foreign_fmt *const formats[] = {
 	/* zstd:chunked */
 
 	/* eStargz */
+	&fs_foreign_estargz,
 
 	/* SOCI */
 
