@@ -19,11 +19,12 @@
 #                          (the source layout:tag for umoci unpack)
 #
 # Base layer: 300 small files in 3 dirs, a 3 MiB random file, a 200 KiB text
-# file, empty files, relative/absolute/dangling symlinks, a group of three
-# hardlinks, a 0700 dir, a setuid file, names of 120 and 200 chars and a path
-# over 255, user.* xattrs (text and binary), a fifo, a char device (1:3), a
-# file owned by 1234:5678. Top layer: a whiteout of a file, an opaque dir, a
-# modified file.
+# file, empty files, a 0700 dir, a fifo, a char device (1:3), a file owned
+# by 1234:5678, and under m/ the "multi" fixture's base tree: relative,
+# absolute and dangling symlinks, a group of three hardlinks, setuid and
+# 0600 files, names of 120 and 200 chars and a path over 255, user.* xattrs
+# (text and binary) on a file and a dir, a 1.5 MiB file. Top layer: a
+# whiteout of a file, an opaque dir, a modified file.
 
 ctrd_start() {
 	local d="$HARNESS_DIR/containerd" i
@@ -74,9 +75,11 @@ _esgz_ctr_reg_opts() {
 }
 
 esgz_tree_base() { # DIR
-	local d=$1 i n120 n200 deep
-	mkdir -p "$d/small/a" "$d/small/b" "$d/small/c" "$d/big" "$d/links" "$d/xattr" \
-		"$d/long" "$d/private" "$d/dev" "$d/opq/old"
+	local d=$1 i
+	# links, xattrs, long names and paths, odd modes, a 1.5 MiB file: as
+	# the "multi" fixture's base (lib_fixtures.sh), under m/
+	_fx_tree_multi_base "$d/m"
+	mkdir -p "$d/small/a" "$d/small/b" "$d/small/c" "$d/big" "$d/private" "$d/dev" "$d/opq/old"
 	for i in $(seq 1 100); do
 		echo "small a $i" >"$d/small/a/f$i.txt"
 		echo "small b $i $i" >"$d/small/b/f$i.txt"
@@ -86,29 +89,9 @@ esgz_tree_base() { # DIR
 	_fx_text 4000 >"$d/big/text.txt"
 	: >"$d/small/empty1"
 	: >"$d/small/a/empty2"
-	echo "hardlink target" >"$d/links/target.txt"
-	ln "$d/links/target.txt" "$d/links/hard1.txt"
-	ln "$d/links/target.txt" "$d/links/hard2.txt"
-	ln -s target.txt "$d/links/rel"
-	ln -s /small/a/f1.txt "$d/links/abs"
-	ln -s does-not-exist "$d/links/dangling"
-	echo "with xattrs" >"$d/xattr/file"
-	setfattr -n user.stratafs.text -v hello "$d/xattr/file"
-	setfattr -n user.stratafs.bin -v 0x00ff7f0a "$d/xattr/file"
-	mkdir "$d/xattr/dir"
-	setfattr -n user.stratafs.dir -v on-a-dir "$d/xattr/dir"
-	n120=$(printf 'n%.0s' $(seq 1 120))
-	n200=$(printf 'm%.0s' $(seq 1 200))
-	echo "name of 120 chars" >"$d/long/$n120"
-	echo "name of 200 chars" >"$d/long/$n200"
-	deep="$d/long/$(printf 'd%.0s' $(seq 1 90))/$(printf 'e%.0s' $(seq 1 90))/$(printf 'f%.0s' $(seq 1 90))"
-	mkdir -p "$deep"
-	echo "path longer than 255" >"$deep/file-at-the-end-of-a-long-path.txt"
 	echo "private" >"$d/private/secret"
 	chmod 0700 "$d/private"
 	chmod 0600 "$d/private/secret"
-	echo suid >"$d/private/suid"
-	chmod 04755 "$d/private/suid"
 	echo owned >"$d/small/owned"
 	chown 1234:5678 "$d/small/owned"
 	mkfifo "$d/dev/fifo"
