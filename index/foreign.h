@@ -56,6 +56,24 @@ struct idx_foreign_opts {
 	const char *diff_id;     /* the config's, or NULL */
 };
 
+/*
+ * The sha256 of regular-file entry @id of @l as a reader sees it (holes
+ * as zeros): 0 or -errno (the comparison stops with it).
+ */
+typedef int (*idx_file_sha_fn)(void *ctx, const struct idx_layer *l, uint32_t id,
+			       uint8_t sha[DIGEST_SHA256_LEN]);
+
+/*
+ * The whole-layer check of a foreign layer: hold @toc (read from a TOC)
+ * against @tar (built from the layer's verified bytes) entry by entry:
+ * path, type, mode, uid, gid, mtime seconds, size, link target, device
+ * numbers, xattrs, and each regular file's content through @sha. The
+ * differences are counted in *n_diff (the first ones logged). Returns 0
+ * or the first error of @sha (then nothing is proven either way).
+ */
+int idx_layer_compare(const struct idx_layer *toc, const struct idx_layer *tar,
+		      idx_file_sha_fn sha, void *ctx, unsigned *n_diff);
+
 /* zstd:chunked (index/zchunked*.c) */
 int idx_zchunked_footer(const void *tail, size_t n, uint64_t blob_size, struct idx_toc_loc *out);
 int idx_zchunked_load(const void *toc, size_t n, const struct idx_foreign_opts *o,

@@ -127,11 +127,26 @@ uint64_t idx_entry_stored(const struct idx_entry *e);
 
 struct idx_layer; /* opaque; immutable once built or loaded */
 
+/*
+ * The sha256 of regular file @path's content as a reader sees it (a sparse
+ * file's holes as zeros), @size bytes. Return < 0 to abort the build.
+ */
+typedef int (*idx_file_sum_fn)(void *ctx, const char *path, uint64_t size,
+			       const uint8_t sha[DIGEST_SHA256_LEN]);
+
 struct idx_build_opts {
 	uint64_t span_size;         /* 0 -> IDX_DEFAULT_SPAN_SIZE */
 	enum idx_comp comp;         /* IDX_COMP_AUTO to sniff */
 	const char *blob_digest;    /* expected sha256 of the blob, or NULL */
 	const char *diff_id;        /* expected sha256 of the tar, or NULL */
+	/*
+	 * Optional: called once per regular-file member, in tar order, when
+	 * its last byte has streamed past (duplicates each time: the last one
+	 * is the live entry's). Costs one more sha256 pass over file data.
+	 * The whole-layer check of a foreign TOC compares contents with it.
+	 */
+	idx_file_sum_fn on_file;
+	void *on_file_ctx;
 };
 
 struct idx_build_stats {
