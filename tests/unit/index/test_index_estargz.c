@@ -100,6 +100,21 @@ static int same_layer(const struct idx_layer *got, const struct idx_layer *want,
 	return bad == 0;
 }
 
+/* idx_file_sha_fn over the blob of the struct ew in @ctx */
+static int file_sha(void *ctx, const struct idx_layer *l, uint32_t id, uint8_t sha[DIGEST_SHA256_LEN])
+{
+	static uint8_t buf[sizeof(big)];
+	const struct ew *w = ctx;
+	struct su_mem m = { w->blob.buf, w->blob.len };
+	struct idx_reader rd = { &m, su_mem_read_at };
+	ssize_t n = idx_file_read(l, id, &rd, buf, sizeof(buf), 0);
+
+	if (n < 0)
+		return (int)n;
+	digest_sha256(buf, (size_t)n, sha);
+	return 0;
+}
+
 static void test_equals_tar(bool legacy)
 {
 	struct idx_layer *l, *t = NULL;
@@ -126,7 +141,11 @@ static void test_equals_tar(bool legacy)
 	is_int(r, 0, "%s: loads (pinned: %s)", legacy ? "legacy" : "eStargz", legacy ? "no" : "yes");
 	is_int(su_build(w.blob.buf, w.blob.len, 64 << 10, &t, NULL), 0, "the same blob builds as tar.gz");
 	if (r == 0 && t) {
+		unsigned n_diff = 1;
+
 		ok(same_layer(l, t, &w), "%s: entries and contents equal the tar's", legacy ? "legacy" : "eStargz");
+		ok(idx_layer_compare(l, t, file_sha, &w, &n_diff) == 0 && n_diff == 0,
+		   "... and so says the whole-layer check (idx_layer_compare)");
 		idx_layer_info(l, &info);
 		is_int(info.foreign, IDX_FOREIGN_ESTARGZ, "foreign: estargz");
 		ok(info.virtual_offsets, "virtual offsets");
