@@ -37,9 +37,14 @@ static bool esgz_pinned(const struct reg_descriptor *d, const struct fs_layer_or
 			char digest[DIGEST_STR_LEN])
 {
 	const char *v = reg_descriptor_annotation(d, IDX_ESTARGZ_TOC_DIGEST_ANN);
+	enum idx_comp c = idx_comp_from_media_type(d->media_type);
 
 	(void)o;
-	if (!v || !digest_is_valid(v))
+	/*
+	 * ctr-remote --zstdchunked sets the same annotation on tar+zstd
+	 * layers (with zstd:chunked's own): not gzip stargz, not ours.
+	 */
+	if (!v || !digest_is_valid(v) || (c != IDX_COMP_GZIP && c != IDX_COMP_AUTO))
 		return false;
 	snprintf(digest, DIGEST_STR_LEN, "%s", v);
 	return true;
@@ -113,13 +118,14 @@ static int esgz_open_unpinned(struct fs_store *s, struct fs_layer *l,
 {
 	struct idx_foreign_opts o;
 	struct idx_toc_loc loc;
+	enum idx_comp c = idx_comp_from_media_type(d->media_type);
 	const uint8_t *toc = NULL;
 	uint8_t *buf;
 	int r;
 
 	(void)ori;
 	/* Only gzip layers can be stargz: no request for the others. */
-	if (idx_comp_from_media_type(d->media_type) != IDX_COMP_GZIP)
+	if (c != IDX_COMP_GZIP && c != IDX_COMP_AUTO)
 		return -ENOENT;
 	fs_foreign_opts(l, &o);
 	/* Most gzip layers are not stargz: ask for the footer alone first. */
