@@ -8,7 +8,9 @@
 #  - a consistent, pinned image whose TOC gives one file a wrong
 #    chunkDigest: that file reads EIO, never wrong bytes; the rest reads;
 #  - legacy stargz (47-byte footer, no annotation): unpinned, used by a
-#    mount by tag (the default policy), not with -o unpinned=never.
+#    mount by tag (the default policy), not with -o unpinned=never;
+#  - ctr-remote --zstdchunked's tar+zstd layers, which carry toc.digest
+#    too: not read as eStargz.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$SRCDIR/tests/integration/fs/mount_lib.sh"
@@ -106,5 +108,24 @@ if fsd_mount "esgz/img@$LEG" "$MNT" unpinned=never; then
 	fsd_umount "$MNT"
 else
 	tap_fail "mount of the legacy stargz image with unpinned=never"
+fi
+# 4. ctr-remote --zstdchunked puts the same toc.digest annotation on tar+zstd
+# layers: they are not gzip stargz and must not be read as such.
+_esgz_ctr_reg_opts
+ctr_remote images convert --zstdchunked --oci "$REGISTRY/src-esgz/img:v1" "$REGISTRY/esgz/zc:v1" >/dev/null 2>&1 &&
+	ctr_remote images push "${CTR_REG_OPTS[@]}" "$REGISTRY/esgz/zc:v1" >/dev/null 2>&1 ||
+	harness_fail "ctr-remote --zstdchunked convert/push failed"
+tap_is "$(skopeo_raw esgz/zc:v1 | jq -r '[.layers[] | select(.annotations["containerd.io/snapshot/stargz/toc.digest"]) | .mediaType] | unique | join(",")')" \
+	application/vnd.oci.image.layer.v1.tar+zstd "ctr-remote --zstdchunked: tar+zstd layers with a toc.digest"
+FSD_CACHE="$H/c5"
+if fsd_mount esgz/zc:v1 "$MNT"; then
+	tap_ok "... not read as eStargz" test "$(stat_of "$MNT" '[.layers[] | select(.index_source == "eStargz")] | length')" -eq 0
+	tree_dump "$MNT" >"$H/got5.txt"
+	# the same tree, but for the TOC file: zstd:chunked keeps its TOC out of the tar
+	tap_ok "... and the tree is umoci's of the eStargz image, stargz.index.json aside" \
+		diff -u <(grep -v '^stargz.index.json|' "$H/want.txt") "$H/got5.txt"
+	fsd_umount "$MNT"
+else
+	tap_fail "mount of the zstdchunked image"
 fi
 tap_done
