@@ -85,6 +85,17 @@ struct fs_layer_origin {
 };
 
 /*
+ * The name of the first foreign TOC format (fs/foreign.h) that finds a TOC
+ * pinned for @d under @o, its digest in @digest; NULL when none does. No
+ * I/O: strata inspect shows with it what a mount would use.
+ */
+const char *fs_foreign_pinned_name(const struct reg_descriptor *d, const struct fs_layer_origin *o,
+				   char digest[DIGEST_STR_LEN]);
+/* The entry of image index @top (may be NULL) that names manifest @digest, or NULL. */
+const struct reg_descriptor *fs_foreign_index_entry(const struct reg_manifest *top,
+						    const char *digest);
+
+/*
  * Open the layer @desc: find an index that something trusted vouches for
  * (pinned by the manifest or by @origin's pinning index, built here, or,
  * when @origin trusts them, unpinned referrers of the manifest), else

@@ -32,13 +32,12 @@ static const struct fs_foreign_fmt *const formats[] = {
 	NULL,
 };
 
-const struct fs_foreign_fmt *fs_foreign_pinned_by(const struct reg_descriptor *d,
-						  const struct fs_layer_origin *o,
-						  char digest[DIGEST_STR_LEN])
+const char *fs_foreign_pinned_name(const struct reg_descriptor *d, const struct fs_layer_origin *o,
+				   char digest[DIGEST_STR_LEN])
 {
 	for (size_t i = 0; formats[i]; i++)
 		if (formats[i]->pinned(d, o, digest))
-			return formats[i];
+			return formats[i]->name;
 	return NULL;
 }
 

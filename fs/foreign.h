@@ -52,16 +52,7 @@ struct fs_foreign_fmt {
 			     const struct fs_layer_origin *o, struct idx_layer **out);
 };
 
-/*
- * The first format that finds a TOC pinned for @d (digest in @digest), or
- * NULL. No I/O: for strata inspect, which shows what a mount would use.
- */
-const struct fs_foreign_fmt *fs_foreign_pinned_by(const struct reg_descriptor *d,
-						  const struct fs_layer_origin *o,
-						  char digest[DIGEST_STR_LEN]);
-/* The entry of image index @top (may be NULL) that names manifest @digest, or NULL. */
-const struct reg_descriptor *fs_foreign_index_entry(const struct reg_manifest *top,
-						    const char *digest);
+/* (fs_foreign_pinned_name() and fs_foreign_index_entry() are in fs/fetch.h, for tools/.) */
 
 /* ---- for layer_open.c ---- */
 

@@ -261,6 +261,13 @@ ssize_t fs_store_read_tar(struct fs_store *s, struct fs_layer *l, void *buf, siz
  * read error leaves it unchecked. Unlocked.
  */
 void fs_layer_check(struct fs_store *s, struct fs_layer *l);
+/*
+ * layer_check_foreign.c: the check of a layer read through a foreign TOC:
+ * its blob streamed through idx_build() (blob digest, the config's diff_id
+ * when known) and the TOC held against the tar (idx_layer_compare()).
+ * 0 passed, 1 failed (@why says how), -errno not done.
+ */
+int fs_layer_check_foreign(struct fs_store *s, struct fs_layer *l, char *why, size_t why_len);
 /* The check job for @l, or NULL (ENOMEM); s->lock held. */
 struct fs_job *fs_check_job(struct fs_layer *l);
 const char *fs_check_name(enum fs_check c);

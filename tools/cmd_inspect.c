@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "fs/foreign.h"
+#include "fs/fetch.h"
 #include "tools/cli.h"
 #include "tools/cli_opts.h"
 
@@ -313,10 +313,7 @@ static void find_foreign(struct inspect *in)
 	};
 
 	for (size_t k = 0; k < in->n_layers; k++) {
-		const struct fs_foreign_fmt *f = fs_foreign_pinned_by(in->info[k].d, &o,
-								       in->info[k].toc);
-
-		in->info[k].foreign = f ? f->name : NULL;
+		in->info[k].foreign = fs_foreign_pinned_name(in->info[k].d, &o, in->info[k].toc);
 	}
 }
 
