@@ -11,6 +11,9 @@ caller pushes every file of DIR, then OUT by digest.
                             digest, toc.digest, diff_id and config follow it:
                             a consistent, pinned image whose TOC lies about
                             one file's bytes
+  lie-mode DIR PATH OUT     the same for PATH's mode (0644 -> 0755): a TOC
+                            whose chunks all check out but which does not
+                            describe the tar it sits in
   legacy DIR OUT            every layer ends in the 47-byte legacy stargz
                             footer instead of eStargz's 51 bytes, with no
                             eStargz annotations (nothing pins its TOC)
@@ -112,7 +115,7 @@ def wrong_pin(d, out):
     save(d, m, c, out)
 
 
-def bad_chunk(d, path, out):
+def lie(d, path, out, change):
     m, c = load(d)
     for i in reversed(range(len(m["layers"]))):
         layer = m["layers"][i]
@@ -123,9 +126,7 @@ def bad_chunk(d, path, out):
         hits = [e for e in toc["entries"] if e["name"] == path and e["type"] == "reg"]
         if not hits:
             continue
-        lie = sha(b"these are not the bytes of " + path.encode())
-        hits[-1]["chunkDigest"] = lie
-        hits[-1]["digest"] = lie
+        change(hits[-1])
         njs = json.dumps(toc, indent="\t").encode()
         nb = prefix + toc_member(hdr, njs) + footer(len(prefix), False)
         layer["digest"] = put_blob(d, nb)
@@ -136,7 +137,19 @@ def bad_chunk(d, path, out):
         c["rootfs"]["diff_ids"][i] = sha(tar)
         save(d, m, c, out)
         return
-    sys.exit("bad-chunk: no layer's TOC has " + path)
+    sys.exit("no layer's TOC has " + path)
+
+
+def bad_chunk(d, path, out):
+    def change(e):
+        e["chunkDigest"] = e["digest"] = sha(b"these are not the bytes of " + path.encode())
+    lie(d, path, out, change)
+
+
+def lie_mode(d, path, out):
+    def change(e):
+        e["mode"] = 0o755
+    lie(d, path, out, change)
 
 
 def legacy(d, out):
@@ -158,6 +171,8 @@ def main():
         wrong_pin(a[1], a[2])
     elif len(a) == 4 and a[0] == "bad-chunk":
         bad_chunk(a[1], a[2], a[3])
+    elif len(a) == 4 and a[0] == "lie-mode":
+        lie_mode(a[1], a[2], a[3])
     elif len(a) == 3 and a[0] == "legacy":
         legacy(a[1], a[2])
     else:
