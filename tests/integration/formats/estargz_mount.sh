@@ -40,6 +40,13 @@ tap_ok "... the big file is in 64 KiB chunks" \
 	test "$(gzip -dc "$H/oci/blobs/sha256/${LAYERS[0]#sha256:}" | tar -xOf - stargz.index.json |
 		jq '[.entries[] | select(.name == "big/three-mib.bin")] | length')" -eq 48
 
+strata_run inspect "$REGISTRY/$REF" --json >"$H/inspect.json"
+tap_is "$(jq -r '[.layers[] | .index] | unique | join(",")' "$H/inspect.json")" "eStargz pinned" \
+	"strata inspect: every layer has an eStargz TOC, pinned"
+tap_ok "... whose digest is the manifest's toc.digest" test \
+	"$(jq -c '[.layers[].foreignIndex.toc]' "$H/inspect.json")" = \
+	"$(jq -c '[.layers[].annotations["containerd.io/snapshot/stargz/toc.digest"]]' "$H/m.json")"
+
 stats_json() { "$STRATA" stats "$1" --json; }
 
 # 1. The whole tree, every file read.
