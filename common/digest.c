@@ -122,3 +122,13 @@ bool digest_is_valid(const char *s)
 {
 	return digest_parse(s, NULL) == 0;
 }
+
+bool digest_sha256_is(const void *p, size_t n, const char *digest)
+{
+	uint8_t sha[DIGEST_SHA256_LEN];
+	char have[DIGEST_STR_LEN];
+
+	digest_sha256(p, n, sha);
+	digest_format(sha, have);
+	return strcmp(have, digest) == 0;
+}

@@ -370,17 +370,6 @@ static int read_index(int dirfd, const char *name, void **buf, size_t *len)
 	return fd;
 }
 
-/* Whether @buf hashes to @digest. */
-static bool digest_matches(const void *buf, size_t len, const char *digest)
-{
-	uint8_t sha[DIGEST_SHA256_LEN];
-	char have[DIGEST_STR_LEN];
-
-	digest_sha256(buf, len, sha);
-	digest_format(sha, have);
-	return strcmp(have, digest) == 0;
-}
-
 int fs_cache_index_get(struct fs_cache *c, enum fs_cache_index_kind k, const char *digest,
 		       void **buf, size_t *len)
 {
@@ -395,7 +384,7 @@ int fs_cache_index_get(struct fs_cache *c, enum fs_cache_index_kind k, const cha
 			 c->dir);
 	if (fd < 0)
 		return fd;
-	if (k != FS_CACHE_INDEX_BUILT && !digest_matches(*buf, *len, digest)) {
+	if (k != FS_CACHE_INDEX_BUILT && !digest_sha256_is(*buf, *len, digest)) {
 		log_warn("cached index blob '%s' is damaged: removed", digest);
 		unlinkat(dirfd, name, 0);
 		free(*buf);

@@ -21,7 +21,7 @@
  */
 #include "fs/foreign_fmts.h"
 
-static const struct fs_foreign_fmt *const formats[] = {
+static const struct fs_foreign_fmt *const builtin[] = {
 	/* zstd:chunked */
 
 	/* eStargz */
@@ -32,12 +32,14 @@ static const struct fs_foreign_fmt *const formats[] = {
 	NULL,
 };
 
+const struct fs_foreign_fmt *const *fs_foreign_formats = builtin;
+
 const char *fs_foreign_pinned_name(const struct reg_descriptor *d, const struct fs_layer_origin *o,
 				   char digest[DIGEST_STR_LEN])
 {
-	for (size_t i = 0; formats[i]; i++)
-		if (formats[i]->pinned(d, o, digest))
-			return formats[i]->name;
+	for (size_t i = 0; fs_foreign_formats[i]; i++)
+		if (fs_foreign_formats[i]->pinned(d, o, digest))
+			return fs_foreign_formats[i]->name;
 	return NULL;
 }
 
@@ -75,16 +77,6 @@ int fs_foreign_blob_range(struct fs_store *s, const struct fs_layer *l, uint64_t
 	return (size_t)n == len ? 0 : -EIO;
 }
 
-static bool hashes_to(const void *buf, size_t len, const char *digest)
-{
-	uint8_t sha[DIGEST_SHA256_LEN];
-	char have[DIGEST_STR_LEN];
-
-	digest_sha256(buf, len, sha);
-	digest_format(sha, have);
-	return strcmp(have, digest) == 0;
-}
-
 int fs_foreign_toc_get(struct fs_store *s, const char *digest,
 		       int (*fetch)(void *ctx, void **buf, size_t *len), void *ctx, void **buf,
 		       size_t *len)
@@ -99,7 +91,7 @@ int fs_foreign_toc_get(struct fs_store *s, const char *digest,
 	r = fetch(ctx, buf, len);
 	if (r == 0 && *len > IDX_MAX_TOC_SIZE)
 		r = -EFBIG;
-	if (r == 0 && !hashes_to(*buf, *len, digest)) {
+	if (r == 0 && !digest_sha256_is(*buf, *len, digest)) {
 		log_err("the TOC of %zu bytes does not hash to its pin %s: not used", *len, digest);
 		r = -EBADMSG;
 	}
@@ -158,16 +150,16 @@ static int open_first_pinned(struct fs_store *s, struct fs_layer *l,
 {
 	int r = -ENOENT;
 
-	for (size_t i = 0; formats[i] && r < 0; i++) {
-		if (!formats[i]->pinned(d, o, toc))
+	for (size_t i = 0; fs_foreign_formats[i] && r < 0; i++) {
+		if (!fs_foreign_formats[i]->pinned(d, o, toc))
 			continue;
-		r = formats[i]->open(s, l, d, toc, idx);
+		r = fs_foreign_formats[i]->open(s, l, d, toc, idx);
 		if (r < 0) {
 			log_warn("layer '%s': its pinned %s TOC %s is unusable: %s", l->digest,
-				 formats[i]->name, toc, strerror(-r));
+				 fs_foreign_formats[i]->name, toc, strerror(-r));
 			continue;
 		}
-		*fmt = formats[i];
+		*fmt = fs_foreign_formats[i];
 	}
 	return r;
 }
@@ -215,11 +207,11 @@ int fs_foreign_open_unpinned(struct fs_store *s, struct fs_layer *l,
 {
 	struct idx_layer *idx = NULL;
 
-	for (size_t i = 0; formats[i]; i++) {
-		if (!formats[i]->open_unpinned ||
-		    formats[i]->open_unpinned(s, l, d, o, &idx) < 0)
+	for (size_t i = 0; fs_foreign_formats[i]; i++) {
+		if (!fs_foreign_formats[i]->open_unpinned ||
+		    fs_foreign_formats[i]->open_unpinned(s, l, d, o, &idx) < 0)
 			continue;
-		adopt(l, formats[i], idx, NULL, "unpinned");
+		adopt(l, fs_foreign_formats[i], idx, NULL, "unpinned");
 		return 0;
 	}
 	return -ENOENT;

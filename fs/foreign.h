@@ -54,6 +54,13 @@ struct fs_foreign_fmt {
 
 /* (fs_foreign_pinned_name() and fs_foreign_index_entry() are in fs/fetch.h, for tools/.) */
 
+/*
+ * The NULL-terminated table every lookup walks: the formats of
+ * fs/foreign.c. A test may point it at formats of its own (a fake one)
+ * before any layer is opened; nothing else writes it.
+ */
+extern const struct fs_foreign_fmt *const *fs_foreign_formats;
+
 /* ---- for layer_open.c ---- */
 
 /* A pinned foreign TOC of @d: 0 with l->idx, l->foreign, source and trust set; -ENOENT. */

@@ -219,6 +219,7 @@ static void drop_index(struct fs_store *s, struct fs_layer *l)
 	l->index_digest[0] = '\0';
 	l->foreign = 0;
 	l->format = NULL;
+	l->choice[0] = '\0';
 }
 
 /*

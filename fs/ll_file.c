@@ -26,6 +26,11 @@ void fs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_vnode n;
 	int r;
 
+	if (d->no_open) {
+		/* the kernel opens on its own from now on (fs/ll.c ll_init) */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	r = fs_view_get(d->mount->view, ino, &n);
 	if (r == 0 && (fi->flags & O_ACCMODE) != O_RDONLY)
 		r = -EROFS;

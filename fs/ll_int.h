@@ -60,6 +60,11 @@ struct fs_daemon {
 	int64_t fail_until_ms; /* atomic: no slot is live after this (fast path) */
 	pthread_mutex_t fail_lock;
 	struct fs_fail_slot fail[FS_FAIL_SLOTS]; /* protected by fail_lock */
+	/*
+	 * The kernel opens files / directories without asking us (set once at
+	 * init, read-only afterwards): open() and opendir() answer ENOSYS.
+	 */
+	bool no_open, no_opendir;
 };
 
 /* The operations table handed to fuse_session_new(). */

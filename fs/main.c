@@ -32,13 +32,10 @@
 
 #include "common/log.h"
 #include "common/size.h"
+#include "common/version.h"
 #include "fs/als_ll.h"
 #include "fs/cache.h"
 #include "fs/ll_int.h"
-
-#ifndef STRATAFS_VERSION
-#define STRATAFS_VERSION "0.1.0"
-#endif
 
 #define ENTRY_TIMEOUT 86400.0
 #define PASSWORD_MAX (64u << 10)
@@ -59,7 +56,7 @@ struct fs_cli {
 
 enum { KEY_HELP, KEY_VERSION, KEY_DISCARD, KEY_DEBUG, KEY_STORE };
 
-#define STORE_USER_AGENT "stratafs-store/0.1"
+#define STORE_USER_AGENT "stratafs-store/" STRATAFS_VERSION
 
 #define OPT(t, f) { t, offsetof(struct fs_cli, f), 1 }
 static const struct fuse_opt cli_opts[] = {

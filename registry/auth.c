@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "registry/registry_int.h"
 
@@ -158,6 +159,7 @@ static bool realm_ok(const struct reg_client *c, const char *realm)
 static int fetch_token(struct reg_client *c, const struct reg_challenge *ch)
 {
 	struct reg_http_req req = { .method = "GET", .accept = "application/json" };
+	struct reg_blob_src form_src = { .fd = -1 };
 	struct reg_http_resp resp;
 	struct dbuf url, form, body;
 	struct reg_token *slot;
@@ -187,9 +189,10 @@ static int fetch_token(struct reg_client *c, const struct reg_challenge *ch)
 	req.timeout_ms = c->io_timeout_ms;
 	if (form.len) {
 		req.method = "POST";
-		req.post_body = form.data;
-		req.post_len = form.len;
-		req.post_type = "application/x-www-form-urlencoded";
+		form_src.buf = form.data;
+		form_src.size = form.len;
+		req.src = &form_src;
+		req.content_type = "application/x-www-form-urlencoded";
 	}
 	atomic_fetch_add(&c->n_requests, 1);
 	r = reg_http_perform(c->http, &req, &resp);
@@ -213,7 +216,7 @@ static int fetch_token(struct reg_client *c, const struct reg_challenge *ch)
 		goto out_release;
 	}
 	slot->value = tok;
-	slot->expires_ms = reg_now_ms() + (uint64_t)ttl * 1000u;
+	slot->expires_ms = monotonic_ms() + (uint64_t)ttl * 1000u;
 	/* 64-bit: ttl may be up to ten years, whose ms do not fit in unsigned */
 	if ((uint64_t)ttl * 1000u > 2 * TOKEN_MARGIN_MS)
 		slot->expires_ms -= TOKEN_MARGIN_MS;
@@ -258,7 +261,7 @@ int reg_auth_header(struct reg_client *c, char **out)
 		r = basic_value(&a->cred, out);
 	} else if (a->mode == REG_AUTH_BEARER) {
 		t = token_slot(a, c->scope, false);
-		if (!t || t->expires_ms <= reg_now_ms()) {
+		if (!t || t->expires_ms <= monotonic_ms()) {
 			if (t)
 				token_clear(t);
 			r = fetch_token(c, &a->bearer);

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * registry/: the OCI distribution client. References, HTTP (libcurl) with
- * retries and backoff, auth (anonymous, Basic, Bearer, docker config.json and
- * credential helpers), manifests, blobs (ranged, streamed, verified),
- * referrers, and the BuildKit cache config. Knows nothing of tar or FUSE.
+ * registry/: the OCI distribution client, reads and uploads. References,
+ * one HTTP transport (libcurl) and one retry driver, auth (anonymous, Basic,
+ * Bearer, docker config.json and credential helpers, Amazon ECR), manifests,
+ * blobs (ranged, streamed, verified), referrers, the BuildKit cache config,
+ * blob and manifest uploads. Knows nothing of tar or FUSE.
  *
  * Thread-safety: a struct reg_client may be used from any number of threads
- * at once (connections are pooled per thread and shared through a curl share
- * handle). Parsed objects (reg_ref, reg_manifest, reg_cache_config) are plain
+ * at once (a pool of connections per client; DNS and TLS sessions shared
+ * through a curl share handle). Parsed objects (reg_ref, reg_manifest, reg_cache_config) are plain
  * data owned by the caller.
  *
  * Errors: -errno, mapped once at the room edge: 404 -> -ENOENT, 401/403 ->
@@ -93,10 +94,10 @@ struct reg_opts {
 	unsigned io_timeout_ms;      /* bound on one operation, retries included; default 30000 */
 	unsigned retries;            /* attempts after the first; default 4 */
 	unsigned max_parallel;       /* concurrent requests to the registry; default 8 */
-	/* (added) ECR token cache directory, created 0700, files 0600; NULL: no
+	/* ECR token cache directory, created 0700, files 0600; NULL: no
 	 * on-disk cache (the token is still kept in memory by the client) */
 	const char *token_cache_dir;
-	/* (added) the User-Agent of every request; NULL: "stratafs/0.1" */
+	/* the User-Agent of every request; NULL: STRATAFS_USER_AGENT (common/version.h) */
 	const char *user_agent;
 };
 
@@ -280,7 +281,7 @@ struct reg_cache_config {
 int reg_cache_config_parse(const char *json, size_t len, struct reg_cache_config **out);
 void reg_cache_config_free(struct reg_cache_config *cfg);
 
-/* ---- image config (added) --------------------------------------------- */
+/* ---- image config ----------------------------------------------------- */
 
 /*
  * The rootfs.diff_ids of an image config blob (REG_MT_OCI_CONFIG or
@@ -339,10 +340,11 @@ int reg_referrers(struct reg_client *c, const char *digest, const char *artifact
 /*
  * The write side (strata push). A struct reg_pusher wraps a client whose
  * token scope is "repository:<repo>:pull,push"; one pusher per thread.
- * Retries with backoff only for idempotent steps: a failed blob upload
- * starts a new session (the old one is cancelled with DELETE, errors
- * ignored); manifest PUTs are retried as they are. Credentials are never
- * logged.
+ * Retries (the room's one retry driver: transient errors, HTTP/2 stream
+ * resets included, and 408/429/5xx, after the server's Retry-After) only
+ * for idempotent steps: a failed blob upload starts a new session (the old
+ * one is cancelled with DELETE, errors ignored); manifest PUTs are retried
+ * as they are. Credentials are never logged.
  */
 struct reg_pusher;
 

@@ -44,7 +44,10 @@ check "fuse headers only in fs/ll*.c, fs/als_ll.c and fs/main.c" '#include <fuse
 check "tools/ includes only fs/cache.h, fs/fetch.h and fs/image.h of fs/" '#include "fs/[^"]*"' \
 	$(grep -lE '#include "fs/' "${tools[@]}" /dev/null | xargs -r grep -LE '#include "fs/(cache|fetch|image)\.h"' 2>/dev/null)
 check "third-party headers only in .c files" '#include <(curl/|jansson|zlib|zstd|fuse|openssl/)' "${headers[@]}"
-check "curl only in registry/http*.c and registry/aws/http*.c" '#include <curl/' $(files common index fs tools) $(files registry | grep -v -E "^registry/(aws/)?http[^/]*\.c$")
+check "curl only in the transport (registry/http_*.c; not registry/aws/)" '#include <curl/' \
+	$(files common index fs tools) $(files registry | grep -v -E "^registry/http_[^/]*\.c$")
+check "registry's internal headers (_int.h) only included from registry/" \
+	'#include "registry/[^"]*_int\.h"' $(files common index fs tools)
 check "no plain symbol named index" '^[a-z].*[^_a-z]index\(' "${common[@]}" "${index[@]}" "${registry[@]}" "${fs[@]}"
 
 echo "1..$n"
