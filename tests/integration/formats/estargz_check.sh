@@ -9,12 +9,16 @@
 #    lie-mode): every chunk checks out, so the mount shows the lie until
 #    the check reads the layer; then the check fails, is counted, and the
 #    layer's reads fail with EIO.
+# Over TLS with Basic auth (containerd reaches it through a hosts.toml,
+# stratafs with ca_file, username and password_file).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$SRCDIR/tests/integration/fs/mount_lib.sh"
 . "$HERE/estargz_lib.sh"
 fsd_init
-registry_start plain
+registry_start basic
+printf '%s' "$REGISTRY_PASS" >"$HARNESS_DIR/pw"
+FSD_BASE_OPTS="ca_file=$REGISTRY_CA,username=$REGISTRY_USER,password_file=$HARNESS_DIR/pw"
 esgz_fixture_push esgz/img:v1 65536
 H=$HARNESS_DIR
 MNT="$H/mnt"

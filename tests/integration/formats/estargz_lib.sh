@@ -8,7 +8,9 @@
 #   ctrd_start             a private containerd (own root, state, socket and
 #                          config under $HARNESS_DIR, no CRI plugin), killed
 #                          at exit; sets CTRD_ADDR
-#   ctr_remote ARGS...     ctr-remote against it
+#   ctr_remote ARGS...     ctr-remote against it (any registry variant: plain
+#                          HTTP, or TLS through a hosts.toml with the
+#                          variant's CA, plus --user when it has credentials)
 #   esgz_tree_base DIR, esgz_tree_top DIR   the fixture trees (below)
 #   esgz_fixture_push REPO:TAG [CHUNK]      build the two-layer source image
 #                          with umoci, push it with skopeo to
@@ -65,9 +67,16 @@ ctr_remote() {
 # What ctr-remote needs to reach the current registry variant.
 _esgz_ctr_reg_opts() {
 	CTR_REG_OPTS=()
+	local h="$HARNESS_DIR/containerd/hosts"
 	case "$REGISTRY_URL" in
 	http://*) CTR_REG_OPTS+=(--plain-http) ;;
-	*) CTR_REG_OPTS+=(--tlscacert "$REGISTRY_CA") ;;
+	*)
+		# containerd talks plain HTTP to 127.0.0.1 unless a hosts.toml says otherwise
+		mkdir -p "$h/$REGISTRY"
+		printf 'server = "%s"\n[host."%s"]\n  capabilities = ["pull", "resolve", "push"]\n  ca = "%s"\n' \
+			"$REGISTRY_URL" "$REGISTRY_URL" "$REGISTRY_CA" >"$h/$REGISTRY/hosts.toml"
+		CTR_REG_OPTS+=(--hosts-dir "$h")
+		;;
 	esac
 	if [ -n "${REGISTRY_USER:-}" ]; then
 		CTR_REG_OPTS+=(--user "$REGISTRY_USER:$REGISTRY_PASS")
