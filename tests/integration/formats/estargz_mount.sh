@@ -6,7 +6,7 @@
 # opaque dir. With no stratafs index anywhere, the mount reads the TOCs the
 # manifest pins: its tree equals `umoci unpack` of the same image, no layer
 # is streamed, and reading one small file fetches < 10 % of its layer.
-# strata ls / cat read the image the same way.
+# strata ls / cat / extract read the image the same way.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$SRCDIR/tests/integration/extract/extract_lib.sh"
@@ -103,4 +103,7 @@ tap_ok "strata cat REF big/three-mib.bin: the bytes umoci wrote" cmp "$H/big.bin
 strata_run cat "$REGISTRY/$REF" stargz.index.json --cache "$H/c4" >"$H/toc.json"
 tap_ok "strata cat REF stargz.index.json: the top layer's TOC, as the tar holds it" \
 	cmp "$H/toc.json" "$H/ref/rootfs/stargz.index.json"
+strata_run extract "$REGISTRY/$REF" "$H/ex" --cache "$H/c5" >/dev/null
+tree_dump "$H/ex" >"$H/ex.txt"
+tap_ok "strata extract REF DEST equals umoci unpack" diff -u "$H/want.txt" "$H/ex.txt"
 tap_done
