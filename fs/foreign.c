@@ -15,9 +15,9 @@
 #include "fs/store_int.h"
 
 /*
- * One line per format, each format helper adds its own (and its
- * declaration in fs/foreign_fmts.h). Kept one line apart so that
- * branches adding them merge cleanly.
+ * The formats, one line each under its comment (declared in
+ * fs/foreign_fmts.h); a blank line apart, so that the branches adding them
+ * merge cleanly. The first format that finds a pin for a layer is asked.
  */
 #include "fs/foreign_fmts.h"
 
