@@ -25,6 +25,7 @@ static const struct fs_foreign_fmt *const builtin[] = {
 	/* zstd:chunked */
 
 	/* eStargz */
+	&fs_foreign_estargz,
 
 	/* SOCI */
 	&fs_foreign_soci_v2,

@@ -12,6 +12,7 @@
 /* zstd:chunked */
 
 /* eStargz */
+extern const struct fs_foreign_fmt fs_foreign_estargz;
 
 /* SOCI */
 extern const struct fs_foreign_fmt fs_foreign_soci_v2, fs_foreign_soci_v1;
