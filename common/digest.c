@@ -82,7 +82,8 @@ int hex_digit(char c)
 	return -1;
 }
 
-int hex_decode(const char *in, uint8_t *out, size_t n)
+/* Decode exactly @n bytes from 2n hex chars; -EINVAL on a bad char. */
+static int hex_decode(const char *in, uint8_t *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		int hi = hex_digit(in[2 * i]);

@@ -47,7 +47,5 @@ int hex_digit(char c);
 
 /* Lowercase hex of @n bytes into @out (2n+1 bytes). */
 void hex_encode(const uint8_t *in, size_t n, char *out);
-/* Decode exactly @n bytes from 2n hex chars; -EINVAL on a bad char. */
-int hex_decode(const char *in, uint8_t *out, size_t n);
 
 #endif

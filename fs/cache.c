@@ -70,6 +70,31 @@ int fs_cache_default_dir(char *buf, size_t len)
 	return 0;
 }
 
+int fs_cache_token_dir(const char *cache_dir, char *buf, size_t len)
+{
+	size_t n;
+	int r;
+
+	if (!cache_dir)
+		r = fs_cache_default_dir(buf, len);
+	else
+		r = strlen(cache_dir) < len ? 0 : -ENAMETOOLONG;
+	if (r == 0 && cache_dir)
+		memcpy(buf, cache_dir, strlen(cache_dir) + 1);
+	if (r == 0) {
+		n = strlen(buf);
+		while (n > 1 && buf[n - 1] == '/')
+			buf[--n] = '\0';
+		if (n + sizeof("/tokens") <= len)
+			memcpy(buf + n, "/tokens", sizeof("/tokens"));
+		else
+			r = -ENAMETOOLONG;
+	}
+	if (r == -ENAMETOOLONG)
+		log_err("cache dir '%s' is too long", cache_dir ? cache_dir : "(the default)");
+	return r;
+}
+
 int fs_cache_blob_hex(const char *blob_digest, const char **hex)
 {
 	if (!blob_digest || !digest_is_valid(blob_digest))
@@ -219,15 +244,7 @@ void fs_cache_note_write_error(struct fs_cache *c, const char *what, int r)
 
 int fs_cache_subdir_open(int dirfd, const char *name, bool create)
 {
-	int fd;
-
-	fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && create) {
-		if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	}
-	return fd < 0 ? -errno : fd;
+	return dir_open_at(dirfd, name, O_PATH, create);
 }
 
 int fs_cache_unlinkat(int dirfd, const char *rel)
@@ -290,6 +307,9 @@ static int tx_rename(struct fs_cache *c, const char *tmp, int dirfd, const char 
 	return r;
 }
 
+/* Prune to the low watermark unless another thread of this handle is at it. */
+static void fs_cache_evict(struct fs_cache *c);
+
 int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char *name,
 		      const void *hdr, size_t hdr_len, const void *body, size_t len)
 {
@@ -321,7 +341,7 @@ int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char
  * handle rescans after writing 5 % of the bound, so N writers overshoot by
  * at most N x 5 %.
  */
-void fs_cache_evict(struct fs_cache *c)
+static void fs_cache_evict(struct fs_cache *c)
 {
 	struct fs_cache_usage u;
 

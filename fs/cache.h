@@ -67,6 +67,16 @@ struct fs_cache;
 int fs_cache_default_dir(char *buf, size_t len);
 
 /*
+ * Where ECR tokens are kept: <cache dir>/tokens, the same rule for the
+ * daemon (-o cache=DIR) and strata (--cache DIR), so one token serves
+ * both. @cache_dir NULL is the default dir above; trailing '/' are
+ * dropped. -ENAMETOOLONG (logged) when the result does not fit @len: both
+ * programs refuse such a cache dir rather than keep tokens somewhere else;
+ * -ENOENT when there is no default dir: tokens are then not cached.
+ */
+int fs_cache_token_dir(const char *cache_dir, char *buf, size_t len);
+
+/*
  * Open (creating it 0700 if needed) the cache in @dir (NULL: the default),
  * bounded by @max_bytes (0: FS_CACHE_DEFAULT_MAX). Scans the directory once
  * to learn its size and removes tmp files left by dead processes. -EPERM
@@ -134,7 +144,9 @@ int fs_cache_span_put(struct fs_cache *c, const char *blob_digest, uint64_t u_st
  * file is keyed by layer and range only, so it may have been written under
  * another index of the same layer: only the reader's index decides. Use it
  * the first time a process reads a span file; later reads use
- * fs_cache_span_pread().
+ * fs_cache_span_pread(). @want NULL, for spans whose index names only
+ * their compressed bytes (SOCI) and whose key names that index (see
+ * fs/cache_span.c): the payload must match the header's own hash.
  */
 int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 				void *buf, size_t len, const uint8_t want[DIGEST_SHA256_LEN]);

@@ -51,7 +51,5 @@ int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char
 void fs_cache_note_write_error(struct fs_cache *c, const char *what, int r);
 /* Replace the size estimate after a full scan. */
 void fs_cache_set_used(struct fs_cache *c, uint64_t used);
-/* Prune to the low watermark unless another thread of this handle is at it. */
-void fs_cache_evict(struct fs_cache *c);
 
 #endif

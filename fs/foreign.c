@@ -26,8 +26,11 @@ static const struct fs_foreign_fmt *const builtin[] = {
 	&fs_foreign_zchunked,
 
 	/* eStargz */
+	&fs_foreign_estargz,
 
 	/* SOCI */
+	&fs_foreign_soci_v2,
+	&fs_foreign_soci_v1,
 
 	NULL,
 };
@@ -118,14 +121,23 @@ double fs_foreign_cost(const struct idx_layer *idx)
 
 void fs_foreign_span_key(struct fs_layer *l)
 {
-	char key[DIGEST_STR_LEN + 32];
+	char key[2 * DIGEST_STR_LEN + 32];
 	uint8_t sha[DIGEST_SHA256_LEN];
 
-	if (!l->info.virtual_offsets) {
+	/*
+	 * SOCI spans name only their compressed bytes: what they decode to is
+	 * fixed by the zTOC, so their files are keyed by it too
+	 * (fs/cache_span.c).
+	 */
+	if (l->info.toc_digest[0]) {
+		snprintf(key, sizeof(key), "%s+%s", l->digest, idx_foreign_name(l->foreign));
+		snprintf(key + strlen(key), sizeof(key) - strlen(key), "+%s", l->info.toc_digest);
+	} else if (!l->info.virtual_offsets) {
 		snprintf(l->span_key, sizeof(l->span_key), "%s", l->digest);
 		return;
+	} else {
+		snprintf(key, sizeof(key), "%s+%s", l->digest, idx_foreign_name(l->foreign));
 	}
-	snprintf(key, sizeof(key), "%s+%s", l->digest, idx_foreign_name(l->foreign));
 	digest_sha256(key, strlen(key), sha);
 	digest_format(sha, l->span_key);
 }

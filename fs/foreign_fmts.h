@@ -13,7 +13,9 @@
 extern const struct fs_foreign_fmt fs_foreign_zchunked;
 
 /* eStargz */
+extern const struct fs_foreign_fmt fs_foreign_estargz;
 
 /* SOCI */
+extern const struct fs_foreign_fmt fs_foreign_soci_v2, fs_foreign_soci_v1;
 
 #endif

@@ -72,6 +72,7 @@ static void *opener_main(void *arg)
 		struct fs_layer_origin origin = {
 			.manifest_digest = op->img->manifest->digest,
 			.pinned_artifact = op->img->manifest->pinned_artifact,
+			.soci_index = op->img->manifest->soci_index,
 			.trust_unpinned = trusts_unpinned(op->img),
 			.diff_id = op->diff_id,
 			.diff_id_ctx = op->diff_id_ctx,

@@ -6,8 +6,6 @@
  * timeouts, negative lookups are cached too, and inodes live as long as
  * the mount (forget has nothing to release).
  */
-#define FUSE_USE_VERSION 312
-
 #include <errno.h>
 #include <string.h>
 #include <sys/statvfs.h>

@@ -6,8 +6,6 @@
  * allocated per open; the kernel may cache the listing (cache_readdir),
  * since it never changes.
  */
-#define FUSE_USE_VERSION 312
-
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>

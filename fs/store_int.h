@@ -176,8 +176,6 @@ struct fs_store {
 void fs_job_run(struct fs_store *s, struct fs_job *j);
 /* Claim a run of ABSENT spans from @first up to @last (inclusive); locked. */
 uint32_t fs_claim_run(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t last);
-/* Queue a run claimed by a reader and wake a worker; locked. */
-int fs_job_push(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t count);
 
 /* span_mem.c: hot spans and the memory budget (s->lock held, but fs_hot_new). */
 struct fs_hot *fs_hot_new(size_t len);

@@ -27,17 +27,17 @@
 
 void reg_auth_init(struct reg_auth *a)
 {
-	memset(a, 0, sizeof(*a));
+	explicit_bzero(a, sizeof(*a));
 	pthread_mutex_init(&a->lock, NULL);
 }
 
 static void token_clear(struct reg_token *t)
 {
 	if (t->value) {
-		memset(t->value, 0, strlen(t->value));
+		explicit_bzero(t->value, strlen(t->value));
 		free(t->value);
 	}
-	memset(t, 0, sizeof(*t));
+	explicit_bzero(t, sizeof(*t));
 }
 
 void reg_auth_release(struct reg_auth *a)
@@ -89,7 +89,7 @@ static int basic_value(const struct reg_cred *cr, char **out)
 	if (r == 0)
 		r = reg_base64_encode(&b, plain.data, plain.len);
 	if (plain.data)
-		memset(plain.data, 0, plain.len);
+		explicit_bzero(plain.data, plain.len);
 	dbuf_release(&plain);
 	if (r < 0) {
 		dbuf_release(&b);
@@ -223,14 +223,14 @@ static int fetch_token(struct reg_client *c, const struct reg_challenge *ch)
 	log_debug("got a bearer token for '%s' valid %u s", c->scope, ttl);
 out_release:
 	if (form.data)
-		memset(form.data, 0, form.len);
+		explicit_bzero(form.data, form.len);
 	if (body.data)
-		memset(body.data, 0, body.len);
+		explicit_bzero(body.data, body.len);
 	dbuf_release(&url);
 	dbuf_release(&form);
 	dbuf_release(&body);
 	if (authz) {
-		memset(authz, 0, strlen(authz));
+		explicit_bzero(authz, strlen(authz));
 		free(authz);
 	}
 	return r;
@@ -325,7 +325,7 @@ static int use_challenge(struct reg_client *c, struct reg_challenge *ch, bool se
 		token_clear(t);
 	reg_challenge_release(&a->bearer);
 	a->bearer = *ch;
-	memset(ch, 0, sizeof(*ch));
+	explicit_bzero(ch, sizeof(*ch));
 	a->mode = REG_AUTH_BEARER;
 	return fetch_token(c, &a->bearer);
 }

@@ -8,6 +8,7 @@
  * Content-Type, else the shape (OCI allows omitting mediaType).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -250,6 +251,19 @@ static int media_type(json_t *root, const char *content_type, struct reg_manifes
 	return r;
 }
 
+/* SOCI v2: the manifest names its SOCI index. Another tool's annotation: never fatal. */
+static void soci_index(json_t *root, struct reg_manifest *m)
+{
+	const char *v = json_string_value(
+		json_object_get(json_object_get(root, "annotations"), REG_ANNOT_SOCI_INDEX));
+
+	if (v && digest_is_valid(v))
+		snprintf(m->soci_index, sizeof(m->soci_index), "%s", v);
+	else if (v)
+		log_warn("ignoring annotation %s: '%.80s' is not a sha256 digest",
+			 REG_ANNOT_SOCI_INDEX, v);
+}
+
 static int parse_body(json_t *root, const char *content_type, struct reg_manifest *m)
 {
 	json_t *sv = json_object_get(root, "schemaVersion");
@@ -275,6 +289,8 @@ static int parse_body(json_t *root, const char *content_type, struct reg_manifes
 	r = descriptor_parse(json_object_get(root, "config"), &m->config);
 	if (r == 0)
 		r = parse_list(json_object_get(root, "layers"), &m->layers, &m->n_layers);
+	if (r == 0)
+		soci_index(root, m);
 	return r;
 }
 

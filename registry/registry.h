@@ -59,6 +59,18 @@
  * layers, which the pinning index's digest then vouches for.
  */
 #define REG_ANNOT_STRATAFS_INDEXES "dev.stratafs.index.manifest"
+/*
+ * SOCI (soci-snapshotter; docs/formats.md, "SOCI"). v1: a SOCI index
+ * manifest (config media type = artifact type SOCI_V1) is a referrer of
+ * the image manifest. v2: the image manifest itself names its SOCI index
+ * manifest (artifact type SOCI_V2, in the same image index) with the
+ * annotation below, which the manifest's digest then vouches for. The
+ * SOCI index's layers are zTOCs, each naming its image layer.
+ */
+#define REG_MT_SOCI_INDEX_V1 "application/vnd.amazon.soci.index.v1+json"
+#define REG_MT_SOCI_INDEX_V2 "application/vnd.amazon.soci.index.v2+json"
+#define REG_ANNOT_SOCI_INDEX "com.amazon.soci.index-digest"
+#define REG_ANNOT_SOCI_LAYER "com.amazon.soci.image-layer-digest"
 
 /* ---- references ------------------------------------------------------ */
 
@@ -179,6 +191,8 @@ struct reg_manifest {
 	 * stratafs index artifact it pins for this manifest; "" otherwise.
 	 */
 	char pinned_artifact[DIGEST_STR_LEN];
+	/* IMAGE: its REG_ANNOT_SOCI_INDEX annotation (a valid digest), or "". */
+	char soci_index[DIGEST_STR_LEN];
 };
 
 /*

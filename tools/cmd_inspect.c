@@ -309,6 +309,7 @@ static void find_foreign(struct inspect *in)
 	struct fs_layer_origin o = {
 		.manifest_digest = in->m->digest,
 		.pinned_artifact = in->m->pinned_artifact,
+		.soci_index = in->m->soci_index,
 		.index_entry = fs_foreign_index_entry(in->top, in->m->digest),
 	};
 

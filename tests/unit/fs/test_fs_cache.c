@@ -146,12 +146,16 @@ static void test_span_verify(struct fs_cache *c)
 	       "verify: an intact file is refused when the reader's index names other bytes");
 	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n - 1, sha), -ENOENT,
 	       "verify: another length is another span");
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n, NULL), 0,
+	       "verify without a digest (SOCI): the payload matches its header's hash");
 	snprintf(p, sizeof(p), "%s/v1/spans/%s/%016llx-%zx", root, HEX_A, 1ull << 20, n);
 	fd = open(p, O_WRONLY);
 	ok(fd >= 0, "verify: open span file to damage it");
 	pwrite(fd, "X", 1, FS_CACHE_SPAN_HDR + n - 3); /* in the last chunk */
 	close(fd);
 	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n, sha), -EBADMSG, "verify: damaged tail");
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n, NULL), -EBADMSG,
+	       "verify without a digest: a damaged payload is caught by the header's hash");
 	fd = open(p, O_WRONLY);
 	pwrite(fd, "SFSPAN02", 8, 0);
 	close(fd);
