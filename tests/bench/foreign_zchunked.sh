@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# tests/bench/foreign_zchunked.sh [RUNS]
+# tests/bench/foreign_zchunked.sh [--full] [--runs N]
 #
-# Cold first byte of one file through a zstd:chunked TOC against the same
-# through a stratafs index, same content, same run, same registry. One
-# plain GNU tar layer (2000 small files, a 48 MiB compressible file, the
-# 1 MiB target file) is pushed twice from one OCI layout with skopeo:
-#   zstd:chunked  --dest-compress-format zstd:chunked (the TOC pinned by
-#                 the manifest's annotations); mounted by tag
-#   stratafs      gzip, its index pushed and pinned with
-#                 `strata index --push --tag` (not timed); mounted by the
-#                 pinning index's digest
-# Each run starts stratafs on an EMPTY cache and polls the target file
-# until its first byte reads (tests/bench/bench.py ttfb). Prints the
-# medians and the ratio zstd:chunked / stratafs (< 1: the TOC is faster).
+# Cold first byte of one file through zstd:chunked TOCs against the same
+# through pinned stratafs indexes: the benchmark image of gen.sh (quick:
+# 4 layers, ~200 MiB, 20k entries; --full: ~1 GiB), same content, same run,
+# same registry.
+#   stratafs      bench:full as gen.sh made it (gzip, umoci), its indexes
+#                 pushed and pinned by `strata index --push --tag` (not
+#                 timed); mounted by the pinning index's digest
+#   zstd:chunked  the same layers recompressed by skopeo 1.9.3 with
+#                 --dest-compress-format zstd:chunked (not timed; the
+#                 layers are first made plain tars that end after their
+#                 end-of-archive blocks, which containers/storage 1.43
+#                 needs: zchunked_lib.sh); mounted by tag, every TOC pinned
+#                 by the manifest
+# Each run starts stratafs on an EMPTY cache and polls the file until its
+# first byte reads (tests/bench/bench.py ttfb). Files: the 1 MiB + 4097 B
+# target of data-b, and a small file of the 20k-entry layer. Prints the
+# medians and the ratio stratafs / zstd:chunked (> 1: the TOC is faster).
 # Needs BUILDDIR (default ./build); run as root (FUSE).
 set -euo pipefail
 
@@ -23,53 +28,71 @@ SRCDIR=$(cd "$HERE/../.." && pwd)
 BUILDDIR=${BUILDDIR:-$SRCDIR/build}
 STRATA=${STRATA:-$BUILDDIR/tools/strata}
 STRATAFS=${STRATAFS:-$BUILDDIR/fs/stratafs}
-RUNS=${1:-5}
+BENCH_CACHE=${BENCH_CACHE:-/var/tmp/stratafs-bench}
+MODE=quick RUNS=3
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--full) MODE=full ;;
+	--runs) RUNS=$2; shift ;;
+	*) echo "usage: foreign_zchunked.sh [--full] [--runs N]" >&2; exit 2 ;;
+	esac
+	shift
+done
 PY=/usr/bin/python3
-TARGET=opt/target.bin
+TARGET=opt/data-b/m-050-target.bin
 export SRCDIR BUILDDIR
 . "$SRCDIR/tests/harness/lib.sh"
 . "$SRCDIR/tests/integration/formats/zchunked_lib.sh"
 harness_init
 W=$HARNESS_DIR
 
-# the image: one plain tar layer in an OCI layout
-T=$W/tree
-mkdir -p "$T/small" "$T/opt" "$T/data"
-for i in $(seq 1 2000); do printf 'file %d\n' "$i" >"$T/small/f$i"; done
-/usr/bin/python3 - "$T/data/big.bin" <<'PY'
-import random, sys
-r = random.Random(7)
-words = [bytes(r.choice(b"abcdefghij") for _ in range(r.randint(3, 9))) for _ in range(4096)]
-with open(sys.argv[1], "wb") as f:
-    for _ in range(48 * 16):
-        f.write(b" ".join(r.choice(words) for _ in range(12000))[:65536].ljust(65536, b"."))
-PY
-_fx_rand bench-target $((1 << 20)) >"$T/$TARGET"
+DATA="$BENCH_CACHE/v1-$MODE"
+if [ ! -f "$DATA/meta.json" ]; then
+	mkdir -p "$BENCH_CACHE"
+	(
+		flock 9
+		[ -f "$DATA/meta.json" ] || bash "$HERE/gen.sh" "$MODE" "$DATA"
+	) 9>"$BENCH_CACHE/.lock"
+fi
+SRC=$DATA/layout
+MAN=$SRC/blobs/sha256/$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "full") | .digest' "$SRC/index.json" | cut -d: -f2)
+SMALL_LAYER=$(jq -r '.layers[] | select(.role == "small") | .digest' "$DATA/meta.json")
+# the first regular file of the small-files layer (awk reads to the end: no SIGPIPE)
+SMALL=$(tar -tvzf "$SRC/blobs/sha256/${SMALL_LAYER#sha256:}" |
+	awk '!f && /^-/ && $6 ~ /usr\/share\/bench\/s\// {sub(/^\.\//, "", $6); print $6; f = 1}')
+
+# the zstd:chunked copy: each gzip layer as a plain tar ending after its
+# end-of-archive blocks (umoci writes neither them nor the last padding)
 L=$W/layout
 umoci init --layout "$L" >/dev/null
 umoci new --image "$L:zc"
-_zc_add_layer "$L" "$T"
+for d in $(jq -r '.layers[].digest' "$MAN"); do
+	t=$(mktemp "$L/layer.XXXXXX")
+	gzip -dc "$SRC/blobs/sha256/${d#sha256:}" >"$t"
+	s=$(stat -c %s "$t")
+	head -c $(((512 - s % 512) % 512 + 1024)) /dev/zero >>"$t"
+	_zc_add_tar "$L" "$t"
+done
 
 registry_start plain
 skopeo copy --quiet --dest-compress --dest-compress-format zstd:chunked "${SKOPEO_DEST_OPTS[@]}" \
 	"oci:$L:zc" "docker://$REGISTRY/bench/zc:v1"
-skopeo copy --quiet --dest-compress "${SKOPEO_DEST_OPTS[@]}" "oci:$L:zc" "docker://$REGISTRY/bench/gz:v1"
+skopeo copy --quiet "${SKOPEO_DEST_OPTS[@]}" "oci:$SRC:full" "docker://$REGISTRY/bench/gz:v1"
 PINNED=$("$STRATA" index "$REGISTRY/bench/gz:v1" --push --tag pinned --insecure -q --json \
 	--cache "$W/c-index" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["pinned"])')
 
-# ttfb REF: seconds from starting stratafs (empty cache) to the target's first byte
+# ttfb REF FILE: seconds from starting stratafs (empty cache) to FILE's first byte
 ttfb() {
 	local mnt=$W/mnt cache out
 	cache=$(mktemp -d "$W/cache.XXXXXX")
 	mkdir -p "$mnt"
-	out=$("$PY" "$HERE/bench.py" ttfb --file "$mnt/$TARGET" --timeout 120 --log "$W/stratafs.log" -- \
+	out=$("$PY" "$HERE/bench.py" ttfb --file "$mnt/$2" --timeout 120 --log "$W/stratafs.log" -- \
 		"$STRATAFS" "$1" "$mnt" -f -o "insecure,cache=$cache") || true
 	[ "${out%% *}" != FAIL ] && [ -n "$out" ] || {
 		tail -20 "$W/stratafs.log" >&2
 		harness_fail "stratafs $1"
 	}
-	# shellcheck disable=SC2016
-	"$STRATA" stats --json "$mnt" | jq -r '[.layers[].index_format] | join(",")' >"$W/source"
+	"$STRATA" stats --json "$mnt" | jq -r '[.layers[].index_format] | unique | join(",")' >"$W/format"
 	fusermount3 -u "$mnt"
 	for _ in $(seq 1 250); do kill -0 "${out#* }" 2>/dev/null || break; sleep 0.02; done
 	rm -rf "$cache"
@@ -78,16 +101,18 @@ ttfb() {
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
-zc=() st=()
-for i in $(seq 1 "$RUNS"); do
-	zc+=("$(ttfb "$REGISTRY/bench/zc:v1")")
-	[ "$(cat "$W/source")" = zstd:chunked ] || harness_fail "the zstd:chunked mount used $(cat "$W/source")"
-	st+=("$(ttfb "$PINNED")")
-	[ "$(cat "$W/source")" = stratafs ] || harness_fail "the pinned mount used $(cat "$W/source")"
+for f in "$TARGET" "$SMALL"; do
+	zc=() st=()
+	for _ in $(seq 1 "$RUNS"); do
+		zc+=("$(ttfb "$REGISTRY/bench/zc:v1" "$f")")
+		[ "$(cat "$W/format")" = zstd:chunked ] || harness_fail "the zstd:chunked mount used $(cat "$W/format")"
+		st+=("$(ttfb "$PINNED" "$f")")
+		[ "$(cat "$W/format")" = stratafs ] || harness_fail "the pinned mount used $(cat "$W/format")"
+	done
+	zm=$(median "${zc[@]}")
+	sm=$(median "${st[@]}")
+	printf 'cold first byte of %s (%s image, medians of %d)\n' "$f" "$MODE" "$RUNS"
+	printf '  stratafs pinned indexes %8s s   zstd:chunked TOCs %8s s   ratio stratafs / zstd:chunked %s\n' \
+		"$sm" "$zm" "$(awk -v a="$sm" -v b="$zm" 'BEGIN {printf "%.2f", a / b}')"
+	printf '  runs: stratafs %s; zstd:chunked %s\n' "${st[*]}" "${zc[*]}"
 done
-zm=$(median "${zc[@]}")
-sm=$(median "${st[@]}")
-printf '%-58s %8s s\n' "cold first byte, zstd:chunked TOC pinned by the manifest" "$zm" \
-	"cold first byte, stratafs index pinned in the registry" "$sm"
-printf 'ratio zstd:chunked / stratafs: %s (runs: zstd:chunked %s; stratafs %s)\n' \
-	"$(awk -v a="$zm" -v b="$sm" 'BEGIN {printf "%.2f", a / b}')" "${zc[*]}" "${st[*]}"

@@ -88,10 +88,17 @@ _zc_tree2() { # DIR: the OCI whiteouts spelled as files, as a layer tar holds th
 
 # _zc_add_layer LAYOUT TREE: append TREE as a plain tar layer to the image "zc"
 _zc_add_layer() {
-	local l=$1 t=$2 tar m cfg h s ch cs mh ms
-	find "$t" -exec touch -h -d "@$ZC_MTIME" {} +
-	tar=$(mktemp "$l/layer.XXXXXX")
-	tar -b1 --format=pax --xattrs --xattrs-include='user.*' --numeric-owner -C "$t" -cf "$tar" .
+	local tar
+	find "$2" -exec touch -h -d "@$ZC_MTIME" {} +
+	tar=$(mktemp "$1/layer.XXXXXX")
+	tar -b1 --format=pax --xattrs --xattrs-include='user.*' --numeric-owner -C "$2" -cf "$tar" .
+	_zc_add_tar "$1" "$tar"
+}
+
+# _zc_add_tar LAYOUT TAR: move TAR (a plain tar ending right after its
+# end-of-archive blocks) into the layout as the next layer of the image "zc"
+_zc_add_tar() {
+	local l=$1 tar=$2 m cfg h s ch cs mh ms
 	h=$(sha256sum "$tar" | cut -c1-64)
 	s=$(stat -c %s "$tar")
 	mv "$tar" "$l/blobs/sha256/$h"
