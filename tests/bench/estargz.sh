@@ -30,28 +30,13 @@ BUILDDIR=${BUILDDIR:-$SRCDIR/build}
 STRATA=${STRATA:-$BUILDDIR/tools/strata}
 STRATAFS=${STRATAFS:-$BUILDDIR/fs/stratafs}
 BENCH_CACHE=${BENCH_CACHE:-/var/tmp/stratafs-bench}
-MODE=quick
-RUNS=3
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--full) MODE=full ;;
-	--runs) RUNS=$2; shift ;;
-	*) echo "usage: $0 [--full] [--runs N]" >&2; exit 2 ;;
-	esac
-	shift
-done
+. "$HERE/lib_data.sh"
+bench_args "$@"
 export SRCDIR BUILDDIR STRATA STRATAFS
 for t in containerd ctr-remote skopeo "$STRATA" "$STRATAFS"; do
 	command -v "$t" >/dev/null || { echo "estargz bench: $t is missing" >&2; exit 1; }
 done
-DATA="$BENCH_CACHE/v1-$MODE"
-if [ ! -f "$DATA/meta.json" ]; then
-	mkdir -p "$BENCH_CACHE"
-	(
-		flock 9
-		[ -f "$DATA/meta.json" ] || bash "$HERE/gen.sh" "$MODE" "$DATA"
-	) 9>"$BENCH_CACHE/.lock"
-fi
+DATA=$(bench_data "$MODE")
 
 . "$SRCDIR/tests/harness/lib.sh"
 . "$SRCDIR/tests/integration/formats/estargz_lib.sh"

@@ -28,16 +28,8 @@ SRCDIR=$(cd "$HERE/../.." && pwd)
 BUILDDIR=${BUILDDIR:-$SRCDIR/build}
 STRATA=${STRATA:-$BUILDDIR/tools/strata}
 STRATAFS=${STRATAFS:-$BUILDDIR/fs/stratafs}
-BENCH_CACHE=${BENCH_CACHE:-/var/tmp/stratafs-bench}
-MODE=quick RUNS=3
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--full) MODE=full ;;
-	--runs) RUNS=$2; shift ;;
-	*) echo "usage: foreign_zchunked.sh [--full] [--runs N]" >&2; exit 2 ;;
-	esac
-	shift
-done
+. "$HERE/lib_data.sh"
+bench_args "$@"
 PY=/usr/bin/python3
 TARGET=opt/data-b/m-050-target.bin
 export SRCDIR BUILDDIR
@@ -46,14 +38,7 @@ export SRCDIR BUILDDIR
 harness_init
 W=$HARNESS_DIR
 
-DATA="$BENCH_CACHE/v1-$MODE"
-if [ ! -f "$DATA/meta.json" ]; then
-	mkdir -p "$BENCH_CACHE"
-	(
-		flock 9
-		[ -f "$DATA/meta.json" ] || bash "$HERE/gen.sh" "$MODE" "$DATA"
-	) 9>"$BENCH_CACHE/.lock"
-fi
+DATA=$(bench_data "$MODE")
 SRC=$DATA/layout
 MAN=$SRC/blobs/sha256/$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "full") | .digest' "$SRC/index.json" | cut -d: -f2)
 SMALL_LAYER=$(jq -r '.layers[] | select(.role == "small") | .digest' "$DATA/meta.json")

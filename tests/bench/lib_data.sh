@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+# Sourced by the benchmark scripts. bench_data MODE: the benchmark image of
+# gen.sh for MODE (quick|full), generated once under $BENCH_CACHE (default
+# /var/tmp/stratafs-bench) behind a lock, so concurrent scripts share it;
+# prints its directory (layout/, meta.json, tree.squashfs).
+bench_data() {
+	local cache=${BENCH_CACHE:-/var/tmp/stratafs-bench} here data
+	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+	data="$cache/v1-$1"
+	if [ ! -f "$data/meta.json" ]; then
+		mkdir -p "$cache"
+		(
+			flock 9
+			[ -f "$data/meta.json" ] || bash "$here/gen.sh" "$1" "$data" >&2
+		) 9>"$cache/.lock"
+	fi
+	printf '%s\n' "$data"
+}
+
+# bench_args "$@": the options the side-by-side scripts share, --full (MODE=full,
+# default quick) and --runs N (RUNS, default 3); anything else: usage, exit 2.
+bench_args() {
+	MODE=quick
+	RUNS=3
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--full) MODE=full ;;
+		--runs) RUNS=$2; shift ;;
+		*) echo "usage: ${0##*/} [--full] [--runs N]" >&2; exit 2 ;;
+		esac
+		shift
+	done
+}
