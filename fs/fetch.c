@@ -50,6 +50,12 @@ uint32_t fs_claim_run(struct fs_store *s, struct fs_layer *l, uint32_t first, ui
 	struct idx_span sp;
 	uint32_t id, count = 0;
 
+	if (fs_zs_layer(l)) {
+		/* one forward pass produces them (fs/zstream.c), nothing to claim here */
+		if (first < l->info.n_spans && l->spans[first].state == FS_SP_ABSENT)
+			fs_zs_want(s, l, first, last);
+		return 0;
+	}
 	for (id = first; id <= last && id < l->info.n_spans; id++) {
 		struct fs_span_st *st = &l->spans[id];
 
@@ -99,12 +105,8 @@ int fs_job_push(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t
 
 /* ---- the worker side -------------------------------------------------- */
 
-/*
- * End the fetch of span @id: @r is 0 (then @h holds it) or -errno. @u is the
- * decoded-span memory the job held for it (0: none).
- */
-static void span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r,
-		     struct fs_hot *h, bool cached, bool bg, uint64_t u)
+void fs_span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r, struct fs_hot *h,
+		 bool cached, bool bg, uint64_t u)
 {
 	struct fs_span_st *st = &l->spans[id];
 
@@ -188,7 +190,7 @@ static void run_span(struct fs_store *s, struct run *rn, uint32_t id)
 		run_cbuf_free(s, rn);
 	if (r == 0)
 		cached = fs_cache_span_put(s->cache, l->digest, sp.u_start, h->data, sp.u_len) == 0;
-	span_end(s, l, id, r, h, cached, rn->j->background, u);
+	fs_span_end(s, l, id, r, h, cached, rn->j->background, u);
 }
 
 void fs_job_run(struct fs_store *s, struct fs_job *j)
@@ -202,6 +204,10 @@ void fs_job_run(struct fs_store *s, struct fs_job *j)
 	if (j->check) {
 		fs_layer_check(s, l);
 		free(j);
+		return;
+	}
+	if (j->zpass || j->zfin) {
+		(j->zpass ? fs_zs_run : fs_zs_finish)(s, j);
 		return;
 	}
 	for (uint32_t id = j->first; id < j->first + j->count && rn.r == 0; id++) {
@@ -364,6 +370,12 @@ static int read_span(struct fs_store *s, struct rd *d)
 			continue;
 		default:
 			d->waited = true;
+			if (fs_zs_layer(d->l)) {
+				r = fs_zs_wait(s, d->l, d->id, d->last, &d->deadline);
+				if (r < 0)
+					return r;
+				continue;
+			}
 			r = fs_job_push(s, d->l, d->id, fs_claim_run(s, d->l, d->id, d->last));
 			if (r < 0)
 				return r;
@@ -371,6 +383,7 @@ static int read_span(struct fs_store *s, struct rd *d)
 		}
 	}
 out_hit:
+	fs_bulk_note(s, d->l, d->id);
 	if (d->waited)
 		d->l->misses++;
 	else

@@ -118,6 +118,9 @@ struct fs_job *fs_bg_next(struct fs_store *s)
 	bool full = false;
 	struct fs_job *j = next_hint(s, &full);
 
+	if (!j && !full)
+		j = fs_bulk_next(s, &full); /* fs/bulk.c: layers read densely */
+
 	while (!j && !full && s->pf_active && s->pf_layer < s->n_layers) {
 		struct fs_layer *l = s->layers[s->pf_layer];
 

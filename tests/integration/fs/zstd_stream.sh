@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Single-frame zstd layers (fs/zstream.c): a layer written as ONE zstd
+# frame (zstd CLI) can only be decoded from its start. Reading one large
+# file in the middle of it, then the whole tree, must fetch each
+# compressed byte at most once: the registry's access log and strata stats
+# both say <= 1.05x the blob (each span decoded on its own from the frame
+# start cost ~8x here). The memory budget holds: the daemon's peak RSS
+# grows by at most mem_max plus the pass's fixed overhead (its decoder's
+# window and buffers, about 2.3 MiB at zstd -3, see README). Content is
+# compared with the source tree (GNU tar wrote the layer).
+. "$(dirname "$0")/mount_lib.sh"
+. "$(dirname "$0")/zstd_lib.sh"
+fsd_init
+registry_start plain
+
+S="$HARNESS_DIR/src"
+mkdir -p "$S/a-pre" "$S/z-post"
+_fx_text 250000 >"$S/a-pre/a.txt"
+for i in $(seq 1 30); do _fx_rand "zs-pre-$i" $((i * 20011)) >"$S/a-pre/s$i"; done
+{ _fx_rand zs-big 20000000; _fx_text 300000; _fx_rand zs-big2 4000000; } >"$S/m-big.bin"
+_fx_text 120000 >"$S/z-post/z.txt"
+for i in $(seq 1 20); do _fx_rand "zs-post-$i" $((i * 7919)) >"$S/z-post/p$i"; done
+zstd_push_single "$S" fs/zs:1 || harness_fail "cannot push the single-frame zstd image"
+tap_is "$(zstd_frames "$ZS_BLOB")" 1 "the layer is one zstd frame ($ZS_SIZE bytes)"
+strata_run index "$REGISTRY/fs/zs:1" --push >/dev/null ||
+	harness_fail "cannot index the image: $(cat "$STRATA_ERR")"
+
+# at most 1.05x the blob: "what" N
+within() {
+	echo "$1: $2 bytes for a blob of $ZS_SIZE"
+	[ "$2" -gt 0 ] && [ $(($2 * 100)) -le $((ZS_SIZE * 105)) ]
+}
+stat_of() { "$STRATA" stats "$M" --json | jq -r ".layers[0].$1"; }
+
+M="$HARNESS_DIR/mnt"
+MEM_MAX=$((13 << 20))
+fsd_mount fs/zs:1 "$M" "mem_max=$MEM_MAX" || harness_fail "cannot mount"
+PID=$(fsd_pid "$M")
+ls -laR "$M" >/dev/null
+HWM0=$(vm_hwm "$PID")
+registry_log_mark
+tap_is "$(sha256sum <"$M/m-big.bin")" "$(sha256sum <"$S/m-big.bin")" "the large file reads back"
+tap_ok "one large file: registry bytes <= 1.05x the blob" \
+	within "registry log" "$(registry_bytes_served "$ZS_DIGEST")"
+tap_ok "one large file: strata stats bytes <= 1.05x the blob" \
+	within "stats" "$(stat_of bytes_fetched)"
+# stream, or bulk once the reads passed the density threshold (fs/bulk.c)
+tap_ok "strata stats shows the pass: mode $(stat_of mode), $(stat_of stream_passes) pass(es)" \
+	test "$(stat_of mode)" != lazy -a "$(stat_of stream_passes)" -ge 1
+tap_ok "the whole tree equals the source" diff -r "$S" "$M"
+tap_ok "large file, then the whole tree: registry bytes <= 1.05x the blob" \
+	within "registry log" "$(registry_bytes_served "$ZS_DIGEST")"
+tap_ok "... and strata stats agrees" within "stats" "$(stat_of bytes_fetched)"
+HWM=$(vm_hwm "$PID")
+# the pass's fixed overhead: its decoder (window + block buffers) and the
+# libc arenas of the threads that touched the data (4 MiB, counted here)
+tap_ok "peak RSS grew by $(((HWM - HWM0) / 1024)) MiB: <= mem_max ($((MEM_MAX >> 20)) MiB) + 4 MiB" \
+	test $(((HWM - HWM0) * 1024)) -le $((MEM_MAX + (4 << 20)))
+fsd_umount "$M"
+
+# A read behind the pass, with a cache that keeps nothing: one restart,
+# not one pass per span. Reads at the end of the file first, then at its
+# start; mem_max small enough that nothing stays hot.
+FSD_CACHE="$HARNESS_DIR/cache-none"
+mkdir -p "$FSD_CACHE"
+fsd_mount fs/zs:1 "$M" "cache_max=1" || harness_fail "cannot mount"
+registry_log_mark
+SZ=$(stat -c %s "$S/m-big.bin")
+a=$(dd if="$M/m-big.bin" iflag=skip_bytes,count_bytes skip=$((SZ - 65536)) count=65536 2>/dev/null | sha256sum)
+b=$(dd if="$S/m-big.bin" iflag=skip_bytes,count_bytes skip=$((SZ - 65536)) count=65536 2>/dev/null | sha256sum)
+tap_is "$a" "$b" "the end of the large file reads back"
+tap_is "$(head -c 65536 "$M/m-big.bin" | sha256sum)" "$(head -c 65536 "$S/m-big.bin" | sha256sum)" \
+	"its start, behind the pass, reads back"
+tap_ok "two reads far apart: at most 2 passes' bytes" \
+	test "$(registry_bytes_served "$ZS_DIGEST")" -le $((2 * ZS_SIZE))
+fsd_umount "$M"
+tap_done
