@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The compressed bytes of a forward pass (fs/zstream.c): sequential Range
- * reads from an offset, one chunk ahead on a helper thread, so the network
- * and the decoder work at once (two buffers: the pass decodes one while the
- * helper fills the other). The helper never reads past a limit the pass
- * raises as it is asked for more spans (the c_end of its target span):
- * a pass fetches what it decodes, not a chunk more, so a layer read in
- * full costs its blob size once.
+ * The compressed bytes of a forward pass (fs/zstream.c): one long ranged
+ * GET from the pass's offset up to its limit (reg_blob_read_stream()),
+ * poured by a helper thread into a ring of FS_ZFEED_SLOTS chunk buffers
+ * that the pass decodes in order, so the network and the decoder work at
+ * once and a full ring holds the GET back (TCP flow control) instead of
+ * growing memory. On loopback a chain of 1 MiB Range requests ran at a
+ * third of one streaming GET, four in flight at half of it: per-request
+ * cost, which a real region only makes worse.
+ *
+ * The helper never asks past the limit, which the pass raises to the
+ * c_end of its target span: a pass fetches what it decodes, not a chunk
+ * more, so a layer read in full costs its blob size once. When the limit
+ * moves during a GET, the next GET starts where that one ends.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,73 +21,104 @@
 #include "common/log.h"
 #include "fs/zfeed.h"
 
+enum { SLOT_FREE, SLOT_FILLING, SLOT_READY, SLOT_HELD };
+
+struct slot {
+	unsigned char *buf;
+	size_t len;
+	uint8_t state;   /* FILLING: the helper's; HELD: the consumer's */
+};
+
 struct fs_zfeed {
 	struct fs_store *s;
 	struct fs_layer *l;
 	pthread_t th;
 	pthread_mutex_t m;
 	pthread_cond_t cv;
-	unsigned char *buf[2];
+	struct slot slot[FS_ZFEED_SLOTS];
 	size_t cap;
-	size_t len[2];   /* protected by m, with ready[] */
-	int err[2];
-	bool ready[2];
-	bool fetching;   /* the helper is in a Range read */
+	unsigned fill;   /* the slot the helper fills next */
+	unsigned cons;   /* the slot the consumer takes next */
+	bool streaming;  /* a GET runs */
 	bool stop;
-	bool failed;     /* the helper stopped on an error */
-	uint64_t off;    /* next blob offset the helper reads */
-	uint64_t limit;  /* nothing at or past it is read (yet) */
-	unsigned cur;    /* the consumer's slot */
-	bool held;       /* the consumer holds slot cur */
+	int err;         /* the failed GET's error: every later call returns it */
+	uint64_t off;    /* where the next GET starts */
+	uint64_t limit;  /* nothing at or past it is asked for (yet) */
 };
 
-static void account(struct fs_zfeed *f, ssize_t n, uint64_t us)
+/* The GET's bytes, into the ring (helper thread). */
+static int feed_sink(void *ctx, const void *p, size_t n)
 {
-	struct fs_store *s = f->s;
+	struct fs_zfeed *f = ctx;
+	const unsigned char *b = p;
+	size_t total = n, k;
+	struct slot *sl;
 
-	pthread_mutex_lock(&s->lock);
-	f->l->fetches++;
-	if (n > 0) {
-		f->l->bytes_fetched += (uint64_t)n;
-		fs_hist_add(&s->lat, us);
+	while (n) {
+		pthread_mutex_lock(&f->m);
+		sl = &f->slot[f->fill];
+		while (!f->stop && sl->state != SLOT_FREE && sl->state != SLOT_FILLING)
+			pthread_cond_wait(&f->cv, &f->m);
+		if (f->stop) {
+			pthread_mutex_unlock(&f->m);
+			return -ECANCELED;
+		}
+		sl->state = SLOT_FILLING;
+		pthread_mutex_unlock(&f->m);
+		k = XMIN_U64(n, f->cap - sl->len);
+		memcpy(sl->buf + sl->len, b, k);
+		sl->len += k;
+		b += k;
+		n -= k;
+		if (sl->len == f->cap) {
+			pthread_mutex_lock(&f->m);
+			sl->state = SLOT_READY;
+			f->fill = (f->fill + 1) % FS_ZFEED_SLOTS;
+			pthread_cond_broadcast(&f->cv);
+			pthread_mutex_unlock(&f->m);
+		}
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&f->s->lock);
+	f->l->bytes_fetched += total;
+	pthread_mutex_unlock(&f->s->lock);
+	return 0;
 }
 
 static void *feed_main(void *arg)
 {
 	struct fs_zfeed *f = arg;
-	unsigned slot = 0;
-	uint64_t t0;
-	ssize_t n;
-	size_t want;
+	uint64_t start, len;
+	struct slot *sl;
+	int r;
 
 	pthread_mutex_lock(&f->m);
 	for (;;) {
-		while (!f->stop && (f->ready[slot] || f->off >= f->limit))
+		while (!f->stop && !f->err && f->off >= f->limit)
 			pthread_cond_wait(&f->cv, &f->m);
-		if (f->stop)
+		if (f->stop || f->err)
 			break;
-		want = (size_t)XMIN_U64(f->cap, f->limit - f->off);
-		f->fetching = true;
+		start = f->off;
+		len = f->limit - f->off;
+		f->off = f->limit;
+		f->streaming = true;
 		pthread_mutex_unlock(&f->m);
-		t0 = fs_now_us();
-		n = reg_blob_read(f->s->client, f->l->digest, f->buf[slot], want, f->off);
-		account(f, n, fs_now_us() - t0);
+		r = reg_blob_read_stream(f->s->client, f->l->digest, start, len, feed_sink, f);
+		pthread_mutex_lock(&f->s->lock);
+		f->l->fetches++;
+		pthread_mutex_unlock(&f->s->lock);
 		pthread_mutex_lock(&f->m);
-		f->fetching = false;
-		f->len[slot] = n > 0 ? (size_t)n : 0;
-		f->err[slot] = n < 0 ? (int)n : n == 0 ? -EIO : 0;
-		f->ready[slot] = true;
-		pthread_cond_broadcast(&f->cv);
-		if (n <= 0) {
-			log_warn("cannot fetch layer '%s' from offset %llu for a pass: %s", f->l->digest,
-				 (unsigned long long)f->off, strerror(n < 0 ? (int)-n : EIO));
-			f->failed = true;
-			break;
+		f->streaming = false;
+		sl = &f->slot[f->fill];
+		if (sl->state == SLOT_FILLING) { /* the GET's last bytes */
+			sl->state = SLOT_READY;
+			f->fill = (f->fill + 1) % FS_ZFEED_SLOTS;
 		}
-		f->off += (uint64_t)n;
-		slot ^= 1;
+		if (r < 0 && !f->stop) {
+			log_warn("cannot fetch layer '%s' from offset %llu for a pass: %s",
+				 f->l->digest, (unsigned long long)start, strerror(-r));
+			f->err = r;
+		}
+		pthread_cond_broadcast(&f->cv);
 	}
 	pthread_mutex_unlock(&f->m);
 	return NULL;
@@ -91,6 +128,7 @@ int fs_zfeed_open(struct fs_store *s, struct fs_layer *l, uint64_t off, size_t c
 		  struct fs_zfeed **out)
 {
 	struct fs_zfeed *f = calloc(1, sizeof(*f));
+	int r = 0;
 
 	if (!f)
 		return -ENOMEM;
@@ -100,15 +138,17 @@ int fs_zfeed_open(struct fs_store *s, struct fs_layer *l, uint64_t off, size_t c
 	f->off = f->limit = off;
 	pthread_mutex_init(&f->m, NULL);
 	pthread_cond_init(&f->cv, NULL);
-	f->buf[0] = malloc(chunk);
-	f->buf[1] = malloc(chunk);
-	if (!f->buf[0] || !f->buf[1] || pthread_create(&f->th, NULL, feed_main, f) != 0) {
-		free(f->buf[0]);
-		free(f->buf[1]);
+	for (unsigned i = 0; i < FS_ZFEED_SLOTS && r == 0; i++)
+		r = (f->slot[i].buf = malloc(chunk)) ? 0 : -ENOMEM;
+	if (r == 0 && pthread_create(&f->th, NULL, feed_main, f) != 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		for (unsigned i = 0; i < FS_ZFEED_SLOTS; i++)
+			free(f->slot[i].buf);
 		pthread_cond_destroy(&f->cv);
 		pthread_mutex_destroy(&f->m);
 		free(f);
-		return -ENOMEM;
+		return r;
 	}
 	*out = f;
 	return 0;
@@ -128,24 +168,25 @@ void fs_zfeed_limit(struct fs_zfeed *f, uint64_t c_end)
 int fs_zfeed_next(void *ctx, const uint8_t **buf, size_t *len)
 {
 	struct fs_zfeed *f = ctx;
-	unsigned c;
+	struct slot *sl = &f->slot[f->cons];
 	int r = 0;
 
 	pthread_mutex_lock(&f->m);
-	if (f->held) {
-		f->ready[f->cur] = false; /* given back: the helper may refill it */
-		f->held = false;
-		f->cur ^= 1;
+	if (sl->state == SLOT_HELD) {
+		sl->state = SLOT_FREE; /* given back: the helper may refill it */
+		sl->len = 0;
+		f->cons = (f->cons + 1) % FS_ZFEED_SLOTS;
+		sl = &f->slot[f->cons];
 		pthread_cond_broadcast(&f->cv);
 	}
-	c = f->cur;
-	while (!f->ready[c] && !f->failed && (f->fetching || f->off < f->limit))
+	while (sl->state != SLOT_READY && !f->err && (f->streaming || f->off < f->limit))
 		pthread_cond_wait(&f->cv, &f->m);
-	if (f->ready[c]) {
-		r = f->err[c];
-		*buf = f->buf[c];
-		*len = f->len[c];
-		f->held = r == 0;
+	if (sl->state == SLOT_READY) {
+		*buf = sl->buf;
+		*len = sl->len;
+		sl->state = SLOT_HELD;
+	} else if (f->err) {
+		r = f->err;
 	} else if (f->off >= f->l->info.blob_size) {
 		*buf = NULL;
 		*len = 0; /* end of blob */
@@ -168,8 +209,8 @@ void fs_zfeed_close(struct fs_zfeed *f)
 	pthread_cond_broadcast(&f->cv);
 	pthread_mutex_unlock(&f->m);
 	pthread_join(f->th, NULL);
-	free(f->buf[0]);
-	free(f->buf[1]);
+	for (unsigned i = 0; i < FS_ZFEED_SLOTS; i++)
+		free(f->slot[i].buf);
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->m);
 	free(f);

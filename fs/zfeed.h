@@ -1,18 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fs/ internal: the compressed bytes of a forward pass (fs/zfeed.c),
- * sequential Range reads of a layer blob from an offset, one chunk ahead,
+ * one long ranged GET of a layer blob from an offset, one chunk at a time,
  * never past a limit the pass raises. Counted in the layer's
- * bytes_fetched and fetches, and in the fetch latency.
+ * bytes_fetched and fetches (one per GET).
  */
 #ifndef FS_ZFEED_H
 #define FS_ZFEED_H
 
 #include "fs/store_int.h"
 
+#define FS_ZFEED_SLOTS 4 /* chunk buffers between the GET and the decoder */
+
 struct fs_zfeed;
 
-/* Start reading @l's blob at @off, in Range reads of up to @chunk bytes (two buffers). */
+/* Start reading @l's blob at @off, in Range reads of up to @chunk bytes (FS_ZFEED_SLOTS buffers). */
 int fs_zfeed_open(struct fs_store *s, struct fs_layer *l, uint64_t off, size_t chunk,
 		  struct fs_zfeed **out);
 /* Allow reading up to @c_end (exclusive; clamped to the blob size). */

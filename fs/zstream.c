@@ -9,7 +9,7 @@
  * fs/fetch.c does for gzip, costs the whole prefix for each one. For such
  * layers (idx_zpass_wanted(): some span starts after its checkpoint) a
  * layer has at most one pass: a job that keeps a streaming decoder
- * (index/zpass.c) positioned at a span, fed by sequential Range reads
+ * (index/zpass.c) positioned at a span, fed by one long ranged GET
  * (fs/zfeed.c), and walks forward to its target span, taking every span it
  * passes that nobody has (ABSENT: claimed BUSY, verified against its sha256
  * and cached by a finish job on another worker, so decoding and hashing
@@ -25,8 +25,8 @@
  * An idle pass keeps its position for FS_ZS_IDLE_MS, then ends and frees
  * its decoder; the next read starts a new pass at its checkpoint.
  *
- * Memory (fs/span_mem.c): the pass is one job: its two compressed chunks
- * are admitted as a run's, its decoder's window is held beside them, and
+ * Memory (fs/span_mem.c): the pass is one job: its ring of compressed
+ * chunks is admitted as a run's, its decoder's window is held beside them, and
  * each decoded span is taken like any decoder's (fs_mem_buf_get()).
  */
 #include <errno.h>
@@ -62,14 +62,14 @@ static uint32_t umax32(uint32_t a, uint32_t b)
 static int pass_push(struct fs_store *s, struct fs_layer *l)
 {
 	struct fs_job *j = calloc(1, sizeof(*j));
-	uint64_t chunk = XMIN_U64(FS_ZS_CHUNK_MAX, s->mem_max / 12);
+	uint64_t chunk = XMIN_U64(FS_ZS_CHUNK_MAX, s->mem_max / (6 * FS_ZFEED_SLOTS));
 	struct idx_span sp;
 
 	if (!j)
 		return -ENOMEM;
 	j->l = l;
 	j->zpass = true;
-	j->cbytes = 2 * (chunk < FS_ZS_CHUNK_MIN ? FS_ZS_CHUNK_MIN : chunk);
+	j->cbytes = FS_ZFEED_SLOTS * (chunk < FS_ZS_CHUNK_MIN ? FS_ZS_CHUNK_MIN : chunk);
 	j->umax = idx_span_get(l->idx, 0, &sp) == 0 ? sp.u_len : l->info.span_size;
 	if (s->jobs_tail)
 		s->jobs_tail->next = j;
@@ -145,7 +145,8 @@ static int pass_seek(struct pass *p, uint32_t id, uint32_t *first)
 	p->feed = NULL;
 	r = idx_zpass_seek(p->zp, id, first, &c_off);
 	if (r == 0)
-		r = fs_zfeed_open(p->s, p->l, c_off, (size_t)(p->j->cbytes / 2), &p->feed);
+		r = fs_zfeed_open(p->s, p->l, c_off, (size_t)(p->j->cbytes / FS_ZFEED_SLOTS),
+				  &p->feed);
 	return r;
 }
 
@@ -286,7 +287,6 @@ static int pass_park(struct fs_store *s, struct fs_layer *l, uint32_t *to)
 static int pass_feed(void *ctx, const uint8_t **buf, size_t *len)
 {
 	struct pass *p = ctx;
-
 	return p->feed ? fs_zfeed_next(p->feed, buf, len) : -EIO;
 }
 
