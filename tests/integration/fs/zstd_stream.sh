@@ -35,6 +35,17 @@ stat_of() { "$STRATA" stats "$M" --json | jq -r ".layers[0].$1"; }
 
 M="$HARNESS_DIR/mnt"
 MEM_MAX=$((13 << 20))
+# the pass's fixed overhead beside mem_max: its decoder (window + block
+# buffers, counted in the budget but beyond it when the budget is full)
+# and the libc arenas of the threads that touched the data. A gzip layer
+# of the same tree, through the same budget, grows by 15 MiB here.
+BOUND=$((MEM_MAX + (4 << 20)))
+if ldd "$STRATAFS" | grep -q libasan; then
+	# ASan: freed memory goes to quarantine (off here) and every block
+	# gets redzones and a size class: half as much again
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
+	BOUND=$((BOUND * 3 / 2))
+fi
 fsd_mount fs/zs:1 "$M" "mem_max=$MEM_MAX" || harness_fail "cannot mount"
 PID=$(fsd_pid "$M")
 ls -laR "$M" >/dev/null
@@ -53,25 +64,29 @@ tap_ok "large file, then the whole tree: registry bytes <= 1.05x the blob" \
 	within "registry log" "$(registry_bytes_served "$ZS_DIGEST")"
 tap_ok "... and strata stats agrees" within "stats" "$(stat_of bytes_fetched)"
 HWM=$(vm_hwm "$PID")
-# the pass's fixed overhead: its decoder (window + block buffers) and the
-# libc arenas of the threads that touched the data (4 MiB, counted here)
-tap_ok "peak RSS grew by $(((HWM - HWM0) / 1024)) MiB: <= mem_max ($((MEM_MAX >> 20)) MiB) + 4 MiB" \
-	test $(((HWM - HWM0) * 1024)) -le $((MEM_MAX + (4 << 20)))
+tap_ok "peak RSS grew by $(((HWM - HWM0) / 1024)) MiB: <= $((BOUND >> 20)) MiB (mem_max $((MEM_MAX >> 20)) MiB + overhead)" \
+	test $(((HWM - HWM0) * 1024)) -le "$BOUND"
 fsd_umount "$M"
 
-# A read behind the pass, with a cache that keeps nothing: one restart,
-# not one pass per span. Reads at the end of the file first, then at its
-# start; mem_max small enough that nothing stays hot.
+# A read behind the pass, with a cache that cannot keep spans (its tmp
+# dir, where span files are written before their rename, turned into a
+# file once mounted): one restart of the same pass, not one decode from
+# the frame start per span. (With a budget below a few spans as well, a
+# span evicted under a reader that lags the pass costs another restart:
+# nothing holds it anywhere.)
 FSD_CACHE="$HARNESS_DIR/cache-none"
 mkdir -p "$FSD_CACHE"
-fsd_mount fs/zs:1 "$M" "cache_max=1" || harness_fail "cannot mount"
+fsd_mount fs/zs:1 "$M" "io_timeout=60" || harness_fail "cannot mount"
+rm -rf "$FSD_CACHE/v1/tmp" && : >"$FSD_CACHE/v1/tmp"
 registry_log_mark
 SZ=$(stat -c %s "$S/m-big.bin")
 a=$(dd if="$M/m-big.bin" iflag=skip_bytes,count_bytes skip=$((SZ - 65536)) count=65536 2>/dev/null | sha256sum)
 b=$(dd if="$S/m-big.bin" iflag=skip_bytes,count_bytes skip=$((SZ - 65536)) count=65536 2>/dev/null | sha256sum)
 tap_is "$a" "$b" "the end of the large file reads back"
-tap_is "$(head -c 65536 "$M/m-big.bin" | sha256sum)" "$(head -c 65536 "$S/m-big.bin" | sha256sum)" \
-	"its start, behind the pass, reads back"
+a=$(dd if="$M/m-big.bin" iflag=skip_bytes,count_bytes skip=1000000 count=65536 2>/dev/null | sha256sum)
+b=$(dd if="$S/m-big.bin" iflag=skip_bytes,count_bytes skip=1000000 count=65536 2>/dev/null | sha256sum)
+tap_is "$a" "$b" "a range near its start, behind the pass and cached nowhere, reads back"
+tap_is "$(stat_of stream_passes)/$(stat_of stream_restarts)" 1/1 "one pass, restarted once"
 tap_ok "two reads far apart: at most 2 passes' bytes" \
 	test "$(registry_bytes_served "$ZS_DIGEST")" -le $((2 * ZS_SIZE))
 fsd_umount "$M"
