@@ -79,31 +79,6 @@ void fs_bulk_note(struct fs_store *s, struct fs_layer *l, uint32_t id)
 		bulk_start(s, l);
 }
 
-/* Claim and admit a background run of @l from span @id (as prefetch does). */
-static struct fs_job *bulk_job(struct fs_store *s, struct fs_layer *l, uint32_t id, bool *full)
-{
-	uint32_t count = fs_claim_run(s, l, id, l->info.n_spans - 1);
-	struct fs_job *j = NULL;
-	uint64_t c, u;
-
-	if (count == 0)
-		return NULL;
-	fs_run_size(l, id, count, &c, &u);
-	*full = !fs_mem_admit(s, c, u, false);
-	if (!*full && !(j = calloc(1, sizeof(*j)))) {
-		fs_mem_cbuf_put(s, c);
-		fs_mem_job_end(s, false);
-	}
-	if (!j) {
-		for (uint32_t i = id; i < id + count; i++)
-			l->spans[i].state = FS_SP_ABSENT; /* undone under the same lock hold */
-		return NULL;
-	}
-	*j = (struct fs_job){ .l = l, .first = id, .count = count, .cbytes = c, .umax = u,
-			      .background = true };
-	return j;
-}
-
 struct fs_job *fs_bulk_next(struct fs_store *s, bool *full)
 {
 	for (unsigned i = 0; i < s->n_layers && !*full; i++) {
@@ -117,7 +92,7 @@ struct fs_job *fs_bulk_next(struct fs_store *s, bool *full)
 			l->bulk_span++;
 		if (l->bulk_span >= l->info.n_spans)
 			continue;
-		j = bulk_job(s, l, l->bulk_span, full);
+		j = fs_bg_job(s, l, l->bulk_span, l->info.n_spans - 1, full);
 		if (j) {
 			l->bulk_span += j->count;
 			return j;

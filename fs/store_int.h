@@ -278,6 +278,13 @@ void fs_mem_pool_free(struct fs_store *s);
  */
 struct fs_job *fs_bg_next(struct fs_store *s);
 /*
+ * Claim a background run of @l from span @id up to @last and admit it;
+ * NULL when there is none, or (*full) when it does not fit in memory now
+ * (the claim is then undone).
+ */
+struct fs_job *fs_bg_job(struct fs_store *s, struct fs_layer *l, uint32_t id, uint32_t last,
+			 bool *full);
+/*
  * A sequential reader wants spans [first, last] of @l soon: if one of them
  * is ABSENT, queue a background run of readahead_spans spans from it (not
  * past @limit), so that each readahead request carries that many spans.

@@ -304,7 +304,7 @@ typedef int (*reg_sink_fn)(void *ctx, const void *buf, size_t n);
 
 /*
  * Bytes [@off, @off + @len) of the blob as ONE streaming GET, handed to
- * @sink as they arrive (registry/blob_range.c): only stalls time out, a
+ * @sink as they arrive: only stalls time out (as reg_blob_stream()), a
  * dropped connection resumes from the byte reached. Not verified. 0 once
  * all were delivered (fewer only at the end of the blob), or -errno.
  */

@@ -25,7 +25,6 @@ SRCDIR=$(cd "$HERE/../.." && pwd)
 BUILDDIR=${BUILDDIR:-$SRCDIR/build}
 STRATA=${STRATA:-$BUILDDIR/tools/strata}
 STRATAFS=${STRATAFS:-$BUILDDIR/fs/stratafs}
-BENCH_CACHE=${BENCH_CACHE:-/var/tmp/stratafs-bench}
 RUNS=${RUNS:-3}
 SCALE=2
 [ "${1:-}" = --full ] && SCALE=5
