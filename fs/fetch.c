@@ -100,6 +100,8 @@ int fs_job_push(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t
 		s->jobs = j;
 	s->jobs_tail = j;
 	pthread_cond_signal(&s->work);
+	if (s->running >= s->n_workers)
+		pthread_cond_broadcast(&s->room); /* a parked pass gives its worker up */
 	return 0;
 }
 

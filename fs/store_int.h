@@ -184,6 +184,7 @@ struct fs_store {
 	unsigned running;     /* jobs being run by workers */
 	unsigned ondemand;    /* ... of which on-demand (a reader waits) */
 	unsigned decoding;    /* decoded-span buffers held by jobs */
+	unsigned zs_passes;   /* forward passes queued or running (fs/zstream.c) */
 	uint64_t seq_clock;
 	struct fs_hist lat;   /* fetch latency in microseconds */
 	uint64_t timeouts, build_bytes, check_failures;

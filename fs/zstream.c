@@ -23,11 +23,14 @@
  * per direction change, never one per span. Sequential readers' readahead,
  * prefetch and bulk mode raise the target the same way (fs_claim_run()).
  * An idle pass keeps its position for FS_ZS_IDLE_MS, then ends and frees
- * its decoder; the next read starts a new pass at its checkpoint.
+ * its decoder; the next read starts a new pass at its checkpoint. A pass
+ * holds a worker: at most half the workers run passes (passes_max()), and
+ * an idle one gives its worker up at once when a job waits for one.
  *
  * Memory (fs/span_mem.c): the pass is one job: its ring of compressed
- * chunks is admitted as a run's, its decoder's window is held beside them, and
- * each decoded span is taken like any decoder's (fs_mem_buf_get()).
+ * chunks is admitted as a run's, its decoder's window is held beside
+ * them, and each decoded span is taken like any decoder's
+ * (fs_mem_buf_get()).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -58,10 +61,24 @@ static uint32_t umax32(uint32_t a, uint32_t b)
 	return a == FS_ZS_NONE ? b : b == FS_ZS_NONE ? a : a > b ? a : b;
 }
 
-/* Queue @l's pass job (s->lock held). */
+/*
+ * Passes that may hold a worker at once: half of them, so that finish
+ * jobs and other layers' fetches always find one (a pass waits for its
+ * finish jobs to give memory back).
+ */
+static unsigned passes_max(const struct fs_store *s)
+{
+	return s->n_workers > 1 ? s->n_workers / 2 : 1;
+}
+
+/* Queue @l's pass job (s->lock held); 0 without one when too many run. */
 static int pass_push(struct fs_store *s, struct fs_layer *l)
 {
-	struct fs_job *j = calloc(1, sizeof(*j));
+	struct fs_job *j;
+
+	if (s->zs_passes >= passes_max(s))
+		return 0; /* its readers ask again when a pass ends */
+	j = calloc(1, sizeof(*j));
 	uint64_t chunk = XMIN_U64(FS_ZS_CHUNK_MAX, s->mem_max / (6 * FS_ZFEED_SLOTS));
 	struct idx_span sp;
 
@@ -77,6 +94,7 @@ static int pass_push(struct fs_store *s, struct fs_layer *l)
 		s->jobs = j;
 	s->jobs_tail = j;
 	l->zs.active = true;
+	s->zs_passes++;
 	pthread_cond_signal(&s->work);
 	return 0;
 }
@@ -87,6 +105,8 @@ int fs_zs_want(struct fs_store *s, struct fs_layer *l, uint32_t id, uint32_t las
 
 	if (!fs_zs_layer(l) || id >= l->info.n_spans)
 		return -EINVAL;
+	if (l->bad)
+		return -EIO; /* failed its whole-layer check */
 	last = last < id ? id : last >= l->info.n_spans ? l->info.n_spans - 1 : last;
 	if (z->pos == FS_ZS_NONE || id < z->pos) {
 		z->behind = z->behind == FS_ZS_NONE || id < z->behind ? id : z->behind;
@@ -107,12 +127,15 @@ int fs_zs_wait(struct fs_store *s, struct fs_layer *l, uint32_t id, uint32_t las
 
 	st->waiters++; /* pins its hot copy for us (fs_hot_insert()) */
 	while (r == 0 && st->state == FS_SP_ABSENT && !st->hot) {
-		if (l->zs.fails != fails0) {
+		if (l->zs.fails != fails0 || l->bad) {
 			r = -EIO;
-		} else if (!l->zs.active) {
-			r = fs_zs_want(s, l, id, last); /* it ended before reaching us */
-		} else if (pthread_cond_timedwait(&s->done, &s->lock, deadline) == ETIMEDOUT &&
-			   st->state == FS_SP_ABSENT && !st->hot) {
+			break;
+		}
+		/* a pass that ended before reaching us, or none could start yet: ask again */
+		if (!l->zs.active)
+			r = fs_zs_want(s, l, id, last);
+		if (r == 0 && pthread_cond_timedwait(&s->done, &s->lock, deadline) == ETIMEDOUT &&
+		    st->state == FS_SP_ABSENT && !st->hot) {
 			s->timeouts++;
 			l->errors++;
 			log_warn("read of span %u of layer '%s' timed out after %u ms (forward pass)",
@@ -167,7 +190,26 @@ static int finish_push(struct fs_store *s, struct fs_layer *l, uint32_t id, stru
 	if (!s->jobs_tail)
 		s->jobs_tail = j;
 	pthread_cond_signal(&s->work);
+	if (s->running >= s->n_workers)
+		pthread_cond_broadcast(&s->room); /* a parked pass gives its worker up */
 	return 0;
+}
+
+/* Verify span @id of @l, decoded in @h (its u_len bytes, held), cache it, end it. Unlocked. */
+static void finish_span(struct fs_store *s, struct fs_layer *l, uint32_t id, struct fs_hot *h)
+{
+	struct idx_span sp;
+	bool cached = false, bg;
+	int r = idx_span_get(l->idx, id, &sp);
+
+	if (r == 0)
+		r = idx_span_verify(l->idx, id, h->data, h->len);
+	if (r == 0)
+		cached = fs_cache_span_put(s->cache, l->digest, sp.u_start, h->data, sp.u_len) == 0;
+	pthread_mutex_lock(&s->lock);
+	bg = l->spans[id].waiters == 0;
+	pthread_mutex_unlock(&s->lock);
+	fs_span_end(s, l, id, r, h, cached, bg, h->len);
 }
 
 /* Account the decoder's memory once it has read its frame header (locked). */
@@ -210,8 +252,15 @@ static int pass_step(struct pass *p)
 			strerror(-r));
 	pthread_mutex_lock(&s->lock);
 	hold_window(p);
-	if (r == 0 && claimed && finish_push(s, l, k, h) < 0)
+	if (r == 0 && claimed && s->n_workers < 2) {
+		/* no other worker to hash and cache it: do it here */
+		pthread_mutex_unlock(&s->lock);
+		finish_span(s, l, k, h);
+		pthread_mutex_lock(&s->lock);
+		h = NULL;
+	} else if (r == 0 && claimed && finish_push(s, l, k, h) < 0) {
 		r = -ENOMEM;
+	}
 	if (claimed && r < 0) {
 		pthread_mutex_unlock(&s->lock);
 		fs_span_end(s, l, k, r, h, false, true, sp.u_len); /* releases h */
@@ -278,9 +327,12 @@ static int pass_park(struct fs_store *s, struct fs_layer *l, uint32_t *to)
 
 	clock_gettime(CLOCK_REALTIME, &ts); /* s->room runs on the default clock */
 	ts.tv_sec += FS_ZS_IDLE_MS / 1000;
-	while (!s->stop && !l->bad && !(what = pass_next(l, to)))
+	while (!s->stop && !l->bad && !(what = pass_next(l, to))) {
+		if (s->jobs && s->running >= s->n_workers)
+			return 0; /* a job waits for a worker: give ours up, the spans are cached */
 		if (pthread_cond_timedwait(&s->room, &s->lock, &ts) == ETIMEDOUT)
 			return s->stop || l->bad ? 0 : pass_next(l, to);
+	}
 	return s->stop || l->bad ? 0 : what;
 }
 
@@ -306,6 +358,7 @@ static void pass_end(struct pass *p, int r)
 	}
 	z->active = false;
 	z->pos = FS_ZS_NONE;
+	s->zs_passes--;
 	fs_mem_cbuf_put(s, p->j->cbytes + p->win);
 	fs_mem_job_end(s, true);
 	pthread_cond_broadcast(&s->done); /* its waiters ask again, or fail */
@@ -331,6 +384,7 @@ void fs_zs_run(struct fs_store *s, struct fs_job *j)
 			break;
 		if (what == 2) {
 			z->restarts += z->pos != FS_ZS_NONE && to < z->pos;
+			z->pos = FS_ZS_NONE; /* meanwhile, wants are remembered as behind */
 			pthread_mutex_unlock(&s->lock);
 			r = pass_seek(&p, to, &first);
 			pthread_mutex_lock(&s->lock);
@@ -344,20 +398,7 @@ void fs_zs_run(struct fs_store *s, struct fs_job *j)
 
 void fs_zs_finish(struct fs_store *s, struct fs_job *j)
 {
-	struct fs_layer *l = j->l;
-	struct fs_hot *h = j->hot;
-	struct idx_span sp;
-	bool cached = false, bg;
-	int r = idx_span_get(l->idx, j->first, &sp);
-
-	if (r == 0)
-		r = idx_span_verify(l->idx, j->first, h->data, h->len);
-	if (r == 0)
-		cached = fs_cache_span_put(s->cache, l->digest, sp.u_start, h->data, sp.u_len) == 0;
-	pthread_mutex_lock(&s->lock);
-	bg = l->spans[j->first].waiters == 0;
-	pthread_mutex_unlock(&s->lock);
-	fs_span_end(s, l, j->first, r, h, cached, bg, h->len);
+	finish_span(s, j->l, j->first, j->hot);
 	pthread_mutex_lock(&s->lock);
 	fs_mem_job_end(s, true);
 	pthread_mutex_unlock(&s->lock);
