@@ -191,7 +191,8 @@ static void run_span(struct fs_store *s, struct run *rn, uint32_t id)
 	if (id == rn->j->first + rn->j->count - 1)
 		run_cbuf_free(s, rn);
 	if (r == 0)
-		cached = fs_cache_span_put(s->cache, l->digest, sp.u_start, h->data, sp.u_len) == 0;
+		cached = fs_cache_span_put_sha(s->cache, l->digest, sp.u_start, h->data, sp.u_len,
+					       sp.sha256) == 0; /* idx_span_decode() verified it */
 	fs_span_end(s, l, id, r, h, cached, rn->j->background, u);
 }
 

@@ -205,7 +205,8 @@ static void finish_span(struct fs_store *s, struct fs_layer *l, uint32_t id, str
 	if (r == 0)
 		r = idx_span_verify(l->idx, id, h->data, h->len);
 	if (r == 0)
-		cached = fs_cache_span_put(s->cache, l->digest, sp.u_start, h->data, sp.u_len) == 0;
+		cached = fs_cache_span_put_sha(s->cache, l->digest, sp.u_start, h->data,
+					       sp.u_len, sp.sha256) == 0;
 	pthread_mutex_lock(&s->lock);
 	bg = l->spans[id].waiters == 0;
 	pthread_mutex_unlock(&s->lock);
