@@ -43,12 +43,14 @@ MEM_MAX=$((13 << 20))
 # A gzip layer of the same tree, through the same budget, grows by 12-15
 # MiB here, the single-frame zstd one by 12-16 MiB: 6 MiB of slack.
 BOUND=$((MEM_MAX + (6 << 20)))
-if ldd "$STRATAFS" | grep -q libasan; then
+case "$(ldd "$STRATAFS" 2>/dev/null)" in
+*libasan*)
 	# ASan: freed memory goes to quarantine (off here) and every block
 	# gets redzones and a size class: half as much again
 	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
 	BOUND=$((BOUND * 3 / 2))
-fi
+	;;
+esac
 fsd_mount fs/zs:1 "$M" "mem_max=$MEM_MAX" || harness_fail "cannot mount"
 PID=$(fsd_pid "$M")
 ls -laR "$M" >/dev/null
