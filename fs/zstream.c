@@ -74,14 +74,14 @@ static unsigned passes_max(const struct fs_store *s)
 /* Queue @l's pass job (s->lock held); 0 without one when too many run. */
 static int pass_push(struct fs_store *s, struct fs_layer *l)
 {
+	/* a sixth of the budget for compressed bytes: two spans still fit beside it */
+	uint64_t chunk = XMIN_U64(FS_ZS_CHUNK_MAX, s->mem_max / (6 * FS_ZFEED_SLOTS));
+	struct idx_span sp;
 	struct fs_job *j;
 
 	if (s->zs_passes >= passes_max(s))
 		return 0; /* its readers ask again when a pass ends */
 	j = calloc(1, sizeof(*j));
-	uint64_t chunk = XMIN_U64(FS_ZS_CHUNK_MAX, s->mem_max / (6 * FS_ZFEED_SLOTS));
-	struct idx_span sp;
-
 	if (!j)
 		return -ENOMEM;
 	j->l = l;
