@@ -19,7 +19,9 @@
  * spans are claimed, so no byte is fetched twice and bytes fetched stay
  * within the blob size (plus the one-byte overlaps of gzip checkpoints).
  * A forward-pass layer (single-frame zstd, fs/zstream.c) cannot decode in
- * parallel: its pass target becomes the last span, one sequential pass.
+ * parallel: its pass target becomes the last span, one sequential pass
+ * (if its pass has ended, a new one starts at the frame start: the rest
+ * of the layer cannot be reached otherwise).
  */
 #include <stdlib.h>
 
