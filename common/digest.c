@@ -82,7 +82,8 @@ int hex_digit(char c)
 	return -1;
 }
 
-int hex_decode(const char *in, uint8_t *out, size_t n)
+/* Decode exactly @n bytes from 2n hex chars; -EINVAL on a bad char. */
+static int hex_decode(const char *in, uint8_t *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		int hi = hex_digit(in[2 * i]);
@@ -121,4 +122,14 @@ int digest_parse(const char *s, uint8_t raw[DIGEST_SHA256_LEN])
 bool digest_is_valid(const char *s)
 {
 	return digest_parse(s, NULL) == 0;
+}
+
+bool digest_sha256_is(const void *p, size_t n, const char *digest)
+{
+	uint8_t sha[DIGEST_SHA256_LEN];
+	char have[DIGEST_STR_LEN];
+
+	digest_sha256(p, n, sha);
+	digest_format(sha, have);
+	return strcmp(have, digest) == 0;
 }

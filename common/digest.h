@@ -27,6 +27,9 @@ int digest_ctx_final(struct digest_ctx *ctx, uint8_t out[DIGEST_SHA256_LEN]);
 /* One-shot sha256 of a buffer. */
 void digest_sha256(const void *p, size_t n, uint8_t out[DIGEST_SHA256_LEN]);
 
+/* Whether the @n bytes at @p hash to @digest ("sha256:<hex>"). */
+bool digest_sha256_is(const void *p, size_t n, const char *digest);
+
 /* Raw hash -> "sha256:<hex>". */
 void digest_format(const uint8_t raw[DIGEST_SHA256_LEN], char out[DIGEST_STR_LEN]);
 
@@ -44,7 +47,5 @@ int hex_digit(char c);
 
 /* Lowercase hex of @n bytes into @out (2n+1 bytes). */
 void hex_encode(const uint8_t *in, size_t n, char *out);
-/* Decode exactly @n bytes from 2n hex chars; -EINVAL on a bad char. */
-int hex_decode(const char *in, uint8_t *out, size_t n);
 
 #endif

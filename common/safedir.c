@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fdio.h"
 #include "common/safedir.h"
 
 #define SAFEDIR_PATH_MAX 4096
@@ -28,12 +29,6 @@ __attribute__((format(printf, 3, 4))) static int say(char *why, int r, const cha
 		va_end(ap);
 	}
 	return r;
-}
-
-bool safedir_is_ours(const struct stat *st)
-{
-	return S_ISDIR(st->st_mode) && st->st_uid == geteuid() &&
-	       !(st->st_mode & (S_IWGRP | S_IWOTH));
 }
 
 /* The directory itself: ours, writable by us only. */
@@ -77,20 +72,12 @@ static int check(int fd, const char *shown, bool leaf, char *why)
 static int open_one(int dirfd, const char *name, const char *shown, int flags, bool leaf,
 		    char *why)
 {
-	int oflags = (leaf ? O_RDONLY : O_PATH) | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 	struct stat st;
 	int fd, r;
 
-	fd = openat(dirfd, name, oflags);
-	if (fd < 0 && errno == ENOENT && (flags & SAFEDIR_CREATE)) {
-		if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST) {
-			r = -errno;
-			return say(why, r, "cannot create '%s': %s", shown, strerror(-r));
-		}
-		fd = openat(dirfd, name, oflags);
-	}
+	fd = dir_open_at(dirfd, name, leaf ? O_RDONLY : O_PATH, flags & SAFEDIR_CREATE);
 	if (fd < 0) {
-		r = -errno;
+		r = fd;
 		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
 			return say(why, -ELOOP, "'%s' is a symlink", shown);
 		if (r == -ENOTDIR)

@@ -45,7 +45,4 @@ int safedir_open(const char *path, int flags, char *why);
  */
 int safedir_openat(int dirfd, const char *name, const char *shown, int flags, char *why);
 
-/* Is @st a directory we own that group and others cannot write? */
-bool safedir_is_ours(const struct stat *st);
-
 #endif

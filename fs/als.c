@@ -28,7 +28,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/base64.h"
 #include "common/log.h"
+#include "common/xarray.h"
 #include "fs/als_impl.h"
 
 int fs_als_new(const struct fs_image_opts *o, bool push_index, struct fs_als **out)
@@ -85,46 +87,16 @@ void fs_als_free(struct fs_als *a)
 
 /* ---- resolving an image ----------------------------------------------- */
 
-static int b64val(char c)
+/* A reference as the additional layer store is asked for it: padded base64
+ * of printable bytes, into a NUL-terminated @out. */
+static int ref_decode(const char *s, char *out, size_t cap)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+	ssize_t n = cap ? b64_decode(s, strlen(s), out, cap - 1, B64_PADDED) : -EINVAL;
 
-/* Standard base64 with padding -> a NUL-terminated string of printable bytes. */
-static int b64_decode(const char *s, char *out, size_t cap)
-{
-	size_t len = strlen(s), n = 0;
-
-	if (len == 0 || len % 4 || len / 4 * 3 >= cap)
+	if (n <= 0)
 		return -EINVAL;
-	for (size_t i = 0; i < len; i += 4) {
-		int v[4];
-
-		for (int k = 0; k < 4; k++) {
-			v[k] = b64val(s[i + k]);
-			if (v[k] < 0 && !(s[i + k] == '=' && i + 4 == len && k >= 2))
-				return -EINVAL;
-		}
-		if (v[2] < 0 && v[3] >= 0)
-			return -EINVAL;
-		out[n++] = (char)(v[0] << 2 | v[1] >> 4);
-		if (v[2] >= 0)
-			out[n++] = (char)((v[1] & 15) << 4 | v[2] >> 2);
-		if (v[3] >= 0)
-			out[n++] = (char)((v[2] & 3) << 6 | v[3]);
-	}
 	out[n] = '\0';
-	for (size_t i = 0; i < n; i++)
+	for (ssize_t i = 0; i < n; i++)
 		if ((unsigned char)out[i] <= ' ' || (unsigned char)out[i] >= 127)
 			return -EINVAL;
 	return 0;
@@ -133,18 +105,11 @@ static int b64_decode(const char *s, char *out, size_t cap)
 /* Takes a slot for @p; its number or -errno. Called with a->lock held. */
 static int64_t slot_add(struct fs_als *a, bool is_image, void *p)
 {
-	if (a->n_slots >= a->cap_slots) {
-		size_t cap = a->cap_slots ? a->cap_slots * 2 : 64;
-		struct als_slot *s;
+	int r = xarray_grow_size((void **)&a->slots, &a->cap_slots, a->n_slots, sizeof(*a->slots), 64,
+				 MAX_SLOTS);
 
-		if (cap > MAX_SLOTS)
-			return -ENOSPC;
-		s = realloc(a->slots, cap * sizeof(*s));
-		if (!s)
-			return -ENOMEM;
-		a->slots = s;
-		a->cap_slots = cap;
-	}
+	if (r < 0)
+		return r == -EFBIG ? -ENOSPC : r;
 	a->slots[a->n_slots] = (struct als_slot){ .is_image = is_image, .p = p };
 	return (int64_t)a->n_slots++;
 }
@@ -197,7 +162,7 @@ static int image_open(struct fs_als *a, const char *name, struct als_image **out
 	struct als_image *im;
 	int r;
 
-	r = b64_decode(name, ref, sizeof(ref));
+	r = ref_decode(name, ref, sizeof(ref));
 	if (r < 0)
 		return -ENOENT;
 	im = calloc(1, sizeof(*im));
@@ -246,15 +211,9 @@ static int image_publish(struct fs_als *a, struct als_image *im)
 	int r = -ENOMEM;
 
 	pthread_mutex_lock(&a->lock);
-	if (a->n_images == a->cap_images) {
-		size_t cap = a->cap_images ? a->cap_images * 2 : 16;
-		struct als_image **v = realloc(a->images, cap * sizeof(*v));
-
-		if (!v)
-			goto out_unlock;
-		a->images = v;
-		a->cap_images = cap;
-	}
+	if (xarray_grow_size((void **)&a->images, &a->cap_images, a->n_images, sizeof(*a->images), 16,
+			     SIZE_MAX) < 0)
+		goto out_unlock;
 	first = a->n_slots;
 	s = slot_add(a, true, im);
 	if (s > 0)
@@ -316,7 +275,7 @@ out:
 
 static bool is_opaque_marker(const struct fs_als_node *n)
 {
-	return (n->entry && n->entry->type == IDX_T_OPAQUE) || strcmp(n->node->name, OPQ_NAME) == 0;
+	return (n->entry && n->entry->type == IDX_T_OPAQUE) || strcmp(n->node->name, IDX_WH_OPAQUE) == 0;
 }
 
 /* ---- inodes ----------------------------------------------------------- */
@@ -394,10 +353,10 @@ static int lookup_tree(struct als_layer *l, uint64_t dir, const char *name, stru
 
 	if (!t)
 		return -EIO;
-	if (strncmp(name, WH_PREFIX, strlen(WH_PREFIX)) == 0)
+	if (strncmp(name, IDX_WH_PREFIX, strlen(IDX_WH_PREFIX)) == 0)
 		return -ENOENT; /* overlayfs's form has no whiteout files */
 	r = idx_tree_lookup(t, dir, name, &ino);
-	if (r == -ENOENT && snprintf(wh, sizeof(wh), WH_PREFIX "%s", name) < (int)sizeof(wh)) {
+	if (r == -ENOENT && snprintf(wh, sizeof(wh), IDX_WH_PREFIX "%s", name) < (int)sizeof(wh)) {
 		r = idx_tree_lookup(t, dir, wh, &ino);
 		if (r == 0) {
 			fs_als_tree_node(l, t, idx_tree_node(t, ino), out);
@@ -530,8 +489,8 @@ int fs_als_child(struct fs_als *a, const struct fs_als_node *dir, uint32_t pos,
 		*name = node->name;
 		if (is_opaque_marker(out))
 			return 1; /* not shown */
-		if (fs_als_is_whiteout(out) && strncmp(*name, WH_PREFIX, strlen(WH_PREFIX)) == 0)
-			*name += strlen(WH_PREFIX);
+		if (fs_als_is_whiteout(out) && strncmp(*name, IDX_WH_PREFIX, strlen(IDX_WH_PREFIX)) == 0)
+			*name += strlen(IDX_WH_PREFIX);
 		return 0;
 	default:
 		return -ENOENT;

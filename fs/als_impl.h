@@ -23,8 +23,6 @@
 #define INFO_MAX 1024
 #define ALS_BLOB_CHUNK (2u << 20)
 #define ALS_STATS_MAX (64u << 10) /* one xattr value */
-#define OPQ_NAME ".wh..wh..opq"
-#define WH_PREFIX ".wh."
 
 struct als_layer {
 	struct als_image *img;
@@ -34,8 +32,8 @@ struct als_layer {
 	char info[INFO_MAX];
 	size_t info_len;
 	pthread_mutex_t lock;
-	struct idx_tree *tree;  /* atomic; built under lock */
-	struct idx_tree *below; /* atomic; built under lock: layers 0..pos-1 merged */
+	_Atomic(struct idx_tree *) tree;  /* built under lock */
+	_Atomic(struct idx_tree *) below; /* built under lock: layers 0..pos-1 merged */
 	int err;                /* protected by lock: a failed build is not retried */
 	/*
 	 * The last piece of the blob fetched (ALS_BLOB_CHUNK): the runtime

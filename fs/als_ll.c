@@ -9,8 +9,6 @@
  * the runtime sees a store that counts references; every other write is
  * EROFS. Layers stay while the daemon runs, so nothing is released.
  */
-#define FUSE_USE_VERSION 312
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +18,8 @@
 #include <fuse_lowlevel.h>
 
 #include "fs/als_ll.h"
+#include "fs/stats_xattr.h"
 
-#define ALS_STATS_XATTR "user.stratafs.stats"
 
 static struct fs_als_daemon *daemon_of(fuse_req_t req)
 {
@@ -351,7 +349,7 @@ static void als_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_
 	int r;
 
 	r = fs_als_get(d->als, ino, &n);
-	if (r == 0 && n.kind == FS_ALS_ROOT && strcmp(name, ALS_STATS_XATTR) == 0) {
+	if (r == 0 && n.kind == FS_ALS_ROOT && strcmp(name, FS_STATS_XATTR) == 0) {
 		r = stats_value(d, &stats, &len);
 		v = stats;
 	} else if (r == 0) {

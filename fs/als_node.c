@@ -6,7 +6,9 @@
  * fs/als.c explains the design.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,8 @@
 #include "common/dbuf.h"
 #include "common/log.h"
 #include "fs/als_impl.h"
+#include "fs/stats_json.h"
+#include "fs/view_int.h"
 
 static const char opaque_xattr[] = "trusted.overlay.opaque";
 
@@ -22,15 +26,15 @@ static const char opaque_xattr[] = "trusted.overlay.opaque";
 
 struct idx_tree *fs_als_layer_tree(struct als_layer *l, bool below)
 {
-	struct idx_tree **slot = below ? &l->below : &l->tree;
-	struct idx_tree *t = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	_Atomic(struct idx_tree *) *slot = below ? &l->below : &l->tree;
+	struct idx_tree *t = atomic_load_explicit(slot, memory_order_acquire);
 	const struct idx_layer *const *idx = l->img->idx;
 	int r;
 
 	if (t)
 		return t;
 	pthread_mutex_lock(&l->lock);
-	t = *slot;
+	t = atomic_load_explicit(slot, memory_order_relaxed);
 	if (!t && l->err == 0) {
 		if (below)
 			r = idx_tree_build(idx, l->pos, 0, &t);
@@ -42,7 +46,7 @@ struct idx_tree *fs_als_layer_tree(struct als_layer *l, bool below)
 			l->err = r;
 			t = NULL;
 		}
-		__atomic_store_n(slot, t, __ATOMIC_RELEASE);
+		atomic_store_explicit(slot, t, memory_order_release);
 	}
 	pthread_mutex_unlock(&l->lock);
 	return t;
@@ -106,24 +110,6 @@ static const struct idx_entry *below_entry(struct als_layer *l, const struct idx
 	return idx_tree_entry(b, bn);
 }
 
-static mode_t type_bits(uint8_t type)
-{
-	switch (type) {
-	case IDX_T_DIR:
-		return S_IFDIR;
-	case IDX_T_SYMLINK:
-		return S_IFLNK;
-	case IDX_T_CHR:
-		return S_IFCHR;
-	case IDX_T_BLK:
-		return S_IFBLK;
-	case IDX_T_FIFO:
-		return S_IFIFO;
-	default:
-		return S_IFREG;
-	}
-}
-
 static void stat_tree(const struct fs_als_node *n, struct stat *st)
 {
 	const struct idx_entry *e = n->entry;
@@ -138,17 +124,7 @@ static void stat_tree(const struct fs_als_node *n, struct stat *st)
 	}
 	if (!e && n->node->type == IDX_T_DIR)
 		e = below_entry(n->layer, n->node);
-	st->st_mode = type_bits(n->node->type) | (e ? (e->mode & 07777) : 0755);
-	st->st_nlink = n->node->nlink ? n->node->nlink : 1;
-	st->st_size = (off_t)n->node->size;
-	if (!e)
-		return;
-	st->st_uid = e->uid;
-	st->st_gid = e->gid;
-	st->st_mtim.tv_sec = e->mtime_sec;
-	st->st_mtim.tv_nsec = e->mtime_nsec;
-	if (n->node->type == IDX_T_CHR || n->node->type == IDX_T_BLK)
-		st->st_rdev = makedev(e->dev_major, e->dev_minor);
+	fs_tree_stat(n->node, e, st);
 }
 
 void fs_als_stat(struct fs_als *a, const struct fs_als_node *n, struct stat *st)
@@ -291,7 +267,7 @@ static bool is_opaque_dir(const struct fs_als_node *n)
 	if (n->kind != FS_ALS_TREE || n->node->type != IDX_T_DIR)
 		return false;
 	t = fs_als_layer_tree(n->layer, false);
-	return t && idx_tree_lookup(t, n->node->ino, OPQ_NAME, &ino) == 0;
+	return t && idx_tree_lookup(t, n->node->ino, IDX_WH_OPAQUE, &ino) == 0;
 }
 
 int fs_als_xattr(struct fs_als *a, const struct fs_als_node *n, uint32_t i, const char **name,
@@ -314,39 +290,20 @@ int fs_als_xattr(struct fs_als *a, const struct fs_als_node *n, uint32_t i, cons
 	return -ENOENT;
 }
 
-/* One image as `strata stats` shows a mount: {"mount":{...}, <the store's stats members>}. */
-static int image_stats(struct dbuf *b, struct als_image *im, bool comma)
-{
-	struct fs_image *fi = im->fimg;
-	char *st = fs_store_stats_json(fi->store);
-	int r;
-
-	if (!st || st[0] != '{')
-		r = -ENOMEM;
-	else
-		r = dbuf_printf(b, "%s{\"mount\":{\"ref\":\"%s\",\"manifest\":\"%s\",\"view\":\"store\"}%s%s",
-				 comma ? "," : "", fi->ref_str, fi->manifest->digest,
-			      st[1] == '}' ? "" : ",", st + 1);
-	free(st);
-	return r;
-}
-
+/* {"store":{"images":[<each image as `strata stats` shows a mount>]}} */
 char *fs_als_stats_json(struct fs_als *a, size_t *len)
 {
-	struct dbuf b;
-	int r;
+	json_t *images = json_array();
+	int r = images ? 0 : -ENOMEM;
 
-	dbuf_init(&b, ALS_STATS_MAX);
-	r = dbuf_add_str(&b, "{\"store\":{\"images\":[");
 	pthread_mutex_lock(&a->lock);
 	for (size_t i = 0; i < a->n_images && r == 0; i++)
-		r = image_stats(&b, a->images[i], i > 0);
+		r = json_array_append_new(images, fs_image_stats_json(a->images[i]->fimg, "store"));
 	pthread_mutex_unlock(&a->lock);
-	if (r == 0)
-		r = dbuf_add_str(&b, "]}}");
 	if (r < 0) {
-		dbuf_release(&b);
+		json_decref(images);
 		return NULL;
 	}
-	return dbuf_take(&b, len);
+	return fs_stats_json_dump(json_pack("{s:{s:o}}", "store", "images", images), ALS_STATS_MAX,
+				  len);
 }

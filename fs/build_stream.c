@@ -127,8 +127,7 @@ int fs_index_registry_has(struct reg_client *c, const char *mdigest,
 	return 0;
 }
 
-/* Serialize @idx and upload it; fill @b. */
-static int upload_one(struct reg_pusher *p, const struct idx_layer *idx, struct reg_index_blob *b)
+int fs_index_upload(struct reg_pusher *p, const struct idx_layer *idx, struct reg_index_blob *b)
 {
 	struct reg_blob_src src = { .fd = -1 };
 	uint8_t sha[DIGEST_SHA256_LEN];
@@ -139,8 +138,10 @@ static int upload_one(struct reg_pusher *p, const struct idx_layer *idx, struct 
 
 	idx_layer_info(idx, &info);
 	r = idx_save(idx, &buf, &len);
-	if (r < 0)
+	if (r < 0) {
+		log_err("cannot serialize the index of layer '%s': %s", info.blob_digest, strerror(-r));
 		return r;
+	}
 	digest_sha256(buf, len, sha);
 	digest_format(sha, b->digest);
 	b->size = len;
@@ -168,7 +169,7 @@ int fs_index_push(struct reg_pusher *p, const struct reg_manifest *subject,
 	if (!blobs)
 		return -ENOMEM;
 	for (size_t i = 0; i < n && r == 0; i++)
-		r = upload_one(p, idx[i], &blobs[i]);
+		r = fs_index_upload(p, idx[i], &blobs[i]);
 	if (r < 0)
 		goto out_free_blobs;
 	sd.media_type = subject->media_type;

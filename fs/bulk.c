@@ -27,6 +27,7 @@
 
 #include "common/log.h"
 #include "fs/store_int.h"
+#include "index/foreign.h"
 #include "index/zpass.h"
 
 #define FS_BULK_PCT 60
@@ -37,7 +38,8 @@ const char *fs_layer_mode(const struct fs_layer *l)
 		return "bulk";
 	if (l->zs.mode)
 		return l->zs.mode == 2 ? "stream" : "lazy";
-	return idx_zpass_wanted(l->idx) ? "stream" : "lazy"; /* not read yet */
+	/* not read yet */
+	return l->foreign == IDX_FOREIGN_NONE && idx_zpass_wanted(l->idx) ? "stream" : "lazy";
 }
 
 /* Has @l a span nobody has fetched yet? */

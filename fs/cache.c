@@ -70,6 +70,31 @@ int fs_cache_default_dir(char *buf, size_t len)
 	return 0;
 }
 
+int fs_cache_token_dir(const char *cache_dir, char *buf, size_t len)
+{
+	size_t n;
+	int r;
+
+	if (!cache_dir)
+		r = fs_cache_default_dir(buf, len);
+	else
+		r = strlen(cache_dir) < len ? 0 : -ENAMETOOLONG;
+	if (r == 0 && cache_dir)
+		memcpy(buf, cache_dir, strlen(cache_dir) + 1);
+	if (r == 0) {
+		n = strlen(buf);
+		while (n > 1 && buf[n - 1] == '/')
+			buf[--n] = '\0';
+		if (n + sizeof("/tokens") <= len)
+			memcpy(buf + n, "/tokens", sizeof("/tokens"));
+		else
+			r = -ENAMETOOLONG;
+	}
+	if (r == -ENAMETOOLONG)
+		log_err("cache dir '%s' is too long", cache_dir ? cache_dir : "(the default)");
+	return r;
+}
+
 int fs_cache_blob_hex(const char *blob_digest, const char **hex)
 {
 	if (!blob_digest || !digest_is_valid(blob_digest))
@@ -98,8 +123,9 @@ static int index_name(const struct fs_cache *c, enum fs_cache_index_kind k, cons
 
 	if (r < 0)
 		return r;
-	*dirfd = c->fd[k == FS_CACHE_INDEX_BUILT ? FS_CACHE_SUB_BUILT : FS_CACHE_SUB_IBLOB];
-	return fs_cache_path_fmt(buf, "%s.idx", hex);
+	*dirfd = c->fd[k == FS_CACHE_INDEX_BUILT ? FS_CACHE_SUB_BUILT
+		       : k == FS_CACHE_INDEX_TOC ? FS_CACHE_SUB_TOC : FS_CACHE_SUB_IBLOB];
+	return fs_cache_path_fmt(buf, k == FS_CACHE_INDEX_TOC ? "%s.toc" : "%s.idx", hex);
 }
 
 static const char *const sub_names[FS_CACHE_SUB_N] = {
@@ -107,6 +133,7 @@ static const char *const sub_names[FS_CACHE_SUB_N] = {
 	[FS_CACHE_SUB_IBLOB] = FS_CACHE_IBLOB_DIR,
 	[FS_CACHE_SUB_SPANS] = "spans",
 	[FS_CACHE_SUB_TMP] = "tmp",
+	[FS_CACHE_SUB_TOC] = FS_CACHE_TOC_DIR,
 	[FS_CACHE_SUB_LEGACY] = FS_CACHE_LEGACY_INDEX_DIR,
 };
 
@@ -217,15 +244,7 @@ void fs_cache_note_write_error(struct fs_cache *c, const char *what, int r)
 
 int fs_cache_subdir_open(int dirfd, const char *name, bool create)
 {
-	int fd;
-
-	fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && create) {
-		if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	}
-	return fd < 0 ? -errno : fd;
+	return dir_open_at(dirfd, name, O_PATH, create);
 }
 
 int fs_cache_unlinkat(int dirfd, const char *rel)
@@ -288,6 +307,9 @@ static int tx_rename(struct fs_cache *c, const char *tmp, int dirfd, const char 
 	return r;
 }
 
+/* Prune to the low watermark unless another thread of this handle is at it. */
+static void fs_cache_evict(struct fs_cache *c);
+
 int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char *name,
 		      const void *hdr, size_t hdr_len, const void *body, size_t len)
 {
@@ -319,7 +341,7 @@ int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char
  * handle rescans after writing 5 % of the bound, so N writers overshoot by
  * at most N x 5 %.
  */
-void fs_cache_evict(struct fs_cache *c)
+static void fs_cache_evict(struct fs_cache *c)
 {
 	struct fs_cache_usage u;
 
@@ -368,17 +390,6 @@ static int read_index(int dirfd, const char *name, void **buf, size_t *len)
 	return fd;
 }
 
-/* Whether @buf hashes to @digest. */
-static bool digest_matches(const void *buf, size_t len, const char *digest)
-{
-	uint8_t sha[DIGEST_SHA256_LEN];
-	char have[DIGEST_STR_LEN];
-
-	digest_sha256(buf, len, sha);
-	digest_format(sha, have);
-	return strcmp(have, digest) == 0;
-}
-
 int fs_cache_index_get(struct fs_cache *c, enum fs_cache_index_kind k, const char *digest,
 		       void **buf, size_t *len)
 {
@@ -393,7 +404,7 @@ int fs_cache_index_get(struct fs_cache *c, enum fs_cache_index_kind k, const cha
 			 c->dir);
 	if (fd < 0)
 		return fd;
-	if (k == FS_CACHE_INDEX_BLOB && !digest_matches(*buf, *len, digest)) {
+	if (k != FS_CACHE_INDEX_BUILT && !digest_sha256_is(*buf, *len, digest)) {
 		log_warn("cached index blob '%s' is damaged: removed", digest);
 		unlinkat(dirfd, name, 0);
 		free(*buf);

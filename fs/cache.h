@@ -10,6 +10,8 @@
  *                                           layer's verified bytes (idx_save bytes)
  *   v1/iblob/<index hex>.idx                an index blob from a registry, by its
  *                                           own digest (checked on every read)
+ *   v1/toc/<toc hex>.toc                    a foreign TOC, by the digest that pins
+ *                                           it (checked on every read)
  *   v1/spans/<blob hex>/<u_start>-<u_len>   span file: 64-byte header + bytes
  *   v1/tmp/                                 transactions in progress
  * A span file header is: "SFSPAN01", u_start (LE u64), u_len (LE u64), the
@@ -65,6 +67,16 @@ struct fs_cache;
 int fs_cache_default_dir(char *buf, size_t len);
 
 /*
+ * Where ECR tokens are kept: <cache dir>/tokens, the same rule for the
+ * daemon (-o cache=DIR) and strata (--cache DIR), so one token serves
+ * both. @cache_dir NULL is the default dir above; trailing '/' are
+ * dropped. -ENAMETOOLONG (logged) when the result does not fit @len: both
+ * programs refuse such a cache dir rather than keep tokens somewhere else;
+ * -ENOENT when there is no default dir: tokens are then not cached.
+ */
+int fs_cache_token_dir(const char *cache_dir, char *buf, size_t len);
+
+/*
  * Open (creating it 0700 if needed) the cache in @dir (NULL: the default),
  * bounded by @max_bytes (0: FS_CACHE_DEFAULT_MAX). Scans the directory once
  * to learn its size and removes tmp files left by dead processes. -EPERM
@@ -91,12 +103,18 @@ const char *fs_cache_dir(const struct fs_cache *c);
 enum fs_cache_index_kind {
 	FS_CACHE_INDEX_BUILT, /* @digest: the layer blob's */
 	FS_CACHE_INDEX_BLOB,  /* @digest: the index blob's own */
+	/*
+	 * A foreign TOC (zstd:chunked, eStargz, SOCI zTOC: index/foreign.h)
+	 * by the digest its pin names, checked on every read like a BLOB: the
+	 * bytes that hash to that digest (v1/toc/<hex>.toc).
+	 */
+	FS_CACHE_INDEX_TOC,
 };
 
 /*
  * Read an index file (caller frees *buf). -ENOENT if absent, -EPERM if it
  * is not a regular file of ours, -EFBIG over FS_CACHE_MAX_INDEX; for FS_CACHE_INDEX_BLOB, -EBADMSG (and the file is
- * removed) when the bytes do not hash to @digest. The bytes are NOT
+ * removed) when the bytes do not hash to @digest (FS_CACHE_INDEX_TOC too). The bytes are NOT
  * otherwise validated here: the caller loads them with idx_load(), checks
  * the blob digest, and calls fs_cache_index_remove() when they are bad.
  */
@@ -132,7 +150,9 @@ int fs_cache_span_put_sha(struct fs_cache *c, const char *blob_digest, uint64_t 
  * file is keyed by layer and range only, so it may have been written under
  * another index of the same layer: only the reader's index decides. Use it
  * the first time a process reads a span file; later reads use
- * fs_cache_span_pread().
+ * fs_cache_span_pread(). @want NULL, for spans whose index names only
+ * their compressed bytes (SOCI) and whose key names that index (see
+ * fs/cache_span.c): the payload must match the header's own hash.
  */
 int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 				void *buf, size_t len, const uint8_t want[DIGEST_SHA256_LEN]);

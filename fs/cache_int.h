@@ -13,6 +13,7 @@
 #define FS_CACHE_MAX_FILES (4u << 20) /* ceiling of one directory scan */
 #define FS_CACHE_BUILT_DIR "built"     /* FS_CACHE_INDEX_BUILT files */
 #define FS_CACHE_IBLOB_DIR "iblob"     /* FS_CACHE_INDEX_BLOB files */
+#define FS_CACHE_TOC_DIR "toc"         /* FS_CACHE_INDEX_TOC files */
 #define FS_CACHE_LEGACY_INDEX_DIR "index" /* no longer read: counted and pruned */
 
 /* "sha256:<hex>" -> "<hex>" (borrowed); -EINVAL for anything else. */
@@ -25,6 +26,7 @@ enum fs_cache_sub {
 	FS_CACHE_SUB_IBLOB,
 	FS_CACHE_SUB_SPANS,
 	FS_CACHE_SUB_TMP,
+	FS_CACHE_SUB_TOC,
 	FS_CACHE_SUB_LEGACY, /* -1 when there is none */
 	FS_CACHE_SUB_N,
 };
@@ -49,7 +51,5 @@ int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char
 void fs_cache_note_write_error(struct fs_cache *c, const char *what, int r);
 /* Replace the size estimate after a full scan. */
 void fs_cache_set_used(struct fs_cache *c, uint64_t used);
-/* Prune to the low watermark unless another thread of this handle is at it. */
-void fs_cache_evict(struct fs_cache *c);
 
 #endif

@@ -24,6 +24,7 @@
 
 #include "common/digest.h"
 #include "common/log.h"
+#include "common/xarray.h"
 #include "fs/cache_int.h"
 
 #define TMP_STALE_SEC 600
@@ -60,17 +61,11 @@ static int scan_add(struct scan *s, enum fs_cache_sub top, const char *rel, cons
 {
 	struct cfile *f;
 
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
+	int r = xarray_grow_size((void **)&s->files, &s->cap, s->n, sizeof(*s->files), 256,
+				 FS_CACHE_MAX_FILES);
 
-		if (cap > FS_CACHE_MAX_FILES)
-			return -EFBIG;
-		f = realloc(s->files, cap * sizeof(*f));
-		if (!f)
-			return -ENOMEM;
-		s->files = f;
-		s->cap = cap;
-	}
+	if (r < 0)
+		return r;
 	f = &s->files[s->n];
 	f->rel = strdup(rel);
 	if (!f->rel)
@@ -137,7 +132,7 @@ static int scan_dir(struct fs_cache *c, struct scan *s, enum fs_cache_sub top, c
 static int scan_all(struct fs_cache *c, struct scan *s, bool collect)
 {
 	static const enum fs_cache_sub index_dirs[] = { FS_CACHE_SUB_BUILT, FS_CACHE_SUB_IBLOB,
-							FS_CACHE_SUB_LEGACY };
+							FS_CACHE_SUB_TOC, FS_CACHE_SUB_LEGACY };
 	struct dirent *de;
 	struct stat st;
 	DIR *d;

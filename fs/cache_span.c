@@ -6,7 +6,15 @@
  * indexes of one layer (a genuine one and a forged one, say) share names:
  * every read checks the header hash against the reader's own index, and
  * the first read in a process also hashes the payload
- * (fs_cache_span_verify(), fs_cache_span_read_verified()).
+ * (fs_cache_span_verify(), fs_cache_span_read_verified()). A SOCI layer's
+ * index names the compressed bytes of its spans, not the decoded ones
+ * (idx_span.sha_compressed): its spans live under a key derived from the
+ * layer AND its zTOC's digest (fs/foreign_soci.c), which fixes how every
+ * span decodes, so the files under that key were written by processes of
+ * ours that checked the compressed bytes against the same zTOC; the
+ * reader passes want = NULL and the payload is checked against the
+ * header's own hash (damage), the cache dir being ours alone
+ * (common/safedir.c) as for indexes built here.
  *
  * All paths are relative to the held fd of v1/spans (see fs/cache.c):
  * writes and unlinks open the layer's dir with O_NOFOLLOW; reads open the
@@ -143,12 +151,23 @@ static int span_open(struct fs_cache *c, const char *blob, uint64_t u_start, siz
 	return fd;
 }
 
-/* Is the header of a span file the one of [@u_start, +@len) with payload hash @want? */
+/*
+ * Is the header of a span file the one of [@u_start, +@len) with payload
+ * hash @want? @want NULL: any hash (the caller's index does not name the
+ * decoded bytes; the payload is then checked against the header's own).
+ */
 static bool hdr_ok(const uint8_t *hdr, uint64_t u_start, size_t len,
 		   const uint8_t want[DIGEST_SHA256_LEN])
 {
 	return memcmp(hdr, SPAN_MAGIC, 8) == 0 && le64_get(hdr + 8) == u_start &&
-	       le64_get(hdr + 16) == len && memcmp(hdr + 24, want, DIGEST_SHA256_LEN) == 0;
+	       le64_get(hdr + 16) == len &&
+	       (!want || memcmp(hdr + 24, want, DIGEST_SHA256_LEN) == 0);
+}
+
+/* What the payload must hash to: @want, or the header's own hash. */
+static const uint8_t *payload_want(const uint8_t *hdr, const uint8_t want[DIGEST_SHA256_LEN])
+{
+	return want ? want : hdr + 24;
 }
 
 int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
@@ -171,7 +190,7 @@ int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uin
 		r = -EBADMSG;
 	if (r == 0) {
 		digest_sha256(buf, len, sum);
-		if (memcmp(sum, want, sizeof(sum)) != 0)
+		if (memcmp(sum, payload_want(hdr, want), sizeof(sum)) != 0)
 			r = -EBADMSG;
 	}
 	return r;
@@ -208,7 +227,7 @@ int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u
 	}
 	if (r == 0)
 		r = digest_ctx_final(dc, sum);
-	if (r == 0 && memcmp(sum, want, sizeof(sum)) != 0)
+	if (r == 0 && memcmp(sum, payload_want(hdr, want), sizeof(sum)) != 0)
 		r = -EBADMSG;
 	close(fd);
 	free(buf);

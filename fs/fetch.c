@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "fs/store_int.h"
 
@@ -81,7 +82,8 @@ static void unclaim(struct fs_layer *l, uint32_t first, uint32_t count)
 	}
 }
 
-int fs_job_push(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t count)
+/* Queue a run claimed by a reader and wake a worker; locked. */
+static int fs_job_push(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t count)
 {
 	struct fs_job *j = calloc(1, sizeof(*j));
 
@@ -191,8 +193,11 @@ static void run_span(struct fs_store *s, struct run *rn, uint32_t id)
 	if (id == rn->j->first + rn->j->count - 1)
 		run_cbuf_free(s, rn);
 	if (r == 0)
-		cached = fs_cache_span_put_sha(s->cache, l->digest, sp.u_start, h->data, sp.u_len,
-					       sp.sha256) == 0; /* idx_span_decode() verified it */
+		/* idx_span_decode() verified it against sp.sha256, unless that names its compressed bytes */
+		cached = (sp.sha_compressed ?
+			  fs_cache_span_put(s->cache, l->span_key, sp.u_start, h->data, sp.u_len) :
+			  fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, h->data, sp.u_len,
+						sp.sha256)) == 0;
 	fs_span_end(s, l, id, r, h, cached, rn->j->background, u);
 }
 
@@ -248,6 +253,16 @@ void fs_job_run(struct fs_store *s, struct fs_job *j)
 /* ---- the reader side -------------------------------------------------- */
 
 /*
+ * What a span file must hash to: the span's digest, or for a span whose
+ * index names only its compressed bytes (SOCI) the file's own header hash,
+ * its cache key naming the zTOC that fixes the decoding (fs/cache_span.c).
+ */
+static const uint8_t *span_want(const struct idx_span *sp)
+{
+	return sp->sha_compressed ? NULL : sp->sha256;
+}
+
+/*
  * Check an UNKNOWN span's file (claimed BUSY by us) against its hash,
  * through a small buffer: any number of readers may check files at once
  * without a decoded span each. Returns with s->lock held.
@@ -255,14 +270,14 @@ void fs_job_run(struct fs_store *s, struct fs_job *j)
 static void check_file(struct fs_store *s, struct fs_layer *l, uint32_t id,
 		       const struct idx_span *sp)
 {
-	int r = fs_cache_span_verify(s->cache, l->digest, sp->u_start, sp->u_len, sp->sha256);
+	int r = fs_cache_span_verify(s->cache, l->span_key, sp->u_start, sp->u_len, span_want(sp));
 
 	if (r == -EBADMSG) {
 		log_warn("discarding cached span %u of layer '%s': damaged, or not the bytes "
 			 "its index names", id, l->digest);
-		fs_cache_span_remove(s->cache, l->digest, sp->u_start, sp->u_len);
+		fs_cache_span_remove(s->cache, l->span_key, sp->u_start, sp->u_len);
 	} else if (r == 0) {
-		fs_cache_span_touch(s->cache, l->digest, sp->u_start, sp->u_len);
+		fs_cache_span_touch(s->cache, l->span_key, sp->u_start, sp->u_len);
 	}
 	pthread_mutex_lock(&s->lock);
 	l->spans[id].gen++;
@@ -321,10 +336,10 @@ static ssize_t read_present(struct fs_store *s, struct rd *d, struct fs_span_st 
 	if (touch)
 		st->touched = now;
 	pthread_mutex_unlock(&s->lock);
-	n = fs_cache_span_pread(s->cache, d->l->digest, d->sp.u_start, d->sp.u_len, d->dst, d->k,
-				d->soff, d->sp.sha256);
+	n = fs_cache_span_pread(s->cache, d->l->span_key, d->sp.u_start, d->sp.u_len, d->dst, d->k,
+				d->soff, span_want(&d->sp));
 	if (touch && n >= 0)
-		fs_cache_span_touch(s->cache, d->l->digest, d->sp.u_start, d->sp.u_len);
+		fs_cache_span_touch(s->cache, d->l->span_key, d->sp.u_start, d->sp.u_len);
 	pthread_mutex_lock(&s->lock);
 	return n;
 }
@@ -427,17 +442,6 @@ static bool seq_note(struct fs_store *s, struct fs_layer *l, uint32_t entry, uin
 	return seq;
 }
 
-static void deadline_in(struct timespec *ts, unsigned ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* Tar bytes [@u, @u + @k) into @buf, span by span; s->lock held. */
 static int read_tar(struct fs_store *s, struct rd *d, uint64_t u, size_t k, unsigned char *buf)
 {
@@ -479,7 +483,7 @@ ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, voi
 	stored = idx_entry_stored(e);
 	if (stored && idx_span_find(d.l->idx, e->data_off + stored - 1, &last_file) < 0)
 		return -EIO;
-	deadline_in(&d.deadline, s->o.io_timeout_ms);
+	deadline_timespec(deadline_in_ms(s->o.io_timeout_ms), &d.deadline);
 	pthread_mutex_lock(&s->lock);
 	if (d.l->bad) {
 		pthread_mutex_unlock(&s->lock);
@@ -521,7 +525,7 @@ ssize_t fs_store_read_tar(struct fs_store *s, struct fs_layer *l, void *buf, siz
 	n = (size_t)XMIN_U64(n, l->info.tar_size - u);
 	if (idx_span_find(l->idx, u + n - 1, &d.last) < 0)
 		return -EIO;
-	deadline_in(&d.deadline, s->o.io_timeout_ms);
+	deadline_timespec(deadline_in_ms(s->o.io_timeout_ms), &d.deadline);
 	pthread_mutex_lock(&s->lock);
 	r = read_tar(s, &d, u, n, buf);
 	pthread_mutex_unlock(&s->lock);

@@ -69,6 +69,8 @@ struct fs_layer_origin {
 	const char *manifest_digest; /* the manifest whose referrers hold unpinned indexes */
 	const char *pinned_artifact; /* index artifact a pinning index vouches for; NULL/"": none */
 	bool trust_unpinned;         /* the user's policy allows unpinned indexes here */
+	/* SOCI v2: the SOCI index manifest the image manifest names; NULL/"": none */
+	const char *soci_index;
 	/*
 	 * The layer's diff_id (from the config), asked for only when the
 	 * layer must be streamed, as it may cost a request: 0 and *out (NULL:
@@ -77,7 +79,23 @@ struct fs_layer_origin {
 	int (*diff_id)(void *ctx, size_t layer, const char **out);
 	void *diff_id_ctx;
 	size_t layer;                /* the layer's position, for diff_id() */
+	/*
+	 * The image index entry the manifest was chosen from (its annotations
+	 * may pin a foreign TOC: SOCI v2), or NULL.
+	 */
+	const struct reg_descriptor *index_entry;
 };
+
+/*
+ * The name of the first foreign TOC format (fs/foreign.h) that finds a TOC
+ * pinned for @d under @o, its digest in @digest; NULL when none does. No
+ * I/O: strata inspect shows with it what a mount would use.
+ */
+const char *fs_foreign_pinned_name(const struct reg_descriptor *d, const struct fs_layer_origin *o,
+				   char digest[DIGEST_STR_LEN]);
+/* The entry of image index @top (may be NULL) that names manifest @digest, or NULL. */
+const struct reg_descriptor *fs_foreign_index_entry(const struct reg_manifest *top,
+						    const char *digest);
 
 /*
  * Open the layer @desc: find an index that something trusted vouches for
@@ -156,7 +174,15 @@ int fs_index_registry_has(struct reg_client *c, const char *mdigest,
 			  const struct reg_descriptor *const *layers, size_t n, bool *has);
 
 /*
- * Upload the serialized @idx[0..n) and push one stratafs index artifact
+ * Serialize @idx (idx_save) and upload it as a blob: the one way an index
+ * reaches a registry (a mount's push_index, strata index --push, strata
+ * push / commit). @b gets the blob's digest and size and the layer it
+ * indexes. Failures are logged here; -errno.
+ */
+int fs_index_upload(struct reg_pusher *p, const struct idx_layer *idx, struct reg_index_blob *b);
+
+/*
+ * Upload the serialized @idx[0..n) (fs_index_upload) and push one stratafs index artifact
  * whose subject is @subject (its media type, digest and raw size); with
  * @replace, the referrers fallback tag then lists no other stratafs index
  * artifact. @digest (may be NULL) receives the artifact's digest and

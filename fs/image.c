@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "fs/foreign.h"
 #include "fs/image.h"
 
 #define MAX_OPEN_THREADS 16
@@ -71,10 +72,12 @@ static void *opener_main(void *arg)
 		struct fs_layer_origin origin = {
 			.manifest_digest = op->img->manifest->digest,
 			.pinned_artifact = op->img->manifest->pinned_artifact,
+			.soci_index = op->img->manifest->soci_index,
 			.trust_unpinned = trusts_unpinned(op->img),
 			.diff_id = op->diff_id,
 			.diff_id_ctx = op->diff_id_ctx,
 			.layer = i,
+			.index_entry = fs_foreign_index_entry(op->img->top, op->img->manifest->digest),
 		};
 
 		r = fs_store_open_layer(op->img->store, &origin, op->descs[i], &op->nos[i],

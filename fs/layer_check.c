@@ -9,6 +9,9 @@
  * Index builds check the same digest as they stream (fs/build_stream.c);
  * a squash rebuilds its indexes from verified blobs (tools/image_base.c).
  *
+ * A layer read through a foreign TOC is checked another way: its blob
+ * streamed once and its TOC held against its tar (fs/layer_check_foreign.c).
+ *
  * On a mismatch the index and every cached span of the layer are dropped,
  * the layer turns bad (every read returns EIO: serving on would serve
  * bytes the image does not hold), one error is logged and the failure is
@@ -16,6 +19,7 @@
  * the layer stays unchecked.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,19 +93,35 @@ static int forget_span(void *ctx, uint64_t u_start, uint64_t len)
 {
 	struct forget *f = ctx;
 
-	fs_cache_span_remove(f->s->cache, f->l->digest, u_start, (size_t)len);
+	fs_cache_span_remove(f->s->cache, f->l->span_key, u_start, (size_t)len);
 	return 0;
+}
+
+/* A stratafs index: 0 when its tar hashes to the diff_id, 1 (and @why) when not. */
+static int check_tar(struct fs_store *s, struct fs_layer *l, char *why, size_t why_len)
+{
+	char have[DIGEST_STR_LEN];
+	int r = hash_tar(s, l, have);
+
+	if (r < 0)
+		return r;
+	if (strcmp(have, l->diff_id) == 0)
+		return 0;
+	snprintf(why, why_len, "its %s index makes a tar whose sha256 is %s, not its diff_id %s",
+		 l->trust, have, l->diff_id);
+	return 1;
 }
 
 void fs_layer_check(struct fs_store *s, struct fs_layer *l)
 {
-	char have[DIGEST_STR_LEN];
+	char why[300] = "";
 	int r;
 
 	pthread_mutex_lock(&s->lock);
 	l->check = FS_CHECK_RUNNING;
 	pthread_mutex_unlock(&s->lock);
-	r = hash_tar(s, l, have);
+	r = l->foreign ? fs_layer_check_foreign(s, l, why, sizeof(why))
+		       : check_tar(s, l, why, sizeof(why));
 	if (r < 0) {
 		log_warn("layer '%s': whole-layer check not done: %s", l->digest, strerror(-r));
 		pthread_mutex_lock(&s->lock);
@@ -109,25 +129,22 @@ void fs_layer_check(struct fs_store *s, struct fs_layer *l)
 		pthread_mutex_unlock(&s->lock);
 		return;
 	}
-	if (strcmp(have, l->diff_id) == 0) {
-		log_info("layer '%s': whole-layer check passed (%s)", l->digest, have);
+	if (r == 0) {
+		log_info("layer '%s': whole-layer check passed (%s index)", l->digest,
+			 l->format ? l->format : "stratafs");
 		pthread_mutex_lock(&s->lock);
 		l->check = FS_CHECK_PASSED;
 		pthread_mutex_unlock(&s->lock);
 		return;
 	}
-	log_err("layer '%s': its %s index makes a tar whose sha256 is %s, not its diff_id %s: "
-		"index and cached spans dropped, reads fail with EIO", l->digest, l->trust, have,
-		l->diff_id);
+	log_err("layer '%s': %s: index and cached spans dropped, reads fail with EIO", l->digest,
+		why);
 	pthread_mutex_lock(&s->lock);
 	l->check = FS_CHECK_FAILED;
 	l->bad = true;
 	l->errors++;
 	s->check_failures++;
 	pthread_mutex_unlock(&s->lock);
-	if (l->index_digest[0])
-		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BLOB, l->index_digest);
-	else
-		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BUILT, l->digest);
-	fs_cache_span_foreach(s->cache, l->digest, forget_span, &(struct forget){ s, l });
+	fs_layer_uncache_index(s, l);
+	fs_cache_span_foreach(s->cache, l->span_key, forget_span, &(struct forget){ s, l });
 }

@@ -10,11 +10,15 @@
  *   4. pinned by the pinning index the reference named
  *      (origin->pinned_artifact): that artifact manifest, fetched by
  *      digest, names the index blob
- *   5. unpinned, only when the mount's policy trusts them for this
+ *   (when 1 to 4 found one and the manifest also pins a foreign TOC, the
+ *   cheaper to read through is kept: fs/foreign.h)
+ *   5. a foreign TOC the manifest pins (zstd:chunked, eStargz, SOCI v2)
+ *   6. unpinned, only when the mount's policy trusts them for this
  *      reference: referrers of the manifest with artifactType
  *      REG_MT_STRATAFS_INDEX_ARTIFACT (or the "sha256-<hex>" fallback tag,
- *      inside reg_referrers), newest first
- *   6. built here, streaming the layer once (blob digest and diff_id
+ *      inside reg_referrers), newest first; then an unpinned foreign TOC
+ *      (legacy stargz, SOCI v1)
+ *   7. built here, streaming the layer once (blob digest and diff_id
  *      checked), and cached by layer digest
  * Whatever the source, idx_load_for()/idx_build() validate the index, and
  * a loaded one must name the descriptor's blob digest and size (checked on
@@ -30,6 +34,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "fs/foreign.h"
 #include "fs/store_int.h"
 
 void fs_layer_free(struct fs_layer *l)
@@ -193,16 +198,28 @@ static int build(struct fs_store *s, struct fs_layer *l, const struct reg_descri
 	return 0;
 }
 
+void fs_layer_uncache_index(struct fs_store *s, const struct fs_layer *l)
+{
+	if (l->foreign) {
+		if (l->index_digest[0])
+			fs_cache_index_remove(s->cache, FS_CACHE_INDEX_TOC, l->index_digest);
+	} else if (l->index_digest[0]) {
+		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BLOB, l->index_digest);
+	} else {
+		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BUILT, l->digest);
+	}
+}
+
 /* Drop @l's index and the local copy it came from. */
 static void drop_index(struct fs_store *s, struct fs_layer *l)
 {
-	if (l->index_digest[0])
-		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BLOB, l->index_digest);
-	else
-		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BUILT, l->digest);
+	fs_layer_uncache_index(s, l);
 	idx_layer_free(l->idx);
 	l->idx = NULL;
 	l->index_digest[0] = '\0';
+	l->foreign = 0;
+	l->format = NULL;
+	l->choice[0] = '\0';
 }
 
 /*
@@ -210,7 +227,9 @@ static void drop_index(struct fs_store *s, struct fs_layer *l)
  * diff_id. It costs the config request, so it is asked for only when
  * prefetch=all will read the layer in full; else the index's own diff_id
  * stands in. An index that names another diff_id than the config's is
- * not this layer's: it is dropped and the layer built from its bytes.
+ * not this layer's: it is dropped and the layer built from its bytes. A
+ * foreign TOC names no diff_id (its layer carries the config's, or zeros):
+ * the whole-layer check holds it against the tar instead.
  */
 static int expect_diff_id(struct fs_store *s, struct fs_layer *l,
 			  const struct fs_layer_origin *o, const struct reg_descriptor *desc)
@@ -223,7 +242,8 @@ static int expect_diff_id(struct fs_store *s, struct fs_layer *l,
 		if (r < 0)
 			return r;
 	}
-	if (want && strcmp(want, l->info.diff_id) != 0 && strcmp(l->trust, "built") != 0) {
+	if (want && !l->foreign && strcmp(want, l->info.diff_id) != 0 &&
+	    strcmp(l->trust, "built") != 0) {
 		log_warn("the %s index of layer '%s' names diff_id %s, the config %s: building one",
 			 l->trust, l->digest, l->info.diff_id, want);
 		drop_index(s, l);
@@ -237,9 +257,9 @@ static int expect_diff_id(struct fs_store *s, struct fs_layer *l,
 	return 0;
 }
 
-/* Steps 1 to 6 of the comment at the top. */
-static int find_index(struct fs_store *s, struct fs_layer *l, const struct fs_layer_origin *o,
-		      const struct reg_descriptor *desc)
+/* Steps 1 to 4 of the comment at the top: a stratafs index something trusted vouches for. */
+static int find_trusted(struct fs_store *s, struct fs_layer *l, const struct fs_layer_origin *o,
+			const struct reg_descriptor *desc)
 {
 	const char *pin = desc->stratafs_index;
 
@@ -250,13 +270,29 @@ static int find_index(struct fs_store *s, struct fs_layer *l, const struct fs_la
 	if (pin) {
 		if (blob_get(s, l, pin, "pinned") == 0)
 			return 0;
-		log_warn("the index '%s' the manifest pins for layer '%s' is unusable: building one",
-			 pin, l->digest);
+		log_warn("the index '%s' the manifest pins for layer '%s' is unusable", pin,
+			 l->digest);
 	}
 	if (!pin && o->pinned_artifact && *o->pinned_artifact &&
 	    from_artifact(s, l, NULL, o->pinned_artifact, "pinned") == 0)
 		return 0;
-	if (!pin && o->trust_unpinned && from_referrers(s, l, o->manifest_digest) == 0)
+	return -ENOENT;
+}
+
+/* Steps 1 to 7 of the comment at the top. */
+static int find_index(struct fs_store *s, struct fs_layer *l, const struct fs_layer_origin *o,
+		      const struct reg_descriptor *desc)
+{
+	if (find_trusted(s, l, o, desc) == 0) {
+		fs_foreign_compete(s, l, o, desc);
+		return 0;
+	}
+	if (fs_foreign_open_pinned(s, l, o, desc) == 0)
+		return 0;
+	if (!desc->stratafs_index && o->trust_unpinned &&
+	    from_referrers(s, l, o->manifest_digest) == 0)
+		return 0;
+	if (o->trust_unpinned && fs_foreign_open_unpinned(s, l, o, desc) == 0)
 		return 0;
 	return build(s, l, desc, o);
 }
@@ -276,12 +312,13 @@ static int mark_cached(void *ctx, uint64_t u_start, uint64_t len)
 static int init_spans(struct fs_store *s, struct fs_layer *l)
 {
 	idx_layer_info(l->idx, &l->info);
+	fs_foreign_span_key(l);
 	l->spans = calloc(l->info.n_spans ? l->info.n_spans : 1, sizeof(*l->spans));
 	if (!l->spans)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < l->info.n_spans; i++)
 		l->spans[i].state = FS_SP_ABSENT;
-	return fs_cache_span_foreach(s->cache, l->digest, mark_cached, l);
+	return fs_cache_span_foreach(s->cache, l->span_key, mark_cached, l);
 }
 
 /* Add @l unless a thread opened the same layer meanwhile; s->lock held. */
@@ -379,8 +416,9 @@ int fs_store_open_layer(struct fs_store *s, const struct fs_layer_origin *origin
 		fs_layer_free(l);
 		l = NULL;
 	} else {
-		log_info("layer '%s': %s index from %s, %u entries, %u spans", l->digest, l->trust,
-			 l->source, l->info.n_entries, l->info.n_spans);
+		log_info("layer '%s': %s %s index from %s, %u entries, %u spans", l->digest,
+			 l->trust, fs_foreign_label(l), l->source, l->info.n_entries,
+			 l->info.n_spans);
 	}
 	r = open_done(s, desc->digest, &l) < 0 ? -EMFILE : r;
 	if (r < 0) {

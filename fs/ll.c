@@ -6,8 +6,6 @@
  * timeouts, negative lookups are cached too, and inodes live as long as
  * the mount (forget has nothing to release).
  */
-#define FUSE_USE_VERSION 312
-
 #include <errno.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -35,6 +33,8 @@ void fs_ll_fill_entry(const struct fs_daemon *d, const struct fs_vnode *n,
 
 static void ll_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct fs_daemon *d = userdata;
+
 	/* content is immutable: let the kernel read ahead and cache freely */
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;
@@ -52,9 +52,26 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	/*
+	 * Zero-message opens: a warm `cat` of a small file otherwise costs an
+	 * OPEN and a RELEASE round trip for bytes the page cache already
+	 * holds. Nothing is lost: the mount is read-only, so the kernel refuses
+	 * writing opens itself; the tree never changes, so its default for such
+	 * opens (keep_cache, and cache_dir for directories) is what open()
+	 * would answer; and a file handle carries no state here (fh = 0).
+	 */
+	if (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) {
+		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
+		d->no_open = true;
+	}
+	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+		d->no_opendir = true;
+	}
 	conn->time_gran = 1;
-	log_debug("fuse init: protocol %u.%u, max_readahead %u, max_read %u", conn->proto_major,
-		  conn->proto_minor, conn->max_readahead, conn->max_read);
+	log_debug("fuse init: protocol %u.%u, max_readahead %u, max_read %u, no_open %d",
+		  conn->proto_major, conn->proto_minor, conn->max_readahead, conn->max_read,
+		  d->no_open);
 }
 
 static void ll_destroy(void *userdata)

@@ -6,8 +6,6 @@
  * allocated per open; the kernel may cache the listing (cache_readdir),
  * since it never changes.
  */
-#define FUSE_USE_VERSION 312
-
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -24,6 +22,11 @@ void fs_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct stat st;
 	int r;
 
+	if (d->no_opendir) {
+		/* the kernel opens directories on its own (fs/ll.c ll_init) */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	r = fs_view_get(d->mount->view, ino, &n);
 	if (r == 0) {
 		fs_view_stat(d->mount->view, &n, &st);

@@ -5,11 +5,10 @@
  * served by the store (span cache, else one ranged fetch, verified); any
  * failure there is EIO to the reader, bounded by -o io_timeout.
  */
-#define FUSE_USE_VERSION 312
-
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "fs/ll_int.h"
 
@@ -26,6 +26,11 @@ void fs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_vnode n;
 	int r;
 
+	if (d->no_open) {
+		/* the kernel opens on its own from now on (fs/ll.c ll_init) */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	r = fs_view_get(d->mount->view, ino, &n);
 	if (r == 0 && (fi->flags & O_ACCMODE) != O_RDONLY)
 		r = -EROFS;
@@ -45,22 +50,14 @@ void fs_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_open(req, fi);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* True while a recent read of @ino failed (see FS_FAIL_MEMO_MS). */
 static bool failed_recently(struct fs_daemon *d, uint64_t ino)
 {
-	int64_t now = now_ms();
+	int64_t now = (int64_t)monotonic_ms();
 	struct fs_fail_slot *slot = &d->fail[ino % FS_FAIL_SLOTS];
 	bool hit;
 
-	if (__atomic_load_n(&d->fail_until_ms, __ATOMIC_RELAXED) < now)
+	if (atomic_load_explicit(&d->fail_until_ms, memory_order_relaxed) < now)
 		return false;
 	pthread_mutex_lock(&d->fail_lock);
 	hit = slot->ino == ino && slot->until_ms >= now;
@@ -70,14 +67,14 @@ static bool failed_recently(struct fs_daemon *d, uint64_t ino)
 
 static void note_failure(struct fs_daemon *d, uint64_t ino)
 {
-	int64_t until = now_ms() + FS_FAIL_MEMO_MS;
+	int64_t until = (int64_t)monotonic_ms() + FS_FAIL_MEMO_MS;
 	struct fs_fail_slot *slot = &d->fail[ino % FS_FAIL_SLOTS];
 
 	pthread_mutex_lock(&d->fail_lock);
 	slot->ino = ino;
 	slot->until_ms = until;
-	if (d->fail_until_ms < until)
-		__atomic_store_n(&d->fail_until_ms, until, __ATOMIC_RELAXED);
+	if (atomic_load_explicit(&d->fail_until_ms, memory_order_relaxed) < until)
+		atomic_store_explicit(&d->fail_until_ms, until, memory_order_relaxed);
 	pthread_mutex_unlock(&d->fail_lock);
 }
 
@@ -105,11 +102,11 @@ static ssize_t read_node(struct fs_daemon *d, const struct fs_vnode *n, char *bu
 		size = (size_t)(fsize - off);
 	if (failed_recently(d, n->ino))
 		return -EIO;
-	t0 = now_ms();
+	t0 = (int64_t)monotonic_ms();
 	r = fs_store_read(d->mount->img->store, n->layer_no, n->node->entry, buf, size, off);
 	if (r < 0) {
 		/* only slow failures: a fast one (registry refusing) costs the retry nothing */
-		if (r != -ENOMEM && now_ms() - t0 >= FS_FAIL_SLOW_MS)
+		if (r != -ENOMEM && (int64_t)monotonic_ms() - t0 >= FS_FAIL_SLOW_MS)
 			note_failure(d, n->ino);
 		log_warn("read of '%s' (inode %llu) at %llu failed: %s", n->name,
 			 (unsigned long long)n->ino, (unsigned long long)off, strerror((int)-r));

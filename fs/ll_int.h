@@ -19,21 +19,12 @@
 #include <sys/types.h>
 
 #include "fs/mount_int.h"
-
-#define FS_LL_FUSE_VERSION 312
+#include "fs/stats_xattr.h"
 
 struct fuse_req;
 struct fuse_file_info;
 struct fuse_lowlevel_ops;
 struct fuse_entry_param;
-
-/*
- * An xattr value is at most 64 KiB. Stats bigger than @stats_chunk (many
- * layers) are served in pieces: FS_STATS_XATTR then holds
- * {"stratafs_stats_chunks":K,"size":S} and FS_STATS_XATTR ".0" .. ".K-1"
- * the pieces of the snapshot taken when FS_STATS_XATTR was read.
- */
-#define FS_STATS_CHUNK_MAX 65536
 
 /*
  * After a read of an inode failed slowly (>= FS_FAIL_SLOW_MS: a timeout),
@@ -57,9 +48,14 @@ struct fs_daemon {
 	pthread_mutex_t stats_lock;
 	char *stats_snap;      /* protected by stats_lock */
 	size_t stats_len;      /* protected by stats_lock */
-	int64_t fail_until_ms; /* atomic: no slot is live after this (fast path) */
+	_Atomic int64_t fail_until_ms; /* no slot is live after this (fast path) */
 	pthread_mutex_t fail_lock;
 	struct fs_fail_slot fail[FS_FAIL_SLOTS]; /* protected by fail_lock */
+	/*
+	 * The kernel opens files / directories without asking us (set once at
+	 * init, read-only afterwards): open() and opendir() answer ENOSYS.
+	 */
+	bool no_open, no_opendir;
 };
 
 /* The operations table handed to fuse_session_new(). */

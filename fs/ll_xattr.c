@@ -5,13 +5,8 @@
  * asks for the length, a non-zero size smaller than the value is ERANGE.
  *
  * The mount root also answers FS_STATS_XATTR with the stats JSON, which is
- * how `strata stats` reads a mount (in chunks when it outgrows an xattr,
- * see ll_int.h). It is deliberately NOT listed by
- * listxattr, so `cp -a`, `tar --xattrs` or rsync -X never copy it, and no
- * file in the tree pollutes a build context.
+ * how `strata stats` reads a mount (fs/stats_xattr.h has the protocol).
  */
-#define FUSE_USE_VERSION 312
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,13 +48,11 @@ static int stats_head(struct fs_daemon *d, char **out, size_t *len)
 		*len = slen;
 		return 0;
 	}
-	*out = malloc(96);
+	*out = fs_stats_head(slen, d->stats_chunk, len);
 	if (!*out) {
 		free(snap);
 		return -ENOMEM;
 	}
-	*len = (size_t)snprintf(*out, 96, "{\"stratafs_stats_chunks\":%zu,\"size\":%zu}",
-				(slen + d->stats_chunk - 1) / d->stats_chunk, slen);
 	pthread_mutex_lock(&d->stats_lock);
 	free(d->stats_snap);
 	d->stats_snap = snap;
@@ -69,7 +62,7 @@ static int stats_head(struct fs_daemon *d, char **out, size_t *len)
 }
 
 /* Chunk @no of the last snapshot; -ENODATA past its end. */
-static int stats_chunk(struct fs_daemon *d, unsigned long no, char **out, size_t *len)
+static int stats_chunk(struct fs_daemon *d, size_t no, char **out, size_t *len)
 {
 	int r = 0;
 	size_t off;
@@ -95,18 +88,13 @@ out_unlock:
 /* The stats attribute @name of the root into *out (caller frees); -ENODATA if not one. */
 static int stats_value(struct fs_daemon *d, const char *name, char **out, size_t *len)
 {
-	size_t plen = strlen(FS_STATS_XATTR);
-	unsigned long no;
-	char *end;
+	size_t no = 0;
+	bool head;
+	int r = fs_stats_name_parse(name, &head, &no);
 
-	if (strncmp(name, FS_STATS_XATTR, plen) != 0)
-		return -ENODATA;
-	if (name[plen] == '\0')
-		return stats_head(d, out, len);
-	if (name[plen] != '.' || name[plen + 1] < '0' || name[plen + 1] > '9')
-		return -ENODATA;
-	no = strtoul(name + plen + 1, &end, 10);
-	return *end ? -ENODATA : stats_chunk(d, no, out, len);
+	if (r < 0)
+		return r;
+	return head ? stats_head(d, out, len) : stats_chunk(d, no, out, len);
 }
 
 void fs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)

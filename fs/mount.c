@@ -5,15 +5,18 @@
  * mount is ready when the trees are built.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/dbuf.h"
 #include "common/log.h"
 #include "common/xmath.h"
 #include "fs/mount_int.h"
+#include "fs/stats_json.h"
 
 #define STATS_MAX (4u << 20)
 
@@ -109,13 +112,12 @@ static int open_image(const struct fs_mount_opts *o, struct fs_image **out)
 int fs_mount_open(const struct fs_mount_opts *o, struct fs_mount **out)
 {
 	struct fs_mount *m = calloc(1, sizeof(*m));
-	struct timespec end;
 	int r;
 
 	if (!m)
 		return -ENOMEM;
 	m->started = time(NULL);
-	clock_gettime(CLOCK_MONOTONIC, &m->mono_started);
+	m->mono_started_ns = monotonic_ns();
 	r = open_image(o, &m->img);
 	if (r < 0)
 		goto out_free_mount;
@@ -132,9 +134,7 @@ int fs_mount_open(const struct fs_mount_opts *o, struct fs_mount **out)
 		goto out_free_mount;
 	if (o->store.prefetch_all)
 		fs_store_prefetch_start(m->img->store);
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	m->open_ms = (double)(end.tv_sec - m->mono_started.tv_sec) * 1e3 +
-		     (double)(end.tv_nsec - m->mono_started.tv_nsec) / 1e6;
+	m->open_ms = (double)(monotonic_ns() - m->mono_started_ns) / 1e6;
 	*out = m;
 	return 0;
 
@@ -151,61 +151,25 @@ void fs_mount_free(struct fs_mount *m)
 	fs_image_free(m->img);
 	free(m);
 }
-/* @s as a JSON string literal (the reference is the only free text). */
-static int add_json_str(struct dbuf *b, const char *s)
-{
-	int r = dbuf_add_str(b, "\"");
-
-	for (; r == 0 && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			r = dbuf_printf(b, "\\%c", c);
-		else if (c < 0x20)
-			r = dbuf_printf(b, "\\u%04x", c);
-		else
-			r = dbuf_add(b, s, 1);
-	}
-	return r ? r : dbuf_add_str(b, "\"");
-}
-
 char *fs_mount_stats_json(struct fs_mount *m, size_t *len)
 {
-	struct dbuf b;
-	struct timespec now;
-	char *store = fs_store_stats_json(m->img->store);
-	double up;
-	int r;
+	json_t *j = fs_image_stats_json(m->img, fs_view_kind_name(m->kind));
+	json_t *mount = json_object_get(j, "mount");
+	double up = (double)(monotonic_ns() - m->mono_started_ns) / 1e9;
+	const char *cache = fs_store_cache_dir(m->img->store);
 
-	dbuf_init(&b, STATS_MAX);
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	up = (double)(now.tv_sec - m->mono_started.tv_sec) +
-	     (double)(now.tv_nsec - m->mono_started.tv_nsec) / 1e9;
-	r = dbuf_add_str(&b, "{\"mount\":{\"ref\":");
-	if (r == 0)
-		r = add_json_str(&b, m->img->ref_str);
-	if (r == 0)
-		r = dbuf_printf(&b, ",\"manifest\":\"%s\",\"view\":\"%s\",\"layers\":%zu,"
-			       "\"inodes\":%" PRIu64 ",\"mount_ms\":%.1f,\"uptime_s\":%.1f",
-			       m->img->manifest->digest, fs_view_kind_name(m->kind), m->img->n_layers,
-			       m->n_inodes, m->open_ms, up);
-	/* where its indexes are, so `strata commit --base MNT` finds them */
-	if (r == 0 && fs_store_cache_dir(m->img->store)) {
-		r = dbuf_add_str(&b, ",\"cache\":");
-		if (r == 0)
-			r = add_json_str(&b, fs_store_cache_dir(m->img->store));
-	}
-	if (r == 0)
-		r = dbuf_add_str(&b, "}");
-	/* splice the store's members in: {"mount":{..}, <store members>} */
-	if (r == 0 && store && store[0] == '{' && strcmp(store, "{}") != 0)
-		r = dbuf_printf(&b, ",%s", store + 1);
-	else if (r == 0)
-		r = dbuf_add_str(&b, "}");
-	free(store);
-	if (r < 0) {
-		dbuf_release(&b);
+	if (json_object_update_new(mount, json_pack("{s:I, s:I, s:f, s:f}", "layers",
+						    (json_int_t)m->img->n_layers, "inodes",
+						    (json_int_t)m->n_inodes, "mount_ms",
+						    fs_stats_round(m->open_ms, 1), "uptime_s",
+						    fs_stats_round(up, 1))) < 0) {
+		json_decref(j);
 		return NULL;
 	}
-	return dbuf_take(&b, len);
+	/* where its indexes are, so `strata commit --base MNT` finds them */
+	if (cache && json_object_set_new(mount, "cache", json_string(cache)) < 0) {
+		json_decref(j);
+		return NULL;
+	}
+	return fs_stats_json_dump(j, STATS_MAX, len);
 }

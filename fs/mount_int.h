@@ -21,9 +21,6 @@
 #include "fs/view_int.h"
 #include "registry/registry.h"
 
-/* The name of the extended attribute on the mount root that holds the stats. */
-#define FS_STATS_XATTR "user.stratafs.stats"
-
 struct fs_mount_opts {
 	const char *ref;
 	const char *platform;        /* NULL: the host's */
@@ -43,7 +40,7 @@ struct fs_mount {
 	struct fs_view *view;
 	uint64_t n_inodes;
 	time_t started;                /* wall clock, for synthetic nodes */
-	struct timespec mono_started;
+	uint64_t mono_started_ns; /* monotonic_ns() when the mount began */
 	double open_ms;                /* time fs_mount_open() took */
 };
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xarray.h"
 #include "fs/mount_int.h"
 
 struct fs_mount_push {
@@ -37,15 +38,8 @@ static int collect_built(struct fs_mount_push *p)
 	for (unsigned no = 0; fs_store_layer_get(p->m->img->store, no, &src, &trust, &idx) == 0; no++) {
 		if (!src || strcmp(src, "built") != 0)
 			continue;
-		if (p->n == cap) {
-			size_t ncap = cap ? 2 * cap : 8;
-			const struct idx_layer **v = realloc(p->idx, ncap * sizeof(*v));
-
-			if (!v)
-				return -ENOMEM;
-			p->idx = v;
-			cap = ncap;
-		}
+		if (xarray_grow_size((void **)&p->idx, &cap, p->n, sizeof(*p->idx), 8, SIZE_MAX) < 0)
+			return -ENOMEM;
 		p->idx[p->n++] = idx;
 	}
 	return 0;

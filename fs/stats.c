@@ -2,12 +2,14 @@
 /*
  * fs_store_stats_json(): the numbers `strata stats` shows, built with a
  * bounded dbuf (fs/ stays free of jansson). Every string printed is a
- * validated digest or a constant, so nothing needs escaping.
+ * validated digest, a constant or made of them and numbers (the index
+ * choice), so nothing needs escaping.
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "common/dbuf.h"
+#include "fs/foreign.h"
 #include "fs/store_int.h"
 
 #define STATS_MAX (4u << 20)
@@ -44,14 +46,15 @@ static int layer_json(struct dbuf *b, const struct fs_layer *l, struct totals *t
 	t->errors += l->errors;
 	return dbuf_printf(b,
 		"%s{\"digest\":\"%s\",\"index_source\":\"%s\",\"index_trust\":\"%s\","
-		"\"index_digest\":\"%s\",\"check\":\"%s\",\"compression\":\"%s\","
+		"\"index_digest\":\"%s\",\"index_format\":\"%s\",\"index_choice\":\"%s\","
+		"\"check\":\"%s\",\"compression\":\"%s\","
 		"\"blob_size\":%llu,\"tar_size\":%llu,\"bytes_fetched\":%llu,"
 		"\"spans_total\":%u,\"spans_fetched\":%llu,\"spans_cached\":%u,"
 		"\"fraction_fetched\":%.4f,\"fetches\":%llu,\"cache_hits\":%llu,"
 		"\"cache_misses\":%llu,\"errors\":%llu,\"mode\":\"%s\",\"access_density\":%.4f,"
 		"\"stream_passes\":%llu,\"stream_restarts\":%llu}",
 		comma ? "," : "", l->digest, l->source, l->trust, l->index_digest,
-		fs_check_name((enum fs_check)l->check), idx_comp_name(l->info.comp),
+		fs_foreign_label(l), l->choice, fs_check_name((enum fs_check)l->check), idx_comp_name(l->info.comp),
 		(unsigned long long)l->info.blob_size, (unsigned long long)l->info.tar_size,
 		(unsigned long long)l->bytes_fetched, l->info.n_spans,
 		(unsigned long long)l->spans_fetched, present,

@@ -20,15 +20,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "fs/store_int.h"
 
 uint64_t fs_now_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	return monotonic_ns() / 1000u;
 }
 
 void fs_store_opts_init(struct fs_store_opts *o)

@@ -107,9 +107,13 @@ struct fs_layer {
 	uint64_t blob_size;  /* the descriptor's: an index of this layer must say the same */
 	struct idx_layer *idx;
 	struct idx_info info;
-	const char *source;  /* where the index came from: "cache", "registry", "built" */
+	const char *source;  /* where the index came from: "cache", "registry", "built", or a foreign format's name */
 	const char *trust;   /* what vouches for it: "pinned", "built", "unpinned" */
-	char index_digest[DIGEST_STR_LEN]; /* the index blob's, "" when built here */
+	char index_digest[DIGEST_STR_LEN]; /* the index blob's (a foreign layer: its TOC's), "" when built here */
+	uint8_t foreign;     /* enum idx_foreign: read through whose TOC (fs/foreign.h) */
+	const char *format;  /* its name as shown ("zstd:chunked", ...); NULL for a stratafs index */
+	char span_key[DIGEST_STR_LEN]; /* the span cache key (fs_foreign_span_key()) */
+	char choice[200];    /* why this index, when a stratafs index and a foreign TOC competed */
 	/* what the layer's tar must hash to: the config's diff_id when known, else the index's */
 	char diff_id[DIGEST_STR_LEN];
 	bool diff_id_known;  /* diff_id is the config's: the whole-layer check can run */
@@ -198,8 +202,6 @@ struct fs_store {
 void fs_job_run(struct fs_store *s, struct fs_job *j);
 /* Claim a run of ABSENT spans from @first up to @last (inclusive); locked. */
 uint32_t fs_claim_run(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t last);
-/* Queue a run claimed by a reader and wake a worker; locked. */
-int fs_job_push(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t count);
 /*
  * End the fetch of span @id of @l (claimed BUSY): @r is 0 (@h holds it,
  * @cached: written to the cache) or -errno; @u is the decoded-span memory
@@ -302,6 +304,8 @@ uint64_t fs_pull_close(struct fs_pull *p);
 
 /* layer_open.c */
 void fs_layer_free(struct fs_layer *l);
+/* Remove the local copy of @l's index (built, index blob or foreign TOC). */
+void fs_layer_uncache_index(struct fs_store *s, const struct fs_layer *l);
 
 /*
  * fetch.c: read @n bytes of @l's uncompressed tar at @u through the span
@@ -319,6 +323,13 @@ ssize_t fs_store_read_tar(struct fs_store *s, struct fs_layer *l, void *buf, siz
  * read error leaves it unchecked. Unlocked.
  */
 void fs_layer_check(struct fs_store *s, struct fs_layer *l);
+/*
+ * layer_check_foreign.c: the check of a layer read through a foreign TOC:
+ * its blob streamed through idx_build() (blob digest, the config's diff_id
+ * when known) and the TOC held against the tar (idx_layer_compare()).
+ * 0 passed, 1 failed (@why says how), -errno not done.
+ */
+int fs_layer_check_foreign(struct fs_store *s, struct fs_layer *l, char *why, size_t why_len);
 /* The check job for @l, or NULL (ENOMEM); s->lock held. */
 struct fs_job *fs_check_job(struct fs_layer *l);
 const char *fs_check_name(enum fs_check c);

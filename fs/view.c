@@ -26,33 +26,21 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 
 #include "common/log.h"
+#include "common/xarray.h"
 #include "common/xmath.h"
 #include "fs/view_impl.h"
 
 int fs_view_grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
 {
-	uint32_t ncap;
-	size_t bytes;
-	void *np;
+	int r = need ? xarray_grow(p, cap, need - 1, elem, 8, UINT32_MAX) : 0;
 
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 8;
-	while (ncap < need)
-		ncap *= 2;
-	if (xmul_size(ncap, elem, &bytes))
-		return -ENOMEM;
-	np = realloc(*p, bytes);
-	if (!np)
-		return -ENOMEM;
-	*p = np;
-	*cap = ncap;
-	return 0;
+	return r == -EFBIG ? -ENOMEM : r;
 }
 
 int fs_view_new(int64_t mtime, struct fs_view **out)
@@ -166,13 +154,13 @@ int fs_view_add_lazy_tree(struct fs_view *v, const struct idx_layer *const *laye
 /* The tree of @vt, merging it now if it is lazy and not built yet; NULL on failure. */
 static const struct idx_tree *tree_of(struct fs_view *v, struct vtree *vt)
 {
-	struct idx_tree *t = __atomic_load_n(&vt->t, __ATOMIC_ACQUIRE);
+	struct idx_tree *t = atomic_load_explicit(&vt->t, memory_order_acquire);
 	int r;
 
 	if (t || !vt->lazy)
 		return t;
 	pthread_mutex_lock(&v->build_lock);
-	t = vt->t;
+	t = atomic_load_explicit(&vt->t, memory_order_relaxed);
 	if (!t && vt->build_err == 0) {
 		r = idx_tree_build(vt->lazy, vt->n_layers, vt->flags, &t);
 		if (r == 0 && idx_tree_count(t) >= TREE_MASK) {
@@ -185,7 +173,7 @@ static const struct idx_tree *tree_of(struct fs_view *v, struct vtree *vt)
 			vt->build_err = r;
 			t = NULL;
 		} else {
-			__atomic_store_n(&vt->t, t, __ATOMIC_RELEASE);
+			atomic_store_explicit(&vt->t, t, memory_order_release);
 		}
 	}
 	pthread_mutex_unlock(&v->build_lock);
@@ -351,7 +339,7 @@ bool fs_view_is_lazy(const struct fs_view *v, uint64_t ino)
 	if (v->single || tree_id == 0 || tree_id > v->n_trees)
 		return false;
 	vt = &v->trees[tree_id - 1];
-	return vt->lazy && !__atomic_load_n(&vt->t, __ATOMIC_ACQUIRE);
+	return vt->lazy && !atomic_load_explicit(&vt->t, memory_order_acquire);
 }
 
 static mode_t type_bits(uint8_t type)
@@ -372,23 +360,28 @@ static mode_t type_bits(uint8_t type)
 	}
 }
 
-static void stat_tree(const struct fs_vnode *n, struct stat *st)
+void fs_tree_stat(const struct idx_node *node, const struct idx_entry *e, struct stat *st)
 {
-	const struct idx_entry *e = n->entry;
-
-	st->st_mode = type_bits(n->node->type) | (e ? (e->mode & 07777) : 0755);
-	st->st_nlink = n->node->nlink ? n->node->nlink : 1;
-	st->st_size = (off_t)n->node->size;
+	st->st_mode = type_bits(node->type) | (e ? (e->mode & 07777) : 0755);
+	st->st_nlink = node->nlink ? node->nlink : 1;
+	st->st_size = (off_t)node->size;
 	if (!e)
 		return;
 	st->st_uid = e->uid;
 	st->st_gid = e->gid;
 	st->st_mtim.tv_sec = e->mtime_sec;
 	st->st_mtim.tv_nsec = e->mtime_nsec;
-	st->st_ctim = st->st_mtim;
-	st->st_atim = st->st_mtim;
-	if (n->node->type == IDX_T_CHR || n->node->type == IDX_T_BLK)
+	if (node->type == IDX_T_CHR || node->type == IDX_T_BLK)
 		st->st_rdev = makedev(e->dev_major, e->dev_minor);
+}
+
+static void stat_tree(const struct fs_vnode *n, struct stat *st)
+{
+	fs_tree_stat(n->node, n->entry, st);
+	if (n->entry) {
+		st->st_ctim = st->st_mtim;
+		st->st_atim = st->st_mtim;
+	}
 }
 
 void fs_view_stat(const struct fs_view *v, const struct fs_vnode *n, struct stat *st)
@@ -422,7 +415,7 @@ uint64_t fs_view_inode_count(const struct fs_view *v)
 	uint64_t total = v->single ? 0 : v->n_syn;
 
 	for (uint32_t i = 0; i < v->n_trees; i++) {
-		const struct idx_tree *t = __atomic_load_n(&v->trees[i].t, __ATOMIC_ACQUIRE);
+		const struct idx_tree *t = atomic_load_explicit(&v->trees[i].t, memory_order_acquire);
 
 		total += t ? idx_tree_count(t) : 0;
 	}

@@ -27,7 +27,7 @@ struct synth {
 };
 
 struct vtree {
-	struct idx_tree *t;   /* lazy trees: NULL until built (atomic, build_lock) */
+	_Atomic(struct idx_tree *) t; /* lazy trees: NULL until built (build_lock) */
 	const struct idx_layer **lazy; /* lazy trees: the layers to merge */
 	unsigned flags;
 	int build_err;        /* protected by build_lock: a failed build is not retried */

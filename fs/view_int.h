@@ -99,6 +99,9 @@ int fs_view_sdir_child(const struct fs_view *v, const struct fs_vnode *dir, uint
 		       uint64_t *ino, const char **name);
 /* True when @ino is the root of a lazy tree not merged yet. */
 bool fs_view_is_lazy(const struct fs_view *v, uint64_t ino);
+/* The attributes a tree node shows: type, mode, links, size, owner, mtime
+ * and device of @node and its entry @e (NULL: a synthesised dir, 0755). */
+void fs_tree_stat(const struct idx_node *node, const struct idx_entry *e, struct stat *st);
 /* Attributes of @n as the kernel should see them. */
 void fs_view_stat(const struct fs_view *v, const struct fs_vnode *n, struct stat *st);
 /* Total inodes (for statfs). */

@@ -39,6 +39,7 @@
 
 #include "common/log.h"
 #include "fs/zfeed.h"
+#include "index/foreign.h"
 #include "index/zpass.h"
 
 #define FS_ZS_IDLE_MS 10000
@@ -50,7 +51,8 @@ bool fs_zs_layer(struct fs_layer *l)
 	struct fs_zs *z = &l->zs;
 
 	if (z->mode == 0) {
-		z->mode = idx_zpass_wanted(l->idx) ? 2 : 1;
+		/* a foreign TOC's spans (fs/foreign.c) are read the way their format says */
+		z->mode = l->foreign == IDX_FOREIGN_NONE && idx_zpass_wanted(l->idx) ? 2 : 1;
 		z->pos = z->target = z->behind = z->behind_last = FS_ZS_NONE;
 	}
 	return z->mode == 2;
@@ -205,7 +207,7 @@ static void finish_span(struct fs_store *s, struct fs_layer *l, uint32_t id, str
 	if (r == 0)
 		r = idx_span_verify(l->idx, id, h->data, h->len);
 	if (r == 0)
-		cached = fs_cache_span_put_sha(s->cache, l->digest, sp.u_start, h->data,
+		cached = fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, h->data,
 					       sp.u_len, sp.sha256) == 0;
 	pthread_mutex_lock(&s->lock);
 	bg = l->spans[id].waiters == 0;

@@ -77,11 +77,44 @@ static uint64_t spans_max(const struct idx_layer *l)
 	return l->tar_size ? (l->tar_size - 1) / half + 1 : 0;
 }
 
+/*
+ * A foreign layer (index/foreign.h) was read from a TOC of toc_len bytes:
+ * every entry, xattr, chunk (span) and sparse extent is at least one byte
+ * of it, and every name and xattr value is spelled out in it (JSON quotes
+ * or flatbuffer length prefixes are never shorter than the NUL we store).
+ * Its spans are file chunks, so the "at least S/2 per span" rule of a
+ * stratafs index does not apply; and with virtual offsets the tar size is
+ * the file data alone (no 512-byte headers), so entries are not bounded
+ * by it.
+ */
+static int check_foreign(const struct idx_layer *l, uint64_t str_size, uint64_t val_size)
+{
+	uint64_t toc = l->toc_len;
+
+	if (l->n_entries > toc || l->n_xattrs > toc || l->n_spans > toc || l->n_extents > toc)
+		OVER("%u entries, %u xattrs, %u chunks, %u extents from a TOC of %llu bytes",
+		     l->n_entries, l->n_xattrs, l->n_spans, l->n_extents, (ull)toc);
+	if (str_size + val_size > toc)
+		OVER("%llu bytes of names and %llu of xattr values from a TOC of %llu bytes",
+		     (ull)str_size, (ull)val_size, (ull)toc);
+	return 0;
+}
+
 int idx_check_bounds(const struct idx_layer *l, uint64_t str_size, uint64_t val_size,
 		     uint64_t win_size)
 {
 	uint64_t t = l->tar_size, win_max;
+	int r;
 
+	if (l->foreign) {
+		r = check_foreign(l, str_size, val_size);
+		if (r < 0)
+			return r;
+		if (t > tar_max(l))
+			OVER("a %s blob of %llu bytes cannot hold %llu bytes of files",
+			     idx_comp_name(l->comp), (ull)l->blob_size, (ull)t);
+		goto checkpoints;
+	}
 	if (t > tar_max(l))
 		OVER("a %s blob of %llu bytes cannot hold a tar of %llu", idx_comp_name(l->comp),
 		     (ull)l->blob_size, (ull)t);
@@ -106,6 +139,7 @@ int idx_check_bounds(const struct idx_layer *l, uint64_t str_size, uint64_t val_
 	/* Each extent holds at least one byte of its member's packed data. */
 	if (l->n_extents > t)
 		OVER("%u sparse extents in a tar of %llu bytes", l->n_extents, (ull)t);
+checkpoints:
 	if (l->n_ckpts > l->n_spans + 1)
 		OVER("%u checkpoints for %u spans (at most one more)", l->n_ckpts, l->n_spans);
 	win_max = l->comp == IDX_COMP_GZIP ? (uint64_t)l->n_ckpts * WINDOW_MAX_CLEN : 0;

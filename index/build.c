@@ -80,9 +80,19 @@ static enum idx_comp sniff(const uint8_t *p, size_t n)
 	return IDX_COMP_NONE;
 }
 
+struct entry_sink {
+	struct build_entries *be;
+	struct fsum *fsum; /* or NULL */
+};
+
 static int on_entry(void *ctx, const struct tar_entry *e)
 {
-	return build_entries_add(ctx, e);
+	struct entry_sink *k = ctx;
+	int r = build_entries_add(k->be, e);
+
+	if (r == 0 && k->fsum)
+		r = fsum_entry(k->fsum, e);
+	return r;
 }
 
 static int check_digest(const char *want, const uint8_t got[DIGEST_SHA256_LEN], const char *what)
@@ -177,6 +187,8 @@ int idx_build(const struct idx_build_opts *o, idx_stream_fn read, void *ctx,
 	static const struct tar_callbacks cbs = { .on_entry = on_entry };
 	struct bctx b = { .src = { .read = read, .ctx = ctx } };
 	struct build_entries be;
+	struct fsum fsum = { 0 };
+	struct entry_sink sink = { .be = &be };
 	struct tar_parser *tar = NULL;
 	enum idx_comp comp;
 	uint64_t span;
@@ -192,20 +204,28 @@ int idx_build(const struct idx_build_opts *o, idx_stream_fn read, void *ctx,
 		goto out_release;
 	}
 	r = digest_ctx_new(&b.src.sha);
+	if (r == 0 && o && o->on_file) {
+		r = fsum_init(&fsum, o->on_file, o->on_file_ctx);
+		sink.fsum = &fsum;
+	}
 	if (r == 0)
-		r = tar_parser_new(&cbs, &be, &tar);
+		r = tar_parser_new(&cbs, &sink, &tar);
 	if (r == 0)
 		r = bsrc_prime(&b.src, 4);
 	if (r < 0)
 		goto out_release;
 	comp = o && o->comp != IDX_COMP_AUTO ? o->comp : sniff(b.src.buf, b.src.len);
 	r = spanb_init(&b.sb, span, hard_max_of(comp, span), tar);
+	b.sb.fsum = sink.fsum;
 	if (r == 0)
 		r = run_driver(&b, comp);
 	for (uint32_t i = 0; r == 0 && i < b.sb.n_spans; i++)
 		b.sb.spans[i].c_end = XMIN(b.sb.spans[i].c_end, b.src.total);
 	if (r == 0)
 		r = tar_parser_finish(tar);
+	/* A last member with no data after its header ends without a chunk end. */
+	if (r == 0 && fsum.open)
+		r = -EBADMSG;
 	if (r == 0)
 		r = finish(o, &b, &be, comp, out);
 	if (r == 0 && stats) {
@@ -220,5 +240,6 @@ out_release:
 	digest_ctx_free(b.src.sha);
 	free(b.src.buf);
 	build_entries_release(&be);
+	fsum_release(&fsum);
 	return r;
 }

@@ -53,6 +53,33 @@ struct span_b {
 };
 
 struct tar_parser;
+struct tar_entry;
+
+/* Per-file content digests (build_fsum.c, idx_build_opts.on_file). */
+struct fsum {
+	idx_file_sum_fn fn;
+	void *ctx;
+	struct digest_ctx *sha;
+	bool open;               /* a file's data is being hashed */
+	char *path;
+	uint64_t size;           /* apparent size */
+	uint64_t hashed_to, end; /* stream offsets: hashed so far, end of its stored data */
+	uint64_t apparent;       /* apparent offset reached (holes included) */
+	struct idx_extent *ext;  /* sparse: its extents */
+	uint32_t n_ext, ei;
+	uint64_t in_ext;         /* bytes of extent ei done */
+	const uint8_t *chunk;    /* the chunk being fed to the tar parser */
+	size_t chunk_len;
+	uint64_t chunk_off;
+};
+
+int fsum_init(struct fsum *f, idx_file_sum_fn fn, void *ctx);
+void fsum_release(struct fsum *f);
+/* Around each tar_parser_feed(): the chunk @p of @n bytes at stream offset @u_off. */
+void fsum_chunk(struct fsum *f, const void *p, size_t n, uint64_t u_off);
+int fsum_chunk_end(struct fsum *f);
+/* A member was reported (from inside the feed). */
+int fsum_entry(struct fsum *f, const struct tar_entry *e);
 
 struct spanb {
 	uint64_t span_size;
@@ -60,6 +87,7 @@ struct spanb {
 	uint64_t u_pos;          /* uncompressed bytes so far */
 	struct digest_ctx *diff_sha, *span_sha;
 	struct tar_parser *tar;  /* borrowed */
+	struct fsum *fsum;       /* borrowed, or NULL */
 	bool open;               /* a span is being filled */
 	struct span_b cur;
 	bool pending;            /* a cut waits for the next byte */

@@ -182,7 +182,9 @@ static void put_header(struct pw *w, const struct idx_info *info, const struct b
 	uint8_t *h = w->p;
 
 	h[0] = (uint8_t)info->comp;
-	h[1] = info->random_access ? 0 : IDX_HF_SEQUENTIAL;
+	h[1] = (info->random_access ? 0 : IDX_HF_SEQUENTIAL) |
+	       (info->virtual_offsets ? IDX_HF_VIRTUAL : 0);
+	h[2] = info->foreign;
 	le32_put(h + 4, (uint32_t)info->span_size);
 	digest_parse(info->blob_digest, h + 8);
 	digest_parse(info->diff_id, h + 40);
@@ -197,6 +199,7 @@ static void put_header(struct pw *w, const struct idx_info *info, const struct b
 	le64_put(h + 112, str_size);
 	le64_put(h + 120, w->v_size);
 	le64_put(h + 128, sb->windows.len);
+	le64_put(h + 136, info->toc_len);
 }
 
 int idx_payload_write(const struct build_entries *be, const struct spanb *sb,
@@ -259,5 +262,8 @@ int idx_save(const struct idx_layer *l, void **buf, size_t *len)
 {
 	if (!l || !buf || !len)
 		return -EINVAL;
+	/* Virtual offsets mean nothing to a reader of the blob: the TOC is what is kept. */
+	if (l->foreign)
+		return -EOPNOTSUPP;
 	return idx_envelope_write(l->payload, l->payload_len, l->major, buf, len);
 }

@@ -60,6 +60,27 @@ const char *idx_comp_name(enum idx_comp c);
 /* From an OCI/Docker layer media type; IDX_COMP_AUTO when it does not say. */
 enum idx_comp idx_comp_from_media_type(const char *media_type);
 
+/* Layer media types (OCI image-spec media-types.md; Docker's image manifest v2 schema 2). */
+#define IDX_MT_OCI_LAYER "application/vnd.oci.image.layer.v1.tar"
+#define IDX_MT_OCI_LAYER_GZIP IDX_MT_OCI_LAYER "+gzip"
+#define IDX_MT_OCI_LAYER_ZSTD IDX_MT_OCI_LAYER "+zstd"
+#define IDX_MT_DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar"
+#define IDX_MT_DOCKER_LAYER_GZIP IDX_MT_DOCKER_LAYER ".gzip"
+
+/* The OCI layer media type of a blob compressed with @c (AUTO: uncompressed). */
+const char *idx_comp_media_type(enum idx_comp c);
+/* @media_type with a Docker layer type replaced by its OCI twin; others as they are. */
+const char *idx_oci_layer_media_type(const char *media_type);
+
+/*
+ * OCI whiteouts (image-spec layer.md): a member ".wh.<name>" hides <name>
+ * of the layers below, "<dir>/.wh..wh..opq" makes <dir> opaque, and other
+ * ".wh..wh." names are aufs metadata.
+ */
+#define IDX_WH_PREFIX ".wh."
+#define IDX_WH_META_PREFIX ".wh..wh."
+#define IDX_WH_OPAQUE ".wh..wh..opq"
+
 enum idx_type {
 	IDX_T_REG = 0,
 	IDX_T_DIR,
@@ -127,11 +148,26 @@ uint64_t idx_entry_stored(const struct idx_entry *e);
 
 struct idx_layer; /* opaque; immutable once built or loaded */
 
+/*
+ * The sha256 of regular file @path's content as a reader sees it (a sparse
+ * file's holes as zeros), @size bytes. Return < 0 to abort the build.
+ */
+typedef int (*idx_file_sum_fn)(void *ctx, const char *path, uint64_t size,
+			       const uint8_t sha[DIGEST_SHA256_LEN]);
+
 struct idx_build_opts {
 	uint64_t span_size;         /* 0 -> IDX_DEFAULT_SPAN_SIZE */
 	enum idx_comp comp;         /* IDX_COMP_AUTO to sniff */
 	const char *blob_digest;    /* expected sha256 of the blob, or NULL */
 	const char *diff_id;        /* expected sha256 of the tar, or NULL */
+	/*
+	 * Optional: called once per regular-file member, in tar order, when
+	 * its last byte has streamed past (duplicates each time: the last one
+	 * is the live entry's). Costs one more sha256 pass over file data.
+	 * The whole-layer check of a foreign TOC compares contents with it.
+	 */
+	idx_file_sum_fn on_file;
+	void *on_file_ctx;
 };
 
 struct idx_build_stats {
@@ -180,6 +216,15 @@ struct idx_info {
 	uint32_t n_entries;
 	uint32_t n_spans;
 	bool random_access; /* false: every read decodes from the start */
+	uint8_t foreign;      /* enum idx_foreign (index/foreign.h): whose TOC this came from */
+	bool virtual_offsets; /* offsets are a foreign TOC's chunks end to end, not tar offsets */
+	uint64_t toc_len;     /* foreign: the TOC bytes the layer was read from; else 0 */
+	/*
+	 * SOCI: "sha256:<hex>" of the zTOC, which fixes how every span decodes
+	 * (its spans name only their compressed bytes: fs/ keys their cache by
+	 * it); "" otherwise.
+	 */
+	char toc_digest[DIGEST_STR_LEN];
 };
 void idx_layer_info(const struct idx_layer *l, struct idx_info *out);
 
@@ -199,7 +244,13 @@ int idx_entry_find(const struct idx_layer *l, const char *path, uint32_t *id);
 struct idx_span {
 	uint64_t u_start, u_len;  /* uncompressed range [u_start, u_start+u_len) */
 	uint64_t c_start, c_end;  /* compressed bytes needed to decode it */
-	uint8_t sha256[DIGEST_SHA256_LEN]; /* of the uncompressed bytes */
+	uint8_t sha256[DIGEST_SHA256_LEN]; /* of the uncompressed bytes, unless: */
+	/*
+	 * SOCI: sha256 is of the compressed bytes [c_start, c_end), checked by
+	 * idx_span_decode() before decoding; nothing in the index names the
+	 * decoded bytes' digest (the span cache learns it when it decodes).
+	 */
+	bool sha_compressed;
 };
 
 uint32_t idx_span_count(const struct idx_layer *l);

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/xmath.h"
+#include "index/foreign.h"
 #include "index/layer_int.h"
 
 const char *idx_comp_name(enum idx_comp c)
@@ -49,6 +50,22 @@ enum idx_comp idx_comp_from_media_type(const char *mt)
 	return IDX_COMP_AUTO;
 }
 
+const char *idx_comp_media_type(enum idx_comp c)
+{
+	return c == IDX_COMP_GZIP ? IDX_MT_OCI_LAYER_GZIP :
+	       c == IDX_COMP_ZSTD ? IDX_MT_OCI_LAYER_ZSTD :
+				    IDX_MT_OCI_LAYER;
+}
+
+const char *idx_oci_layer_media_type(const char *mt)
+{
+	if (mt && strcmp(mt, IDX_MT_DOCKER_LAYER_GZIP) == 0)
+		return IDX_MT_OCI_LAYER_GZIP;
+	if (mt && strcmp(mt, IDX_MT_DOCKER_LAYER) == 0)
+		return IDX_MT_OCI_LAYER;
+	return mt;
+}
+
 void idx_layer_free(struct idx_layer *l)
 {
 	if (!l)
@@ -75,6 +92,11 @@ void idx_layer_info(const struct idx_layer *l, struct idx_info *out)
 	out->n_entries = l->n_entries;
 	out->n_spans = l->n_spans;
 	out->random_access = !(l->hflags & IDX_HF_SEQUENTIAL);
+	out->foreign = l->foreign;
+	out->virtual_offsets = l->hflags & IDX_HF_VIRTUAL;
+	out->toc_len = l->toc_len;
+	if (l->has_toc_sha)
+		digest_format(l->toc_sha, out->toc_digest);
 }
 
 uint32_t idx_entry_count(const struct idx_layer *l)
@@ -125,6 +147,7 @@ int idx_span_get(const struct idx_layer *l, uint32_t id, struct idx_span *out)
 	out->c_start = idx_span_c_start(l, s);
 	out->c_end = s->c_end;
 	memcpy(out->sha256, s->sha, sizeof(out->sha256));
+	out->sha_compressed = (s->flags & IDX_SF_CSHA) != 0;
 	return 0;
 }
 
@@ -181,11 +204,20 @@ static int parse_ckpt(struct idx_layer *l, const uint8_t *p, uint32_t i, const u
 	c->win_clen = le32_get(p + 28);
 	if (!kind_ok(l->comp, c->kind) || le16_get(p + 18) || c->bits > 7)
 		BAD("checkpoint %u kind", i);
-	if (i == 0 ? c->c_off || c->u_off
+	/*
+	 * The first checkpoint is the start of the layer, except in foreign
+	 * layers: a virtual layer's first chunk lies anywhere in the blob, and
+	 * SOCI's first checkpoint is a block checkpoint right after the first
+	 * gzip header (its span digests do not cover that header, so decoding
+	 * must not need it).
+	 */
+	if (i == 0 ? c->u_off ||
+			     (c->c_off && !(l->hflags & IDX_HF_VIRTUAL) &&
+			      !(l->foreign == IDX_FOREIGN_SOCI && c->kind == IDX_CK_GZ_BLOCK))
 		   : c->c_off <= l->ckpts[i - 1].c_off || c->u_off <= l->ckpts[i - 1].u_off)
 		BAD("checkpoint %u out of order", i);
 	if (c->c_off >= l->blob_size + (i == 0) || c->u_off >= l->tar_size + (i == 0) ||
-	    (c->kind == IDX_CK_RAW && c->c_off != c->u_off))
+	    (c->kind == IDX_CK_RAW && c->c_off != c->u_off) || (c->bits && c->c_off == 0))
 		BAD("checkpoint %u offsets", i);
 	if (c->kind != IDX_CK_GZ_BLOCK) {
 		if (c->bits || c->win_len || c->win_clen || woff)
@@ -224,8 +256,9 @@ static int parse_span(struct idx_layer *l, const uint8_t *p, uint32_t i, uint64_
 	if (s->c_end <= idx_span_c_start(l, s) || s->c_end > l->blob_size ||
 	    (i && s->c_end < l->spans[i - 1].c_end))
 		BAD("span %u compressed range", i);
-	if ((s->flags & ~IDX_SF_WHOLE_FRAMES) ||
-	    (s->flags && (l->comp != IDX_COMP_ZSTD || ck->u_off != s->u_start)))
+	if ((s->flags & ~(IDX_SF_WHOLE_FRAMES | IDX_SF_CSHA)) ||
+	    ((s->flags & IDX_SF_WHOLE_FRAMES) &&
+	     (l->comp != IDX_COMP_ZSTD || ck->u_off != s->u_start)))
 		BAD("span %u flags", i);
 	if (l->comp == IDX_COMP_NONE && (ck->u_off != s->u_start || s->c_end - ck->c_off != s->u_len))
 		BAD("span %u of a plain tar", i);

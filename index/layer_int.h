@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/le.h"
 #include "index/index.h"
 
 /* Envelope: "STRATIDX", major, minor (FORMAT.md). */
@@ -40,12 +41,19 @@
 
 /* Header flags. */
 #define IDX_HF_SEQUENTIAL 0x01u
+#define IDX_HF_VIRTUAL 0x02u /* foreign only: offsets are virtual (index/foreign.h) */
 
 /* Entry flags (byte 1 of an entry). */
 #define IDX_EF_SPARSE 0x01u
 
 /* Span flags. */
 #define IDX_SF_WHOLE_FRAMES 0x01u /* zstd: starts and ends on frame boundaries */
+/*
+ * sha is of the compressed bytes [c_start, c_end), checked before decoding
+ * (SOCI's span digests); the decoded bytes are vouched for by that check
+ * and by the checkpoint, both pinned by the index.
+ */
+#define IDX_SF_CSHA 0x02u
 
 /* Where decoding may start. */
 enum idx_ckpt_kind {
@@ -91,6 +99,10 @@ struct idx_layer {
 	uint16_t major;       /* of the envelope it was loaded from; saved back the same */
 	uint32_t n_extents;
 	struct idx_extent *extents; /* of sparse entries, tar_off computed at load */
+	uint8_t foreign;      /* enum idx_foreign; 0: a stratafs index */
+	uint64_t toc_len;     /* foreign: bytes of the TOC, what bounds its counts */
+	bool has_toc_sha;     /* SOCI: toc_sha is the zTOC's (idx_info.toc_digest) */
+	uint8_t toc_sha[DIGEST_SHA256_LEN];
 };
 
 /* Entry classes: a path may be a real entry, a whiteout and an opaque marker at once. */
@@ -142,40 +154,6 @@ static inline uint64_t idx_span_c_start(const struct idx_layer *l, const struct 
 	const struct idx_ckpt *ck = &l->ckpts[s->ckpt];
 
 	return ck->c_off - (ck->bits ? 1 : 0);
-}
-
-/* Little-endian helpers for the payload (no alignment assumed). */
-static inline void le16_put(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void le32_put(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline void le64_put(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline uint16_t le16_get(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static inline uint32_t le32_get(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t le64_get(const uint8_t *p)
-{
-	return (uint64_t)le32_get(p) | (uint64_t)le32_get(p + 4) << 32;
 }
 
 #endif

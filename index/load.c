@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/xmath.h"
+#include "index/foreign.h"
 #include "index/layer_int.h"
 
 #define BAD(...)                                   \
@@ -36,9 +37,15 @@ static int parse_header(struct idx_layer *l, struct sect *s, const uint8_t *h)
 	l->comp = h[0];
 	l->hflags = h[1];
 	l->span_size = le32_get(h + 4);
-	if (h[0] > IDX_COMP_ZSTD || (h[1] & ~IDX_HF_SEQUENTIAL) || le16_get(h + 2) ||
-	    le64_get(h + 136))
+	l->foreign = h[2];
+	l->toc_len = le64_get(h + 136);
+	if (h[0] > IDX_COMP_ZSTD || (h[1] & ~(IDX_HF_SEQUENTIAL | IDX_HF_VIRTUAL)) || h[3] ||
+	    h[2] > IDX_FOREIGN_MAX)
 		BAD("header flags or reserved fields");
+	/* Only a foreign layer (built in memory from a TOC) has virtual offsets and a TOC size. */
+	if (l->foreign ? l->toc_len == 0 || l->toc_len > IDX_MAX_TOC_SIZE
+		       : l->toc_len || (l->hflags & IDX_HF_VIRTUAL))
+		BAD("foreign layer fields");
 	if (l->span_size < IDX_MIN_SPAN_SIZE || l->span_size > IDX_MAX_SPAN_SIZE)
 		BAD("span size %llu", (unsigned long long)l->span_size);
 	memcpy(l->blob_digest, h + 8, DIGEST_SHA256_LEN);
@@ -320,6 +327,9 @@ static int check_declared(const uint8_t *z, size_t zlen, uint64_t plen, const st
 		r = parse_header(&l, &s, h);
 	if (r < 0)
 		return r;
+	/* A foreign TOC's layer lives in memory only (FORMAT.md): never from a file. */
+	if (l.foreign)
+		BAD("a layer read from a foreign TOC is never stored as an index");
 	if (payload_size_of(&l, &s) != plen)
 		BAD("the header accounts for %llu payload bytes, the envelope for %llu",
 		    (unsigned long long)payload_size_of(&l, &s), (unsigned long long)plen);

@@ -12,6 +12,10 @@
  * skipped and the next member is read as gzip (header parsed, CRC checked).
  * A span that starts after its checkpoint (a hard cut) first decodes and
  * drops the bytes in between, into the output buffer itself.
+ *
+ * A span flagged IDX_SF_CSHA (SOCI) carries the digest of its compressed
+ * bytes instead of its decoded ones: it is checked on the input, before
+ * inflate sees a byte.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -194,6 +198,14 @@ int idx_span_decode(const struct idx_layer *l, uint32_t id, const void *cbuf, si
 	clen = (size_t)(s->c_end - idx_span_c_start(l, s));
 	k = (struct sink){ .out = out, .out_len = (size_t)s->u_len, .want = (size_t)s->u_len,
 			   .skip = s->u_start - l->ckpts[s->ckpt].u_off };
+	if (s->flags & IDX_SF_CSHA) {
+		/* SOCI: the digest pins the compressed bytes; decode only those. */
+		digest_sha256(cbuf, clen, sha);
+		if (memcmp(sha, s->sha, DIGEST_SHA256_LEN) != 0) {
+			log_err("span %u of layer: its compressed bytes do not match its digest", id);
+			return -EBADMSG;
+		}
+	}
 	switch (l->comp) {
 	case IDX_COMP_GZIP:
 		r = gz_decode(l, s, cbuf, clen, &k);
@@ -206,7 +218,7 @@ int idx_span_decode(const struct idx_layer *l, uint32_t id, const void *cbuf, si
 		r = 0;
 		break;
 	}
-	if (r == 0) {
+	if (r == 0 && !(s->flags & IDX_SF_CSHA)) {
 		digest_sha256(out, (size_t)s->u_len, sha);
 		if (memcmp(sha, s->sha, DIGEST_SHA256_LEN) != 0)
 			r = -EBADMSG;

@@ -151,7 +151,11 @@ int spanb_data(struct spanb *sb, const void *p, size_t n)
 	r = digest_ctx_update(sb->span_sha, p, n);
 	if (r < 0)
 		return r;
+	if (sb->fsum)
+		fsum_chunk(sb->fsum, p, n, sb->u_pos);
 	r = tar_parser_feed(sb->tar, p, n);
+	if (r == 0 && sb->fsum)
+		r = fsum_chunk_end(sb->fsum);
 	if (r < 0)
 		return r;
 	sb->u_pos += n;

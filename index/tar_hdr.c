@@ -19,9 +19,6 @@
 #include "common/xmath.h"
 #include "index/tar_int.h"
 
-#define WH ".wh."
-#define WH_META ".wh..wh."
-#define WH_OPQ ".wh..wh..opq"
 #define SCHILY_XATTR "SCHILY.xattr."
 
 enum hdr_fmt { FMT_V7, FMT_USTAR, FMT_STAR, FMT_GNU };
@@ -265,30 +262,11 @@ static int map_type(struct tar_parser *p, char tf, bool slash, uint64_t size, st
 /* ".wh.<name>" and ".wh..wh..opq" -> WHITEOUT/OPAQUE; 1 to skip, 0 or -errno. */
 static int map_whiteout(struct tar_parser *p, struct tar_entry *e)
 {
-	char *slash = strrchr(p->path, '/');
-	char *base = slash ? slash + 1 : p->path;
-	char *hidden = base + strlen(WH);
+	int r = tar_whiteout_map(p->path, &e->type);
 
-	if (strncmp(base, WH, strlen(WH)) != 0)
-		return 0;
-	e->size = 0;
-	if (strcmp(base, WH_OPQ) == 0) {
-		e->type = IDX_T_OPAQUE;
-		*(slash ? slash : p->path) = '\0';
-		return 0;
-	}
-	if (strncmp(base, WH_META, strlen(WH_META)) == 0) {
-		log_debug("skipping aufs metadata '%s'", p->path);
-		return 1;
-	}
-	/* containerd fails the layer on these ("invalid whiteout name"): so do we. */
-	if (!*hidden || strcmp(hidden, ".") == 0 || strcmp(hidden, "..") == 0) {
-		log_err("cannot read tar: invalid whiteout '%s'", p->path);
-		return -EBADMSG;
-	}
-	e->type = IDX_T_WHITEOUT;
-	memmove(base, hidden, strlen(hidden) + 1);
-	return 0;
+	if (r == 0 && (e->type == IDX_T_WHITEOUT || e->type == IDX_T_OPAQUE))
+		e->size = 0;
+	return r;
 }
 
 static int get_link(struct tar_parser *p, const uint8_t *h, struct tar_entry *e)

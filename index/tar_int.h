@@ -158,6 +158,16 @@ void tar_parser_free(struct tar_parser *p);
  */
 int tar_path_normalise(const char *in, size_t len, char *out, size_t out_size);
 
+/*
+ * The OCI whiteout names of a normalised @path, in place: "<dir>/.wh.<name>"
+ * becomes "<dir>/<name>" with *type IDX_T_WHITEOUT, "<dir>/.wh..wh..opq"
+ * becomes "<dir>" with IDX_T_OPAQUE. Returns 1 for aufs metadata
+ * (".wh..wh.*" other than the opaque marker: to be skipped), -EBADMSG for
+ * a whiteout of "", "." or "..", 0 otherwise (*type untouched when the
+ * name is no whiteout). Shared by the tar reader and the TOC builder.
+ */
+int tar_whiteout_map(char *path, enum idx_type *type);
+
 /* ---- shared between index/tar*.c only; not for the rest of index/ ---- */
 
 /* Ceiling of the records one pax key/value set holds. */

@@ -9,8 +9,14 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/digest.h"
+#include "common/log.h"
 #include "index/tar_int.h"
+
+#define WH ".wh."
+#define WH_META ".wh..wh."
+#define WH_OPQ ".wh..wh..opq"
 
 static int parse_base256(const uint8_t *f, size_t len, int64_t *out)
 {
@@ -132,47 +138,11 @@ int tar_dec_time(const char *s, size_t len, int64_t *sec, uint32_t *nsec)
 	return 0;
 }
 
-static int b64_val(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 int tar_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
 {
-	uint32_t acc = 0;
-	size_t n = 0;
-	int bits = 0;
+	ssize_t n = b64_decode(in, len, out, cap, B64_PAD_OPTIONAL);
 
-	/* libarchive writes padded base64; accept it unpadded too. */
-	while (len > 0 && in[len - 1] == '=')
-		len--;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64_val((uint8_t)in[i]);
-
-		if (v < 0)
-			return -EBADMSG;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n >= cap)
-				return -EFBIG;
-			out[n++] = (uint8_t)(acc >> bits);
-		}
-	}
-	if (n > INT32_MAX)
-		return -EFBIG;
-	return (int)n;
+	return n > INT32_MAX ? -EFBIG : (int)n;
 }
 
 int tar_url_decode(const char *in, size_t len, char *out, size_t cap)
@@ -235,4 +205,31 @@ int tar_path_normalise(const char *in, size_t len, char *out, size_t out_size)
 	}
 	out[n] = '\0';
 	return (int)n;
+}
+
+int tar_whiteout_map(char *path, enum idx_type *type)
+{
+	char *slash = strrchr(path, '/');
+	char *base = slash ? slash + 1 : path;
+	char *hidden = base + strlen(WH);
+
+	if (strncmp(base, WH, strlen(WH)) != 0)
+		return 0;
+	if (strcmp(base, WH_OPQ) == 0) {
+		*type = IDX_T_OPAQUE;
+		*(slash ? slash : path) = '\0';
+		return 0;
+	}
+	if (strncmp(base, WH_META, strlen(WH_META)) == 0) {
+		log_debug("skipping aufs metadata '%s'", path);
+		return 1;
+	}
+	/* containerd fails the layer on these ("invalid whiteout name"): so do we. */
+	if (!*hidden || strcmp(hidden, ".") == 0 || strcmp(hidden, "..") == 0) {
+		log_err("cannot read tar: invalid whiteout '%s'", path);
+		return -EBADMSG;
+	}
+	*type = IDX_T_WHITEOUT;
+	memmove(base, hidden, strlen(hidden) + 1);
+	return 0;
 }

@@ -64,15 +64,8 @@ static int kvset_slot(struct tar_kvset *s, struct tar_kv **out)
 		log_err("cannot read tar: more than %u pax records", TAR_MAX_PAX_RECORDS);
 		return -EFBIG;
 	}
-	if (s->n == s->cap) {
-		uint32_t cap = s->cap ? s->cap * 2 : 16;
-		struct tar_kv *v = realloc(s->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
+	if (xarray_grow((void **)&s->v, &s->cap, s->n, sizeof(*s->v), 16, TAR_MAX_PAX_RECORDS) < 0)
+		return -ENOMEM;
 	*out = &s->v[s->n++];
 	(*out)->key = NULL;
 	(*out)->vlen = 0;

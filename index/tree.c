@@ -27,10 +27,9 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xarray.h"
 #include "index/tree_int.h"
 
-#define WH ".wh."
-#define WH_OPQ ".wh..wh..opq"
 
 static char *arena_dup(struct tree_builder *b, const char *a, size_t alen, const char *s,
 		       size_t len)
@@ -124,18 +123,11 @@ static bool is_dir(const struct tree_builder *b, uint32_t dent)
 static int new_inode(struct tree_builder *b, uint8_t type, uint16_t layer, uint32_t entry,
 		     uint32_t *out)
 {
-	if (b->n_ino == b->cap_ino) {
-		uint32_t cap = b->cap_ino ? b->cap_ino * 2 : 1024;
-		struct tree_ino *v;
+	int r = xarray_grow((void **)&b->ino, &b->cap_ino, b->n_ino, sizeof(*b->ino), 1024,
+			    UINT32_MAX / 2);
 
-		if (cap > UINT32_MAX / 2)
-			return -EFBIG;
-		v = realloc(b->ino, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		b->ino = v;
-		b->cap_ino = cap;
-	}
+	if (r < 0)
+		return r;
 	b->ino[b->n_ino] = (struct tree_ino){ .entry = entry, .layer = layer, .type = type };
 	*out = b->n_ino++;
 	return 0;
@@ -149,17 +141,9 @@ static int new_dent(struct tree_builder *b, uint32_t dir, const char *s, size_t 
 	uint32_t *slot;
 	int r;
 
-	if (b->n_d == b->cap_d) {
-		uint32_t cap = b->cap_d ? b->cap_d * 2 : 1024;
-
-		if (cap > UINT32_MAX / 2)
-			return -EFBIG;
-		d = realloc(b->d, cap * sizeof(*d));
-		if (!d)
-			return -ENOMEM;
-		b->d = d;
-		b->cap_d = cap;
-	}
+	r = xarray_grow((void **)&b->d, &b->cap_d, b->n_d, sizeof(*b->d), 1024, UINT32_MAX / 2);
+	if (r < 0)
+		return r;
 	if ((b->hash_used + 1) * 2 > b->hash_mask + 1) {
 		r = hash_grow(b);
 		if (r < 0)
@@ -313,10 +297,10 @@ static int add_marker(struct tree_builder *b, uint16_t layer, uint32_t id, const
 
 	if (e->type == IDX_T_OPAQUE) {
 		dlen = strlen(e->path);
-		name = WH_OPQ;
+		name = IDX_WH_OPAQUE;
 	} else {
 		split(e->path, &dlen, &base);
-		name = arena_dup(b, WH, strlen(WH), base, strlen(base));
+		name = arena_dup(b, IDX_WH_PREFIX, strlen(IDX_WH_PREFIX), base, strlen(base));
 		if (!name)
 			return -ENOMEM;
 	}

@@ -14,8 +14,6 @@
 /* Ceiling of one member's headers (pax records incl.): the xattr ceilings bound it. */
 #define WTAR_MAX_HEADERS (8u << 20)
 
-/* The member name @e goes under in the archive ("./", "d/", "a/.wh.b", ...). */
-int wtar_member_name(const struct idx_entry *e, struct dbuf *name);
 /*
  * The header blocks of @e (a pax 'x' header with its records when needed,
  * then the ustar header) into @out; @name and @pax are scratch. -EINVAL for

@@ -60,7 +60,7 @@ static char typeflag(uint8_t type)
 }
 
 /* The member name as it goes in the archive: "./" for the root, "d/" for dirs, whiteouts. */
-int wtar_member_name(const struct idx_entry *e, struct dbuf *name)
+static int wtar_member_name(const struct idx_entry *e, struct dbuf *name)
 {
 	const char *p = e->path ? e->path : "";
 	const char *slash = strrchr(p, '/');
@@ -74,7 +74,7 @@ int wtar_member_name(const struct idx_entry *e, struct dbuf *name)
 		if (slash)
 			r = dbuf_add(name, p, (size_t)(slash - p + 1));
 		if (r == 0)
-			r = dbuf_add_str(name, ".wh.");
+			r = dbuf_add_str(name, IDX_WH_PREFIX);
 		if (r == 0)
 			r = dbuf_add_str(name, slash ? slash + 1 : p);
 		break;
@@ -82,7 +82,7 @@ int wtar_member_name(const struct idx_entry *e, struct dbuf *name)
 		if (*p)
 			r = dbuf_printf(name, "%s/", p);
 		if (r == 0)
-			r = dbuf_add_str(name, ".wh..wh..opq");
+			r = dbuf_add_str(name, IDX_WH_OPAQUE);
 		break;
 	case IDX_T_DIR:
 		r = *p ? dbuf_printf(name, "%s/", p) : dbuf_add_str(name, "./");

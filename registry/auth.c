@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "registry/registry_int.h"
 
@@ -26,17 +27,17 @@
 
 void reg_auth_init(struct reg_auth *a)
 {
-	memset(a, 0, sizeof(*a));
+	explicit_bzero(a, sizeof(*a));
 	pthread_mutex_init(&a->lock, NULL);
 }
 
 static void token_clear(struct reg_token *t)
 {
 	if (t->value) {
-		memset(t->value, 0, strlen(t->value));
+		explicit_bzero(t->value, strlen(t->value));
 		free(t->value);
 	}
-	memset(t, 0, sizeof(*t));
+	explicit_bzero(t, sizeof(*t));
 }
 
 void reg_auth_release(struct reg_auth *a)
@@ -88,7 +89,7 @@ static int basic_value(const struct reg_cred *cr, char **out)
 	if (r == 0)
 		r = reg_base64_encode(&b, plain.data, plain.len);
 	if (plain.data)
-		memset(plain.data, 0, plain.len);
+		explicit_bzero(plain.data, plain.len);
 	dbuf_release(&plain);
 	if (r < 0) {
 		dbuf_release(&b);
@@ -158,6 +159,7 @@ static bool realm_ok(const struct reg_client *c, const char *realm)
 static int fetch_token(struct reg_client *c, const struct reg_challenge *ch)
 {
 	struct reg_http_req req = { .method = "GET", .accept = "application/json" };
+	struct reg_blob_src form_src = { .fd = -1 };
 	struct reg_http_resp resp;
 	struct dbuf url, form, body;
 	struct reg_token *slot;
@@ -187,9 +189,10 @@ static int fetch_token(struct reg_client *c, const struct reg_challenge *ch)
 	req.timeout_ms = c->io_timeout_ms;
 	if (form.len) {
 		req.method = "POST";
-		req.post_body = form.data;
-		req.post_len = form.len;
-		req.post_type = "application/x-www-form-urlencoded";
+		form_src.buf = form.data;
+		form_src.size = form.len;
+		req.src = &form_src;
+		req.content_type = "application/x-www-form-urlencoded";
 	}
 	atomic_fetch_add(&c->n_requests, 1);
 	r = reg_http_perform(c->http, &req, &resp);
@@ -213,21 +216,21 @@ static int fetch_token(struct reg_client *c, const struct reg_challenge *ch)
 		goto out_release;
 	}
 	slot->value = tok;
-	slot->expires_ms = reg_now_ms() + (uint64_t)ttl * 1000u;
+	slot->expires_ms = monotonic_ms() + (uint64_t)ttl * 1000u;
 	/* 64-bit: ttl may be up to ten years, whose ms do not fit in unsigned */
 	if ((uint64_t)ttl * 1000u > 2 * TOKEN_MARGIN_MS)
 		slot->expires_ms -= TOKEN_MARGIN_MS;
 	log_debug("got a bearer token for '%s' valid %u s", c->scope, ttl);
 out_release:
 	if (form.data)
-		memset(form.data, 0, form.len);
+		explicit_bzero(form.data, form.len);
 	if (body.data)
-		memset(body.data, 0, body.len);
+		explicit_bzero(body.data, body.len);
 	dbuf_release(&url);
 	dbuf_release(&form);
 	dbuf_release(&body);
 	if (authz) {
-		memset(authz, 0, strlen(authz));
+		explicit_bzero(authz, strlen(authz));
 		free(authz);
 	}
 	return r;
@@ -258,7 +261,7 @@ int reg_auth_header(struct reg_client *c, char **out)
 		r = basic_value(&a->cred, out);
 	} else if (a->mode == REG_AUTH_BEARER) {
 		t = token_slot(a, c->scope, false);
-		if (!t || t->expires_ms <= reg_now_ms()) {
+		if (!t || t->expires_ms <= monotonic_ms()) {
 			if (t)
 				token_clear(t);
 			r = fetch_token(c, &a->bearer);
@@ -322,7 +325,7 @@ static int use_challenge(struct reg_client *c, struct reg_challenge *ch, bool se
 		token_clear(t);
 	reg_challenge_release(&a->bearer);
 	a->bearer = *ch;
-	memset(ch, 0, sizeof(*ch));
+	explicit_bzero(ch, sizeof(*ch));
 	a->mode = REG_AUTH_BEARER;
 	return fetch_token(c, &a->bearer);
 }

@@ -3,8 +3,8 @@
  * Blobs: HEAD, small whole blobs (verified), single-range reads and long
  * ranged streams (not verified: a range has no digest), and whole streams
  * hashed on the fly; all resumed with Range after a dropped connection
- * (request.c moves the range start forward; http.c skips the prefix if
- * the server ignores it).
+ * (request.c moves the range start forward; http_perform.c skips the
+ * prefix if the server ignores it).
  * Every GET names its blob so that the redirect target is cached.
  */
 #include <errno.h>
@@ -131,7 +131,7 @@ static int read_sink(void *u, const void *p, size_t n)
 	struct read_ctx *rc = u;
 
 	if (n > rc->cap - rc->got)
-		return -EBADMSG; /* more than asked: http.c trims, so never */
+		return -EBADMSG; /* more than asked: http_perform.c trims, so never */
 	memcpy(rc->buf + rc->got, p, n);
 	rc->got += n;
 	return 0;

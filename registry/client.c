@@ -118,7 +118,6 @@ int reg_client_new(const struct reg_opts *opts, const struct reg_ref *ref, struc
 		return -ENOMEM;
 	reg_auth_init(&c->auth);
 	pthread_mutex_init(&c->redir_lock, NULL);
-	atomic_store(&c->rnd, (uint32_t)reg_now_ms() ^ (uint32_t)(uintptr_t)c);
 	c->insecure = opts->insecure;
 	c->io_timeout_ms = opts->io_timeout_ms ? opts->io_timeout_ms : 30000;
 	c->retries = opts->retries;

@@ -60,7 +60,7 @@ int reg_base64_decode(const char *s, struct dbuf *b)
 		return -ENOMEM;
 	got = EVP_DecodeBlock(tmp, (const unsigned char *)s, (int)n);
 	r = got < 0 || (size_t)got < pad ? -EINVAL : dbuf_add(b, tmp, (size_t)got - pad);
-	memset(tmp, 0, n / 4 * 3 + 1);
+	explicit_bzero(tmp, n / 4 * 3 + 1);
 	free(tmp);
 	return r;
 }
@@ -107,24 +107,6 @@ static void write_all_nosig(int fd, const char *s)
 	(void)fd_write_all(fd, s, n); /* a helper that does not read its stdin fails on its own */
 	sigtimedwait(&pipe_set, NULL, &zero);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-static int read_all(int fd, struct dbuf *b)
-{
-	char chunk[4096];
-
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		if (dbuf_add(b, chunk, (size_t)n) < 0)
-			return -EFBIG;
-	}
 }
 
 static int spawn(const char *prog, int in_fd, int out_fd, pid_t *pid)
@@ -184,7 +166,7 @@ int reg_cred_helper_get(const char *helper, const char *server, struct reg_cred 
 	write_all_nosig(in[1], server);
 	close(in[1]);
 	in[1] = -1;
-	r = read_all(outp[0], &b);
+	r = fd_read_dbuf(outp[0], &b);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (r == 0)
@@ -197,7 +179,7 @@ out_close:
 			close(outp[i]);
 	}
 	if (b.data)
-		memset(b.data, 0, b.len);
+		explicit_bzero(b.data, b.len);
 	dbuf_release(&b);
 	return r;
 }

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "common/fdio.h"
 #include "common/log.h"
 #include "registry/registry_int.h"
 
@@ -25,7 +26,7 @@ void reg_cred_release(struct reg_cred *cr)
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		if (*f[i]) {
-			memset(*f[i], 0, strlen(*f[i]));
+			explicit_bzero(*f[i], strlen(*f[i]));
 			free(*f[i]);
 			*f[i] = NULL;
 		}
@@ -52,26 +53,6 @@ static bool key_matches(const char *key, const char *host)
 		       (n == 20 && strncmp(s, "registry-1.docker.io", 20) == 0);
 	}
 	return strlen(host) == n && strncasecmp(s, host, n) == 0;
-}
-
-static int read_file(const char *path, struct dbuf *b)
-{
-	FILE *f = fopen(path, "re");
-	char chunk[4096];
-	size_t n;
-	int r = 0;
-
-	if (!f)
-		return -errno;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		r = dbuf_add(b, chunk, n);
-		if (r < 0)
-			break;
-	}
-	if (r == 0 && ferror(f))
-		r = -EIO;
-	fclose(f);
-	return r;
 }
 
 static int dup_field(json_t *o, const char *key, char **out)
@@ -106,7 +87,7 @@ static int from_entry(json_t *e, struct reg_cred *out)
 			log_warn("ignoring a malformed 'auth' entry in the docker config");
 		}
 		if (plain.data)
-			memset(plain.data, 0, plain.len);
+			explicit_bzero(plain.data, plain.len);
 		dbuf_release(&plain);
 		r = 0;
 	}
@@ -210,7 +191,7 @@ int reg_cred_lookup(const char *path, const char *host, struct reg_cred *out)
 	if (!path)
 		return 0;
 	dbuf_init(&b, REG_MAX_DOCKER_CONFIG);
-	r = read_file(path, &b);
+	r = file_read_dbuf(path, &b);
 	if (r == -ENOENT) {
 		r = 0;
 		goto out_release;
@@ -222,7 +203,7 @@ int reg_cred_lookup(const char *path, const char *host, struct reg_cred *out)
 	r = reg_cred_parse(b.data, b.len, path, host, reg_cred_helper_get, out);
 out_release:
 	if (b.data)
-		memset(b.data, 0, b.len);
+		explicit_bzero(b.data, b.len);
 	dbuf_release(&b);
 	free(def);
 	return r;

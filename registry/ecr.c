@@ -28,6 +28,7 @@ int reg_auth_ecr_setup(struct reg_client *c, const struct reg_opts *o)
 	/*
 	 * Not o->ca_file: the user's bundle is for the registry, and CURLOPT_CAINFO
 	 * replaces the system bundle, so the real api.ecr endpoint would fail TLS.
+	 * The AWS endpoints have their own: AWS_CA_BUNDLE (registry/aws/http_aws.c).
 	 */
 	ao.ca_file = NULL;
 	ao.timeout_ms = o->connect_timeout_ms;

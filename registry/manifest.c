@@ -8,6 +8,7 @@
  * Content-Type, else the shape (OCI allows omitting mediaType).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,11 @@ void reg_descriptor_release(struct reg_descriptor *d)
 	free(d->stratafs_layer);
 	free(d->stratafs_index);
 	free(d->stratafs_indexes);
+	for (size_t i = 0; i < d->n_annotations; i++) {
+		free(d->annotations[i].key);
+		free(d->annotations[i].value);
+	}
+	free(d->annotations);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -89,20 +95,48 @@ static int opt_digest(json_t *a, const char *key, char **out)
 	return r;
 }
 
-static int parse_annotations(json_t *a, struct reg_descriptor *d)
+const char *reg_descriptor_annotation(const struct reg_descriptor *d, const char *key)
+{
+	for (size_t i = 0; d && key && i < d->n_annotations; i++)
+		if (strcmp(d->annotations[i].key, key) == 0)
+			return d->annotations[i].value;
+	return NULL;
+}
+
+/* Every annotation, kept for reg_descriptor_annotation(). */
+static int keep_annotations(json_t *a, struct reg_descriptor *d)
 {
 	const char *key;
 	json_t *v;
+
+	d->annotations = calloc(json_object_size(a) + 1, sizeof(*d->annotations));
+	if (!d->annotations)
+		return -ENOMEM;
+	json_object_foreach(a, key, v) {
+		struct reg_annotation *x = &d->annotations[d->n_annotations];
+
+		if (!json_is_string(v))
+			return -EBADMSG;
+		x->key = strdup(key);
+		x->value = strdup(json_string_value(v));
+		d->n_annotations++;
+		if (!x->key || !x->value)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int parse_annotations(json_t *a, struct reg_descriptor *d)
+{
 	int r;
 
 	if (!a)
 		return 0;
 	if (!json_is_object(a))
 		return -EBADMSG;
-	json_object_foreach(a, key, v) {
-		if (!json_is_string(v))
-			return -EBADMSG;
-	}
+	r = keep_annotations(a, d);
+	if (r < 0)
+		return r;
 	d->annotations_json = json_dumps(a, JSON_COMPACT);
 	if (!d->annotations_json)
 		return -ENOMEM;
@@ -217,6 +251,19 @@ static int media_type(json_t *root, const char *content_type, struct reg_manifes
 	return r;
 }
 
+/* SOCI v2: the manifest names its SOCI index. Another tool's annotation: never fatal. */
+static void soci_index(json_t *root, struct reg_manifest *m)
+{
+	const char *v = json_string_value(
+		json_object_get(json_object_get(root, "annotations"), REG_ANNOT_SOCI_INDEX));
+
+	if (v && digest_is_valid(v))
+		snprintf(m->soci_index, sizeof(m->soci_index), "%s", v);
+	else if (v)
+		log_warn("ignoring annotation %s: '%.80s' is not a sha256 digest",
+			 REG_ANNOT_SOCI_INDEX, v);
+}
+
 static int parse_body(json_t *root, const char *content_type, struct reg_manifest *m)
 {
 	json_t *sv = json_object_get(root, "schemaVersion");
@@ -242,6 +289,8 @@ static int parse_body(json_t *root, const char *content_type, struct reg_manifes
 	r = descriptor_parse(json_object_get(root, "config"), &m->config);
 	if (r == 0)
 		r = parse_list(json_object_get(root, "layers"), &m->layers, &m->n_layers);
+	if (r == 0)
+		soci_index(root, m);
 	return r;
 }
 

@@ -15,33 +15,44 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "registry/upload_int.h"
 
 /* read-add-write rounds of the referrers fallback tag */
-#define FALLBACK_ATTEMPTS 4
+#define FALLBACK_ROUNDS 4
 #define EMPTY_DIGEST "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 
-static int put_once(struct reg_pusher *p, const char *url, const char *media_type,
-		    const void *raw, size_t len, struct reg_up_resp *resp)
-{
-	struct reg_blob_src src = { .fd = -1, .buf = raw, .size = len };
-	struct reg_up_req req = { .method = "PUT", .url = url, .content_type = media_type,
-				  .src = &src };
+struct put_job {
+	struct reg_pusher *p;
+	const char *url, *media_type;
+	const void *raw;
+	size_t len;
+	struct reg_http_resp resp; /* the last attempt's answer */
+};
 
-	return reg_up_call(p, &req, "push a manifest", resp);
+/* A PUT of the same bytes is idempotent: each attempt sends it as it is. */
+static int put_attempt(void *ctx, struct reg_attempt *a)
+{
+	struct put_job *j = ctx;
+	struct reg_blob_src src = { .fd = -1, .buf = j->raw, .size = j->len };
+	struct reg_http_req req = { .method = "PUT", .url = j->url, .content_type = j->media_type,
+				    .src = &src };
+
+	if (a->n > 0)
+		reg_http_resp_release(&j->resp);
+	return reg_up_call(j->p, &req, "push a manifest", &j->resp, a);
 }
 
 int reg_manifest_put(struct reg_pusher *p, const char *reference, const char *media_type,
 		     const void *raw, size_t len, char digest[DIGEST_STR_LEN], bool *subject_ok)
 {
+	struct put_job j = { .p = p, .media_type = media_type, .raw = raw, .len = len };
+	struct reg_retry_policy pol = { .what = "a manifest push" };
 	uint8_t sha[DIGEST_SHA256_LEN];
 	char want[DIGEST_STR_LEN];
-	struct reg_up_resp resp;
 	char *url = NULL;
-	unsigned ms;
 	int r;
 
 	if (!p || !reference || !media_type || !raw || len > REG_MAX_MANIFEST_SIZE)
@@ -51,25 +62,19 @@ int reg_manifest_put(struct reg_pusher *p, const char *reference, const char *me
 	r = reg_client_url(p->c, "manifests", reference, &url);
 	if (r < 0)
 		return r;
-	/* a PUT of the same bytes is idempotent: retry it as it is */
-	for (unsigned attempt = 0;; attempt++) {
-		r = put_once(p, url, media_type, raw, len, &resp);
-		if (r == 0 || attempt >= p->retries ||
-		    (r != -EAGAIN && r != -ECONNRESET && r != -ETIMEDOUT))
-			break;
-		reg_up_resp_release(&resp);
-		ms = reg_backoff_ms(attempt, REG_BACKOFF_BASE_MS, REG_BACKOFF_CAP_MS, (uint32_t)rand());
-		nanosleep(&(struct timespec){ ms / 1000, (long)(ms % 1000) * 1000000L }, NULL);
-	}
-	if (r == 0 && resp.base.docker_digest && strcmp(resp.base.docker_digest, want) != 0) {
-		log_err("registry stored manifest '%s' as '%s'", want, resp.base.docker_digest);
+	j.url = url;
+	pol.retries = p->retries;
+	pol.n_retries = &p->c->n_retries;
+	r = reg_retry_run(&pol, put_attempt, &j);
+	if (r == 0 && j.resp.docker_digest && strcmp(j.resp.docker_digest, want) != 0) {
+		log_err("registry stored manifest '%s' as '%s'", want, j.resp.docker_digest);
 		r = -EBADMSG;
 	}
 	if (r == 0 && subject_ok)
-		*subject_ok = resp.oci_subject != NULL;
+		*subject_ok = j.resp.oci_subject != NULL;
 	if (r == 0 && digest)
 		memcpy(digest, want, DIGEST_STR_LEN);
-	reg_up_resp_release(&resp);
+	reg_http_resp_release(&j.resp);
 	free(url);
 	return r;
 }
@@ -196,18 +201,19 @@ static int update_fallback(struct reg_pusher *p, const char *subject, const char
 	 * once can each overwrite the other's entry (the registry has no
 	 * conditional PUT), so an entry missing after our write is added again.
 	 */
-	for (int attempt = 0; attempt < FALLBACK_ATTEMPTS; attempt++) {
-		r = fallback_add(p, tag, d, replace && attempt == 0, &raw);
+	for (int pass = 0; pass < FALLBACK_ROUNDS; pass++) {
+		r = fallback_add(p, tag, d, replace && pass == 0, &raw);
 		if (r == 0)
 			r = reg_manifest_put(p, tag, REG_MT_OCI_INDEX, raw, strlen(raw), NULL, NULL);
 		free(raw);
 		raw = NULL;
 		if (r != 0)
 			break;
-		if (attempt > 0)
+		if (pass > 0)
 			log_info("referrers tag '%s' lost our entry to another writer: added again", tag);
-		/* let a concurrent writer finish before checking */
-		nanosleep(&(struct timespec){ 0, (10 + rand() % 40) * 1000000L }, NULL);
+		/* let a concurrent writer finish before checking (10 to 49 ms, jittered
+		 * so that two racing pushers do not keep colliding) */
+		sleep_ns((10 + reg_jitter32() % 40) * NS_PER_MS);
 	}
 	json_decref(d);
 	if (r == 0)

@@ -126,7 +126,8 @@ static int score(const struct reg_descriptor *d, const struct reg_platform *p)
 {
 	const char *want, *have;
 
-	if (!d->has_platform || strcmp(d->platform.os, p->os) != 0 ||
+	/* An artifact (a SOCI v2 index, say) may carry the image's platform: never the image. */
+	if (d->artifact_type || !d->has_platform || strcmp(d->platform.os, p->os) != 0 ||
 	    strcmp(d->platform.arch, p->arch) != 0)
 		return 0;
 	if (!p->variant)

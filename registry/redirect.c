@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "registry/registry_int.h"
 
 #define SAFETY_MARGIN_S 30
@@ -98,7 +99,7 @@ int reg_redirect_get(struct reg_client *c, const char *digest, char **url)
 
 	pthread_mutex_lock(&c->redir_lock);
 	e = find(c, digest);
-	if (e && e->expires_ms > reg_now_ms()) {
+	if (e && e->expires_ms > monotonic_ms()) {
 		*url = strdup(e->url);
 		r = *url ? 0 : -ENOMEM;
 	}
@@ -134,7 +135,7 @@ void reg_redirect_put(struct reg_client *c, const char *digest, const char *url)
 	free(e->url);
 	e->url = copy;
 	memcpy(e->digest, digest, strlen(digest) + 1);
-	e->expires_ms = reg_now_ms() + ttl;
+	e->expires_ms = monotonic_ms() + ttl;
 	pthread_mutex_unlock(&c->redir_lock);
 }
 

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * registry/: the OCI distribution client. References, HTTP (libcurl) with
- * retries and backoff, auth (anonymous, Basic, Bearer, docker config.json and
- * credential helpers), manifests, blobs (ranged, streamed, verified),
- * referrers, and the BuildKit cache config. Knows nothing of tar or FUSE.
+ * registry/: the OCI distribution client, reads and uploads. References,
+ * one HTTP transport (libcurl) and one retry driver, auth (anonymous, Basic,
+ * Bearer, docker config.json and credential helpers, Amazon ECR), manifests,
+ * blobs (ranged, streamed, verified), referrers, the BuildKit cache config,
+ * blob and manifest uploads. Knows nothing of tar or FUSE.
  *
  * Thread-safety: a struct reg_client may be used from any number of threads
- * at once (connections are pooled per thread and shared through a curl share
- * handle). Parsed objects (reg_ref, reg_manifest, reg_cache_config) are plain
+ * at once (a pool of connections per client; DNS and TLS sessions shared
+ * through a curl share handle). Parsed objects (reg_ref, reg_manifest, reg_cache_config) are plain
  * data owned by the caller.
  *
  * Errors: -errno, mapped once at the room edge: 404 -> -ENOENT, 401/403 ->
@@ -58,6 +59,18 @@
  * layers, which the pinning index's digest then vouches for.
  */
 #define REG_ANNOT_STRATAFS_INDEXES "dev.stratafs.index.manifest"
+/*
+ * SOCI (soci-snapshotter; docs/formats.md, "SOCI"). v1: a SOCI index
+ * manifest (config media type = artifact type SOCI_V1) is a referrer of
+ * the image manifest. v2: the image manifest itself names its SOCI index
+ * manifest (artifact type SOCI_V2, in the same image index) with the
+ * annotation below, which the manifest's digest then vouches for. The
+ * SOCI index's layers are zTOCs, each naming its image layer.
+ */
+#define REG_MT_SOCI_INDEX_V1 "application/vnd.amazon.soci.index.v1+json"
+#define REG_MT_SOCI_INDEX_V2 "application/vnd.amazon.soci.index.v2+json"
+#define REG_ANNOT_SOCI_INDEX "com.amazon.soci.index-digest"
+#define REG_ANNOT_SOCI_LAYER "com.amazon.soci.image-layer-digest"
 
 /* ---- references ------------------------------------------------------ */
 
@@ -93,10 +106,10 @@ struct reg_opts {
 	unsigned io_timeout_ms;      /* bound on one operation, retries included; default 30000 */
 	unsigned retries;            /* attempts after the first; default 4 */
 	unsigned max_parallel;       /* concurrent requests to the registry; default 8 */
-	/* (added) ECR token cache directory, created 0700, files 0600; NULL: no
+	/* ECR token cache directory, created 0700, files 0600; NULL: no
 	 * on-disk cache (the token is still kept in memory by the client) */
 	const char *token_cache_dir;
-	/* (added) the User-Agent of every request; NULL: "stratafs/0.1" */
+	/* the User-Agent of every request; NULL: STRATAFS_USER_AGENT (common/version.h) */
 	const char *user_agent;
 };
 
@@ -129,6 +142,11 @@ struct reg_platform {
 int reg_platform_parse(const char *s, struct reg_platform *out);
 void reg_platform_release(struct reg_platform *p);
 
+/* One annotation of a descriptor (both strings owned by it). */
+struct reg_annotation {
+	char *key, *value;
+};
+
 struct reg_descriptor {
 	char *media_type;
 	char digest[DIGEST_STR_LEN];
@@ -141,7 +159,15 @@ struct reg_descriptor {
 	char *stratafs_layer;         /* REG_ANNOT_STRATAFS_LAYER or NULL */
 	char *stratafs_index;         /* REG_ANNOT_STRATAFS_INDEX (a valid digest) or NULL */
 	char *stratafs_indexes;       /* REG_ANNOT_STRATAFS_INDEXES (a valid digest) or NULL */
+	struct reg_annotation *annotations; /* all of them, in document order */
+	size_t n_annotations;
 };
+
+/*
+ * The value of annotation @key of @d, or NULL when it has none. Valid as
+ * long as @d. Linear: descriptors carry a handful of annotations.
+ */
+const char *reg_descriptor_annotation(const struct reg_descriptor *d, const char *key);
 
 enum reg_manifest_kind { REG_MANIFEST_IMAGE, REG_MANIFEST_INDEX };
 
@@ -165,6 +191,8 @@ struct reg_manifest {
 	 * stratafs index artifact it pins for this manifest; "" otherwise.
 	 */
 	char pinned_artifact[DIGEST_STR_LEN];
+	/* IMAGE: its REG_ANNOT_SOCI_INDEX annotation (a valid digest), or "". */
+	char soci_index[DIGEST_STR_LEN];
 };
 
 /*
@@ -267,7 +295,7 @@ struct reg_cache_config {
 int reg_cache_config_parse(const char *json, size_t len, struct reg_cache_config **out);
 void reg_cache_config_free(struct reg_cache_config *cfg);
 
-/* ---- image config (added) --------------------------------------------- */
+/* ---- image config ----------------------------------------------------- */
 
 /*
  * The rootfs.diff_ids of an image config blob (REG_MT_OCI_CONFIG or
@@ -335,10 +363,11 @@ int reg_referrers(struct reg_client *c, const char *digest, const char *artifact
 /*
  * The write side (strata push). A struct reg_pusher wraps a client whose
  * token scope is "repository:<repo>:pull,push"; one pusher per thread.
- * Retries with backoff only for idempotent steps: a failed blob upload
- * starts a new session (the old one is cancelled with DELETE, errors
- * ignored); manifest PUTs are retried as they are. Credentials are never
- * logged.
+ * Retries (the room's one retry driver: transient errors, HTTP/2 stream
+ * resets included, and 408/429/5xx, after the server's Retry-After) only
+ * for idempotent steps: a failed blob upload starts a new session (the old
+ * one is cancelled with DELETE, errors ignored); manifest PUTs are retried
+ * as they are. Credentials are never logged.
  */
 struct reg_pusher;
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * registry/ internals shared by the room's .c files. Never included from
- * another room. Only http.c includes <curl/curl.h>; everything else talks
- * HTTP through struct reg_http_req / reg_http_resp below.
+ * another room. Only the transport's http_*.c include <curl/curl.h>;
+ * everything else talks HTTP through http_int.h and retries through
+ * retry_int.h.
  */
 #ifndef REGISTRY_REGISTRY_INT_H
 #define REGISTRY_REGISTRY_INT_H
@@ -14,12 +15,11 @@
 #include <time.h>
 
 #include "common/dbuf.h"
+#include "registry/http_int.h"
 #include "registry/registry.h"
+#include "registry/retry_int.h"
 
-/* Ceilings of what we keep from one response besides its body. */
-#define REG_MAX_HEADER_VALUE 8192  /* one header value (Location, WWW-Authenticate) */
-#define REG_MAX_ERROR_BODY (64u << 10) /* body of a non-2xx response, for its message */
-#define REG_MAX_CHALLENGES 4       /* WWW-Authenticate headers kept per response */
+/* Ceilings of what we keep from one response besides its body: http_int.h. */
 #define REG_MAX_REDIRECTS 5
 #define REG_MAX_REFERRER_PAGES 16
 #define REG_MAX_HELPER_OUTPUT (64u << 10)
@@ -29,120 +29,13 @@
 #define REG_REDIRECT_SLOTS 64
 #define REG_TOKEN_SLOTS 8
 
-/* ---- time ------------------------------------------------------------ */
+/* ---- URLs (request.c) ----------------------------------------------------- */
 
-/* CLOCK_MONOTONIC in milliseconds. */
-uint64_t reg_now_ms(void);
-
-/* ---- HTTP (http.c) ----------------------------------------------------- */
-
-struct reg_http; /* curl share + pool of easy handles; thread-safe */
-
-struct reg_http_opts {
-	const char *ca_file;
-	bool insecure;
-	unsigned connect_timeout_ms;
-	unsigned stall_timeout_ms; /* abort when no byte arrives for this long */
-	unsigned max_parallel;     /* easy handles in flight at once */
-	const char *user_agent;    /* NULL: "stratafs/0.1" */
-};
-
-int reg_http_new(const struct reg_http_opts *o, struct reg_http **out);
-void reg_http_free(struct reg_http *h);
-
-struct reg_http_req {
-	const char *method;       /* "GET", "HEAD" or "POST" */
-	const char *post_body;    /* POST: form body and its type */
-	size_t post_len;
-	const char *post_type;
-	const char *url;          /* absolute */
-	const char *accept;       /* value of Accept or NULL */
-	const char *authorization; /* full value ("Bearer x") or NULL; never logged */
-	bool has_range;
-	uint64_t range_start;
-	uint64_t range_len;       /* 0: to the end */
-	unsigned timeout_ms;      /* whole exchange; 0: none (stall timeout still applies) */
-	struct dbuf *body;        /* 2xx body goes here ... */
-	reg_sink_fn sink;         /* ... or here (one of the two, or neither) */
-	void *sink_ctx;
-};
-
-struct reg_http_resp {
-	long status;
-	char *content_type;   /* parameters stripped */
-	char *docker_digest;  /* Docker-Content-Digest */
-	char *location;       /* Location, raw */
-	char *retry_after;
-	char *content_range;
-	char *filters_applied; /* OCI-Filters-Applied */
-	char *link;            /* Link */
-	char *warning;         /* first Warning header (RFC 7234), shown to the user */
-	char *challenges[REG_MAX_CHALLENGES];
-	size_t n_challenges;
-	bool has_length;
-	uint64_t content_length;
-	uint64_t delivered;   /* bytes handed to the body/sink (after range trimming) */
-	struct dbuf errbody;  /* body of a non-2xx response, truncated */
-	char *effective_url;  /* the URL this response came from */
-	char error[256];      /* transport error text (curl), "" if none */
-};
-
-void reg_http_resp_release(struct reg_http_resp *r);
-/* Keep what @r needs from one response header line (@len bytes, CRLF included). */
-void reg_http_header_line(struct reg_http_resp *r, const char *line, size_t len);
-
-/*
- * One HTTP exchange, no redirect following. 0 when a response arrived (any
- * status, read resp->status), else -ETIMEDOUT, -EHOSTUNREACH, -ECONNRESET
- * (dropped mid-body), -EFBIG (body over the dbuf ceiling), -EBADMSG (a 206
- * whose Content-Range does not start at the asked offset), the sink's
- * code, or -EIO.
- */
-int reg_http_perform(struct reg_http *h, const struct reg_http_req *req, struct reg_http_resp *resp);
-
-/* Absolute URL of @loc relative to @base (curl's URL API); caller frees. */
-int reg_url_resolve(const char *base, const char *loc, char **out);
-/* "scheme://host:port" of @url with the default port made explicit; caller frees. */
-int reg_url_origin(const char *url, char **out);
 /* True when @url has the registry's own scheme, host and port: only then
- * may credentials go with a request (request.c). */
+ * may credentials go with a request. */
 bool reg_url_is_ours(const struct reg_client *c, const char *url);
-/*
- * The transport every libcurl request shares (http.c): URL, headers (a
- * struct curl_slist *), no redirects followed, https only unless @insecure,
- * TLS verification on unless @insecure, @ca_file, connect timeout, and an
- * abort after @stall_s seconds without a byte. @easy is a CURL *; the
- * types stay void here so that no header includes <curl/curl.h>.
- */
-void reg_http_transport(void *easy, const char *url, void *headers, bool insecure,
-			const char *ca_file, unsigned connect_timeout_ms, long stall_s);
-/* Percent-encode @s for a query value into @b. */
-int reg_url_escape(struct dbuf *b, const char *s);
-
-/* ---- retry policy (retry.c) -------------------------------------------- */
-
-#define REG_BACKOFF_BASE_MS 100
-#define REG_BACKOFF_CAP_MS 5000
-
-/*
- * Delay before retry number @attempt (0 = first retry): exponential from
- * @base_ms, capped at @cap_ms, "equal jitter": a value in [d/2, d] where d
- * is the capped exponential, picked with @rnd.
- */
-unsigned reg_backoff_ms(unsigned attempt, unsigned base_ms, unsigned cap_ms, uint32_t rnd);
-/*
- * Retry-After (delta seconds or an HTTP-date, RFC 9110 §10.2.3) in
- * milliseconds from @now. -EINVAL when unparsable. A date in the past is 0.
- */
-int reg_retry_after_ms(const char *value, time_t now, uint64_t *ms);
-/* 408, 429, 500, 502, 503, 504 (and other 5xx except 501/505). */
-bool reg_status_is_retryable(long status);
-/* Transport errors worth another attempt. */
-bool reg_err_is_retryable(int err);
 
 /* ---- auth (auth.c, www_auth.c, dockercfg.c) ----------------------------- */
-
-#define REG_MAX_AUTH_PARAMS 16
 
 struct reg_challenge {
 	char scheme[16];  /* lowercased: "bearer", "basic", ... */
@@ -191,22 +84,29 @@ int reg_base64_decode(const char *s, struct dbuf *b);
 struct reg_token {
 	char scope[256];
 	char *value;
-	uint64_t expires_ms; /* reg_now_ms() clock */
+	uint64_t expires_ms; /* monotonic_ms() clock (common/clock.h) */
 };
 
 struct reg_ecr_auth; /* registry/aws/aws.h */
+
+/* How requests to the registry's origin are authenticated. */
+enum reg_auth_mode {
+	REG_AUTH_NONE = 0, /* anonymous, until a 401 says otherwise */
+	REG_AUTH_BASIC,    /* the user's credentials on every request (a Basic challenge) */
+	REG_AUTH_BEARER,   /* tokens from the Bearer challenge's realm, per scope */
+	REG_AUTH_ECR,      /* Amazon ECR: "Basic <token>" from GetAuthorizationToken (ecr.c),
+			    * sent from the first request; never changes to another mode */
+};
 
 struct reg_auth {
 	pthread_mutex_t lock;
 	struct reg_cred cred;           /* immutable after reg_client_new */
 	struct reg_ecr_auth *ecr;       /* ECR host, no other credentials; immutable */
 	/* protected by lock: */
-	int mode;                       /* REG_AUTH_NONE / BASIC / BEARER */
+	enum reg_auth_mode mode;
 	struct reg_challenge bearer;    /* last Bearer challenge */
 	struct reg_token tokens[REG_TOKEN_SLOTS];
 };
-
-enum { REG_AUTH_NONE = 0, REG_AUTH_BASIC, REG_AUTH_BEARER, REG_AUTH_ECR };
 
 /*
  * ecr.c: when @c's host is ECR (registry/aws) and no credentials were
@@ -242,7 +142,6 @@ struct reg_client {
 	pthread_mutex_t redir_lock;
 	struct reg_redirect redirects[REG_REDIRECT_SLOTS]; /* protected by redir_lock */
 	_Atomic uint64_t n_requests, n_retries, n_bytes_in, n_errors;
-	_Atomic uint32_t rnd;
 };
 
 /*
@@ -287,16 +186,10 @@ struct reg_call {
 };
 
 /*
- * One attempt at @call: auth header, a 401 answered once (new token), and
- * redirects followed manually with credentials dropped off-origin.
- * resp->effective_url names where the answer came from. Returns like
- * reg_http_perform.
- */
-int reg_request_once(struct reg_client *c, const struct reg_call *call, uint64_t deadline_ms,
-		     struct reg_http_resp *resp);
-/*
- * @call with retries (network errors, 408/429/5xx) and backoff until the
- * client's io timeout. Then maps the final status: 2xx -> 0 (resp kept for
+ * @call under the retry driver (retry_int.h) until the client's io timeout:
+ * one attempt is the auth header, a 401 answered once (new token), and
+ * redirects followed manually with credentials dropped off-origin;
+ * resp->effective_url names where the answer came from. Then maps the final status: 2xx -> 0 (resp kept for
  * the caller), else -errno, logged once with the registry's error message.
  */
 int reg_request(struct reg_client *c, struct reg_call *call, struct reg_http_resp *resp);

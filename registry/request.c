@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Requests to the registry: one attempt (auth, a 401 answered with a fresh
- * token, manual redirects) and the retry loop around it.
+ * token, manual redirects), run by the retry driver (retry.c).
  *
  * Credentials go only to the registry's own origin (scheme, host and port
  * all equal). A redirect elsewhere (ECR -> S3 presigned URL) is followed
@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "registry/registry_int.h"
 
@@ -51,7 +51,7 @@ static bool is_redirect(long st)
 }
 
 static int send_one(struct reg_client *c, const struct reg_call *call, const char *url,
-		    uint64_t deadline_ms, struct reg_http_resp *resp, bool *sent_auth)
+		    uint64_t deadline_ns, struct reg_http_resp *resp, bool *sent_auth)
 {
 	struct reg_http_req req = {
 		.method = call->method, .url = url, .accept = call->accept,
@@ -60,7 +60,6 @@ static int send_one(struct reg_client *c, const struct reg_call *call, const cha
 		.sink_ctx = call->sink_ctx,
 	};
 	char *authz = NULL;
-	uint64_t now = reg_now_ms();
 	int r;
 
 	if (reg_url_is_ours(c, url)) {
@@ -70,8 +69,11 @@ static int send_one(struct reg_client *c, const struct reg_call *call, const cha
 	}
 	*sent_auth = authz != NULL;
 	req.authorization = authz;
-	if (call->bounded)
-		req.timeout_ms = deadline_ms > now ? (unsigned)(deadline_ms - now) : 1;
+	if (call->bounded && deadline_ns) {
+		uint64_t left = deadline_left_ns(deadline_ns) / NS_PER_MS;
+
+		req.timeout_ms = left > UINT32_MAX ? UINT32_MAX : left ? (unsigned)left : 1;
+	}
 	if (call->body)
 		dbuf_reset(call->body);
 	atomic_fetch_add(&c->n_requests, 1);
@@ -85,7 +87,7 @@ static int send_one(struct reg_client *c, const struct reg_call *call, const cha
 }
 
 /* The cached presigned URL of a blob, if any: 1 when it answered for good. */
-static int try_cached(struct reg_client *c, const struct reg_call *call, uint64_t deadline_ms,
+static int try_cached(struct reg_client *c, const struct reg_call *call, uint64_t deadline_ns,
 		      struct reg_http_resp *resp)
 {
 	char *url = NULL;
@@ -94,7 +96,7 @@ static int try_cached(struct reg_client *c, const struct reg_call *call, uint64_
 
 	if (!call->blob || reg_redirect_get(c, call->blob, &url) < 0)
 		return 0;
-	r = send_one(c, call, url, deadline_ms, resp, &sent_auth);
+	r = send_one(c, call, url, deadline_ns, resp, &sent_auth);
 	free(url);
 	if (r < 0)
 		return r;
@@ -109,14 +111,15 @@ static int try_cached(struct reg_client *c, const struct reg_call *call, uint64_
 	return 1;
 }
 
-int reg_request_once(struct reg_client *c, const struct reg_call *call, uint64_t deadline_ms,
-		     struct reg_http_resp *resp)
+/* One attempt at @call (see reg_request); returns like reg_http_perform. */
+static int request_once(struct reg_client *c, const struct reg_call *call, uint64_t deadline_ns,
+			struct reg_http_resp *resp)
 {
 	char *url = NULL;
 	bool auth_retried = false, sent_auth = false;
 	int hops = 0, r;
 
-	r = try_cached(c, call, deadline_ms, resp);
+	r = try_cached(c, call, deadline_ns, resp);
 	if (r != 0)
 		return r < 0 ? r : 0;
 	url = strdup(call->url);
@@ -127,7 +130,7 @@ int reg_request_once(struct reg_client *c, const struct reg_call *call, uint64_t
 		long st;
 		char *next = NULL;
 
-		r = send_one(c, call, url, deadline_ms, resp, &sent_auth);
+		r = send_one(c, call, url, deadline_ns, resp, &sent_auth);
 		if (r < 0)
 			break;
 		st = resp->status;
@@ -163,41 +166,6 @@ int reg_request_once(struct reg_client *c, const struct reg_call *call, uint64_t
 	}
 	free(url);
 	return r;
-}
-
-static const char *retry_reason(int r, const struct reg_http_resp *resp, char *buf, size_t n)
-{
-	if (r < 0)
-		snprintf(buf, n, "%s", resp->error[0] ? resp->error : "network error");
-	else
-		snprintf(buf, n, "HTTP %ld", resp->status);
-	return buf;
-}
-
-/* Whether to try again, and after how long. */
-static bool want_retry(struct reg_client *c, int r, const struct reg_http_resp *resp,
-		       unsigned attempt, uint64_t deadline_ms, unsigned *delay)
-{
-	uint64_t ra, now = reg_now_ms();
-	uint32_t rnd;
-
-	if (r < 0 ? !reg_err_is_retryable(r) : !reg_status_is_retryable(resp->status))
-		return false;
-	if (attempt >= c->retries)
-		return false;
-	rnd = atomic_fetch_add(&c->rnd, 0x9e3779b9u) * 2654435761u;
-	*delay = reg_backoff_ms(attempt, REG_BACKOFF_BASE_MS, REG_BACKOFF_CAP_MS, rnd >> 7);
-	if (r == 0 && reg_retry_after_ms(resp->retry_after, time(NULL), &ra) == 0 && ra > *delay)
-		*delay = ra > UINT32_MAX ? UINT32_MAX : (unsigned)ra;
-	return now + *delay < deadline_ms;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
 }
 
 /* Warning: 299 - "text" (distribution-spec: show it, never act on it). */
@@ -242,37 +210,45 @@ static int finish(struct reg_client *c, const struct reg_call *call, int r,
 	return reg_status_to_errno(st);
 }
 
-int reg_request(struct reg_client *c, struct reg_call *call, struct reg_http_resp *resp)
+struct read_job {
+	struct reg_client *c;
+	struct reg_call *call;
+	struct reg_http_resp *resp;
+};
+
+static int read_attempt(void *ctx, struct reg_attempt *a)
 {
-	uint64_t deadline = reg_now_ms() + c->io_timeout_ms;
-	unsigned attempt = 0, delay = 0;
-	bool progress;
-	char why[300];
+	struct read_job *j = ctx;
+	struct reg_call *call = j->call;
 	int r;
 
-	for (;;) {
-		r = reg_request_once(c, call, deadline, resp);
-		progress = call->resume && resp->delivered > 0;
-		if (progress && !call->bounded) {
-			/* a stream that moves is not timed out: only stalls are */
-			deadline = reg_now_ms() + c->io_timeout_ms;
-			attempt = 0;
-		}
-		if (!want_retry(c, r, resp, attempt, deadline, &delay))
-			break;
-		if (progress) {
-			/* the next attempt continues where this one stopped */
-			call->has_range = true;
-			call->range_start += resp->delivered;
-			if (call->range_len)
-				call->range_len -= resp->delivered;
-		}
-		log_info("retrying %s in %u ms (%s)", call->what, delay,
-			 retry_reason(r, resp, why, sizeof(why)));
-		atomic_fetch_add(&c->n_retries, 1);
-		reg_http_resp_release(resp);
-		sleep_ms(delay);
-		attempt++;
+	if (a->n > 0)
+		reg_http_resp_release(j->resp);
+	r = request_once(j->c, call, a->deadline_ns, j->resp);
+	if (r == 0)
+		reg_attempt_saw(a, j->resp);
+	a->why = j->resp->error;
+	if (call->resume && j->resp->delivered > 0) {
+		/* a next attempt continues where this one stopped */
+		a->progressed = true;
+		call->has_range = true;
+		call->range_start += j->resp->delivered;
+		if (call->range_len)
+			call->range_len -= j->resp->delivered;
 	}
+	return r;
+}
+
+int reg_request(struct reg_client *c, struct reg_call *call, struct reg_http_resp *resp)
+{
+	struct read_job j = { .c = c, .call = call, .resp = resp };
+	struct reg_retry_policy pol = {
+		.what = call->what, .retries = c->retries, .budget_ms = c->io_timeout_ms,
+		/* a stream that moves is not timed out: only stalls are */
+		.progress_renews = !call->bounded, .n_retries = &c->n_retries,
+	};
+	int r;
+
+	r = reg_retry_run(&pol, read_attempt, &j);
 	return finish(c, call, r, resp);
 }

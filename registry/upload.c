@@ -11,21 +11,22 @@
  * the digest added to its query (distribution's Location carries _state).
  *
  * A session that fails is cancelled (DELETE, errors ignored) and the whole
- * upload starts over in a new one, with backoff, when the failure is worth
- * another try (transport errors, 408/429/5xx): a half-sent body is never
+ * upload starts over in a new one under the retry driver (retry_int.h:
+ * transport errors, HTTP/2 stream resets included, and 408/429/5xx, after
+ * the server's Retry-After when it gives one): a half-sent body is never
  * continued, so no offset bookkeeping can go wrong.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/log.h"
 #include "registry/upload_int.h"
 
 int reg_pusher_new(const struct reg_opts *opts, const struct reg_ref *ref, struct reg_pusher **out)
 {
+	struct reg_http_opts ho = { .fresh_handles = true, .stall_timeout_ms = REG_UPLOAD_STALL_MS };
 	struct reg_pusher *p;
 	size_t n;
 	int r;
@@ -42,15 +43,18 @@ int reg_pusher_new(const struct reg_opts *opts, const struct reg_ref *ref, struc
 	n = strlen(ref->repo) + sizeof("repository::pull,push");
 	free(p->c->scope);
 	p->c->scope = malloc(n);
-	p->ca_file = opts->ca_file ? strdup(opts->ca_file) : NULL;
-	if (!p->c->scope || (opts->ca_file && !p->ca_file)) {
+	if (!p->c->scope) {
 		r = -ENOMEM;
 		goto out_free;
 	}
 	snprintf(p->c->scope, n, "repository:%s:pull,push", ref->repo);
-	p->insecure = opts->insecure;
-	p->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 10000;
-	p->io_timeout_ms = opts->io_timeout_ms ? opts->io_timeout_ms : 30000;
+	ho.ca_file = opts->ca_file;
+	ho.insecure = opts->insecure;
+	ho.user_agent = opts->user_agent;
+	ho.connect_timeout_ms = opts->connect_timeout_ms;
+	r = reg_http_new(&ho, &p->http);
+	if (r < 0)
+		goto out_free;
 	p->retries = opts->retries;
 	*out = p;
 	return 0;
@@ -64,7 +68,7 @@ void reg_pusher_free(struct reg_pusher *p)
 	if (!p)
 		return;
 	reg_client_free(p->c);
-	free(p->ca_file);
+	reg_http_free(p->http);
 	free(p);
 }
 
@@ -73,27 +77,29 @@ struct reg_client *reg_pusher_client(struct reg_pusher *p)
 	return p->c;
 }
 
-int reg_up_call(struct reg_pusher *p, const struct reg_up_req *req, const char *what,
-		struct reg_up_resp *resp)
+int reg_up_call(struct reg_pusher *p, const struct reg_http_req *req, const char *what,
+		struct reg_http_resp *resp, struct reg_attempt *a)
 {
-	struct reg_up_req q = *req;
+	struct reg_http_req q = *req;
 	bool ours = reg_url_is_ours(p->c, req->url);
 	char *auth = NULL;
 	int r;
 
-	for (int attempt = 0; attempt < 2; attempt++) {
+	memset(resp, 0, sizeof(*resp)); /* released by the caller whatever happens */
+	/* the second pass only after a 401 gave us a fresh token (not a retry) */
+	for (int pass = 0; pass < 2; pass++) {
 		if (ours) {
 			r = reg_auth_header(p->c, &auth);
 			if (r < 0)
 				return r;
 		}
 		q.authorization = auth;
-		r = reg_up_http(p, &q, resp);
-		p->c->n_requests++;
-		if (r == 0 && ours && attempt == 0 &&
-		    (resp->base.status == 401 || (resp->base.status == 403 && auth)) &&
-		    reg_auth_handle(p->c, &resp->base, auth != NULL) == 0) {
-			reg_up_resp_release(resp);
+		atomic_fetch_add(&p->c->n_requests, 1);
+		r = reg_http_perform(p->http, &q, resp);
+		if (r == 0 && ours && pass == 0 &&
+		    (resp->status == 401 || (resp->status == 403 && auth)) &&
+		    reg_auth_handle(p->c, resp, auth != NULL) == 0) {
+			reg_http_resp_release(resp);
 			free(auth);
 			auth = NULL;
 			continue;
@@ -102,13 +108,15 @@ int reg_up_call(struct reg_pusher *p, const struct reg_up_req *req, const char *
 	}
 	free(auth);
 	if (r < 0) {
-		log_err("cannot %s: %s", what, resp->base.error[0] ? resp->base.error : strerror(-r));
+		log_err("cannot %s: %s", what, resp->error[0] ? resp->error : strerror(-r));
 		return r;
 	}
-	if (resp->base.status >= 200 && resp->base.status < 300)
+	if (resp->status >= 200 && resp->status < 300)
 		return 0;
-	reg_log_http_error(what, &resp->base);
-	return reg_status_to_errno(resp->base.status);
+	if (a)
+		reg_attempt_saw(a, resp);
+	reg_log_http_error(what, resp);
+	return reg_status_to_errno(resp->status);
 }
 
 int reg_upload_url(const char *base, const char *loc, const char *digest, char **out)
@@ -164,10 +172,11 @@ int reg_upload_range_parse(const char *s, uint64_t *next)
 }
 
 /* POST a session (with a mount first when asked). *sess: the session URL, NULL when mounted. */
-static int start_session(struct reg_pusher *p, const char *digest, const char *from, char **sess)
+static int start_session(struct reg_pusher *p, const char *digest, const char *from, char **sess,
+			 struct reg_attempt *a)
 {
-	struct reg_up_req req = { .method = "POST" };
-	struct reg_up_resp resp;
+	struct reg_http_req req = { .method = "POST" };
+	struct reg_http_resp resp;
 	struct dbuf u;
 	int r;
 
@@ -180,21 +189,21 @@ static int start_session(struct reg_pusher *p, const char *digest, const char *f
 	if (r < 0)
 		goto out_release;
 	req.url = u.data;
-	r = reg_up_call(p, &req, "start a blob upload", &resp);
-	if (r == 0 && from && resp.base.status == 201) {
+	r = reg_up_call(p, &req, "start a blob upload", &resp, a);
+	if (r == 0 && from && resp.status == 201) {
 		log_info("mounted '%s' from '%s'", digest, from);
 		goto out_resp;
 	}
-	if (r == 0 && resp.base.status != 202 && resp.base.status != 201) {
-		log_err("cannot start a blob upload: HTTP %ld", resp.base.status);
+	if (r == 0 && resp.status != 202 && resp.status != 201) {
+		log_err("cannot start a blob upload: HTTP %ld", resp.status);
 		r = -EIO;
 	}
 	if (r == 0)
-		r = reg_upload_url(u.data, resp.base.location, NULL, sess);
+		r = reg_upload_url(u.data, resp.location, NULL, sess);
 	if (r == -EINVAL)
 		log_err("cannot start a blob upload: no usable Location");
 out_resp:
-	reg_up_resp_release(&resp);
+	reg_http_resp_release(&resp);
 out_release:
 	dbuf_release(&u);
 	return r;
@@ -202,24 +211,24 @@ out_release:
 
 static void cancel_session(struct reg_pusher *p, const char *sess)
 {
-	struct reg_up_req req = { .method = "DELETE", .url = sess };
-	struct reg_up_resp resp;
+	struct reg_http_req req = { .method = "DELETE", .url = sess };
+	struct reg_http_resp resp;
 	bool ours = reg_url_is_ours(p->c, sess);
 	char *auth = NULL;
 
 	if (ours && reg_auth_header(p->c, &auth) < 0)
 		return;
 	req.authorization = auth;
-	reg_up_http(p, &req, &resp); /* best effort: registries expire sessions anyway */
-	reg_up_resp_release(&resp);
+	reg_http_perform(p->http, &req, &resp); /* best effort: registries expire sessions anyway */
+	reg_http_resp_release(&resp);
 	free(auth);
 }
 
-static int check_digest(const struct reg_up_resp *resp, const char *digest)
+static int check_digest(const struct reg_http_resp *resp, const char *digest)
 {
-	const char *got = resp->base.docker_digest;
+	const char *got = resp->docker_digest;
 
-	if (resp->base.status != 201 && resp->base.status != 204 && resp->base.status != 200)
+	if (resp->status != 201 && resp->status != 204 && resp->status != 200)
 		return -EIO;
 	if (got && strcmp(got, digest) != 0) {
 		log_err("registry stored blob '%s' as '%s'", digest, got);
@@ -230,11 +239,11 @@ static int check_digest(const struct reg_up_resp *resp, const char *digest)
 
 /* PATCH the whole body; the next URL comes back in *next. */
 static int patch_body(struct reg_pusher *p, const char *sess, const struct reg_blob_src *src,
-		      const struct reg_upload_opts *o, char **next)
+		      const struct reg_upload_opts *o, char **next, struct reg_attempt *a)
 {
-	struct reg_up_req req = { .method = "PATCH", .url = sess, .src = src,
+	struct reg_http_req req = { .method = "PATCH", .url = sess, .src = src,
 				  .content_type = "application/octet-stream" };
-	struct reg_up_resp resp;
+	struct reg_http_resp resp;
 	uint64_t have = 0;
 	int r;
 
@@ -242,7 +251,7 @@ static int patch_body(struct reg_pusher *p, const char *sess, const struct reg_b
 		req.progress = o->progress;
 		req.progress_ctx = o->progress_ctx;
 	}
-	r = reg_up_call(p, &req, "upload a blob", &resp);
+	r = reg_up_call(p, &req, "upload a blob", &resp, a);
 	/* ECR answers 201 where distribution answers 202: any 2xx will do */
 	if (r == 0 && resp.range && (reg_upload_range_parse(resp.range, &have) < 0 ||
 				     have != src->size)) {
@@ -251,22 +260,23 @@ static int patch_body(struct reg_pusher *p, const char *sess, const struct reg_b
 		r = -EIO;
 	}
 	if (r == 0)
-		r = reg_upload_url(sess, resp.base.location ? resp.base.location : sess, NULL, next);
-	reg_up_resp_release(&resp);
+		r = reg_upload_url(sess, resp.location ? resp.location : sess, NULL, next);
+	reg_http_resp_release(&resp);
 	return r;
 }
 
 /* The body (PUT, or PATCH + PUT) into session @sess. */
 static int send_blob(struct reg_pusher *p, const char *sess, const char *digest,
-		     const struct reg_blob_src *src, const struct reg_upload_opts *o)
+		     const struct reg_blob_src *src, const struct reg_upload_opts *o,
+		     struct reg_attempt *a)
 {
-	struct reg_up_req req = { .method = "PUT", .content_type = "application/octet-stream" };
-	struct reg_up_resp resp;
+	struct reg_http_req req = { .method = "PUT", .content_type = "application/octet-stream" };
+	struct reg_http_resp resp;
 	char *next = NULL, *put = NULL;
 	int r = 0;
 
 	if (src->size >= REG_MONOLITHIC_MAX) {
-		r = patch_body(p, sess, src, o, &next);
+		r = patch_body(p, sess, src, o, &next, a);
 	} else {
 		req.src = src;
 		if (o) {
@@ -279,78 +289,90 @@ static int send_blob(struct reg_pusher *p, const char *sess, const char *digest,
 	if (r < 0)
 		goto out_free;
 	req.url = put;
-	r = reg_up_call(p, &req, "finish a blob upload", &resp);
+	r = reg_up_call(p, &req, "finish a blob upload", &resp, a);
 	if (r == 0)
 		r = check_digest(&resp, digest);
-	reg_up_resp_release(&resp);
+	reg_http_resp_release(&resp);
 out_free:
 	free(next);
 	free(put);
 	return r;
 }
 
-static bool worth_retry(int r)
-{
-	return r == -EAGAIN || r == -ECONNRESET || r == -ETIMEDOUT || r == -EHOSTUNREACH;
-}
+struct blob_job {
+	struct reg_pusher *p;
+	const char *digest;
+	const struct reg_blob_src *src;
+	const struct reg_upload_opts *o;
+	const char *from;      /* mount source; dropped after the first attempt */
+	bool mount_only;
+	enum reg_upload_how how;
+};
 
-static void backoff(struct reg_pusher *p, unsigned attempt)
+/* One attempt: a session (or a mount), the body, the digest check. */
+static int blob_attempt(void *ctx, struct reg_attempt *a)
 {
-	unsigned ms = reg_backoff_ms(attempt, REG_BACKOFF_BASE_MS, REG_BACKOFF_CAP_MS,
-				     (uint32_t)rand());
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct blob_job *j = ctx;
+	struct reg_pusher *p = j->p;
+	char *sess = NULL;
+	int r;
 
-	p->c->n_retries++;
-	nanosleep(&ts, NULL);
+	if (a->n > 0) {
+		log_warn("upload of '%s' failed: starting over", j->digest);
+		j->from = NULL;
+	}
+	r = start_session(p, j->digest, j->from, &sess, a);
+	if (j->mount_only && (r < 0 || sess)) {
+		if (sess)
+			cancel_session(p, sess);
+		free(sess);
+		a->final = true; /* nothing to send: never retried */
+		return r < 0 ? r : -ENOENT;
+	}
+	if (j->from && (r == -EACCES || r == -ENOENT)) {
+		log_info("cannot mount '%s' from '%s': uploading it", j->digest, j->from);
+		j->from = NULL;
+		*a = (struct reg_attempt){ .n = a->n, .deadline_ns = a->deadline_ns };
+		r = start_session(p, j->digest, NULL, &sess, a);
+	}
+	if (r == 0 && !sess) {
+		j->how = REG_UPLOAD_MOUNTED;
+		return 0;
+	}
+	if (r == 0)
+		r = send_blob(p, sess, j->digest, j->src, j->o, a);
+	if (r < 0 && sess)
+		cancel_session(p, sess);
+	free(sess);
+	return r;
 }
 
 int reg_blob_upload(struct reg_pusher *p, const char *digest, const struct reg_blob_src *src,
 		    const struct reg_upload_opts *o, enum reg_upload_how *how)
 {
-	const char *from = o ? o->mount_from : NULL;
-	bool mount_only = src && src->fd < 0 && !src->buf;
-	char *sess = NULL;
+	struct blob_job j = { .p = p, .digest = digest, .src = src, .o = o,
+			      .how = REG_UPLOAD_SENT };
+	struct reg_retry_policy pol;
 	uint64_t size;
+	char what[DIGEST_STR_LEN + 16];
 	int r;
 
-	if (!p || !digest || !digest_is_valid(digest) || !src || (mount_only && !from))
+	if (!p || !digest || !digest_is_valid(digest) || !src)
+		return -EINVAL;
+	j.from = o ? o->mount_from : NULL;
+	j.mount_only = src->fd < 0 && !src->buf;
+	if (j.mount_only && !j.from)
 		return -EINVAL;
 	if (reg_blob_head(p->c, digest, &size) == 0 && size == src->size) {
 		if (how)
 			*how = REG_UPLOAD_EXISTED;
 		return 0;
 	}
-	for (unsigned attempt = 0;; attempt++) {
-		r = start_session(p, digest, from, &sess);
-		if (mount_only && (r < 0 || sess)) {
-			if (sess)
-				cancel_session(p, sess);
-			free(sess);
-			return r < 0 ? r : -ENOENT;
-		}
-		if (from && (r == -EACCES || r == -ENOENT)) {
-			log_info("cannot mount '%s' from '%s': uploading it", digest, from);
-			from = NULL;
-			r = start_session(p, digest, NULL, &sess);
-		}
-		if (r == 0 && !sess) {
-			if (how)
-				*how = REG_UPLOAD_MOUNTED;
-			return 0;
-		}
-		if (r == 0)
-			r = send_blob(p, sess, digest, src, o);
-		if (r < 0 && sess)
-			cancel_session(p, sess);
-		free(sess);
-		sess = NULL;
-		if (r == 0 || !worth_retry(r) || attempt >= p->retries)
-			break;
-		log_warn("upload of '%s' failed (%s): starting over", digest, strerror(-r));
-		backoff(p, attempt);
-		from = NULL;
-	}
+	snprintf(what, sizeof(what), "blob '%s'", digest);
+	pol = (struct reg_retry_policy){ .what = what, .retries = p->retries,
+					 .n_retries = &p->c->n_retries };
+	r = reg_retry_run(&pol, blob_attempt, &j);
 	if (r == 0 && how)
-		*how = REG_UPLOAD_SENT;
+		*how = j.how;
 	return r;
 }

@@ -11,7 +11,8 @@ PKGS=(
 	# real peers used by the tests and the main job
 	docker-registry skopeo umoci apache2-utils openssl ca-certificates curl
 	podman buildah runc busybox-static
-	python3 python3-jwt python3-cryptography python3-botocore python3-yaml
+	containerd stargz-snapshotter
+	python3 python3-jwt python3-cryptography python3-botocore python3-yaml python3-h2
 	tar gzip zstd pigz attr jq xxd
 	# benchmarks
 	squashfuse squashfs-tools hyperfine

@@ -21,13 +21,16 @@ setup() { # DIR [meson options...]
 
 pass=0
 fail=0
+# --setup all: a bare `meson test` leaves the integration suites out.
 run_suite() { # DIR LABEL
-	local dir=$1 label=$2 rc=0
-	echo "== $label: meson test"
-	meson test -C "$dir" --print-errorlogs --num-processes 2 || rc=$?
+	local dir=$1 label=$2 rc=0 log
+	echo "== $label: meson test --setup all"
+	log="$dir/meson-logs/testlog-all.json"
+	rm -f "$log"
+	meson test -C "$dir" --setup all --print-errorlogs --num-processes 2 || rc=$?
 	local ok bad
-	ok=$(grep -c '"result": "OK"' "$dir/meson-logs/testlog.json" || true)
-	bad=$(grep -c -E '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)"' "$dir/meson-logs/testlog.json" || true)
+	ok=$(grep -c '"result": "OK"' "$log" || true)
+	bad=$(grep -c -E '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)"' "$log" || true)
 	pass=$((pass + ok))
 	fail=$((fail + bad))
 	if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then

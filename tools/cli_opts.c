@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "common/dbuf.h"
+#include "common/fdio.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "fs/cache.h"
 
 #define PASSWORD_MAX 4096
@@ -37,10 +39,7 @@ void cli_opts_init(struct cli_opts *o)
 
 void cli_opts_release(struct cli_opts *o)
 {
-	if (o->password) {
-		memset(o->password, 0, strlen(o->password));
-		free(o->password);
-	}
+	secret_free_str(o->password);
 	reg_platform_release(&o->platform);
 	memset(o, 0, sizeof(*o));
 }
@@ -125,18 +124,13 @@ int cli_opts_handle(struct cli_opts *o, int opt, const char *arg)
 static int read_password(struct cli_opts *o)
 {
 	struct dbuf b;
-	char chunk[256];
-	ssize_t n;
 
 	dbuf_init(&b, PASSWORD_MAX);
-	while ((n = read(STDIN_FILENO, chunk, sizeof(chunk))) != 0) {
-		if (n < 0 || dbuf_add(&b, chunk, (size_t)n) < 0) {
-			log_err("cannot read the password from stdin");
-			dbuf_release(&b);
-			return -EINVAL;
-		}
+	if (fd_read_dbuf(STDIN_FILENO, &b) < 0) {
+		log_err("cannot read the password from stdin");
+		secret_dbuf_release(&b);
+		return -EINVAL;
 	}
-	memset(chunk, 0, sizeof(chunk));
 	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
 		b.data[--b.len] = '\0';
 	o->password = dbuf_take(&b, NULL);
@@ -146,18 +140,15 @@ static int read_password(struct cli_opts *o)
 	return 0;
 }
 
-/* ECR tokens go where the daemon keeps them, so one token serves both. */
-static void set_token_cache(struct cli_opts *o)
+/* ECR tokens go where the daemon keeps them (fs_cache_token_dir), so one token serves both. */
+static int set_token_cache(struct cli_opts *o)
 {
-	size_t len;
+	int r = fs_cache_token_dir(o->cache_dir, o->token_dir, sizeof(o->token_dir));
 
-	if (o->cache_dir && strlen(o->cache_dir) < sizeof(o->token_dir) - sizeof("/tokens"))
-		snprintf(o->token_dir, sizeof(o->token_dir), "%s", o->cache_dir);
-	else if (fs_cache_default_dir(o->token_dir, sizeof(o->token_dir) - sizeof("/tokens")) < 0)
-		return;
-	len = strlen(o->token_dir);
-	memcpy(o->token_dir + len, "/tokens", sizeof("/tokens"));
+	if (r < 0) /* -ENOENT: no cache dir (no HOME), tokens are not cached */
+		return r == -ENOENT ? 0 : r;
 	o->reg.token_cache_dir = o->token_dir;
+	return 0;
 }
 
 int cli_opts_finish(struct cli_opts *o)
@@ -182,7 +173,8 @@ int cli_opts_finish(struct cli_opts *o)
 		return -EINVAL;
 	if (o->reg.username && !o->password_stdin)
 		o->reg.password = "";
-	set_token_cache(o);
+	if (set_token_cache(o) < 0)
+		return -EINVAL;
 	return reg_platform_parse(o->platform_arg, &o->platform) < 0 ? -EINVAL : 0;
 }
 

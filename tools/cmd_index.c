@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 
 #include <sys/stat.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/size.h"
 #include "fs/cache.h"
@@ -79,10 +81,7 @@ static int write_file(const char *path, const void *buf, size_t len)
 
 double index_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)monotonic_ns() / 1e9;
 }
 
 /* Build (and save) the index of whatever @fn streams. */
@@ -132,19 +131,31 @@ static void print_text(const struct index_result *r)
 	       index_mbps(i->blob_size, r->secs), index_mbps(i->tar_size, r->secs));
 }
 
+void index_print_json(json_t *j)
+{
+	if (!j)
+		return;
+	json_dumpf(j, stdout, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	putchar('\n');
+	json_decref(j);
+}
+
 static void print_json(const struct index_result *r)
 {
 	const struct idx_info *i = &r->info;
 
-	printf("{\"compression\":\"%s\",\"blob_digest\":\"%s\",\"diff_id\":\"%s\","
-	       "\"blob_size\":%llu,\"tar_size\":%llu,\"entries\":%u,\"duplicates\":%u,"
-	       "\"spans\":%u,\"span_size\":%llu,\"random_access\":%s,\"index_size\":%zu,"
-	       "\"build_seconds\":%.6f,\"build_mbps_compressed\":%.1f,"
-	       "\"build_mbps_uncompressed\":%.1f}\n",
-	       idx_comp_name(i->comp), i->blob_digest, i->diff_id, (unsigned long long)i->blob_size,
-	       (unsigned long long)i->tar_size, i->n_entries, r->st.n_duplicates, i->n_spans,
-	       (unsigned long long)i->span_size, i->random_access ? "true" : "false", r->index_size,
-	       r->secs, index_mbps(i->blob_size, r->secs), index_mbps(i->tar_size, r->secs));
+	json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:f, s:f, s:f}",
+			      "compression", idx_comp_name(i->comp), "blob_digest", i->blob_digest,
+			      "diff_id", i->diff_id, "blob_size", (json_int_t)i->blob_size,
+			      "tar_size", (json_int_t)i->tar_size, "entries", (json_int_t)i->n_entries,
+			      "duplicates", (json_int_t)r->st.n_duplicates, "spans",
+			      (json_int_t)i->n_spans, "span_size", (json_int_t)i->span_size,
+			      "random_access", i->random_access, "index_size",
+			      (json_int_t)r->index_size, "build_seconds", r->secs,
+			      "build_mbps_compressed", index_mbps(i->blob_size, r->secs),
+			      "build_mbps_uncompressed", index_mbps(i->tar_size, r->secs));
+
+	index_print_json(j);
 }
 
 static void usage(FILE *f)

@@ -21,6 +21,10 @@ double index_now(void);
 /* MB/s of @bytes in @secs (0 when @secs is 0). */
 double index_mbps(uint64_t bytes, double secs);
 
+struct json_t;
+/* Print @j as one line of compact JSON on stdout, then drop it (NULL: nothing). */
+void index_print_json(struct json_t *j);
+
 /* strata index REF: the exit code. */
 int index_ref(struct index_opts *o, const char *ref_str);
 

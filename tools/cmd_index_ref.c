@@ -281,30 +281,30 @@ static void print_ref_text(const struct ref_job *j)
 
 static void print_ref_json(const struct ref_job *j)
 {
-	printf("{\"manifest\":\"%s\",\"layers\":[", j->m->digest);
+	json_t *layers = json_array(), *out;
+	char pinned[1024];
+
 	for (size_t i = 0; i < j->n; i++) {
 		const struct ref_layer *l = &j->layers[i];
 		const struct idx_info *in = &l->info;
+		json_t *o = json_pack("{s:s, s:I, s:s}", "digest", l->d->digest, "size",
+				      (json_int_t)l->d->size, "status",
+				      l->idx ? "built" : l->d->stratafs_index ? "pinned" : "skipped");
 
-		printf("%s{\"digest\":\"%s\",\"size\":%llu,\"status\":\"%s\"", i ? "," : "",
-		       l->d->digest, (unsigned long long)l->d->size,
-		       l->idx ? "built" : l->d->stratafs_index ? "pinned" : "skipped");
-		if (l->idx)
-			printf(",\"compression\":\"%s\",\"diff_id\":\"%s\",\"tar_size\":%llu,"
-			       "\"entries\":%u,\"spans\":%u,\"span_size\":%llu,\"random_access\":%s,"
-			       "\"index_size\":%zu,\"build_seconds\":%.6f",
-			       idx_comp_name(in->comp), in->diff_id, (unsigned long long)in->tar_size,
-			       in->n_entries, in->n_spans, (unsigned long long)in->span_size,
-			       in->random_access ? "true" : "false", l->index_size, l->secs);
-		printf("}");
+		if (o && l->idx)
+			json_object_update_new(o, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:I, s:f}",
+				"compression", idx_comp_name(in->comp), "diff_id", in->diff_id,
+				"tar_size", (json_int_t)in->tar_size, "entries", (json_int_t)in->n_entries,
+				"spans", (json_int_t)in->n_spans, "span_size", (json_int_t)in->span_size,
+				"random_access", in->random_access, "index_size",
+				(json_int_t)l->index_size, "build_seconds", l->secs));
+		json_array_append_new(layers, o);
 	}
-	printf("],\"pushed\":");
-	printf(j->artifact[0] ? "\"%s\"" : "null", j->artifact);
-	printf(",\"pinned\":");
-	if (j->pinning[0])
-		printf("\"%s/%s@%s\"}\n", j->ref.host, j->ref.repo, j->pinning);
-	else
-		printf("null}\n");
+	snprintf(pinned, sizeof(pinned), "%s/%s@%s", j->ref.host, j->ref.repo, j->pinning);
+	out = json_pack("{s:s, s:o, s:s?, s:s?}", "manifest", j->m->digest, "layers", layers,
+			"pushed", j->artifact[0] ? j->artifact : NULL, "pinned",
+			j->pinning[0] ? pinned : NULL);
+	index_print_json(out);
 }
 
 int index_ref(struct index_opts *o, const char *ref_str)

@@ -2,8 +2,11 @@
 /*
  * strata inspect REF [--json]: what a reference resolves to (through an
  * index for the chosen platform), its config and layers with compression
- * and diffID, whether each layer has a stratafs index in the registry, and
- * for a BuildKit cache its cache config. The --json shape is a contract
+ * and diffID, whether each layer has a stratafs index in the registry and
+ * what vouches for it, which foreign TOC (zstd:chunked, eStargz, SOCI) the
+ * manifest pins for it (read from the annotations, by the formats of
+ * fs/foreign.c: nothing is fetched), and for a BuildKit cache its cache
+ * config. The --json shape is a contract
  * (tests compare it); keys are written in a fixed order, by hand, since
  * jansson belongs to the registry room.
  */
@@ -14,6 +17,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "fs/fetch.h"
 #include "tools/cli.h"
 #include "tools/cli_opts.h"
 
@@ -24,6 +28,8 @@ struct layer_info {
 	const char *diff_id;
 	bool has_index;
 	const char *index_trust; /* "pinned", "unpinned" (referrers only), "none" */
+	const char *foreign;     /* the format of a pinned foreign TOC, or NULL */
+	char toc[DIGEST_STR_LEN];
 };
 
 struct inspect {
@@ -107,6 +113,27 @@ static const char *compression(const char *mt)
 	return "unknown";
 }
 
+/*
+ * What a mount would read the layer through, and what vouches for it:
+ * "stratafs pinned", "zstd:chunked pinned", ..., "stratafs unpinned", "none".
+ * A pinned stratafs index and a pinned TOC both: the mount keeps the
+ * cheaper (fs/foreign.h), so both are named.
+ */
+static const char *index_kind(const struct layer_info *l, char buf[96])
+{
+	bool pinned = l->has_index && strcmp(l->index_trust, "pinned") == 0;
+
+	if (l->foreign && pinned)
+		snprintf(buf, 96, "stratafs pinned, %s pinned", l->foreign);
+	else if (l->foreign)
+		snprintf(buf, 96, "%s pinned", l->foreign);
+	else if (l->has_index)
+		snprintf(buf, 96, "stratafs %s", l->index_trust);
+	else
+		snprintf(buf, 96, "none");
+	return buf;
+}
+
 static void print_json(const struct inspect *in, FILE *f)
 {
 	char *name = reg_ref_format(&in->ref);
@@ -126,6 +153,7 @@ static void print_json(const struct inspect *in, FILE *f)
 	fputs("},\"layers\":[", f);
 	for (size_t i = 0; i < in->n_layers; i++) {
 		const struct layer_info *l = &in->info[i];
+		char kind[96];
 
 		fputs(i ? "," : "", f);
 		json_desc(f, l->d);
@@ -133,8 +161,20 @@ static void print_json(const struct inspect *in, FILE *f)
 		json_str(f, compression(l->d->media_type));
 		fputs(",\"diffID\":", f);
 		json_str(f, l->diff_id);
-		fprintf(f, ",\"stratafsIndex\":%s,\"stratafsIndexTrust\":\"%s\"}",
+		fprintf(f, ",\"stratafsIndex\":%s,\"stratafsIndexTrust\":\"%s\",\"foreignIndex\":",
 			l->has_index ? "true" : "false", l->index_trust ? l->index_trust : "none");
+		if (l->foreign) {
+			fputs("{\"format\":", f);
+			json_str(f, l->foreign);
+			fputs(",\"toc\":", f);
+			json_str(f, l->toc);
+			fputs(",\"trust\":\"pinned\"}", f);
+		} else {
+			fputs("null", f);
+		}
+		fputs(",\"index\":", f);
+		json_str(f, index_kind(l, kind));
+		fputc('}', f);
 	}
 	fputc(']', f);
 	if (in->cache) {
@@ -175,12 +215,15 @@ static void print_human(const struct inspect *in, FILE *f)
 	for (size_t i = 0; i < in->n_layers; i++) {
 		const struct layer_info *l = &in->info[i];
 
-		fprintf(f, "  %2zu  %s  %-7s %12" PRIu64 " bytes  diffID %s  stratafs index: %s\n", i,
+		fprintf(f, "  %2zu  %s  %-7s %12" PRIu64 " bytes  diffID %s  stratafs index: %s", i,
 			l->d->digest, compression(l->d->media_type), l->d->size,
 			l->diff_id ? l->diff_id : "-",
 			!l->has_index ? "no" :
 			strcmp(l->index_trust, "pinned") == 0 ? "pinned" :
 			"unpinned (trusted by tag only)");
+		if (l->foreign)
+			fprintf(f, "  %s TOC: pinned (%s)", l->foreign, l->toc);
+		fputc('\n', f);
 	}
 	if (!in->cache)
 		return;
@@ -260,6 +303,21 @@ static void find_indexes(struct inspect *in)
 	reg_manifest_free(refs);
 }
 
+/* The foreign TOC each layer's descriptor (or the index entry) pins, as a mount sees it. */
+static void find_foreign(struct inspect *in)
+{
+	struct fs_layer_origin o = {
+		.manifest_digest = in->m->digest,
+		.pinned_artifact = in->m->pinned_artifact,
+		.soci_index = in->m->soci_index,
+		.index_entry = fs_foreign_index_entry(in->top, in->m->digest),
+	};
+
+	for (size_t k = 0; k < in->n_layers; k++) {
+		in->info[k].foreign = fs_foreign_pinned_name(in->info[k].d, &o, in->info[k].toc);
+	}
+}
+
 static int collect(struct inspect *in, const struct cli_opts *o)
 {
 	int r;
@@ -296,6 +354,7 @@ static int collect(struct inspect *in, const struct cli_opts *o)
 			in->info[i].diff_id = in->layers[i].uncompressed;
 	}
 	find_indexes(in);
+	find_foreign(in);
 	return 0;
 }
 

@@ -49,6 +49,8 @@ static const char *const K_DIGEST[] = { "digest", "blob", NULL };
 static const char *const K_SOURCE[] = { "index_source", "index", "source", NULL };
 static const char *const K_TRUST[] = { "index_trust", NULL };
 static const char *const K_CHECK[] = { "check", NULL };
+static const char *const K_FORMAT[] = { "index_format", NULL };
+static const char *const K_CHOICE[] = { "index_choice", NULL };
 static const char *const K_BYTES[] = { "bytes_fetched", "fetched_bytes", NULL };
 static const char *const K_FRAC[] = { "fraction_fetched", "fetched_fraction", NULL };
 static const char *const K_HITS[] = { "cache_hits", "hits", NULL };
@@ -61,9 +63,19 @@ static void print_layer(json_t *l)
 	const char *d = str(l, K_DIGEST), *hex = strchr(d, ':');
 
 	hex = hex ? hex + 1 : d;
-	printf("  %-12.12s  %-8s  %-8s  %12.0f  %6.1f%%  %8.0f  %8.0f  %-8s  %s\n", hex,
-	       str(l, K_TRUST), str(l, K_SOURCE), num(l, K_BYTES), 100.0 * num(l, K_FRAC),
-	       num(l, K_HITS), num(l, K_MISSES), str(l, K_CHECK), str(l, K_MODE));
+	printf("  %-12.12s  %-8s  %-8s  %-12s  %12.0f  %6.1f%%  %8.0f  %8.0f  %-8s  %s\n", hex,
+	       str(l, K_TRUST), str(l, K_SOURCE), str(l, K_FORMAT), num(l, K_BYTES),
+	       100.0 * num(l, K_FRAC), num(l, K_HITS), num(l, K_MISSES), str(l, K_CHECK),
+	       str(l, K_MODE));
+}
+
+/* Why a layer's index was chosen over another one (a stratafs index vs a foreign TOC). */
+static void print_choice(json_t *l)
+{
+	const char *d = str(l, K_DIGEST), *hex = strchr(d, ':'), *why = str(l, K_CHOICE);
+
+	if (strcmp(why, "-") != 0 && *why)
+		printf("  %-12.12s  chosen: %s\n", hex ? hex + 1 : d, why);
 }
 
 static void print_human(json_t *root)
@@ -81,14 +93,16 @@ static void print_human(json_t *root)
 
 	printf("ref:       %s\nmanifest:  %s\nview:      %s\nuptime:    %.0f s\n\n",
 	       str(m, k_ref), str(m, k_man), str(m, k_view), num(m, k_up));
-	printf("  %-12s  %-8s  %-8s  %12s  %7s  %8s  %8s  %-8s  %s\n", "layer", "trust", "index",
-	       "fetched", "%", "hits", "misses", "check", "mode");
+	printf("  %-12s  %-8s  %-8s  %-12s  %12s  %7s  %8s  %8s  %-8s  %s\n", "layer", "trust",
+	       "index", "format", "fetched", "%", "hits", "misses", "check", "mode");
 	json_array_foreach(layers, i, l)
 		print_layer(l);
 	if (!json_is_object(tot))
 		tot = root;
-	printf("  %-12s  %-8s  %-8s  %12.0f  %6.1f%%  %8.0f  %8.0f\n", "total", "", "",
+	printf("  %-12s  %-8s  %-8s  %-12s  %12.0f  %6.1f%%  %8.0f  %8.0f\n", "total", "", "", "",
 	       num(tot, K_BYTES), 100.0 * num(tot, K_FRAC), num(tot, K_HITS), num(tot, K_MISSES));
+	json_array_foreach(layers, i, l)
+		print_choice(l);
 	printf("\nerrors: %.0f   timeouts: %.0f   whole-layer check failures: %.0f   "
 	       "registry requests: %.0f\n", num(tot, K_ERRORS), num(tot, k_tmo), num(tot, k_chk),
 	       num(tot, k_req));

@@ -295,7 +295,7 @@ static int add_member(struct idx_writer *w, const struct dir_layer_opts *o,
 
 	if (!full)
 		return -ENOMEM;
-	if (strncmp(base_name(it->path), ".wh.", 4) == 0) {
+	if (strncmp(base_name(it->path), IDX_WH_PREFIX, strlen(IDX_WH_PREFIX)) == 0) {
 		log_err("cannot store '%s': a name starting with '.wh.' is an OCI whiteout marker, "
 			"every image reader would hide it", full);
 		free(full);

@@ -10,6 +10,7 @@
 #include "common/fdio.h"
 #include "common/dbuf.h"
 #include "common/log.h"
+#include "common/xarray.h"
 #include "tools/dir_layer.h"
 
 char *path_join(const char *a, const char *b)
@@ -48,15 +49,8 @@ int tmp_file(void)
 
 static int add_item(struct dir_walk *w, char *path, const struct stat *st)
 {
-	if (w->n == w->cap) {
-		size_t nc = w->cap ? 2 * w->cap : 256;
-		struct dir_item *v = realloc(w->v, nc * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		w->v = v;
-		w->cap = nc;
-	}
+	if (xarray_grow_size((void **)&w->v, &w->cap, w->n, sizeof(*w->v), 256, SIZE_MAX) < 0)
+		return -ENOMEM;
 	w->v[w->n].path = path;
 	w->v[w->n].st = *st;
 	w->n++;

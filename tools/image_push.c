@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/xarray.h"
+#include "fs/fetch.h"
 #include "tools/image_int.h"
 
 void image_push_init(struct image_push *ip, struct cli_opts *o, const char *created_by)
@@ -49,12 +51,12 @@ struct reg_upload_opts image_upload_opts(struct image_push *ip, const char *what
 
 int image_add_iblob(struct image_push *ip, const char *digest, uint64_t size, const char *layer)
 {
-	struct reg_index_blob *v = realloc(ip->iblobs, (ip->n_iblobs + 1) * sizeof(*v));
+	struct reg_index_blob *v;
 
-	if (!v)
+	if (xarray_grow_size((void **)&ip->iblobs, &ip->cap_iblobs, ip->n_iblobs, sizeof(*v), 8,
+			     SIZE_MAX) < 0)
 		return -ENOMEM;
-	ip->iblobs = v;
-	v += ip->n_iblobs++;
+	v = &ip->iblobs[ip->n_iblobs++];
 	snprintf(v->digest, sizeof(v->digest), "%s", digest);
 	snprintf(v->layer, sizeof(v->layer), "%s", layer);
 	v->size = size;
@@ -63,44 +65,13 @@ int image_add_iblob(struct image_push *ip, const char *digest, uint64_t size, co
 
 int image_push_index(struct image_push *ip, const struct idx_layer *l, const char *layer)
 {
-	uint8_t sha[DIGEST_SHA256_LEN];
-	char dg[DIGEST_STR_LEN];
-	void *buf = NULL;
-	size_t len = 0;
-	int r;
+	struct reg_index_blob b;
+	int r = fs_index_upload(ip->p, l, &b);
 
-	r = idx_save(l, &buf, &len);
-	if (r == 0) {
-		struct reg_blob_src src = { .fd = -1, .buf = buf, .size = len };
-
-		digest_sha256(buf, len, sha);
-		digest_format(sha, dg);
-		r = reg_blob_upload(ip->p, dg, &src, NULL, NULL);
-	}
-	if (r == 0)
-		r = image_add_iblob(ip, dg, len, layer);
-	free(buf);
-	return r;
+	return r < 0 ? r : image_add_iblob(ip, b.digest, b.size, layer);
 }
 
 /* ---- config and manifest ----------------------------------------------- */
-
-static const char *layer_media_type(enum idx_comp c)
-{
-	return c == IDX_COMP_GZIP ? "application/vnd.oci.image.layer.v1.tar+gzip" :
-	       c == IDX_COMP_ZSTD ? "application/vnd.oci.image.layer.v1.tar+zstd" :
-				    "application/vnd.oci.image.layer.v1.tar";
-}
-
-/* Docker layer types have OCI twins; anything else is kept as it is. */
-static const char *oci_layer_type(const char *mt)
-{
-	if (mt && strcmp(mt, "application/vnd.docker.image.rootfs.diff.tar.gzip") == 0)
-		return layer_media_type(IDX_COMP_GZIP);
-	if (mt && strcmp(mt, "application/vnd.docker.image.rootfs.diff.tar") == 0)
-		return layer_media_type(IDX_COMP_NONE);
-	return mt;
-}
 
 static void created_at(char out[32])
 {
@@ -206,11 +177,11 @@ static char *manifest_json(struct image_push *ip, size_t config_len)
 	for (size_t i = 0; layers && i < n_base; i++) {
 		const struct reg_descriptor *d = &ip->bm->layers[i];
 
-		json_array_append_new(layers, layer_descriptor(ip, oci_layer_type(d->media_type),
+		json_array_append_new(layers, layer_descriptor(ip, idx_oci_layer_media_type(d->media_type),
 							       d->digest, d->size));
 	}
 	if (layers && json_array_append_new(layers, layer_descriptor(ip,
-								      layer_media_type(ip->info.comp),
+								      idx_comp_media_type(ip->info.comp),
 								      ip->info.blob_digest,
 								      ip->info.blob_size)) == 0)
 		raw = json_dumps(m, JSON_COMPACT);

@@ -49,7 +49,7 @@ struct image_push {
 	char artifact_digest[DIGEST_STR_LEN];
 	enum reg_upload_how layer_how;
 	struct reg_index_blob *iblobs;
-	size_t n_iblobs;
+	size_t n_iblobs, cap_iblobs;
 	struct progress prog;
 };
 

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "fs/stats_xattr.h"
 #include "tools/mount_stats.h"
 
-#define STATS_XATTR "user.stratafs.stats"
 #define STATS_MAX (1u << 20)
 
 /* The value of attribute @name, NUL-terminated; caller frees. */
@@ -47,22 +47,18 @@ static int read_attr(const char *mnt, const char *name, char **out, size_t *out_
 	return -errno;
 }
 
-/*
- * The stats JSON; caller frees. Stats larger than an xattr come in chunks:
- * the head is {"stratafs_stats_chunks":K,"size":S} and the pieces are
- * STATS_XATTR.0 .. .K-1 of the snapshot the head read took.
- */
+/* The stats JSON; caller frees. Larger stats come in chunks (fs/stats_xattr.h). */
 int mount_stats_read(const char *mnt, char **out)
 {
-	unsigned long chunks, size;
-	char name[64], *head = NULL, *all = NULL, *part = NULL;
+	size_t chunks, size;
+	char name[FS_STATS_NAME_MAX], *head = NULL, *all = NULL, *part = NULL;
 	size_t len, used = 0;
 	int r;
 
-	r = read_attr(mnt, STATS_XATTR, &head, &len);
+	r = read_attr(mnt, FS_STATS_XATTR, &head, &len);
 	if (r < 0)
 		return r;
-	if (sscanf(head, "{\"stratafs_stats_chunks\":%lu,\"size\":%lu}", &chunks, &size) != 2) {
+	if (fs_stats_head_parse(head, &chunks, &size) < 0) {
 		*out = head;
 		return 0;
 	}
@@ -72,8 +68,8 @@ int mount_stats_read(const char *mnt, char **out)
 	all = malloc(size + 1);
 	if (!all)
 		return -ENOMEM;
-	for (unsigned long i = 0; i < chunks; i++) {
-		snprintf(name, sizeof(name), "%s.%lu", STATS_XATTR, i);
+	for (size_t i = 0; i < chunks; i++) {
+		fs_stats_chunk_name(name, i);
 		r = read_attr(mnt, name, &part, &len);
 		if (r == 0 && len > size - used)
 			r = -EBADMSG;

@@ -3,18 +3,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "tools/progress.h"
 
 #define REDRAW_MS 250
 #define DONE UINT64_MAX
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void progress_start(struct progress *p, const char *what, bool quiet)
 {
@@ -29,7 +22,7 @@ void progress_update(void *ctx, uint64_t done, uint64_t total)
 
 	if (!p->on || p->last_ms == DONE)
 		return;
-	t = now_ms();
+	t = monotonic_ms();
 	if (!p->t0_ms)
 		p->t0_ms = t;
 	/* curl calls on while the answer is awaited: one final line is enough */

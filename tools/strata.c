@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/version.h"
 #include "tools/cli.h"
 
 struct command {

@@ -54,17 +54,22 @@ bool reg_ecr_host_parse(const char *host, struct reg_ecr_host *out);
 /*
  * reg_ecr_host_parse(), then the test alias: STRATAFS_ECR_HOST_ALIAS =
  * "HOST[:PORT][=ACCOUNT/REGION]" makes exactly that host[:port] count as ECR
- * (default account 000000000000, region us-east-1). For tests only.
+ * (default account 000000000000; region: AWS_REGION, AWS_DEFAULT_REGION,
+ * the profile's region, else us-east-1). For tests only.
  */
 bool reg_ecr_host_detect(const char *host, struct reg_ecr_host *out);
 
 /*
- * The GetAuthorizationToken endpoint for @h into @out: @override when not
- * NULL, else $STRATAFS_ECR_ENDPOINT, else https://api.ecr.<region>.<suffix>
- * (FIPS: https://ecr-fips.<region>.<suffix>; dual-stack:
- * https://ecr.<region>.api.aws). -ENAMETOOLONG if it does not fit.
+ * The GetAuthorizationToken endpoint for @h into @out: a configured one
+ * (o->ecr_endpoint, AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL, the shared
+ * config file's services section, its endpoint_url: the AWS SDKs' order,
+ * docs/ecr.md), else https://api.ecr.<region>.<suffix> (FIPS:
+ * https://ecr-fips.<region>.<suffix>; dual-stack: https://ecr.<region>.api.aws).
+ * @o may be NULL. -ENAMETOOLONG if it does not fit.
  */
-int reg_ecr_endpoint(const struct reg_ecr_host *h, const char *override, char *out, size_t n);
+struct reg_aws_opts;
+int reg_ecr_endpoint(const struct reg_aws_opts *o, const struct reg_ecr_host *h, char *out,
+		     size_t n);
 
 /* ---- credentials -------------------------------------------------------- */
 
@@ -83,9 +88,10 @@ bool reg_aws_creds_expiring(const struct reg_aws_creds *c, time_t now, int margi
 
 struct reg_aws_opts {
 	const char *profile;      /* NULL: $AWS_PROFILE, else "default" */
-	const char *ecr_endpoint; /* NULL: $STRATAFS_ECR_ENDPOINT, else the region's */
+	const char *ecr_endpoint; /* NULL: configured as the AWS tools do (reg_ecr_endpoint) */
 	const char *cache_dir;    /* token cache directory (created 0700); NULL: no cache */
-	const char *ca_file;      /* extra CA bundle for the AWS endpoints (tests) */
+	const char *ca_file;      /* CA bundle for the AWS endpoints; NULL: $AWS_CA_BUNDLE,
+				   * the profile's ca_bundle, else the system's */
 	unsigned timeout_ms;      /* one HTTP exchange; 0: 10000 */
 	unsigned retries;         /* attempts after the first on throttling/5xx; 0: 4 */
 };
@@ -172,24 +178,6 @@ int reg_sigv4_sign(const struct reg_aws_creds *cr, const char *region, const cha
 void reg_sigv4_amz_date(time_t t, char out[17]);
 
 /* ---- ECR GetAuthorizationToken ------------------------------------------ */
-
-/*
- * One GetAuthorizationToken call (no cache): credentials from the chain,
- * SigV4 (service "ecr"), retries with backoff + jitter on throttling and
- * 5xx. *basic_token = the base64 "AWS:<password>" string (caller frees,
- * wipes), *expires_at its expiry. -EACCES (AccessDenied, bad signature,
- * expired credentials), -EAGAIN (still throttled), -EBADMSG, ...
- */
-int reg_ecr_get_token(const struct reg_aws_opts *o, const struct reg_ecr_host *h,
-		      char **basic_token, time_t *expires_at);
-
-/*
- * The same through the token cache in o->cache_dir (when set): a cached
- * token is used until half its lifetime; if the API then fails, a cached
- * token that is still valid for a minute is used anyway (with a warning).
- */
-int reg_ecr_get_token_cached(const struct reg_aws_opts *o, const struct reg_ecr_host *h,
-			     char **basic_token, time_t *expires_at);
 
 /*
  * Parse a GetAuthorizationToken 200 body: authorizationData[0]

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Small helpers of registry/aws/: URL pieces, environment, backoff, files, base64. */
+/* Small helpers of registry/aws/: URL pieces, environment, files, base64. */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -7,7 +7,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "registry/aws/aws_int.h"
@@ -123,31 +122,6 @@ bool reg_aws_host_is_loopback(const char *host)
 	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
 		return true;
 	return strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == strlen(host);
-}
-
-unsigned reg_aws_backoff_ms(unsigned attempt, uint32_t *rnd_state)
-{
-	uint64_t d = REG_AWS_BACKOFF_BASE_MS;
-	uint32_t x = *rnd_state ? *rnd_state : 0x9e3779b9u;
-
-	while (attempt-- && d < REG_AWS_BACKOFF_CAP_MS)
-		d *= 2;
-	if (d > REG_AWS_BACKOFF_CAP_MS)
-		d = REG_AWS_BACKOFF_CAP_MS;
-	/* xorshift32: jitter only, not security. */
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	*rnd_state = x;
-	return (unsigned)(d / 2 + x % (d / 2 + 1));
-}
-
-void reg_aws_sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 int reg_aws_read_file(const char *path, size_t max, char **out, size_t *len)

@@ -112,7 +112,7 @@ static int load_profile(const char *path, const char *name, bool config,
 	return 0;
 }
 
-static int file_path(const char *env, const char *leaf, char *out, size_t n)
+int reg_aws_file_path(const char *env, const char *leaf, char *out, size_t n)
 {
 	const char *v = reg_aws_env(env), *home;
 	int len;
@@ -245,9 +245,9 @@ int reg_aws_creds_from_profile(const char *profile, bool explicit_profile,
 	if (!cred)
 		return -ENOMEM;
 	conf = cred + 1;
-	if (file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials", path, sizeof(path)) == 0)
+	if (reg_aws_file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials", path, sizeof(path)) == 0)
 		load_profile(path, profile, false, cred);
-	if (file_path("AWS_CONFIG_FILE", "config", path, sizeof(path)) == 0)
+	if (reg_aws_file_path("AWS_CONFIG_FILE", "config", path, sizeof(path)) == 0)
 		load_profile(path, profile, true, conf);
 	if (!cred->found && !conf->found)
 		r = explicit_profile ? -ESRCH : -ENOENT;

@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "registry/aws/aws_int.h"
+#include "registry/retry_int.h"
 
 #define CONTAINER_DEFAULT_BASE "http://169.254.170.2"
 #define IMDS_DEFAULT_BASE "http://169.254.169.254"
@@ -95,33 +96,45 @@ static int container_url(char *url, size_t n)
 	return 0;
 }
 
-static int container_once(const struct reg_aws_opts *o, const char *url, const char *auth,
-			  struct reg_aws_creds *out)
+struct container_job {
+	const struct reg_aws_opts *o;
+	const char *url;
+	struct reg_aws_creds *out;
+};
+
+static int container_once(void *ctx, struct reg_attempt *a)
 {
+	struct container_job *j = ctx;
+	char auth[MAX_AUTH_TOKEN + 32];
 	const char *hdrs[1] = { auth };
 	struct reg_aws_http_req req = {
-		.method = "GET", .url = url, .headers = hdrs, .n_headers = *auth ? 1 : 0,
-		.ca_file = o->ca_file, .timeout_ms = timeout_of(o),
-		.max_body = REG_AWS_MAX_RESPONSE,
+		.method = "GET", .url = j->url, .headers = hdrs, .ca_file = j->o->ca_file,
+		.timeout_ms = timeout_of(j->o), .max_body = REG_AWS_MAX_RESPONSE,
 	};
 	struct reg_aws_http_resp resp;
 	int r;
 
+	r = container_auth(auth, sizeof(auth)); /* re-read each time: the file may rotate */
+	if (r < 0)
+		return r;
+	req.n_headers = *auth ? 1 : 0;
 	reg_aws_http_resp_init(&resp, REG_AWS_MAX_RESPONSE);
 	r = reg_aws_http_do(&req, &resp);
+	explicit_bzero(auth, sizeof(auth));
 	if (r < 0) {
-		log_err("cannot reach the AWS container credentials endpoint '%s': %s", url,
+		log_err("cannot reach the AWS container credentials endpoint '%s': %s", j->url,
 			resp.error);
 		goto out_release;
 	}
 	if (resp.status != 200) {
-		log_err("AWS container credentials endpoint '%s': HTTP %ld", url, resp.status);
+		log_err("AWS container credentials endpoint '%s': HTTP %ld", j->url, resp.status);
+		reg_aws_attempt_saw(a, &resp);
 		r = resp.status == 401 || resp.status == 403 ? -EACCES
 		    : resp.status >= 500 || resp.status == 429 ? -EAGAIN : -EIO;
 		goto out_release;
 	}
 	r = reg_aws_creds_parse_json(resp.body.data ? resp.body.data : "", resp.body.len,
-				     "container", out);
+				     "container", j->out);
 out_release:
 	reg_aws_http_resp_release(&resp);
 	return r;
@@ -129,24 +142,17 @@ out_release:
 
 int reg_aws_creds_from_container(const struct reg_aws_opts *o, struct reg_aws_creds *out)
 {
-	char url[REG_AWS_MAX_URL], auth[MAX_AUTH_TOKEN + 32];
-	uint32_t rnd = (uint32_t)(uintptr_t)&rnd;
-	unsigned attempt;
+	char url[REG_AWS_MAX_URL];
+	struct container_job j = { .o = o, .url = url, .out = out };
+	struct reg_retry_policy pol = { .what = "the AWS container credentials endpoint",
+					.retries = 2, .base_ms = REG_AWS_BACKOFF_BASE_MS,
+					.cap_ms = REG_AWS_BACKOFF_CAP_MS };
 	int r;
 
 	r = container_url(url, sizeof(url));
 	if (r < 0)
 		return r;
-	for (attempt = 0;; attempt++) {
-		r = container_auth(auth, sizeof(auth));
-		if (r == 0)
-			r = container_once(o, url, auth, out);
-		explicit_bzero(auth, sizeof(auth));
-		if (attempt >= 2 || (r != -EAGAIN && r != -ETIMEDOUT && r != -EHOSTUNREACH))
-			break;
-		reg_aws_sleep_ms(reg_aws_backoff_ms(attempt, &rnd));
-	}
-	return r;
+	return reg_retry_run(&pol, container_once, &j);
 }
 
 /* ---- IMDSv2 ---------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/log.h"
 #include "registry/aws/aws_int.h"
 
 static const char *const suffixes[] = {
@@ -141,7 +142,9 @@ bool reg_ecr_host_detect(const char *host, struct reg_ecr_host *out)
 	if (strlen(host) != n || strncasecmp(host, alias, n) != 0)
 		return false;
 	memcpy(h.account, "000000000000", 13);
-	memcpy(h.region, "us-east-1", 10);
+	/* no region in the alias: the one the AWS tools would use, else us-east-1 */
+	if (reg_aws_region(NULL, h.region, sizeof(h.region)) < 0)
+		memcpy(h.region, "us-east-1", 10);
 	if (eq && !parse_alias_target(eq + 1, &h))
 		return false;
 	memcpy(h.suffix, "amazonaws.com", 14);
@@ -150,15 +153,17 @@ bool reg_ecr_host_detect(const char *host, struct reg_ecr_host *out)
 	return true;
 }
 
-int reg_ecr_endpoint(const struct reg_ecr_host *h, const char *override, char *out, size_t n)
+int reg_ecr_endpoint(const struct reg_aws_opts *o, const struct reg_ecr_host *h, char *out,
+		     size_t n)
 {
-	const char *env = reg_aws_env("STRATAFS_ECR_ENDPOINT");
-	int len;
+	const char *from = NULL;
+	int len, r;
 
-	if (override && *override)
-		return reg_aws_strlcpy(out, override, n) < 0 ? -ENAMETOOLONG : 0;
-	if (env)
-		return reg_aws_strlcpy(out, env, n) < 0 ? -ENAMETOOLONG : 0;
+	r = reg_aws_ecr_endpoint_configured(o, out, n, &from);
+	if (r == 0)
+		log_info("ECR API endpoint '%s' (from %s)", out, from);
+	if (r != -ENOENT)
+		return r;
 	if (h->dualstack && strcmp(h->suffix, "on.aws") == 0)
 		len = snprintf(out, n, "https://ecr%s.%s.api.aws", h->fips ? "-fips" : "",
 			       h->region);

@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "registry/aws/aws_int.h"
+#include "registry/retry_int.h"
 
 #define ECR_TARGET "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"
 #define ECR_MAX_TOKEN (64u << 10)
@@ -234,7 +235,7 @@ static int build_headers(struct call *c, const char *amz_date, struct lines *lin
 }
 
 static int parse_answer(struct call *c, const struct reg_aws_http_resp *resp, char **token,
-			time_t *exp)
+			time_t *exp, struct reg_attempt *a)
 {
 	const char *url = c->url;
 	char type[128];
@@ -247,6 +248,7 @@ static int parse_answer(struct call *c, const struct reg_aws_http_resp *resp, ch
 			log_err("malformed GetAuthorizationToken answer from '%s'", url);
 		return r;
 	}
+	reg_aws_attempt_saw(a, resp);
 	r = reg_aws_error_map(resp->status, resp->error_type, resp->body.data, resp->body.len,
 			      type, sizeof(type));
 	log_warn("ecr GetAuthorizationToken at '%s': HTTP %ld %s", url, resp->status, type);
@@ -258,7 +260,7 @@ static int parse_answer(struct call *c, const struct reg_aws_http_resp *resp, ch
 	return r;
 }
 
-static int attempt(struct call *c, char **token, time_t *exp)
+static int attempt(struct call *c, char **token, time_t *exp, struct reg_attempt *a)
 {
 	struct lines *lines;
 	char amz_date[17];
@@ -287,7 +289,7 @@ static int attempt(struct call *c, char **token, time_t *exp)
 	if (r < 0)
 		log_warn("cannot reach the ECR API at '%s': %s", c->url, resp.error);
 	else
-		r = parse_answer(c, &resp, token, exp);
+		r = parse_answer(c, &resp, token, exp, a);
 	reg_aws_http_resp_release(&resp);
 out_free_lines:
 	explicit_bzero(lines, sizeof(*lines));
@@ -309,23 +311,37 @@ static int check_endpoint(struct call *c)
 	return 0;
 }
 
+struct token_job {
+	struct call *c;
+	char **token;
+	time_t *exp;
+};
+
+static int token_attempt(void *ctx, struct reg_attempt *a)
+{
+	struct token_job *j = ctx;
+	int r = attempt(j->c, j->token, j->exp, a);
+
+	if (r == -ESTALE) {
+		*a = (struct reg_attempt){ .n = a->n, .deadline_ns = a->deadline_ns };
+		r = attempt(j->c, j->token, j->exp, a); /* once more, on the API's clock */
+		if (r == -ESTALE)
+			r = -EACCES;
+	}
+	return r;
+}
+
 static int with_retries(struct call *c, char **token, time_t *exp)
 {
-	unsigned retries = c->o->retries ? c->o->retries : REG_AWS_DEFAULT_RETRIES, i;
-	uint32_t rnd = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)c;
+	struct token_job j = { .c = c, .token = token, .exp = exp };
+	struct reg_retry_policy pol = {
+		.what = "ecr GetAuthorizationToken",
+		.retries = c->o->retries ? c->o->retries : REG_AWS_DEFAULT_RETRIES,
+		.base_ms = REG_AWS_BACKOFF_BASE_MS, .cap_ms = REG_AWS_BACKOFF_CAP_MS,
+	};
 	int r;
 
-	for (i = 0;; i++) {
-		r = attempt(c, token, exp);
-		if (r == -ESTALE) {
-			r = attempt(c, token, exp); /* once more, on the API's clock */
-			if (r == -ESTALE)
-				r = -EACCES;
-		}
-		if (i >= retries || (r != -EAGAIN && r != -ETIMEDOUT && r != -EHOSTUNREACH))
-			break;
-		reg_aws_sleep_ms(reg_aws_backoff_ms(i, &rnd));
-	}
+	r = reg_retry_run(&pol, token_attempt, &j);
 	if (r < 0)
 		log_err("cannot get an ECR token for '%s' in '%s': %s", c->h->account,
 			c->h->region, strerror(-r));
@@ -339,7 +355,7 @@ int reg_ecr_token_with_creds(const struct reg_aws_opts *o, const struct reg_ecr_
 	char url[REG_AWS_MAX_URL];
 	int r;
 
-	r = reg_ecr_endpoint(h, o->ecr_endpoint, url, sizeof(url));
+	r = reg_ecr_endpoint(o, h, url, sizeof(url));
 	if (r < 0)
 		return r;
 	c.url = url;
@@ -348,21 +364,4 @@ int reg_ecr_token_with_creds(const struct reg_aws_opts *o, const struct reg_ecr_
 		return r;
 	snprintf(c.body, sizeof(c.body), "{\"registryIds\":[\"%s\"]}", h->account);
 	return with_retries(&c, basic_token, expires_at);
-}
-
-int reg_ecr_get_token(const struct reg_aws_opts *o, const struct reg_ecr_host *h,
-		      char **basic_token, time_t *expires_at)
-{
-	struct reg_aws_creds *cr;
-	int r;
-
-	cr = calloc(1, sizeof(*cr));
-	if (!cr)
-		return -ENOMEM;
-	r = reg_aws_creds_get(o, cr);
-	if (r == 0)
-		r = reg_ecr_token_with_creds(o, h, cr, basic_token, expires_at);
-	reg_aws_creds_wipe(cr);
-	free(cr);
-	return r;
 }

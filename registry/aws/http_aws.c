@@ -1,24 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The HTTP exchanges of registry/aws/: GetAuthorizationToken, the container
- * credentials endpoint, IMDSv2. They happen a few times a day per host, so
- * each gets a fresh easy handle: no pooling, no shared state. TLS is always
- * verified, redirects are never followed (a redirect from a credentials
- * endpoint is an error), only http and https are allowed, and the response
- * body has a ceiling. Nothing here logs a header or a body.
+ * The HTTP exchanges of registry/aws/ (GetAuthorizationToken, the container
+ * credentials endpoint, IMDSv2) over the room's one transport (http_int.h),
+ * with the AWS rules: TLS always verified (against AWS_CA_BUNDLE or the
+ * caller's bundle when set), plain http allowed only because the callers
+ * check the endpoint first (loopback stand-ins, the link-local metadata
+ * services), a fresh handle per call (a few calls a day: no pool), and a
+ * ceiling on the answer. The request headers (signatures, session tokens)
+ * are never logged, nor is a body.
  */
-#include <curl/curl.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
-#include <strings.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "registry/aws/aws_int.h"
-
-struct xfer {
-	struct reg_aws_http_resp *resp;
-	bool too_big;
-};
+#include "registry/http_int.h"
+#include "registry/retry_int.h"
 
 void reg_aws_http_resp_init(struct reg_aws_http_resp *r, size_t max_body)
 {
@@ -33,168 +32,70 @@ void reg_aws_http_resp_release(struct reg_aws_http_resp *r)
 	dbuf_release(&r->body);
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
+void reg_aws_attempt_saw(struct reg_attempt *a, const struct reg_aws_http_resp *r)
 {
-	struct xfer *x = ud;
-	size_t len = size * n;
+	uint64_t ms;
 
-	if (dbuf_add(&x->resp->body, p, len) < 0) {
-		x->too_big = true;
-		return 0;
-	}
-	return len;
+	a->status = r->status;
+	a->has_retry_after = r->retry_after[0] &&
+			     reg_retry_after_ms(r->retry_after, time(NULL), &ms) == 0;
+	a->retry_after_ms = a->has_retry_after ? ms : 0;
 }
 
-/* Copy a header's value (trimmed) when its name matches. */
-static void take_header(const char *line, size_t len, const char *name, char *dst, size_t n)
+static void copy_header(char *dst, size_t n, const char *v)
 {
-	size_t nl = strlen(name), vl;
-	const char *v;
-
-	if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-		return;
-	v = line + nl + 1;
-	vl = len - nl - 1;
-	while (vl && (*v == ' ' || *v == '\t')) {
-		v++;
-		vl--;
-	}
-	while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-		vl--;
-	if (vl >= n)
-		vl = n - 1;
-	memcpy(dst, v, vl);
-	dst[vl] = '\0';
+	snprintf(dst, n, "%s", v ? v : "");
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
+/* What the AWS callers read of an answer; an error's body is its message. */
+static int take_answer(struct reg_aws_http_resp *resp, const struct reg_http_resp *hr)
 {
-	struct xfer *x = ud;
-	size_t len = size * n;
-
-	take_header(p, len, "x-amzn-ErrorType", x->resp->error_type, sizeof(x->resp->error_type));
-	take_header(p, len, "Date", x->resp->date, sizeof(x->resp->date));
-	return len;
-}
-
-static int map_curl(CURLcode rc, bool too_big)
-{
-	if (too_big)
-		return -EFBIG;
-	switch (rc) {
-	case CURLE_OPERATION_TIMEDOUT:
-		return -ETIMEDOUT;
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-		return -EHOSTUNREACH;
-	case CURLE_UNSUPPORTED_PROTOCOL:
-		return -EINVAL;
-	default:
-		return -EIO;
-	}
-}
-
-/*
- * The options whose failure would weaken security (URL, protocols, TLS
- * verification, no redirects, timeouts) are checked; the rest cannot fail
- * for valid arguments.
- */
-static int set_opts(CURL *e, const struct reg_aws_http_req *req, struct xfer *x,
-		    struct curl_slist *hdrs)
-{
-	unsigned cto = req->connect_timeout_ms;
-
-	if (!cto)
-		cto = req->timeout_ms < 5000 ? req->timeout_ms : 5000;
-	if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cto) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK)
-		return -EIO;
-	if (req->ca_file && curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file) != CURLE_OK)
-		return -EIO;
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "stratafs/0.1");
-	if (req->body || strcmp(req->method, "GET") != 0) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-	}
+	resp->status = hr->status;
+	copy_header(resp->error_type, sizeof(resp->error_type), hr->amz_error_type);
+	copy_header(resp->date, sizeof(resp->date), hr->date);
+	copy_header(resp->retry_after, sizeof(resp->retry_after), hr->retry_after);
+	if ((hr->status < 200 || hr->status > 299) && hr->errbody.len)
+		return dbuf_add(&resp->body, hr->errbody.data,
+				hr->errbody.len < resp->body.max ? hr->errbody.len : resp->body.max);
 	return 0;
-}
-
-static int build_headers(const struct reg_aws_http_req *req, struct curl_slist **out)
-{
-	struct curl_slist *l = NULL, *t;
-	size_t i;
-
-	/* No "Expect: 100-continue" round trip, no default Content-Type. */
-	t = curl_slist_append(l, "Expect:");
-	if (!t)
-		goto out_free_list;
-	l = t;
-	if (strcmp(req->method, "GET") != 0) {
-		t = curl_slist_append(l, "Content-Type:");
-		if (!t)
-			goto out_free_list;
-		l = t;
-	}
-	for (i = 0; i < req->n_headers; i++) {
-		t = curl_slist_append(l, req->headers[i]);
-		if (!t)
-			goto out_free_list;
-		l = t;
-	}
-	*out = l;
-	return 0;
-
-out_free_list:
-	curl_slist_free_all(l);
-	return -ENOMEM;
 }
 
 int reg_aws_http_do(const struct reg_aws_http_req *req, struct reg_aws_http_resp *resp)
 {
-	struct xfer x = { .resp = resp };
-	struct curl_slist *hdrs = NULL;
-	CURLcode rc;
-	CURL *e;
+	unsigned cto = req->connect_timeout_ms;
+	struct reg_blob_src src = { .fd = -1, .buf = req->body, .size = req->body_len };
+	struct reg_http_req hq = {
+		.method = req->method, .url = req->url, .headers = req->headers,
+		.n_headers = req->n_headers, .timeout_ms = req->timeout_ms, .body = &resp->body,
+	};
+	struct reg_http_opts ho = { .ca_file = req->ca_file, .allow_http = true,
+				    .fresh_handles = true, .stall_timeout_ms = req->timeout_ms };
+	char ca[1024];
+	struct reg_http_resp hr;
+	struct reg_http *h = NULL;
 	int r;
 
 	if (strncmp(req->url, "http://", 7) != 0 && strncmp(req->url, "https://", 8) != 0)
 		return -EINVAL;
-	e = curl_easy_init();
-	if (!e)
-		return -ENOMEM;
-	r = build_headers(req, &hdrs);
+	if (!cto)
+		cto = req->timeout_ms < 5000 ? req->timeout_ms : 5000;
+	ho.connect_timeout_ms = cto;
+	if (!ho.ca_file && reg_aws_ca_bundle(NULL, ca, sizeof(ca)) == 0)
+		ho.ca_file = ca; /* AWS_CA_BUNDLE or the profile's ca_bundle */
+	if (req->body)
+		hq.src = &src;
+	r = reg_http_new(&ho, &h);
 	if (r < 0)
-		goto out_cleanup_easy;
-	r = set_opts(e, req, &x, hdrs);
-	if (r < 0)
-		goto out_free_headers;
-	rc = curl_easy_perform(e);
-	if (rc != CURLE_OK) {
-		r = map_curl(rc, x.too_big);
-		reg_aws_strlcpy(resp->error, curl_easy_strerror(rc), sizeof(resp->error));
+		return r;
+	r = reg_http_perform(h, &hq, &hr);
+	if (r < 0) {
+		copy_header(resp->error, sizeof(resp->error), hr.error);
 		log_debug("aws: %s '%s' failed: %s", req->method, req->url, resp->error);
-		goto out_free_headers;
+	} else {
+		r = take_answer(resp, &hr);
+		log_debug("aws: %s '%s': HTTP %ld", req->method, req->url, resp->status);
 	}
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
-	log_debug("aws: %s '%s': HTTP %ld", req->method, req->url, resp->status);
-	r = 0;
-
-out_free_headers:
-	curl_slist_free_all(hdrs);
-out_cleanup_easy:
-	curl_easy_cleanup(e);
+	reg_http_resp_release(&hr);
+	reg_http_free(h);
 	return r;
 }

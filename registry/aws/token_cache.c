@@ -252,23 +252,6 @@ int reg_ecr_token_cached_with_creds(const struct reg_aws_opts *o, const struct r
 	return r;
 }
 
-int reg_ecr_get_token_cached(const struct reg_aws_opts *o, const struct reg_ecr_host *h,
-			     char **basic_token, time_t *expires_at)
-{
-	struct reg_aws_creds *cr;
-	int r;
-
-	cr = calloc(1, sizeof(*cr));
-	if (!cr)
-		return -ENOMEM;
-	r = reg_aws_creds_get(o, cr);
-	if (r == 0)
-		r = reg_ecr_token_cached_with_creds(o, h, cr, basic_token, expires_at);
-	reg_aws_creds_wipe(cr);
-	free(cr);
-	return r;
-}
-
 void reg_ecr_cache_drop(const char *dir, const struct reg_ecr_host *h, const char *akid)
 {
 	char name[256];

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the read path's header parsers. Each input line goes to
- * http.c's header callback as one header line, twice: followed by a NUL and
+ * the transport's header parser (http_headers.c) as one header line, twice: followed by a NUL and
  * followed by "7" (curl does not promise a NUL after a line, so what is
  * kept must not depend on the byte after it). Then it is tried as a
  * Retry-After value (delta seconds or an HTTP-date), a redirect URL whose

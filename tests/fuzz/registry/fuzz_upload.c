@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzz target: the headers an upload session reads (http_upload.c) and what
- * upload.c makes of them. Each input line is a header line; the Location
+ * Fuzz target: the headers an upload session reads (through the transport's
+ * one header parser, http_headers.c) and what upload.c makes of them. Each input line is a header line; the Location
  * values are resolved against a session URL, with and without the digest
  * added to the query, and the Range values parsed as "[bytes=]0-<end>".
  */
@@ -40,16 +40,15 @@ static void check_location(const char *loc)
 
 static void check_line(const char *line, size_t n)
 {
-	char *loc = reg_up_header_value(line, n, "Location");
-	char *range = reg_up_header_value(line, n, "Range");
+	struct reg_http_resp resp = { 0 };
 	uint64_t next = 0;
 
-	if (loc)
-		check_location(loc);
-	if (range && reg_upload_range_parse(range, &next) == 0 && next == 0)
+	reg_http_header_line(&resp, line, n);
+	if (resp.location)
+		check_location(resp.location);
+	if (resp.range && reg_upload_range_parse(resp.range, &next) == 0 && next == 0)
 		abort(); /* "0-<end>" always means at least one byte */
-	free(loc);
-	free(range);
+	reg_http_resp_release(&resp);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -3,7 +3,7 @@
 # End to end: strata and stratafs reach an "ECR" registry with no
 # credentials configured but AWS ones. The registry host (a loopback port)
 # is made ECR by STRATAFS_ECR_HOST_ALIAS; the token comes from the
-# GetAuthorizationToken stand-in (STRATAFS_ECR_ENDPOINT); the registry is a
+# GetAuthorizationToken stand-in (AWS_ENDPOINT_URL_ECR); the registry is a
 # real distribution with htpasswd (user AWS, password = the token), fronted
 # by s3_redirect_proxy.py, which answers blob GETs with a 307 to an S3-like
 # host that rejects any request carrying Authorization.
@@ -56,7 +56,7 @@ printf 'a v2\n' >"$HARNESS_DIR/want_a"
 
 # --- strata and stratafs with ECR auth (needs the client wiring) -----------
 export STRATAFS_ECR_HOST_ALIAS="$FRONT=123456789012/us-east-1"
-export STRATAFS_ECR_ENDPOINT=$STANDIN_api_URL
+export AWS_ENDPOINT_URL_ECR=$STANDIN_api_URL
 export AWS_ACCESS_KEY_ID=$TEST_AKID AWS_SECRET_ACCESS_KEY=$TEST_SECRET AWS_SESSION_TOKEN=$TEST_SESSION
 export AWS_EC2_METADATA_DISABLED=true HOME=$HARNESS_DIR/home XDG_CACHE_HOME=$HARNESS_DIR/xdg
 ERR=$HARNESS_DIR/strata.err
@@ -85,7 +85,7 @@ export AWS_ACCESS_KEY_ID=$TEST_AKID AWS_SECRET_ACCESS_KEY=$TEST_SECRET AWS_SESSI
 # caches the token (0600) in its cache dir; a second mount right after uses
 # the cached token; a third one after the half-life asks the API again.
 standin_start short --session-token "$TEST_SESSION" --expires-in 20
-export STRATAFS_ECR_ENDPOINT=$STANDIN_short_URL
+export AWS_ENDPOINT_URL_ECR=$STANDIN_short_URL
 MNT=$HARNESS_DIR/mnt
 CACHE=$HARNESS_DIR/fscache
 mkdir -p "$MNT" "$CACHE"

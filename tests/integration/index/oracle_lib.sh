@@ -35,3 +35,14 @@ oracle_init() { # NAME
 	T=$(mktemp -d "/tmp/stratafs-$1.XXXXXX")
 	trap 'rm -rf "$T"' EXIT
 }
+
+# meta_files DIR: DIR/xattrs (a text and a binary user xattr) and DIR/owned
+# (1234:5678, an mtime with nanoseconds): what tars carry beyond ustar.
+meta_files() {
+	echo x >"$1/xattrs"
+	setfattr -n user.one -v 1 "$1/xattrs"
+	setfattr -n user.bin -v 0x00ff00 "$1/xattrs"
+	echo own >"$1/owned"
+	chown 1234:5678 "$1/owned"
+	touch -d '2020-02-03 04:05:06.123456789' "$1/owned"
+}

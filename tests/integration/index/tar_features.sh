@@ -54,12 +54,7 @@ full_tree() {
 	mkdir -p "$deep"
 	echo long >"$deep/$long"
 	ln -s "/target/$long" "$s/tmp/longlink"
-	echo x >"$s/etc/xattrs"
-	setfattr -n user.one -v 1 "$s/etc/xattrs"
-	setfattr -n user.bin -v 0x00ff00 "$s/etc/xattrs"
-	echo own >"$s/etc/owned"
-	chown 1234:5678 "$s/etc/owned"
-	touch -d '2020-02-03 04:05:06.123456789' "$s/etc/owned"
+	meta_files "$s/etc"
 	sparse_files "$s/sp"
 }
 

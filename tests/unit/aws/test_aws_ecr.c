@@ -75,7 +75,7 @@ static void host_table(void)
 		is_str(h.suffix, c->suffix, "'%s' partition suffix", c->host);
 		ok(h.fips == c->fips && h.dualstack == c->dualstack && !h.alias,
 		   "'%s' fips/dual-stack flags", c->host);
-		is_int(reg_ecr_endpoint(&h, NULL, ep, sizeof(ep)), 0, "'%s' endpoint", c->host);
+		is_int(reg_ecr_endpoint(NULL, &h, ep, sizeof(ep)), 0, "'%s' endpoint", c->host);
 		is_str(ep, c->endpoint, "'%s' API endpoint", c->host);
 	}
 	ok(!reg_ecr_host_parse(NULL, &h), "NULL is not ECR");
@@ -102,13 +102,17 @@ static void alias(void)
 	setenv("STRATAFS_ECR_HOST_ALIAS", "localhost:1234=12/x", 1);
 	ok(!reg_ecr_host_detect("localhost:1234", &h), "malformed alias target is refused");
 	unsetenv("STRATAFS_ECR_HOST_ALIAS");
-	setenv("STRATAFS_ECR_ENDPOINT", "http://127.0.0.1:9/", 1);
+	setenv("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:9/", 1);
 	reg_ecr_host_parse("123456789012.dkr.ecr.us-east-1.amazonaws.com", &h);
-	reg_ecr_endpoint(&h, NULL, ep, sizeof(ep));
-	is_str(ep, "http://127.0.0.1:9/", "STRATAFS_ECR_ENDPOINT overrides the endpoint");
-	reg_ecr_endpoint(&h, "https://x.example", ep, sizeof(ep));
+	reg_ecr_endpoint(NULL, &h, ep, sizeof(ep));
+	is_str(ep, "http://127.0.0.1:9/", "AWS_ENDPOINT_URL_ECR overrides the endpoint");
+	{
+		struct reg_aws_opts o = { .ecr_endpoint = "https://x.example" };
+
+		reg_ecr_endpoint(&o, &h, ep, sizeof(ep));
+	}
 	is_str(ep, "https://x.example", "the option overrides the environment");
-	unsetenv("STRATAFS_ECR_ENDPOINT");
+	unsetenv("AWS_ENDPOINT_URL_ECR");
 }
 
 /* base64("AWS:secret-pw") */

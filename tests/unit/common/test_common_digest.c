@@ -34,5 +34,8 @@ int main(void)
 	is_int(digest_parse("sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a0", NULL),
 	       -EINVAL, "long encoding rejected");
 	ok(!digest_is_valid(""), "empty string is not a digest");
+	ok(digest_sha256_is("{}", 2, s), "digest_sha256_is: the bytes of a digest");
+	ok(!digest_sha256_is("{ }", 3, s) && !digest_sha256_is("{}", 2, "sha256:44"),
+	   "digest_sha256_is: other bytes, a malformed digest");
 	return tap_done();
 }

@@ -103,6 +103,24 @@ static void test_index(struct fs_cache *c)
 	is_int(fs_cache_index_get(c, X, dg, &buf, &len), -EBADMSG,
 	       "a rewritten index blob is refused (it no longer hashes to its name)");
 	ok(access(p, F_OK) < 0, "and removed");
+
+	/* a foreign TOC: its own namespace, keyed by its pin, checked on every read */
+	sha_of("a toc", 5, sha);
+	digest_format(sha, dg);
+	is_int(fs_cache_index_put(c, FS_CACHE_INDEX_TOC, dg, "a toc", 5), 0, "TOC put");
+	is_int(fs_cache_index_get(c, X, dg, &buf, &len), -ENOENT, "a TOC is not an index blob");
+	is_int(fs_cache_index_get(c, FS_CACHE_INDEX_TOC, dg, &buf, &len), 0, "TOC get");
+	ok(len == 5 && memcmp(buf, "a toc", 5) == 0, "TOC bytes round trip");
+	free(buf);
+	snprintf(p, sizeof(p), "%s/v1/toc/%s.toc", root, dg + 7);
+	f = fopen(p, "w");
+	if (f) {
+		fputs("a lie", f);
+		fclose(f);
+	}
+	is_int(fs_cache_index_get(c, FS_CACHE_INDEX_TOC, dg, &buf, &len), -EBADMSG,
+	       "a rewritten TOC is refused and removed");
+	ok(access(p, F_OK) < 0, "... removed");
 }
 
 /* fs_cache_span_verify() reads through a small buffer: a span of several chunks. */
@@ -128,12 +146,16 @@ static void test_span_verify(struct fs_cache *c)
 	       "verify: an intact file is refused when the reader's index names other bytes");
 	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n - 1, sha), -ENOENT,
 	       "verify: another length is another span");
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n, NULL), 0,
+	       "verify without a digest (SOCI): the payload matches its header's hash");
 	snprintf(p, sizeof(p), "%s/v1/spans/%s/%016llx-%zx", root, HEX_A, 1ull << 20, n);
 	fd = open(p, O_WRONLY);
 	ok(fd >= 0, "verify: open span file to damage it");
 	pwrite(fd, "X", 1, FS_CACHE_SPAN_HDR + n - 3); /* in the last chunk */
 	close(fd);
 	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n, sha), -EBADMSG, "verify: damaged tail");
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n, NULL), -EBADMSG,
+	       "verify without a digest: a damaged payload is caught by the header's hash");
 	fd = open(p, O_WRONLY);
 	pwrite(fd, "SFSPAN02", 8, 0);
 	close(fd);
@@ -336,7 +358,7 @@ int main(void)
 		return 1;
 	memcpy(root + strlen(root), "/c", 3); /* fs_cache_open creates the missing dir */
 	is_int(fs_cache_open(root, 0, &c), 0, "open creates '%s'", root);
-	is_int(count_files(""), 4, "v1 has built, iblob, spans, tmp");
+	is_int(count_files(""), 5, "v1 has built, iblob, spans, tmp, toc");
 	test_index(c);
 	test_span(c);
 	test_span_verify(c);

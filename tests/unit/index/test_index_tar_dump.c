@@ -10,7 +10,10 @@
  * device as "maj,min" for c/b; xattrs as name=hex joined by ',' sorted;
  * sha256 of the content read back through idx_file_read, "-" otherwise.
  * With --save OUT (one layer), the index is also written to OUT (idx_save),
- * for `strata ls --index`. Exit 1 with the error on stderr if anything fails.
+ * for `strata ls --index`. With --ztoc ZTOC (one layer: a gzip blob), the
+ * layer is read through that SOCI zTOC (idx_soci_ztoc_load) instead of
+ * being indexed: the same dump from another table of contents. Exit 1
+ * with the error on stderr if anything fails.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +26,7 @@
 #include "common/dbuf.h"
 #include "common/digest.h"
 #include "common/log.h"
+#include "index/foreign.h"
 #include "index/index.h"
 
 #define MAX_LAYERS 16
@@ -155,7 +159,48 @@ static int save_index(const struct idx_layer *l, const char *path)
 	return r;
 }
 
-static int open_layers(struct ctx *c, char **files)
+/* All of @fd into @b. */
+static int slurp(int fd, struct dbuf *b)
+{
+	char buf[1 << 16];
+	ssize_t n;
+	int r = 0;
+
+	while (r == 0 && (n = read(fd, buf, sizeof(buf))) != 0)
+		r = n < 0 ? -errno : dbuf_add(b, buf, (size_t)n);
+	return r;
+}
+
+/* Layer @i through the zTOC in file @ztoc, for the blob open on c->fd[i]. */
+static int load_ztoc(struct ctx *c, size_t i, const char *ztoc)
+{
+	struct dbuf blob, toc;
+	uint8_t raw[DIGEST_SHA256_LEN];
+	char digest[DIGEST_STR_LEN];
+	struct idx_foreign_opts o = { .blob_digest = digest };
+	int fd = open(ztoc, O_RDONLY), r;
+
+	dbuf_init(&blob, (size_t)1 << 30);
+	dbuf_init(&toc, (size_t)1 << 30);
+	r = fd < 0 ? -errno : slurp(fd, &toc);
+	if (r == 0)
+		r = slurp(c->fd[i], &blob);
+	if (r == 0) {
+		digest_sha256(blob.data, blob.len, raw);
+		digest_format(raw, digest);
+		o.blob_size = blob.len;
+		r = idx_soci_ztoc_load(toc.data, toc.len, &o, &c->l[i]);
+	}
+	if (r < 0)
+		fprintf(stderr, "cannot read through zTOC '%s': %s\n", ztoc, strerror(-r));
+	if (fd >= 0)
+		close(fd);
+	dbuf_release(&blob);
+	dbuf_release(&toc);
+	return r;
+}
+
+static int open_layers(struct ctx *c, char **files, const char *ztoc)
 {
 	struct idx_build_opts o = { .comp = IDX_COMP_AUTO };
 	int r;
@@ -166,12 +211,14 @@ static int open_layers(struct ctx *c, char **files)
 			fprintf(stderr, "cannot open '%s': %s\n", files[i], strerror(errno));
 			return -errno;
 		}
+		c->rd[i] = (struct idx_reader){ .ctx = &c->fd[i], .read_at = rd_at };
+		if (ztoc)
+			return load_ztoc(c, i, ztoc);
 		r = idx_build(&o, rd_stream, &c->fd[i], &c->l[i], NULL);
 		if (r < 0) {
 			fprintf(stderr, "cannot index '%s': %s\n", files[i], strerror(-r));
 			return r;
 		}
-		c->rd[i] = (struct idx_reader){ .ctx = &c->fd[i], .read_at = rd_at };
 	}
 	return 0;
 }
@@ -180,20 +227,24 @@ int main(int argc, char **argv)
 {
 	struct idx_tree *t = NULL;
 	struct ctx c = { 0 };
-	const char *save = NULL;
+	const char *save = NULL, *ztoc = NULL;
 	int r;
 
 	if (argc >= 4 && strcmp(argv[1], "--save") == 0) {
 		save = argv[2];
 		argv += 2;
 		argc -= 2;
+	} else if (argc >= 4 && strcmp(argv[1], "--ztoc") == 0) {
+		ztoc = argv[2];
+		argv += 2;
+		argc -= 2;
 	}
-	if (argc < 2 || argc - 1 > MAX_LAYERS || (save && argc != 2)) {
-		fprintf(stderr, "usage: %s [--save OUT] LAYERFILE...\n", argv[0]);
+	if (argc < 2 || argc - 1 > MAX_LAYERS || ((save || ztoc) && argc != 2)) {
+		fprintf(stderr, "usage: %s [--save OUT | --ztoc ZTOC] LAYERFILE...\n", argv[0]);
 		return 2;
 	}
 	c.n = (size_t)argc - 1;
-	r = open_layers(&c, argv + 1);
+	r = open_layers(&c, argv + 1, ztoc);
 	if (r == 0) {
 		r = idx_tree_build((const struct idx_layer *const *)c.l, c.n,
 				   c.n == 1 ? IDX_TREE_KEEP_WHITEOUTS : 0, &t);

@@ -171,6 +171,52 @@ static bool reads_match(const struct idx_layer *l, uint32_t id, const uint8_t *w
 static const struct ext map_a[] = { { 0, 3 }, { 4096, 100 }, { 8192, 4096 }, { 20000, 1 },
 				    { 30000, 600 }, { 40000, 0 } };
 
+/* idx_build_opts.on_file: the content digest of "dir/sparse", holes as zeros. */
+struct file_sum {
+	uint8_t sha[DIGEST_SHA256_LEN];
+	uint64_t size;
+	unsigned calls;
+};
+
+static int on_file(void *ctx, const char *path, uint64_t size, const uint8_t sha[DIGEST_SHA256_LEN])
+{
+	struct file_sum *f = ctx;
+
+	if (strcmp(path, "dir/sparse") == 0) {
+		memcpy(f->sha, sha, DIGEST_SHA256_LEN);
+		f->size = size;
+		f->calls++;
+	}
+	return 0;
+}
+
+static ssize_t mem_stream(void *ctx, void *buf, size_t n)
+{
+	struct counting *c = ctx;
+
+	/* Odd-sized chunks: a file's data must hash right across chunk ends. */
+	n = n < 777 ? n : 777;
+	n = n < c->len - c->reads ? n : c->len - c->reads;
+	memcpy(buf, c->p + c->reads, n);
+	c->reads += (unsigned)n;
+	return (ssize_t)n;
+}
+
+static void check_sum(const struct tw *copy, const char *what, const uint8_t *want, uint64_t real)
+{
+	struct file_sum f = { 0 };
+	struct idx_build_opts o = { .comp = IDX_COMP_NONE, .on_file = on_file, .on_file_ctx = &f };
+	struct counting c = { copy->buf, copy->len, 0 };
+	uint8_t sha[DIGEST_SHA256_LEN];
+	struct idx_layer *l = NULL;
+
+	digest_sha256(want, real, sha);
+	ok(idx_build(&o, mem_stream, &c, &l, NULL) == 0 && f.calls == 1 && f.size == real &&
+		   memcmp(f.sha, sha, sizeof(sha)) == 0,
+	   "%s: the per-file digest is the sha256 of the content with its holes", what);
+	idx_layer_free(l);
+}
+
 static void check_layer(struct tw *w, const char *what, const uint8_t *want, uint64_t real,
 			uint32_t want_ext, uint64_t hole_at, size_t hole_len)
 {
@@ -185,6 +231,7 @@ static void check_layer(struct tw *w, const char *what, const uint8_t *want, uin
 
 	tw_put(&copy, w->buf, w->len);
 	tw_eof(&copy);
+	check_sum(&copy, what, want, real);
 	l = tt_layer(w);
 	ok(l && idx_entry_find(l, "dir/sparse", &id) == 0, "%s: indexed, found by its real name", what);
 	if (!l)

@@ -45,6 +45,11 @@ static void oci_image(void)
 	is_str(m->layers[0].stratafs_layer, DA, "stratafs layer annotation");
 	ok(m->layers[0].annotations_json && strstr(m->layers[0].annotations_json, DC),
 	   "annotations kept as JSON");
+	is_str(reg_descriptor_annotation(&m->layers[0], "containerd.io/uncompressed"), DC,
+	       "annotation lookup by key");
+	ok(reg_descriptor_annotation(&m->layers[0], "no.such.key") == NULL &&
+		   reg_descriptor_annotation(&m->config, "containerd.io/uncompressed") == NULL,
+	   "absent annotation: NULL");
 	ok(m->has_subject && strcmp(m->subject.digest, DC) == 0, "subject");
 	is_str(m->artifact_type, REG_MT_STRATAFS_INDEX_ARTIFACT, "artifactType");
 	is_int(m->raw_len, strlen(s), "raw bytes kept");
@@ -236,6 +241,40 @@ static void pins(void)
 	reg_manifest_free(m);
 }
 
+/* SOCI v2: the manifest names its SOCI index; the SOCI index entry of the image index is no image. */
+static void soci(void)
+{
+#define SOCI_IMG(annot)                                                                    \
+	"{\"schemaVersion\":2,\"mediaType\":\"" REG_MT_OCI_MANIFEST "\",\"config\":{\"mediaType\":\"" \
+	REG_MT_OCI_CONFIG "\",\"digest\":\"" DA "\",\"size\":2},\"layers\":[],"            \
+	"\"annotations\":{\"" REG_ANNOT_SOCI_INDEX "\":\"" annot "\"}}"
+#define SOCI_PLAT ",\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}"
+	const char *img = SOCI_IMG(DB), *not_digest = SOCI_IMG("sha256:nothex");
+	/* as soci convert writes it: the SOCI index after the image, same platform; here first */
+	const char *index = "{\"schemaVersion\":2,\"mediaType\":\"" REG_MT_OCI_INDEX "\",\"manifests\":["
+			    "{\"mediaType\":\"" REG_MT_OCI_MANIFEST "\",\"digest\":\"" DB "\",\"size\":5,"
+			    "\"artifactType\":\"" REG_MT_SOCI_INDEX_V2 "\"" SOCI_PLAT "},"
+			    "{\"mediaType\":\"" REG_MT_OCI_MANIFEST "\",\"digest\":\"" DA "\",\"size\":5"
+			    SOCI_PLAT "}]}";
+	struct reg_platform amd64 = { .os = "linux", .arch = "amd64" };
+	const struct reg_descriptor *d;
+	struct reg_manifest *m;
+
+	if (ok(parse(img, NULL, &m) == 0, "a SOCI v2 image manifest parses")) {
+		is_str(m->soci_index, DB, "its SOCI index digest");
+		reg_manifest_free(m);
+	}
+	if (ok(parse(not_digest, NULL, &m) == 0, "a SOCI annotation that is no digest: still parses")) {
+		is_str(m->soci_index, "", "and names no SOCI index");
+		reg_manifest_free(m);
+	}
+	if (ok(parse(index, NULL, &m) == 0, "a SOCI v2 image index parses")) {
+		is_int(reg_index_select(m, &amd64, &d), 0, "amd64 selects an entry");
+		is_str(d->digest, DA, "the image, not the SOCI index listed first");
+		reg_manifest_free(m);
+	}
+}
+
 int main(void)
 {
 	struct reg_manifest *m;
@@ -246,6 +285,7 @@ int main(void)
 	index_with_platforms();
 	buildkit();
 	pins();
+	soci();
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		is_int(parse(bad[i], NULL, &m), -EBADMSG, "bad %zu rejected: %.70s", i, bad[i]);
 		ok(m == NULL, "bad %zu: no output", i);

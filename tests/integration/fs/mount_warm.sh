@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# A warm read costs no FUSE round trip: once a file's pages are cached, cat
+# sends the daemon nothing (no LOOKUP, GETATTR, OPEN, READ, FLUSH or
+# RELEASE: zero-message opens, keep_cache, entry and attribute timeouts).
+# The kernel's own open still refuses what the daemon's open() refused:
+# writing opens and O_TRUNC are EROFS, a directory opens O_RDONLY and
+# read() on it is EISDIR. Counted from the daemon's FUSE debug log (-d).
+. "$(dirname "$0")/mount_lib.sh"
+fsd_init
+registry_start plain
+fixture_push multi fs/multi:v1
+
+MNT="$HARNESS_DIR/mnt"
+LOG="$HARNESS_DIR/fuse-debug.log"
+mkdir -p "$MNT"
+harness_on_exit "fusermount3 -u -z '$MNT' 2>/dev/null"
+"$STRATAFS" "$REGISTRY/fs/multi:v1" "$MNT" -d -o "insecure,cache=$FSD_CACHE" >"$LOG" 2>&1 &
+HARNESS_PIDS="$HARNESS_PIDS $!"
+for i in $(seq 1 300); do fsd_is_mounted "$MNT" && break; sleep 0.1; done
+if ! fsd_is_mounted "$MNT"; then
+	tap_fail "mount with FUSE debug" "$(tail -20 "$LOG")"
+	tap_done
+	exit 1
+fi
+tap_pass "mounted with FUSE debug (-d)"
+
+mapfile -t files < <(find "$MNT" -type f)
+tap_ok "the image has files to read (${#files[@]})" test "${#files[@]}" -ge 5
+cat "${files[@]}" >/dev/null
+cat "${files[@]}" >/dev/null
+sleep 0.2
+before=$(wc -l <"$LOG")
+cat "${files[@]}" >"$HARNESS_DIR/third.out"
+sleep 0.2
+ops=$(tail -n +"$((before + 1))" "$LOG" | { grep -o 'opcode: [A-Z_]*' || true; } | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+tap_is "$ops" "" "a warm cat of ${#files[@]} files sends the daemon no request"
+tap_ok "... and reads the same bytes" test -s "$HARNESS_DIR/third.out"
+
+f=${files[0]}
+tap_ok "open O_WRONLY, O_RDWR and O_RDONLY|O_TRUNC fail with EROFS; a dir opens and read() is EISDIR" \
+	/usr/bin/python3 - "$f" "$MNT" <<'PY'
+import errno, os, sys
+f, d = sys.argv[1], sys.argv[2]
+for flags in (os.O_WRONLY, os.O_RDWR, os.O_RDONLY | os.O_TRUNC, os.O_WRONLY | os.O_APPEND):
+    try:
+        os.close(os.open(f, flags))
+    except OSError as e:
+        assert e.errno == errno.EROFS, (flags, e)
+    else:
+        raise AssertionError("opened for writing: %o" % flags)
+fd = os.open(d, os.O_RDONLY)
+try:
+    os.read(fd, 10)
+except OSError as e:
+    assert e.errno == errno.EISDIR, e
+else:
+    raise AssertionError("read() of a dir")
+os.close(fd)
+PY
+tap_done

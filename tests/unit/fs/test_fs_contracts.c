@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* The contracts the daemon and strata share: the stats xattr protocol and
+ * where ECR tokens are kept. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/cache.h"
+#include "fs/stats_xattr.h"
+#include "tap.h"
+
+static void test_stats_xattr(void)
+{
+	char name[FS_STATS_NAME_MAX];
+	size_t chunks = 0, size = 0, no = 0, len = 0;
+	bool head = false;
+	char *h = fs_stats_head(100001, 65536, &len);
+
+	is_str(h, "{\"stratafs_stats_chunks\":2,\"size\":100001}", "the head as published");
+	is_int(len, strlen(h ? h : ""), "with its length");
+	is_int(fs_stats_head_parse(h, &chunks, &size), 0, "the head parses");
+	ok(chunks == 2 && size == 100001, "to its chunk count and size");
+	free(h);
+	is_int(fs_stats_head_parse("{\"mount\":{}}", &chunks, &size), -ENOENT,
+	       "the stats themselves are no head");
+	is_int(fs_stats_head_parse("not json", &chunks, &size), -ENOENT, "nor is garbage");
+	fs_stats_chunk_name(name, 7);
+	is_str(name, "user.stratafs.stats.7", "chunk 7's attribute");
+	ok(fs_stats_name_parse(FS_STATS_XATTR, &head, &no) == 0 && head, "the head's name");
+	ok(fs_stats_name_parse(name, &head, &no) == 0 && !head && no == 7, "a chunk's name");
+	is_int(fs_stats_name_parse("user.stratafs.stats.7x", &head, &no), -ENODATA, "junk after");
+	is_int(fs_stats_name_parse("user.stratafs.stats.", &head, &no), -ENODATA, "no number");
+	is_int(fs_stats_name_parse("user.stratafs.statsx", &head, &no), -ENODATA, "another name");
+	is_int(fs_stats_name_parse("user.other", &head, &no), -ENODATA, "an unrelated name");
+}
+
+static void test_token_dir(void)
+{
+	char buf[64];
+
+	is_int(fs_cache_token_dir("/c", buf, sizeof(buf)), 0, "a cache dir");
+	is_str(buf, "/c/tokens", "its tokens/");
+	is_int(fs_cache_token_dir("/c///", buf, sizeof(buf)), 0, "trailing slashes");
+	is_str(buf, "/c/tokens", "are dropped");
+	is_int(fs_cache_token_dir("/", buf, sizeof(buf)), 0, "the root");
+	is_str(buf, "//tokens", "keeps its slash");
+	is_int(fs_cache_token_dir("/0123456789012345678901234567890123456789012345678901234567", buf,
+				  sizeof(buf)),
+	       -ENAMETOOLONG, "too long is refused, never replaced by the default");
+	setenv("HOME", "/home/u", 1);
+	unsetenv("XDG_CACHE_HOME");
+	if (geteuid() == 0) {
+		is_int(fs_cache_token_dir(NULL, buf, sizeof(buf)), 0, "root's default");
+		is_str(buf, "/var/cache/stratafs/tokens", "under /var/cache");
+	} else {
+		is_int(fs_cache_token_dir(NULL, buf, sizeof(buf)), 0, "the default");
+		is_str(buf, "/home/u/.cache/stratafs/tokens", "under $HOME");
+	}
+}
+
+int main(void)
+{
+	test_stats_xattr();
+	test_token_dir();
+	return tap_done();
+}
