@@ -135,6 +135,12 @@ int fs_cache_index_remove(struct fs_cache *c, enum fs_cache_index_kind k, const 
  */
 int fs_cache_span_put(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 		      const void *buf, size_t len);
+/*
+ * The same for bytes the caller has just verified against @sha256 (the
+ * span's digest in its index): not hashed a second time.
+ */
+int fs_cache_span_put_sha(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
+			  const void *buf, size_t len, const uint8_t sha256[DIGEST_SHA256_LEN]);
 
 /*
  * Read the whole payload of a span file into @buf (@len bytes) and check it

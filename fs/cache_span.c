@@ -76,6 +76,15 @@ static uint64_t le64_get(const uint8_t *p)
 int fs_cache_span_put(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 		      const void *buf, size_t len)
 {
+	uint8_t sha[DIGEST_SHA256_LEN];
+
+	digest_sha256(buf, len, sha);
+	return fs_cache_span_put_sha(c, blob_digest, u_start, buf, len, sha);
+}
+
+int fs_cache_span_put_sha(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
+			  const void *buf, size_t len, const uint8_t sha256[DIGEST_SHA256_LEN])
+{
 	char name[FS_CACHE_PATH_MAX];
 	uint8_t hdr[FS_CACHE_SPAN_HDR] = { 0 };
 	const char *hex;
@@ -89,7 +98,7 @@ int fs_cache_span_put(struct fs_cache *c, const char *blob_digest, uint64_t u_st
 	memcpy(hdr, SPAN_MAGIC, 8);
 	le64_put(hdr + 8, u_start);
 	le64_put(hdr + 16, len);
-	digest_sha256(buf, len, hdr + 24);
+	memcpy(hdr + 24, sha256, DIGEST_SHA256_LEN);
 	r = fs_cache_write_tx(c, fs_cache_fd(c, FS_CACHE_SUB_SPANS), hex, name, hdr, sizeof(hdr), buf,
 			      len);
 	if (r < 0)

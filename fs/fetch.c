@@ -51,6 +51,12 @@ uint32_t fs_claim_run(struct fs_store *s, struct fs_layer *l, uint32_t first, ui
 	struct idx_span sp;
 	uint32_t id, count = 0;
 
+	if (fs_zs_layer(l)) {
+		/* one forward pass produces them (fs/zstream.c), nothing to claim here */
+		if (first < l->info.n_spans && l->spans[first].state == FS_SP_ABSENT)
+			fs_zs_want(s, l, first, last);
+		return 0;
+	}
 	for (id = first; id <= last && id < l->info.n_spans; id++) {
 		struct fs_span_st *st = &l->spans[id];
 
@@ -96,17 +102,15 @@ static int fs_job_push(struct fs_store *s, struct fs_layer *l, uint32_t first, u
 		s->jobs = j;
 	s->jobs_tail = j;
 	pthread_cond_signal(&s->work);
+	if (s->running >= s->n_workers)
+		pthread_cond_broadcast(&s->room); /* a parked pass gives its worker up */
 	return 0;
 }
 
 /* ---- the worker side -------------------------------------------------- */
 
-/*
- * End the fetch of span @id: @r is 0 (then @h holds it) or -errno. @u is the
- * decoded-span memory the job held for it (0: none).
- */
-static void span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r,
-		     struct fs_hot *h, bool cached, bool bg, uint64_t u)
+void fs_span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r, struct fs_hot *h,
+		 bool cached, bool bg, uint64_t u)
 {
 	struct fs_span_st *st = &l->spans[id];
 
@@ -189,8 +193,12 @@ static void run_span(struct fs_store *s, struct run *rn, uint32_t id)
 	if (id == rn->j->first + rn->j->count - 1)
 		run_cbuf_free(s, rn);
 	if (r == 0)
-		cached = fs_cache_span_put(s->cache, l->span_key, sp.u_start, h->data, sp.u_len) == 0;
-	span_end(s, l, id, r, h, cached, rn->j->background, u);
+		/* idx_span_decode() verified it against sp.sha256, unless that names its compressed bytes */
+		cached = (sp.sha_compressed ?
+			  fs_cache_span_put(s->cache, l->span_key, sp.u_start, h->data, sp.u_len) :
+			  fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, h->data, sp.u_len,
+						sp.sha256)) == 0;
+	fs_span_end(s, l, id, r, h, cached, rn->j->background, u);
 }
 
 void fs_job_run(struct fs_store *s, struct fs_job *j)
@@ -204,6 +212,10 @@ void fs_job_run(struct fs_store *s, struct fs_job *j)
 	if (j->check) {
 		fs_layer_check(s, l);
 		free(j);
+		return;
+	}
+	if (j->zpass || j->zfin) {
+		(j->zpass ? fs_zs_run : fs_zs_finish)(s, j);
 		return;
 	}
 	for (uint32_t id = j->first; id < j->first + j->count && rn.r == 0; id++) {
@@ -376,6 +388,12 @@ static int read_span(struct fs_store *s, struct rd *d)
 			continue;
 		default:
 			d->waited = true;
+			if (fs_zs_layer(d->l)) {
+				r = fs_zs_wait(s, d->l, d->id, d->last, &d->deadline);
+				if (r < 0)
+					return r;
+				continue;
+			}
 			r = fs_job_push(s, d->l, d->id, fs_claim_run(s, d->l, d->id, d->last));
 			if (r < 0)
 				return r;
@@ -383,6 +401,7 @@ static int read_span(struct fs_store *s, struct rd *d)
 		}
 	}
 out_hit:
+	fs_bulk_note(s, d->l, d->id);
 	if (d->waited)
 		d->l->misses++;
 	else

@@ -69,6 +69,12 @@ static struct fs_job *bg_job(struct fs_store *s, struct fs_layer *l, uint32_t id
 	return j;
 }
 
+struct fs_job *fs_bg_job(struct fs_store *s, struct fs_layer *l, uint32_t id, uint32_t last,
+			 bool *full)
+{
+	return bg_job(s, l, id, last, full);
+}
+
 static bool claimable(const struct fs_layer *l, uint32_t id)
 {
 	return l->spans[id].state == FS_SP_ABSENT && !l->spans[id].hot;
@@ -117,6 +123,9 @@ struct fs_job *fs_bg_next(struct fs_store *s)
 {
 	bool full = false;
 	struct fs_job *j = next_hint(s, &full);
+
+	if (!j && !full)
+		j = fs_bulk_next(s, &full); /* fs/bulk.c: layers read densely */
 
 	while (!j && !full && s->pf_active && s->pf_layer < s->n_layers) {
 		struct fs_layer *l = s->layers[s->pf_layer];

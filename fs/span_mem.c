@@ -17,6 +17,11 @@
  * deadlock. A decoder beyond the first waits for room (fs_mem_buf_get()).
  * On-demand jobs (readers wait on them) may go beyond the budget with
  * their compressed bytes, up to FS_ONDEMAND_MIN at once (fs_mem_admit()).
+ * A forward pass (fs/zstream.c) is one job: its compressed chunks are
+ * admitted as a run's, its decoder's window is held beside them once its
+ * frame header has told its size (fs_mem_hold(): a window larger than the
+ * budget exceeds it by that much, as one span does), and its decoded
+ * spans are taken one at a time like any decoder's.
  * Hot spans are evictable: they are dropped, least recently used first,
  * whenever what jobs hold grows. One job always runs, so a budget below
  * one span and its compressed bytes is exceeded by that much.
@@ -210,6 +215,13 @@ void fs_mem_cbuf_put(struct fs_store *s, uint64_t c)
 	s->held -= c;
 	s->cheld -= c;
 	room_made(s);
+}
+
+void fs_mem_hold(struct fs_store *s, uint64_t c)
+{
+	s->held += c;
+	s->cheld += c;
+	hot_trim(s, NULL);
 }
 
 struct fs_hot *fs_mem_buf_get(struct fs_store *s, uint64_t u)

@@ -51,7 +51,8 @@ static int layer_json(struct dbuf *b, const struct fs_layer *l, struct totals *t
 		"\"blob_size\":%llu,\"tar_size\":%llu,\"bytes_fetched\":%llu,"
 		"\"spans_total\":%u,\"spans_fetched\":%llu,\"spans_cached\":%u,"
 		"\"fraction_fetched\":%.4f,\"fetches\":%llu,\"cache_hits\":%llu,"
-		"\"cache_misses\":%llu,\"errors\":%llu}",
+		"\"cache_misses\":%llu,\"errors\":%llu,\"mode\":\"%s\",\"access_density\":%.4f,"
+		"\"stream_passes\":%llu,\"stream_restarts\":%llu}",
 		comma ? "," : "", l->digest, l->source, l->trust, l->index_digest,
 		fs_foreign_label(l), l->choice, fs_check_name((enum fs_check)l->check), idx_comp_name(l->info.comp),
 		(unsigned long long)l->info.blob_size, (unsigned long long)l->info.tar_size,
@@ -59,7 +60,8 @@ static int layer_json(struct dbuf *b, const struct fs_layer *l, struct totals *t
 		(unsigned long long)l->spans_fetched, present,
 		frac(l->spans_fetched, l->info.n_spans), (unsigned long long)l->fetches,
 		(unsigned long long)l->hits, (unsigned long long)l->misses,
-		(unsigned long long)l->errors);
+		(unsigned long long)l->errors, fs_layer_mode(l), frac(l->u_seen, l->info.tar_size),
+		(unsigned long long)l->zs.passes, (unsigned long long)l->zs.restarts);
 }
 
 static int totals_json(struct dbuf *b, struct fs_store *s, const struct totals *t)

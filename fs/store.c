@@ -168,6 +168,7 @@ void fs_store_free(struct fs_store *s)
 	free(s->workers);
 	while ((j = s->jobs)) {
 		s->jobs = j->next;
+		free(j->hot); /* a forward pass's span not verified yet (fs/zstream.c) */
 		free(j);
 	}
 	while (s->hot_lru)

@@ -66,6 +66,7 @@ struct fs_span_st {
 	uint32_t gen;       /* bumped each time a fetch or check of it ends */
 	uint32_t touched;   /* fs_now_us()/1e6 when its file's mtime was last set */
 	uint32_t waiters;   /* readers waiting for it to leave BUSY (wait_span()) */
+	bool seen;          /* a reader has read from it (fs/bulk.c: access density) */
 	struct fs_hot *hot; /* may be NULL */
 };
 
@@ -82,6 +83,22 @@ struct fs_seq {
 	uint32_t entry;
 	uint64_t next_off;  /* where a sequential reader reads next */
 	uint64_t stamp;     /* for replacing the oldest slot */
+};
+
+#define FS_ZS_NONE UINT32_MAX
+
+/*
+ * A layer's forward pass (fs/zstream.c), protected by s->lock; zeroed with
+ * the layer, set up at its first read (mode).
+ */
+struct fs_zs {
+	uint8_t mode;       /* 0: not decided yet, 1: spans on their own, 2: passes */
+	bool active;        /* a pass job is queued or running */
+	uint32_t pos;       /* the span the pass's decoder produces next; FS_ZS_NONE: none */
+	uint32_t target;    /* produce spans up to this one (inclusive); FS_ZS_NONE: none */
+	uint32_t behind, behind_last; /* spans wanted behind pos: the next restart */
+	uint32_t fails;     /* bumped when a pass fails: its waiters return EIO */
+	uint64_t passes, restarts;
 };
 
 struct fs_layer {
@@ -105,6 +122,11 @@ struct fs_layer {
 	struct fs_span_st *spans; /* info.n_spans, protected by s->lock */
 	uint32_t n_want;     /* spans with want set, protected by s->lock */
 	struct fs_seq seq[FS_SEQ_SLOTS];
+	struct fs_zs zs;
+	/* dense access turned into bulk fetch (fs/bulk.c), protected by s->lock */
+	bool bulk;
+	uint32_t bulk_span;  /* the bulk cursor */
+	uint64_t u_seen;     /* tar bytes of the spans readers have read from */
 	/* counters, protected by s->lock */
 	uint64_t bytes_fetched, spans_fetched, fetches, hits, misses, errors;
 };
@@ -120,6 +142,9 @@ struct fs_job {
 	uint64_t cbytes, umax;
 	bool background;
 	bool check;         /* not a fetch: the whole-layer check of l (no memory admitted) */
+	bool zpass;         /* not a fetch: l's forward pass (fs/zstream.c) */
+	bool zfin;          /* not a fetch: verify and cache span first, decoded in hot */
+	struct fs_hot *hot;
 	struct fs_job *next;
 };
 
@@ -163,6 +188,7 @@ struct fs_store {
 	unsigned running;     /* jobs being run by workers */
 	unsigned ondemand;    /* ... of which on-demand (a reader waits) */
 	unsigned decoding;    /* decoded-span buffers held by jobs */
+	unsigned zs_passes;   /* forward passes queued or running (fs/zstream.c) */
 	uint64_t seq_clock;
 	struct fs_hist lat;   /* fetch latency in microseconds */
 	uint64_t timeouts, build_bytes, check_failures;
@@ -176,6 +202,35 @@ struct fs_store {
 void fs_job_run(struct fs_store *s, struct fs_job *j);
 /* Claim a run of ABSENT spans from @first up to @last (inclusive); locked. */
 uint32_t fs_claim_run(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t last);
+/*
+ * End the fetch of span @id of @l (claimed BUSY): @r is 0 (@h holds it,
+ * @cached: written to the cache) or -errno; @u is the decoded-span memory
+ * held for it (fs_mem_buf_get()), 0: none. @bg: nobody waits, keep it hot
+ * only when it could not be cached. Unlocked.
+ */
+void fs_span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r, struct fs_hot *h,
+		 bool cached, bool bg, uint64_t u);
+
+/*
+ * zstream.c: forward passes over layers whose spans decode from an earlier
+ * checkpoint (single-frame zstd), s->lock held unless said otherwise.
+ */
+bool fs_zs_layer(struct fs_layer *l);
+/* Make @l's pass produce spans @id..@last (starting one if none runs). */
+int fs_zs_want(struct fs_store *s, struct fs_layer *l, uint32_t id, uint32_t last);
+/* A reader's wait for ABSENT span @id of a pass layer: 0 once it left ABSENT, or -EIO. */
+int fs_zs_wait(struct fs_store *s, struct fs_layer *l, uint32_t id, uint32_t last,
+	       const struct timespec *deadline);
+/* Worker side, unlocked: run a pass job, or a pass's verify-and-cache job. */
+void fs_zs_run(struct fs_store *s, struct fs_job *j);
+void fs_zs_finish(struct fs_store *s, struct fs_job *j);
+
+/* bulk.c: dense access turns into bulk fetch; locked. */
+/* A reader read from span @id of @l: count it, switch @l to bulk past the threshold. */
+void fs_bulk_note(struct fs_store *s, struct fs_layer *l, uint32_t id);
+/* The next run of a layer in bulk mode, admitted (as fs_bg_next()), or NULL. */
+struct fs_job *fs_bulk_next(struct fs_store *s, bool *full);
+const char *fs_layer_mode(const struct fs_layer *l);
 
 /* span_mem.c: hot spans and the memory budget (s->lock held, but fs_hot_new). */
 struct fs_hot *fs_hot_new(size_t len);
@@ -206,6 +261,8 @@ void fs_run_size(const struct fs_layer *l, uint32_t first, uint32_t count, uint6
 bool fs_mem_admit(struct fs_store *s, uint64_t c, uint64_t u, bool ondemand);
 void fs_mem_job_end(struct fs_store *s, bool ondemand);
 void fs_mem_cbuf_put(struct fs_store *s, uint64_t c);
+/* Hold @c more bytes beside a running job's (a decoder's window); fs_mem_cbuf_put() releases. */
+void fs_mem_hold(struct fs_store *s, uint64_t c);
 /*
  * Hold a decoded span of @u bytes, waiting (s->lock) for room;
  * fs_mem_buf_put() releases. Returns a buffer of that size to reuse
@@ -223,6 +280,13 @@ void fs_mem_pool_free(struct fs_store *s);
  * is none, or when the next one does not fit in memory now.
  */
 struct fs_job *fs_bg_next(struct fs_store *s);
+/*
+ * Claim a background run of @l from span @id up to @last and admit it;
+ * NULL when there is none, or (*full) when it does not fit in memory now
+ * (the claim is then undone).
+ */
+struct fs_job *fs_bg_job(struct fs_store *s, struct fs_layer *l, uint32_t id, uint32_t last,
+			 bool *full);
 /*
  * A sequential reader wants spans [first, last] of @l soon: if one of them
  * is ABSENT, queue a background run of readahead_spans spans from it (not

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Blobs: HEAD, small whole blobs (verified), single-range reads (not
- * verified: a range has no digest), and whole streams hashed on the fly and
- * resumed with Range after a dropped connection (request.c moves the range
- * start forward; http_perform.c skips the prefix if the server ignores it).
+ * Blobs: HEAD, small whole blobs (verified), single-range reads and long
+ * ranged streams (not verified: a range has no digest), and whole streams
+ * hashed on the fly; all resumed with Range after a dropped connection
+ * (request.c moves the range start forward; http_perform.c skips the
+ * prefix if the server ignores it).
  * Every GET names its blob so that the redirect target is cached.
  */
 #include <errno.h>
@@ -136,20 +137,22 @@ static int read_sink(void *u, const void *p, size_t n)
 	return 0;
 }
 
-ssize_t reg_blob_read(struct reg_client *c, const char *digest, void *buf, size_t len, uint64_t off)
+/*
+ * One GET of [@off, @off + @len) into @sink; @bounded: the whole request
+ * within io_timeout (a read), else only stalls time out (a stream).
+ */
+static int range_get(struct reg_client *c, const char *digest, uint64_t off, uint64_t len,
+		     bool bounded, reg_sink_fn sink, void *ctx)
 {
-	struct read_ctx rc = { .buf = buf, .cap = len };
-	struct reg_call call = { .method = "GET", .bounded = true, .blob = digest,
+	struct reg_call call = { .method = "GET", .bounded = bounded, .blob = digest,
 				 .has_range = true, .range_start = off, .range_len = len,
-				 .sink = read_sink, .sink_ctx = &rc };
+				 .sink = sink, .sink_ctx = ctx };
 	struct reg_http_resp resp = { 0 };
 	char what[160];
 	char *url = NULL;
 	int r;
 
-	if (len == 0)
-		return 0;
-	if (len > SSIZE_MAX || off > UINT64_MAX - len)
+	if (off > UINT64_MAX - len)
 		return -EINVAL;
 	r = blob_url(c, digest, &url);
 	if (r < 0)
@@ -161,7 +164,26 @@ ssize_t reg_blob_read(struct reg_client *c, const char *digest, void *buf, size_
 	r = reg_request(c, &call, &resp);
 	reg_http_resp_release(&resp);
 	free(url);
+	return r;
+}
+
+ssize_t reg_blob_read(struct reg_client *c, const char *digest, void *buf, size_t len, uint64_t off)
+{
+	struct read_ctx rc = { .buf = buf, .cap = len };
+	int r;
+
+	if (len == 0)
+		return 0;
+	if (len > SSIZE_MAX)
+		return -EINVAL;
+	r = range_get(c, digest, off, len, true, read_sink, &rc);
 	return r < 0 ? r : (ssize_t)rc.got;
+}
+
+int reg_blob_read_stream(struct reg_client *c, const char *digest, uint64_t off, uint64_t len,
+			 reg_sink_fn sink, void *ctx)
+{
+	return len ? range_get(c, digest, off, len, false, sink, ctx) : 0;
 }
 
 struct stream_ctx {

@@ -331,6 +331,15 @@ ssize_t reg_blob_read(struct reg_client *c, const char *digest, void *buf, size_
 typedef int (*reg_sink_fn)(void *ctx, const void *buf, size_t n);
 
 /*
+ * Bytes [@off, @off + @len) of the blob as ONE streaming GET, handed to
+ * @sink as they arrive: only stalls time out (as reg_blob_stream()), a
+ * dropped connection resumes from the byte reached. Not verified. 0 once
+ * all were delivered (fewer only at the end of the blob), or -errno.
+ */
+int reg_blob_read_stream(struct reg_client *c, const char *digest, uint64_t off, uint64_t len,
+			 reg_sink_fn sink, void *ctx);
+
+/*
  * Stream the whole blob to @sink while hashing it; returns -EBADMSG when the
  * sha256 does not match @digest (the sink has then seen unverified bytes and
  * must discard what it built). A retry after a dropped connection resumes

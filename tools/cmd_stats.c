@@ -56,15 +56,17 @@ static const char *const K_FRAC[] = { "fraction_fetched", "fetched_fraction", NU
 static const char *const K_HITS[] = { "cache_hits", "hits", NULL };
 static const char *const K_MISSES[] = { "cache_misses", "misses", NULL };
 static const char *const K_ERRORS[] = { "errors", "fetch_errors", NULL };
+static const char *const K_MODE[] = { "mode", NULL };
 
 static void print_layer(json_t *l)
 {
 	const char *d = str(l, K_DIGEST), *hex = strchr(d, ':');
 
 	hex = hex ? hex + 1 : d;
-	printf("  %-12.12s  %-8s  %-8s  %-12s  %12.0f  %6.1f%%  %8.0f  %8.0f  %s\n", hex,
+	printf("  %-12.12s  %-8s  %-8s  %-12s  %12.0f  %6.1f%%  %8.0f  %8.0f  %-8s  %s\n", hex,
 	       str(l, K_TRUST), str(l, K_SOURCE), str(l, K_FORMAT), num(l, K_BYTES),
-	       100.0 * num(l, K_FRAC), num(l, K_HITS), num(l, K_MISSES), str(l, K_CHECK));
+	       100.0 * num(l, K_FRAC), num(l, K_HITS), num(l, K_MISSES), str(l, K_CHECK),
+	       str(l, K_MODE));
 }
 
 /* Why a layer's index was chosen over another one (a stratafs index vs a foreign TOC). */
@@ -91,8 +93,8 @@ static void print_human(json_t *root)
 
 	printf("ref:       %s\nmanifest:  %s\nview:      %s\nuptime:    %.0f s\n\n",
 	       str(m, k_ref), str(m, k_man), str(m, k_view), num(m, k_up));
-	printf("  %-12s  %-8s  %-8s  %-12s  %12s  %7s  %8s  %8s  %s\n", "layer", "trust", "index",
-	       "format", "fetched", "%", "hits", "misses", "check");
+	printf("  %-12s  %-8s  %-8s  %-12s  %12s  %7s  %8s  %8s  %-8s  %s\n", "layer", "trust",
+	       "index", "format", "fetched", "%", "hits", "misses", "check", "mode");
 	json_array_foreach(layers, i, l)
 		print_layer(l);
 	if (!json_is_object(tot))

@@ -118,7 +118,7 @@ visible=$(find "$W/cache4/v1/spans" "$W/cache4/v1/built" -type f | wc -l)
 tap_diag "after kill -9: $visible cache files, $(find "$W/cache4/v1/tmp" -type f | wc -l) tmp left"
 
 # 8. A damaged span file is detected, discarded and fetched again.
-f=$(find "$C1/v1/spans" -type f -size +100k | head -n 1)
+f=$(find "$C1/v1/spans" -type f -size +100k -print -quit) # no pipe: SIGPIPE under pipefail
 printf 'X' | dd of="$f" bs=1 seek=70000 conv=notrunc status=none
 tap_ok "damaged cache: whole file still right" sh -c \
 	"'$DRV' --insecure --span-size $SPAN --cache '$C1' '$REF' 'big/rand.bin=$(sha big/rand.bin)' 'big/text.txt=$(sha big/text.txt)' 2>'$W/damaged.err'"

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Single-frame zstd layers (fs/zstream.c): a layer written as ONE zstd
+# frame (zstd CLI) can only be decoded from its start. Reading one large
+# file in the middle of it, then the whole tree, must fetch each
+# compressed byte at most once: the registry's access log and strata stats
+# both say <= 1.05x the blob (each span decoded on its own from the frame
+# start cost ~8x here). The memory budget holds: the daemon's peak RSS
+# grows by at most mem_max plus the overhead any read has (the pass's
+# decoder window, ~2.3 MiB at zstd -3, is counted in mem_max). A read
+# behind the pass costs one restart; six such layers read at once share
+# the workers. Content is compared with the source tree (GNU tar wrote
+# the layers).
+. "$(dirname "$0")/mount_lib.sh"
+. "$(dirname "$0")/zstd_lib.sh"
+fsd_init
+registry_start plain
+
+S="$HARNESS_DIR/src"
+mkdir -p "$S/a-pre" "$S/z-post"
+_fx_text 250000 >"$S/a-pre/a.txt"
+for i in $(seq 1 30); do _fx_rand "zs-pre-$i" $((i * 20011)) >"$S/a-pre/s$i"; done
+{ _fx_rand zs-big 20000000; _fx_text 300000; _fx_rand zs-big2 4000000; } >"$S/m-big.bin"
+_fx_text 120000 >"$S/z-post/z.txt"
+for i in $(seq 1 20); do _fx_rand "zs-post-$i" $((i * 7919)) >"$S/z-post/p$i"; done
+zstd_push_single "$S" fs/zs:1 || harness_fail "cannot push the single-frame zstd image"
+tap_is "$(zstd_frames "$ZS_BLOB")" 1 "the layer is one zstd frame ($ZS_SIZE bytes)"
+strata_run index "$REGISTRY/fs/zs:1" --push >/dev/null ||
+	harness_fail "cannot index the image: $(cat "$STRATA_ERR")"
+
+# at most 1.05x the blob: "what" N
+within() {
+	echo "$1: $2 bytes for a blob of $ZS_SIZE"
+	[ "$2" -gt 0 ] && [ $(($2 * 100)) -le $((ZS_SIZE * 105)) ]
+}
+stat_of() { "$STRATA" stats "$M" --json | jq -r ".layers[0].$1"; }
+
+M="$HARNESS_DIR/mnt"
+MEM_MAX=$((13 << 20))
+# Beside mem_max (which holds the pass's chunks, its decoder's window and
+# its spans), what every read costs whatever the compression: thread
+# stacks and libc arenas touched by the workers, FUSE and curl buffers.
+# A gzip layer of the same tree, through the same budget, grows by 12-15
+# MiB here, the single-frame zstd one by 12-16 MiB: 6 MiB of slack.
+BOUND=$((MEM_MAX + (6 << 20)))
+case "$(ldd "$STRATAFS" 2>/dev/null)" in
+*libasan*)
+	# ASan: freed memory goes to quarantine (off here) and every block
+	# gets redzones and a size class: half as much again
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
+	BOUND=$((BOUND * 3 / 2))
+	;;
+esac
+fsd_mount fs/zs:1 "$M" "mem_max=$MEM_MAX" || harness_fail "cannot mount"
+PID=$(fsd_pid "$M")
+ls -laR "$M" >/dev/null
+HWM0=$(vm_hwm "$PID")
+registry_log_mark
+tap_is "$(sha256sum <"$M/m-big.bin")" "$(sha256sum <"$S/m-big.bin")" "the large file reads back"
+tap_ok "one large file: registry bytes <= 1.05x the blob" \
+	within "registry log" "$(registry_bytes_served "$ZS_DIGEST")"
+tap_ok "one large file: strata stats bytes <= 1.05x the blob" \
+	within "stats" "$(stat_of bytes_fetched)"
+# stream, or bulk once the reads passed the density threshold (fs/bulk.c)
+tap_ok "strata stats shows the pass: mode $(stat_of mode), $(stat_of stream_passes) pass(es)" \
+	test "$(stat_of mode)" != lazy -a "$(stat_of stream_passes)" -ge 1
+tap_ok "the whole tree equals the source" diff -r "$S" "$M"
+tap_ok "large file, then the whole tree: registry bytes <= 1.05x the blob" \
+	within "registry log" "$(registry_bytes_served "$ZS_DIGEST")"
+tap_ok "... and strata stats agrees" within "stats" "$(stat_of bytes_fetched)"
+HWM=$(vm_hwm "$PID")
+tap_ok "peak RSS grew by $(((HWM - HWM0) / 1024)) MiB: <= $((BOUND >> 20)) MiB (mem_max $((MEM_MAX >> 20)) MiB + overhead)" \
+	test $(((HWM - HWM0) * 1024)) -le "$BOUND"
+fsd_umount "$M"
+
+# A read behind the pass, with a cache that cannot keep spans (its tmp
+# dir, where span files are written before their rename, turned into a
+# file once mounted): one restart of the same pass, not one decode from
+# the frame start per span. (With a budget below a few spans as well, a
+# span evicted under a reader that lags the pass costs another restart:
+# nothing holds it anywhere.)
+FSD_CACHE="$HARNESS_DIR/cache-none"
+mkdir -p "$FSD_CACHE"
+fsd_mount fs/zs:1 "$M" "io_timeout=60" || harness_fail "cannot mount"
+rm -rf "$FSD_CACHE/v1/tmp" && : >"$FSD_CACHE/v1/tmp"
+registry_log_mark
+SZ=$(stat -c %s "$S/m-big.bin")
+a=$(dd if="$M/m-big.bin" iflag=skip_bytes,count_bytes skip=$((SZ - 65536)) count=65536 2>/dev/null | sha256sum)
+b=$(dd if="$S/m-big.bin" iflag=skip_bytes,count_bytes skip=$((SZ - 65536)) count=65536 2>/dev/null | sha256sum)
+tap_is "$a" "$b" "the end of the large file reads back"
+a=$(dd if="$M/m-big.bin" iflag=skip_bytes,count_bytes skip=1000000 count=65536 2>/dev/null | sha256sum)
+b=$(dd if="$S/m-big.bin" iflag=skip_bytes,count_bytes skip=1000000 count=65536 2>/dev/null | sha256sum)
+tap_is "$a" "$b" "a range near its start, behind the pass and cached nowhere, reads back"
+tap_is "$(stat_of stream_passes)/$(stat_of stream_restarts)" 1/1 "one pass, restarted once"
+tap_ok "two reads far apart: at most 2 passes' bytes" \
+	test "$(registry_bytes_served "$ZS_DIGEST")" -le $((2 * ZS_SIZE))
+fsd_umount "$M"
+
+# Six single-frame layers read at once (eight fetch workers: at most four
+# passes run, the others wait for one to end): every file right, each
+# layer fetched once.
+FSD_CACHE="$HARNESS_DIR/cache-six"
+mkdir -p "$FSD_CACHE"
+DIRS=()
+for k in 1 2 3 4 5 6; do
+	mkdir -p "$HARNESS_DIR/six/$k"
+	{ _fx_rand "six-$k" 6000000; _fx_text 60000; } >"$HARNESS_DIR/six/$k/f$k.bin"
+	DIRS+=("$HARNESS_DIR/six/$k")
+done
+zstd_push_layers fs/six:1 3 "${DIRS[@]}" || harness_fail "cannot push the six-layer image"
+strata_run index "$REGISTRY/fs/six:1" --push >/dev/null ||
+	harness_fail "cannot index the six-layer image: $(cat "$STRATA_ERR")"
+six_read() {
+	local k pids=() rc=0
+	for k in 1 2 3 4 5 6; do
+		( [ "$(sha256sum <"$M/f$k.bin")" = "$(sha256sum <"$HARNESS_DIR/six/$k/f$k.bin")" ] ||
+			{ echo "f$k.bin differs"; exit 1; } ) &
+		pids+=($!)
+	done
+	for k in "${pids[@]}"; do wait "$k" || rc=1; done
+	return $rc
+}
+fsd_mount fs/six:1 "$M" "io_timeout=60" || harness_fail "cannot mount"
+registry_log_mark
+tap_ok "six single-frame layers read at once: every file right" timeout 120 bash -c \
+	"$(declare -f six_read); M='$M' HARNESS_DIR='$HARNESS_DIR' six_read"
+six_bytes() {
+	local d total=0 blobs=0
+	for d in "${ZS_DIGESTS[@]}"; do
+		total=$((total + $(registry_bytes_served "$d")))
+		blobs=$((blobs + $(registry_curl "/v2/fs/six/blobs/$d" -sI | sed -nE 's/^[Cc]ontent-[Ll]ength: *([0-9]+).*/\1/p' | tr -d '\r')))
+	done
+	echo "six layers: $total bytes fetched for $blobs bytes of blobs"
+	[ $((total * 100)) -le $((blobs * 105)) ]
+}
+tap_ok "... each fetched once (<= 1.05x the blobs)" six_bytes
+fsd_umount "$M"
+tap_done
