@@ -26,29 +26,24 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SRCDIR=$(cd "$HERE/../.." && pwd)
-BUILDDIR=${BUILDDIR:-$SRCDIR/build}
-STRATA=${STRATA:-$BUILDDIR/tools/strata}
-STRATAFS=${STRATAFS:-$BUILDDIR/fs/stratafs}
+. "$HERE/lib_data.sh"
+bench_paths
+bench_args "$@"
 PY=/usr/bin/python3
 TARGET=opt/data-b/m-050-target.bin
-export SRCDIR BUILDDIR STRATA STRATAFS
-. "$HERE/lib_data.sh"
-bench_args "$@"
 FORMATS=${ONLY:-zchunked estargz soci}
 need=(skopeo umoci jq fusermount3 "$STRATA" "$STRATAFS")
 case " $FORMATS " in *" estargz "*) need+=(containerd ctr-remote) ;; esac
 for t in "${need[@]}"; do
 	command -v "$t" >/dev/null || { echo "${0##*/}: $t is missing" >&2; exit 1; }
 done
-DATA=$(bench_data "$MODE")
-SRC=$DATA/layout
-
 . "$SRCDIR/tests/harness/lib.sh"
 . "$HERE/lib_formats.sh"
 for f in $FORMATS; do
 	case " $FMT_ALL " in *" $f "*) ;; *) echo "${0##*/}: no format '$f' ($FMT_ALL)" >&2; exit 2 ;; esac
 done
+DATA=$(bench_data "$MODE")
+SRC=$DATA/layout
 harness_init
 W=$HARNESS_DIR/w
 mkdir -p "$W"

@@ -19,6 +19,16 @@ bench_data() {
 	printf '%s\n' "$data"
 }
 
+# bench_paths: SRCDIR (this checkout), BUILDDIR (default $SRCDIR/build), and
+# the binaries measured, STRATA and STRATAFS (default: BUILDDIR's), exported.
+bench_paths() {
+	SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+	BUILDDIR=${BUILDDIR:-$SRCDIR/build}
+	STRATA=${STRATA:-$BUILDDIR/tools/strata}
+	STRATAFS=${STRATAFS:-$BUILDDIR/fs/stratafs}
+	export SRCDIR BUILDDIR STRATA STRATAFS
+}
+
 # bench_args "$@": the options the side-by-side scripts share, --full (MODE=full,
 # default quick), --quick, --runs N (RUNS, default 3) and --only A,B (ONLY,
 # the names space-separated); anything else: usage, exit 2.
