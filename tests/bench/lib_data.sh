@@ -19,16 +19,30 @@ bench_data() {
 	printf '%s\n' "$data"
 }
 
+# bench_paths: SRCDIR (this checkout), BUILDDIR (default $SRCDIR/build), and
+# the binaries measured, STRATA and STRATAFS (default: BUILDDIR's), exported.
+bench_paths() {
+	SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+	BUILDDIR=${BUILDDIR:-$SRCDIR/build}
+	STRATA=${STRATA:-$BUILDDIR/tools/strata}
+	STRATAFS=${STRATAFS:-$BUILDDIR/fs/stratafs}
+	export SRCDIR BUILDDIR STRATA STRATAFS
+}
+
 # bench_args "$@": the options the side-by-side scripts share, --full (MODE=full,
-# default quick) and --runs N (RUNS, default 3); anything else: usage, exit 2.
+# default quick), --quick, --runs N (RUNS, default 3) and --only A,B (ONLY,
+# the names space-separated); anything else: usage, exit 2.
 bench_args() {
 	MODE=quick
 	RUNS=3
+	ONLY=
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--full) MODE=full ;;
+		--quick) MODE=quick ;;
 		--runs) RUNS=$2; shift ;;
-		*) echo "usage: ${0##*/} [--full] [--runs N]" >&2; exit 2 ;;
+		--only) ONLY=${2//,/ }; shift ;;
+		*) echo "usage: ${0##*/} [--quick|--full] [--runs N] [--only A,B]" >&2; exit 2 ;;
 		esac
 		shift
 	done

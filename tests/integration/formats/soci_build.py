@@ -22,10 +22,11 @@ unused bits of its first byte and the 32 KiB of output before it.
         group/other write bits of member NAME (as the tar spells it).
         --zinfo-v1 1 writes the checkpoints as zinfo version 1 (checkpoint 0
         left out: the layer's gzip header must be 10 bytes).
-  soci_build.py index v1|v2 OUT [--subject MANIFEST MEDIATYPE]
+  soci_build.py index v1|v2 OUT [--span N] [--subject MANIFEST MEDIATYPE]
         LAYERDIGEST LAYERMT ZTOC [LAYERDIGEST LAYERMT ZTOC ...]
         the SOCI index manifest (an OCI image manifest whose layers are the
-        zTOCs); v1 names the image manifest as its subject.
+        zTOCs, annotated with span size N, default 65536); v1 names the
+        image manifest as its subject.
   soci_build.py annotate MANIFEST SOCI_INDEX_DIGEST OUT
         the image manifest with com.amazon.soci.index-digest (SOCI v2).
   soci_build.py imageindex OUT MANIFEST SOCI_INDEX [OS/ARCH]
@@ -306,7 +307,9 @@ def dump(path, obj):
 
 
 def soci_index(version, out, args):
-    subject = None
+    subject, span = None, "65536"
+    if args[:1] == ["--span"]:
+        span, args = args[1], args[2:]
     if args[:1] == ["--subject"]:
         subject = desc(args[2], open(args[1], "rb").read())
         args = args[3:]
@@ -317,7 +320,7 @@ def soci_index(version, out, args):
         layers.append(desc("application/octet-stream", data, annotations={
             "com.amazon.soci.image-layer-digest": args[i],
             "com.amazon.soci.image-layer-mediaType": args[i + 1],
-            "com.amazon.soci.span-size": "65536"}))
+            "com.amazon.soci.span-size": span}))
     m = {"schemaVersion": 2, "mediaType": MT_OCI_MANIFEST,
          "config": desc(art, EMPTY_JSON), "layers": layers,
          "annotations": {"com.amazon.soci.build-tool-identifier": "stratafs tests"}}

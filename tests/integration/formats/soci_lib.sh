@@ -8,9 +8,14 @@
 #   soci_image REPO    the fixture `multi` with its layers turned into plain
 #                      tars, then pushed by `skopeo copy` (which gzips each
 #                      layer on the way: the gzip streams are skopeo's) as
-#                      REPO:img. Sets SOCI_MANIFEST (file), SOCI_MT, SOCI_MDIGEST,
-#                      SOCI_LAYERS (digests, bottom first), SOCI_DIR (work dir),
-#                      and SOCI_ZTOC_<i> files (zTOC of layer i, 64 KiB spans).
+#                      REPO:img, and soci_ztocs REPO img.
+#   soci_ztocs REPO TAG [SPAN]
+#                      zTOCs of the gzip layers of REPO:TAG as the registry
+#                      serves them (SPAN: bytes per span, default 64 KiB;
+#                      SOCI's own default is 4 MiB). Sets SOCI_MANIFEST (file),
+#                      SOCI_MT, SOCI_MDIGEST, SOCI_LAYERS (digests, bottom
+#                      first), SOCI_SPAN, SOCI_DIR (work dir) and SOCI_ZTOC_<i>
+#                      files (zTOC of layer i).
 #   soci_push_v1 REPO TAG [ZTOC_OVERRIDE...]
 #                      a SOCI v1 index manifest (subject: the image manifest),
 #                      listed under the referrers fallback tag; the image
@@ -25,15 +30,23 @@ SOCI_BUILD="/usr/bin/python3 $SRCDIR/tests/integration/formats/soci_build.py"
 SOCI_MT_LAYER_GZ=application/vnd.oci.image.layer.v1.tar+gzip
 
 soci_image() {
-	local repo=$1 plain i d n
+	local repo=$1 plain
 	SOCI_DIR=$HARNESS_DIR/soci
 	mkdir -p "$SOCI_DIR"
 	plain=$SOCI_DIR/plain-layout
 	_fx_recompress "$(fixture_build multi)" multi "$plain" plain none
 	skopeo copy --quiet "${SKOPEO_DEST_OPTS[@]}" "oci:$plain:plain" "docker://$REGISTRY/$repo:img" ||
 		harness_fail "skopeo cannot push the SOCI base image"
+	soci_ztocs "$repo" img
+}
+
+soci_ztocs() {
+	local repo=$1 i d n
+	SOCI_SPAN=${3:-65536}
+	SOCI_DIR=$HARNESS_DIR/soci
+	mkdir -p "$SOCI_DIR"
 	SOCI_MANIFEST=$SOCI_DIR/manifest.json
-	skopeo_raw "$repo:img" >"$SOCI_MANIFEST"
+	skopeo_raw "$repo:$2" >"$SOCI_MANIFEST"
 	SOCI_MT=$(jq -r '.mediaType // "application/vnd.oci.image.manifest.v1+json"' "$SOCI_MANIFEST")
 	SOCI_MDIGEST=sha256:$(sha256sum "$SOCI_MANIFEST" | cut -d' ' -f1)
 	mapfile -t SOCI_LAYERS < <(jq -r '.layers[].digest' "$SOCI_MANIFEST")
@@ -41,10 +54,10 @@ soci_image() {
 	for ((i = 0; i < n; i++)); do
 		d=${SOCI_LAYERS[$i]}
 		[ "$(jq -r ".layers[$i].mediaType" "$SOCI_MANIFEST")" = "$SOCI_MT_LAYER_GZ" ] ||
-			harness_fail "skopeo did not gzip layer $i"
+			harness_fail "layer $i of $repo:$2 is not gzip"
 		registry_curl "/v2/$repo/blobs/$d" -sSf -o "$SOCI_DIR/layer$i.gz" ||
 			harness_fail "cannot fetch layer $d"
-		$SOCI_BUILD ztoc "$SOCI_DIR/layer$i.gz" "$SOCI_DIR/layer$i.ztoc" --span 65536 \
+		$SOCI_BUILD ztoc "$SOCI_DIR/layer$i.gz" "$SOCI_DIR/layer$i.ztoc" --span "$SOCI_SPAN" \
 			>"$SOCI_DIR/layer$i.ztoc.out" || harness_fail "soci_build.py failed on layer $i"
 		printf -v "SOCI_ZTOC_$i" '%s' "$SOCI_DIR/layer$i.ztoc"
 	done
@@ -70,7 +83,7 @@ _soci_index() {
 		registry_push_blob "$repo" "$f" >/dev/null || return 1
 		args+=("${SOCI_LAYERS[$i]}" "$SOCI_MT_LAYER_GZ" "$f")
 	done
-	$SOCI_BUILD index "$ver" "$out" "${sub[@]}" "${args[@]}" | cut -d' ' -f1
+	$SOCI_BUILD index "$ver" "$out" --span "$SOCI_SPAN" "${sub[@]}" "${args[@]}" | cut -d' ' -f1
 }
 
 soci_push_v1() {
