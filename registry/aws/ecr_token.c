@@ -13,7 +13,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/base64.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "registry/aws/aws_int.h"
 #include "registry/retry_int.h"
 
@@ -110,34 +112,35 @@ int reg_ecr_token_parse(const char *json, size_t len, char **basic_token, time_t
 	r = *basic_token ? 0 : -ENOMEM;
 	*expires_at = (time_t)e;
 out_decref:
-	if (pw)
-		explicit_bzero(pw, strlen(pw));
 	free(user);
-	free(pw);
+	secret_free_str(pw);
 	json_decref(root);
 	return r;
 }
 
 int reg_ecr_token_decode(const char *basic_token, char **user, char **password)
 {
-	char *raw = NULL, *colon, *u, *p;
-	size_t len;
-	int r;
+	size_t n = strlen(basic_token), cap = b64_decoded_max(n) + 1;
+	char *raw, *colon, *u, *p;
+	ssize_t len;
 
-	r = reg_aws_base64_decode(basic_token, &raw, &len);
-	if (r < 0)
+	if (n == 0 || n > ECR_MAX_TOKEN)
 		return -EBADMSG;
-	colon = memchr(raw, ':', len);
-	if (!colon || colon == raw || strlen(raw) != len) {
-		explicit_bzero(raw, len);
-		free(raw);
+	raw = malloc(cap);
+	if (!raw)
+		return -ENOMEM;
+	len = b64_decode(basic_token, n, raw, cap - 1, B64_PADDED);
+	if (len >= 0)
+		raw[len] = '\0';
+	colon = len > 0 ? memchr(raw, ':', (size_t)len) : NULL;
+	if (!colon || colon == raw || strlen(raw) != (size_t)len) {
+		secret_free(raw, cap);
 		return -EBADMSG;
 	}
 	*colon = '\0';
 	u = strdup(raw);
 	p = strdup(colon + 1);
-	explicit_bzero(raw, len);
-	free(raw);
+	secret_free(raw, cap);
 	if (!u || !p) {
 		free(u);
 		free(p);
