@@ -42,13 +42,9 @@ struct fcheck {
 static int on_file(void *ctx, const char *path, uint64_t size, const uint8_t sha[DIGEST_SHA256_LEN])
 {
 	struct fcheck *c = ctx;
-	void *arr = c->sums;
-	int r = xarray_grow_size(&arr, &c->cap, c->n, sizeof(*c->sums), 256,
-				 SIZE_MAX / sizeof(*c->sums));
 
-	if (r < 0)
-		return r;
-	c->sums = arr;
+	if (xarray_grow_size((void **)&c->sums, &c->cap, c->n, sizeof(*c->sums), 256, SIZE_MAX) < 0)
+		return -ENOMEM;
 	c->sums[c->n].path = strdup(path);
 	if (!c->sums[c->n].path)
 		return -ENOMEM;

@@ -203,13 +203,9 @@ static int add_chunk(struct zc *z, json_t *o, bool first)
 	const char *ct;
 	struct zchunk *c;
 	bool has_sha;
-	void *arr = z->ch;
-	int r = xarray_grow_size(&arr, &z->cap_ch, z->n_ch, sizeof(*z->ch), 16,
-				 SIZE_MAX / sizeof(*z->ch));
 
-	if (r < 0)
-		return r;
-	z->ch = arr;
+	if (xarray_grow_size((void **)&z->ch, &z->cap_ch, z->n_ch, sizeof(*z->ch), 16, SIZE_MAX) < 0)
+		return -ENOMEM;
 	c = &z->ch[z->n_ch];
 	*c = (struct zchunk){ 0 };
 	if (get_u64(o, "offset", UINT64_MAX, &off) < 0 || get_u64(o, "chunkSize", UINT64_MAX, &size) < 0 ||

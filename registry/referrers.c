@@ -25,15 +25,14 @@ static int take_entries(struct reg_manifest *dst, struct reg_manifest *src, cons
 {
 	/* what @dst holds is allocated at least; realloc knows the rest */
 	size_t cap = dst->n_manifests, n = dst->n_manifests + src->n_manifests;
-	void *arr = dst->manifests;
 	int r;
 
 	if (!src->n_manifests)
 		return 0;
-	r = xarray_grow_size(&arr, &cap, n - 1, sizeof(*dst->manifests), n, MAX_REFERRERS);
+	r = xarray_grow_size((void **)&dst->manifests, &cap, n - 1, sizeof(*dst->manifests), n,
+			     MAX_REFERRERS);
 	if (r < 0)
 		return r;
-	dst->manifests = arr;
 	for (size_t i = 0; i < src->n_manifests; i++) {
 		struct reg_descriptor *d = &src->manifests[i];
 
