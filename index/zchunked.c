@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/le.h"
 #include "common/log.h"
+#include "common/xarray.h"
 #include "index/zchunked.h"
 #include "index/zchunked_int.h"
 
@@ -124,8 +125,9 @@ static int inflate_toc(const void *toc, size_t n, uint64_t max, char **json, siz
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 	ZSTD_inBuffer in = { toc, n, 0 };
 	ZSTD_outBuffer ob = { 0 };
-	size_t cap = 0, r = 1;
+	size_t cap = 0, alloc = 0, r = 1; /* zstd may write @cap bytes; one more for the NUL */
 	char *buf = NULL;
+	int g;
 
 	if (!d)
 		return -ENOMEM;
@@ -133,23 +135,18 @@ static int inflate_toc(const void *toc, size_t n, uint64_t max, char **json, siz
 	ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 27);
 	while (in.pos < in.size || r != 0) {
 		if (ob.pos == cap) {
-			size_t ncap = cap ? cap * 2 : 64u << 10;
-			char *nb;
-
-			if (cap >= max + 1) { /* one byte past the limit proves it is over */
+			/* up to one byte past the limit, which proves it is over, and the NUL */
+			g = xarray_grow_size((void **)&buf, &alloc, alloc, 1, (64u << 10) + 1, max + 2);
+			if (g == -EFBIG) {
 				log_err("zstd:chunked: the TOC decodes to more than %llu bytes", (ull)max);
 				goto bad;
 			}
-			if (ncap > max + 1)
-				ncap = max + 1;
-			nb = realloc(buf, ncap + 1);
-			if (!nb) {
+			if (g < 0) {
 				free(buf);
 				ZSTD_freeDCtx(d);
 				return -ENOMEM;
 			}
-			buf = nb;
-			cap = ncap;
+			cap = alloc - 1;
 			ob = (ZSTD_outBuffer){ buf, cap, ob.pos };
 		}
 		r = ZSTD_decompressStream(d, &ob, &in);
