@@ -356,6 +356,8 @@ int reg_ecr_token_with_creds(const struct reg_aws_opts *o, const struct reg_ecr_
 {
 	struct call c = { .o = o, .h = h, .cr = cr };
 	char url[REG_AWS_MAX_URL];
+	json_t *body;
+	size_t n;
 	int r;
 
 	r = reg_ecr_endpoint(o, h, url, sizeof(url));
@@ -365,6 +367,11 @@ int reg_ecr_token_with_creds(const struct reg_aws_opts *o, const struct reg_ecr_
 	r = check_endpoint(&c);
 	if (r < 0)
 		return r;
-	snprintf(c.body, sizeof(c.body), "{\"registryIds\":[\"%s\"]}", h->account);
+	body = json_pack("{s:[s]}", "registryIds", h->account);
+	n = body ? json_dumpb(body, c.body, sizeof(c.body) - 1, JSON_COMPACT) : 0;
+	json_decref(body);
+	if (n == 0 || n >= sizeof(c.body))
+		return -ENOMEM; /* the account is 12 digits: it fits */
+	c.body[n] = '\0';
 	return with_retries(&c, basic_token, expires_at);
 }
