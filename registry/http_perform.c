@@ -264,7 +264,7 @@ static int add_header(struct curl_slist **l, const char *name, const char *value
 	dbuf_init(&b, REG_MAX_TOKEN_SIZE + 256);
 	r = value ? dbuf_printf(&b, "%s: %s", name, value) : dbuf_printf(&b, "%s:", name);
 	t = r == 0 ? curl_slist_append(*l, b.data) : NULL;
-	secret_dbuf_release(&b);
+	secret_dbuf_release(&b); /* it may hold a credential */
 	if (!t)
 		return -ENOMEM;
 	*l = t;
