@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "common/base64.h"
+#include "common/dbuf.h"
 
 static int b64_val(unsigned char c)
 {
@@ -53,4 +55,39 @@ ssize_t b64_decode(const char *in, size_t len, void *out, size_t cap, enum b64_s
 	if (n > SSIZE_MAX)
 		return -EFBIG;
 	return (ssize_t)n;
+}
+
+static const char b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int b64_encode_dbuf(struct dbuf *b, const void *in, size_t n)
+{
+	const uint8_t *p = in;
+	size_t start = b->len, groups = (n + 2) / 3;
+	char out[4];
+	int r = 0;
+
+	if (groups > SIZE_MAX / 4)
+		return -EFBIG;
+	for (size_t g = 0; g < groups && r == 0; g++) {
+		size_t i = g * 3, left = n - i;
+		uint32_t v = (uint32_t)p[i] << 16;
+
+		if (left > 1)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (left > 2)
+			v |= p[i + 2];
+		out[0] = b64_alphabet[v >> 18 & 63];
+		out[1] = b64_alphabet[v >> 12 & 63];
+		out[2] = left > 1 ? b64_alphabet[v >> 6 & 63] : '=';
+		out[3] = left > 2 ? b64_alphabet[v & 63] : '=';
+		r = dbuf_add(b, out, sizeof(out));
+	}
+	explicit_bzero(out, sizeof(out));
+	if (r < 0 && b->data) { /* the buffer is unchanged on error, as dbuf_add promises */
+		explicit_bzero(b->data + start, b->len - start);
+		b->len = start;
+		b->data[start] = '\0';
+	}
+	return r;
 }

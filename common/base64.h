@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* base64 (RFC 4648, standard alphabet) decoding, for the inputs that carry it. */
+/* base64 (RFC 4648, standard alphabet): the Basic scheme, config.json, ECR tokens, paths. */
 #ifndef COMMON_BASE64_H
 #define COMMON_BASE64_H
 
 #include <stddef.h>
 #include <sys/types.h>
+
+struct dbuf;
 
 enum b64_strictness {
 	/* Padding required: the length is a multiple of 4 and '=' only ends it
@@ -26,5 +28,12 @@ static inline size_t b64_decoded_max(size_t len)
 {
 	return (len + 3) / 4 * 3;
 }
+
+/*
+ * Append the padded encoding of @n bytes of @in to @b: 0, -EFBIG past
+ * @b's ceiling or -ENOMEM (@b unchanged then). No copy of the input is
+ * left behind but in @b: credentials pass through here.
+ */
+int b64_encode_dbuf(struct dbuf *b, const void *in, size_t n);
 
 #endif

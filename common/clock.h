@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The monotonic clock, deadlines on it and one way to sleep. Deadlines are
+ * The monotonic clock, deadlines on it, one way to sleep, and calendar days.
+ * Deadlines are
  * absolute CLOCK_MONOTONIC nanoseconds; 0 means "no deadline", so a zeroed
  * struct field is the unlimited case without a flag beside it.
  */
@@ -37,5 +38,12 @@ void deadline_timespec(uint64_t deadline, struct timespec *ts);
 
 /* Sleep @ns nanoseconds; a signal does not cut it short. */
 void sleep_ns(uint64_t ns);
+
+/*
+ * Days from 1970-01-01 to @y-@m-@d of the proleptic Gregorian calendar
+ * (Howard Hinnant's days_from_civil), negative before: the wall-clock
+ * timestamps of TOCs and zTOCs, with no timegm() and no time zone.
+ */
+int64_t days_from_civil(int64_t y, int64_t m, int64_t d);
 
 #endif

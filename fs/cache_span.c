@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "common/digest.h"
+#include "common/le.h"
 #include "fs/cache_int.h"
 
 #define SPAN_MAGIC "SFSPAN01"
@@ -56,21 +57,6 @@ static int span_at(struct fs_cache *c, const char *blob, uint64_t u_start, uint6
 	if (r < 0)
 		return r;
 	return fs_cache_subdir_open(fs_cache_fd(c, FS_CACHE_SUB_SPANS), hex, false);
-}
-
-static void le64_put(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t le64_get(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
 }
 
 int fs_cache_span_put(struct fs_cache *c, const char *blob_digest, uint64_t u_start,

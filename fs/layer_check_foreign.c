@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xarray.h"
 #include "fs/store_int.h"
 #include "index/foreign.h"
 
@@ -42,15 +43,8 @@ static int on_file(void *ctx, const char *path, uint64_t size, const uint8_t sha
 {
 	struct fcheck *c = ctx;
 
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 256;
-		struct file_sum *v = realloc(c->sums, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		c->sums = v;
-		c->cap = cap;
-	}
+	if (xarray_grow_size((void **)&c->sums, &c->cap, c->n, sizeof(*c->sums), 256, SIZE_MAX) < 0)
+		return -ENOMEM;
 	c->sums[c->n].path = strdup(path);
 	if (!c->sums[c->n].path)
 		return -ENOMEM;

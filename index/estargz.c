@@ -20,6 +20,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "common/clock.h"
 #include "common/dbuf.h"
 #include "common/digest.h"
 #include "common/log.h"
@@ -58,19 +59,6 @@ static int64_t digits(const char **s, int n)
 		v = v * 10 + (**s - '0');
 	}
 	return v;
-}
-
-/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar. */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
 }
 
 int esgz_time(const char *s, int64_t *sec, uint32_t *nsec)

@@ -7,22 +7,13 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/le.h"
 #include "common/log.h"
 #include "index/soci_fb.h"
 
 /* Reading more than this many times the buffer means it shares bytes on purpose. */
 #define SFB_BUDGET_FACTOR 4u
 #define SFB_BUDGET_SLACK (1u << 20)
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static bool fits(const struct sfb *b, size_t pos, size_t n)
 {
@@ -59,14 +50,14 @@ static int table_at(struct sfb *b, size_t pos, struct sfb_table *t)
 
 	if (!fits(b, pos, 4))
 		return bad("table outside the buffer", pos);
-	vt = (int64_t)pos - (int64_t)(int32_t)get32(b->buf + pos);
+	vt = (int64_t)pos - (int64_t)(int32_t)le32_get(b->buf + pos);
 	if (vt < 0 || !fits(b, (size_t)vt, 4))
 		return bad("vtable outside the buffer", pos);
 	t->b = b;
 	t->pos = pos;
 	t->vt = (size_t)vt;
-	t->vt_len = get16(b->buf + t->vt);
-	t->size = get16(b->buf + t->vt + 2);
+	t->vt_len = le16_get(b->buf + t->vt);
+	t->size = le16_get(b->buf + t->vt + 2);
 	if (t->vt_len < 4 || (t->vt_len & 1) || !fits(b, t->vt, t->vt_len))
 		return bad("vtable size", t->vt);
 	if (t->size < 4 || !fits(b, pos, t->size))
@@ -78,7 +69,7 @@ int sfb_root(struct sfb *b, struct sfb_table *t)
 {
 	if (!fits(b, 0, 4))
 		return bad("buffer too short", 0);
-	return table_at(b, get32(b->buf), t);
+	return table_at(b, le32_get(b->buf), t);
 }
 
 /* Where field @id of @t lies (0 when absent), checked to hold @size bytes. */
@@ -90,7 +81,7 @@ static int field(const struct sfb_table *t, unsigned id, size_t size, size_t *at
 	*at = 0;
 	if (slot + 2 > t->vt_len)
 		return 0; /* a field newer than the writer: absent */
-	off = get16(t->b->buf + t->vt + slot);
+	off = le16_get(t->b->buf + t->vt + slot);
 	if (off == 0)
 		return 0;
 	if (off < 4 || off > t->size || size > (size_t)(t->size - off))
@@ -109,7 +100,7 @@ static int follow(const struct sfb_table *t, unsigned id, size_t *to)
 	*to = 0;
 	if (r < 0 || at == 0)
 		return r;
-	rel = get32(t->b->buf + at);
+	rel = le32_get(t->b->buf + at);
 	if (rel == 0 || !fits(t->b, at, rel))
 		return bad("offset outside the buffer", at);
 	*to = at + rel;
@@ -123,8 +114,8 @@ int sfb_i64(const struct sfb_table *t, unsigned id, int64_t def, int64_t *v)
 
 	*v = def;
 	if (r == 0 && at)
-		*v = (int64_t)((uint64_t)get32(t->b->buf + at) |
-			       (uint64_t)get32(t->b->buf + at + 4) << 32);
+		*v = (int64_t)((uint64_t)le32_get(t->b->buf + at) |
+			       (uint64_t)le32_get(t->b->buf + at + 4) << 32);
 	return r;
 }
 
@@ -135,7 +126,7 @@ int sfb_u32(const struct sfb_table *t, unsigned id, uint32_t def, uint32_t *v)
 
 	*v = def;
 	if (r == 0 && at)
-		*v = get32(t->b->buf + at);
+		*v = le32_get(t->b->buf + at);
 	return r;
 }
 
@@ -167,7 +158,7 @@ static int str_at(struct sfb *b, size_t pos, bool bin, const char **s, uint32_t 
 
 	if (!fits(b, pos, 4))
 		return bad("string outside the buffer", pos);
-	len = get32(b->buf + pos);
+	len = le32_get(b->buf + pos);
 	if ((uint64_t)len + 1 > b->len - pos - 4)
 		return bad("string length", pos);
 	if (b->buf[pos + 4 + len] != 0 || (!bin && memchr(b->buf + pos + 4, 0, len)))
@@ -229,7 +220,7 @@ int sfb_vector(const struct sfb_table *t, unsigned id, size_t elem, struct sfb_v
 		return r;
 	if (!fits(t->b, to, 4))
 		return bad("vector outside the buffer", to);
-	n = get32(t->b->buf + to);
+	n = le32_get(t->b->buf + to);
 	if ((uint64_t)n * elem > t->b->len - to - 4)
 		return bad("vector length", to);
 	r = charge(t->b, (uint64_t)n * elem);
@@ -249,7 +240,7 @@ static int elem_follow(const struct sfb_vec *v, uint32_t i, size_t *to)
 	if (i >= v->n)
 		return -EINVAL;
 	at = v->pos + 4 * (size_t)i;
-	rel = get32(v->b->buf + at);
+	rel = le32_get(v->b->buf + at);
 	if (rel == 0 || !fits(v->b, at, rel))
 		return bad("vector element outside the buffer", at);
 	*to = at + rel;

@@ -14,10 +14,6 @@
 #include "common/log.h"
 #include "index/tar_int.h"
 
-#define WH ".wh."
-#define WH_META ".wh..wh."
-#define WH_OPQ ".wh..wh..opq"
-
 static int parse_base256(const uint8_t *f, size_t len, int64_t *out)
 {
 	uint8_t inv = (f[0] & 0x40) ? 0xff : 0x00;
@@ -211,16 +207,16 @@ int tar_whiteout_map(char *path, enum idx_type *type)
 {
 	char *slash = strrchr(path, '/');
 	char *base = slash ? slash + 1 : path;
-	char *hidden = base + strlen(WH);
+	char *hidden = base + strlen(IDX_WH_PREFIX);
 
-	if (strncmp(base, WH, strlen(WH)) != 0)
+	if (strncmp(base, IDX_WH_PREFIX, strlen(IDX_WH_PREFIX)) != 0)
 		return 0;
-	if (strcmp(base, WH_OPQ) == 0) {
+	if (strcmp(base, IDX_WH_OPAQUE) == 0) {
 		*type = IDX_T_OPAQUE;
 		*(slash ? slash : path) = '\0';
 		return 0;
 	}
-	if (strncmp(base, WH_META, strlen(WH_META)) == 0) {
+	if (strncmp(base, IDX_WH_META_PREFIX, strlen(IDX_WH_META_PREFIX)) == 0) {
 		log_debug("skipping aufs metadata '%s'", path);
 		return 1;
 	}

@@ -13,7 +13,10 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "common/clock.h"
+#include "common/le.h"
 #include "common/log.h"
+#include "common/xarray.h"
 #include "index/zchunked.h"
 #include "index/zchunked_int.h"
 
@@ -28,20 +31,6 @@
 	} while (0)
 
 typedef unsigned long long ull;
-
-static uint64_t le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* The TOC's place, whoever said it: inside the blob, after a skippable frame header, sizes bounded. */
 static int loc_check(const struct idx_toc_loc *l, uint64_t end, const char *who)
@@ -71,22 +60,22 @@ int idx_zchunked_footer(const void *tail, size_t n, uint64_t blob_size, struct i
 		BADZ("no footer magic at the end of the blob");
 	/* Which footer: the skippable frame header right before it says how long it is. */
 	fsize = 0;
-	if (n >= 8 + IDX_ZC_FOOTER_NEW && le32(t + n - 8 - IDX_ZC_FOOTER_NEW) == ZC_SKIPPABLE &&
-	    le32(t + n - 4 - IDX_ZC_FOOTER_NEW) == IDX_ZC_FOOTER_NEW)
+	if (n >= 8 + IDX_ZC_FOOTER_NEW && le32_get(t + n - 8 - IDX_ZC_FOOTER_NEW) == ZC_SKIPPABLE &&
+	    le32_get(t + n - 4 - IDX_ZC_FOOTER_NEW) == IDX_ZC_FOOTER_NEW)
 		fsize = IDX_ZC_FOOTER_NEW;
-	else if (le32(t + n - 8 - IDX_ZC_FOOTER_OLD) == ZC_SKIPPABLE &&
-		 le32(t + n - 4 - IDX_ZC_FOOTER_OLD) == IDX_ZC_FOOTER_OLD)
+	else if (le32_get(t + n - 8 - IDX_ZC_FOOTER_OLD) == ZC_SKIPPABLE &&
+		 le32_get(t + n - 4 - IDX_ZC_FOOTER_OLD) == IDX_ZC_FOOTER_OLD)
 		fsize = IDX_ZC_FOOTER_OLD;
 	else
 		BADZ("the footer is not a skippable frame of 40 or 64 bytes");
 	f = t + n - fsize;
-	out->off = le64(f);
-	out->len = le64(f + 8);
-	out->ulen = le64(f + 16);
-	out->type = le64(f + 24) > 0xffff ? 0xffff : (unsigned)le64(f + 24);
+	out->off = le64_get(f);
+	out->len = le64_get(f + 8);
+	out->ulen = le64_get(f + 16);
+	out->type = le64_get(f + 24) > 0xffff ? 0xffff : (unsigned)le64_get(f + 24);
 	if (fsize == IDX_ZC_FOOTER_NEW) {
 		/* tar-split data: not read, but it must lie before the TOC like any frame */
-		uint64_t ts_off = le64(f + 32), ts_len = le64(f + 40);
+		uint64_t ts_off = le64_get(f + 32), ts_len = le64_get(f + 40);
 
 		if (ts_len && (ts_off < 8 || ts_off > out->off || ts_len > out->off - ts_off))
 			BADZ("footer: tar-split at %llu+%llu is not before the TOC", (ull)ts_off,
@@ -136,8 +125,9 @@ static int inflate_toc(const void *toc, size_t n, uint64_t max, char **json, siz
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 	ZSTD_inBuffer in = { toc, n, 0 };
 	ZSTD_outBuffer ob = { 0 };
-	size_t cap = 0, r = 1;
+	size_t cap = 0, alloc = 0, r = 1; /* zstd may write @cap bytes; one more for the NUL */
 	char *buf = NULL;
+	int g;
 
 	if (!d)
 		return -ENOMEM;
@@ -145,23 +135,18 @@ static int inflate_toc(const void *toc, size_t n, uint64_t max, char **json, siz
 	ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 27);
 	while (in.pos < in.size || r != 0) {
 		if (ob.pos == cap) {
-			size_t ncap = cap ? cap * 2 : 64u << 10;
-			char *nb;
-
-			if (cap >= max + 1) { /* one byte past the limit proves it is over */
+			/* up to one byte past the limit, which proves it is over, and the NUL */
+			g = xarray_grow_size((void **)&buf, &alloc, alloc, 1, (64u << 10) + 1, max + 2);
+			if (g == -EFBIG) {
 				log_err("zstd:chunked: the TOC decodes to more than %llu bytes", (ull)max);
 				goto bad;
 			}
-			if (ncap > max + 1)
-				ncap = max + 1;
-			nb = realloc(buf, ncap + 1);
-			if (!nb) {
+			if (g < 0) {
 				free(buf);
 				ZSTD_freeDCtx(d);
 				return -ENOMEM;
 			}
-			buf = nb;
-			cap = ncap;
+			cap = alloc - 1;
 			ob = (ZSTD_outBuffer){ buf, cap, ob.pos };
 		}
 		r = ZSTD_decompressStream(d, &ob, &in);
@@ -221,20 +206,6 @@ int idx_zchunked_load(const void *toc, size_t n, const struct idx_foreign_opts *
 		      struct idx_layer **out)
 {
 	return idx_zchunked_load_at(toc, n, NULL, o, out);
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
 }
 
 /* @n digits at *s as a number; advances *s. */

@@ -18,6 +18,7 @@
 
 #include "common/digest.h"
 #include "common/log.h"
+#include "common/xarray.h"
 #include "index/layer_int.h"
 #include "index/tar_int.h"
 #include "index/toc_int.h"
@@ -203,15 +204,8 @@ static int add_chunk(struct zc *z, json_t *o, bool first)
 	struct zchunk *c;
 	bool has_sha;
 
-	if (z->n_ch == z->cap_ch) {
-		size_t ncap = z->cap_ch ? 2 * z->cap_ch : 16;
-		struct zchunk *n = realloc(z->ch, ncap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		z->ch = n;
-		z->cap_ch = ncap;
-	}
+	if (xarray_grow_size((void **)&z->ch, &z->cap_ch, z->n_ch, sizeof(*z->ch), 16, SIZE_MAX) < 0)
+		return -ENOMEM;
 	c = &z->ch[z->n_ch];
 	*c = (struct zchunk){ 0 };
 	if (get_u64(o, "offset", UINT64_MAX, &off) < 0 || get_u64(o, "chunkSize", UINT64_MAX, &size) < 0 ||

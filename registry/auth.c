@@ -19,8 +19,10 @@
 
 #include <jansson.h>
 
+#include "common/base64.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "registry/registry_int.h"
 
 #define TOKEN_MARGIN_MS 5000
@@ -33,10 +35,7 @@ void reg_auth_init(struct reg_auth *a)
 
 static void token_clear(struct reg_token *t)
 {
-	if (t->value) {
-		explicit_bzero(t->value, strlen(t->value));
-		free(t->value);
-	}
+	secret_free_str(t->value);
 	explicit_bzero(t, sizeof(*t));
 }
 
@@ -87,12 +86,10 @@ static int basic_value(const struct reg_cred *cr, char **out)
 	if (r == 0)
 		r = dbuf_add_str(&b, "Basic ");
 	if (r == 0)
-		r = reg_base64_encode(&b, plain.data, plain.len);
-	if (plain.data)
-		explicit_bzero(plain.data, plain.len);
-	dbuf_release(&plain);
+		r = b64_encode_dbuf(&b, plain.data, plain.len);
+	secret_dbuf_release(&plain);
 	if (r < 0) {
-		dbuf_release(&b);
+		secret_dbuf_release(&b);
 		return r;
 	}
 	*out = dbuf_take(&b, NULL);
@@ -211,7 +208,7 @@ static int fetch_token(struct reg_client *c, const struct reg_challenge *ch)
 		goto out_release;
 	slot = token_slot(&c->auth, c->scope, true);
 	if (!slot) {
-		free(tok);
+		secret_free_str(tok);
 		r = -ENOMEM;
 		goto out_release;
 	}
@@ -222,17 +219,10 @@ static int fetch_token(struct reg_client *c, const struct reg_challenge *ch)
 		slot->expires_ms -= TOKEN_MARGIN_MS;
 	log_debug("got a bearer token for '%s' valid %u s", c->scope, ttl);
 out_release:
-	if (form.data)
-		explicit_bzero(form.data, form.len);
-	if (body.data)
-		explicit_bzero(body.data, body.len);
 	dbuf_release(&url);
-	dbuf_release(&form);
-	dbuf_release(&body);
-	if (authz) {
-		explicit_bzero(authz, strlen(authz));
-		free(authz);
-	}
+	secret_dbuf_release(&form);
+	secret_dbuf_release(&body);
+	secret_free_str(authz);
 	return r;
 }
 

@@ -5,7 +5,6 @@
  * {"ServerURL","Username","Secret"} from its stdout. On failure the helper
  * prints its message on stdout and exits 1; "credentials not found" means
  * anonymous. Username "<token>" means Secret is an identity token.
- * Also base64 (OpenSSL), which the Basic scheme and config.json need.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,52 +17,13 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "common/fdio.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "registry/registry_int.h"
 
 extern char **environ;
-
-int reg_base64_encode(struct dbuf *b, const void *p, size_t n)
-{
-	size_t out_len = 4 * ((n + 2) / 3);
-	unsigned char *tmp;
-	int r;
-
-	if (n > (size_t)INT32_MAX / 2)
-		return -EFBIG;
-	tmp = malloc(out_len + 1);
-	if (!tmp)
-		return -ENOMEM;
-	EVP_EncodeBlock(tmp, p, (int)n);
-	r = dbuf_add(b, tmp, out_len);
-	free(tmp);
-	return r;
-}
-
-int reg_base64_decode(const char *s, struct dbuf *b)
-{
-	size_t n = strlen(s), pad = 0;
-	unsigned char *tmp;
-	int got, r;
-
-	while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
-		n--;
-	if (n % 4 != 0 || n > (size_t)INT32_MAX / 2)
-		return -EINVAL;
-	if (n && s[n - 1] == '=')
-		pad = n >= 2 && s[n - 2] == '=' ? 2 : 1;
-	tmp = malloc(n / 4 * 3 + 1);
-	if (!tmp)
-		return -ENOMEM;
-	got = EVP_DecodeBlock(tmp, (const unsigned char *)s, (int)n);
-	r = got < 0 || (size_t)got < pad ? -EINVAL : dbuf_add(b, tmp, (size_t)got - pad);
-	explicit_bzero(tmp, n / 4 * 3 + 1);
-	free(tmp);
-	return r;
-}
 
 int reg_cred_helper_parse(const char *json, size_t len, struct reg_cred *cr)
 {
@@ -178,8 +138,6 @@ out_close:
 		if (outp[i] >= 0)
 			close(outp[i]);
 	}
-	if (b.data)
-		explicit_bzero(b.data, b.len);
-	dbuf_release(&b);
+	secret_dbuf_release(&b);
 	return r;
 }

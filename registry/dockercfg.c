@@ -14,22 +14,23 @@
 
 #include <jansson.h>
 
+#include "common/base64.h"
 #include "common/fdio.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "registry/registry_int.h"
 
 #define HUB_KEY "https://index.docker.io/v1/"
+/* An "auth" that decodes to at most 8 KiB of user:pass. */
+#define MAX_AUTH_FIELD (8192 / 3 * 4)
 
 void reg_cred_release(struct reg_cred *cr)
 {
 	char **f[] = { &cr->username, &cr->password, &cr->identity_token, &cr->registry_token };
 
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-		if (*f[i]) {
-			explicit_bzero(*f[i], strlen(*f[i]));
-			free(*f[i]);
-			*f[i] = NULL;
-		}
+		secret_free_str(*f[i]);
+		*f[i] = NULL;
 	}
 }
 
@@ -65,31 +66,54 @@ static int dup_field(json_t *o, const char *key, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
+/*
+ * "user:pass" from an auths entry's base64 "auth" into a new string of
+ * @cap bytes (NUL-terminated, trailing NULs dropped); NULL when malformed.
+ */
+static char *decode_auth(const char *auth, size_t *cap)
+{
+	size_t n = strlen(auth);
+	ssize_t got;
+	char *plain;
+
+	while (n && (auth[n - 1] == '\n' || auth[n - 1] == ' '))
+		n--;
+	if (n > MAX_AUTH_FIELD)
+		return NULL;
+	*cap = b64_decoded_max(n) + 1;
+	plain = malloc(*cap);
+	if (!plain)
+		return NULL;
+	got = b64_decode(auth, n, plain, *cap - 1, B64_PADDED);
+	while (got > 0 && plain[got - 1] == '\0')
+		got--;
+	if (got >= 0)
+		plain[got] = '\0';
+	if (got < 0 || !strchr(plain, ':')) {
+		secret_free(plain, *cap);
+		return NULL;
+	}
+	return plain;
+}
+
 /* One auths entry: auth (base64 user:pass), username/password, tokens. */
 static int from_entry(json_t *e, struct reg_cred *out)
 {
 	const char *auth = json_string_value(json_object_get(e, "auth"));
-	struct dbuf plain;
-	char *colon;
+	char *plain, *colon;
+	size_t cap;
 	int r = 0;
 
 	if (auth && *auth) {
-		dbuf_init(&plain, 8192);
-		r = reg_base64_decode(auth, &plain);
-		colon = r == 0 ? memchr(plain.data, ':', plain.len) : NULL;
-		if (colon) {
-			while (plain.len && plain.data[plain.len - 1] == '\0')
-				plain.len--;
-			plain.data[plain.len] = '\0';
-			out->username = strndup(plain.data, (size_t)(colon - plain.data));
+		plain = decode_auth(auth, &cap);
+		if (plain) {
+			colon = strchr(plain, ':');
+			out->username = strndup(plain, (size_t)(colon - plain));
 			out->password = strdup(colon + 1);
+			secret_free(plain, cap);
 		} else {
 			log_warn("ignoring a malformed 'auth' entry in the docker config");
 		}
-		if (plain.data)
-			explicit_bzero(plain.data, plain.len);
-		dbuf_release(&plain);
-		r = 0;
 	}
 	if (!out->username && (r = dup_field(e, "username", &out->username)) == 0)
 		r = dup_field(e, "password", &out->password);
@@ -202,9 +226,7 @@ int reg_cred_lookup(const char *path, const char *host, struct reg_cred *out)
 	}
 	r = reg_cred_parse(b.data, b.len, path, host, reg_cred_helper_get, out);
 out_release:
-	if (b.data)
-		explicit_bzero(b.data, b.len);
-	dbuf_release(&b);
+	secret_dbuf_release(&b);
 	free(def);
 	return r;
 }

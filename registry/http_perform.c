@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/xmath.h"
+#include "common/secret.h"
 #include "registry/http_pool_int.h"
 
 struct xfer {
@@ -263,9 +264,7 @@ static int add_header(struct curl_slist **l, const char *name, const char *value
 	dbuf_init(&b, REG_MAX_TOKEN_SIZE + 256);
 	r = value ? dbuf_printf(&b, "%s: %s", name, value) : dbuf_printf(&b, "%s:", name);
 	t = r == 0 ? curl_slist_append(*l, b.data) : NULL;
-	if (b.data)
-		explicit_bzero(b.data, b.len); /* it may hold a credential */
-	dbuf_release(&b);
+	secret_dbuf_release(&b); /* it may hold a credential */
 	if (!t)
 		return -ENOMEM;
 	*l = t;

@@ -19,7 +19,7 @@
 
 #define MAX_DESCRIPTORS 100000
 
-void reg_descriptor_release(struct reg_descriptor *d)
+static void reg_descriptor_release(struct reg_descriptor *d)
 {
 	free(d->media_type);
 	free(d->artifact_type);

@@ -82,47 +82,6 @@ int reg_manifest_get(struct reg_client *c, const char *reference, struct reg_man
 	return reg_manifest_fetch(c, reference, false, out);
 }
 
-int reg_manifest_head(struct reg_client *c, const char *reference, char digest[DIGEST_STR_LEN],
-		      char **media_type, uint64_t *size)
-{
-	struct reg_http_resp resp = { 0 };
-	struct reg_call call = { .method = "HEAD", .accept = REG_ACCEPT_MANIFESTS, .bounded = true };
-	char what[400];
-	char *url = NULL, *mt = NULL;
-	int r;
-
-	r = reg_client_url(c, "manifests", reference, &url);
-	if (r < 0)
-		return r;
-	snprintf(what, sizeof(what), "manifest '%s'", reference);
-	call.url = url;
-	call.what = what;
-	r = reg_request(c, &call, &resp);
-	if (r < 0)
-		goto out_release;
-	if (!resp.docker_digest || !digest_is_valid(resp.docker_digest) ||
-	    (digest_is_valid(reference) && strcmp(reference, resp.docker_digest) != 0)) {
-		log_err("manifest '%s': HEAD without a usable Docker-Content-Digest", reference);
-		r = -EBADMSG;
-		goto out_release;
-	}
-	if (media_type) {
-		mt = strdup(resp.content_type ? resp.content_type : "");
-		if (!mt) {
-			r = -ENOMEM;
-			goto out_release;
-		}
-		*media_type = mt;
-	}
-	memcpy(digest, resp.docker_digest, strlen(resp.docker_digest) + 1);
-	if (size)
-		*size = resp.has_length ? resp.content_length : 0;
-out_release:
-	reg_http_resp_release(&resp);
-	free(url);
-	return r;
-}
-
 static bool is_image_type(const char *mt)
 {
 	return strcmp(mt, REG_MT_OCI_MANIFEST) == 0 || strcmp(mt, REG_MT_DOCKER_MANIFEST) == 0;

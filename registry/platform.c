@@ -60,7 +60,8 @@ static int fill(struct reg_platform *out, const char *os, const char *arch, cons
 	return 0;
 }
 
-int reg_platform_host(struct reg_platform *out)
+/* Host platform from uname(2). */
+static int reg_platform_host(struct reg_platform *out)
 {
 	struct utsname u;
 	char os[sizeof(u.sysname)];

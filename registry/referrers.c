@@ -14,18 +14,25 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/xarray.h"
 #include "registry/registry_int.h"
+
+/* Over all pages: a bound for what a registry may make us hold. */
+#define MAX_REFERRERS 100000
 
 /* Move the entries of @src matching @type (NULL: all) to the end of @dst. */
 static int take_entries(struct reg_manifest *dst, struct reg_manifest *src, const char *type)
 {
-	struct reg_descriptor *grown;
-	size_t n = dst->n_manifests + src->n_manifests;
+	/* what @dst holds is allocated at least; realloc knows the rest */
+	size_t cap = dst->n_manifests, n = dst->n_manifests + src->n_manifests;
+	int r;
 
-	grown = realloc(dst->manifests, (n ? n : 1) * sizeof(*grown));
-	if (!grown)
-		return -ENOMEM;
-	dst->manifests = grown;
+	if (!src->n_manifests)
+		return 0;
+	r = xarray_grow_size((void **)&dst->manifests, &cap, n - 1, sizeof(*dst->manifests), n,
+			     MAX_REFERRERS);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < src->n_manifests; i++) {
 		struct reg_descriptor *d = &src->manifests[i];
 

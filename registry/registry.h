@@ -210,10 +210,6 @@ void reg_manifest_free(struct reg_manifest *m);
  */
 int reg_manifest_get(struct reg_client *c, const char *reference, struct reg_manifest **out);
 
-/* HEAD: digest, media type (caller frees) and size. */
-int reg_manifest_head(struct reg_client *c, const char *reference, char digest[DIGEST_STR_LEN],
-		      char **media_type, uint64_t *size);
-
 /* The index entry for @platform (NULL: host); -ENOENT if none matches. */
 int reg_index_select(const struct reg_manifest *index, const struct reg_platform *platform,
 		     const struct reg_descriptor **out);

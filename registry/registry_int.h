@@ -77,9 +77,6 @@ typedef int (*reg_cred_helper_fn)(const char *helper, const char *server, struct
  */
 int reg_cred_parse(const char *json, size_t len, const char *name, const char *host,
 		   reg_cred_helper_fn run, struct reg_cred *out);
-/* base64 (RFC 4648, padded) of @n bytes into @b / decoding; -EINVAL on junk. */
-int reg_base64_encode(struct dbuf *b, const void *p, size_t n);
-int reg_base64_decode(const char *s, struct dbuf *b);
 
 struct reg_token {
 	char scope[256];
@@ -220,15 +217,11 @@ int reg_client_url(const struct reg_client *c, const char *kind, const char *ref
 #define REG_ACCEPT_MANIFESTS                                                                      \
 	REG_MT_OCI_MANIFEST ", " REG_MT_OCI_INDEX ", " REG_MT_DOCKER_MANIFEST ", " REG_MT_DOCKER_LIST
 
-void reg_descriptor_release(struct reg_descriptor *d);
 /* reg_manifest_get(), with a 404 logged only at debug level when @quiet_404. */
 int reg_manifest_fetch(struct reg_client *c, const char *reference, bool quiet_404,
 		       struct reg_manifest **out);
 /* An empty OCI index (kind INDEX, no entries). */
 int reg_manifest_new_empty_index(struct reg_manifest **out);
-
-/* Host platform from uname(2). */
-int reg_platform_host(struct reg_platform *out);
 
 /* Strip a Content-Type's parameters and lowercase it; caller frees. */
 char *reg_media_type_clean(const char *ct);

@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "registry/registry_int.h"
 
 int reg_client_url(const struct reg_client *c, const char *kind, const char *ref, char **out)
@@ -79,10 +80,7 @@ static int send_one(struct reg_client *c, const struct reg_call *call, const cha
 	atomic_fetch_add(&c->n_requests, 1);
 	r = reg_http_perform(c->http, &req, resp);
 	atomic_fetch_add(&c->n_bytes_in, resp->delivered);
-	if (authz) {
-		memset(authz, 0, strlen(authz));
-		free(authz);
-	}
+	secret_free_str(authz);
 	return r;
 }
 

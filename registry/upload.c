@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "registry/upload_int.h"
 
 int reg_pusher_new(const struct reg_opts *opts, const struct reg_ref *ref, struct reg_pusher **out)
@@ -100,13 +101,13 @@ int reg_up_call(struct reg_pusher *p, const struct reg_http_req *req, const char
 		    (resp->status == 401 || (resp->status == 403 && auth)) &&
 		    reg_auth_handle(p->c, resp, auth != NULL) == 0) {
 			reg_http_resp_release(resp);
-			free(auth);
+			secret_free_str(auth);
 			auth = NULL;
 			continue;
 		}
 		break;
 	}
-	free(auth);
+	secret_free_str(auth);
 	if (r < 0) {
 		log_err("cannot %s: %s", what, resp->error[0] ? resp->error : strerror(-r));
 		return r;
@@ -221,7 +222,7 @@ static void cancel_session(struct reg_pusher *p, const char *sess)
 	req.authorization = auth;
 	reg_http_perform(p->http, &req, &resp); /* best effort: registries expire sessions anyway */
 	reg_http_resp_release(&resp);
-	free(auth);
+	secret_free_str(auth);
 }
 
 static int check_digest(const struct reg_http_resp *resp, const char *digest)

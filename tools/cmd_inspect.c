@@ -6,9 +6,8 @@
  * what vouches for it, which foreign TOC (zstd:chunked, eStargz, SOCI) the
  * manifest pins for it (read from the annotations, by the formats of
  * fs/foreign.c: nothing is fetched), and for a BuildKit cache its cache
- * config. The --json shape is a contract
- * (tests compare it); keys are written in a fixed order, by hand, since
- * jansson belongs to the registry room.
+ * config. The --json shape is a contract (tests compare it): built with
+ * jansson, keys in a fixed order.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,8 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "common/log.h"
 #include "fs/fetch.h"
+#include "index/index.h"
 #include "tools/cli.h"
 #include "tools/cli_opts.h"
 
@@ -45,72 +47,48 @@ struct inspect {
 	struct reg_cache_config *cache;
 };
 
-static void json_str(FILE *f, const char *s)
+/* A string, or null for a missing one (jansson has no NULL string). */
+static json_t *jstr(const char *s)
 {
-	if (!s) {
-		fputs("null", f);
-		return;
-	}
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
+	return s ? json_string(s) : json_null();
 }
 
-static void json_desc(FILE *f, const struct reg_descriptor *d)
+/* {"digest","mediaType","size"}: the start of every descriptor's object. */
+static json_t *json_desc(const struct reg_descriptor *d)
 {
-	fputs("{\"digest\":", f);
-	json_str(f, d->digest);
-	fputs(",\"mediaType\":", f);
-	json_str(f, d->media_type);
-	fprintf(f, ",\"size\":%" PRIu64, d->size);
+	return json_pack("{s:o, s:o, s:I}", "digest", jstr(d->digest), "mediaType",
+			 jstr(d->media_type), "size", (json_int_t)d->size);
 }
 
-static void json_index(FILE *f, const struct reg_manifest *top)
+static json_t *json_index(const struct reg_manifest *top)
 {
-	fputs(",\"index\":{\"digest\":", f);
-	json_str(f, top->digest);
-	fputs(",\"mediaType\":", f);
-	json_str(f, top->media_type);
-	fprintf(f, ",\"size\":%zu,\"manifests\":[", top->raw_len);
-	for (size_t i = 0; i < top->n_manifests; i++) {
+	json_t *list = json_array();
+
+	for (size_t i = 0; list && i < top->n_manifests; i++) {
 		const struct reg_descriptor *d = &top->manifests[i];
+		json_t *e = json_desc(d);
 
-		fputs(i ? "," : "", f);
-		json_desc(f, d);
-		if (d->has_platform) {
-			fputs(",\"platform\":{\"os\":", f);
-			json_str(f, d->platform.os);
-			fputs(",\"architecture\":", f);
-			json_str(f, d->platform.arch);
-			if (d->platform.variant) {
-				fputs(",\"variant\":", f);
-				json_str(f, d->platform.variant);
-			}
-			fputc('}', f);
+		if (e && d->has_platform) {
+			json_t *p = json_pack("{s:o, s:o}", "os", jstr(d->platform.os),
+					      "architecture", jstr(d->platform.arch));
+
+			if (p && d->platform.variant)
+				json_object_set_new(p, "variant", jstr(d->platform.variant));
+			json_object_set_new(e, "platform", p);
 		}
-		fputc('}', f);
+		json_array_append_new(list, e);
 	}
-	fputs("]}", f);
+	return json_pack("{s:o, s:o, s:I, s:o}", "digest", jstr(top->digest), "mediaType",
+			 jstr(top->media_type), "size", (json_int_t)top->raw_len, "manifests",
+			 list);
 }
 
+/* "gzip", "zstd", "tar" (uncompressed) or "unknown", by index/'s reading of media types. */
 static const char *compression(const char *mt)
 {
-	size_t n = strlen(mt);
+	enum idx_comp c = idx_comp_from_media_type(mt);
 
-	if (strstr(mt, "+gzip") || (n >= 5 && strcmp(mt + n - 5, ".gzip") == 0))
-		return "gzip";
-	if (strstr(mt, "+zstd") || (n >= 5 && strcmp(mt + n - 5, ".zstd") == 0))
-		return "zstd";
-	if (n >= 4 && strcmp(mt + n - 4, ".tar") == 0)
-		return "tar";
-	return "unknown";
+	return c == IDX_COMP_AUTO ? "unknown" : idx_comp_name(c);
 }
 
 /*
@@ -134,59 +112,64 @@ static const char *index_kind(const struct layer_info *l, char buf[96])
 	return buf;
 }
 
-static void print_json(const struct inspect *in, FILE *f)
+static json_t *json_layer(const struct layer_info *l)
+{
+	json_t *e = json_desc(l->d);
+	char kind[96];
+
+	if (!e)
+		return NULL;
+	json_object_set_new(e, "compression", json_string(compression(l->d->media_type)));
+	json_object_set_new(e, "diffID", jstr(l->diff_id));
+	json_object_set_new(e, "stratafsIndex", json_boolean(l->has_index));
+	json_object_set_new(e, "stratafsIndexTrust",
+			    json_string(l->index_trust ? l->index_trust : "none"));
+	json_object_set_new(e, "foreignIndex",
+			    l->foreign ? json_pack("{s:s, s:s, s:s}", "format", l->foreign, "toc",
+						   l->toc, "trust", "pinned")
+				       : json_null());
+	json_object_set_new(e, "index", json_string(index_kind(l, kind)));
+	return e;
+}
+
+static json_t *json_cache(const struct reg_cache_config *cache)
+{
+	json_t *layers = json_array();
+
+	for (size_t i = 0; layers && i < cache->n_layers; i++)
+		json_array_append_new(layers, json_pack("{s:o, s:i}", "blob",
+							jstr(cache->layers[i].blob), "parent",
+							cache->layers[i].parent));
+	return json_pack("{s:o, s:I}", "layers", layers, "records", (json_int_t)cache->n_records);
+}
+
+/* Keys in the order the contract gives them (jansson keeps insertion order). */
+static int print_json(const struct inspect *in, FILE *f)
 {
 	char *name = reg_ref_format(&in->ref);
+	json_t *j = json_pack("{s:o, s:o, s:o, s:I}", "reference", jstr(name), "digest",
+			      jstr(in->m->digest), "mediaType", jstr(in->m->media_type), "size",
+			      (json_int_t)in->m->raw_len);
+	json_t *layers = json_array();
+	int r = -ENOMEM;
 
-	fputs("{\"reference\":", f);
-	json_str(f, name);
 	free(name);
-	fputs(",\"digest\":", f);
-	json_str(f, in->m->digest);
-	fputs(",\"mediaType\":", f);
-	json_str(f, in->m->media_type);
-	fprintf(f, ",\"size\":%zu", in->m->raw_len);
+	if (!j || !layers)
+		goto out_decref;
 	if (in->top)
-		json_index(f, in->top);
-	fputs(",\"config\":", f);
-	json_desc(f, in->config);
-	fputs("},\"layers\":[", f);
-	for (size_t i = 0; i < in->n_layers; i++) {
-		const struct layer_info *l = &in->info[i];
-		char kind[96];
-
-		fputs(i ? "," : "", f);
-		json_desc(f, l->d);
-		fputs(",\"compression\":", f);
-		json_str(f, compression(l->d->media_type));
-		fputs(",\"diffID\":", f);
-		json_str(f, l->diff_id);
-		fprintf(f, ",\"stratafsIndex\":%s,\"stratafsIndexTrust\":\"%s\",\"foreignIndex\":",
-			l->has_index ? "true" : "false", l->index_trust ? l->index_trust : "none");
-		if (l->foreign) {
-			fputs("{\"format\":", f);
-			json_str(f, l->foreign);
-			fputs(",\"toc\":", f);
-			json_str(f, l->toc);
-			fputs(",\"trust\":\"pinned\"}", f);
-		} else {
-			fputs("null", f);
-		}
-		fputs(",\"index\":", f);
-		json_str(f, index_kind(l, kind));
-		fputc('}', f);
-	}
-	fputc(']', f);
-	if (in->cache) {
-		fputs(",\"buildkitCache\":{\"layers\":[", f);
-		for (size_t i = 0; i < in->cache->n_layers; i++) {
-			fputs(i ? ",{\"blob\":" : "{\"blob\":", f);
-			json_str(f, in->cache->layers[i].blob);
-			fprintf(f, ",\"parent\":%d}", in->cache->layers[i].parent);
-		}
-		fprintf(f, "],\"records\":%zu}", in->cache->n_records);
-	}
-	fputs("}\n", f);
+		json_object_set_new(j, "index", json_index(in->top));
+	json_object_set_new(j, "config", json_desc(in->config));
+	for (size_t i = 0; i < in->n_layers; i++)
+		json_array_append_new(layers, json_layer(&in->info[i]));
+	json_object_set(j, "layers", layers);
+	if (in->cache)
+		json_object_set_new(j, "buildkitCache", json_cache(in->cache));
+	if (json_dumpf(j, f, JSON_COMPACT) == 0 && fputc('\n', f) != EOF)
+		r = 0;
+out_decref:
+	json_decref(layers);
+	json_decref(j);
+	return r;
 }
 
 static void print_human(const struct inspect *in, FILE *f)
@@ -411,11 +394,12 @@ int cmd_inspect(int argc, char **argv)
 		goto out_release;
 	}
 	if (collect(&in, &o) == 0) {
+		c = 0;
 		if (json)
-			print_json(&in, stdout);
+			c = print_json(&in, stdout);
 		else
 			print_human(&in, stdout);
-		ret = fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
+		ret = c == 0 && fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
 	}
 	inspect_release(&in);
 	goto out_release;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/fdio.h"
 #include "common/log.h"
 #include "registry/aws/aws_int.h"
 
@@ -155,23 +156,21 @@ static const char *profile_name(const struct reg_aws_opts *o)
 
 int reg_aws_settings_load(const struct reg_aws_opts *o, struct reg_aws_settings *s)
 {
-	char path[1024], *buf = NULL;
-	size_t len;
+	struct dbuf b;
+	char path[1024];
 	int r;
 
 	memset(s, 0, sizeof(*s));
 	if (reg_aws_file_path("AWS_CONFIG_FILE", "config", path, sizeof(path)) < 0)
 		return 0;
-	r = reg_aws_read_file(path, REG_AWS_MAX_CONFIG_FILE, &buf, &len);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0) {
+	dbuf_init(&b, REG_AWS_MAX_CONFIG_FILE);
+	r = file_read_dbuf(path, &b);
+	if (r < 0 && r != -ENOENT)
 		log_warn("cannot read AWS config file '%s': %s", path, strerror(-r));
-		return r;
-	}
-	reg_aws_config_scan(buf, len, profile_name(o), s);
-	free(buf);
-	return 0;
+	if (r == 0)
+		reg_aws_config_scan(b.data ? b.data : "", b.len, profile_name(o), s);
+	dbuf_release(&b);
+	return r == -ENOENT ? 0 : r;
 }
 
 static int pick(char *out, size_t n, const char *v, const char *source, const char **from)

@@ -170,13 +170,7 @@ const char *reg_aws_env(const char *name);
 /* Copy @s into @dst[@n]; -EFBIG if it does not fit (dst then ""). */
 int reg_aws_strlcpy(char *dst, const char *s, size_t n);
 
-/* base64 decode (RFC 4648, padded) into a new NUL-terminated buffer. -EBADMSG. */
-int reg_aws_base64_decode(const char *s, char **out, size_t *out_len);
-
 /* $@env, else ~/.aws/@leaf, into @out[@n]. -ENOENT without HOME. (creds_file.c) */
 int reg_aws_file_path(const char *env, const char *leaf, char *out, size_t n);
-
-/* Read a whole small file (at most @max bytes) NUL-terminated. -EFBIG, -errno. */
-int reg_aws_read_file(const char *path, size_t max, char **out, size_t *len);
 
 #endif

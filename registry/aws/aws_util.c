@@ -1,13 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Small helpers of registry/aws/: URL pieces, environment, files, base64. */
+/* Small helpers of registry/aws/: URL pieces, environment. */
 #include <errno.h>
-#include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "registry/aws/aws_int.h"
 
@@ -122,70 +118,4 @@ bool reg_aws_host_is_loopback(const char *host)
 	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
 		return true;
 	return strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == strlen(host);
-}
-
-int reg_aws_read_file(const char *path, size_t max, char **out, size_t *len)
-{
-	struct dbuf b;
-	char tmp[4096];
-	ssize_t n;
-	int fd, r = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	dbuf_init(&b, max);
-	for (;;) {
-		n = read(fd, tmp, sizeof(tmp));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out_release;
-		}
-		if (n == 0)
-			break;
-		r = dbuf_add(&b, tmp, (size_t)n);
-		if (r < 0)
-			goto out_release;
-	}
-	if (!b.data) {
-		r = dbuf_add(&b, "", 0); /* an empty file is "" */
-		if (r < 0)
-			goto out_release;
-	}
-	*out = dbuf_take(&b, len);
-out_release:
-	explicit_bzero(tmp, sizeof(tmp));
-	dbuf_release(&b);
-	close(fd);
-	return r;
-}
-
-int reg_aws_base64_decode(const char *s, char **out, size_t *out_len)
-{
-	size_t n = strlen(s), cap, pad = 0;
-	unsigned char *buf;
-	int got;
-
-	if (n == 0 || n % 4 || n > (64u << 10))
-		return -EBADMSG;
-	cap = n / 4 * 3 + 1;
-	buf = malloc(cap);
-	if (!buf)
-		return -ENOMEM;
-	got = EVP_DecodeBlock(buf, (const unsigned char *)s, (int)n);
-	if (got < 0) {
-		free(buf);
-		return -EBADMSG;
-	}
-	if (s[n - 1] == '=')
-		pad++;
-	if (s[n - 2] == '=')
-		pad++;
-	got -= (int)pad;
-	buf[got] = '\0';
-	*out = (char *)buf;
-	*out_len = (size_t)got;
-	return 0;
 }

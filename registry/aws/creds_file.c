@@ -16,7 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fdio.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "registry/aws/aws_int.h"
 
 #define PROCESS_TIMEOUT_S 30
@@ -94,22 +96,18 @@ void reg_aws_ini_scan(char *buf, const char *name, bool config, struct reg_aws_p
 static int load_profile(const char *path, const char *name, bool config,
 			struct reg_aws_profile *p)
 {
-	char *buf = NULL;
-	size_t len;
+	struct dbuf b;
 	int r;
 
-	r = reg_aws_read_file(path, REG_AWS_MAX_CONFIG_FILE, &buf, &len);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0) {
+	dbuf_init(&b, REG_AWS_MAX_CONFIG_FILE);
+	r = file_read_dbuf(path, &b);
+	if (r < 0 && r != -ENOENT)
 		log_warn("cannot read AWS %s file '%s': %s", config ? "config" : "credentials",
 			 path, strerror(-r));
-		return r;
-	}
-	reg_aws_ini_scan(buf, name, config, p);
-	explicit_bzero(buf, len);
-	free(buf);
-	return 0;
+	if (r == 0)
+		reg_aws_ini_scan(b.data ? b.data : "", name, config, p);
+	secret_dbuf_release(&b);
+	return r == -ENOENT ? 0 : r;
 }
 
 int reg_aws_file_path(const char *env, const char *leaf, char *out, size_t n)
@@ -204,9 +202,7 @@ static int from_process(const char *cmd, struct reg_aws_creds *out)
 	}
 	r = reg_aws_creds_parse_json(b.data ? b.data : "", b.len, "process", out);
 out_release:
-	if (b.data)
-		explicit_bzero(b.data, b.len);
-	dbuf_release(&b);
+	secret_dbuf_release(&b);
 	return r;
 }
 

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/fdio.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "registry/aws/aws_int.h"
 #include "registry/retry_int.h"
 
@@ -40,21 +42,22 @@ static int container_auth(char *hdr, size_t n)
 {
 	const char *file = reg_aws_env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 	const char *tok = reg_aws_env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
-	char *buf = NULL;
-	size_t len = 0;
+	struct dbuf b;
 	int r = 0, w;
 
 	hdr[0] = '\0';
+	dbuf_init(&b, MAX_AUTH_TOKEN);
 	if (file) {
-		r = reg_aws_read_file(file, MAX_AUTH_TOKEN, &buf, &len);
+		r = file_read_dbuf(file, &b);
 		if (r < 0) {
 			log_err("cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE '%s': %s", file,
 				strerror(-r));
+			secret_dbuf_release(&b);
 			return r;
 		}
-		while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-			buf[--len] = '\0';
-		tok = buf;
+		while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+			b.data[--b.len] = '\0';
+		tok = b.data ? b.data : "";
 	}
 	if (tok && strpbrk(tok, "\r\n")) {
 		r = -EBADMSG; /* header injection */
@@ -62,10 +65,7 @@ static int container_auth(char *hdr, size_t n)
 		w = snprintf(hdr, n, "Authorization: %s", tok);
 		r = w < 0 || (size_t)w >= n ? -EFBIG : 0;
 	}
-	if (buf) {
-		explicit_bzero(buf, len);
-		free(buf);
-	}
+	secret_dbuf_release(&b);
 	return r;
 }
 

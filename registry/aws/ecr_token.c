@@ -13,7 +13,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/base64.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "registry/aws/aws_int.h"
 #include "registry/retry_int.h"
 
@@ -110,34 +112,35 @@ int reg_ecr_token_parse(const char *json, size_t len, char **basic_token, time_t
 	r = *basic_token ? 0 : -ENOMEM;
 	*expires_at = (time_t)e;
 out_decref:
-	if (pw)
-		explicit_bzero(pw, strlen(pw));
 	free(user);
-	free(pw);
+	secret_free_str(pw);
 	json_decref(root);
 	return r;
 }
 
 int reg_ecr_token_decode(const char *basic_token, char **user, char **password)
 {
-	char *raw = NULL, *colon, *u, *p;
-	size_t len;
-	int r;
+	size_t n = strlen(basic_token), cap = b64_decoded_max(n) + 1;
+	char *raw, *colon, *u, *p;
+	ssize_t len;
 
-	r = reg_aws_base64_decode(basic_token, &raw, &len);
-	if (r < 0)
+	if (n == 0 || n > ECR_MAX_TOKEN)
 		return -EBADMSG;
-	colon = memchr(raw, ':', len);
-	if (!colon || colon == raw || strlen(raw) != len) {
-		explicit_bzero(raw, len);
-		free(raw);
+	raw = malloc(cap);
+	if (!raw)
+		return -ENOMEM;
+	len = b64_decode(basic_token, n, raw, cap - 1, B64_PADDED);
+	if (len >= 0)
+		raw[len] = '\0';
+	colon = len > 0 ? memchr(raw, ':', (size_t)len) : NULL;
+	if (!colon || colon == raw || strlen(raw) != (size_t)len) {
+		secret_free(raw, cap);
 		return -EBADMSG;
 	}
 	*colon = '\0';
 	u = strdup(raw);
 	p = strdup(colon + 1);
-	explicit_bzero(raw, len);
-	free(raw);
+	secret_free(raw, cap);
 	if (!u || !p) {
 		free(u);
 		free(p);
@@ -353,6 +356,8 @@ int reg_ecr_token_with_creds(const struct reg_aws_opts *o, const struct reg_ecr_
 {
 	struct call c = { .o = o, .h = h, .cr = cr };
 	char url[REG_AWS_MAX_URL];
+	json_t *body;
+	size_t n;
 	int r;
 
 	r = reg_ecr_endpoint(o, h, url, sizeof(url));
@@ -362,6 +367,11 @@ int reg_ecr_token_with_creds(const struct reg_aws_opts *o, const struct reg_ecr_
 	r = check_endpoint(&c);
 	if (r < 0)
 		return r;
-	snprintf(c.body, sizeof(c.body), "{\"registryIds\":[\"%s\"]}", h->account);
+	body = json_pack("{s:[s]}", "registryIds", h->account);
+	n = body ? json_dumpb(body, c.body, sizeof(c.body) - 1, JSON_COMPACT) : 0;
+	json_decref(body);
+	if (n == 0 || n >= sizeof(c.body))
+		return -ENOMEM; /* the account is 12 digits: it fits */
+	c.body[n] = '\0';
 	return with_retries(&c, basic_token, expires_at);
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "registry/aws/aws_int.h"
 #include "registry/http_int.h"
 #include "registry/retry_int.h"
@@ -27,9 +28,7 @@ void reg_aws_http_resp_init(struct reg_aws_http_resp *r, size_t max_body)
 
 void reg_aws_http_resp_release(struct reg_aws_http_resp *r)
 {
-	if (r->body.data)
-		explicit_bzero(r->body.data, r->body.len);
-	dbuf_release(&r->body);
+	secret_dbuf_release(&r->body);
 }
 
 void reg_aws_attempt_saw(struct reg_attempt *a, const struct reg_aws_http_resp *r)

@@ -19,6 +19,7 @@
 
 #include "common/dbuf.h"
 #include "common/digest.h"
+#include "common/secret.h"
 #include "registry/aws/aws_int.h"
 
 #define CANON_MAX (64u << 10)
@@ -427,9 +428,7 @@ out_release:
 
 void reg_sigv4_out_release(struct reg_sigv4_out *o)
 {
-	if (o->canonical_request)
-		explicit_bzero(o->canonical_request, strlen(o->canonical_request));
-	free(o->canonical_request);
+	secret_free_str(o->canonical_request);
 	free(o->string_to_sign);
 	o->canonical_request = NULL;
 	o->string_to_sign = NULL;

@@ -29,6 +29,7 @@
 #include "common/digest.h"
 #include "common/log.h"
 #include "common/safedir.h"
+#include "common/secret.h"
 #include "registry/aws/aws_int.h"
 
 static _Atomic unsigned tmp_seq; /* temp file names of this process */
@@ -73,10 +74,7 @@ bool reg_ecr_cached_is_fresh(const struct reg_ecr_cached *c, time_t now)
 
 void reg_ecr_cached_release(struct reg_ecr_cached *c)
 {
-	if (c->token) {
-		explicit_bzero(c->token, strlen(c->token));
-		free(c->token);
-	}
+	secret_free_str(c->token);
 	c->token = NULL;
 }
 
@@ -124,9 +122,8 @@ int reg_ecr_cache_parse(const char *buf, size_t len, struct reg_ecr_cached *out)
 int reg_ecr_cache_load(const char *dir, const struct reg_ecr_host *h, const char *akid,
 		       struct reg_ecr_cached *out)
 {
-	char name[256], buf[CACHE_MAX_FILE];
-	size_t len = 0;
-	ssize_t n;
+	char name[256];
+	struct dbuf b;
 	int dfd, fd, r;
 
 	memset(out, 0, sizeof(*out));
@@ -140,11 +137,12 @@ int reg_ecr_cache_load(const char *dir, const struct reg_ecr_host *h, const char
 	close(dfd);
 	if (fd < 0)
 		return fd == -EPERM ? -ENOENT : fd;
-	while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
-		len += (size_t)n;
+	dbuf_init(&b, CACHE_MAX_FILE - 1);
+	r = fd_read_dbuf(fd, &b);
 	close(fd);
-	r = len == sizeof(buf) ? -EFBIG : reg_ecr_cache_parse(buf, len, out);
-	explicit_bzero(buf, len);
+	if (r == 0)
+		r = reg_ecr_cache_parse(b.data ? b.data : "", b.len, out);
+	secret_dbuf_release(&b);
 	if (r < 0)
 		log_warn("ignoring unreadable ECR token cache file '%s' in '%s'", name, dir);
 	return r < 0 ? -ENOENT : 0;
@@ -199,9 +197,7 @@ int reg_ecr_cache_store(const char *dir, const struct reg_ecr_host *h, const cha
 	r = text ? write_private(dfd, tmp, name, text) : -ENOMEM;
 	if (r < 0)
 		log_warn("cannot write ECR token cache '%s' in '%s': %s", name, dir, strerror(-r));
-	if (text)
-		explicit_bzero(text, strlen(text));
-	free(text);
+	secret_free_str(text);
 	close(dfd);
 	return r;
 }

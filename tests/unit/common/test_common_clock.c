@@ -20,5 +20,9 @@ int main(void)
 	ok(b - a >= 25 * NS_PER_MS, "sleep_ns slept at least as asked");
 	ok(deadline_passed(d) && deadline_left_ns(d) == 0, "the deadline passed");
 	ok(deadline_in_ms(UINT64_MAX) == UINT64_MAX, "a huge delay saturates");
+	is_int(days_from_civil(1970, 1, 1), 0, "the epoch is day 0");
+	is_int(days_from_civil(2000, 3, 1), 11017, "2000-03-01 (after a leap day of a 400-year)");
+	is_int(days_from_civil(1969, 12, 31), -1, "the day before the epoch is -1");
+	is_int(days_from_civil(2024, 2, 29) * 86400, 1709164800, "2024-02-29 as Unix seconds");
 	return tap_done();
 }

@@ -79,26 +79,6 @@ static void tokens(void)
 	free(tok);
 }
 
-static void base64(void)
-{
-	struct dbuf b;
-
-	dbuf_init(&b, 1024);
-	ok(reg_base64_encode(&b, "user:pass", 9) == 0, "base64 encode");
-	is_str(b.data, "dXNlcjpwYXNz", "base64 of user:pass");
-	dbuf_reset(&b);
-	ok(reg_base64_decode("dXNlcjpwYXNz", &b) == 0, "base64 decode");
-	is_str(b.data, "user:pass", "decoded");
-	dbuf_reset(&b);
-	ok(reg_base64_decode("YQ==", &b) == 0 && b.len == 1 && b.data[0] == 'a', "padding ==");
-	dbuf_reset(&b);
-	ok(reg_base64_decode("YWI=", &b) == 0 && b.len == 2, "padding =");
-	dbuf_reset(&b);
-	is_int(reg_base64_decode("abc", &b), -EINVAL, "bad length rejected");
-	is_int(reg_base64_decode("ab!d", &b), -EINVAL, "bad character rejected");
-	dbuf_release(&b);
-}
-
 int main(void)
 {
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -117,6 +97,5 @@ int main(void)
 		reg_challenge_release(&ch);
 	}
 	tokens();
-	base64();
 	return tap_done();
 }
