@@ -8,7 +8,9 @@
  * how `strata stats` reads a mount (in chunks when it outgrows an xattr,
  * see ll_int.h). It is deliberately NOT listed by
  * listxattr, so `cp -a`, `tar --xattrs` or rsync -X never copy it, and no
- * file in the tree pollutes a build context.
+ * file in the tree pollutes a build context. FS_PROFILE_XATTR, the
+ * access profile recorded so far (fs/profile.h), is served the same way
+ * (its chunks are FS_STATS_XATTR.N of the same snapshot).
  */
 #define FUSE_USE_VERSION 312
 
@@ -20,6 +22,7 @@
 #include <fuse_lowlevel.h>
 
 #include "fs/ll_int.h"
+#include "fs/profile.h"
 
 static void reply_value(fuse_req_t req, const void *value, size_t len, size_t size)
 {
@@ -40,11 +43,17 @@ static const struct idx_xattr *find_xattr(const struct idx_entry *e, const char 
 	return NULL;
 }
 
-/* The head: the whole JSON when it fits, else a new snapshot and its chunk count. */
-static int stats_head(struct fs_daemon *d, char **out, size_t *len)
+static char *profile_text(struct fs_mount *m, size_t *len)
 {
-	size_t slen;
-	char *snap = fs_mount_stats_json(d->mount, &slen);
+	return fs_store_profile_text(m->img->store, len);
+}
+
+/* The head: the whole value when it fits, else a new snapshot and its chunk count. */
+static int stats_head(struct fs_daemon *d, char *(*make)(struct fs_mount *, size_t *),
+		      char **out, size_t *len)
+{
+	size_t slen = 0;
+	char *snap = make(d->mount, &slen);
 
 	if (!snap)
 		return -ENOMEM;
@@ -99,10 +108,12 @@ static int stats_value(struct fs_daemon *d, const char *name, char **out, size_t
 	unsigned long no;
 	char *end;
 
+	if (strcmp(name, FS_PROFILE_XATTR) == 0)
+		return stats_head(d, profile_text, out, len);
 	if (strncmp(name, FS_STATS_XATTR, plen) != 0)
 		return -ENODATA;
 	if (name[plen] == '\0')
-		return stats_head(d, out, len);
+		return stats_head(d, fs_mount_stats_json, out, len);
 	if (name[plen] != '.' || name[plen + 1] < '0' || name[plen + 1] > '9')
 		return -ENODATA;
 	no = strtoul(name + plen + 1, &end, 10);

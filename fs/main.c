@@ -35,6 +35,7 @@
 #include "fs/als_ll.h"
 #include "fs/cache.h"
 #include "fs/ll_int.h"
+#include "fs/profile.h"
 
 #ifndef STRATAFS_VERSION
 #define STRATAFS_VERSION "0.1.0"
@@ -48,6 +49,7 @@ struct fs_cli {
 	int n_nonopt;
 	char *cache, *cache_max, *platform, *ca_file, *config, *username, *password_file;
 	char *prefetch, *log, *mem_max, *unpinned;
+	char *record;        /* -o record=FILE: the access profile, written at unmount */
 	char *token_dir;     /* <cache dir>/tokens (not an option) */
 	int insecure, layers, push_index, debug, store;
 	unsigned io_timeout;
@@ -72,6 +74,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("username=%s", username),
 	OPT("password_file=%s", password_file),
 	OPT("prefetch=%s", prefetch),
+	OPT("record=%s", record),
 	OPT("unpinned=%s", unpinned),
 	OPT("log=%s", log),
 	OPT("insecure", insecure),
@@ -134,7 +137,11 @@ static void usage(FILE *f)
 		"    -o password_file=FILE  ... and a file holding the password (never logged)\n"
 		"    -o layers              layers/NN-<digest>/ per layer plus merged/\n"
 		"    -o allow_other         let other users access the mount\n"
-		"    -o prefetch=none|all   fetch everything in the background (default none)\n"
+		"    -o prefetch=MODE       profile (default): fetch in the background what the\n"
+		"                           build that made the image read, as its manifest pins;\n"
+		"                           FILE: the access profile in FILE; all: that, then\n"
+		"                           everything; none: nothing\n"
+		"    -o record=FILE         write the access profile of this mount to FILE at unmount\n"
 		"    -o io_timeout=SECONDS  a read returns EIO after this (default 30)\n"
 		"    -o retries=N           registry retries per request (default 4)\n"
 		"    -o push_index          push the indexes built here to the registry (in the\n"
@@ -228,7 +235,7 @@ static void fs_cli_release(struct fs_cli *c)
 {
 	char **strs[] = { &c->ref, &c->cache, &c->cache_max, &c->platform, &c->ca_file, &c->config,
 			  &c->username, &c->password_file, &c->prefetch, &c->log,
-			  &c->mem_max, &c->unpinned, &c->token_dir };
+			  &c->mem_max, &c->unpinned, &c->token_dir, &c->record };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -288,8 +295,19 @@ static int fs_cli_parse(struct fuse_args *args, struct fs_cli *c)
 		log_err("cannot resolve a relative path option: %s", strerror(errno));
 		return -EINVAL;
 	}
-	if (c->prefetch && strcmp(c->prefetch, "none") != 0 && strcmp(c->prefetch, "all") != 0) {
-		log_err("invalid prefetch mode '%s' (none or all)", c->prefetch);
+	/* none, all, profile, or else the file of an access profile */
+	if (c->prefetch && !*c->prefetch) {
+		log_err("invalid prefetch mode '' (none, all, profile or a profile FILE)");
+		return -EINVAL;
+	}
+	if (c->prefetch && strcmp(c->prefetch, "none") != 0 && strcmp(c->prefetch, "all") != 0 &&
+	    strcmp(c->prefetch, "profile") != 0 && absolutize(&c->prefetch) < 0) {
+		log_err("cannot resolve the prefetch profile path: %s", strerror(errno));
+		return -EINVAL;
+	}
+	if (c->record && (c->store || absolutize(&c->record) < 0)) {
+		log_err(c->store ? "-o record is not supported with --store" :
+				   "cannot resolve the record path");
 		return -EINVAL;
 	}
 	return add_fixed_opts(args, c->store ? "stratafs-store" : c->ref, c->store);
@@ -371,6 +389,7 @@ static int fs_cli_mount_opts(struct fs_cli *c, struct fs_mount_opts *mo)
 	}
 	mo->store.cache_dir = c->cache;
 	mo->store.prefetch_all = c->prefetch && strcmp(c->prefetch, "all") == 0;
+	mo->profile = c->prefetch;
 	if (c->unpinned && fs_unpinned_parse(c->unpinned, &mo->unpinned) < 0) {
 		log_err("invalid unpinned mode '%s' (tag, never or always)", c->unpinned);
 		return -EINVAL;
@@ -629,6 +648,8 @@ int main(int argc, char **argv)
 	d.mount = m;
 	malloc_trim(0); /* what opening the layers freed (indexes built or parsed) */
 	status = serve(se, m, &copts, notify_fd, push) < 0 ? 1 : 0;
+	if (cli.record && fs_store_profile_save(m->img->store, cli.record) < 0)
+		status = 1;
 out_destroy_session:
 	fuse_session_destroy(se);
 	fs_mount_push_free(push);

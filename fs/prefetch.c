@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Background work for idle workers, lowest priority last: readahead hints
- * queued by sequential readers, then the prefetch cursor, which walks
+ * queued by sequential readers, then the replay of an access profile
+ * (fs/profile.c: what the last build read, in its order), then the prefetch cursor, which walks
  * every span of every layer once (layers opened later are walked too),
  * or only the spans marked wanted (fs_store_want(): what strata extract
  * is about to read).
@@ -40,8 +41,8 @@ void fs_readahead(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32
  * memory: the claim is undone at once (under the same lock hold, so no
  * reader saw it) and the caller keeps its place for later.
  */
-static struct fs_job *bg_job(struct fs_store *s, struct fs_layer *l, uint32_t id, uint32_t last,
-			     bool *full)
+struct fs_job *fs_bg_job(struct fs_store *s, struct fs_layer *l, uint32_t id, uint32_t last,
+			 bool *full)
 {
 	uint32_t count = fs_claim_run(s, l, id, last);
 	struct fs_job *j = NULL;
@@ -102,7 +103,7 @@ static struct fs_job *next_hint(struct fs_store *s, bool *full)
 
 		for (id = h.first; id <= h.last && !j && !*full; id++)
 			if (claimable(h.l, id))
-				j = bg_job(s, h.l, id, h.last, full);
+				j = fs_bg_job(s, h.l, id, h.last, full);
 		if (*full) {
 			s->ra[s->ra_head].first = id - 1; /* keep the hint for later */
 			break;
@@ -118,13 +119,16 @@ struct fs_job *fs_bg_next(struct fs_store *s)
 	bool full = false;
 	struct fs_job *j = next_hint(s, &full);
 
+	if (!j && !full && s->prof)
+		j = fs_profile_bg_next(s, &full);
+
 	while (!j && !full && s->pf_active && s->pf_layer < s->n_layers) {
 		struct fs_layer *l = s->layers[s->pf_layer];
 
 		while (s->pf_span < l->info.n_spans && !cursor_takes(s, l, s->pf_span))
 			s->pf_span++;
 		if (s->pf_span < l->info.n_spans) {
-			j = bg_job(s, l, s->pf_span, cursor_last(s, l, s->pf_span), &full);
+			j = fs_bg_job(s, l, s->pf_span, cursor_last(s, l, s->pf_span), &full);
 			s->pf_span += j ? j->count : full ? 0 : 1;
 		} else {
 			/*

@@ -58,6 +58,12 @@
  * layers, which the pinning index's digest then vouches for.
  */
 #define REG_ANNOT_STRATAFS_INDEXES "dev.stratafs.index.manifest"
+/*
+ * On a layer descriptor of an image manifest (strata commit writes it on
+ * the layer it adds): the digest of the access profile blob (fs/profile.h)
+ * recorded by the build that made the layer; the manifest vouches for it.
+ */
+#define REG_ANNOT_STRATAFS_PROFILE "dev.stratafs.profile.digest"
 
 /* ---- references ------------------------------------------------------ */
 
@@ -141,6 +147,7 @@ struct reg_descriptor {
 	char *stratafs_layer;         /* REG_ANNOT_STRATAFS_LAYER or NULL */
 	char *stratafs_index;         /* REG_ANNOT_STRATAFS_INDEX (a valid digest) or NULL */
 	char *stratafs_indexes;       /* REG_ANNOT_STRATAFS_INDEXES (a valid digest) or NULL */
+	char *stratafs_profile;       /* REG_ANNOT_STRATAFS_PROFILE (a valid digest) or NULL */
 };
 
 enum reg_manifest_kind { REG_MANIFEST_IMAGE, REG_MANIFEST_INDEX };

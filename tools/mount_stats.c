@@ -15,6 +15,7 @@
 #include "tools/mount_stats.h"
 
 #define STATS_XATTR "user.stratafs.stats"
+#define PROFILE_XATTR "user.stratafs.profile" /* FS_PROFILE_XATTR */
 #define STATS_MAX (1u << 20)
 
 /* The value of attribute @name, NUL-terminated; caller frees. */
@@ -48,22 +49,23 @@ static int read_attr(const char *mnt, const char *name, char **out, size_t *out_
 }
 
 /*
- * The stats JSON; caller frees. Stats larger than an xattr come in chunks:
+ * The stats JSON (or the profile); caller frees. Values larger than an xattr come in chunks:
  * the head is {"stratafs_stats_chunks":K,"size":S} and the pieces are
  * STATS_XATTR.0 .. .K-1 of the snapshot the head read took.
  */
-int mount_stats_read(const char *mnt, char **out)
+static int read_chunked(const char *mnt, const char *head_name, char **out, size_t *out_len)
 {
 	unsigned long chunks, size;
 	char name[64], *head = NULL, *all = NULL, *part = NULL;
 	size_t len, used = 0;
 	int r;
 
-	r = read_attr(mnt, STATS_XATTR, &head, &len);
+	r = read_attr(mnt, head_name, &head, &len);
 	if (r < 0)
 		return r;
 	if (sscanf(head, "{\"stratafs_stats_chunks\":%lu,\"size\":%lu}", &chunks, &size) != 2) {
 		*out = head;
+		*out_len = len;
 		return 0;
 	}
 	free(head);
@@ -93,7 +95,20 @@ int mount_stats_read(const char *mnt, char **out)
 		return -EBADMSG;
 	}
 	*out = all;
+	*out_len = used;
 	return 0;
+}
+
+int mount_stats_read(const char *mnt, char **out)
+{
+	size_t len;
+
+	return read_chunked(mnt, STATS_XATTR, out, &len);
+}
+
+int mount_profile_read(const char *mnt, char **out, size_t *len)
+{
+	return read_chunked(mnt, PROFILE_XATTR, out, len);
 }
 
 int mount_stats_origin(const char *mnt, char **ref, char **manifest, char **cache)

@@ -39,8 +39,8 @@ check "registry/ never includes index/, fs/ or tools/" '#include "(index|fs|tool
 check "registry/ uses no fuse, zlib, zstd" '#include <(fuse|zlib|zstd)' "${registry[@]}"
 check "fs/ never includes tools/" '#include "tools/' "${fs[@]}"
 check "fuse headers only in fs/ll*.c, fs/als_ll.c and fs/main.c" '#include <fuse' "${fs_nofuse[@]}" "${common[@]}" "${index[@]}" "${registry[@]}" "${tools[@]}"
-check "tools/ includes only fs/cache.h, fs/fetch.h and fs/image.h of fs/" '#include "fs/[^"]*"' \
-	$(grep -lE '#include "fs/' "${tools[@]}" /dev/null | xargs -r grep -LE '#include "fs/(cache|fetch|image)\.h"' 2>/dev/null)
+check "tools/ includes only fs/cache.h, fs/fetch.h, fs/image.h and fs/profile.h of fs/" '#include "fs/[^"]*"' \
+	$(grep -lE '#include "fs/' "${tools[@]}" /dev/null | xargs -r grep -LE '#include "fs/(cache|fetch|image|profile)\.h"' 2>/dev/null)
 check "third-party headers only in .c files" '#include <(curl/|jansson|zlib|zstd|fuse|openssl/)' "${headers[@]}"
 check "curl only in registry/http*.c and registry/aws/http*.c" '#include <curl/' $(files common index fs tools) $(files registry | grep -v -E "^registry/(aws/)?http[^/]*\.c$")
 check "no plain symbol named index" '^[a-z].*[^_a-z]index\(' "${common[@]}" "${index[@]}" "${registry[@]}" "${fs[@]}"
