@@ -62,6 +62,11 @@ int image_profile_upload(struct image_push *ip)
 
 	if (!ip->profile)
 		return 0;
+	if (ip->squashed) { /* it names the base's layers, which the new image no longer has */
+		log_info("squashed: the access profile names layers the new image does not have; "
+			 "not pushed");
+		return 0;
+	}
 	digest_sha256(ip->profile, ip->profile_len, sha);
 	digest_format(sha, ip->profile_digest);
 	r = reg_blob_upload(ip->p, ip->profile_digest, &src, NULL, NULL);

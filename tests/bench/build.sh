@@ -125,11 +125,29 @@ mount_ovl() {
 	rm -rf "$n"
 	mkdir -p "$n/lower" "$n/upper" "$n/work" "$n/merged" "$n/cache"
 	MOUNTS+=("$n")
-	"$STRATAFS" "$1" "$n/lower" -o "insecure,cache=$n/cache${MNT_OPTS:+,$MNT_OPTS}" || die "mount $1"
+	# in the foreground, its log kept: the daemon has no syslog here
+	"$STRATAFS" "$1" "$n/lower" -f -o "insecure,log=info,cache=$n/cache${MNT_OPTS:+,$MNT_OPTS}" \
+		>/dev/null 2>>"$OUT/daemon-$2.log" &
+	echo $! >"$W/$2.pid"
+	for _ in $(seq 1 500); do
+		grep -q " $n/lower fuse" /proc/mounts && break
+		kill -0 $! 2>/dev/null || die "mount $1 (see $OUT/daemon-$2.log)"
+		sleep 0.01
+	done
 	mount -t overlay overlay -o "lowerdir=$n/lower,upperdir=$n/upper,workdir=$n/work" "$n/merged"
 }
 umount_ovl() { umount "$W/$1/merged"; }
-umount_lower() { fusermount3 -u "$W/$1/lower"; rm -rf "$W/$1/cache"; }
+# unmount and wait for the daemon to end (it may still write its cache)
+umount_lower() {
+	local pid
+	pid=$(cat "$W/$1.pid")
+	fusermount3 -u "$W/$1/lower"
+	for _ in $(seq 1 500); do
+		grep -qs '^State:[[:space:]]*[^Z[:space:]]' "/proc/$pid/status" || break # gone, or a zombie
+		sleep 0.01
+	done
+	rm -rf "$W/$1/cache"
+}
 
 # one_build KIND HOST CACHE: prints the wall time of one build; KIND is
 # tar (download + extract + build), mnt (mount + build, the image CACHE:TAG), local
@@ -161,7 +179,8 @@ one_build() {
 
 # side_by_side CACHE HOST LABEL: (a), (b1), (b2), (c) RUNS times, interleaved
 side_by_side() {
-	local c=$1 host=$2 label=$3 i ta=() tb1=() tb2=() tc=() v2=v2-$label t pf=""
+	local c=$1 host=$2 label=$3
+	local i ta=() tb1=() tb2=() tc=() v2="v2-$label" t pf=""
 	[ -d "$W/warm-$c" ] || { cp -a "$FIX/cache-$c" "$W/warm-$c"; npm_ci "$W/warm-$c"; }
 	# the first build commits its upper dir (and profile): (b2) mounts that
 	t=$(one_build mnt "$host" "$c:v1")
@@ -208,7 +227,9 @@ uploaded_since() {
 	done < <(tail -n "+$(($1 + 1))" "$REGISTRY_LOG" | grep '^{' | jq -r 'select(.["http.request.method"] == "PUT") | .["http.request.uri"]' |
 		sed -nE 's#^/v2/(.*)/blobs/uploads/.*digest=sha256%3A([0-9a-f]{64}).*#\1@sha256:\2#p')
 	while read -r d; do
-		n=$(curl -fsS -I -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$REGISTRY_URL$d" | sed -nE 's/^[Cc]ontent-[Ll]ength: *([0-9]+).*/\1/p')
+		n=$(curl -fsS -I -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+			-H 'Accept: application/vnd.oci.image.index.v1+json' "$REGISTRY_URL$d" |
+			sed -nE 's/^[Cc]ontent-[Ll]ength: *([0-9]+).*/\1/p')
 		total=$((total + ${n:-0}))
 	done < <(tail -n "+$(($1 + 1))" "$REGISTRY_LOG" | grep '^{' | jq -r 'select(.["http.request.method"] == "PUT") | .["http.request.uri"]' | grep '/manifests/' || true)
 	echo "$total"
@@ -251,8 +272,14 @@ commit_cycle() {
 		"$STRATA" commit "$W/cc/upper" "$REGISTRY/$repo:c$i" --base "$W/cc/lower" --insecure -q --json \
 			>"$OUT/commit-$name-$i.json" || die "commit $i of $name"
 		up=$(uploaded_since "$line")
+		# the same upper dir as before this change, every copy-up uploaded, into
+		# a repository of its own (the base's blobs are mounted, not uploaded)
+		line=$(wc -l <"$REGISTRY_LOG")
+		"$STRATA" commit "$W/cc/upper" "$REGISTRY/$repo-keep:c$i" --base "$W/cc/lower" --insecure -q \
+			--keep-unchanged >/dev/null || die "commit --keep-unchanged $i of $name"
+		keep=$(uploaded_since "$line")
 		umount_lower cc
-		row "  $name commit $i: build changed $ch bytes ($nfiles files copied up, $nsame of them unchanged); uploaded $up bytes = $(calc "$up / ($ch > 0 ? $ch : 1)")x (target <= 1.2x); left out $(jq -r '"\(.unchanged_files) files, \(.unchanged_bytes) bytes"' "$OUT/commit-$name-$i.json")"
+		row "  $name commit $i: build changed $ch bytes ($nfiles files copied up, $nsame of them unchanged); uploaded $up bytes (layer $(jq .layer_size "$OUT/commit-$name-$i.json"), the rest config, manifest, index, profile) = $(calc "$up / ($ch > 0 ? $ch : 1)")x (target <= 1.2x); left out $(jq -r '"\(.unchanged_files) files, \(.unchanged_bytes) bytes"' "$OUT/commit-$name-$i.json"); with --keep-unchanged: $keep bytes"
 		tag=c$i
 	done
 }
@@ -278,8 +305,9 @@ if want ccache && command -v ccache >/dev/null && command -v gcc >/dev/null; the
 		local f
 		rm -rf "$W/ccobj"
 		mkdir -p "$W/ccobj"
-		for f in "$SRCDIR"/common/*.c "$SRCDIR"/index/*.c "$SRCDIR"/registry/*.c; do
-			CCACHE_DIR=$1 ccache gcc -std=c11 -O2 -D_GNU_SOURCE -I"$SRCDIR" -I"$BUILDDIR" \
+		for f in "$SRCDIR"/common/*.c "$SRCDIR"/index/*.c "$SRCDIR"/registry/*.c "$SRCDIR"/fs/*.c \
+			"$SRCDIR"/tools/*.c; do
+			CCACHE_DIR=$1 ccache gcc -std=c11 -O2 -D_GNU_SOURCE -I"$SRCDIR" -I"$BUILDDIR" -I/usr/include/fuse3 \
 				-c "$f" -o "$W/ccobj/$(basename "$f").o" 2>/dev/null || true
 		done
 	}

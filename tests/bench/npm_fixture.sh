@@ -41,7 +41,10 @@ cat >"$TMP/app/package.json" <<'EOF'
   }
 }
 EOF
-(cd "$TMP/app" && npm install --ignore-scripts --cache "$TMP/cache-app" >"$TMP/install.log" 2>&1) ||
+# resolved URLs in the lockfile (Debian's npm leaves them out by default):
+# then `npm ci --offline` needs the tarballs only, no packument
+(cd "$TMP/app" && npm install --ignore-scripts --omit-lockfile-registry-resolved=false \
+	--cache "$TMP/cache-app" >"$TMP/install.log" 2>&1) ||
 	{ tail -20 "$TMP/install.log" >&2; exit 1; }
 rm -rf "$TMP/app/node_modules"
 cp -a "$TMP/cache-app" "$TMP/cache-big"
@@ -66,6 +69,7 @@ more=(
 	elkjs@0.9.3 mathjax-full@3.2.2 katex@0.16.10 lighthouse@12.1.0 playwright-core@1.45.0
 	playwright-core@1.40.1 puppeteer-core@22.12.0 @aws-sdk/client-s3@3.600.0 @aws-sdk/client-ec2@3.600.0
 	@aws-sdk/client-ec2@3.500.0 @aws-sdk/client-sagemaker@3.600.0 @azure/arm-network@33.2.0
+	typescript@4.3.5 typescript@4.2.4 typescript@4.1.6 typescript@4.0.8 next@14.1.4 next@14.0.4
 )
 for p in "${more[@]}"; do
 	[ "$(du -sm "$TMP/cache-big" | cut -f1)" -lt "$BIG_MB" ] || break
