@@ -111,11 +111,14 @@ for c in app big; do
 done
 
 # ---- one build ----
-# npm_ci CACHE: npm ci --offline of the project with that npm cache; its log in $W/npm.log
-npm_ci() {
+# fresh_app: the project without node_modules (outside the timed part)
+fresh_app() {
 	rm -rf "$W/app"
 	mkdir -p "$W/app"
 	cp "$FIX/app/package.json" "$FIX/app/package-lock.json" "$W/app/"
+}
+# npm_ci CACHE: npm ci --offline of the project with that npm cache; its log in $W/npm.log
+npm_ci() {
 	(cd "$W/app" && npm ci --offline --cache "$1" >"$W/npm.log" 2>&1) ||
 		{ tail -5 "$W/npm.log" >&2; die "npm ci --offline --cache $1"; }
 }
@@ -153,6 +156,8 @@ umount_lower() {
 # tar (download + extract + build), mnt (mount + build, the image CACHE:TAG), local
 one_build() {
 	local kind=$1 host=$2 c=$3 t0
+	fresh_app
+	sync
 	case $kind in
 	tar)
 		rm -rf "$W/x"
@@ -181,7 +186,7 @@ one_build() {
 side_by_side() {
 	local c=$1 host=$2 label=$3
 	local i ta=() tb1=() tb2=() tc=() v2="v2-$label" t pf=""
-	[ -d "$W/warm-$c" ] || { cp -a "$FIX/cache-$c" "$W/warm-$c"; npm_ci "$W/warm-$c"; }
+	[ -d "$W/warm-$c" ] || { cp -a "$FIX/cache-$c" "$W/warm-$c"; fresh_app; npm_ci "$W/warm-$c"; }
 	# the first build commits its upper dir (and profile): (b2) mounts that
 	t=$(one_build mnt "$host" "$c:v1")
 	"$STRATA" commit "$W/b/upper" "$host/npm/$c:$v2" --base "$W/b/lower" --insecure -q --json \
@@ -265,6 +270,7 @@ commit_cycle() {
 	local name=$1 ref=$2 build=$3 tag=${2##*:} repo=${2%:*} i line up ch
 	for i in 2 3; do
 		mount_ovl "$REGISTRY/$repo:$tag" cc
+		fresh_app
 		"$build" "$W/cc/merged"
 		umount_ovl cc
 		read -r ch nfiles nsame < <(changed_bytes "$W/cc/upper" "$W/cc/lower")
