@@ -2,11 +2,11 @@
 /*
  * Background work for idle workers, lowest priority last: readahead hints
  * queued by sequential readers, then the replay of an access profile
- * (fs/profile.c: what the last build read, in its order), then the prefetch cursor, which walks
- * every span of every layer once (layers opened later are walked too),
- * or only the spans marked wanted (fs_store_want(): what strata extract
- * is about to read).
- * Both claim only ABSENT spans, so they never duplicate a fetch and skip
+ * (fs/profile.c: what the last build read, in its order), then the
+ * prefetch cursor, which walks every span of every layer once (layers
+ * opened later are walked too), or only the spans marked wanted
+ * (fs_store_want(): what strata extract is about to read).
+ * All claim only ABSENT spans, so they never duplicate a fetch and skip
  * what the cache dir already holds. Once the cursor has passed a layer's
  * last span, the layer's whole-layer check is queued (layer_check.c).
  * Everything here runs under s->lock (fs_store_want() and
