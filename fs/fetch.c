@@ -296,6 +296,7 @@ struct rd {
 	size_t k;
 	struct timespec deadline;
 	bool waited;
+	bool record;           /* a reader's: noted in the access profile (fs/profile.c) */
 };
 
 /* Wait for span @st to leave BUSY; s->lock held. 0, or -EIO (timeout, failed fetch). */
@@ -458,6 +459,8 @@ static int read_tar(struct fs_store *s, struct rd *d, uint64_t u, size_t k, unsi
 		d->k = (size_t)XMIN_U64(k - done, d->sp.u_len - d->soff);
 		d->dst = buf + done;
 		d->waited = false;
+		if (d->record)
+			fs_profile_note(s, d->l, d->id);
 		r = read_span(s, d);
 		done += d->k;
 	}
@@ -467,7 +470,7 @@ static int read_tar(struct fs_store *s, struct rd *d, uint64_t u, size_t k, unsi
 ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, void *buf,
 		      size_t n, uint64_t off)
 {
-	struct rd d = { .l = layer_get(s, layer_no), .dst = buf };
+	struct rd d = { .l = layer_get(s, layer_no), .dst = buf, .record = true };
 	const struct idx_entry *e = d.l ? idx_entry_get(d.l->idx, entry) : NULL;
 	uint64_t stored, tar_off, k;
 	uint32_t last_read = 0, last_file = 0;

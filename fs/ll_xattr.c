@@ -6,6 +6,9 @@
  *
  * The mount root also answers FS_STATS_XATTR with the stats JSON, which is
  * how `strata stats` reads a mount (fs/stats_xattr.h has the protocol).
+ * FS_PROFILE_XATTR, the access profile recorded so far (fs/profile.h), is
+ * served the same way (its chunks are FS_STATS_XATTR.N of the same
+ * snapshot).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 #include <fuse_lowlevel.h>
 
 #include "fs/ll_int.h"
+#include "fs/profile.h"
 
 static void reply_value(fuse_req_t req, const void *value, size_t len, size_t size)
 {
@@ -35,11 +39,17 @@ static const struct idx_xattr *find_xattr(const struct idx_entry *e, const char 
 	return NULL;
 }
 
-/* The head: the whole JSON when it fits, else a new snapshot and its chunk count. */
-static int stats_head(struct fs_daemon *d, char **out, size_t *len)
+static char *profile_text(struct fs_mount *m, size_t *len)
 {
-	size_t slen;
-	char *snap = fs_mount_stats_json(d->mount, &slen);
+	return fs_store_profile_text(m->img->store, len);
+}
+
+/* The head: the whole value when it fits, else a new snapshot and its chunk count. */
+static int stats_head(struct fs_daemon *d, char *(*make)(struct fs_mount *, size_t *),
+		      char **out, size_t *len)
+{
+	size_t slen = 0;
+	char *snap = make(d->mount, &slen);
 
 	if (!snap)
 		return -ENOMEM;
@@ -90,11 +100,14 @@ static int stats_value(struct fs_daemon *d, const char *name, char **out, size_t
 {
 	size_t no = 0;
 	bool head;
-	int r = fs_stats_name_parse(name, &head, &no);
+	int r;
 
+	if (strcmp(name, FS_PROFILE_XATTR) == 0)
+		return stats_head(d, profile_text, out, len);
+	r = fs_stats_name_parse(name, &head, &no);
 	if (r < 0)
 		return r;
-	return head ? stats_head(d, out, len) : stats_chunk(d, no, out, len);
+	return head ? stats_head(d, fs_mount_stats_json, out, len) : stats_chunk(d, no, out, len);
 }
 
 void fs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)

@@ -34,6 +34,7 @@
 #include "fs/als_ll.h"
 #include "fs/ll_int.h"
 #include "fs/main_opts.h"
+#include "fs/profile.h"
 
 #define ENTRY_TIMEOUT 86400.0
 #define STORE_USER_AGENT "stratafs-store/" STRATAFS_VERSION
@@ -268,6 +269,8 @@ int main(int argc, char **argv)
 	d.mount = m;
 	malloc_trim(0); /* what opening the layers freed (indexes built or parsed) */
 	status = serve(se, m, &copts, notify_fd, push) < 0 ? 1 : 0;
+	if (cli.record && fs_store_profile_save(m->img->store, cli.record) < 0)
+		status = 1;
 out_destroy_session:
 	fuse_session_destroy(se);
 	fs_mount_push_free(push);

@@ -34,6 +34,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("username=%s", username),
 	OPT("password_file=%s", password_file),
 	OPT("prefetch=%s", prefetch),
+	OPT("record=%s", record),
 	OPT("unpinned=%s", unpinned),
 	OPT("log=%s", log),
 	OPT("insecure", insecure),
@@ -96,7 +97,11 @@ static void usage(FILE *f)
 		"    -o password_file=FILE  ... and a file holding the password (never logged)\n"
 		"    -o layers              layers/NN-<digest>/ per layer plus merged/\n"
 		"    -o allow_other         let other users access the mount\n"
-		"    -o prefetch=none|all   fetch everything in the background (default none)\n"
+		"    -o prefetch=MODE       profile (default): fetch in the background what the\n"
+		"                           build that made the image read, as its manifest pins;\n"
+		"                           FILE: the access profile in FILE; all: that, then\n"
+		"                           everything; none: nothing\n"
+		"    -o record=FILE         write the access profile of this mount to FILE at unmount\n"
 		"    -o io_timeout=SECONDS  a read returns EIO after this (default 30)\n"
 		"    -o retries=N           registry retries per request (default 4)\n"
 		"    -o push_index          push the indexes built here to the registry (in the\n"
@@ -188,7 +193,7 @@ void fs_cli_release(struct fs_cli *c)
 {
 	char **strs[] = { &c->ref, &c->cache, &c->cache_max, &c->platform, &c->ca_file, &c->config,
 			  &c->username, &c->password_file, &c->prefetch, &c->log,
-			  &c->mem_max, &c->unpinned, &c->token_dir };
+			  &c->mem_max, &c->unpinned, &c->token_dir, &c->record };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -248,8 +253,19 @@ int fs_cli_parse(struct fuse_args *args, struct fs_cli *c)
 		log_err("cannot resolve a relative path option: %s", strerror(errno));
 		return -EINVAL;
 	}
-	if (c->prefetch && strcmp(c->prefetch, "none") != 0 && strcmp(c->prefetch, "all") != 0) {
-		log_err("invalid prefetch mode '%s' (none or all)", c->prefetch);
+	/* none, all, profile, or else the file of an access profile */
+	if (c->prefetch && !*c->prefetch) {
+		log_err("invalid prefetch mode '' (none, all, profile or a profile FILE)");
+		return -EINVAL;
+	}
+	if (c->prefetch && strcmp(c->prefetch, "none") != 0 && strcmp(c->prefetch, "all") != 0 &&
+	    strcmp(c->prefetch, "profile") != 0 && absolutize(&c->prefetch) < 0) {
+		log_err("cannot resolve the prefetch profile path: %s", strerror(errno));
+		return -EINVAL;
+	}
+	if (c->record && (c->store || absolutize(&c->record) < 0)) {
+		log_err(c->store ? "-o record is not supported with --store" :
+				   "cannot resolve the record path");
 		return -EINVAL;
 	}
 	return add_fixed_opts(args, c->store ? "stratafs-store" : c->ref, c->store);
@@ -318,6 +334,7 @@ int fs_cli_mount_opts(struct fs_cli *c, struct fs_mount_opts *mo)
 	}
 	mo->store.cache_dir = c->cache;
 	mo->store.prefetch_all = c->prefetch && strcmp(c->prefetch, "all") == 0;
+	mo->profile = c->prefetch;
 	if (c->unpinned && fs_unpinned_parse(c->unpinned, &mo->unpinned) < 0) {
 		log_err("invalid unpinned mode '%s' (tag, never or always)", c->unpinned);
 		return -EINVAL;

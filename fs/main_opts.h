@@ -19,6 +19,7 @@ struct fs_cli {
 	int n_nonopt;
 	char *cache, *cache_max, *platform, *ca_file, *config, *username, *password_file;
 	char *prefetch, *log, *mem_max, *unpinned;
+	char *record;        /* -o record=FILE: the access profile, written at unmount */
 	char *token_dir;     /* <cache dir>/tokens (not an option) */
 	int insecure, layers, push_index, debug, store;
 	unsigned io_timeout;

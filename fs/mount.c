@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/xmath.h"
 #include "fs/mount_int.h"
+#include "fs/profile.h"
 #include "fs/stats_json.h"
 
 #define STATS_MAX (4u << 20)
@@ -109,6 +110,34 @@ static int open_image(const struct fs_mount_opts *o, struct fs_image **out)
 	return fs_image_open(&io, out);
 }
 
+/*
+ * Record what this mount's readers read, and replay what the build that
+ * made the image read (the profile its manifest pins) or the profile file
+ * the user named: both only steer background fetches, a failure is logged
+ * and the mount goes on.
+ */
+static void start_profile(struct fs_mount *m, const struct fs_mount_opts *o)
+{
+	const char *mode = o->profile ? o->profile : "profile";
+	bool pinned = strcmp(mode, "profile") == 0 || strcmp(mode, "all") == 0;
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (fs_store_record_start(m->img->store) < 0)
+		log_warn("cannot record the access profile (out of memory)");
+	if (strcmp(mode, "none") == 0)
+		return;
+	r = pinned ? fs_image_profile_pinned(m->img, &text, &len) :
+		     fs_profile_read_file(mode, &text, &len);
+	if (r < 0 && !pinned)
+		log_warn("cannot read the access profile '%s': %s; no profile prefetch", mode,
+			 strerror(-r));
+	if (r == 0)
+		fs_store_profile_replay(m->img->store, text, len, pinned ? "pinned" : "file");
+	free(text);
+}
+
 int fs_mount_open(const struct fs_mount_opts *o, struct fs_mount **out)
 {
 	struct fs_mount *m = calloc(1, sizeof(*m));
@@ -132,6 +161,7 @@ int fs_mount_open(const struct fs_mount_opts *o, struct fs_mount **out)
 	}
 	if (r < 0)
 		goto out_free_mount;
+	start_profile(m, o);
 	if (o->store.prefetch_all)
 		fs_store_prefetch_start(m->img->store);
 	m->open_ms = (double)(monotonic_ns() - m->mono_started_ns) / 1e6;

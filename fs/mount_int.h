@@ -29,6 +29,8 @@ struct fs_mount_opts {
 	bool layers;                 /* -o layers: layers/NN-<digest>/ + merged/ */
 	enum fs_unpinned unpinned;   /* -o unpinned: the policy for unpinned indexes */
 	unsigned open_threads;       /* layers opened at once; 0: 8 */
+	/* -o prefetch: NULL, "profile", "all": the pinned access profile; "none"; else a file */
+	const char *profile;
 };
 
 enum fs_view_kind { FS_VIEW_IMAGE, FS_VIEW_LAYERS, FS_VIEW_BUILDKIT };

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Background work for idle workers, lowest priority last: readahead hints
- * queued by sequential readers, then the prefetch cursor, which walks
- * every span of every layer once (layers opened later are walked too),
- * or only the spans marked wanted (fs_store_want(): what strata extract
- * is about to read).
- * Both claim only ABSENT spans, so they never duplicate a fetch and skip
+ * queued by sequential readers, then the replay of an access profile
+ * (fs/profile.c: what the last build read, in its order), then the
+ * prefetch cursor, which walks every span of every layer once (layers
+ * opened later are walked too), or only the spans marked wanted
+ * (fs_store_want(): what strata extract is about to read).
+ * All claim only ABSENT spans, so they never duplicate a fetch and skip
  * what the cache dir already holds. Once the cursor has passed a layer's
  * last span, the layer's whole-layer check is queued (layer_check.c).
  * Everything here runs under s->lock (fs_store_want() and
@@ -40,8 +41,8 @@ void fs_readahead(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32
  * memory: the claim is undone at once (under the same lock hold, so no
  * reader saw it) and the caller keeps its place for later.
  */
-static struct fs_job *bg_job(struct fs_store *s, struct fs_layer *l, uint32_t id, uint32_t last,
-			     bool *full)
+struct fs_job *fs_bg_job(struct fs_store *s, struct fs_layer *l, uint32_t id, uint32_t last,
+			 bool *full)
 {
 	uint32_t count = fs_claim_run(s, l, id, last);
 	struct fs_job *j = NULL;
@@ -67,12 +68,6 @@ static struct fs_job *bg_job(struct fs_store *s, struct fs_layer *l, uint32_t id
 	j->umax = u;
 	j->background = true;
 	return j;
-}
-
-struct fs_job *fs_bg_job(struct fs_store *s, struct fs_layer *l, uint32_t id, uint32_t last,
-			 bool *full)
-{
-	return bg_job(s, l, id, last, full);
 }
 
 static bool claimable(const struct fs_layer *l, uint32_t id)
@@ -108,7 +103,7 @@ static struct fs_job *next_hint(struct fs_store *s, bool *full)
 
 		for (id = h.first; id <= h.last && !j && !*full; id++)
 			if (claimable(h.l, id))
-				j = bg_job(s, h.l, id, h.last, full);
+				j = fs_bg_job(s, h.l, id, h.last, full);
 		if (*full) {
 			s->ra[s->ra_head].first = id - 1; /* keep the hint for later */
 			break;
@@ -124,6 +119,8 @@ struct fs_job *fs_bg_next(struct fs_store *s)
 	bool full = false;
 	struct fs_job *j = next_hint(s, &full);
 
+	if (!j && !full && s->prof)
+		j = fs_profile_bg_next(s, &full);
 	if (!j && !full)
 		j = fs_bulk_next(s, &full); /* fs/bulk.c: layers read densely */
 
@@ -133,7 +130,7 @@ struct fs_job *fs_bg_next(struct fs_store *s)
 		while (s->pf_span < l->info.n_spans && !cursor_takes(s, l, s->pf_span))
 			s->pf_span++;
 		if (s->pf_span < l->info.n_spans) {
-			j = bg_job(s, l, s->pf_span, cursor_last(s, l, s->pf_span), &full);
+			j = fs_bg_job(s, l, s->pf_span, cursor_last(s, l, s->pf_span), &full);
 			s->pf_span += j ? j->count : full ? 0 : 1;
 		} else {
 			/*

@@ -77,7 +77,7 @@ static int totals_json(struct dbuf *b, struct fs_store *s, const struct totals *
 		"\"requests\":%llu,"
 		"\"registry_bytes_in\":%llu,\"registry_retries\":%llu},"
 		"\"fetch_latency_ms\":{\"count\":%llu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
-		"\"max\":%.3f}}",
+		"\"max\":%.3f}",
 		(unsigned long long)t->bytes, (unsigned long long)t->spans_fetched,
 		(unsigned long long)t->spans_total, (unsigned long long)t->spans_present,
 		frac(t->spans_fetched, t->spans_total), (unsigned long long)t->fetches,
@@ -103,6 +103,10 @@ char *fs_store_stats_json(struct fs_store *s)
 		r = layer_json(&b, s->layers[i], &t, i > 0);
 	if (r == 0)
 		r = totals_json(&b, s, &t);
+	if (r == 0)
+		r = fs_profile_stats_json(s, &b);
+	if (r == 0)
+		r = dbuf_add_str(&b, "}");
 	pthread_mutex_unlock(&s->lock);
 	if (r < 0) {
 		dbuf_release(&b);

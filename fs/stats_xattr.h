@@ -18,6 +18,11 @@
 #include <stddef.h>
 
 #define FS_STATS_XATTR "user.stratafs.stats"
+/*
+ * The access profile the mount recorded so far (fs/profile.h), published
+ * the same way: its head, then chunks named as the stats' chunks.
+ */
+#define FS_PROFILE_XATTR "user.stratafs.profile"
 #define FS_STATS_CHUNK_MAX 65536
 /* Room for the name of any chunk attribute, NUL included. */
 #define FS_STATS_NAME_MAX (sizeof(FS_STATS_XATTR) + 21)

@@ -174,6 +174,7 @@ void fs_store_free(struct fs_store *s)
 	while (s->hot_lru)
 		fs_hot_drop(s, s->hot_lru);
 	fs_mem_pool_free(s);
+	fs_profile_free(s);
 	for (i = 0; i < s->n_layers; i++)
 		fs_layer_free(s->layers[i]);
 	fs_cache_close(s->cache);

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/dbuf.h"
 #include "common/digest.h"
 #include "fs/cache.h"
 #include "fs/fetch.h"
@@ -62,6 +63,7 @@ struct fs_hot {
 struct fs_span_st {
 	uint8_t state;      /* enum fs_span_state */
 	bool want;          /* fs_store_want(): prefetch it when only wanted spans are */
+	uint8_t pf;         /* enum fs_pf_bits: its part in the access profile (fs/profile.c) */
 	int16_t err;        /* the last fetch's error; 0 after a success */
 	uint32_t gen;       /* bumped each time a fetch or check of it ends */
 	uint32_t touched;   /* fs_now_us()/1e6 when its file's mtime was last set */
@@ -192,6 +194,7 @@ struct fs_store {
 	uint64_t seq_clock;
 	struct fs_hist lat;   /* fetch latency in microseconds */
 	uint64_t timeouts, build_bytes, check_failures;
+	struct fs_prof *prof; /* recording and replay of access profiles (fs/profile.c), or NULL */
 
 	pthread_t *workers;
 	unsigned n_workers;
@@ -294,6 +297,19 @@ struct fs_job *fs_bg_job(struct fs_store *s, struct fs_layer *l, uint32_t id, ui
  */
 void fs_readahead(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t last,
 		  uint32_t limit);
+
+/*
+ * profile.c (s->lock held). A span's pf bits: in the profile being
+ * replayed, claimed by its replay, already read once (recorded).
+ */
+enum fs_pf_bits { FS_PF_MARK = 1, FS_PF_CLAIMED = 2, FS_PF_SEEN = 4 };
+/* A reader needs span @id of @l (fs_store_read()): record it, count the replay's hit. */
+void fs_profile_note(struct fs_store *s, struct fs_layer *l, uint32_t id);
+/* The replay's next background run, in profile order (NULL: none now; *full as fs_bg_job()). */
+struct fs_job *fs_profile_bg_next(struct fs_store *s, bool *full);
+/* The "profile" member of the stats JSON, with its leading comma. */
+int fs_profile_stats_json(struct fs_store *s, struct dbuf *b);
+void fs_profile_free(struct fs_store *s);
 
 /* pull.c: the blob as a stream for idx_build(), one chunk read ahead. */
 struct fs_pull;

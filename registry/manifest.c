@@ -34,6 +34,7 @@ static void reg_descriptor_release(struct reg_descriptor *d)
 		free(d->annotations[i].value);
 	}
 	free(d->annotations);
+	free(d->stratafs_profile);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -147,6 +148,8 @@ static int parse_annotations(json_t *a, struct reg_descriptor *d)
 		r = opt_digest(a, REG_ANNOT_STRATAFS_INDEX, &d->stratafs_index);
 	if (r == 0)
 		r = opt_digest(a, REG_ANNOT_STRATAFS_INDEXES, &d->stratafs_indexes);
+	if (r == 0)
+		r = opt_digest(a, REG_ANNOT_STRATAFS_PROFILE, &d->stratafs_profile);
 	return r;
 }
 

@@ -71,6 +71,12 @@
 #define REG_MT_SOCI_INDEX_V2 "application/vnd.amazon.soci.index.v2+json"
 #define REG_ANNOT_SOCI_INDEX "com.amazon.soci.index-digest"
 #define REG_ANNOT_SOCI_LAYER "com.amazon.soci.image-layer-digest"
+/*
+ * On a layer descriptor of an image manifest (strata commit writes it on
+ * the layer it adds): the digest of the access profile blob (fs/profile.h)
+ * recorded by the build that made the layer; the manifest vouches for it.
+ */
+#define REG_ANNOT_STRATAFS_PROFILE "dev.stratafs.profile.digest"
 
 /* ---- references ------------------------------------------------------ */
 
@@ -161,6 +167,7 @@ struct reg_descriptor {
 	char *stratafs_indexes;       /* REG_ANNOT_STRATAFS_INDEXES (a valid digest) or NULL */
 	struct reg_annotation *annotations; /* all of them, in document order */
 	size_t n_annotations;
+	char *stratafs_profile;       /* REG_ANNOT_STRATAFS_PROFILE (a valid digest) or NULL */
 };
 
 /*

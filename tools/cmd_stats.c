@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * strata stats MOUNTPOINT [--json]: what a stratafs mount has fetched.
- * The daemon publishes its stats as an extended attribute of the mount
- * root (tools/mount_stats.c reads it).
+ * strata stats MOUNTPOINT [--json] [--profile OUT]: what a stratafs
+ * mount has fetched, or the access profile it recorded (fs/profile.h).
+ * The daemon publishes both as extended attributes of the mount root
+ * (tools/mount_stats.c reads them).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -17,9 +18,11 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: strata stats MOUNTPOINT [--json]\n"
+	fprintf(f, "usage: strata stats MOUNTPOINT [--json] [--profile OUT]\n"
 		   "  show what a stratafs mount has fetched: bytes per layer, cache hits,\n"
-		   "  latency; --json prints the daemon's JSON as is\n");
+		   "  latency; --json prints the daemon's JSON as is; --profile OUT writes\n"
+		   "  the access profile the mount recorded so far to OUT ('-': stdout), for\n"
+		   "  stratafs -o prefetch=OUT or strata commit --profile OUT\n");
 }
 
 /* The first of @keys present in @o, as a number (0 if none). */
@@ -78,6 +81,44 @@ static void print_choice(json_t *l)
 		printf("  %-12.12s  chosen: %s\n", hex ? hex + 1 : d, why);
 }
 
+/* The replay of an access profile (fs/profile.c), when there is one. */
+static void print_profile(json_t *p)
+{
+	const char *const k_src[] = { "source", NULL }, *const k_spans[] = { "spans", NULL };
+	const char *const k_pf[] = { "prefetched", NULL }, *const k_hits[] = { "hits", NULL };
+	const char *const k_waits[] = { "waits", NULL }, *const k_late[] = { "late", NULL };
+	const char *const k_stale[] = { "stale", NULL }, *const k_rec[] = { "recorded", NULL };
+
+	if (!json_is_object(p))
+		return;
+	printf("access profile: %s, %.0f spans (%.0f stale), %.0f prefetched: %.0f read after "
+	       "their fetch, %.0f while in flight, %.0f before it; %.0f spans recorded\n",
+	       str(p, k_src), num(p, k_spans), num(p, k_stale), num(p, k_pf), num(p, k_hits),
+	       num(p, k_waits), num(p, k_late), num(p, k_rec));
+}
+
+/* --profile OUT: the recorded profile as the daemon gives it. */
+static int write_profile(const char *mnt, const char *out)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r = mount_profile_read(mnt, &text, &len);
+
+	if (r < 0) {
+		log_err("cannot read the access profile of '%s': %s", mnt, strerror(-r));
+		return CLI_FAIL;
+	}
+	f = strcmp(out, "-") == 0 ? stdout : fopen(out, "w");
+	r = f && fwrite(text, 1, len, f) == len ? 0 : -1;
+	if (f && f != stdout && fclose(f) != 0)
+		r = -1;
+	if (r < 0)
+		log_err("cannot write the access profile to '%s': %s", out, strerror(errno));
+	free(text);
+	return r < 0 ? CLI_FAIL : CLI_OK;
+}
+
 static void print_human(json_t *root)
 {
 	json_t *m = json_object_get(root, "mount"), *layers = json_object_get(root, "layers");
@@ -109,6 +150,7 @@ static void print_human(json_t *root)
 	if (json_is_object(lat))
 		printf("fetch latency: p50 %.1f ms  p90 %.1f ms  p99 %.1f ms\n", num(lat, k_p50),
 		       num(lat, k_p90), num(lat, k_p99));
+	print_profile(json_object_get(root, "profile"));
 }
 
 /* A mount's stats, or a store's (stratafs --store): one block per image resolved. */
@@ -130,7 +172,7 @@ static void print_root(json_t *root)
 
 int cmd_stats(int argc, char **argv)
 {
-	const char *mnt = NULL;
+	const char *mnt = NULL, *profile_out = NULL;
 	json_error_t jerr;
 	json_t *root;
 	bool as_json = false;
@@ -140,6 +182,8 @@ int cmd_stats(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			as_json = true;
+		} else if (strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
+			profile_out = argv[++i];
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return CLI_OK;
@@ -154,6 +198,8 @@ int cmd_stats(int argc, char **argv)
 		usage(stderr);
 		return CLI_USAGE;
 	}
+	if (profile_out)
+		return write_profile(mnt, profile_out);
 	r = mount_stats_read(mnt, &raw);
 	if (r == -ENODATA || r == -ENOTSUP) {
 		log_err("'%s' is not the root of a stratafs mount", mnt);

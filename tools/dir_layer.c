@@ -45,7 +45,7 @@ static bool can_read_trusted(void)
 	return d[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32));
 }
 
-static bool keep_xattr(const char *name)
+bool dir_keep_xattr(const char *name)
 {
 	/* selinux labels and ACLs describe this host, not the image */
 	return strncmp(name, "user.", 5) == 0 || strncmp(name, "trusted.", 8) == 0 ||
@@ -122,7 +122,7 @@ static int read_xattrs(const char *full, bool overlay, struct xattrs *x)
 		return -errno;
 	x->names[len] = 0;
 	for (char *n = x->names; n < x->names + len; n += strlen(n) + 1) {
-		if (!keep_xattr(n) || (!overlay && x->n == MAX_XATTRS))
+		if (!dir_keep_xattr(n) || (!overlay && x->n == MAX_XATTRS))
 			continue;
 		r = read_value(full, n, &val, &vl);
 		if (r < 0)
@@ -324,6 +324,10 @@ static int add_member(struct idx_writer *w, const struct dir_layer_opts *o,
 	e.xattrs = x.v;
 	if (o->overlay_upper && (r = apply_overlay(&e, &x, full, &opaque)) < 0)
 		goto out_free;
+	if (e.type == IDX_T_REG && o->lower && dir_lower_same(o->lower, it, full, x.v, x.n))
+		goto out_free; /* a copy-up that changed nothing */
+	if (opaque && o->lower)
+		dir_lower_opaque(o->lower, e.path);
 	r = idx_writer_add(w, &e);
 	if (r == 0 && opaque) {
 		struct idx_entry oe = { .type = IDX_T_OPAQUE, .path = e.path,

@@ -23,11 +23,15 @@
 
 #include "index/index.h"
 
+struct dir_lower;
+
 struct dir_layer_opts {
 	const char *dir;
 	struct idx_writer_opts wo;
 	bool overlay_upper;
 	bool userxattr;      /* the overlay was mounted with userxattr (user.overlay.*) */
+	/* the overlay's lower dir (a --base mount): copy-ups equal to it are left out; may be NULL */
+	struct dir_lower *lower;
 };
 
 /*
@@ -35,6 +39,33 @@ struct dir_layer_opts {
  * caller closes it) and its index *out. Errors are reported on stderr.
  */
 int dir_layer_build(const struct dir_layer_opts *o, int *fd, struct idx_layer **out);
+
+/* Does an image keep this xattr (user.*, trusted.*, security.capability)? */
+bool dir_keep_xattr(const char *name);
+
+/* ---- dir_same.c: copy-ups that changed nothing ---- */
+
+struct dir_item;
+
+struct dir_lower {
+	int fd;                /* O_PATH of the lower root */
+	char **opaque;         /* opaque dirs of the upper dir seen so far */
+	size_t n_opaque;
+	bool too_many_opaque;  /* compare nothing */
+	uint64_t files, bytes; /* left out */
+};
+
+int dir_lower_open(const char *path, struct dir_lower *lw);
+void dir_lower_close(struct dir_lower *lw);
+/* The upper dir's @path is opaque: nothing under it is compared with the lower tree. */
+void dir_lower_opaque(struct dir_lower *lw, const char *path);
+/*
+ * Is the upper regular file @it (at @full, its kept xattrs @x) a copy-up
+ * of the lower file at its path with nothing changed but its timestamps?
+ * Counted in lw->files and lw->bytes when it is. Any doubt says no.
+ */
+bool dir_lower_same(struct dir_lower *lw, const struct dir_item *it, const char *full,
+		    const struct idx_xattr *x, uint32_t n_xattrs);
 
 /* An unlinked read-write temporary file in $TMPDIR (or /tmp), or -errno. */
 int tmp_file(void);

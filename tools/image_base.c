@@ -74,7 +74,8 @@ int image_open_base(struct image_push *ip, const char *base)
 	size_t len = 0;
 	int r = 0;
 
-	if (stat(base, &st) == 0 && S_ISDIR(st.st_mode))
+	ip->mount_base = stat(base, &st) == 0 && S_ISDIR(st.st_mode);
+	if (ip->mount_base)
 		r = base_of_mount(base, &ip->base_ref, &ip->mount_cache);
 	else if (!(ip->base_ref = strdup(base)))
 		r = -ENOMEM;

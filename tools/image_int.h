@@ -14,5 +14,7 @@ int image_add_iblob(struct image_push *ip, const char *digest, uint64_t size, co
 int image_push_index(struct image_push *ip, const struct idx_layer *l, const char *layer);
 /* The base's layers into the target repository, each with an index. */
 int image_push_base_layers(struct image_push *ip);
+/* commit_profile.c: upload ip->profile (if any) and set ip->profile_digest. */
+int image_profile_upload(struct image_push *ip);
 
 #endif

@@ -32,6 +32,7 @@ void image_push_release(struct image_push *ip)
 	free(ip->base_ref);
 	free(ip->mount_cache);
 	free(ip->iblobs);
+	free(ip->profile);
 	memset(ip, 0, sizeof(*ip));
 	ip->layer_fd = -1;
 }
@@ -164,6 +165,26 @@ static json_t *layer_descriptor(const struct image_push *ip, const char *mt, con
 	return d;
 }
 
+/* The new layer's descriptor, pinning the access profile too when one was pushed. */
+static json_t *new_layer_descriptor(const struct image_push *ip)
+{
+	json_t *d = layer_descriptor(ip, idx_comp_media_type(ip->info.comp), ip->info.blob_digest,
+				     ip->info.blob_size);
+	json_t *a;
+
+	if (!d || !ip->profile_digest[0])
+		return d;
+	a = json_object_get(d, "annotations");
+	if (!a && json_object_set_new(d, "annotations", a = json_object()) < 0)
+		a = NULL;
+	if (!a || json_object_set_new(a, REG_ANNOT_STRATAFS_PROFILE,
+				      json_string(ip->profile_digest)) < 0) {
+		json_decref(d);
+		return NULL;
+	}
+	return d;
+}
+
 static char *manifest_json(struct image_push *ip, size_t config_len)
 {
 	size_t n_base = ip->bm && !ip->squashed ? ip->bm->n_layers : 0;
@@ -180,10 +201,7 @@ static char *manifest_json(struct image_push *ip, size_t config_len)
 		json_array_append_new(layers, layer_descriptor(ip, idx_oci_layer_media_type(d->media_type),
 							       d->digest, d->size));
 	}
-	if (layers && json_array_append_new(layers, layer_descriptor(ip,
-								      idx_comp_media_type(ip->info.comp),
-								      ip->info.blob_digest,
-								      ip->info.blob_size)) == 0)
+	if (layers && json_array_append_new(layers, new_layer_descriptor(ip)) == 0)
 		raw = json_dumps(m, JSON_COMPACT);
 	json_decref(m);
 	return raw;
@@ -248,6 +266,8 @@ int image_upload(struct image_push *ip)
 	}
 	if (r == 0)
 		r = image_push_index(ip, ip->layer, ip->info.blob_digest);
+	if (r == 0 && image_profile_upload(ip) < 0)
+		log_warn("the new manifest pins no access profile"); /* a hint only: go on */
 	if (r == 0)
 		r = push_image(ip);
 	return r;
@@ -260,7 +280,7 @@ void image_print_result(const struct image_push *ip, FILE *f, bool json)
 
 	if (json) {
 		json_t *j = json_pack("{s:s?, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:b, "
-				      "s:I, s:b, s:s?}",
+				      "s:I, s:b, s:s?, s:s?, s:I, s:I}",
 				      "reference", ref, "manifest", ip->manifest_digest, "config",
 				      ip->config_digest, "layer", ip->info.blob_digest, "diff_id",
 				      ip->info.diff_id, "compression", idx_comp_name(ip->info.comp),
@@ -269,7 +289,10 @@ void image_print_result(const struct image_push *ip, FILE *f, bool json)
 				      ip->artifact_digest, "spans", (json_int_t)ip->info.n_spans,
 				      "layer_existed", ip->layer_how == REG_UPLOAD_EXISTED, "layers",
 				      (json_int_t)n_layers, "squashed", ip->squashed, "base",
-				      ip->base_ref);
+				      ip->base_ref, "profile",
+				      ip->profile_digest[0] ? ip->profile_digest : NULL,
+				      "unchanged_files", (json_int_t)ip->unchanged_files,
+				      "unchanged_bytes", (json_int_t)ip->unchanged_bytes);
 
 		json_dumpf(j, f, JSON_INDENT(2));
 		fputc('\n', f);

@@ -34,6 +34,7 @@ struct image_push {
 	/* the base, if any */
 	char *base_ref;              /* as resolved: a mount's base is pinned by digest */
 	char *mount_cache;           /* the --base mount's cache dir, or NULL */
+	bool mount_base;             /* the base is a stratafs mount (its tree is the lower dir) */
 	struct reg_ref bref;
 	struct reg_client *bc;
 	struct reg_manifest *bm;
@@ -44,9 +45,13 @@ struct image_push {
 	int layer_fd;
 	struct idx_layer *layer;
 	struct idx_info info;
+	char *profile;               /* the access profile to pin on the new layer, or NULL */
+	size_t profile_len;
 	/* results */
 	char config_digest[DIGEST_STR_LEN], manifest_digest[DIGEST_STR_LEN];
 	char artifact_digest[DIGEST_STR_LEN];
+	char profile_digest[DIGEST_STR_LEN]; /* "" when no profile was pushed */
+	uint64_t unchanged_files, unchanged_bytes; /* copy-ups left out (strata commit) */
 	enum reg_upload_how layer_how;
 	struct reg_index_blob *iblobs;
 	size_t n_iblobs, cap_iblobs;
@@ -76,6 +81,14 @@ void image_print_result(const struct image_push *ip, FILE *f, bool json);
  * base config's diff_id checked: a squash reads every byte through it).
  */
 int image_base_layer_local(struct image_push *ip, size_t i, int *fd, struct idx_layer **l);
+
+/*
+ * commit_profile.c: the access profile to push with the layer: @spec
+ * ("none", or a file), else the one the --base mount @base recorded (a
+ * mount that cannot give one: logged, none). Validated; -errno only for a
+ * bad file the user named.
+ */
+int image_profile_load(struct image_push *ip, const char *spec, const char *base);
 
 /* squash.c: the merged tree of the base's layers with @top over them, as one layer. */
 int image_squash(struct image_push *ip, const struct idx_writer_opts *wo, int top_fd,

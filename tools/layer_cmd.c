@@ -13,7 +13,7 @@
 #include "tools/layer_cmd.h"
 
 enum { OPT_JSON = CLI_OPT_CMD_BASE, OPT_COMP, OPT_LEVEL, OPT_SPAN, OPT_THREADS, OPT_BASE,
-       OPT_MAX_LAYERS, OPT_USERXATTR, OPT_END };
+       OPT_MAX_LAYERS, OPT_USERXATTR, OPT_PROFILE, OPT_KEEP_UNCHANGED, OPT_END };
 
 #define N_OWN (OPT_END - OPT_JSON)
 #define MAX_LAYERS_LIMIT 1000
@@ -23,8 +23,9 @@ struct run {
 	struct image_push ip;
 	struct idx_writer_opts wo;
 	const char *base;
+	const char *profile; /* --profile FILE|none; NULL: the --base mount's */
 	unsigned max_layers; /* 0: no limit */
-	bool json, userxattr;
+	bool json, userxattr, keep_unchanged;
 };
 
 static void usage(const struct layer_cmd *cmd, FILE *f)
@@ -40,7 +41,12 @@ static void usage(const struct layer_cmd *cmd, FILE *f)
 		   "  --json                        print the result as JSON\n");
 	if (cmd->overlay_upper)
 		fprintf(f, "  --userxattr                   the overlay was mounted with userxattr: its\n"
-			   "                                markers are user.overlay.* xattrs\n");
+			   "                                markers are user.overlay.* xattrs\n"
+			   "  --keep-unchanged              also store copy-ups whose bytes and metadata\n"
+			   "                                equal the --base mount's (only their times\n"
+			   "                                changed; left out by default)\n"
+			   "  --profile FILE|none           the access profile pinned with the layer\n"
+			   "                                (default: what the --base mount recorded)\n");
 	cli_opts_usage(f);
 }
 
@@ -57,12 +63,17 @@ static int parse_own(const struct layer_cmd *cmd, struct run *rn, int c, const c
 		rn->base = arg;
 		return 0;
 	case OPT_USERXATTR:
+	case OPT_PROFILE:
+	case OPT_KEEP_UNCHANGED:
 		if (!cmd->overlay_upper) {
-			fprintf(stderr, "strata %s: --userxattr is for overlay upper dirs (commit)\n",
-				cmd->name);
+			fprintf(stderr, "strata %s: --userxattr, --profile and --keep-unchanged are "
+				"for overlay upper dirs (commit)\n", cmd->name);
 			return -EINVAL;
 		}
-		rn->userxattr = true;
+		rn->userxattr |= c == OPT_USERXATTR;
+		rn->keep_unchanged |= c == OPT_KEEP_UNCHANGED;
+		if (c == OPT_PROFILE)
+			rn->profile = arg;
 		return 0;
 	case OPT_COMP:
 		rn->wo.comp = strcmp(arg, "gzip") == 0 ? IDX_COMP_GZIP :
@@ -107,6 +118,8 @@ static int parse(const struct layer_cmd *cmd, struct run *rn, int argc, char **a
 		{ "base", required_argument, NULL, OPT_BASE },
 		{ "max-layers", required_argument, NULL, OPT_MAX_LAYERS },
 		{ "userxattr", no_argument, NULL, OPT_USERXATTR },
+		{ "profile", required_argument, NULL, OPT_PROFILE },
+		{ "keep-unchanged", no_argument, NULL, OPT_KEEP_UNCHANGED },
 	};
 	struct option lo[CLI_OPTS_NLONG + N_OWN + 1];
 	int c;
@@ -145,12 +158,22 @@ static int make_layer(const struct layer_cmd *cmd, struct run *rn, const char *d
 	size_t n_base = rn->ip.bm ? rn->ip.bm->n_layers : 0;
 	struct dir_layer_opts dl = { .dir = dir, .wo = rn->wo, .overlay_upper = cmd->overlay_upper,
 				     .userxattr = rn->userxattr };
+	struct dir_lower lower = { .fd = -1 };
 	struct idx_layer *top = NULL;
 	int top_fd = -1, r;
 
+	/* over a --base mount, copy-ups that changed nothing are left out (tools/dir_same.c) */
+	if (cmd->overlay_upper && !rn->keep_unchanged && rn->ip.mount_base) {
+		r = dir_lower_open(rn->base, &lower);
+		if (r < 0)
+			return r;
+		dl.lower = &lower;
+	}
 	rn->ip.squashed = rn->max_layers && n_base && n_base + 1 > rn->max_layers;
-	if (!rn->ip.squashed)
-		return dir_layer_build(&dl, &rn->ip.layer_fd, &rn->ip.layer);
+	if (!rn->ip.squashed) {
+		r = dir_layer_build(&dl, &rn->ip.layer_fd, &rn->ip.layer);
+		goto out_lower;
+	}
 	dl.wo.comp = IDX_COMP_NONE;
 	r = dir_layer_build(&dl, &top_fd, &top);
 	if (r == 0)
@@ -158,6 +181,13 @@ static int make_layer(const struct layer_cmd *cmd, struct run *rn, const char *d
 	idx_layer_free(top);
 	if (top_fd >= 0)
 		close(top_fd);
+out_lower:
+	rn->ip.unchanged_files = lower.files;
+	rn->ip.unchanged_bytes = lower.bytes;
+	if (lower.files)
+		log_info("%llu copied-up files (%llu bytes) equal the base's: left out of the layer",
+			 (unsigned long long)lower.files, (unsigned long long)lower.bytes);
+	dir_lower_close(&lower);
 	return r;
 }
 
@@ -175,6 +205,8 @@ int layer_cmd_run(const struct layer_cmd *cmd, int argc, char **argv)
 	dir = argv[optind];
 	ret = CLI_FAIL;
 	if (rn.base && image_open_base(&rn.ip, rn.base) < 0)
+		goto out_release;
+	if (cmd->overlay_upper && image_profile_load(&rn.ip, rn.profile, rn.base) < 0)
 		goto out_release;
 	if (make_layer(cmd, &rn, dir) < 0)
 		goto out_fail;

@@ -47,19 +47,23 @@ static int read_attr(const char *mnt, const char *name, char **out, size_t *out_
 	return -errno;
 }
 
-/* The stats JSON; caller frees. Larger stats come in chunks (fs/stats_xattr.h). */
-int mount_stats_read(const char *mnt, char **out)
+/*
+ * The value of head attribute @head_name (the stats JSON or the profile);
+ * caller frees. Larger values come in chunks (fs/stats_xattr.h).
+ */
+static int read_chunked(const char *mnt, const char *head_name, char **out, size_t *out_len)
 {
 	size_t chunks, size;
 	char name[FS_STATS_NAME_MAX], *head = NULL, *all = NULL, *part = NULL;
 	size_t len, used = 0;
 	int r;
 
-	r = read_attr(mnt, FS_STATS_XATTR, &head, &len);
+	r = read_attr(mnt, head_name, &head, &len);
 	if (r < 0)
 		return r;
 	if (fs_stats_head_parse(head, &chunks, &size) < 0) {
 		*out = head;
+		*out_len = len;
 		return 0;
 	}
 	free(head);
@@ -89,7 +93,20 @@ int mount_stats_read(const char *mnt, char **out)
 		return -EBADMSG;
 	}
 	*out = all;
+	*out_len = used;
 	return 0;
+}
+
+int mount_stats_read(const char *mnt, char **out)
+{
+	size_t len;
+
+	return read_chunked(mnt, FS_STATS_XATTR, out, &len);
+}
+
+int mount_profile_read(const char *mnt, char **out, size_t *len)
+{
+	return read_chunked(mnt, FS_PROFILE_XATTR, out, len);
 }
 
 int mount_stats_origin(const char *mnt, char **ref, char **manifest, char **cache)

@@ -22,6 +22,13 @@ has not used up `times`) decides what happens to it; no rule = pass.
                                 sleep S seconds before the headers, or after
                                 N body bytes (default half)
   slow rate=BYTES_PER_SECOND    trickle the body
+  wan [ms=LO-HI] [rate=BYTES_PER_SECOND]
+                                a far region: wait a random LO..HI ms
+                                (default 20-40) before each request goes
+                                upstream, and send bodies through one link
+                                of RATE bytes/s (default 100 MB/s) that all
+                                connections share (the benchmarks' "delay
+                                proxy": tests/bench/build.sh)
   status code=C [retry_after=S] answer C without asking upstream
   norange                       drop Range/If-Range upstream: answer 200 and
                                 the whole body
@@ -57,6 +64,7 @@ Each request is logged to --log as one JSON line:
 import argparse
 import json
 import os
+import random
 import re
 import shlex
 import socket
@@ -69,7 +77,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
        "te", "trailers", "transfer-encoding", "upgrade", "content-length"}
 ACTIONS = {"pass", "drop", "reset", "delay", "slow", "status", "norange", "flip", "replace",
-           "redirect"}
+           "redirect", "wan"}
 REDIRECTED = "/__redirected"
 MAX_REQ_BODY = 256 << 20
 
@@ -299,6 +307,9 @@ class Handler(BaseHTTPRequestHandler):
             return rule.num("code", 307), self.simple(rule.num("code", 307), b"", {"Location": loc})
         if act == "delay" and rule.opts.get("where", "headers") == "headers":
             time.sleep(rule.num("secs", 1))
+        if act == "wan":
+            lo, _, hi = rule.opts.get("ms", "20-40").partition("-")
+            time.sleep(random.uniform(float(lo), float(hi or lo)) / 1000.0)
         resp = self.upstream(self.command, body, act == "norange")
         payload = None
         length = resp.getheader("Content-Length")
@@ -345,8 +356,10 @@ class Handler(BaseHTTPRequestHandler):
                                              rule.opts.get("where", "headers") == "headers"):
             cut = rule.num("after", length // 2)
         rate = rule.num("rate", 0) if act == "slow" else 0
+        link = rule.num("rate", 100000000) if act == "wan" else 0
         sent = 0
         chunk = 16384 if rate == 0 else max(1, min(16384, int(rate) // 10))
+        chunk = 65536 if link else chunk
         while sent < length:
             want = min(chunk, length - sent)
             if cut is not None and sent < cut:
@@ -369,6 +382,8 @@ class Handler(BaseHTTPRequestHandler):
                 return sent
             self.wfile.write(data)
             sent += len(data)
+            if link:
+                self.server.link.send(len(data), link)
             if rate:
                 self.wfile.flush()
                 time.sleep(len(data) / rate)
@@ -380,6 +395,22 @@ class Handler(BaseHTTPRequestHandler):
     def finish(self):
         self.drop_upstream()
         super().finish()
+
+
+class Link:
+    """One shared link: a chunk leaves when the ones before it have, at RATE bytes/s."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.free_at = 0.0
+
+    def send(self, n, rate):
+        with self.lock:
+            now = time.monotonic()
+            self.free_at = max(now, self.free_at) + n / rate
+            wait = self.free_at - now
+        if wait > 0:
+            time.sleep(wait)
 
 
 def main():
@@ -403,6 +434,7 @@ def main():
         import base64
         srv.upstream_auth = base64.b64encode(args.upstream_auth.encode()).decode()
     srv.log_lock = threading.Lock()
+    srv.link = Link()
     srv.rules = Rules(args.rules_file)
     srv.rules.set_text("\n".join(args.rules))
     if args.port_file:

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Recording and replaying access profiles (fs/profile.h).
+ *
+ * Recording: the first read of each span (fs_store_read(), not the
+ * whole-layer check nor prefetch) appends (layer, span) to a list, so the
+ * list is the order in which the build first needed its spans.
+ *
+ * Replay: the profile's spans are marked (FS_PF_MARK) and queued in its
+ * order; idle workers take them as background work, after readahead hints
+ * and before -o prefetch=all (prefetch.c), each run reaching over the
+ * marked spans that follow it in the layer (one Range request, up to
+ * FS_RUN_MAX_C and half the memory budget), claimed BUSY like any fetch:
+ * a reader that needs a span in flight waits for that fetch
+ * (fetch.c, wait_span()) and never fetches it again, and the replay skips
+ * spans a reader or the cache dir already has. At a span's first read the
+ * replay is scored: hit (fetched before it was read), wait (in flight),
+ * late (the reader came first).
+ *
+ * Everything here runs under s->lock but fs_store_profile_replay()'s
+ * parsing and fs_store_record_start(), which take it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "fs/profile.h"
+#include "fs/store_int.h"
+
+struct pf_ref {
+	struct fs_layer *l;
+	uint32_t id;
+};
+
+struct rec_ref {
+	uint32_t layer, id;
+};
+
+struct fs_prof {
+	/* replay */
+	const char *source;   /* "none", "pinned", "file" */
+	struct pf_ref *order;
+	size_t n, next;
+	uint64_t stale, prefetched, runs, hits, waits, late;
+	/* recording */
+	bool recording;
+	struct rec_ref *rec;
+	size_t n_rec, cap_rec;
+	uint64_t rec_dropped;
+};
+
+/* s->prof, made on first use; NULL on ENOMEM. s->lock held. */
+static struct fs_prof *prof_get(struct fs_store *s)
+{
+	if (!s->prof && (s->prof = calloc(1, sizeof(*s->prof))))
+		s->prof->source = "none";
+	return s->prof;
+}
+
+int fs_store_record_start(struct fs_store *s)
+{
+	struct fs_prof *p;
+
+	pthread_mutex_lock(&s->lock);
+	p = prof_get(s);
+	if (p)
+		p->recording = true;
+	pthread_mutex_unlock(&s->lock);
+	return p ? 0 : -ENOMEM;
+}
+
+static void record(struct fs_prof *p, struct fs_layer *l, uint32_t id)
+{
+	if (p->n_rec == p->cap_rec) {
+		size_t cap = p->cap_rec ? p->cap_rec * 2 : 256;
+		struct rec_ref *v;
+
+		if (p->n_rec == FS_PROFILE_MAX_SPANS || !(v = realloc(p->rec, cap * sizeof(*v)))) {
+			p->rec_dropped++;
+			return;
+		}
+		p->rec = v;
+		p->cap_rec = cap;
+	}
+	p->rec[p->n_rec++] = (struct rec_ref){ l->no, id };
+}
+
+void fs_profile_note(struct fs_store *s, struct fs_layer *l, uint32_t id)
+{
+	struct fs_span_st *st = &l->spans[id];
+	struct fs_prof *p = s->prof;
+
+	if (!p || (st->pf & FS_PF_SEEN))
+		return;
+	st->pf |= FS_PF_SEEN;
+	if (st->pf & FS_PF_CLAIMED) {
+		if (st->state == FS_SP_BUSY)
+			p->waits++;
+		else if (st->hot || st->state == FS_SP_PRESENT)
+			p->hits++;
+		else
+			p->late++; /* its fetch failed: the reader fetches it */
+	} else if (st->pf & FS_PF_MARK) {
+		p->late++;
+	}
+	if (p->recording)
+		record(p, l, id);
+}
+
+char *fs_store_profile_text(struct fs_store *s, size_t *len)
+{
+	struct dbuf b;
+	struct idx_span sp;
+	int r;
+
+	dbuf_init(&b, FS_PROFILE_MAX_BYTES);
+	pthread_mutex_lock(&s->lock);
+	r = s->prof && s->prof->recording ? dbuf_add_str(&b, "stratafs-profile 1\n") : -ENOENT;
+	for (unsigned i = 0; r == 0 && i < s->n_layers; i++)
+		r = dbuf_printf(&b, "layer %s\n", s->layers[i]->digest);
+	for (size_t i = 0; r == 0 && i < s->prof->n_rec; i++) {
+		const struct rec_ref *e = &s->prof->rec[i];
+
+		if (e->layer >= s->n_layers || idx_span_get(s->layers[e->layer]->idx, e->id, &sp) < 0)
+			continue;
+		r = dbuf_printf(&b, "span %u %llu %llu\n", e->layer, (unsigned long long)sp.u_start,
+				(unsigned long long)sp.u_len);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (r < 0) {
+		dbuf_release(&b);
+		return NULL;
+	}
+	return dbuf_take(&b, len);
+}
+
+/* Mark the spans of @d that @s has, in order; the others are counted stale. s->lock held. */
+static int replay_mark(struct fs_store *s, struct fs_prof *p, const struct fs_profile_doc *d,
+		       struct fs_layer **map)
+{
+	struct idx_span sp;
+	uint32_t id;
+
+	p->order = calloc(d->n_spans ? d->n_spans : 1, sizeof(*p->order));
+	if (!p->order)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n_layers; i++) {
+		map[i] = NULL;
+		for (unsigned k = 0; k < s->n_layers && !map[i]; k++)
+			if (strcmp(s->layers[k]->digest, d->digests[i]) == 0)
+				map[i] = s->layers[k];
+	}
+	for (size_t i = 0; i < d->n_spans; i++) {
+		const struct fs_profile_span *e = &d->spans[i];
+		struct fs_layer *l = map[e->layer];
+
+		if (!l || idx_span_find(l->idx, e->u_start, &id) < 0 ||
+		    idx_span_get(l->idx, id, &sp) < 0 || sp.u_start != e->u_start ||
+		    sp.u_len != e->u_len) {
+			p->stale++;
+			continue;
+		}
+		if (l->spans[id].pf & FS_PF_MARK)
+			continue; /* named twice: its first place counts */
+		l->spans[id].pf |= FS_PF_MARK;
+		p->order[p->n++] = (struct pf_ref){ l, id };
+	}
+	return 0;
+}
+
+int fs_store_profile_replay(struct fs_store *s, const char *text, size_t len, const char *source)
+{
+	struct fs_profile_doc d;
+	struct fs_layer **map = NULL;
+	struct fs_prof *p;
+	int r = fs_profile_parse(text, len, &d);
+
+	if (r < 0) {
+		log_warn("refusing the %s access profile: %s; no profile prefetch", source,
+			 r == -EFBIG ? "over its bounds" : r == -ENOMEM ? "out of memory" :
+								 "malformed");
+		return r;
+	}
+	map = calloc(d.n_layers ? d.n_layers : 1, sizeof(*map));
+	pthread_mutex_lock(&s->lock);
+	p = prof_get(s);
+	r = !p || !map ? -ENOMEM : p->order ? -EALREADY : replay_mark(s, p, &d, map);
+	if (r == 0) {
+		p->source = source;
+		pthread_cond_broadcast(&s->work);
+		if (p->stale)
+			log_info("access profile: %llu of its %zu spans name layers or spans this "
+				 "image does not have: ignored", (unsigned long long)p->stale,
+				 d.n_spans);
+		log_info("access profile (%s): prefetching %zu spans in the order the last build "
+			 "read them", source, p->n);
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(map);
+	fs_profile_doc_release(&d);
+	return r;
+}
+
+static bool claimable(const struct fs_layer *l, uint32_t id)
+{
+	return l->spans[id].state == FS_SP_ABSENT && !l->spans[id].hot && !l->bad;
+}
+
+struct fs_job *fs_profile_bg_next(struct fs_store *s, bool *full)
+{
+	struct fs_prof *p = s->prof;
+	struct fs_job *j = NULL;
+
+	while (!j && p->next < p->n) {
+		struct fs_layer *l = p->order[p->next].l;
+		uint32_t id = p->order[p->next].id, last = id;
+
+		if (!claimable(l, id)) {
+			p->next++; /* read, fetched or cached already */
+			continue;
+		}
+		/* the marked neighbours after it ride in the same Range request */
+		while (last + 1 < l->info.n_spans && (l->spans[last + 1].pf & FS_PF_MARK) &&
+		       claimable(l, last + 1))
+			last++;
+		j = fs_bg_job(s, l, id, last, full);
+		if (*full)
+			return NULL; /* no room now: keep the place */
+		p->next++;
+		if (!j)
+			continue;
+		for (uint32_t i = id; i < id + j->count; i++)
+			l->spans[i].pf |= FS_PF_CLAIMED;
+		p->prefetched += j->count;
+		p->runs++;
+	}
+	return j;
+}
+
+int fs_profile_stats_json(struct fs_store *s, struct dbuf *b)
+{
+	const struct fs_prof *p = s->prof;
+	static const struct fs_prof none = { .source = "none" };
+
+	if (!p)
+		p = &none;
+	return dbuf_printf(b,
+		",\"profile\":{\"source\":\"%s\",\"spans\":%zu,\"stale\":%llu,\"prefetched\":%llu,"
+		"\"runs\":%llu,\"hits\":%llu,\"waits\":%llu,\"late\":%llu,\"recorded\":%zu,"
+		"\"record_dropped\":%llu}",
+		p->source, p->n, (unsigned long long)p->stale, (unsigned long long)p->prefetched,
+		(unsigned long long)p->runs, (unsigned long long)p->hits,
+		(unsigned long long)p->waits, (unsigned long long)p->late, p->n_rec,
+		(unsigned long long)p->rec_dropped);
+}
+
+void fs_profile_free(struct fs_store *s)
+{
+	if (!s->prof)
+		return;
+	free(s->prof->order);
+	free(s->prof->rec);
+	free(s->prof);
+	s->prof = NULL;
+}
