@@ -21,6 +21,7 @@
  * parsing and fs_store_record_start(), which take it.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,21 +239,19 @@ struct fs_job *fs_profile_bg_next(struct fs_store *s, bool *full)
 	return j;
 }
 
-int fs_profile_stats_json(struct fs_store *s, struct dbuf *b)
+json_t *fs_profile_stats(struct fs_store *s)
 {
 	const struct fs_prof *p = s->prof;
 	static const struct fs_prof none = { .source = "none" };
 
 	if (!p)
 		p = &none;
-	return dbuf_printf(b,
-		",\"profile\":{\"source\":\"%s\",\"spans\":%zu,\"stale\":%llu,\"prefetched\":%llu,"
-		"\"runs\":%llu,\"hits\":%llu,\"waits\":%llu,\"late\":%llu,\"recorded\":%zu,"
-		"\"record_dropped\":%llu}",
-		p->source, p->n, (unsigned long long)p->stale, (unsigned long long)p->prefetched,
-		(unsigned long long)p->runs, (unsigned long long)p->hits,
-		(unsigned long long)p->waits, (unsigned long long)p->late, p->n_rec,
-		(unsigned long long)p->rec_dropped);
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "source", p->source,
+			 "spans", (json_int_t)p->n, "stale", (json_int_t)p->stale,
+			 "prefetched", (json_int_t)p->prefetched, "runs", (json_int_t)p->runs,
+			 "hits", (json_int_t)p->hits, "waits", (json_int_t)p->waits,
+			 "late", (json_int_t)p->late, "recorded", (json_int_t)p->n_rec,
+			 "record_dropped", (json_int_t)p->rec_dropped);
 }
 
 void fs_profile_free(struct fs_store *s)

@@ -9,12 +9,10 @@
 
 json_t *fs_image_stats_json(struct fs_image *img, const char *view)
 {
-	char *store = fs_store_stats_json(img->store);
-	json_t *members = store ? json_loads(store, 0, NULL) : NULL;
+	json_t *members = fs_store_stats(img->store);
 	json_t *j = json_pack("{s:{s:s, s:s, s:s}}", "mount", "ref", img->ref_str, "manifest",
 			      img->manifest->digest, "view", view);
 
-	free(store);
 	if (j && json_is_object(members))
 		json_object_update(j, members);
 	json_decref(members);

@@ -307,8 +307,8 @@ enum fs_pf_bits { FS_PF_MARK = 1, FS_PF_CLAIMED = 2, FS_PF_SEEN = 4 };
 void fs_profile_note(struct fs_store *s, struct fs_layer *l, uint32_t id);
 /* The replay's next background run, in profile order (NULL: none now; *full as fs_bg_job()). */
 struct fs_job *fs_profile_bg_next(struct fs_store *s, bool *full);
-/* The "profile" member of the stats JSON, with its leading comma. */
-int fs_profile_stats_json(struct fs_store *s, struct dbuf *b);
+/* The "profile" member of the stats JSON (a new jansson object). */
+struct json_t *fs_profile_stats(struct fs_store *s);
 void fs_profile_free(struct fs_store *s);
 
 /* pull.c: the blob as a stream for idx_build(), one chunk read ahead. */
