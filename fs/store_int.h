@@ -200,11 +200,13 @@ struct fs_store {
 	unsigned n_workers;
 };
 
-/* fetch.c */
+/* fetch_job.c */
 /* Run one job (called by a worker, unlocked); frees it. */
 void fs_job_run(struct fs_store *s, struct fs_job *j);
 /* Claim a run of ABSENT spans from @first up to @last (inclusive); locked. */
 uint32_t fs_claim_run(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t last);
+/* Queue a run claimed by a reader and wake a worker; locked. */
+int fs_job_push(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t count);
 /*
  * End the fetch of span @id of @l (claimed BUSY): @r is 0 (@h holds it,
  * @cached: written to the cache) or -errno; @u is the decoded-span memory
