@@ -24,7 +24,7 @@
 #include <stdbool.h>
 
 #include "common/digest.h"
-#include "fs/fetch.h"
+#include "fs/store.h"
 #include "index/foreign.h"
 #include "registry/registry.h"
 
@@ -52,7 +52,7 @@ struct fs_foreign_fmt {
 			     const struct fs_layer_origin *o, struct idx_layer **out);
 };
 
-/* (fs_foreign_pinned_name() and fs_foreign_index_entry() are in fs/fetch.h, for tools/.) */
+/* (fs_foreign_pinned_name() and fs_foreign_index_entry() are in fs/store.h, for tools/.) */
 
 /*
  * The NULL-terminated table every lookup walks: the formats of

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fs/fetch.h"
+#include "fs/store.h"
 #include "index/index.h"
 #include "registry/registry.h"
 

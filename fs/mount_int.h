@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "fs/fetch.h"
+#include "fs/store.h"
 #include "fs/image.h"
 #include "fs/view_int.h"
 #include "registry/registry.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/fetch.h"
+#include "fs/store.h"
 #include "fs/stats_json.h"
 
 json_t *fs_image_stats_json(struct fs_image *img, const char *view)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fs/ internal: the objects behind struct fs_store (fs/fetch.h), shared by
+ * fs/ internal: the objects behind struct fs_store (fs/store.h), shared by
  * store.c (life cycle, workers), layer_open.c (index discovery), fetch.c
  * (reads, single-flight fetches), stats.c and hist.c.
  *
@@ -20,7 +20,7 @@
 #include "common/dbuf.h"
 #include "common/digest.h"
 #include "fs/cache.h"
-#include "fs/fetch.h"
+#include "fs/store.h"
 
 #define FS_MAX_LAYERS 1024
 #define FS_RUN_MAX_C (8u << 20)      /* compressed bytes in one Range request */

@@ -21,7 +21,7 @@
 
 #define DUP_WARN_MAX 10
 
-ssize_t bsrc_fill(struct bsrc *s)
+ssize_t idx_bsrc_fill(struct bsrc *s)
 {
 	ssize_t n;
 	int r;
@@ -88,10 +88,10 @@ struct entry_sink {
 static int on_entry(void *ctx, const struct tar_entry *e)
 {
 	struct entry_sink *k = ctx;
-	int r = build_entries_add(k->be, e);
+	int r = idx_build_entries_add(k->be, e);
 
 	if (r == 0 && k->fsum)
-		r = fsum_entry(k->fsum, e);
+		r = idx_fsum_entry(k->fsum, e);
 	return r;
 }
 
@@ -112,11 +112,11 @@ static int run_driver(struct bctx *b, enum idx_comp comp)
 {
 	switch (comp) {
 	case IDX_COMP_GZIP:
-		return gzidx_build(b);
+		return idx_gzidx_build(b);
 	case IDX_COMP_ZSTD:
-		return zstdidx_build(b);
+		return idx_zstdidx_build(b);
 	case IDX_COMP_NONE:
-		return rawidx_build(b);
+		return idx_rawidx_build(b);
 	default:
 		return -EINVAL;
 	}
@@ -158,7 +158,7 @@ static int finish(const struct idx_build_opts *o, struct bctx *b, struct build_e
 	info.blob_size = b->src.total;
 	info.tar_size = b->sb.u_pos;
 	info.random_access = !is_sequential(&b->sb);
-	r = build_entries_resolve(be, DUP_WARN_MAX);
+	r = idx_build_entries_resolve(be, DUP_WARN_MAX);
 	if (r < 0)
 		return r;
 	r = idx_payload_write(be, &b->sb, &info, &payload, &plen);
@@ -197,7 +197,7 @@ int idx_build(const struct idx_build_opts *o, idx_stream_fn read, void *ctx,
 	r = check_opts(o, &span);
 	if (r < 0 || !read || !out)
 		return r < 0 ? r : -EINVAL;
-	build_entries_init(&be);
+	idx_build_entries_init(&be);
 	b.src.buf = malloc(BSRC_CHUNK);
 	if (!b.src.buf) {
 		r = -ENOMEM;
@@ -205,24 +205,24 @@ int idx_build(const struct idx_build_opts *o, idx_stream_fn read, void *ctx,
 	}
 	r = digest_ctx_new(&b.src.sha);
 	if (r == 0 && o && o->on_file) {
-		r = fsum_init(&fsum, o->on_file, o->on_file_ctx);
+		r = idx_fsum_init(&fsum, o->on_file, o->on_file_ctx);
 		sink.fsum = &fsum;
 	}
 	if (r == 0)
-		r = tar_parser_new(&cbs, &sink, &tar);
+		r = idx_tar_parser_new(&cbs, &sink, &tar);
 	if (r == 0)
 		r = bsrc_prime(&b.src, 4);
 	if (r < 0)
 		goto out_release;
 	comp = o && o->comp != IDX_COMP_AUTO ? o->comp : sniff(b.src.buf, b.src.len);
-	r = spanb_init(&b.sb, span, hard_max_of(comp, span), tar);
+	r = idx_spanb_init(&b.sb, span, hard_max_of(comp, span), tar);
 	b.sb.fsum = sink.fsum;
 	if (r == 0)
 		r = run_driver(&b, comp);
 	for (uint32_t i = 0; r == 0 && i < b.sb.n_spans; i++)
 		b.sb.spans[i].c_end = XMIN(b.sb.spans[i].c_end, b.src.total);
 	if (r == 0)
-		r = tar_parser_finish(tar);
+		r = idx_tar_parser_finish(tar);
 	/* A last member with no data after its header ends without a chunk end. */
 	if (r == 0 && fsum.open)
 		r = -EBADMSG;
@@ -235,11 +235,11 @@ int idx_build(const struct idx_build_opts *o, idx_stream_fn read, void *ctx,
 		stats->sequential_only = is_sequential(&b.sb);
 	}
 out_release:
-	spanb_release(&b.sb);
-	tar_parser_free(tar);
+	idx_spanb_release(&b.sb);
+	idx_tar_parser_free(tar);
 	digest_ctx_free(b.src.sha);
 	free(b.src.buf);
-	build_entries_release(&be);
-	fsum_release(&fsum);
+	idx_build_entries_release(&be);
+	idx_fsum_release(&fsum);
 	return r;
 }

@@ -18,14 +18,14 @@
 #include "index/layer_int.h"
 #include "index/tar_int.h"
 
-void build_entries_init(struct build_entries *be)
+void idx_build_entries_init(struct build_entries *be)
 {
 	memset(be, 0, sizeof(*be));
 	dbuf_init(&be->strings, IDX_MAX_FILE_SIZE);
 	dbuf_init(&be->values, IDX_MAX_FILE_SIZE);
 }
 
-void build_entries_release(struct build_entries *be)
+void idx_build_entries_release(struct build_entries *be)
 {
 	free(be->e);
 	free(be->x);
@@ -95,7 +95,7 @@ static int add_extents(struct build_entries *be, const struct tar_entry *e, stru
 	return 0;
 }
 
-int build_entries_add(struct build_entries *be, const struct tar_entry *e)
+int idx_build_entries_add(struct build_entries *be, const struct tar_entry *e)
 {
 	struct bent *b;
 	int r;
@@ -157,7 +157,7 @@ static bool same_key(const struct build_entries *be, uint32_t i, uint32_t j)
 	       strcmp(bent_str(be, x->path_off), bent_str(be, y->path_off)) == 0;
 }
 
-int build_entries_resolve(struct build_entries *be, unsigned warn_max)
+int idx_build_entries_resolve(struct build_entries *be, unsigned warn_max)
 {
 	uint32_t n = 0;
 

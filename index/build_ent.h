@@ -50,12 +50,12 @@ struct build_entries {
 	uint32_t n_dups;
 };
 
-void build_entries_init(struct build_entries *be);
-void build_entries_release(struct build_entries *be);
+void idx_build_entries_init(struct build_entries *be);
+void idx_build_entries_release(struct build_entries *be);
 /* Copy one parsed member. -EFBIG past IDX_MAX_ENTRIES or the size ceilings. */
-int build_entries_add(struct build_entries *be, const struct tar_entry *e);
+int idx_build_entries_add(struct build_entries *be, const struct tar_entry *e);
 /* Mark earlier duplicates dead (logging up to @warn_max), sort the rest. */
-int build_entries_resolve(struct build_entries *be, unsigned warn_max);
+int idx_build_entries_resolve(struct build_entries *be, unsigned warn_max);
 
 static inline const char *bent_str(const struct build_entries *be, uint32_t off)
 {

@@ -7,7 +7,7 @@
  *
  * The tar parser reports a member (on_entry) from inside a feed call,
  * before its data, and the data may start in that same chunk; the span
- * builder brackets each feed with fsum_chunk() / fsum_chunk_end(), so a
+ * builder brackets each feed with idx_fsum_chunk() / idx_fsum_chunk_end(), so a
  * file is hashed from the chunk it lies in whichever call comes first,
  * and never twice (hashed_to).
  */
@@ -23,7 +23,7 @@
 
 static const uint8_t zeros[ZEROS_LEN];
 
-int fsum_init(struct fsum *f, idx_file_sum_fn fn, void *ctx)
+int idx_fsum_init(struct fsum *f, idx_file_sum_fn fn, void *ctx)
 {
 	memset(f, 0, sizeof(*f));
 	f->fn = fn;
@@ -31,7 +31,7 @@ int fsum_init(struct fsum *f, idx_file_sum_fn fn, void *ctx)
 	return digest_ctx_new(&f->sha);
 }
 
-void fsum_release(struct fsum *f)
+void idx_fsum_release(struct fsum *f)
 {
 	digest_ctx_free(f->sha);
 	free(f->path);
@@ -113,14 +113,14 @@ static int hash_chunk(struct fsum *f)
 	return r;
 }
 
-void fsum_chunk(struct fsum *f, const void *p, size_t n, uint64_t u_off)
+void idx_fsum_chunk(struct fsum *f, const void *p, size_t n, uint64_t u_off)
 {
 	f->chunk = p;
 	f->chunk_len = n;
 	f->chunk_off = u_off;
 }
 
-int fsum_chunk_end(struct fsum *f)
+int idx_fsum_chunk_end(struct fsum *f)
 {
 	int r = hash_chunk(f);
 
@@ -129,7 +129,7 @@ int fsum_chunk_end(struct fsum *f)
 	return r;
 }
 
-int fsum_entry(struct fsum *f, const struct tar_entry *e)
+int idx_fsum_entry(struct fsum *f, const struct tar_entry *e)
 {
 	uint64_t len = e->size;
 	int r = hash_chunk(f);

@@ -35,7 +35,7 @@ struct bsrc {
  * Replace buf with the next chunk: the count, 0 at EOF, or -errno. The
  * bytes of the previous chunk are gone.
  */
-ssize_t bsrc_fill(struct bsrc *s);
+ssize_t idx_bsrc_fill(struct bsrc *s);
 
 /* Checkpoint being recorded (window held compressed until the cut lands). */
 struct ckpt_b {
@@ -73,13 +73,13 @@ struct fsum {
 	uint64_t chunk_off;
 };
 
-int fsum_init(struct fsum *f, idx_file_sum_fn fn, void *ctx);
-void fsum_release(struct fsum *f);
-/* Around each tar_parser_feed(): the chunk @p of @n bytes at stream offset @u_off. */
-void fsum_chunk(struct fsum *f, const void *p, size_t n, uint64_t u_off);
-int fsum_chunk_end(struct fsum *f);
+int idx_fsum_init(struct fsum *f, idx_file_sum_fn fn, void *ctx);
+void idx_fsum_release(struct fsum *f);
+/* Around each idx_tar_parser_feed(): the chunk @p of @n bytes at stream offset @u_off. */
+void idx_fsum_chunk(struct fsum *f, const void *p, size_t n, uint64_t u_off);
+int idx_fsum_chunk_end(struct fsum *f);
 /* A member was reported (from inside the feed). */
-int fsum_entry(struct fsum *f, const struct tar_entry *e);
+int idx_fsum_entry(struct fsum *f, const struct tar_entry *e);
 
 struct spanb {
 	uint64_t span_size;
@@ -105,26 +105,26 @@ struct spanb {
 	struct dbuf windows;
 };
 
-int spanb_init(struct spanb *sb, uint64_t span_size, uint64_t hard_max, struct tar_parser *tar);
-void spanb_release(struct spanb *sb);
+int idx_spanb_init(struct spanb *sb, uint64_t span_size, uint64_t hard_max, struct tar_parser *tar);
+void idx_spanb_release(struct spanb *sb);
 /* The first checkpoint (offset 0). */
-int spanb_start(struct spanb *sb, uint8_t kind);
+int idx_spanb_start(struct spanb *sb, uint8_t kind);
 /* Uncompressed bytes, in order: hashes, tar parser, span accounting. */
-int spanb_data(struct spanb *sb, const void *p, size_t n);
+int idx_spanb_data(struct spanb *sb, const void *p, size_t n);
 /* Bytes that may still be produced before a cut is due. */
-uint64_t spanb_room(const struct spanb *sb);
+uint64_t idx_spanb_room(const struct spanb *sb);
 /* Length of the open span (0 when a cut is pending or none is open). */
-uint64_t spanb_cur(const struct spanb *sb);
+uint64_t idx_spanb_cur(const struct spanb *sb);
 /*
  * Record a cut before the next byte: with a new checkpoint @kind at
  * (@c_off, bits, window) or, with kind < 0, a hard cut that keeps the
  * current checkpoint. @c_end ends the current span. Nothing happens if no
  * more data arrives.
  */
-int spanb_cut(struct spanb *sb, int kind, uint64_t c_off, uint8_t bits, const uint8_t *win,
+int idx_spanb_cut(struct spanb *sb, int kind, uint64_t c_off, uint8_t bits, const uint8_t *win,
 	      uint32_t win_len, uint64_t c_end, uint32_t flags);
 /* The stream is over; the open span ends at @c_end. */
-int spanb_finish(struct spanb *sb, uint64_t c_end, uint32_t flags);
+int idx_spanb_finish(struct spanb *sb, uint64_t c_end, uint32_t flags);
 
 struct bctx {
 	struct bsrc src;
@@ -132,9 +132,9 @@ struct bctx {
 };
 
 /* Drivers: src has its first chunk loaded; feed sb until EOF. */
-int gzidx_build(struct bctx *b);
-int zstdidx_build(struct bctx *b);
-int rawidx_build(struct bctx *b);
+int idx_gzidx_build(struct bctx *b);
+int idx_zstdidx_build(struct bctx *b);
+int idx_rawidx_build(struct bctx *b);
 
 /* Turn the collected pieces into a payload (format.c). */
 struct build_entries;

@@ -61,7 +61,7 @@ static int64_t digits(const char **s, int n)
 	return v;
 }
 
-int esgz_time(const char *s, int64_t *sec, uint32_t *nsec)
+int idx_esgz_time(const char *s, int64_t *sec, uint32_t *nsec)
 {
 	static const char seps[] = "--T::";
 	int64_t f[6];
@@ -253,13 +253,13 @@ static int read_toc_tar(const struct dbuf *raw, struct toc_tar *tt)
 	struct tar_parser *p;
 	int r;
 
-	r = tar_parser_new(&cb, tt, &p);
+	r = idx_tar_parser_new(&cb, tt, &p);
 	if (r < 0)
 		return r;
-	r = tar_parser_feed(p, raw->data, raw->len);
+	r = idx_tar_parser_feed(p, raw->data, raw->len);
 	if (r == 0)
-		r = tar_parser_finish(p);
-	tar_parser_free(p);
+		r = idx_tar_parser_finish(p);
+	idx_tar_parser_free(p);
 	if (r == 0 && tt->n == 0) {
 		log_err("eStargz TOC: the tar holds no " TOC_NAME);
 		r = -EBADMSG;
@@ -330,7 +330,7 @@ int idx_estargz_load_pinned(const void *toc, size_t n, const struct idx_foreign_
 	if (r == 0 && toc_digest)
 		r = check_pin(&t, toc_digest);
 	if (r == 0)
-		r = esgz_toc_layer(&t, o, out);
+		r = idx_esgz_toc_layer(&t, o, out);
 	dbuf_release(&raw);
 	return r;
 }

@@ -131,7 +131,7 @@ static int get_xattrs(struct conv *c, json_t *o, struct idx_xattr **xs, uint32_t
 	if (!*xs || !*vals)
 		return -ENOMEM;
 	json_object_foreach(x, name, v) {
-		len = tar_base64_decode(json_string_value(v), json_string_length(v), *vals + at,
+		len = idx_tar_base64_decode(json_string_value(v), json_string_length(v), *vals + at,
 					XMIN(total - at, (size_t)IDX_MAX_XATTR_VALUE));
 		if (len < 0)
 			BAD("entry %u: xattr '%.64s' is not base64 of at most 64 KiB", c->idx, name);
@@ -216,7 +216,7 @@ static int fill_entry(struct conv *c, json_t *o, struct idx_entry *e)
 	e->gid = (uint32_t)gid;
 	e->dev_major = (uint32_t)maj;
 	e->dev_minor = (uint32_t)min;
-	if (mt && esgz_time(mt, &e->mtime_sec, &e->mtime_nsec) < 0)
+	if (mt && idx_esgz_time(mt, &e->mtime_sec, &e->mtime_nsec) < 0)
 		BAD("entry %u ('%.200s'): modtime '%.40s' is not RFC 3339", c->idx, e->path, mt);
 	if ((e->type == IDX_T_SYMLINK || e->type == IDX_T_HARDLINK) && (!e->link || !*e->link))
 		BAD("entry %u ('%.200s'): a link with no linkName", c->idx, e->path);
@@ -248,7 +248,7 @@ static int add_entry(struct conv *c, json_t *o, uint8_t type)
 	}
 	e.xattrs = xs;
 	if (r == 0)
-		r = tocb_entry(c->b, &e);
+		r = idx_tocb_entry(c->b, &e);
 	free(xs);
 	free(vals);
 	if (r < 0)
@@ -288,7 +288,7 @@ static int add_toc_entry(struct conv *c)
 			       .size = t->json_len, .data_off = c->u_end + t->hdr_len,
 			       .path = t->path };
 
-	return tocb_entry(c->b, &e);
+	return idx_tocb_entry(c->b, &e);
 }
 
 /* Its bytes: a checkpoint at the TOC member, then pieces of at most @piece bytes. */
@@ -300,12 +300,12 @@ static int add_toc_spans(struct conv *c, uint64_t piece)
 	uint32_t ck;
 	int r;
 
-	r = tocb_ckpt(c->b, IDX_CK_GZ_MEMBER, t->c_off, c->u_end, 0, NULL, 0, &ck);
+	r = idx_tocb_ckpt(c->b, IDX_CK_GZ_MEMBER, t->c_off, c->u_end, 0, NULL, 0, &ck);
 	for (at = 0; r == 0 && at < len; at += piece) {
 		uint64_t n = XMIN(piece, len - at);
 
 		digest_sha256(t->raw + at, (size_t)n, sha);
-		r = tocb_span(c->b, ck, c->u_end + at, n, t->c_end, 0, sha);
+		r = idx_tocb_span(c->b, ck, c->u_end + at, n, t->c_end, 0, sha);
 	}
 	c->u_end += len;
 	return r;
@@ -323,9 +323,9 @@ static int add_spans(struct conv *c)
 		if (k->u_len / GZ_MAX_RATIO > c_end - k->c_off)
 			BAD("a chunk of %llu bytes in %llu compressed bytes", (ull)k->u_len,
 			    (ull)(c_end - k->c_off));
-		r = tocb_ckpt(c->b, IDX_CK_GZ_MEMBER, k->c_off, k->u_start, 0, NULL, 0, &ck);
+		r = idx_tocb_ckpt(c->b, IDX_CK_GZ_MEMBER, k->c_off, k->u_start, 0, NULL, 0, &ck);
 		if (r == 0)
-			r = tocb_span(c->b, ck, k->u_start, k->u_len, c_end, 0, k->sha);
+			r = idx_tocb_span(c->b, ck, k->u_start, k->u_len, c_end, 0, k->sha);
 	}
 	return r;
 }
@@ -364,7 +364,7 @@ static int convert(struct conv *c, json_t *root)
 	return r;
 }
 
-int esgz_toc_layer(const struct esgz_toc *t, const struct idx_foreign_opts *o,
+int idx_esgz_toc_layer(const struct esgz_toc *t, const struct idx_foreign_opts *o,
 		   struct idx_layer **out)
 {
 	struct conv c = { .t = t };
@@ -380,12 +380,12 @@ int esgz_toc_layer(const struct esgz_toc *t, const struct idx_foreign_opts *o,
 		json_decref(root);
 		return -EBADMSG;
 	}
-	r = tocb_new(IDX_COMP_GZIP, IDX_FOREIGN_ESTARGZ, o, t->json_len, &c.b);
+	r = idx_tocb_new(IDX_COMP_GZIP, IDX_FOREIGN_ESTARGZ, o, t->json_len, &c.b);
 	if (r == 0)
 		r = convert(&c, root);
 	if (r == 0)
-		r = tocb_finish(c.b, c.u_end, true, out);
-	tocb_free(c.b);
+		r = idx_tocb_finish(c.b, c.u_end, true, out);
+	idx_tocb_free(c.b);
 	free(c.chunks);
 	json_decref(root);
 	return r;

@@ -46,7 +46,7 @@ static int map_zerr(int ret, const z_stream *zs)
 
 static int refill(struct gzb *g)
 {
-	ssize_t n = bsrc_fill(&g->b->src);
+	ssize_t n = idx_bsrc_fill(&g->b->src);
 
 	if (n < 0)
 		return (int)n;
@@ -91,9 +91,9 @@ static int block_boundary(struct gzb *g)
 	uint32_t wl = (uint32_t)XMIN(hist, (uint64_t)IDX_WINDOW_SIZE);
 
 	/* Right after a header (no history) the member start did the job. */
-	if (wl == 0 || spanb_cur(sb) < sb->span_size)
+	if (wl == 0 || idx_spanb_cur(sb) < sb->span_size)
 		return 0;
-	return spanb_cut(sb, IDX_CK_GZ_BLOCK, cpos(g), (uint8_t)(g->zs.data_type & 7),
+	return idx_spanb_cut(sb, IDX_CK_GZ_BLOCK, cpos(g), (uint8_t)(g->zs.data_type & 7),
 			 g->obuf + g->opos - wl, wl, cpos(g), 0);
 }
 
@@ -108,8 +108,8 @@ static int member_end(struct gzb *g, bool *done)
 		*done = true;
 		return 0;
 	}
-	if (spanb_cur(sb) >= sb->span_size / 2) {
-		r = spanb_cut(sb, IDX_CK_GZ_MEMBER, cpos(g), 0, NULL, 0, cpos(g), 0);
+	if (idx_spanb_cur(sb) >= sb->span_size / 2) {
+		r = idx_spanb_cut(sb, IDX_CK_GZ_MEMBER, cpos(g), 0, NULL, 0, cpos(g), 0);
 		if (r < 0)
 			return r;
 	}
@@ -121,7 +121,7 @@ static int member_end(struct gzb *g, bool *done)
 static int step(struct gzb *g, bool *done)
 {
 	struct spanb *sb = &g->b->sb;
-	size_t avail = XMIN((uint64_t)(IDX_WINDOW_SIZE + OUT_CHUNK - g->opos), spanb_room(sb));
+	size_t avail = XMIN((uint64_t)(IDX_WINDOW_SIZE + OUT_CHUNK - g->opos), idx_spanb_room(sb));
 	int ret, r;
 
 	g->zs.next_out = g->obuf + g->opos;
@@ -131,7 +131,7 @@ static int step(struct gzb *g, bool *done)
 		return map_zerr(ret, &g->zs);
 	avail -= g->zs.avail_out;
 	if (avail) {
-		r = spanb_data(sb, g->obuf + g->opos, avail);
+		r = idx_spanb_data(sb, g->obuf + g->opos, avail);
 		if (r < 0)
 			return r;
 		g->opos += avail;
@@ -144,8 +144,8 @@ static int step(struct gzb *g, bool *done)
 		if (r < 0)
 			return r;
 	}
-	if (spanb_room(sb) == 0) {
-		r = spanb_cut(sb, -1, 0, 0, NULL, 0, g->last_out_c, 0);
+	if (idx_spanb_room(sb) == 0) {
+		r = idx_spanb_cut(sb, -1, 0, 0, NULL, 0, g->last_out_c, 0);
 		if (r < 0)
 			return r;
 	}
@@ -165,7 +165,7 @@ static int step(struct gzb *g, bool *done)
 	return 0;
 }
 
-int gzidx_build(struct bctx *b)
+int idx_gzidx_build(struct bctx *b)
 {
 	struct gzb g = { .b = b, .opos = IDX_WINDOW_SIZE };
 	bool done = false;
@@ -180,11 +180,11 @@ int gzidx_build(struct bctx *b)
 	}
 	g.zs.next_in = b->src.buf;
 	g.zs.avail_in = (uInt)b->src.len;
-	r = spanb_start(&b->sb, IDX_CK_GZ_MEMBER);
+	r = idx_spanb_start(&b->sb, IDX_CK_GZ_MEMBER);
 	while (r == 0 && !done)
 		r = step(&g, &done);
 	if (r == 0)
-		r = spanb_finish(&b->sb, g.last_out_c, 0);
+		r = idx_spanb_finish(&b->sb, g.last_out_c, 0);
 	inflateEnd(&g.zs);
 out_free_buf:
 	free(g.obuf);

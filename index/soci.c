@@ -38,7 +38,7 @@ enum { CI_ALGO, CI_MAX_SPAN, CI_DIGESTS, CI_CKPTS };
 
 struct ztoc {
 	uint64_t c_size, u_size;
-	struct sfb_table toc, cinfo;
+	struct idx_sfb_table toc, cinfo;
 	struct soci_zinfo z;
 	struct sfb_vec digests;
 };
@@ -46,24 +46,24 @@ struct ztoc {
 /* The top-level table: version, sizes against the blob's, the two sub-tables. */
 static int read_top(struct sfb *fb, const struct idx_foreign_opts *o, struct ztoc *zt)
 {
-	struct sfb_table root;
+	struct idx_sfb_table root;
 	const char *ver;
 	uint32_t vlen;
 	int64_t cs, us;
 	bool has_toc, has_ci;
 	int r;
 
-	r = sfb_root(fb, &root);
+	r = idx_sfb_root(fb, &root);
 	if (r == 0)
-		r = sfb_str(&root, Z_VERSION, &ver, &vlen);
+		r = idx_sfb_str(&root, Z_VERSION, &ver, &vlen);
 	if (r == 0)
-		r = sfb_i64(&root, Z_CSIZE, 0, &cs);
+		r = idx_sfb_i64(&root, Z_CSIZE, 0, &cs);
 	if (r == 0)
-		r = sfb_i64(&root, Z_USIZE, 0, &us);
+		r = idx_sfb_i64(&root, Z_USIZE, 0, &us);
 	if (r == 0)
-		r = sfb_table(&root, Z_TOC, &zt->toc, &has_toc);
+		r = idx_sfb_table(&root, Z_TOC, &zt->toc, &has_toc);
 	if (r == 0)
-		r = sfb_table(&root, Z_CINFO, &zt->cinfo, &has_ci);
+		r = idx_sfb_table(&root, Z_CINFO, &zt->cinfo, &has_ci);
 	if (r < 0)
 		return r;
 	if (!ver || strcmp(ver, "0.9") != 0) {
@@ -85,26 +85,26 @@ static int read_top(struct sfb *fb, const struct idx_foreign_opts *o, struct zto
 /* CompressionInfo: gzip only, spans = checkpoints = digests. */
 static int read_cinfo(struct ztoc *zt)
 {
-	const struct sfb_table *ci = &zt->cinfo;
+	const struct idx_sfb_table *ci = &zt->cinfo;
 	struct sfb_vec ck;
 	int8_t algo;
 	int32_t max_span;
 	int r;
 
-	r = sfb_i8(ci, CI_ALGO, SOCI_ALGO_GZIP, &algo);
+	r = idx_sfb_i8(ci, CI_ALGO, SOCI_ALGO_GZIP, &algo);
 	if (r == 0)
-		r = sfb_i32(ci, CI_MAX_SPAN, 0, &max_span);
+		r = idx_sfb_i32(ci, CI_MAX_SPAN, 0, &max_span);
 	if (r == 0)
-		r = sfb_vector(ci, CI_DIGESTS, 4, &zt->digests);
+		r = idx_sfb_vector(ci, CI_DIGESTS, 4, &zt->digests);
 	if (r == 0)
-		r = sfb_vector(ci, CI_CKPTS, 1, &ck);
+		r = idx_sfb_vector(ci, CI_CKPTS, 1, &ck);
 	if (r < 0)
 		return r;
 	if (algo != SOCI_ALGO_GZIP) {
 		log_err("zTOC: compression %d is not read (gzip layers only)", algo);
 		return -ENOTSUP;
 	}
-	r = soci_zinfo_parse(ck.b->buf + ck.pos, ck.n, zt->c_size, zt->u_size, IDX_MAX_CKPTS,
+	r = idx_soci_zinfo_parse(ck.b->buf + ck.pos, ck.n, zt->c_size, zt->u_size, IDX_MAX_CKPTS,
 			     &zt->z);
 	if (r < 0)
 		return r;
@@ -119,7 +119,7 @@ static int span_digest(const struct ztoc *zt, uint32_t i, uint8_t sha[DIGEST_SHA
 {
 	const char *s;
 	uint32_t n;
-	int r = sfb_vec_str(&zt->digests, i, &s, &n);
+	int r = idx_sfb_vec_str(&zt->digests, i, &s, &n);
 
 	if (r < 0)
 		return r;
@@ -145,11 +145,11 @@ static int spans(struct tocb *b, const struct ztoc *zt)
 
 		r = span_digest(zt, i, sha);
 		if (r == 0)
-			r = tocb_ckpt(b, IDX_CK_GZ_BLOCK, c->in, c->out, c->bits,
+			r = idx_tocb_ckpt(b, IDX_CK_GZ_BLOCK, c->in, c->out, c->bits,
 				      c->window ? c->window : zeros, SOCI_ZINFO_WINDOW, &id);
 		if (r == 0)
-			r = tocb_span(b, id, c->out, u_end - c->out,
-				      soci_span_c_end(&zt->z, i, zt->c_size), IDX_SF_CSHA, sha);
+			r = idx_tocb_span(b, id, c->out, u_end - c->out,
+				      idx_soci_span_c_end(&zt->z, i, zt->c_size), IDX_SF_CSHA, sha);
 	}
 	free(zeros);
 	return r;
@@ -169,23 +169,23 @@ int idx_soci_ztoc_load(const void *buf, size_t n, const struct idx_foreign_opts 
 		log_err("zTOC of %zu bytes: over the ceiling", n);
 		return -EFBIG;
 	}
-	sfb_init(&fb, buf, n);
+	idx_sfb_init(&fb, buf, n);
 	r = read_top(&fb, o, &zt);
 	if (r == 0)
 		r = read_cinfo(&zt);
 	if (r == 0)
-		r = tocb_new(IDX_COMP_GZIP, IDX_FOREIGN_SOCI, o, n, &b);
+		r = idx_tocb_new(IDX_COMP_GZIP, IDX_FOREIGN_SOCI, o, n, &b);
 	if (r == 0)
-		r = soci_entries(b, &zt.toc, zt.u_size);
+		r = idx_soci_entries(b, &zt.toc, zt.u_size);
 	if (r == 0)
 		r = spans(b, &zt);
 	if (r == 0)
-		r = tocb_finish(b, zt.u_size, false, out);
+		r = idx_tocb_finish(b, zt.u_size, false, out);
 	if (r == 0) {
 		digest_sha256(buf, n, (*out)->toc_sha);
 		(*out)->has_toc_sha = true;
 	}
-	tocb_free(b);
-	soci_zinfo_free(&zt.z);
+	idx_tocb_free(b);
+	idx_soci_zinfo_free(&zt.z);
 	return r;
 }

@@ -50,11 +50,11 @@ static int type_of(const char *t, uint8_t *out)
 }
 
 /* The member's PAX records: SCHILY.xattr.* become xattrs; sparse files are refused. */
-static int pax_records(const struct sfb_table *fm, const char *name, struct idx_xattr **xs,
+static int pax_records(const struct idx_sfb_table *fm, const char *name, struct idx_xattr **xs,
 		       uint32_t *nx)
 {
 	struct sfb_vec v;
-	int r = sfb_vector(fm, FM_XATTRS, 4, &v);
+	int r = idx_sfb_vector(fm, FM_XATTRS, 4, &v);
 
 	*nx = 0;
 	if (r < 0)
@@ -65,15 +65,15 @@ static int pax_records(const struct sfb_table *fm, const char *name, struct idx_
 	if (v.n && !*xs)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < v.n; i++) {
-		struct sfb_table x;
+		struct idx_sfb_table x;
 		const char *key, *val;
 		uint32_t klen, vlen;
 
-		r = sfb_vec_table(&v, i, &x);
+		r = idx_sfb_vec_table(&v, i, &x);
 		if (r == 0)
-			r = sfb_str(&x, 0, &key, &klen);
+			r = idx_sfb_str(&x, 0, &key, &klen);
 		if (r == 0)
-			r = sfb_str_bin(&x, 1, &val, &vlen);
+			r = idx_sfb_str_bin(&x, 1, &val, &vlen);
 		if (r < 0)
 			return r;
 		if (!key)
@@ -94,34 +94,34 @@ static int pax_records(const struct sfb_table *fm, const char *name, struct idx_
 }
 
 /* Scalars and strings of one FileMetadata into @e (strings borrowed from the buffer). */
-static int read_fields(const struct sfb_table *fm, struct idx_entry *e, uint64_t *usize)
+static int read_fields(const struct idx_sfb_table *fm, struct idx_entry *e, uint64_t *usize)
 {
 	const char *name, *type, *mtime;
 	uint32_t n, tn, mn;
 	int64_t uoff, us, mode, dmaj, dmin;
 	int r;
 
-	r = sfb_str(fm, FM_NAME, &name, &n);
+	r = idx_sfb_str(fm, FM_NAME, &name, &n);
 	if (r == 0)
-		r = sfb_str(fm, FM_TYPE, &type, &tn);
+		r = idx_sfb_str(fm, FM_TYPE, &type, &tn);
 	if (r == 0)
-		r = sfb_i64(fm, FM_UOFF, 0, &uoff);
+		r = idx_sfb_i64(fm, FM_UOFF, 0, &uoff);
 	if (r == 0)
-		r = sfb_i64(fm, FM_USIZE, 0, &us);
+		r = idx_sfb_i64(fm, FM_USIZE, 0, &us);
 	if (r == 0)
-		r = sfb_str(fm, FM_LINK, &e->link, &tn);
+		r = idx_sfb_str(fm, FM_LINK, &e->link, &tn);
 	if (r == 0)
-		r = sfb_i64(fm, FM_MODE, 0, &mode);
+		r = idx_sfb_i64(fm, FM_MODE, 0, &mode);
 	if (r == 0)
-		r = sfb_u32(fm, FM_UID, 0, &e->uid);
+		r = idx_sfb_u32(fm, FM_UID, 0, &e->uid);
 	if (r == 0)
-		r = sfb_u32(fm, FM_GID, 0, &e->gid);
+		r = idx_sfb_u32(fm, FM_GID, 0, &e->gid);
 	if (r == 0)
-		r = sfb_str(fm, FM_MTIME, &mtime, &mn);
+		r = idx_sfb_str(fm, FM_MTIME, &mtime, &mn);
 	if (r == 0)
-		r = sfb_i64(fm, FM_DEVMAJOR, 0, &dmaj);
+		r = idx_sfb_i64(fm, FM_DEVMAJOR, 0, &dmaj);
 	if (r == 0)
-		r = sfb_i64(fm, FM_DEVMINOR, 0, &dmin);
+		r = idx_sfb_i64(fm, FM_DEVMINOR, 0, &dmin);
 	if (r < 0)
 		return r;
 	if (!name || !*name)
@@ -142,7 +142,7 @@ static int read_fields(const struct sfb_table *fm, struct idx_entry *e, uint64_t
 	e->dev_minor = (uint32_t)dmin;
 	if (!mtime)
 		BAD("'%s' has no mod_time", name);
-	r = soci_parse_time(mtime, mn, &e->mtime_sec, &e->mtime_nsec);
+	r = idx_soci_parse_time(mtime, mn, &e->mtime_sec, &e->mtime_nsec);
 	if (r < 0)
 		return r;
 	if ((e->type == IDX_T_SYMLINK || e->type == IDX_T_HARDLINK) && (!e->link || !*e->link))
@@ -161,11 +161,11 @@ static uint64_t block_end(uint64_t off)
 	return (off + 511) & ~(uint64_t)511;
 }
 
-int soci_entries(struct tocb *b, const struct sfb_table *toc, uint64_t u_size)
+int idx_soci_entries(struct tocb *b, const struct idx_sfb_table *toc, uint64_t u_size)
 {
 	struct sfb_vec v;
 	uint64_t next = 0;
-	int r = sfb_vector(toc, 0, 4, &v);
+	int r = idx_sfb_vector(toc, 0, 4, &v);
 
 	if (r < 0)
 		return r;
@@ -176,10 +176,10 @@ int soci_entries(struct tocb *b, const struct sfb_table *toc, uint64_t u_size)
 	for (uint32_t i = 0; i < v.n; i++) {
 		struct idx_entry e = { 0 };
 		struct idx_xattr *xs = NULL;
-		struct sfb_table fm;
+		struct idx_sfb_table fm;
 		uint64_t usize = 0;
 
-		r = sfb_vec_table(&v, i, &fm);
+		r = idx_sfb_vec_table(&v, i, &fm);
 		if (r == 0)
 			r = read_fields(&fm, &e, &usize);
 		/* In tar order, each after the previous one's data and its own header. */
@@ -194,7 +194,7 @@ int soci_entries(struct tocb *b, const struct sfb_table *toc, uint64_t u_size)
 			r = pax_records(&fm, e.path, &xs, &e.n_xattrs);
 		if (r == 0) {
 			e.xattrs = xs;
-			r = tocb_entry(b, &e);
+			r = idx_tocb_entry(b, &e);
 		}
 		free(xs);
 		if (r < 0)

@@ -36,7 +36,7 @@ static int charge(struct sfb *b, uint64_t n)
 	return 0;
 }
 
-void sfb_init(struct sfb *b, const void *buf, size_t len)
+void idx_sfb_init(struct sfb *b, const void *buf, size_t len)
 {
 	b->buf = buf;
 	b->len = len;
@@ -44,7 +44,7 @@ void sfb_init(struct sfb *b, const void *buf, size_t len)
 }
 
 /* The table at @pos: its vtable found and checked. */
-static int table_at(struct sfb *b, size_t pos, struct sfb_table *t)
+static int table_at(struct sfb *b, size_t pos, struct idx_sfb_table *t)
 {
 	int64_t vt;
 
@@ -65,7 +65,7 @@ static int table_at(struct sfb *b, size_t pos, struct sfb_table *t)
 	return 0;
 }
 
-int sfb_root(struct sfb *b, struct sfb_table *t)
+int idx_sfb_root(struct sfb *b, struct idx_sfb_table *t)
 {
 	if (!fits(b, 0, 4))
 		return bad("buffer too short", 0);
@@ -73,7 +73,7 @@ int sfb_root(struct sfb *b, struct sfb_table *t)
 }
 
 /* Where field @id of @t lies (0 when absent), checked to hold @size bytes. */
-static int field(const struct sfb_table *t, unsigned id, size_t size, size_t *at)
+static int field(const struct idx_sfb_table *t, unsigned id, size_t size, size_t *at)
 {
 	size_t slot = 4 + 2 * (size_t)id;
 	uint16_t off;
@@ -91,7 +91,7 @@ static int field(const struct sfb_table *t, unsigned id, size_t size, size_t *at
 }
 
 /* Follow the uoffset of field @id; *to = 0 when absent. */
-static int follow(const struct sfb_table *t, unsigned id, size_t *to)
+static int follow(const struct idx_sfb_table *t, unsigned id, size_t *to)
 {
 	size_t at;
 	uint32_t rel;
@@ -107,7 +107,7 @@ static int follow(const struct sfb_table *t, unsigned id, size_t *to)
 	return 0;
 }
 
-int sfb_i64(const struct sfb_table *t, unsigned id, int64_t def, int64_t *v)
+int idx_sfb_i64(const struct idx_sfb_table *t, unsigned id, int64_t def, int64_t *v)
 {
 	size_t at;
 	int r = field(t, id, 8, &at);
@@ -119,7 +119,7 @@ int sfb_i64(const struct sfb_table *t, unsigned id, int64_t def, int64_t *v)
 	return r;
 }
 
-int sfb_u32(const struct sfb_table *t, unsigned id, uint32_t def, uint32_t *v)
+int idx_sfb_u32(const struct idx_sfb_table *t, unsigned id, uint32_t def, uint32_t *v)
 {
 	size_t at;
 	int r = field(t, id, 4, &at);
@@ -130,16 +130,16 @@ int sfb_u32(const struct sfb_table *t, unsigned id, uint32_t def, uint32_t *v)
 	return r;
 }
 
-int sfb_i32(const struct sfb_table *t, unsigned id, int32_t def, int32_t *v)
+int idx_sfb_i32(const struct idx_sfb_table *t, unsigned id, int32_t def, int32_t *v)
 {
 	uint32_t u;
-	int r = sfb_u32(t, id, (uint32_t)def, &u);
+	int r = idx_sfb_u32(t, id, (uint32_t)def, &u);
 
 	*v = (int32_t)u;
 	return r;
 }
 
-int sfb_i8(const struct sfb_table *t, unsigned id, int8_t def, int8_t *v)
+int idx_sfb_i8(const struct idx_sfb_table *t, unsigned id, int8_t def, int8_t *v)
 {
 	size_t at;
 	int r = field(t, id, 1, &at);
@@ -171,7 +171,7 @@ static int str_at(struct sfb *b, size_t pos, bool bin, const char **s, uint32_t 
 	return 0;
 }
 
-static int str_field(const struct sfb_table *t, unsigned id, bool bin, const char **s,
+static int str_field(const struct idx_sfb_table *t, unsigned id, bool bin, const char **s,
 		     uint32_t *n)
 {
 	size_t to;
@@ -184,17 +184,17 @@ static int str_field(const struct sfb_table *t, unsigned id, bool bin, const cha
 	return str_at(t->b, to, bin, s, n);
 }
 
-int sfb_str(const struct sfb_table *t, unsigned id, const char **s, uint32_t *n)
+int idx_sfb_str(const struct idx_sfb_table *t, unsigned id, const char **s, uint32_t *n)
 {
 	return str_field(t, id, false, s, n);
 }
 
-int sfb_str_bin(const struct sfb_table *t, unsigned id, const char **s, uint32_t *n)
+int idx_sfb_str_bin(const struct idx_sfb_table *t, unsigned id, const char **s, uint32_t *n)
 {
 	return str_field(t, id, true, s, n);
 }
 
-int sfb_table(const struct sfb_table *t, unsigned id, struct sfb_table *out, bool *present)
+int idx_sfb_table(const struct idx_sfb_table *t, unsigned id, struct idx_sfb_table *out, bool *present)
 {
 	size_t to;
 	int r = follow(t, id, &to);
@@ -207,7 +207,7 @@ int sfb_table(const struct sfb_table *t, unsigned id, struct sfb_table *out, boo
 	return r;
 }
 
-int sfb_vector(const struct sfb_table *t, unsigned id, size_t elem, struct sfb_vec *v)
+int idx_sfb_vector(const struct idx_sfb_table *t, unsigned id, size_t elem, struct sfb_vec *v)
 {
 	size_t to;
 	uint32_t n;
@@ -247,7 +247,7 @@ static int elem_follow(const struct sfb_vec *v, uint32_t i, size_t *to)
 	return 0;
 }
 
-int sfb_vec_table(const struct sfb_vec *v, uint32_t i, struct sfb_table *out)
+int idx_sfb_vec_table(const struct sfb_vec *v, uint32_t i, struct idx_sfb_table *out)
 {
 	size_t to;
 	int r = elem_follow(v, i, &to);
@@ -255,7 +255,7 @@ int sfb_vec_table(const struct sfb_vec *v, uint32_t i, struct sfb_table *out)
 	return r < 0 ? r : table_at(v->b, to, out);
 }
 
-int sfb_vec_str(const struct sfb_vec *v, uint32_t i, const char **s, uint32_t *n)
+int idx_sfb_vec_str(const struct sfb_vec *v, uint32_t i, const char **s, uint32_t *n)
 {
 	size_t to;
 	int r = elem_follow(v, i, &to);

@@ -30,7 +30,7 @@ struct sfb {
 	uint64_t budget; /* bytes of strings and vector elements still readable */
 };
 
-struct sfb_table {
+struct idx_sfb_table {
 	struct sfb *b;
 	size_t pos;      /* of the table (its soffset) */
 	size_t vt;       /* of its vtable */
@@ -45,28 +45,28 @@ struct sfb_vec {
 };
 
 /* Start reading @buf; the budget is a few times its size. */
-void sfb_init(struct sfb *b, const void *buf, size_t len);
-int sfb_root(struct sfb *b, struct sfb_table *t);
+void idx_sfb_init(struct sfb *b, const void *buf, size_t len);
+int idx_sfb_root(struct sfb *b, struct idx_sfb_table *t);
 
 /* Scalars: @def when the field is absent (FlatBuffers' defaults). */
-int sfb_i64(const struct sfb_table *t, unsigned id, int64_t def, int64_t *v);
-int sfb_i32(const struct sfb_table *t, unsigned id, int32_t def, int32_t *v);
-int sfb_u32(const struct sfb_table *t, unsigned id, uint32_t def, uint32_t *v);
-int sfb_i8(const struct sfb_table *t, unsigned id, int8_t def, int8_t *v);
+int idx_sfb_i64(const struct idx_sfb_table *t, unsigned id, int64_t def, int64_t *v);
+int idx_sfb_i32(const struct idx_sfb_table *t, unsigned id, int32_t def, int32_t *v);
+int idx_sfb_u32(const struct idx_sfb_table *t, unsigned id, uint32_t def, uint32_t *v);
+int idx_sfb_i8(const struct idx_sfb_table *t, unsigned id, int8_t def, int8_t *v);
 
 /*
  * A string field: *s points into the buffer (NUL-terminated there), *n its
  * length; NULL/0 when absent. -EBADMSG for a string with a NUL inside, as
  * C would see another string than the writer meant.
  */
-int sfb_str(const struct sfb_table *t, unsigned id, const char **s, uint32_t *n);
+int idx_sfb_str(const struct idx_sfb_table *t, unsigned id, const char **s, uint32_t *n);
 /* The same for a string that may hold NUL bytes (a PAX value). */
-int sfb_str_bin(const struct sfb_table *t, unsigned id, const char **s, uint32_t *n);
+int idx_sfb_str_bin(const struct idx_sfb_table *t, unsigned id, const char **s, uint32_t *n);
 /* A sub-table; *present false (and @out untouched) when absent. */
-int sfb_table(const struct sfb_table *t, unsigned id, struct sfb_table *out, bool *present);
+int idx_sfb_table(const struct idx_sfb_table *t, unsigned id, struct idx_sfb_table *out, bool *present);
 /* A vector of @elem-byte elements (4 for tables/strings); n = 0 when absent. */
-int sfb_vector(const struct sfb_table *t, unsigned id, size_t elem, struct sfb_vec *v);
-int sfb_vec_table(const struct sfb_vec *v, uint32_t i, struct sfb_table *out);
-int sfb_vec_str(const struct sfb_vec *v, uint32_t i, const char **s, uint32_t *n);
+int idx_sfb_vector(const struct idx_sfb_table *t, unsigned id, size_t elem, struct sfb_vec *v);
+int idx_sfb_vec_table(const struct sfb_vec *v, uint32_t i, struct idx_sfb_table *out);
+int idx_sfb_vec_str(const struct sfb_vec *v, uint32_t i, const char **s, uint32_t *n);
 
 #endif

@@ -37,27 +37,27 @@ struct soci_zinfo {
  * and out, inside the archives, bits 0-7, none before the first. At most
  * @max_n checkpoints. -EBADMSG, -EFBIG, -ENOMEM.
  */
-int soci_zinfo_parse(const uint8_t *blob, size_t len, uint64_t c_size, uint64_t u_size,
+int idx_soci_zinfo_parse(const uint8_t *blob, size_t len, uint64_t c_size, uint64_t u_size,
 		     uint32_t max_n, struct soci_zinfo *out);
-void soci_zinfo_free(struct soci_zinfo *z);
+void idx_soci_zinfo_free(struct soci_zinfo *z);
 
 /* SOCI's compressed range of span @i: [in - (bits ? 1 : 0), next in or c_size). */
-uint64_t soci_span_c_start(const struct soci_zinfo *z, uint32_t i);
-uint64_t soci_span_c_end(const struct soci_zinfo *z, uint32_t i, uint64_t c_size);
+uint64_t idx_soci_span_c_start(const struct soci_zinfo *z, uint32_t i);
+uint64_t idx_soci_span_c_end(const struct soci_zinfo *z, uint32_t i, uint64_t c_size);
 
 /*
  * An RFC 3339 time as Go's time.MarshalText writes it
  * ("2006-01-02T15:04:05.999999999Z07:00") into Unix seconds + nanoseconds.
  * -EBADMSG when malformed.
  */
-int soci_parse_time(const char *s, uint32_t n, int64_t *sec, uint32_t *nsec);
+int idx_soci_parse_time(const char *s, uint32_t n, int64_t *sec, uint32_t *nsec);
 
 struct tocb;
-struct sfb_table;
+struct idx_sfb_table;
 /*
  * The entries of zTOC table TOC @toc (index/soci_entry.c) into @b: in tar
  * order, each inside the @u_size bytes of the archive.
  */
-int soci_entries(struct tocb *b, const struct sfb_table *toc, uint64_t u_size);
+int idx_soci_entries(struct tocb *b, const struct idx_sfb_table *toc, uint64_t u_size);
 
 #endif

@@ -32,19 +32,19 @@ static uint64_t get64(const uint8_t *p)
 	return v;
 }
 
-void soci_zinfo_free(struct soci_zinfo *z)
+void idx_soci_zinfo_free(struct soci_zinfo *z)
 {
 	free(z->ck);
 	z->ck = NULL;
 	z->n = 0;
 }
 
-uint64_t soci_span_c_start(const struct soci_zinfo *z, uint32_t i)
+uint64_t idx_soci_span_c_start(const struct soci_zinfo *z, uint32_t i)
 {
 	return z->ck[i].in - (z->ck[i].bits ? 1 : 0);
 }
 
-uint64_t soci_span_c_end(const struct soci_zinfo *z, uint32_t i, uint64_t c_size)
+uint64_t idx_soci_span_c_end(const struct soci_zinfo *z, uint32_t i, uint64_t c_size)
 {
 	return i + 1 < z->n ? z->ck[i + 1].in : c_size;
 }
@@ -70,12 +70,12 @@ static int check_order(const struct soci_zinfo *z, uint64_t c_size, uint64_t u_s
 	}
 	/* A span's compressed range must not be empty (a mid-byte start takes one byte back). */
 	for (uint32_t i = 0; i < z->n; i++)
-		if (soci_span_c_start(z, i) >= soci_span_c_end(z, i, c_size))
+		if (idx_soci_span_c_start(z, i) >= idx_soci_span_c_end(z, i, c_size))
 			BAD("span %u has no compressed bytes", i);
 	return 0;
 }
 
-int soci_zinfo_parse(const uint8_t *blob, size_t len, uint64_t c_size, uint64_t u_size,
+int idx_soci_zinfo_parse(const uint8_t *blob, size_t len, uint64_t c_size, uint64_t u_size,
 		     uint32_t max_n, struct soci_zinfo *out)
 {
 	int32_t count;
@@ -113,7 +113,7 @@ int soci_zinfo_parse(const uint8_t *blob, size_t len, uint64_t c_size, uint64_t 
 		out->ck[i] = (struct soci_ckpt){ .in = get64(p), .out = get64(p + 8), .bits = p[16],
 						 .window = p + 17 };
 	if (check_order(out, c_size, u_size) < 0) {
-		soci_zinfo_free(out);
+		idx_soci_zinfo_free(out);
 		return -EBADMSG;
 	}
 	while (out->n_used < out->n && out->ck[out->n_used].out < u_size)
@@ -133,7 +133,7 @@ static bool digits(const char *s, unsigned n, int64_t *v)
 	return true;
 }
 
-int soci_parse_time(const char *s, uint32_t n, int64_t *sec, uint32_t *nsec)
+int idx_soci_parse_time(const char *s, uint32_t n, int64_t *sec, uint32_t *nsec)
 {
 	int64_t y, mo, d, h, mi, se, zh, zm, frac = 0;
 	uint32_t i = 19, fd = 0;

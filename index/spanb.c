@@ -23,7 +23,7 @@
 #include "index/build_int.h"
 #include "index/tar_int.h"
 
-int spanb_init(struct spanb *sb, uint64_t span_size, uint64_t hard_max, struct tar_parser *tar)
+int idx_spanb_init(struct spanb *sb, uint64_t span_size, uint64_t hard_max, struct tar_parser *tar)
 {
 	int r;
 
@@ -46,7 +46,7 @@ int spanb_init(struct spanb *sb, uint64_t span_size, uint64_t hard_max, struct t
 	return 0;
 }
 
-void spanb_release(struct spanb *sb)
+void idx_spanb_release(struct spanb *sb)
 {
 	digest_ctx_free(sb->diff_sha);
 	digest_ctx_free(sb->span_sha);
@@ -69,7 +69,7 @@ static int add_ckpt(struct spanb *sb, const struct ckpt_b *ck)
 	return 0;
 }
 
-int spanb_start(struct spanb *sb, uint8_t kind)
+int idx_spanb_start(struct spanb *sb, uint8_t kind)
 {
 	struct ckpt_b ck = { .kind = kind };
 
@@ -130,7 +130,7 @@ static int land_cut(struct spanb *sb)
 	return open_span(sb);
 }
 
-int spanb_data(struct spanb *sb, const void *p, size_t n)
+int idx_spanb_data(struct spanb *sb, const void *p, size_t n)
 {
 	int r;
 
@@ -152,26 +152,26 @@ int spanb_data(struct spanb *sb, const void *p, size_t n)
 	if (r < 0)
 		return r;
 	if (sb->fsum)
-		fsum_chunk(sb->fsum, p, n, sb->u_pos);
-	r = tar_parser_feed(sb->tar, p, n);
+		idx_fsum_chunk(sb->fsum, p, n, sb->u_pos);
+	r = idx_tar_parser_feed(sb->tar, p, n);
 	if (r == 0 && sb->fsum)
-		r = fsum_chunk_end(sb->fsum);
+		r = idx_fsum_chunk_end(sb->fsum);
 	if (r < 0)
 		return r;
 	sb->u_pos += n;
 	return 0;
 }
 
-uint64_t spanb_cur(const struct spanb *sb)
+uint64_t idx_spanb_cur(const struct spanb *sb)
 {
 	if (sb->pending || !sb->open)
 		return 0;
 	return sb->u_pos - sb->cur.u_start;
 }
 
-uint64_t spanb_room(const struct spanb *sb)
+uint64_t idx_spanb_room(const struct spanb *sb)
 {
-	return sb->hard_max - spanb_cur(sb);
+	return sb->hard_max - idx_spanb_cur(sb);
 }
 
 static int pack_window(struct spanb *sb, const uint8_t *win, uint32_t win_len)
@@ -191,7 +191,7 @@ static int pack_window(struct spanb *sb, const uint8_t *win, uint32_t win_len)
 	return 0;
 }
 
-int spanb_cut(struct spanb *sb, int kind, uint64_t c_off, uint8_t bits, const uint8_t *win,
+int idx_spanb_cut(struct spanb *sb, int kind, uint64_t c_off, uint8_t bits, const uint8_t *win,
 	      uint32_t win_len, uint64_t c_end, uint32_t flags)
 {
 	if (!sb->open)
@@ -211,7 +211,7 @@ int spanb_cut(struct spanb *sb, int kind, uint64_t c_off, uint8_t bits, const ui
 	return pack_window(sb, win, win_len);
 }
 
-int spanb_finish(struct spanb *sb, uint64_t c_end, uint32_t flags)
+int idx_spanb_finish(struct spanb *sb, uint64_t c_end, uint32_t flags)
 {
 	sb->pending = false;
 	if (!sb->open)

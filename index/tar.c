@@ -17,7 +17,7 @@
 #include "common/xmath.h"
 #include "index/tar_int.h"
 
-int tar_parser_new(const struct tar_callbacks *cb, void *ctx, struct tar_parser **out)
+int idx_tar_parser_new(const struct tar_callbacks *cb, void *ctx, struct tar_parser **out)
 {
 	struct tar_parser *p;
 
@@ -34,31 +34,31 @@ int tar_parser_new(const struct tar_callbacks *cb, void *ctx, struct tar_parser 
 	return 0;
 }
 
-void tar_parser_free(struct tar_parser *p)
+void idx_tar_parser_free(struct tar_parser *p)
 {
 	if (!p)
 		return;
 	dbuf_release(&p->coll);
 	free(p->longname);
 	free(p->longlink);
-	tar_kvset_clear(&p->local);
-	tar_kvset_clear(&p->global);
-	tar_sparse_release(&p->sp);
+	idx_tar_kvset_clear(&p->local);
+	idx_tar_kvset_clear(&p->global);
+	idx_tar_sparse_release(&p->sp);
 	free(p);
 }
 
-uint64_t tar_parser_offset(const struct tar_parser *p)
+uint64_t idx_tar_parser_offset(const struct tar_parser *p)
 {
 	return p->off;
 }
 
-uint64_t tar_parser_count(const struct tar_parser *p)
+uint64_t idx_tar_parser_count(const struct tar_parser *p)
 {
 	return p->count;
 }
 
 /* After a member's data or a special payload: pad to the next block. */
-void tar_enter_data(struct tar_parser *p, uint64_t len)
+void idx_tar_enter_data(struct tar_parser *p, uint64_t len)
 {
 	p->remain = len;
 	if (len > 0)
@@ -84,7 +84,7 @@ static int finish_special(struct tar_parser *p)
 	switch (p->special) {
 	case 'x':
 	case 'g':
-		r = tar_pax_parse(p->coll.data ? p->coll.data : "", p->coll.len, p->special == 'g',
+		r = idx_tar_pax_parse(p->coll.data ? p->coll.data : "", p->coll.len, p->special == 'g',
 				  p->special == 'g' ? &p->global : &p->local);
 		if (r < 0)
 			return r;
@@ -103,7 +103,7 @@ static int finish_special(struct tar_parser *p)
 	}
 	dbuf_reset(&p->coll);
 	p->special = 0;
-	tar_enter_data(p, 0);
+	idx_tar_enter_data(p, 0);
 	return 0;
 }
 
@@ -122,7 +122,7 @@ static int start_special(struct tar_parser *p, char type, int64_t size)
 	 * (POSIX; GNU tar and Go agree): each one starts from nothing.
 	 */
 	if (type == 'x')
-		tar_kvset_clear(&p->local);
+		idx_tar_kvset_clear(&p->local);
 	p->special = type;
 	if (type != 'g')
 		p->pending_what = type == 'x'   ? "pax extended"
@@ -154,7 +154,7 @@ static int on_block(struct tar_parser *p)
 	}
 	if (!p->pending)
 		p->member_off = p->off - TAR_BLOCK;
-	r = tar_hdr_check(p, h);
+	r = idx_tar_hdr_check(p, h);
 	if (r < 0)
 		return r;
 	switch (h[156]) {
@@ -163,7 +163,7 @@ static int on_block(struct tar_parser *p)
 	case 'g':
 	case 'L':
 	case 'K':
-		r = tar_num_field(h + 124, 12, &size);
+		r = idx_tar_num_field(h + 124, 12, &size);
 		if (r < 0) {
 			log_err("cannot read tar: bad size in the header at offset %llu",
 				(unsigned long long)p->member_off);
@@ -171,7 +171,7 @@ static int on_block(struct tar_parser *p)
 		}
 		return start_special(p, h[156] == 'X' ? 'x' : (char)h[156], size);
 	default:
-		return tar_hdr_member(p, h);
+		return idx_tar_hdr_member(p, h);
 	}
 }
 
@@ -198,7 +198,7 @@ static int step(struct tar_parser *p, const uint8_t *b, size_t n, size_t *used)
 		if (p->blk_len < TAR_BLOCK)
 			return 0;
 		p->blk_len = 0;
-		return tar_sparse_block(p);
+		return idx_tar_sparse_block(p);
 	case TAR_ST_COLLECT:
 		k = (size_t)XMIN((uint64_t)n, p->remain);
 		*used = k;
@@ -214,7 +214,7 @@ static int step(struct tar_parser *p, const uint8_t *b, size_t n, size_t *used)
 		p->off += k;
 		p->remain -= k;
 		if (p->remain == 0)
-			tar_enter_data(p, 0);
+			idx_tar_enter_data(p, 0);
 		return 0;
 	case TAR_ST_PAD:
 		k = (size_t)XMIN((uint64_t)n, TAR_BLOCK - p->off % TAR_BLOCK);
@@ -233,7 +233,7 @@ static int step(struct tar_parser *p, const uint8_t *b, size_t n, size_t *used)
 	return -EINVAL;
 }
 
-int tar_parser_feed(struct tar_parser *p, const void *buf, size_t n)
+int idx_tar_parser_feed(struct tar_parser *p, const void *buf, size_t n)
 {
 	const uint8_t *b = buf;
 
@@ -253,7 +253,7 @@ int tar_parser_feed(struct tar_parser *p, const void *buf, size_t n)
 	return 0;
 }
 
-int tar_parser_finish(struct tar_parser *p)
+int idx_tar_parser_finish(struct tar_parser *p)
 {
 	if (p->err)
 		return p->err;

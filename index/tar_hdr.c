@@ -32,7 +32,7 @@ static enum hdr_fmt hdr_format(const uint8_t *h)
 	return FMT_V7;
 }
 
-int tar_hdr_check(struct tar_parser *p, const uint8_t *h)
+int idx_tar_hdr_check(struct tar_parser *p, const uint8_t *h)
 {
 	uint64_t usum = 8 * ' ';
 	int64_t ssum = 8 * ' ', want;
@@ -46,7 +46,7 @@ int tar_hdr_check(struct tar_parser *p, const uint8_t *h)
 		usum += h[i];
 		ssum += (int8_t)h[i];
 	}
-	if (tar_num_field(h + 148, 8, &want) < 0 || (want != (int64_t)usum && want != ssum)) {
+	if (idx_tar_num_field(h + 148, 8, &want) < 0 || (want != (int64_t)usum && want != ssum)) {
 		log_err("cannot read tar: bad header checksum at offset %llu",
 			(unsigned long long)(p->off - TAR_BLOCK));
 		return -EBADMSG;
@@ -57,10 +57,10 @@ int tar_hdr_check(struct tar_parser *p, const uint8_t *h)
 /* The pax override of @key: true with its value when set and non-empty. */
 static bool pax_get(const struct tar_parser *p, const char *key, const char **v, size_t *len)
 {
-	const struct tar_kv *kv = tar_kvset_get(&p->local, key);
+	const struct tar_kv *kv = idx_tar_kvset_get(&p->local, key);
 
 	if (!kv)
-		kv = tar_kvset_get(&p->global, key);
+		kv = idx_tar_kvset_get(&p->global, key);
 	if (!kv || kv->vlen == 0)
 		return false;
 	*v = (const char *)kv->val;
@@ -75,7 +75,7 @@ static void raw_name(const struct tar_parser *p, const uint8_t *h, char *buf, co
 	enum hdr_fmt f = hdr_format(h);
 	size_t nlen = strnlen((const char *)h, 100), plen = 0;
 
-	const struct tar_kv *sparse = tar_kvset_get(&p->local, "GNU.sparse.name");
+	const struct tar_kv *sparse = idx_tar_kvset_get(&p->local, "GNU.sparse.name");
 
 	/* GNU sparse 0.1/1.0 hide the real name from old readers: it wins (as in Go). */
 	if (sparse && sparse->vlen) {
@@ -102,7 +102,7 @@ static void raw_name(const struct tar_parser *p, const uint8_t *h, char *buf, co
 
 static int norm_into(const char *what, const char *raw, size_t len, char *out)
 {
-	int r = tar_path_normalise(raw, len, out, IDX_MAX_PATH + 1);
+	int r = idx_tar_path_normalise(raw, len, out, IDX_MAX_PATH + 1);
 
 	if (r < 0 && memchr(raw, '\0', len))
 		log_err("cannot read tar: %s '%s' contains a NUL byte", what, raw);
@@ -123,7 +123,7 @@ static int get_u32(const struct tar_parser *p, const uint8_t *f, size_t flen, co
 	int64_t x;
 
 	if (key && pax_get(p, key, &v, &len)) {
-		if (tar_dec_u64(v, len, UINT32_MAX, &u) < 0)
+		if (idx_tar_dec_u64(v, len, UINT32_MAX, &u) < 0)
 			goto out_bad;
 		*out = (uint32_t)u;
 		return 0;
@@ -132,7 +132,7 @@ static int get_u32(const struct tar_parser *p, const uint8_t *f, size_t flen, co
 		*out = 0;
 		return 0;
 	}
-	if (tar_num_field(f, flen, &x) < 0 || x < 0 || x > (int64_t)UINT32_MAX)
+	if (idx_tar_num_field(f, flen, &x) < 0 || x < 0 || x > (int64_t)UINT32_MAX)
 		goto out_bad;
 	*out = (uint32_t)x;
 	return 0;
@@ -148,10 +148,10 @@ static int get_size(const struct tar_parser *p, const uint8_t *h, uint64_t *out)
 	int64_t x;
 
 	if (pax_get(p, "size", &v, &len)) {
-		if (tar_dec_u64(v, len, UINT64_MAX, out) < 0)
+		if (idx_tar_dec_u64(v, len, UINT64_MAX, out) < 0)
 			goto out_bad;
 	} else {
-		if (tar_num_field(h + 124, 12, &x) < 0 || x < 0)
+		if (idx_tar_num_field(h + 124, 12, &x) < 0 || x < 0)
 			goto out_bad;
 		*out = (uint64_t)x;
 	}
@@ -171,9 +171,9 @@ static int get_mtime(const struct tar_parser *p, const uint8_t *h, struct tar_en
 	size_t len;
 
 	if (pax_get(p, "mtime", &v, &len)) {
-		if (tar_dec_time(v, len, &e->mtime_sec, &e->mtime_nsec) == 0)
+		if (idx_tar_dec_time(v, len, &e->mtime_sec, &e->mtime_nsec) == 0)
 			return 0;
-	} else if (tar_num_field(h + 136, 12, &e->mtime_sec) == 0) {
+	} else if (idx_tar_num_field(h + 136, 12, &e->mtime_sec) == 0) {
 		e->mtime_nsec = 0;
 		return 0;
 	}
@@ -191,7 +191,7 @@ static int add_xattrs(struct tar_parser *p, const struct tar_kvset *s, const str
 
 		if (strncmp(kv->key, SCHILY_XATTR, plen) != 0)
 			continue;
-		if (over && tar_kvset_get(over, kv->key))
+		if (over && idx_tar_kvset_get(over, kv->key))
 			continue;
 		if (kv->key[plen] == '\0') {
 			log_err("cannot read tar: empty xattr name on '%s'", p->path);
@@ -262,7 +262,7 @@ static int map_type(struct tar_parser *p, char tf, bool slash, uint64_t size, st
 /* ".wh.<name>" and ".wh..wh..opq" -> WHITEOUT/OPAQUE; 1 to skip, 0 or -errno. */
 static int map_whiteout(struct tar_parser *p, struct tar_entry *e)
 {
-	int r = tar_whiteout_map(p->path, &e->type);
+	int r = idx_tar_whiteout_map(p->path, &e->type);
 
 	if (r == 0 && (e->type == IDX_T_WHITEOUT || e->type == IDX_T_OPAQUE))
 		e->size = 0;
@@ -306,7 +306,7 @@ static int get_attrs(struct tar_parser *p, const uint8_t *h, struct tar_entry *e
 	int64_t mode;
 	int r;
 
-	if (tar_num_field(h + 100, 8, &mode) < 0 || mode < 0) {
+	if (idx_tar_num_field(h + 100, 8, &mode) < 0 || mode < 0) {
 		log_err("cannot read tar: bad mode of '%s'", p->path);
 		return -EBADMSG;
 	}
@@ -332,7 +332,7 @@ static int get_attrs(struct tar_parser *p, const uint8_t *h, struct tar_entry *e
 
 static void forget_pending(struct tar_parser *p)
 {
-	tar_kvset_clear(&p->local);
+	idx_tar_kvset_clear(&p->local);
 	free(p->longname);
 	free(p->longlink);
 	p->longname = NULL;
@@ -370,14 +370,14 @@ static int build_entry(struct tar_parser *p, const uint8_t *h, struct tar_entry 
 	/* An 'S' header is followed by its extension blocks whatever it names. */
 	if (r == 0 && (e->type == IDX_T_REG || h[156] == 'S')) {
 		e->data_off = p->off;
-		r = tar_sparse_start(p, h, e, data);
+		r = idx_tar_sparse_start(p, h, e, data);
 		if (r == 1)
 			return 2;
 	}
 	return r == 0 && p->sp.skip ? 1 : r;
 }
 
-int tar_hdr_emit(struct tar_parser *p, const struct tar_entry *e, bool skip, uint64_t data)
+int idx_tar_hdr_emit(struct tar_parser *p, const struct tar_entry *e, bool skip, uint64_t data)
 {
 	int r;
 
@@ -388,11 +388,11 @@ int tar_hdr_emit(struct tar_parser *p, const struct tar_entry *e, bool skip, uin
 		p->count++;
 	}
 	forget_pending(p);
-	tar_enter_data(p, data);
+	idx_tar_enter_data(p, data);
 	return 0;
 }
 
-int tar_hdr_member(struct tar_parser *p, const uint8_t *h)
+int idx_tar_hdr_member(struct tar_parser *p, const uint8_t *h)
 {
 	struct tar_entry e = { 0 };
 	uint64_t data = 0;
@@ -410,5 +410,5 @@ int tar_hdr_member(struct tar_parser *p, const uint8_t *h)
 		p->st = TAR_ST_SPARSE;
 		return 0;
 	}
-	return tar_hdr_emit(p, &e, r == 1, data);
+	return idx_tar_hdr_emit(p, &e, r == 1, data);
 }

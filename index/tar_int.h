@@ -92,7 +92,7 @@ struct tar_callbacks {
 	 * headers before it fully parsed), before its data is fed. AUFS
 	 * metadata (".wh..wh.*" other than the opaque marker), GNU volume
 	 * labels ('V') and pax global headers produce no call.
-	 * Return 0 to continue, <0 to abort: tar_parser_feed() returns it.
+	 * Return 0 to continue, <0 to abort: idx_tar_parser_feed() returns it.
 	 */
 	int (*on_entry)(void *ctx, const struct tar_entry *e);
 };
@@ -103,7 +103,7 @@ struct tar_parser;
  * New parser calling @cb with @ctx. @cb is copied; @ctx is borrowed.
  * Returns 0, -EINVAL (no on_entry), -ENOMEM.
  */
-int tar_parser_new(const struct tar_callbacks *cb, void *ctx, struct tar_parser **out);
+int idx_tar_parser_new(const struct tar_callbacks *cb, void *ctx, struct tar_parser **out);
 
 /*
  * Feed the next @n bytes of the uncompressed stream (any @n, 0 is a no-op).
@@ -124,7 +124,7 @@ int tar_parser_new(const struct tar_callbacks *cb, void *ctx, struct tar_parser 
  * Bytes after the end-of-archive blocks are counted and ignored (a warning
  * is logged once at finish if they are not all zero).
  */
-int tar_parser_feed(struct tar_parser *p, const void *buf, size_t n);
+int idx_tar_parser_feed(struct tar_parser *p, const void *buf, size_t n);
 
 /*
  * The stream is over. Returns 0 when it ended at a member boundary: after
@@ -134,16 +134,16 @@ int tar_parser_feed(struct tar_parser *p, const void *buf, size_t n);
  * data, or after pax/GNU headers with no member to apply them to; or the
  * parser's earlier error.
  */
-int tar_parser_finish(struct tar_parser *p);
+int idx_tar_parser_finish(struct tar_parser *p);
 
 /* Bytes fed so far. */
-uint64_t tar_parser_offset(const struct tar_parser *p);
+uint64_t idx_tar_parser_offset(const struct tar_parser *p);
 
 /* Number of real members reported through on_entry so far. */
-uint64_t tar_parser_count(const struct tar_parser *p);
+uint64_t idx_tar_parser_count(const struct tar_parser *p);
 
 /* No-op on NULL. */
-void tar_parser_free(struct tar_parser *p);
+void idx_tar_parser_free(struct tar_parser *p);
 
 /*
  * Normalise the archive path @in (@len bytes, no NUL required) into @out
@@ -156,7 +156,7 @@ void tar_parser_free(struct tar_parser *p);
  * the result does not fit (or exceeds IDX_MAX_PATH).
  * Used for member names and hardlink targets alike.
  */
-int tar_path_normalise(const char *in, size_t len, char *out, size_t out_size);
+int idx_tar_path_normalise(const char *in, size_t len, char *out, size_t out_size);
 
 /*
  * The OCI whiteout names of a normalised @path, in place: "<dir>/.wh.<name>"
@@ -166,7 +166,7 @@ int tar_path_normalise(const char *in, size_t len, char *out, size_t out_size);
  * a whiteout of "", "." or "..", 0 otherwise (*type untouched when the
  * name is no whiteout). Shared by the tar reader and the TOC builder.
  */
-int tar_whiteout_map(char *path, enum idx_type *type);
+int idx_tar_whiteout_map(char *path, enum idx_type *type);
 
 /* ---- shared between index/tar*.c only; not for the rest of index/ ---- */
 
@@ -193,25 +193,25 @@ struct tar_kvset {
 	uint32_t sp00_n, sp00_cap;
 };
 
-void tar_kvset_clear(struct tar_kvset *s);
-const struct tar_kv *tar_kvset_get(const struct tar_kvset *s, const char *key);
+void idx_tar_kvset_clear(struct tar_kvset *s);
+const struct tar_kv *idx_tar_kvset_get(const struct tar_kvset *s, const char *key);
 /*
  * Parse the payload of a pax header into @s. @global: an empty value
  * deletes the key (a 'g' header); otherwise it is stored empty (an 'x'
  * header: "fall back to the ustar field"). -EBADMSG, -EFBIG, -ENOMEM.
  */
-int tar_pax_parse(const char *buf, size_t len, bool global, struct tar_kvset *s);
+int idx_tar_pax_parse(const char *buf, size_t len, bool global, struct tar_kvset *s);
 
 /* Header number: octal (NUL/space padded) or GNU base-256 (may be negative). */
-int tar_num_field(const uint8_t *f, size_t len, int64_t *out);
+int idx_tar_num_field(const uint8_t *f, size_t len, int64_t *out);
 /* pax decimal, digits only, <= @max. */
-int tar_dec_u64(const char *s, size_t len, uint64_t max, uint64_t *out);
+int idx_tar_dec_u64(const char *s, size_t len, uint64_t max, uint64_t *out);
 /* pax time "[-]sec[.frac]"; nsec in [0, 1e9). */
-int tar_dec_time(const char *s, size_t len, int64_t *sec, uint32_t *nsec);
+int idx_tar_dec_time(const char *s, size_t len, int64_t *sec, uint32_t *nsec);
 /* Returns the decoded length; -EBADMSG, -EFBIG when over @cap. */
-int tar_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap);
+int idx_tar_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap);
 /* %XX decoding into a NUL-terminated @out; NUL bytes are refused. */
-int tar_url_decode(const char *in, size_t len, char *out, size_t cap);
+int idx_tar_url_decode(const char *in, size_t len, char *out, size_t cap);
 
 #define TAR_BLOCK 512
 
@@ -265,13 +265,13 @@ struct tar_parser {
 };
 
 /* Move on after a header or payload: skip @len data bytes, then pad. */
-void tar_enter_data(struct tar_parser *p, uint64_t len);
+void idx_tar_enter_data(struct tar_parser *p, uint64_t len);
 /* Verify the checksum of header block @h (either variant); -EBADMSG. */
-int tar_hdr_check(struct tar_parser *p, const uint8_t *h);
+int idx_tar_hdr_check(struct tar_parser *p, const uint8_t *h);
 /* A real member's header: build the entry, call back, skip its data. */
-int tar_hdr_member(struct tar_parser *p, const uint8_t *h);
+int idx_tar_hdr_member(struct tar_parser *p, const uint8_t *h);
 /* Report @e (unless @skip), forget the pax/GNU headers, skip @data bytes. */
-int tar_hdr_emit(struct tar_parser *p, const struct tar_entry *e, bool skip, uint64_t data);
+int idx_tar_hdr_emit(struct tar_parser *p, const struct tar_entry *e, bool skip, uint64_t data);
 
 /*
  * After a REG member's header (entry and attributes built; *data = member
@@ -280,9 +280,9 @@ int tar_hdr_emit(struct tar_parser *p, const struct tar_entry *e, bool skip, uin
  * *data unchanged). 1: the map follows in blocks; the parser holds @e and
  * is in TAR_ST_SPARSE. -EBADMSG, -EFBIG, -ENOTSUP, -ENOMEM.
  */
-int tar_sparse_start(struct tar_parser *p, const uint8_t *h, struct tar_entry *e, uint64_t *data);
+int idx_tar_sparse_start(struct tar_parser *p, const uint8_t *h, struct tar_entry *e, uint64_t *data);
 /* TAR_ST_SPARSE: one more 512-byte block of the map in p->blk. */
-int tar_sparse_block(struct tar_parser *p);
-void tar_sparse_release(struct tar_sparse *sp);
+int idx_tar_sparse_block(struct tar_parser *p);
+void idx_tar_sparse_release(struct tar_sparse *sp);
 
 #endif

@@ -39,7 +39,7 @@ static int parse_base256(const uint8_t *f, size_t len, int64_t *out)
 	return 0;
 }
 
-int tar_num_field(const uint8_t *f, size_t len, int64_t *out)
+int idx_tar_num_field(const uint8_t *f, size_t len, int64_t *out)
 {
 	size_t a = 0, b = len;
 	uint64_t x = 0;
@@ -66,7 +66,7 @@ int tar_num_field(const uint8_t *f, size_t len, int64_t *out)
 	return 0;
 }
 
-int tar_dec_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
+int idx_tar_dec_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
 {
 	uint64_t x = 0;
 
@@ -92,7 +92,7 @@ int tar_dec_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-int tar_dec_time(const char *s, size_t len, int64_t *sec, uint32_t *nsec)
+int idx_tar_dec_time(const char *s, size_t len, int64_t *sec, uint32_t *nsec)
 {
 	const char *dot = memchr(s, '.', len);
 	size_t ilen = dot ? (size_t)(dot - s) : len;
@@ -101,7 +101,7 @@ int tar_dec_time(const char *s, size_t len, int64_t *sec, uint32_t *nsec)
 	uint32_t frac = 0;
 	int r;
 
-	r = tar_dec_u64(s + neg, ilen - neg, INT64_MAX - 1, &whole);
+	r = idx_tar_dec_u64(s + neg, ilen - neg, INT64_MAX - 1, &whole);
 	if (r < 0)
 		return r;
 	if (dot) {
@@ -134,14 +134,14 @@ int tar_dec_time(const char *s, size_t len, int64_t *sec, uint32_t *nsec)
 	return 0;
 }
 
-int tar_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
+int idx_tar_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap)
 {
 	ssize_t n = b64_decode(in, len, out, cap, B64_PAD_OPTIONAL);
 
 	return n > INT32_MAX ? -EFBIG : (int)n;
 }
 
-int tar_url_decode(const char *in, size_t len, char *out, size_t cap)
+int idx_tar_url_decode(const char *in, size_t len, char *out, size_t cap)
 {
 	size_t n = 0;
 
@@ -167,7 +167,7 @@ int tar_url_decode(const char *in, size_t len, char *out, size_t cap)
 	return (int)n;
 }
 
-int tar_path_normalise(const char *in, size_t len, char *out, size_t out_size)
+int idx_tar_path_normalise(const char *in, size_t len, char *out, size_t out_size)
 {
 	size_t max = out_size - 1, n = 0, i = 0;
 
@@ -203,7 +203,7 @@ int tar_path_normalise(const char *in, size_t len, char *out, size_t out_size)
 	return (int)n;
 }
 
-int tar_whiteout_map(char *path, enum idx_type *type)
+int idx_tar_whiteout_map(char *path, enum idx_type *type)
 {
 	char *slash = strrchr(path, '/');
 	char *base = slash ? slash + 1 : path;

@@ -21,7 +21,7 @@
 #define SCHILY_XATTR "SCHILY.xattr."
 #define LIBARCHIVE_XATTR "LIBARCHIVE.xattr."
 
-void tar_kvset_clear(struct tar_kvset *s)
+void idx_tar_kvset_clear(struct tar_kvset *s)
 {
 	for (uint32_t i = 0; i < s->n; i++)
 		free(s->v[i].key);
@@ -30,7 +30,7 @@ void tar_kvset_clear(struct tar_kvset *s)
 	*s = (struct tar_kvset){ 0 };
 }
 
-const struct tar_kv *tar_kvset_get(const struct tar_kvset *s, const char *key)
+const struct tar_kv *idx_tar_kvset_get(const struct tar_kvset *s, const char *key)
 {
 	for (uint32_t i = 0; i < s->n; i++) {
 		if (strcmp(s->v[i].key, key) == 0)
@@ -125,7 +125,7 @@ static int add_sp00(struct tar_kvset *s, bool is_off, const char *val, size_t vl
 	uint64_t v;
 	int r;
 
-	if (is_off != (s->sp00_n % 2 == 0) || tar_dec_u64(val, vlen, TAR_MAX_SIZE, &v) < 0) {
+	if (is_off != (s->sp00_n % 2 == 0) || idx_tar_dec_u64(val, vlen, TAR_MAX_SIZE, &v) < 0) {
 		log_err("cannot read tar: bad GNU.sparse.%s record", is_off ? "offset" : "numbytes");
 		return -EBADMSG;
 	}
@@ -175,7 +175,7 @@ static int set_libarchive_xattr(struct tar_kvset *s, bool global, const char *ke
 	int nlen, blen, r;
 
 	memcpy(name, SCHILY_XATTR, strlen(SCHILY_XATTR));
-	nlen = tar_url_decode(key + plen, klen - plen, name + strlen(SCHILY_XATTR),
+	nlen = idx_tar_url_decode(key + plen, klen - plen, name + strlen(SCHILY_XATTR),
 			      sizeof(name) - strlen(SCHILY_XATTR));
 	if (nlen <= 0) {
 		log_err("cannot read tar: bad libarchive xattr name '%.*s'", (int)XMIN(klen, 200),
@@ -190,7 +190,7 @@ static int set_libarchive_xattr(struct tar_kvset *s, bool global, const char *ke
 	bin = malloc(vlen / 4 * 3 + 3);
 	if (!bin)
 		return -ENOMEM;
-	blen = tar_base64_decode(val, vlen, bin, vlen / 4 * 3 + 3);
+	blen = idx_tar_base64_decode(val, vlen, bin, vlen / 4 * 3 + 3);
 	if (blen < 0) {
 		log_err("cannot read tar: bad base64 value of xattr '%s'",
 			name + strlen(SCHILY_XATTR));
@@ -220,7 +220,7 @@ static int parse_record(const char *rec, size_t avail, bool global, struct tar_k
 	uint64_t len;
 	size_t klen;
 
-	if (!sp || tar_dec_u64(rec, (size_t)(sp - rec), avail, &len) < 0 ||
+	if (!sp || idx_tar_dec_u64(rec, (size_t)(sp - rec), avail, &len) < 0 ||
 	    len < (uint64_t)(sp - rec) + 3 || rec[len - 1] != '\n') {
 		log_err("cannot read tar: malformed pax record '%.*s'", quoted(rec, avail), rec);
 		return -EBADMSG;
@@ -240,7 +240,7 @@ static int parse_record(const char *rec, size_t avail, bool global, struct tar_k
 	return set_record(s, global, key, klen, eq + 1, (size_t)(rec + len - 1 - (eq + 1)));
 }
 
-int tar_pax_parse(const char *buf, size_t len, bool global, struct tar_kvset *s)
+int idx_tar_pax_parse(const char *buf, size_t len, bool global, struct tar_kvset *s)
 {
 	size_t pos = 0;
 

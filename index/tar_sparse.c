@@ -34,7 +34,7 @@
 #include "common/xmath.h"
 #include "index/tar_int.h"
 
-void tar_sparse_release(struct tar_sparse *sp)
+void idx_tar_sparse_release(struct tar_sparse *sp)
 {
 	free(sp->ext);
 	memset(sp, 0, sizeof(*sp));
@@ -64,7 +64,7 @@ static int add_gnu_pairs(struct tar_parser *p, const uint8_t *f, unsigned count)
 
 		if (f[0] == '\0')
 			break;
-		if (tar_num_field(f, 12, &off) < 0 || tar_num_field(f + 12, 12, &len) < 0 ||
+		if (idx_tar_num_field(f, 12, &off) < 0 || idx_tar_num_field(f + 12, 12, &len) < 0 ||
 		    off < 0 || len < 0) {
 			log_err("cannot read tar: bad sparse map entry of '%s'", p->path);
 			return -EBADMSG;
@@ -88,7 +88,7 @@ static int add_map01(struct tar_parser *p, const char *v, size_t len)
 		const char *c = memchr(v + pos, ',', len - pos);
 		size_t n = c ? (size_t)(c - (v + pos)) : len - pos;
 
-		if (tar_dec_u64(v + pos, n, TAR_MAX_SIZE, &pair[k]) < 0 || (c && c + 1 == v + len))
+		if (idx_tar_dec_u64(v + pos, n, TAR_MAX_SIZE, &pair[k]) < 0 || (c && c + 1 == v + len))
 			goto out_bad;
 		pos += n + 1;
 		if (++k == 2) {
@@ -155,15 +155,15 @@ static int finish_map(struct tar_parser *p, uint64_t stored, uint64_t data_off,
 
 static int get_real(struct tar_parser *p, const char *key, const char *alt, uint64_t *real)
 {
-	const struct tar_kv *kv = tar_kvset_get(&p->local, key);
+	const struct tar_kv *kv = idx_tar_kvset_get(&p->local, key);
 
 	if (!kv || kv->vlen == 0)
-		kv = alt ? tar_kvset_get(&p->local, alt) : NULL;
+		kv = alt ? idx_tar_kvset_get(&p->local, alt) : NULL;
 	if (!kv || kv->vlen == 0) {
 		log_err("cannot read tar: sparse file '%s' has no size record", p->path);
 		return -EBADMSG;
 	}
-	if (tar_dec_u64((const char *)kv->val, kv->vlen, TAR_MAX_SIZE - 1, real) < 0) {
+	if (idx_tar_dec_u64((const char *)kv->val, kv->vlen, TAR_MAX_SIZE - 1, real) < 0) {
 		log_err("cannot read tar: bad sparse size of '%s'", p->path);
 		return -EBADMSG;
 	}
@@ -172,7 +172,7 @@ static int get_real(struct tar_parser *p, const char *key, const char *alt, uint
 
 static bool rec_is(const struct tar_parser *p, const char *key, const char *val)
 {
-	const struct tar_kv *kv = tar_kvset_get(&p->local, key);
+	const struct tar_kv *kv = idx_tar_kvset_get(&p->local, key);
 
 	return kv && strcmp((const char *)kv->val, val) == 0;
 }
@@ -180,10 +180,10 @@ static bool rec_is(const struct tar_parser *p, const char *key, const char *val)
 /* 0.x: GNU.sparse.numblocks must count the pairs read (Go refuses the member otherwise). */
 static int check_numblocks(struct tar_parser *p)
 {
-	const struct tar_kv *kv = tar_kvset_get(&p->local, "GNU.sparse.numblocks");
+	const struct tar_kv *kv = idx_tar_kvset_get(&p->local, "GNU.sparse.numblocks");
 	uint64_t n;
 
-	if (!kv || tar_dec_u64((const char *)kv->val, kv->vlen, TAR_MAX_EXTENTS, &n) < 0 ||
+	if (!kv || idx_tar_dec_u64((const char *)kv->val, kv->vlen, TAR_MAX_EXTENTS, &n) < 0 ||
 	    n != p->sp.n) {
 		log_err("cannot read tar: GNU.sparse.numblocks of '%s' is missing or does not "
 			"count its map", p->path);
@@ -194,9 +194,9 @@ static int check_numblocks(struct tar_parser *p)
 
 static int start_pax(struct tar_parser *p, struct tar_entry *e, uint64_t *data)
 {
-	const struct tar_kv *map = tar_kvset_get(&p->local, "GNU.sparse.map");
-	const struct tar_kv *maj = tar_kvset_get(&p->local, "GNU.sparse.major");
-	const struct tar_kv *min = tar_kvset_get(&p->local, "GNU.sparse.minor");
+	const struct tar_kv *map = idx_tar_kvset_get(&p->local, "GNU.sparse.map");
+	const struct tar_kv *maj = idx_tar_kvset_get(&p->local, "GNU.sparse.major");
+	const struct tar_kv *min = idx_tar_kvset_get(&p->local, "GNU.sparse.minor");
 	int r;
 
 	if (rec_is(p, "GNU.sparse.major", "1") && rec_is(p, "GNU.sparse.minor", "0")) {
@@ -236,7 +236,7 @@ static int start_pax(struct tar_parser *p, struct tar_entry *e, uint64_t *data)
 	return r;
 }
 
-int tar_sparse_start(struct tar_parser *p, const uint8_t *h, struct tar_entry *e, uint64_t *data)
+int idx_tar_sparse_start(struct tar_parser *p, const uint8_t *h, struct tar_entry *e, uint64_t *data)
 {
 	int64_t real;
 	int r;
@@ -246,7 +246,7 @@ int tar_sparse_start(struct tar_parser *p, const uint8_t *h, struct tar_entry *e
 	p->sp.want = p->sp.got = p->sp.num = 0;
 	if (h[156] != 'S')
 		return start_pax(p, e, data);
-	if (tar_num_field(h + 483, 12, &real) < 0 || real < 0 || (uint64_t)real >= TAR_MAX_SIZE) {
+	if (idx_tar_num_field(h + 483, 12, &real) < 0 || real < 0 || (uint64_t)real >= TAR_MAX_SIZE) {
 		log_err("cannot read tar: bad sparse size of '%s'", p->path);
 		return -EBADMSG;
 	}
@@ -313,7 +313,7 @@ out_bad:
 	return -EBADMSG;
 }
 
-int tar_sparse_block(struct tar_parser *p)
+int idx_tar_sparse_block(struct tar_parser *p)
 {
 	struct tar_sparse *sp = &p->sp;
 	struct tar_entry *e = &sp->held;
@@ -338,5 +338,5 @@ int tar_sparse_block(struct tar_parser *p)
 	r = finish_map(p, sp->data, p->off, e);
 	if (r < 0)
 		return r;
-	return tar_hdr_emit(p, e, sp->skip, sp->data);
+	return idx_tar_hdr_emit(p, e, sp->skip, sp->data);
 }

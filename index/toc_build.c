@@ -43,7 +43,7 @@ const char *idx_foreign_name(enum idx_foreign f)
 	}
 }
 
-int tocb_new(enum idx_comp comp, enum idx_foreign f, const struct idx_foreign_opts *o,
+int idx_tocb_new(enum idx_comp comp, enum idx_foreign f, const struct idx_foreign_opts *o,
 	     uint64_t toc_len, struct tocb **out)
 {
 	uint8_t raw[DIGEST_SHA256_LEN];
@@ -67,22 +67,22 @@ int tocb_new(enum idx_comp comp, enum idx_foreign f, const struct idx_foreign_op
 	b->toc_len = toc_len;
 	snprintf(b->blob_digest, sizeof(b->blob_digest), "%s", o->blob_digest);
 	snprintf(b->diff_id, sizeof(b->diff_id), "%s", o->diff_id ? o->diff_id : "");
-	build_entries_init(&b->be);
-	r = spanb_init(&b->sb, IDX_MIN_SPAN_SIZE, 0, NULL);
+	idx_build_entries_init(&b->be);
+	r = idx_spanb_init(&b->sb, IDX_MIN_SPAN_SIZE, 0, NULL);
 	if (r < 0) {
-		tocb_free(b);
+		idx_tocb_free(b);
 		return r;
 	}
 	*out = b;
 	return 0;
 }
 
-void tocb_free(struct tocb *b)
+void idx_tocb_free(struct tocb *b)
 {
 	if (!b)
 		return;
-	build_entries_release(&b->be);
-	spanb_release(&b->sb);
+	idx_build_entries_release(&b->be);
+	idx_spanb_release(&b->sb);
 	free(b);
 }
 
@@ -109,7 +109,7 @@ static int add_window(struct spanb *sb, struct ckpt_b *ck, const uint8_t *win, u
 	return dbuf_add(&sb->windows, sb->pwin, z);
 }
 
-int tocb_ckpt(struct tocb *b, uint8_t kind, uint64_t c_off, uint64_t u_off, uint8_t bits,
+int idx_tocb_ckpt(struct tocb *b, uint8_t kind, uint64_t c_off, uint64_t u_off, uint8_t bits,
 	      const uint8_t *win, uint32_t win_len, uint32_t *id)
 {
 	struct spanb *sb = &b->sb;
@@ -144,7 +144,7 @@ int tocb_ckpt(struct tocb *b, uint8_t kind, uint64_t c_off, uint64_t u_off, uint
 	return 0;
 }
 
-int tocb_span(struct tocb *b, uint32_t ckpt, uint64_t u_start, uint64_t u_len, uint64_t c_end,
+int idx_tocb_span(struct tocb *b, uint32_t ckpt, uint64_t u_start, uint64_t u_len, uint64_t c_end,
 	      uint32_t flags, const uint8_t sha[DIGEST_SHA256_LEN])
 {
 	struct spanb *sb = &b->sb;
@@ -187,7 +187,7 @@ static int span_size_of(const struct tocb *b, uint64_t *out)
 	return 0;
 }
 
-int tocb_finish(struct tocb *b, uint64_t u_size, bool virtual_offsets, struct idx_layer **out)
+int idx_tocb_finish(struct tocb *b, uint64_t u_size, bool virtual_offsets, struct idx_layer **out)
 {
 	struct idx_info info = { .comp = b->comp, .blob_size = b->blob_size, .tar_size = u_size,
 				 .foreign = (uint8_t)b->foreign, .virtual_offsets = virtual_offsets,
@@ -202,7 +202,7 @@ int tocb_finish(struct tocb *b, uint64_t u_size, bool virtual_offsets, struct id
 		BADT("chunks cover %llu bytes of %llu", (ull)b->u_end, (ull)u_size);
 	/* A layer with no file data still has its first checkpoint (FORMAT.md). */
 	if (b->sb.n_ckpts == 0) {
-		r = tocb_ckpt(b, b->comp == IDX_COMP_GZIP ? IDX_CK_GZ_MEMBER : IDX_CK_ZSTD_FRAME,
+		r = idx_tocb_ckpt(b, b->comp == IDX_COMP_GZIP ? IDX_CK_GZ_MEMBER : IDX_CK_ZSTD_FRAME,
 			      0, 0, 0, NULL, 0, NULL);
 		if (r < 0)
 			return r;
@@ -216,7 +216,7 @@ int tocb_finish(struct tocb *b, uint64_t u_size, bool virtual_offsets, struct id
 		 b->diff_id[0] ? b->diff_id
 			       : "sha256:0000000000000000000000000000000000000000000000000000000000000000");
 	info.random_access = !(b->sb.n_spans > 1 && b->sb.n_ckpts == 1);
-	r = build_entries_resolve(&b->be, DUP_WARN_MAX);
+	r = idx_build_entries_resolve(&b->be, DUP_WARN_MAX);
 	if (r == 0)
 		r = idx_payload_write(&b->be, &b->sb, &info, &payload, &plen);
 	if (r < 0)

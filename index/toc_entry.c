@@ -22,7 +22,7 @@
 
 static int norm(const char *what, const char *in, char out[IDX_MAX_PATH + 1])
 {
-	int r = in ? tar_path_normalise(in, strlen(in), out, IDX_MAX_PATH + 1) : -EBADMSG;
+	int r = in ? idx_tar_path_normalise(in, strlen(in), out, IDX_MAX_PATH + 1) : -EBADMSG;
 
 	if (r == -EFBIG)
 		log_err("cannot read TOC: %s '%.200s...' is longer than %d bytes", what, in,
@@ -71,7 +71,7 @@ static int sparse_of(const struct idx_entry *e, struct tar_entry *t)
 	return 0;
 }
 
-int tocb_entry(struct tocb *b, const struct idx_entry *e)
+int idx_tocb_entry(struct tocb *b, const struct idx_entry *e)
 {
 	char path[IDX_MAX_PATH + 1], link[IDX_MAX_PATH + 1];
 	struct tar_entry t = { 0 };
@@ -84,7 +84,7 @@ int tocb_entry(struct tocb *b, const struct idx_entry *e)
 		return r;
 	t.type = (enum idx_type)e->type;
 	if (t.type != IDX_T_WHITEOUT && t.type != IDX_T_OPAQUE) {
-		r = tar_whiteout_map(path, &t.type);
+		r = idx_tar_whiteout_map(path, &t.type);
 		if (r != 0)
 			return r < 0 ? r : 0;
 	}
@@ -129,5 +129,5 @@ int tocb_entry(struct tocb *b, const struct idx_entry *e)
 		if (r < 0)
 			return r;
 	}
-	return build_entries_add(&b->be, &t);
+	return idx_build_entries_add(&b->be, &t);
 }

@@ -30,7 +30,7 @@ struct tocb;
  * a TOC of format @f, @toc_len bytes as the parser read them
  * (uncompressed): the counts of the layer are bounded by it. @o is copied.
  */
-int tocb_new(enum idx_comp comp, enum idx_foreign f, const struct idx_foreign_opts *o,
+int idx_tocb_new(enum idx_comp comp, enum idx_foreign f, const struct idx_foreign_opts *o,
 	     uint64_t toc_len, struct tocb **out);
 
 /*
@@ -45,14 +45,14 @@ int tocb_new(enum idx_comp comp, enum idx_foreign f, const struct idx_foreign_op
  * offset space; sparse: @e->extents with tar_off packed from data_off on
  * (checked); a sparse file with no hole is stored as a plain one.
  */
-int tocb_entry(struct tocb *b, const struct idx_entry *e);
+int idx_tocb_entry(struct tocb *b, const struct idx_entry *e);
 
 /*
  * A checkpoint: strictly after the previous one in both offsets. @kind
  * (enum idx_ckpt_kind) must suit the compression; IDX_CK_GZ_BLOCK takes
  * @bits and the window @win (1..32 KiB), the others neither. Its id in *id.
  */
-int tocb_ckpt(struct tocb *b, uint8_t kind, uint64_t c_off, uint64_t u_off, uint8_t bits,
+int idx_tocb_ckpt(struct tocb *b, uint8_t kind, uint64_t c_off, uint64_t u_off, uint8_t bits,
 	      const uint8_t *win, uint32_t win_len, uint32_t *id);
 
 /*
@@ -61,7 +61,7 @@ int tocb_ckpt(struct tocb *b, uint8_t kind, uint64_t c_off, uint64_t u_off, uint
  * one; a span on a new checkpoint starts at its u_off). @sha: sha256 of
  * the u_len uncompressed bytes (of the compressed bytes with IDX_SF_CSHA).
  */
-int tocb_span(struct tocb *b, uint32_t ckpt, uint64_t u_start, uint64_t u_len, uint64_t c_end,
+int idx_tocb_span(struct tocb *b, uint32_t ckpt, uint64_t u_start, uint64_t u_len, uint64_t c_end,
 	      uint32_t flags, const uint8_t sha[DIGEST_SHA256_LEN]);
 
 /*
@@ -72,7 +72,7 @@ int tocb_span(struct tocb *b, uint32_t ckpt, uint64_t u_start, uint64_t u_len, u
  * payload is written and parsed back into *out. The builder stays to be
  * freed.
  */
-int tocb_finish(struct tocb *b, uint64_t u_size, bool virtual_offsets, struct idx_layer **out);
-void tocb_free(struct tocb *b);
+int idx_tocb_finish(struct tocb *b, uint64_t u_size, bool virtual_offsets, struct idx_layer **out);
+void idx_tocb_free(struct tocb *b);
 
 #endif

@@ -106,14 +106,14 @@ static int hash_grow(struct tree_builder *b)
 	return 0;
 }
 
-uint32_t tree_lookup(struct tree_builder *b, uint32_t dir, const char *s, size_t len)
+uint32_t idx_treeb_lookup(struct tree_builder *b, uint32_t dir, const char *s, size_t len)
 {
 	uint32_t v = *hash_slot(b, dir, s, len);
 
 	return v && !b->d[v - 1].dead ? v - 1 : TREE_NONE;
 }
 
-#define lookup tree_lookup
+#define lookup idx_treeb_lookup
 
 static bool is_dir(const struct tree_builder *b, uint32_t dent)
 {
@@ -189,7 +189,7 @@ static void clear_dir(struct tree_builder *b, uint32_t dir)
  * or non-dir components are (re)made synthesised dirs and the result is a
  * dir; otherwise TREE_NONE in *out when absent.
  */
-int tree_walk(struct tree_builder *b, const char *path, size_t len, int layer, uint32_t *out)
+int idx_treeb_walk(struct tree_builder *b, const char *path, size_t len, int layer, uint32_t *out)
 {
 	uint32_t cur = 0, next, inode;
 	size_t i = 0;
@@ -243,13 +243,13 @@ static int apply_whiteout(struct tree_builder *b, const struct idx_entry *e)
 	int r;
 
 	if (e->type == IDX_T_OPAQUE) {
-		r = tree_walk_resolved(b, e->path, strlen(e->path), -1, &dir);
+		r = idx_treeb_walk_resolved(b, e->path, strlen(e->path), -1, &dir);
 		if (r == 0 && dir != TREE_NONE && is_dir(b, dir))
 			clear_dir(b, dir);
 		return r;
 	}
 	split(e->path, &dlen, &base);
-	r = tree_walk_resolved(b, e->path, dlen, -1, &dir);
+	r = idx_treeb_walk_resolved(b, e->path, dlen, -1, &dir);
 	if (r < 0 || dir == TREE_NONE || !is_dir(b, dir))
 		return r;
 	victim = lookup(b, dir, base, strlen(base));
@@ -268,11 +268,11 @@ static int add_hardlink(struct tree_builder *b, uint32_t dir, const char *base,
 	int r;
 
 	/* containerd links to fs.RootPath(target): every symlink on it followed. */
-	r = tree_resolve(b, e->link, strlen(e->link), link, &llen);
+	r = idx_treeb_resolve(b, e->link, strlen(e->link), link, &llen);
 	if (r < 0)
 		return r;
 	split(link, &llen, &lbase);
-	r = tree_walk(b, link, llen, -1, &target);
+	r = idx_treeb_walk(b, link, llen, -1, &target);
 	if (r < 0)
 		return r;
 	if (target != TREE_NONE && is_dir(b, target))
@@ -304,7 +304,7 @@ static int add_marker(struct tree_builder *b, uint16_t layer, uint32_t id, const
 		if (!name)
 			return -ENOMEM;
 	}
-	r = tree_walk_resolved(b, e->path, dlen, layer, &dir);
+	r = idx_treeb_walk_resolved(b, e->path, dlen, layer, &dir);
 	if (r < 0)
 		return r;
 	dent = lookup(b, dir, name, strlen(name));
@@ -331,7 +331,7 @@ static int add_entry(struct tree_builder *b, uint16_t layer, uint32_t id, const 
 		return 0;
 	}
 	split(e->path, &dlen, &base);
-	r = tree_walk_resolved(b, e->path, dlen, layer, &dir);
+	r = idx_treeb_walk_resolved(b, e->path, dlen, layer, &dir);
 	if (r < 0)
 		return r;
 	old = lookup(b, dir, base, strlen(base));
@@ -418,7 +418,7 @@ static void builder_release(struct tree_builder *b)
 	free(b->ino);
 	free(b->d);
 	free(b->hash);
-	tree_arena_free(b->arena);
+	idx_treeb_arena_free(b->arena);
 }
 
 static int builder_init(struct tree_builder *b)
@@ -469,7 +469,7 @@ int idx_tree_build(const struct idx_layer *const *layers, size_t n, unsigned fla
 	if (n)
 		memcpy(t->layers, layers, n * sizeof(*layers));
 	t->n_layers = n;
-	r = tree_freeze(&b, t);
+	r = idx_treeb_freeze(&b, t);
 	if (r < 0)
 		goto out_free_tree;
 	builder_release(&b);

@@ -25,7 +25,7 @@ static int cmp_kid(const void *a, const void *b)
 	return strcmp(((const struct kid *)a)->name, ((const struct kid *)b)->name);
 }
 
-void tree_arena_free(struct tree_chunk *c)
+void idx_treeb_arena_free(struct tree_chunk *c)
 {
 	while (c) {
 		struct tree_chunk *next = c->next;
@@ -104,7 +104,7 @@ static void fill(struct tree_builder *b, struct idx_tree *t, const uint32_t *ord
 	}
 }
 
-int tree_freeze(struct tree_builder *b, struct idx_tree *t)
+int idx_treeb_freeze(struct tree_builder *b, struct idx_tree *t)
 {
 	uint32_t *order = NULL, *pos = NULL, *links = NULL;
 	struct kid *kids = NULL;
@@ -137,7 +137,7 @@ void idx_tree_free(struct idx_tree *t)
 {
 	if (!t)
 		return;
-	tree_arena_free(t->arena);
+	idx_treeb_arena_free(t->arena);
 	free(t->nodes);
 	free(t->first);
 	free(t->by_ino);

@@ -66,25 +66,25 @@ struct idx_tree {
 };
 
 /* The live dentry of @s (@len bytes) in dir @dir, or TREE_NONE (tree.c). */
-uint32_t tree_lookup(struct tree_builder *b, uint32_t dir, const char *s, size_t len);
+uint32_t idx_treeb_lookup(struct tree_builder *b, uint32_t dir, const char *s, size_t len);
 /*
  * The dentry of @path (@len bytes, normalised), symlinks not followed.
  * With @layer >= 0, missing or non-dir components are (re)made synthesised
  * dirs and the result is a dir; otherwise TREE_NONE in *out when absent.
  */
-int tree_walk(struct tree_builder *b, const char *path, size_t len, int layer, uint32_t *out);
+int idx_treeb_walk(struct tree_builder *b, const char *path, size_t len, int layer, uint32_t *out);
 /*
  * @path with the symlinks on it followed inside the root, containerd's way
  * (tree_path.c): the normalised result in @out (IDX_MAX_PATH + 1 bytes).
  * -ELOOP (over 255 links), -ENAMETOOLONG, -ENOMEM; logged.
  */
-int tree_resolve(struct tree_builder *b, const char *path, size_t len, char *out, size_t *out_len);
-/* tree_walk() of the directory @path once resolved. */
-int tree_walk_resolved(struct tree_builder *b, const char *path, size_t len, int layer,
+int idx_treeb_resolve(struct tree_builder *b, const char *path, size_t len, char *out, size_t *out_len);
+/* idx_treeb_walk() of the directory @path once resolved. */
+int idx_treeb_walk_resolved(struct tree_builder *b, const char *path, size_t len, int layer,
 		       uint32_t *out);
 
 /* Freeze @b into @t (layers and flags already set); consumes b->arena. */
-int tree_freeze(struct tree_builder *b, struct idx_tree *t);
-void tree_arena_free(struct tree_chunk *c);
+int idx_treeb_freeze(struct tree_builder *b, struct idx_tree *t);
+void idx_treeb_arena_free(struct tree_chunk *c);
 
 #endif

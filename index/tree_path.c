@@ -20,7 +20,7 @@
  * Whiteouts, opaque markers and hardlink targets are resolved the same way
  * (a hardlink's target is resolved in full, its last component included).
  * Member names themselves were cleaned lexically by the tar reader
- * (tar_path_normalise: "a/../b" is "b", ".." at the root stays at the
+ * (idx_tar_path_normalise: "a/../b" is "b", ".." at the root stays at the
  * root), as containerd's filepath.Clean does before this.
  */
 #include <errno.h>
@@ -80,7 +80,7 @@ static void up(struct tree_builder *b, struct res *r)
 	slash = memrchr(r->out, '/', r->len);
 	r->len = slash ? (size_t)(slash - r->out) : 0;
 	r->out[r->len] = '\0';
-	if (tree_walk(b, r->out, r->len, -1, &r->cur) < 0)
+	if (idx_treeb_walk(b, r->out, r->len, -1, &r->cur) < 0)
 		r->cur = TREE_NONE;
 }
 
@@ -95,7 +95,7 @@ static int step(struct tree_builder *b, struct res *r, const char *c, size_t cle
 		up(b, r);
 		return 0;
 	}
-	d = r->cur != TREE_NONE ? tree_lookup(b, r->cur, c, clen) : TREE_NONE;
+	d = r->cur != TREE_NONE ? idx_treeb_lookup(b, r->cur, c, clen) : TREE_NONE;
 	if (d != TREE_NONE && b->ino[b->d[d].inode].type == IDX_T_SYMLINK) {
 		const char *target = link_target(b, d);
 
@@ -119,7 +119,7 @@ static int step(struct tree_builder *b, struct res *r, const char *c, size_t cle
 	return 0;
 }
 
-int tree_resolve(struct tree_builder *b, const char *path, size_t len, char *out, size_t *out_len)
+int idx_treeb_resolve(struct tree_builder *b, const char *path, size_t len, char *out, size_t *out_len)
 {
 	struct res *r = calloc(1, sizeof(*r));
 	int err = 0;
@@ -154,7 +154,7 @@ int tree_resolve(struct tree_builder *b, const char *path, size_t len, char *out
 	return err;
 }
 
-int tree_walk_resolved(struct tree_builder *b, const char *path, size_t len, int layer,
+int idx_treeb_walk_resolved(struct tree_builder *b, const char *path, size_t len, int layer,
 		       uint32_t *out)
 {
 	char res[IDX_MAX_PATH + 1];
@@ -162,10 +162,10 @@ int tree_walk_resolved(struct tree_builder *b, const char *path, size_t len, int
 	int r;
 
 	/* No symlink in the way: the common case costs one walk. */
-	if (tree_walk(b, path, len, -1, out) == 0 && *out != TREE_NONE)
+	if (idx_treeb_walk(b, path, len, -1, out) == 0 && *out != TREE_NONE)
 		return 0;
-	r = tree_resolve(b, path, len, res, &rlen);
+	r = idx_treeb_resolve(b, path, len, res, &rlen);
 	if (r < 0)
 		return r;
-	return tree_walk(b, res, rlen, layer, out);
+	return idx_treeb_walk(b, res, rlen, layer, out);
 }

@@ -59,7 +59,7 @@ struct idx_writer {
 
 static int on_entry(void *ctx, const struct tar_entry *e)
 {
-	return build_entries_add(ctx, e);
+	return idx_build_entries_add(ctx, e);
 }
 
 static int out(struct idx_writer *w, const void *p, size_t n)
@@ -113,12 +113,12 @@ static int gz_retire(void *ctx, const uint8_t *in, size_t in_len, const uint8_t 
 		     size_t clen)
 {
 	struct idx_writer *w = ctx;
-	int r = spanb_data(&w->sb, in, in_len);
+	int r = idx_spanb_data(&w->sb, in, in_len);
 
 	if (r == 0)
 		r = out(w, cbuf, clen);
 	if (r == 0)
-		r = spanb_cut(&w->sb, IDX_CK_GZ_MEMBER, w->c_pos, 0, NULL, 0, w->c_pos, 0);
+		r = idx_spanb_cut(&w->sb, IDX_CK_GZ_MEMBER, w->c_pos, 0, NULL, 0, w->c_pos, 0);
 	return r;
 }
 
@@ -133,22 +133,22 @@ static int close_member(struct idx_writer *w, bool last)
 	if (w->comp == IDX_COMP_GZIP) {
 		/* the pool does the cuts; at the end, whatever is in flight comes back first */
 		if (w->mem_open)
-			r = gz_pool_submit(w->gz, gz_retire, w);
+			r = idx_gz_pool_submit(w->gz, gz_retire, w);
 		if (r == 0 && last)
-			r = gz_pool_drain(w->gz, gz_retire, w);
+			r = idx_gz_pool_drain(w->gz, gz_retire, w);
 		w->mem_open = false;
-		return r < 0 || !last ? r : spanb_finish(&w->sb, w->c_pos, flags);
+		return r < 0 || !last ? r : idx_spanb_finish(&w->sb, w->c_pos, flags);
 	}
 	if (!w->mem_open) /* the end-of-archive blocks completed a span: nothing is open */
-		return last ? spanb_finish(&w->sb, w->c_pos, flags) : 0;
+		return last ? idx_spanb_finish(&w->sb, w->c_pos, flags) : 0;
 	if (w->comp == IDX_COMP_ZSTD)
 		r = zs_run(w, NULL, 0, ZSTD_e_end);
 	if (r < 0)
 		return r;
 	w->mem_open = false;
 	if (last)
-		return spanb_finish(&w->sb, w->c_pos, flags);
-	return spanb_cut(&w->sb, kinds[w->comp], w->c_pos, 0, NULL, 0, w->c_pos, flags);
+		return idx_spanb_finish(&w->sb, w->c_pos, flags);
+	return idx_spanb_cut(&w->sb, kinds[w->comp], w->c_pos, 0, NULL, 0, w->c_pos, flags);
 }
 
 static int compress_bytes(struct idx_writer *w, const void *p, size_t n)
@@ -158,7 +158,7 @@ static int compress_bytes(struct idx_writer *w, const void *p, size_t n)
 
 	switch (w->comp) {
 	case IDX_COMP_GZIP:
-		buf = gz_pool_buf(w->gz, &len);
+		buf = idx_gz_pool_buf(w->gz, &len);
 		memcpy(buf + *len, p, n);
 		*len += n;
 		return 0;
@@ -186,7 +186,7 @@ static int emit(struct idx_writer *w, const void *p, size_t n)
 		r = compress_bytes(w, b, take);
 		/* gzip: the pool feeds the span builder when the member comes back */
 		if (r == 0 && w->comp != IDX_COMP_GZIP)
-			r = spanb_data(&w->sb, b, take);
+			r = idx_spanb_data(&w->sb, b, take);
 		if (r < 0)
 			return r;
 		w->mem_u += take;
@@ -247,19 +247,19 @@ static int setup(struct idx_writer *w)
 	dbuf_init(&w->name, IDX_MAX_PATH + 64);
 	dbuf_init(&w->pax, WTAR_MAX_HEADERS);
 	dbuf_init(&w->hdr, WTAR_MAX_HEADERS + 2 * WTAR_BLOCK);
-	build_entries_init(&w->be);
+	idx_build_entries_init(&w->be);
 	w->obuf = malloc(OUT_CHUNK);
 	if (!w->obuf)
 		return -ENOMEM;
 	r = digest_ctx_new(&w->blob_sha);
 	if (r == 0)
-		r = tar_parser_new(&cbs, &w->be, &w->tar);
+		r = idx_tar_parser_new(&cbs, &w->be, &w->tar);
 	if (r == 0)
-		r = spanb_init(&w->sb, w->span, hard, w->tar);
+		r = idx_spanb_init(&w->sb, w->span, hard, w->tar);
 	if (r < 0)
 		return r;
 	if (w->comp == IDX_COMP_GZIP) {
-		r = gz_pool_new(w->level, w->span, threads_of(w->threads), &w->gz);
+		r = idx_gz_pool_new(w->level, w->span, threads_of(w->threads), &w->gz);
 		if (r < 0)
 			return r;
 	} else if (w->comp == IDX_COMP_ZSTD) {
@@ -270,7 +270,7 @@ static int setup(struct idx_writer *w)
 	static const uint8_t kinds[] = { [IDX_COMP_NONE] = IDX_CK_RAW,
 					 [IDX_COMP_GZIP] = IDX_CK_GZ_MEMBER,
 					 [IDX_COMP_ZSTD] = IDX_CK_ZSTD_FRAME };
-	return spanb_start(&w->sb, kinds[w->comp]);
+	return idx_spanb_start(&w->sb, kinds[w->comp]);
 }
 
 int idx_writer_new(const struct idx_writer_opts *o, idx_sink_fn sink, void *ctx,
@@ -321,7 +321,7 @@ int idx_writer_add(struct idx_writer *w, const struct idx_entry *e)
 		return w->err;
 	if (!e || w->data_left)
 		return -EINVAL;
-	r = wtar_headers(e, &w->name, &w->pax, &w->hdr);
+	r = idx_wtar_headers(e, &w->name, &w->pax, &w->hdr);
 	if (r < 0)
 		return r; /* nothing written: the writer is still usable */
 	r = emit(w, w->hdr.data, w->hdr.len);
@@ -373,7 +373,7 @@ static int finish_index(struct idx_writer *w, struct idx_layer **out_l)
 	info.tar_size = w->sb.u_pos;
 	/* every span starts on its own member: never sequential-only */
 	info.random_access = !(w->sb.n_spans > 1 && w->sb.n_ckpts == 1);
-	r = build_entries_resolve(&w->be, DUP_WARN_MAX);
+	r = idx_build_entries_resolve(&w->be, DUP_WARN_MAX);
 	if (r == 0)
 		r = idx_payload_write(&w->be, &w->sb, &info, &payload, &plen);
 	if (r < 0)
@@ -394,7 +394,7 @@ int idx_writer_finish(struct idx_writer *w, struct idx_layer **out_l)
 	if (r == 0)
 		r = close_member(w, true);
 	if (r == 0)
-		r = tar_parser_finish(w->tar);
+		r = idx_tar_parser_finish(w->tar);
 	if (r == 0)
 		r = finish_index(w, out_l);
 	w->err = r < 0 ? r : -EALREADY;
@@ -405,12 +405,12 @@ void idx_writer_free(struct idx_writer *w)
 {
 	if (!w)
 		return;
-	gz_pool_free(w->gz);
+	idx_gz_pool_free(w->gz);
 	ZSTD_freeCCtx(w->zc);
-	spanb_release(&w->sb);
-	tar_parser_free(w->tar);
+	idx_spanb_release(&w->sb);
+	idx_tar_parser_free(w->tar);
 	digest_ctx_free(w->blob_sha);
-	build_entries_release(&w->be);
+	idx_build_entries_release(&w->be);
 	dbuf_release(&w->name);
 	dbuf_release(&w->pax);
 	dbuf_release(&w->hdr);

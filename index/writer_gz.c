@@ -96,7 +96,7 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int gz_pool_new(int level, size_t span, unsigned threads, struct gz_pool **out)
+int idx_gz_pool_new(int level, size_t span, unsigned threads, struct gz_pool **out)
 {
 	struct gz_pool *p = calloc(1, sizeof(*p));
 	size_t bound;
@@ -140,11 +140,11 @@ int gz_pool_new(int level, size_t span, unsigned threads, struct gz_pool **out)
 	*out = p;
 	return 0;
 out_free:
-	gz_pool_free(p);
+	idx_gz_pool_free(p);
 	return -ENOMEM;
 }
 
-void gz_pool_free(struct gz_pool *p)
+void idx_gz_pool_free(struct gz_pool *p)
 {
 	if (!p)
 		return;
@@ -169,7 +169,7 @@ void gz_pool_free(struct gz_pool *p)
 }
 
 /* The slot being filled: its buffer and what it holds. */
-uint8_t *gz_pool_buf(struct gz_pool *p, size_t **len)
+uint8_t *idx_gz_pool_buf(struct gz_pool *p, size_t **len)
 {
 	*len = &p->slots[p->cur].in_len;
 	return p->slots[p->cur].in;
@@ -204,7 +204,7 @@ static int retire_one(struct gz_pool *p, gz_retire_fn retire, void *ctx)
 	return r;
 }
 
-int gz_pool_submit(struct gz_pool *p, gz_retire_fn retire, void *ctx)
+int idx_gz_pool_submit(struct gz_pool *p, gz_retire_fn retire, void *ctx)
 {
 	struct gz_slot *s = &p->slots[p->cur];
 
@@ -227,7 +227,7 @@ int gz_pool_submit(struct gz_pool *p, gz_retire_fn retire, void *ctx)
 	return 0;
 }
 
-int gz_pool_drain(struct gz_pool *p, gz_retire_fn retire, void *ctx)
+int idx_gz_pool_drain(struct gz_pool *p, gz_retire_fn retire, void *ctx)
 {
 	int r = 0;
 

@@ -19,7 +19,7 @@
  * then the ustar header) into @out; @name and @pax are scratch. -EINVAL for
  * an entry that cannot be written, -EFBIG over the ceilings.
  */
-int wtar_headers(const struct idx_entry *e, struct dbuf *name, struct dbuf *pax, struct dbuf *out);
+int idx_wtar_headers(const struct idx_entry *e, struct dbuf *name, struct dbuf *pax, struct dbuf *out);
 
 /* ---- parallel gzip members (writer_gz.c) ---- */
 
@@ -30,13 +30,13 @@ typedef int (*gz_retire_fn)(void *ctx, const uint8_t *in, size_t in_len, const u
 			    size_t out_len);
 
 /* @threads <= 1: compress in the caller's thread. Members hold up to @span bytes. */
-int gz_pool_new(int level, size_t span, unsigned threads, struct gz_pool **out);
-void gz_pool_free(struct gz_pool *p);
+int idx_gz_pool_new(int level, size_t span, unsigned threads, struct gz_pool **out);
+void idx_gz_pool_free(struct gz_pool *p);
 /* The buffer being filled (span bytes) and its fill count. */
-uint8_t *gz_pool_buf(struct gz_pool *p, size_t **len);
+uint8_t *idx_gz_pool_buf(struct gz_pool *p, size_t **len);
 /* Compress the filled buffer as one member; may retire older ones through @retire. */
-int gz_pool_submit(struct gz_pool *p, gz_retire_fn retire, void *ctx);
+int idx_gz_pool_submit(struct gz_pool *p, gz_retire_fn retire, void *ctx);
 /* Retire every member still in flight. */
-int gz_pool_drain(struct gz_pool *p, gz_retire_fn retire, void *ctx);
+int idx_gz_pool_drain(struct gz_pool *p, gz_retire_fn retire, void *ctx);
 
 #endif

@@ -296,7 +296,7 @@ static int check_entry(const struct idx_entry *e)
 	return 0;
 }
 
-int wtar_headers(const struct idx_entry *e, struct dbuf *name, struct dbuf *pax, struct dbuf *out)
+int idx_wtar_headers(const struct idx_entry *e, struct dbuf *name, struct dbuf *pax, struct dbuf *out)
 {
 	uint8_t h[WTAR_BLOCK];
 	size_t pad;

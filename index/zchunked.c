@@ -197,7 +197,7 @@ int idx_zchunked_load_at(const void *toc, size_t n, const struct idx_toc_loc *lo
 		free(json);
 		BADZ("the TOC decodes to %zu bytes, %llu were announced", jlen, (ull)loc->ulen);
 	}
-	r = zc_toc_parse(json, jlen, limit, o, out);
+	r = idx_zc_toc_parse(json, jlen, limit, o, out);
 	free(json);
 	return r;
 }
@@ -220,7 +220,7 @@ static bool digits(const char **s, int n, unsigned *v)
 	return true;
 }
 
-int zc_rfc3339(const char *s, int64_t *sec, uint32_t *nsec)
+int idx_zc_rfc3339(const char *s, int64_t *sec, uint32_t *nsec)
 {
 	static const unsigned mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	unsigned y, mo, d, h, mi, se, oh = 0, om = 0;

@@ -153,7 +153,7 @@ static int get_xattrs(struct zc *z, json_t *o, struct idx_xattr **xs, uint32_t *
 	if (!*xs || !*vals)
 		return -ENOMEM;
 	json_object_foreach(x, name, v) {
-		int len = tar_base64_decode(json_string_value(v), json_string_length(v), *vals + at,
+		int len = idx_tar_base64_decode(json_string_value(v), json_string_length(v), *vals + at,
 					    total - at);
 
 		if (len < 0 || len > (int)IDX_MAX_XATTR_VALUE)
@@ -182,7 +182,7 @@ static int common_fields(struct zc *z, json_t *o, uint8_t type, struct idx_entry
 	    get_u64(o, "devMajor", UINT32_MAX, &maj) < 0 ||
 	    get_u64(o, "devMinor", UINT32_MAX, &min) < 0 || get_str(o, "modtime", &mt) < 0)
 		BAD("entry %zu ('%.200s'): a bad mode, uid, gid, device or modtime", z->idx, e->path);
-	if (mt && zc_rfc3339(mt, &e->mtime_sec, &e->mtime_nsec) < 0)
+	if (mt && idx_zc_rfc3339(mt, &e->mtime_sec, &e->mtime_nsec) < 0)
 		BAD("entry %zu ('%.200s'): modtime '%.40s' is not RFC 3339", z->idx, e->path, mt);
 	e->mode = (uint32_t)mode;
 	e->uid = (uint32_t)uid;
@@ -262,7 +262,7 @@ static int reg_start(struct zc *z, json_t *o)
 	/* One chunk: the whole file in [offset, endOffset), verified by the file's digest. */
 	if (off < z->c_cursor)
 		BAD("entry %zu: frame at %llu overlaps the previous one", z->idx, (ull)off);
-	z->ch[0] = (struct zchunk){ .off = off, .size = size }; /* z->ch has room (zc_toc_parse) */
+	z->ch[0] = (struct zchunk){ .off = off, .size = size }; /* z->ch has room (idx_zc_toc_parse) */
 	if (get_sha(o, "digest", z->ch[0].sha, &has_sha) < 0 || !has_sha)
 		BAD("entry %zu: a file with no (or a bad) digest", z->idx);
 	z->c_cursor = off + 1;
@@ -291,9 +291,9 @@ static int emit_chunks(struct zc *z, struct idx_entry *e, size_t *n_ext)
 		struct zchunk *c = &z->ch[i];
 
 		if (!c->zeros) {
-			r = tocb_ckpt(z->b, IDX_CK_ZSTD_FRAME, c->off, z->u, 0, NULL, 0, &ck);
+			r = idx_tocb_ckpt(z->b, IDX_CK_ZSTD_FRAME, c->off, z->u, 0, NULL, 0, &ck);
 			if (r == 0)
-				r = tocb_span(z->b, ck, z->u, c->size, c->end, IDX_SF_WHOLE_FRAMES, c->sha);
+				r = idx_tocb_span(z->b, ck, z->u, c->size, c->end, IDX_SF_WHOLE_FRAMES, c->sha);
 			if (r < 0)
 				return r;
 			if (ne && z->ext[ne - 1].off + z->ext[ne - 1].len == fpos)
@@ -344,7 +344,7 @@ static int reg_finish(struct zc *z)
 		e.extents = z->ext;
 	}
 	if (r == 0)
-		r = tocb_entry(z->b, &e);
+		r = idx_tocb_entry(z->b, &e);
 	free(xs);
 	free(vals);
 	z->reg = NULL;
@@ -380,7 +380,7 @@ static int one_entry(struct zc *z, json_t *o)
 		r = get_xattrs(z, o, &xs, &e.n_xattrs, &vals);
 	e.xattrs = xs;
 	if (r == 0)
-		r = tocb_entry(z->b, &e);
+		r = idx_tocb_entry(z->b, &e);
 	free(xs);
 	free(vals);
 	return r;
@@ -408,7 +408,7 @@ static int parse_entries(struct zc *z, json_t *root, uint64_t *u_size)
 	return r;
 }
 
-int zc_toc_parse(const char *json, size_t len, uint64_t c_limit, const struct idx_foreign_opts *o,
+int idx_zc_toc_parse(const char *json, size_t len, uint64_t c_limit, const struct idx_foreign_opts *o,
 		 struct idx_layer **out)
 {
 	struct zc z = { .c_limit = c_limit };
@@ -428,7 +428,7 @@ int zc_toc_parse(const char *json, size_t len, uint64_t c_limit, const struct id
 	if (r < 0)
 		log_err("zstd:chunked TOC: not a JSON object");
 	if (r == 0)
-		r = tocb_new(IDX_COMP_ZSTD, IDX_FOREIGN_ZSTD_CHUNKED, o, len ? len : 1, &z.b);
+		r = idx_tocb_new(IDX_COMP_ZSTD, IDX_FOREIGN_ZSTD_CHUNKED, o, len ? len : 1, &z.b);
 	/* room for the one chunk of an unchunked file */
 	if (r == 0 && !(z.ch = calloc(16, sizeof(*z.ch))))
 		r = -ENOMEM;
@@ -436,8 +436,8 @@ int zc_toc_parse(const char *json, size_t len, uint64_t c_limit, const struct id
 	if (r == 0)
 		r = parse_entries(&z, root, &u_size);
 	if (r == 0)
-		r = tocb_finish(z.b, u_size, true, out);
-	tocb_free(z.b);
+		r = idx_tocb_finish(z.b, u_size, true, out);
+	idx_tocb_free(z.b);
 	json_decref(root);
 	free(z.ch);
 	free(z.ext);

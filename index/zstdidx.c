@@ -57,15 +57,15 @@ static int frame_end(struct zsb *z)
 	if (sb->u_pos > z->u_frame_end)
 		z->c_data_end = zpos(z);
 	z->u_frame_end = sb->u_pos;
-	if (spanb_cur(sb) < sb->span_size / 2)
+	if (idx_spanb_cur(sb) < sb->span_size / 2)
 		return 0;
-	return spanb_cut(sb, IDX_CK_ZSTD_FRAME, zpos(z), 0, NULL, 0, zpos(z), IDX_SF_WHOLE_FRAMES);
+	return idx_spanb_cut(sb, IDX_CK_ZSTD_FRAME, zpos(z), 0, NULL, 0, zpos(z), IDX_SF_WHOLE_FRAMES);
 }
 
 static int zstep(struct zsb *z)
 {
 	struct spanb *sb = &z->b->sb;
-	ZSTD_outBuffer out = { z->obuf, XMIN((uint64_t)OUT_CHUNK, spanb_room(sb)), 0 };
+	ZSTD_outBuffer out = { z->obuf, XMIN((uint64_t)OUT_CHUNK, idx_spanb_room(sb)), 0 };
 	int r;
 
 	z->ret = ZSTD_decompressStream(z->d, &out, &z->in);
@@ -73,7 +73,7 @@ static int zstep(struct zsb *z)
 		return zerr(z->ret);
 	/* A finished frame has flushed everything: only mid-frame can output be held back. */
 	z->out_full = z->ret != 0 && out.pos == out.size;
-	r = spanb_data(sb, z->obuf, out.pos);
+	r = idx_spanb_data(sb, z->obuf, out.pos);
 	if (r < 0)
 		return r;
 	if (z->ret == 0)
@@ -83,12 +83,12 @@ static int zstep(struct zsb *z)
 	 * output is flushed: one more byte keeps c_end sufficient (clamped to
 	 * the blob size at the end).
 	 */
-	if (spanb_room(sb) == 0)
-		return spanb_cut(sb, -1, 0, 0, NULL, 0, zpos(z) + 1, 0);
+	if (idx_spanb_room(sb) == 0)
+		return idx_spanb_cut(sb, -1, 0, 0, NULL, 0, zpos(z) + 1, 0);
 	return 0;
 }
 
-int zstdidx_build(struct bctx *b)
+int idx_zstdidx_build(struct bctx *b)
 {
 	struct zsb z = { .b = b, .ret = 1 };
 	ssize_t n;
@@ -103,10 +103,10 @@ int zstdidx_build(struct bctx *b)
 		goto out_free;
 	}
 	z.in = (ZSTD_inBuffer){ b->src.buf, b->src.len, 0 };
-	r = spanb_start(&b->sb, IDX_CK_ZSTD_FRAME);
+	r = idx_spanb_start(&b->sb, IDX_CK_ZSTD_FRAME);
 	while (r == 0) {
 		if (z.in.pos == z.in.size && !z.out_full) {
-			n = bsrc_fill(&b->src);
+			n = idx_bsrc_fill(&b->src);
 			if (n <= 0) {
 				r = (int)n;
 				break;
@@ -120,34 +120,34 @@ int zstdidx_build(struct bctx *b)
 		r = -EBADMSG;
 	}
 	if (r == 0)
-		r = spanb_finish(&b->sb, z.c_data_end, IDX_SF_WHOLE_FRAMES);
+		r = idx_spanb_finish(&b->sb, z.c_data_end, IDX_SF_WHOLE_FRAMES);
 out_free:
 	free(z.obuf);
 	ZSTD_freeDCtx(z.d);
 	return r;
 }
 
-int rawidx_build(struct bctx *b)
+int idx_rawidx_build(struct bctx *b)
 {
 	struct spanb *sb = &b->sb;
 	size_t pos = 0, take;
 	ssize_t n = (ssize_t)b->src.len;
-	int r = spanb_start(sb, IDX_CK_RAW);
+	int r = idx_spanb_start(sb, IDX_CK_RAW);
 
 	while (r == 0 && n > 0) {
-		take = (size_t)XMIN((uint64_t)(b->src.len - pos), spanb_room(sb));
-		r = spanb_data(sb, b->src.buf + pos, take);
+		take = (size_t)XMIN((uint64_t)(b->src.len - pos), idx_spanb_room(sb));
+		r = idx_spanb_data(sb, b->src.buf + pos, take);
 		pos += take;
-		if (r == 0 && spanb_room(sb) == 0)
-			r = spanb_cut(sb, IDX_CK_RAW, sb->u_pos, 0, NULL, 0, sb->u_pos, 0);
+		if (r == 0 && idx_spanb_room(sb) == 0)
+			r = idx_spanb_cut(sb, IDX_CK_RAW, sb->u_pos, 0, NULL, 0, sb->u_pos, 0);
 		if (r == 0 && pos == b->src.len) {
-			n = bsrc_fill(&b->src);
+			n = idx_bsrc_fill(&b->src);
 			pos = 0;
 			if (n < 0)
 				r = (int)n;
 		}
 	}
 	if (r == 0)
-		r = spanb_finish(sb, sb->u_pos, 0);
+		r = idx_spanb_finish(sb, sb->u_pos, 0);
 	return r;
 }

@@ -27,7 +27,7 @@
 #include "common/log.h"
 #include "common/size.h"
 #include "fs/cache.h"
-#include "fs/fetch.h"
+#include "fs/store.h"
 #include "index/index.h"
 #include "tools/cli.h"
 #include "tools/cli_opts.h"

@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "fs/fetch.h"
+#include "fs/store.h"
 #include "index/index.h"
 #include "tools/cli.h"
 #include "tools/cmd_index.h"

@@ -18,7 +18,7 @@
 #include <jansson.h>
 
 #include "common/log.h"
-#include "fs/fetch.h"
+#include "fs/store.h"
 #include "index/index.h"
 #include "tools/cli.h"
 #include "tools/cli_opts.h"

@@ -9,7 +9,7 @@
 
 #include "common/log.h"
 #include "common/xarray.h"
-#include "fs/fetch.h"
+#include "fs/store.h"
 #include "tools/image_int.h"
 
 void image_push_init(struct image_push *ip, struct cli_opts *o, const char *created_by)

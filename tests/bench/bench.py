@@ -216,7 +216,7 @@ def stats_normalise(raw):
     """`strata stats --json` -> {"layers": {digest: bytes_fetched}, "total": N,
     "p50_ms","p90_ms","p99_ms", "index_source": {digest: src}}.
 
-    Documented shape (fs/fetch.h fs_store_stats_json): per layer digest bytes
+    Documented shape (fs/store.h fs_store_stats_json): per layer digest bytes
     fetched, spans fetched/total, fraction, cache hits/misses; totals; fetch
     latency p50/p90/p99 in ms; errors; index source per layer. The exact key
     names are matched loosely so that this survives small renames."""

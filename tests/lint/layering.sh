@@ -44,8 +44,8 @@ check "registry/ never includes index/, fs/ or tools/" '#include "(index|fs|tool
 check "registry/ uses no fuse, zlib, zstd" '#include <(fuse|zlib|zstd)' "${registry[@]}"
 check "fs/ never includes tools/" '#include "tools/' "${fs[@]}"
 check "fuse headers only in fs/ll*.c, fs/als_ll.c, fs/main.c and fs/main_opts.c" '#include <fuse' "${fs_nofuse[@]}" "${common[@]}" "${index[@]}" "${registry[@]}" "${tools[@]}"
-report "tools/ includes only fs/cache.h, fs/fetch.h, fs/image.h, fs/profile.h and fs/stats_xattr.h of fs/" \
-	"$(grep -nE '#include "fs/' "${tools[@]}" /dev/null | grep -vE '#include "fs/(cache|fetch|image|profile|stats_xattr)\.h"' | head -n 20)"
+report "tools/ includes only fs/cache.h, fs/store.h, fs/image.h, fs/profile.h and fs/stats_xattr.h of fs/" \
+	"$(grep -nE '#include "fs/' "${tools[@]}" /dev/null | grep -vE '#include "fs/(cache|store|image|profile|stats_xattr)\.h"' | head -n 20)"
 check "third-party headers only in .c files" '#include <(curl/|jansson|zlib|zstd|fuse|openssl/)' "${headers[@]}"
 check "curl only in the transport (registry/http_*.c; not registry/aws/)" '#include <curl/' \
 	$(files common index fs tools) $(files registry | grep -v -E "^registry/http_[^/]*\.c$")

@@ -122,7 +122,7 @@ static int run(const uint8_t *data, size_t size, unsigned step, struct seen *s)
 	int r;
 
 	*s = (struct seen){ .hash = 14695981039346656037ull };
-	r = tar_parser_new(&cb, s, &p);
+	r = idx_tar_parser_new(&cb, s, &p);
 	if (r < 0)
 		return r;
 	while (r == 0 && pos < size) {
@@ -130,14 +130,14 @@ static int run(const uint8_t *data, size_t size, unsigned step, struct seen *s)
 
 		if (n > size - pos)
 			n = size - pos;
-		r = tar_parser_feed(p, data + pos, n);
+		r = idx_tar_parser_feed(p, data + pos, n);
 		pos += n;
 	}
 	if (r == 0)
-		r = tar_parser_finish(p);
-	if (tar_parser_offset(p) > size || tar_parser_count(p) != s->n)
+		r = idx_tar_parser_finish(p);
+	if (idx_tar_parser_offset(p) > size || idx_tar_parser_count(p) != s->n)
 		abort();
-	tar_parser_free(p);
+	idx_tar_parser_free(p);
 	return r;
 }
 
@@ -155,7 +155,7 @@ static int both(const uint8_t *data, size_t size)
 
 /*
  * Mutations almost never keep a header checksum right, which would stop
- * the fuzzer at tar_hdr_check(). So the input is also parsed with a valid
+ * the fuzzer at idx_tar_hdr_check(). So the input is also parsed with a valid
  * checksum written into every non-zero aligned block (headers are always
  * aligned; data blocks just change).
  */

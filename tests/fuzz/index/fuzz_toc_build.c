@@ -102,7 +102,7 @@ static int op_entry(struct tocb *b, struct in *in)
 		}
 		e.extents = ext;
 	}
-	return tocb_entry(b, &e);
+	return idx_tocb_entry(b, &e);
 }
 
 /* K kind(1) c_off(4) u_off(4) bits(1) win_len(2) window... */
@@ -116,7 +116,7 @@ static int op_ckpt(struct tocb *b, struct in *in)
 	win_len = u8(in) | (uint32_t)u8(in) << 8;
 	memset(win, 0, sizeof(win));
 	take(in, win, win_len < sizeof(win) ? win_len : sizeof(win));
-	return tocb_ckpt(b, kind, c_off, u_off, bits, win, win_len, &id);
+	return idx_tocb_ckpt(b, kind, c_off, u_off, bits, win, win_len, &id);
 }
 
 /* S ckpt(1) u_start(4) u_len(4) c_end(4) flags(1) sha(32) */
@@ -126,7 +126,7 @@ static int op_span(struct tocb *b, struct in *in)
 	uint32_t ck = u8(in), us = u32(in), ul = u32(in), ce = u32(in), fl = u8(in) & 3;
 
 	take(in, sha, sizeof(sha));
-	return tocb_span(b, ck, us, ul, ce, fl, sha);
+	return idx_tocb_span(b, ck, us, ul, ce, fl, sha);
 }
 
 struct blob {
@@ -187,7 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	virt = data[1] & 1;
-	if (tocb_new(data[0] & 1 ? IDX_COMP_ZSTD : IDX_COMP_GZIP, IDX_FOREIGN_ESTARGZ, &o, size, &b))
+	if (idx_tocb_new(data[0] & 1 ? IDX_COMP_ZSTD : IDX_COMP_GZIP, IDX_FOREIGN_ESTARGZ, &o, size, &b))
 		return 0;
 	for (r = 0; r == 0 && in.pos < in.n;) {
 		switch (u8(&in)) {
@@ -195,7 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 'K': r = op_ckpt(b, &in); break;
 		case 'S': r = op_span(b, &in); break;
 		case 'F':
-			r = tocb_finish(b, u32(&in), virt, &l);
+			r = idx_tocb_finish(b, u32(&in), virt, &l);
 			if (r == 0)
 				use(l, data, size);
 			idx_layer_free(l);
@@ -204,6 +204,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		default: r = 1; break;
 		}
 	}
-	tocb_free(b);
+	idx_tocb_free(b);
 	return 0;
 }

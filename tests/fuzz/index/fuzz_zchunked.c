@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    idx_zchunked_load_at(data + loc.off, (size_t)loc.len, &loc, &o, &l) == 0)
 		read_all(l, data, size);
 	l = NULL;
-	if (zc_toc_parse((const char *)data, size, size, &o, &l) == 0)
+	if (idx_zc_toc_parse((const char *)data, size, size, &o, &l) == 0)
 		read_all(l, data, size);
 	s = malloc(size + 1);
 	if (!s)

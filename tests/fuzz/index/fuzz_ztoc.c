@@ -4,7 +4,7 @@
  * checkpoints and the conversion into a layer (index/soci*.c). Byte 0
  * picks the door: even, bytes 1-8 are the layer's size (little-endian)
  * and the rest a zTOC for idx_soci_ztoc_load(); odd, the rest is a bare
- * zinfo blob for soci_zinfo_parse() (a checkpoints vector would otherwise
+ * zinfo blob for idx_soci_zinfo_parse() (a checkpoints vector would otherwise
  * have to survive the flatbuffer around it). A zTOC that loads must
  * behave: every entry found by its path, every span found by its start, a
  * decode of a few spans from zeros (refused by their compressed digest).
@@ -59,9 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 9)
 		return 0;
 	if (data[0] % 2) {
-		if (soci_zinfo_parse(data + 1, size - 1, UINT64_MAX / 2, UINT64_MAX / 2, 1u << 16,
+		if (idx_soci_zinfo_parse(data + 1, size - 1, UINT64_MAX / 2, UINT64_MAX / 2, 1u << 16,
 				     &z) == 0)
-			soci_zinfo_free(&z);
+			idx_soci_zinfo_free(&z);
 		return 0;
 	}
 	for (int i = 8; i >= 1; i--)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# The data path of the daemon (fs/fetch.h) against a real registry, through
+# The data path of the daemon (fs/store.h) against a real registry, through
 # the store_read driver: lazy fetching measured in the registry's access
 # log, warm cache, the registry's index artifact, 16 concurrent readers
 # with prefetch_all, kill -9 in the middle of reads, a damaged cache file.

@@ -74,7 +74,7 @@ static int entry_line(struct tocb *b, const char *line, uint64_t u)
 	e.data_off = u;
 	e.path = path;
 	e.link = link[0] ? link : NULL;
-	return tocb_entry(b, &e);
+	return idx_tocb_entry(b, &e);
 }
 
 static int chunk_line(struct tocb *b, const char *line, uint64_t *u)
@@ -88,9 +88,9 @@ static int chunk_line(struct tocb *b, const char *line, uint64_t *u)
 	if (sscanf(line, "C %" SCNu64 " %" SCNu64 " %" SCNu64 " %79s", &c_off, &c_end, &len, hex) != 4 ||
 	    hex_sha(hex, sha) < 0)
 		return -EBADMSG;
-	r = tocb_ckpt(b, IDX_CK_ZSTD_FRAME, c_off, *u, 0, NULL, 0, &ck);
+	r = idx_tocb_ckpt(b, IDX_CK_ZSTD_FRAME, c_off, *u, 0, NULL, 0, &ck);
 	if (r == 0)
-		r = tocb_span(b, ck, *u, len, c_end, IDX_SF_WHOLE_FRAMES, sha);
+		r = idx_tocb_span(b, ck, *u, len, c_end, IDX_SF_WHOLE_FRAMES, sha);
 	*u += len;
 	return r;
 }
@@ -104,13 +104,13 @@ static int parse(const char *toc, size_t n, const struct fs_layer *l, struct idx
 	int r;
 
 	fs_foreign_opts(l, &o);
-	r = text ? tocb_new(IDX_COMP_ZSTD, IDX_FOREIGN_ZSTD_CHUNKED, &o, n, &b) : -ENOMEM;
+	r = text ? idx_tocb_new(IDX_COMP_ZSTD, IDX_FOREIGN_ZSTD_CHUNKED, &o, n, &b) : -ENOMEM;
 	for (char *line = r == 0 ? strtok_r(text, "\n", &save) : NULL; line && r == 0;
 	     line = strtok_r(NULL, "\n", &save))
 		r = line[0] == 'E' ? entry_line(b, line, u) : chunk_line(b, line, &u);
 	if (r == 0)
-		r = tocb_finish(b, u, true, out);
-	tocb_free(b);
+		r = idx_tocb_finish(b, u, true, out);
+	idx_tocb_free(b);
 	free(text);
 	return r;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * store_read: drive the data path of the daemon (fs/fetch.h) against a real
+ * store_read: drive the data path of the daemon (fs/store.h) against a real
  * registry, without FUSE. Opens every layer of REF, merges them, then runs
  * the operations given on argv in order:
  *   PATH=HEX             read the whole file (128 KiB reads), sha256 must be HEX
@@ -25,7 +25,7 @@
 
 #include "common/digest.h"
 #include "common/log.h"
-#include "fs/fetch.h"
+#include "fs/store.h"
 
 #define CHUNK (128u << 10)
 

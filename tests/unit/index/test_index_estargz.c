@@ -290,13 +290,13 @@ static void test_time(void)
 	int64_t s;
 	uint32_t ns;
 
-	ok(esgz_time("2023-11-14T22:13:20Z", &s, &ns) == 0 && s == 1700000000 && ns == 0, "RFC 3339 UTC");
-	ok(esgz_time("2023-11-15T07:13:20+09:00", &s, &ns) == 0 && s == 1700000000, "with an offset");
-	ok(esgz_time("1969-12-31T23:59:59.5Z", &s, &ns) == 0 && s == -1 && ns == 500000000,
+	ok(idx_esgz_time("2023-11-14T22:13:20Z", &s, &ns) == 0 && s == 1700000000 && ns == 0, "RFC 3339 UTC");
+	ok(idx_esgz_time("2023-11-15T07:13:20+09:00", &s, &ns) == 0 && s == 1700000000, "with an offset");
+	ok(idx_esgz_time("1969-12-31T23:59:59.5Z", &s, &ns) == 0 && s == -1 && ns == 500000000,
 	   "before 1970, with a fraction");
-	ok(esgz_time("2023-11-14T22:13:20", &s, &ns) < 0, "no zone: refused");
-	ok(esgz_time("2023-13-14T22:13:20Z", &s, &ns) < 0, "month 13: refused");
-	ok(esgz_time("2023-11-14T22:13:20+09", &s, &ns) < 0, "half an offset: refused");
+	ok(idx_esgz_time("2023-11-14T22:13:20", &s, &ns) < 0, "no zone: refused");
+	ok(idx_esgz_time("2023-13-14T22:13:20Z", &s, &ns) < 0, "month 13: refused");
+	ok(idx_esgz_time("2023-11-14T22:13:20+09", &s, &ns) < 0, "half an offset: refused");
 }
 
 int main(void)

@@ -40,7 +40,7 @@ static void times(void)
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		int64_t sec = -1;
 		uint32_t nsec = 1;
-		int r = soci_parse_time(t[i].s, (uint32_t)strlen(t[i].s), &sec, &nsec);
+		int r = idx_soci_parse_time(t[i].s, (uint32_t)strlen(t[i].s), &sec, &nsec);
 
 		is_int(r, t[i].r, "time '%s'", t[i].s);
 		if (r == 0 && t[i].r == 0)
@@ -76,7 +76,7 @@ static int zparse(const uint64_t (*ck)[3], uint32_t n, bool v1, uint64_t c, uint
 {
 	size_t len;
 	uint8_t *b = zinfo(ck, n, v1, &len);
-	int r = soci_zinfo_parse(b, len, c, u, 1000, z);
+	int r = idx_soci_zinfo_parse(b, len, c, u, 1000, z);
 
 	free(b);
 	return r;
@@ -95,15 +95,15 @@ static void zinfos(void)
 		ok(z.n == 3 && z.n_used == 3 && z.span_size == 65536 && z.ck[1].bits == 3 &&
 			   z.ck[1].window != NULL,
 		   "its checkpoints");
-		is_int(soci_span_c_start(&z, 1), 4999, "a span with bits starts a byte early");
-		is_int(soci_span_c_end(&z, 1, 10000), 9000, "and ends at the next checkpoint");
-		is_int(soci_span_c_end(&z, 2, 10000), 10000, "the last at the blob's end");
-		soci_zinfo_free(&z);
+		is_int(idx_soci_span_c_start(&z, 1), 4999, "a span with bits starts a byte early");
+		is_int(idx_soci_span_c_end(&z, 1, 10000), 9000, "and ends at the next checkpoint");
+		is_int(idx_soci_span_c_end(&z, 2, 10000), 10000, "the last at the blob's end");
+		idx_soci_zinfo_free(&z);
 	}
 	if (ok(zparse(good, 3, true, 10000, 200000, &z) == 0, "v1 zinfo (checkpoint 0 left out) parses")) {
 		ok(z.n == 3 && z.ck[0].in == 10 && z.ck[0].out == 0 && !z.ck[0].window,
 		   "checkpoint 0 is implied: after a 10-byte header, zero window");
-		soci_zinfo_free(&z);
+		idx_soci_zinfo_free(&z);
 	}
 	is_int(zparse(disorder, 3, false, 10000, 200000, &z), -EBADMSG, "checkpoints out of order");
 	is_int(zparse(bits9, 2, false, 10000, 200000, &z), -EBADMSG, "9 bits");
@@ -112,15 +112,15 @@ static void zinfos(void)
 	if (ok(zparse(tail, 3, false, 10000, 100000, &z) == 0,
 	       "a checkpoint at the tar's end (SOCI cuts there too) parses")) {
 		is_int(z.n_used, 2, "but starts no span");
-		soci_zinfo_free(&z);
+		idx_soci_zinfo_free(&z);
 	}
 	{
 		size_t len;
 		uint8_t *b = zinfo(good, 3, false, &len);
 
-		is_int(soci_zinfo_parse(b, len - 1, 10000, 200000, 1000, &z), -EBADMSG,
+		is_int(idx_soci_zinfo_parse(b, len - 1, 10000, 200000, 1000, &z), -EBADMSG,
 		       "a blob of neither version's size");
-		is_int(soci_zinfo_parse(b, len, 10000, 200000, 2, &z), -EFBIG,
+		is_int(idx_soci_zinfo_parse(b, len, 10000, 200000, 2, &z), -EFBIG,
 		       "more checkpoints than allowed");
 		free(b);
 	}
@@ -151,7 +151,7 @@ static void flatbuffers(void)
 {
 	uint8_t b[96];
 	struct sfb fb;
-	struct sfb_table t;
+	struct idx_sfb_table t;
 	struct sfb_vec v;
 	const char *s;
 	uint32_t n;
@@ -161,49 +161,49 @@ static void flatbuffers(void)
 	memcpy(b + 44, "abc", 4);
 	put32(b + 60, 2); /* 2 offsets: both to the string */
 	put32(b + 64, 40 - 64);
-	sfb_init(&fb, b, sizeof(b));
-	if (ok(sfb_root(&fb, &t) == 0, "a hand-made buffer: root table")) {
-		ok(sfb_str(&t, 0, &s, &n) == 0 && n == 3 && strcmp(s, "abc") == 0, "its string");
-		ok(sfb_str(&t, 7, &s, &n) == 0 && s == NULL, "an id past the vtable: absent");
-		is_int(sfb_vector(&t, 1, 4, &v), 0, "its vector");
-		is_int(sfb_vec_str(&v, 0, &s, &n), -EBADMSG, "an element pointing backwards");
+	idx_sfb_init(&fb, b, sizeof(b));
+	if (ok(idx_sfb_root(&fb, &t) == 0, "a hand-made buffer: root table")) {
+		ok(idx_sfb_str(&t, 0, &s, &n) == 0 && n == 3 && strcmp(s, "abc") == 0, "its string");
+		ok(idx_sfb_str(&t, 7, &s, &n) == 0 && s == NULL, "an id past the vtable: absent");
+		is_int(idx_sfb_vector(&t, 1, 4, &v), 0, "its vector");
+		is_int(idx_sfb_vec_str(&v, 0, &s, &n), -EBADMSG, "an element pointing backwards");
 	}
 	fb_base(b, 200, 36);
-	sfb_init(&fb, b, sizeof(b));
-	ok(sfb_root(&fb, &t) == 0 && sfb_str(&t, 0, &s, &n) == -EBADMSG,
+	idx_sfb_init(&fb, b, sizeof(b));
+	ok(idx_sfb_root(&fb, &t) == 0 && idx_sfb_str(&t, 0, &s, &n) == -EBADMSG,
 	   "a string offset out of the buffer");
 	fb_base(b, 20, 36);
 	put32(b + 40, 52); /* as long as the rest of the buffer: no room for its NUL */
 	memset(b + 44, 'x', 52);
-	sfb_init(&fb, b, sizeof(b));
-	ok(sfb_root(&fb, &t) == 0 && sfb_str(&t, 0, &s, &n) == -EBADMSG, "a string without its NUL");
+	idx_sfb_init(&fb, b, sizeof(b));
+	ok(idx_sfb_root(&fb, &t) == 0 && idx_sfb_str(&t, 0, &s, &n) == -EBADMSG, "a string without its NUL");
 	fb_base(b, 20, 36);
 	put32(b + 40, 3);
 	memcpy(b + 44, "a\0c", 4);
-	sfb_init(&fb, b, sizeof(b));
-	ok(sfb_root(&fb, &t) == 0 && sfb_str(&t, 0, &s, &n) == -EBADMSG &&
-		   sfb_str_bin(&t, 0, &s, &n) == 0 && n == 3,
+	idx_sfb_init(&fb, b, sizeof(b));
+	ok(idx_sfb_root(&fb, &t) == 0 && idx_sfb_str(&t, 0, &s, &n) == -EBADMSG &&
+		   idx_sfb_str_bin(&t, 0, &s, &n) == 0 && n == 3,
 	   "a NUL inside: refused as a name, kept as a PAX value");
 	fb_base(b, 20, 36);
 	put32(b + 60, 1000);
-	sfb_init(&fb, b, sizeof(b));
-	ok(sfb_root(&fb, &t) == 0 && sfb_vector(&t, 1, 4, &v) == -EBADMSG,
+	idx_sfb_init(&fb, b, sizeof(b));
+	ok(idx_sfb_root(&fb, &t) == 0 && idx_sfb_vector(&t, 1, 4, &v) == -EBADMSG,
 	   "a vector longer than the buffer");
 	fb_base(b, 20, 36);
 	put32(b + 40, 3);
 	memcpy(b + 44, "abc", 4);
-	sfb_init(&fb, b, sizeof(b));
+	idx_sfb_init(&fb, b, sizeof(b));
 	fb.budget = 5;
-	ok(sfb_root(&fb, &t) == 0 && sfb_str(&t, 0, &s, &n) == 0 &&
-		   sfb_str(&t, 0, &s, &n) == -EFBIG,
+	ok(idx_sfb_root(&fb, &t) == 0 && idx_sfb_str(&t, 0, &s, &n) == 0 &&
+		   idx_sfb_str(&t, 0, &s, &n) == -EFBIG,
 	   "the same bytes read past the budget (shared data)");
 	memset(b, 0, sizeof(b));
 	put32(b, 90); /* root table at 90: its soffset runs past the end */
-	sfb_init(&fb, b, sizeof(b));
-	is_int(sfb_root(&fb, &t), -EBADMSG, "a root table out of the buffer");
+	idx_sfb_init(&fb, b, sizeof(b));
+	is_int(idx_sfb_root(&fb, &t), -EBADMSG, "a root table out of the buffer");
 	put32(b, 16);
 	put32(b + 16, (uint32_t)-80); /* vtable at 96: outside */
-	is_int(sfb_root(&fb, &t), -EBADMSG, "a vtable out of the buffer");
+	is_int(idx_sfb_root(&fb, &t), -EBADMSG, "a vtable out of the buffer");
 }
 
 int main(void)

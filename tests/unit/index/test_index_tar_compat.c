@@ -47,12 +47,12 @@ static int parse(const struct tw *w, char **text, char **log)
 
 		dbuf_init(&d, 1 << 20);
 		dbuf_add_str(&d, "");
-		rs[k] = tar_parser_new(&cb, &d, &p);
+		rs[k] = idx_tar_parser_new(&cb, &d, &p);
 		for (size_t pos = 0; rs[k] == 0 && pos < w->len; pos += k ? 1 : w->len)
-			rs[k] = tar_parser_feed(p, w->buf + pos, k ? 1 : w->len);
+			rs[k] = idx_tar_parser_feed(p, w->buf + pos, k ? 1 : w->len);
 		if (rs[k] == 0)
-			rs[k] = tar_parser_finish(p);
-		tar_parser_free(p);
+			rs[k] = idx_tar_parser_finish(p);
+		idx_tar_parser_free(p);
 		texts[k] = dbuf_take(&d, NULL);
 	}
 	fflush(stderr);

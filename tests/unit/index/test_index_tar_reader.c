@@ -58,7 +58,7 @@ static int parse(const struct tw *w, size_t len, size_t chunk, struct got *g)
 
 	dbuf_init(&g->text, 1 << 24);
 	g->n = 0;
-	r = tar_parser_new(&cb, g, &p);
+	r = idx_tar_parser_new(&cb, g, &p);
 	if (r < 0)
 		return r;
 	while (pos < len && r == 0) {
@@ -66,12 +66,12 @@ static int parse(const struct tw *w, size_t len, size_t chunk, struct got *g)
 
 		if (k > len - pos)
 			k = len - pos;
-		r = tar_parser_feed(p, w->buf + pos, k);
+		r = idx_tar_parser_feed(p, w->buf + pos, k);
 		pos += k;
 	}
 	if (r == 0)
-		r = tar_parser_finish(p);
-	tar_parser_free(p);
+		r = idx_tar_parser_finish(p);
+	idx_tar_parser_free(p);
 	return r;
 }
 
@@ -440,13 +440,13 @@ static void test_normalise(void)
 	char out[64];
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		int r = tar_path_normalise(rows[i].in, strlen(rows[i].in), out, sizeof(out));
+		int r = idx_tar_path_normalise(rows[i].in, strlen(rows[i].in), out, sizeof(out));
 
 		is_int(r, rows[i].r, "normalise '%s'", rows[i].in);
 		if (r >= 0)
 			is_str(out, rows[i].out, "normalise '%s' value", rows[i].in);
 	}
-	is_int(tar_path_normalise("abcdef", 6, out, 4), -EFBIG, "normalise: too long");
+	is_int(idx_tar_path_normalise("abcdef", 6, out, 4), -EFBIG, "normalise: too long");
 }
 
 int main(void)

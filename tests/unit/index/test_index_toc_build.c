@@ -66,9 +66,9 @@ static int add_chunk(struct tocb *b, const struct chunk *c, uint64_t *u, bool ba
 	digest_sha256(c->data, c->len, sha);
 	if (bad_sha)
 		sha[7] ^= 1;
-	r = tocb_ckpt(b, IDX_CK_ZSTD_FRAME, c->c_off, *u, 0, NULL, 0, &ck);
+	r = idx_tocb_ckpt(b, IDX_CK_ZSTD_FRAME, c->c_off, *u, 0, NULL, 0, &ck);
 	if (r == 0)
-		r = tocb_span(b, ck, *u, c->len, c->c_end, IDX_SF_WHOLE_FRAMES, sha);
+		r = idx_tocb_span(b, ck, *u, c->len, c->c_end, IDX_SF_WHOLE_FRAMES, sha);
 	*u += c->len;
 	return r;
 }
@@ -80,9 +80,9 @@ static int add_gz_chunk(struct tocb *b, const struct chunk *c, uint64_t *u)
 	int r;
 
 	digest_sha256(c->data, c->len, sha);
-	r = tocb_ckpt(b, IDX_CK_GZ_MEMBER, c->c_off, *u, 0, NULL, 0, &ck);
+	r = idx_tocb_ckpt(b, IDX_CK_GZ_MEMBER, c->c_off, *u, 0, NULL, 0, &ck);
 	if (r == 0)
-		r = tocb_span(b, ck, *u, c->len, c->c_end, 0, sha);
+		r = idx_tocb_span(b, ck, *u, c->len, c->c_end, 0, sha);
 	*u += c->len;
 	return r;
 }
@@ -122,21 +122,21 @@ static int build_zstd(const struct fblob *f, int bad, uint64_t toc_len, struct i
 	uint64_t u = 0;
 	int r;
 
-	r = tocb_new(IDX_COMP_ZSTD, IDX_FOREIGN_ZSTD_CHUNKED, &o, toc_len, &b);
+	r = idx_tocb_new(IDX_COMP_ZSTD, IDX_FOREIGN_ZSTD_CHUNKED, &o, toc_len, &b);
 	if (r < 0)
 		return r;
 	e = ent(IDX_T_DIR, "./a/", 0755);
-	r = tocb_entry(b, &e);
+	r = idx_tocb_entry(b, &e);
 	e = ent(IDX_T_REG, "a/one.txt", 0100644); /* type bits in the mode, as some TOCs have */
 	e.size = sizeof(one);
 	e.data_off = 0;
 	if (r == 0)
-		r = tocb_entry(b, &e);
+		r = idx_tocb_entry(b, &e);
 	e = ent(IDX_T_REG, "/b//two.bin", 0600);
 	e.size = sizeof(two);
 	e.data_off = 100000;
 	if (r == 0)
-		r = tocb_entry(b, &e);
+		r = idx_tocb_entry(b, &e);
 	e = ent(IDX_T_REG, "s/sparse.img", 0644);
 	e.size = SPARSE_SIZE;
 	e.data_off = 170000;
@@ -144,26 +144,26 @@ static int build_zstd(const struct fblob *f, int bad, uint64_t toc_len, struct i
 	e.n_extents = 2;
 	e.extents = ext;
 	if (r == 0)
-		r = tocb_entry(b, &e);
+		r = idx_tocb_entry(b, &e);
 	e = ent(IDX_T_REG, "x/.wh.gone", 0);
 	if (r == 0)
-		r = tocb_entry(b, &e);
+		r = idx_tocb_entry(b, &e);
 	e = ent(IDX_T_REG, "a/.wh..wh..opq", 0);
 	if (r == 0)
-		r = tocb_entry(b, &e);
+		r = idx_tocb_entry(b, &e);
 	e = ent(IDX_T_HARDLINK, "a/link", 0644);
 	e.link = "./a/one.txt";
 	if (r == 0)
-		r = tocb_entry(b, &e);
+		r = idx_tocb_entry(b, &e);
 	e = ent(IDX_T_SYMLINK, "a/sym", 0777);
 	e.link = "../b/two.bin";
 	if (r == 0)
-		r = tocb_entry(b, &e);
+		r = idx_tocb_entry(b, &e);
 	for (int i = 0; r == 0 && i < 6; i++)
 		r = add_chunk(b, &ch[i], &u, i == bad);
 	if (r == 0)
-		r = tocb_finish(b, u, true, out);
-	tocb_free(b);
+		r = idx_tocb_finish(b, u, true, out);
+	idx_tocb_free(b);
 	return r;
 }
 
@@ -310,14 +310,14 @@ static void test_gzip(void)
 	int r;
 
 	e.size = sizeof(one);
-	r = tocb_new(IDX_COMP_GZIP, IDX_FOREIGN_ESTARGZ, &o, 1000, &b);
+	r = idx_tocb_new(IDX_COMP_GZIP, IDX_FOREIGN_ESTARGZ, &o, 1000, &b);
 	if (r == 0)
-		r = tocb_entry(b, &e);
+		r = idx_tocb_entry(b, &e);
 	for (int i = 0; r == 0 && i < 2; i++)
 		r = add_gz_chunk(b, &ch[i], &u);
 	if (r == 0)
-		r = tocb_finish(b, u, true, &l);
-	tocb_free(b);
+		r = idx_tocb_finish(b, u, true, &l);
+	idx_tocb_free(b);
 	is_int(r, 0, "gzip-member layer builds");
 	if (r == 0)
 		check_file(l, &f, "one", one, sizeof(one));
@@ -334,29 +334,29 @@ static void test_refusals(void)
 	struct tocb *b;
 	uint32_t ck;
 
-	ok(tocb_new(IDX_COMP_ZSTD, IDX_FOREIGN_NONE, &o, 10, &b) == -EINVAL,
+	ok(idx_tocb_new(IDX_COMP_ZSTD, IDX_FOREIGN_NONE, &o, 10, &b) == -EINVAL,
 	   "a builder for no format: -EINVAL");
-	ok(tocb_new(IDX_COMP_ZSTD, IDX_FOREIGN_SOCI, &o, 0, &b) == -EFBIG,
+	ok(idx_tocb_new(IDX_COMP_ZSTD, IDX_FOREIGN_SOCI, &o, 0, &b) == -EFBIG,
 	   "an empty TOC: refused");
-	if (tocb_new(IDX_COMP_ZSTD, IDX_FOREIGN_ZSTD_CHUNKED, &o, 100, &b) < 0)
+	if (idx_tocb_new(IDX_COMP_ZSTD, IDX_FOREIGN_ZSTD_CHUNKED, &o, 100, &b) < 0)
 		abort();
-	ok(tocb_ckpt(b, IDX_CK_ZSTD_FRAME, 100, 0, 0, NULL, 0, &ck) == 0 &&
-		   tocb_span(b, ck, 10, 5, 200, 0, sha) == -EBADMSG,
+	ok(idx_tocb_ckpt(b, IDX_CK_ZSTD_FRAME, 100, 0, 0, NULL, 0, &ck) == 0 &&
+		   idx_tocb_span(b, ck, 10, 5, 200, 0, sha) == -EBADMSG,
 	   "a chunk that leaves a gap: -EBADMSG");
-	ok(tocb_span(b, ck, 0, 300u << 20, 200, 0, sha) == 0 && tocb_entry(b, &e) == 0 &&
-		   tocb_finish(b, 300u << 20, true, &l) == -EFBIG,
+	ok(idx_tocb_span(b, ck, 0, 300u << 20, 200, 0, sha) == 0 && idx_tocb_entry(b, &e) == 0 &&
+		   idx_tocb_finish(b, 300u << 20, true, &l) == -EFBIG,
 	   "a chunk of 300 MiB: -EFBIG");
-	ok(tocb_ckpt(b, IDX_CK_ZSTD_FRAME, 50, 1, 0, NULL, 0, &ck) == -EBADMSG,
+	ok(idx_tocb_ckpt(b, IDX_CK_ZSTD_FRAME, 50, 1, 0, NULL, 0, &ck) == -EBADMSG,
 	   "a checkpoint before the previous one: -EBADMSG");
-	ok(tocb_ckpt(b, IDX_CK_GZ_MEMBER, 500, 1u << 30, 0, NULL, 0, &ck) == -EBADMSG,
+	ok(idx_tocb_ckpt(b, IDX_CK_GZ_MEMBER, 500, 1u << 30, 0, NULL, 0, &ck) == -EBADMSG,
 	   "a gzip checkpoint in a zstd layer: -EBADMSG");
-	tocb_free(b);
-	if (tocb_new(IDX_COMP_ZSTD, IDX_FOREIGN_ZSTD_CHUNKED, &o, 100, &b) < 0)
+	idx_tocb_free(b);
+	if (idx_tocb_new(IDX_COMP_ZSTD, IDX_FOREIGN_ZSTD_CHUNKED, &o, 100, &b) < 0)
 		abort();
-	ok(tocb_entry(b, &e) == 0 && tocb_finish(b, 0, true, &l) == 0 && idx_entry_count(l) == 1,
+	ok(idx_tocb_entry(b, &e) == 0 && idx_tocb_finish(b, 0, true, &l) == 0 && idx_entry_count(l) == 1,
 	   "a layer of one directory and no file data builds");
 	idx_layer_free(l);
-	tocb_free(b);
+	idx_tocb_free(b);
 }
 
 int main(void)

@@ -91,11 +91,11 @@ static int add_file(struct tocb *b, struct su_buf *blob, const char *path, const
 		abort();
 	memcpy(blob->p + blob->len + 16, z.p, z.len); /* 16 bytes stand for the tar header */
 	digest_sha256(data, len, sha);
-	r = tocb_entry(b, &e);
+	r = idx_tocb_entry(b, &e);
 	if (r == 0)
-		r = tocb_ckpt(b, IDX_CK_ZSTD_FRAME, blob->len + 16, *u, 0, NULL, 0, &ck);
+		r = idx_tocb_ckpt(b, IDX_CK_ZSTD_FRAME, blob->len + 16, *u, 0, NULL, 0, &ck);
 	if (r == 0)
-		r = tocb_span(b, ck, *u, len, blob->len + 16 + z.len, IDX_SF_WHOLE_FRAMES, sha);
+		r = idx_tocb_span(b, ck, *u, len, blob->len + 16 + z.len, IDX_SF_WHOLE_FRAMES, sha);
 	blob->len += 16 + z.len;
 	*u += len;
 	free(z.p);
@@ -112,10 +112,10 @@ static int toc_layer(enum lie lie, struct toc *t)
 	int r;
 
 	memset(t, 0, sizeof(*t));
-	r = tocb_new(IDX_COMP_ZSTD, IDX_FOREIGN_ZSTD_CHUNKED, &o, 4096, &b);
+	r = idx_tocb_new(IDX_COMP_ZSTD, IDX_FOREIGN_ZSTD_CHUNKED, &o, 4096, &b);
 	if (r < 0)
 		return r;
-	r = tocb_entry(b, &e);
+	r = idx_tocb_entry(b, &e);
 	if (r == 0)
 		r = add_file(b, &t->blob, "d/a", lie == SWAP ? data_b : data_a,
 			     lie == SIZE ? FSIZE - 1 : FSIZE, &u, lie == XATTR ? "v2" : "v1",
@@ -126,17 +126,17 @@ static int toc_layer(enum lie lie, struct toc *t)
 	e = (struct idx_entry){ .type = IDX_T_SYMLINK, .path = "d/s", .mode = 0777,
 				.mtime_sec = 1700000000, .link = lie == LINK ? "b" : "a" };
 	if (r == 0)
-		r = tocb_entry(b, &e);
+		r = idx_tocb_entry(b, &e);
 	e = (struct idx_entry){ .type = IDX_T_HARDLINK, .path = "d/h", .mode = 0777,
 				.mtime_sec = 1700000000, .link = "d/a" };
 	if (r == 0)
-		r = tocb_entry(b, &e);
+		r = idx_tocb_entry(b, &e);
 	e = (struct idx_entry){ .type = IDX_T_REG, .path = "d/.wh.gone", .mode = 0600 };
 	if (r == 0)
-		r = tocb_entry(b, &e);
+		r = idx_tocb_entry(b, &e);
 	if (r == 0)
-		r = tocb_finish(b, u, true, &t->l);
-	tocb_free(b);
+		r = idx_tocb_finish(b, u, true, &t->l);
+	idx_tocb_free(b);
 	return r;
 }
 

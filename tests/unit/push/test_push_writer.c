@@ -385,7 +385,7 @@ static void check_exact_end(enum idx_comp comp, const char *what)
 		   sp.c_end == m.len,
 	   "%s: two full spans, the last ending at the blob's end", what);
 	/*
-	 * Also a regression case for zstdidx_build(): a last frame that ends with
+	 * Also a regression case for idx_zstdidx_build(): a last frame that ends with
 	 * the decoder's output buffer exactly full was once taken for a
 	 * truncated stream.
 	 */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fs/ internal: the data path of the daemon, FUSE-free. A struct fs_store
+ * The store: the data path of the daemon and of strata, FUSE-free. A struct fs_store
  * owns the registry client, the local cache and the open layers; it turns a
  * read of (layer, file entry, offset, length) into verified bytes: from the
  * span cache when present, else one Range request per run of adjacent
@@ -9,8 +9,8 @@
  *
  * Thread-safety: every function may be called from any FUSE worker thread.
  */
-#ifndef FS_FETCH_H
-#define FS_FETCH_H
+#ifndef FS_STORE_H
+#define FS_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
