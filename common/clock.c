@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 
 #include "common/clock.h"
 
@@ -67,4 +68,72 @@ int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
 	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
 	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	return era * 146097 + doe - 719468;
+}
+
+/* @w decimal digits at s[*i] (all within @n) into *v. */
+static bool take_digits(const char *s, size_t n, size_t *i, unsigned w, int64_t *v)
+{
+	*v = 0;
+	if (n - *i < w)
+		return false;
+	for (unsigned k = 0; k < w; k++, (*i)++) {
+		if (s[*i] < '0' || s[*i] > '9')
+			return false;
+		*v = *v * 10 + (s[*i] - '0');
+	}
+	return true;
+}
+
+static bool take_char(const char *s, size_t n, size_t *i, char a, char b)
+{
+	if (*i >= n || (s[*i] != a && s[*i] != b))
+		return false;
+	(*i)++;
+	return true;
+}
+
+int rfc3339_parse(const char *s, size_t n, int64_t *sec, uint32_t *nsec)
+{
+	static const int64_t mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int64_t y, mo, d, h, mi, se, oh, om, off = 0;
+	uint32_t ns = 0;
+	size_t i = 0;
+
+	if (!take_digits(s, n, &i, 4, &y) || !take_char(s, n, &i, '-', '-') ||
+	    !take_digits(s, n, &i, 2, &mo) || !take_char(s, n, &i, '-', '-') ||
+	    !take_digits(s, n, &i, 2, &d) || !take_char(s, n, &i, 'T', 't') ||
+	    !take_digits(s, n, &i, 2, &h) || !take_char(s, n, &i, ':', ':') ||
+	    !take_digits(s, n, &i, 2, &mi) || !take_char(s, n, &i, ':', ':') ||
+	    !take_digits(s, n, &i, 2, &se))
+		return -EBADMSG;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60)
+		return -EBADMSG;
+	if (i < n && s[i] == '.') {
+		unsigned fd = 0;
+
+		for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, fd++)
+			if (fd < 9)
+				ns = ns * 10 + (uint32_t)(s[i] - '0');
+		if (fd == 0)
+			return -EBADMSG;
+		for (; fd < 9; fd++)
+			ns *= 10;
+	}
+	if (take_char(s, n, &i, 'Z', 'z')) {
+		/* UTC */
+	} else if (i < n && (s[i] == '+' || s[i] == '-')) {
+		int sign = s[i++] == '-' ? -1 : 1;
+
+		if (!take_digits(s, n, &i, 2, &oh) || !take_char(s, n, &i, ':', ':') ||
+		    !take_digits(s, n, &i, 2, &om) || oh > 23 || om > 59)
+			return -EBADMSG;
+		off = sign * (oh * 3600 + om * 60);
+	} else {
+		return -EBADMSG;
+	}
+	if (i != n)
+		return -EBADMSG;
+	*sec = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
+	*nsec = ns;
+	return 0;
 }

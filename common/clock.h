@@ -46,4 +46,14 @@ void sleep_ns(uint64_t ns);
  */
 int64_t days_from_civil(int64_t y, int64_t m, int64_t d);
 
+/*
+ * An RFC 3339 date-time of @n bytes (no NUL needed): YYYY-MM-DDTHH:MM:SS,
+ * an optional fraction (1+ digits; past 9 they are cut), then Z or
+ * +hh:mm/-hh:mm ("T" and "Z" in either case), into seconds since the
+ * epoch and nanoseconds. Months and days are checked against the calendar
+ * month (Feb 29 always allowed), seconds up to 60. -EBADMSG otherwise.
+ * What the TOCs of zstd:chunked and eStargz and SOCI's zTOCs carry.
+ */
+int rfc3339_parse(const char *s, size_t n, int64_t *sec, uint32_t *nsec);
+
 #endif

@@ -48,63 +48,6 @@ static int hex16(const uint8_t *s, uint64_t *out)
 	return 0;
 }
 
-/* @n decimal digits at *@s (advanced); -1 if any is not a digit. */
-static int64_t digits(const char **s, int n)
-{
-	int64_t v = 0;
-
-	for (int i = 0; i < n; i++, (*s)++) {
-		if (**s < '0' || **s > '9')
-			return -1;
-		v = v * 10 + (**s - '0');
-	}
-	return v;
-}
-
-int idx_esgz_time(const char *s, int64_t *sec, uint32_t *nsec)
-{
-	static const char seps[] = "--T::";
-	int64_t f[6];
-	static const int w[6] = { 4, 2, 2, 2, 2, 2 };
-	int64_t ns = 0, scale = 100000000, off = 0;
-
-	for (int i = 0; i < 6; i++) {
-		f[i] = digits(&s, w[i]);
-		if (f[i] < 0 || (i < 5 && *s++ != seps[i]))
-			return -EBADMSG;
-	}
-	if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 60)
-		return -EBADMSG;
-	if (*s == '.') {
-		if (*++s < '0' || *s > '9')
-			return -EBADMSG;
-		for (; *s >= '0' && *s <= '9'; s++, scale /= 10)
-			ns += (*s - '0') * scale;
-	}
-	if (*s == 'Z' || *s == 'z') {
-		s++;
-	} else if (*s == '+' || *s == '-') {
-		int sign = *s++ == '-' ? -1 : 1;
-		int64_t hh = digits(&s, 2), mm = -1;
-
-		if (hh >= 0 && *s == ':') {
-			s++;
-			mm = digits(&s, 2);
-		}
-
-		if (hh < 0 || hh > 23 || mm < 0 || mm > 59)
-			return -EBADMSG;
-		off = sign * (hh * 3600 + mm * 60);
-	} else {
-		return -EBADMSG;
-	}
-	if (*s)
-		return -EBADMSG;
-	*sec = days_from_civil(f[0], f[1], f[2]) * 86400 + f[3] * 3600 + f[4] * 60 + f[5] - off;
-	*nsec = (uint32_t)ns;
-	return 0;
-}
-
 /*
  * One footer of @len bytes at @p: a complete gzip member with no data and
  * the extra field @want_xlen long. The TOC offset in *off.

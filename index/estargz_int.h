@@ -30,10 +30,4 @@ struct esgz_toc {
 int idx_esgz_toc_layer(const struct esgz_toc *t, const struct idx_foreign_opts *o,
 		   struct idx_layer **out);
 
-/*
- * An RFC 3339 time ("2026-12-07T07:08:39Z", "...39.5+09:00"): seconds since
- * the epoch and nanoseconds (a fraction past 9 digits is cut). -EBADMSG.
- */
-int idx_esgz_time(const char *s, int64_t *sec, uint32_t *nsec);
-
 #endif

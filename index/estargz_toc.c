@@ -23,10 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/digest.h"
 #include "common/log.h"
 #include "common/xarray.h"
 #include "common/xmath.h"
+#include "index/toc_json.h"
 #include "index/estargz_int.h"
 #include "index/tar_int.h"
 #include "index/toc_int.h"
@@ -56,34 +58,6 @@ struct conv {
 	const char *file_digest;
 	uint32_t idx;            /* entry number, for messages */
 };
-
-static int get_u64(json_t *o, const char *key, uint64_t max, uint64_t *out)
-{
-	json_t *v = json_object_get(o, key);
-
-	*out = 0;
-	if (!v)
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-	    (uint64_t)json_integer_value(v) > max)
-		return -EBADMSG;
-	*out = (uint64_t)json_integer_value(v);
-	return 0;
-}
-
-/* A string member, or NULL when absent; -EBADMSG if it is no string. */
-static int get_str(json_t *o, const char *key, const char **out)
-{
-	json_t *v = json_object_get(o, key);
-
-	*out = NULL;
-	if (!v)
-		return 0;
-	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
-		return -EBADMSG; /* no NUL bytes inside names */
-	*out = json_string_value(v);
-	return 0;
-}
 
 static int type_of(const char *s, uint8_t *t, bool *chunk)
 {
@@ -159,10 +133,10 @@ static int add_chunk(struct conv *c, json_t *o)
 	struct chunk *k;
 	int r;
 
-	if (get_u64(o, "offset", TAR_MAX_SIZE, &off) < 0 ||
-	    get_u64(o, "chunkOffset", TAR_MAX_SIZE, &coff) < 0 ||
-	    get_u64(o, "chunkSize", TAR_MAX_SIZE, &csize) < 0 ||
-	    get_u64(o, "innerOffset", TAR_MAX_SIZE, &inner) < 0 || get_str(o, "chunkDigest", &cd) < 0)
+	if (idx_json_u64(o, "offset", TAR_MAX_SIZE, &off) < 0 ||
+	    idx_json_u64(o, "chunkOffset", TAR_MAX_SIZE, &coff) < 0 ||
+	    idx_json_u64(o, "chunkSize", TAR_MAX_SIZE, &csize) < 0 ||
+	    idx_json_u64(o, "innerOffset", TAR_MAX_SIZE, &inner) < 0 || idx_json_str(o, "chunkDigest", &cd) < 0)
 		BAD("entry %u ('%.200s'): bad chunk fields", c->idx, c->file);
 	if (inner) {
 		log_err("cannot read eStargz TOC: entry %u ('%.200s') shares a gzip member with "
@@ -206,17 +180,17 @@ static int fill_entry(struct conv *c, json_t *o, struct idx_entry *e)
 	uint64_t mode, uid, gid, maj, min;
 	const char *mt;
 
-	if (get_u64(o, "mode", UINT32_MAX, &mode) < 0 || get_u64(o, "uid", UINT32_MAX, &uid) < 0 ||
-	    get_u64(o, "gid", UINT32_MAX, &gid) < 0 || get_u64(o, "devMajor", UINT32_MAX, &maj) < 0 ||
-	    get_u64(o, "devMinor", UINT32_MAX, &min) < 0 || get_str(o, "modtime", &mt) < 0 ||
-	    get_str(o, "linkName", &e->link) < 0)
+	if (idx_json_u64(o, "mode", UINT32_MAX, &mode) < 0 || idx_json_u64(o, "uid", UINT32_MAX, &uid) < 0 ||
+	    idx_json_u64(o, "gid", UINT32_MAX, &gid) < 0 || idx_json_u64(o, "devMajor", UINT32_MAX, &maj) < 0 ||
+	    idx_json_u64(o, "devMinor", UINT32_MAX, &min) < 0 || idx_json_str(o, "modtime", &mt) < 0 ||
+	    idx_json_str(o, "linkName", &e->link) < 0)
 		BAD("entry %u ('%.200s'): a field has the wrong type or range", c->idx, e->path);
 	e->mode = (uint32_t)mode; /* the builder keeps 07777, as the tar reader */
 	e->uid = (uint32_t)uid;
 	e->gid = (uint32_t)gid;
 	e->dev_major = (uint32_t)maj;
 	e->dev_minor = (uint32_t)min;
-	if (mt && idx_esgz_time(mt, &e->mtime_sec, &e->mtime_nsec) < 0)
+	if (mt && rfc3339_parse(mt, strlen(mt), &e->mtime_sec, &e->mtime_nsec) < 0)
 		BAD("entry %u ('%.200s'): modtime '%.40s' is not RFC 3339", c->idx, e->path, mt);
 	if ((e->type == IDX_T_SYMLINK || e->type == IDX_T_HARDLINK) && (!e->link || !*e->link))
 		BAD("entry %u ('%.200s'): a link with no linkName", c->idx, e->path);
@@ -234,11 +208,11 @@ static int add_entry(struct conv *c, json_t *o, uint8_t type)
 	uint64_t size;
 	int r;
 
-	if (get_str(o, "name", &e.path) < 0 || !e.path)
+	if (idx_json_str(o, "name", &e.path) < 0 || !e.path)
 		BAD("entry %u has no name", c->idx);
 	r = fill_entry(c, o, &e);
-	if (r == 0 && (get_u64(o, "size", TAR_MAX_SIZE, &size) < 0 ||
-		       get_str(o, "digest", &c->file_digest) < 0))
+	if (r == 0 && (idx_json_u64(o, "size", TAR_MAX_SIZE, &size) < 0 ||
+		       idx_json_str(o, "digest", &c->file_digest) < 0))
 		BAD("entry %u ('%.200s'): bad size or digest", c->idx, e.path);
 	if (r == 0)
 		r = get_xattrs(c, o, &xs, &e.n_xattrs, &vals);
@@ -266,10 +240,10 @@ static int add_one(struct conv *c, json_t *o)
 	uint8_t type;
 	bool chunk;
 
-	if (!json_is_object(o) || get_str(o, "type", &ts) < 0 || type_of(ts, &type, &chunk) < 0)
+	if (!json_is_object(o) || idx_json_str(o, "type", &ts) < 0 || type_of(ts, &type, &chunk) < 0)
 		BAD("entry %u: no known type", c->idx);
 	if (chunk) {
-		if (get_str(o, "name", &name) < 0 || !c->file || !name || strcmp(name, c->file) != 0)
+		if (idx_json_str(o, "name", &name) < 0 || !c->file || !name || strcmp(name, c->file) != 0)
 			BAD("entry %u: a chunk that follows no chunk of its file", c->idx);
 		return add_chunk(c, o);
 	}

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "index/soci_fb.h"
 #include "index/soci_int.h"
@@ -142,9 +143,8 @@ static int read_fields(const struct idx_sfb_table *fm, struct idx_entry *e, uint
 	e->dev_minor = (uint32_t)dmin;
 	if (!mtime)
 		BAD("'%s' has no mod_time", name);
-	r = idx_soci_parse_time(mtime, mn, &e->mtime_sec, &e->mtime_nsec);
-	if (r < 0)
-		return r;
+	if (rfc3339_parse(mtime, mn, &e->mtime_sec, &e->mtime_nsec) < 0)
+		BAD("'%s': mod_time '%.*s' is not RFC 3339", name, (int)mn, mtime);
 	if ((e->type == IDX_T_SYMLINK || e->type == IDX_T_HARDLINK) && (!e->link || !*e->link))
 		BAD("'%s': a link without a target", name);
 	if (e->type != IDX_T_SYMLINK && e->type != IDX_T_HARDLINK)

@@ -45,13 +45,6 @@ void idx_soci_zinfo_free(struct soci_zinfo *z);
 uint64_t idx_soci_span_c_start(const struct soci_zinfo *z, uint32_t i);
 uint64_t idx_soci_span_c_end(const struct soci_zinfo *z, uint32_t i, uint64_t c_size);
 
-/*
- * An RFC 3339 time as Go's time.MarshalText writes it
- * ("2006-01-02T15:04:05.999999999Z07:00") into Unix seconds + nanoseconds.
- * -EBADMSG when malformed.
- */
-int idx_soci_parse_time(const char *s, uint32_t n, int64_t *sec, uint32_t *nsec);
-
 struct tocb;
 struct idx_sfb_table;
 /*

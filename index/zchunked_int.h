@@ -20,7 +20,4 @@
 int idx_zc_toc_parse(const char *json, size_t len, uint64_t c_limit, const struct idx_foreign_opts *o,
 		 struct idx_layer **out);
 
-/* RFC 3339 time ("2006-01-02T15:04:05.999999999Z07:00") -> seconds + ns; -EBADMSG. */
-int idx_zc_rfc3339(const char *s, int64_t *sec, uint32_t *nsec);
-
 #endif

@@ -16,9 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/digest.h"
 #include "common/log.h"
 #include "common/xarray.h"
+#include "index/toc_json.h"
 #include "index/layer_int.h"
 #include "index/tar_int.h"
 #include "index/toc_int.h"
@@ -54,41 +56,12 @@ struct zc {
 	size_t cap_ext;
 };
 
-/* A non-negative integer member, absent = 0 (Go's omitempty). */
-static int get_u64(json_t *o, const char *k, uint64_t max, uint64_t *v)
-{
-	json_t *x = json_object_get(o, k);
-
-	*v = 0;
-	if (!x)
-		return 0;
-	if (!json_is_integer(x) || json_integer_value(x) < 0 ||
-	    (uint64_t)json_integer_value(x) > max)
-		return -EBADMSG;
-	*v = (uint64_t)json_integer_value(x);
-	return 0;
-}
-
-/* A string member, absent = NULL. */
-static int get_str(json_t *o, const char *k, const char **v)
-{
-	json_t *x = json_object_get(o, k);
-
-	*v = NULL;
-	if (!x)
-		return 0;
-	if (!json_is_string(x) || strlen(json_string_value(x)) != json_string_length(x))
-		return -EBADMSG; /* not a string, or a NUL inside */
-	*v = json_string_value(x);
-	return 0;
-}
-
 /* "sha256:<64 hex>" -> raw; -EBADMSG otherwise. */
 static int get_sha(json_t *o, const char *k, uint8_t sha[DIGEST_SHA256_LEN], bool *present)
 {
 	const char *s;
 
-	if (get_str(o, k, &s) < 0)
+	if (idx_json_str(o, k, &s) < 0)
 		return -EBADMSG;
 	*present = s != NULL;
 	if (!s)
@@ -173,16 +146,16 @@ static int common_fields(struct zc *z, json_t *o, uint8_t type, struct idx_entry
 	const char *mt;
 
 	*e = (struct idx_entry){ .type = type };
-	if (get_str(o, "name", &e->path) < 0 || !e->path || get_str(o, "linkName", &e->link) < 0)
+	if (idx_json_str(o, "name", &e->path) < 0 || !e->path || idx_json_str(o, "linkName", &e->link) < 0)
 		BAD("entry %zu: no name, or a name or linkName that is not a string", z->idx);
 	if (escapes(e->path) || (type == IDX_T_HARDLINK && escapes(e->link)))
 		BAD("entry %zu ('%.200s'): a path with '..' (escapes the layer)", z->idx, e->path);
-	if (get_u64(o, "mode", 07777 | 0170000, &mode) < 0 ||
-	    get_u64(o, "uid", UINT32_MAX, &uid) < 0 || get_u64(o, "gid", UINT32_MAX, &gid) < 0 ||
-	    get_u64(o, "devMajor", UINT32_MAX, &maj) < 0 ||
-	    get_u64(o, "devMinor", UINT32_MAX, &min) < 0 || get_str(o, "modtime", &mt) < 0)
+	if (idx_json_u64(o, "mode", 07777 | 0170000, &mode) < 0 ||
+	    idx_json_u64(o, "uid", UINT32_MAX, &uid) < 0 || idx_json_u64(o, "gid", UINT32_MAX, &gid) < 0 ||
+	    idx_json_u64(o, "devMajor", UINT32_MAX, &maj) < 0 ||
+	    idx_json_u64(o, "devMinor", UINT32_MAX, &min) < 0 || idx_json_str(o, "modtime", &mt) < 0)
 		BAD("entry %zu ('%.200s'): a bad mode, uid, gid, device or modtime", z->idx, e->path);
-	if (mt && idx_zc_rfc3339(mt, &e->mtime_sec, &e->mtime_nsec) < 0)
+	if (mt && rfc3339_parse(mt, strlen(mt), &e->mtime_sec, &e->mtime_nsec) < 0)
 		BAD("entry %zu ('%.200s'): modtime '%.40s' is not RFC 3339", z->idx, e->path, mt);
 	e->mode = (uint32_t)mode;
 	e->uid = (uint32_t)uid;
@@ -208,8 +181,8 @@ static int add_chunk(struct zc *z, json_t *o, bool first)
 		return -ENOMEM;
 	c = &z->ch[z->n_ch];
 	*c = (struct zchunk){ 0 };
-	if (get_u64(o, "offset", UINT64_MAX, &off) < 0 || get_u64(o, "chunkSize", UINT64_MAX, &size) < 0 ||
-	    get_u64(o, "chunkOffset", UINT64_MAX, &coff) < 0 || get_str(o, "chunkType", &ct) < 0 ||
+	if (idx_json_u64(o, "offset", UINT64_MAX, &off) < 0 || idx_json_u64(o, "chunkSize", UINT64_MAX, &size) < 0 ||
+	    idx_json_u64(o, "chunkOffset", UINT64_MAX, &coff) < 0 || idx_json_str(o, "chunkType", &ct) < 0 ||
 	    get_sha(o, "chunkDigest", c->sha, &has_sha) < 0)
 		BAD("entry %zu: a bad offset, chunkSize, chunkOffset, chunkType or chunkDigest", z->idx);
 	if (size == 0 || coff != z->got || size > z->reg_size - z->got)
@@ -241,11 +214,11 @@ static int reg_start(struct zc *z, json_t *o)
 	bool has_sha;
 
 	/* checked here: chunk entries and messages compare with it before common_fields() */
-	if (get_str(o, "name", &name) < 0 || !name)
+	if (idx_json_str(o, "name", &name) < 0 || !name)
 		BAD("entry %zu: a file with no name", z->idx);
-	if (get_u64(o, "size", UINT64_MAX / 2, &size) < 0 || get_u64(o, "offset", UINT64_MAX, &off) < 0 ||
-	    get_u64(o, "endOffset", UINT64_MAX, &end) < 0 ||
-	    get_u64(o, "chunkSize", UINT64_MAX, &chunk) < 0)
+	if (idx_json_u64(o, "size", UINT64_MAX / 2, &size) < 0 || idx_json_u64(o, "offset", UINT64_MAX, &off) < 0 ||
+	    idx_json_u64(o, "endOffset", UINT64_MAX, &end) < 0 ||
+	    idx_json_u64(o, "chunkSize", UINT64_MAX, &chunk) < 0)
 		BAD("entry %zu: a bad size, offset, endOffset or chunkSize", z->idx);
 	z->reg = o;
 	z->reg_size = size;
@@ -359,10 +332,10 @@ static int one_entry(struct zc *z, json_t *o)
 	struct idx_entry e;
 	int r;
 
-	if (!json_is_object(o) || get_str(o, "type", &t) < 0 || !t)
+	if (!json_is_object(o) || idx_json_str(o, "type", &t) < 0 || !t)
 		BAD("entry %zu is not an object with a type", z->idx);
 	if (strcmp(t, "chunk") == 0) {
-		if (!z->reg || get_str(o, "name", &name) < 0 || !name ||
+		if (!z->reg || idx_json_str(o, "name", &name) < 0 || !name ||
 		    strcmp(name, json_string_value(json_object_get(z->reg, "name"))) != 0 ||
 		    z->n_ch == 0 || !json_object_get(z->reg, "chunkSize"))
 			BAD("entry %zu: a chunk that does not follow its chunked file", z->idx);

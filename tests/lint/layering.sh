@@ -28,7 +28,7 @@ files() { find "$@" -name '*.[ch]' 2>/dev/null | sort; }
 
 mapfile -t common < <(files common)
 mapfile -t index < <(files index)
-mapfile -t index_nojson < <(files index | grep -v -E '^index/(estargz_toc|zchunked[^/]*)\.c$')
+mapfile -t index_nojson < <(files index | grep -v -E '^index/(estargz_toc|zchunked[^/]*|toc_json)\.c$')
 mapfile -t registry < <(files registry)
 mapfile -t fs < <(files fs)
 mapfile -t fs_nofuse < <(files fs | grep -v -E '^fs/(ll[^/]*\.c|als_ll\.c|main(_opts)?\.c)$')

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "index/soci_fb.h"
 #include "index/soci_int.h"
 #include "tap.h"
@@ -40,7 +41,7 @@ static void times(void)
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		int64_t sec = -1;
 		uint32_t nsec = 1;
-		int r = idx_soci_parse_time(t[i].s, (uint32_t)strlen(t[i].s), &sec, &nsec);
+		int r = rfc3339_parse(t[i].s, strlen(t[i].s), &sec, &nsec);
 
 		is_int(r, t[i].r, "time '%s'", t[i].s);
 		if (r == 0 && t[i].r == 0)
