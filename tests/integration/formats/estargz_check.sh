@@ -27,9 +27,12 @@ MT=application/vnd.oci.image.manifest.v1+json
 stats() { "$STRATA" stats "$1" --json; }
 # wait_checks MNT: until no layer's check is queued or running (60 s at most)
 wait_checks() {
-	local i
+	local i js
 	for i in $(seq 1 600); do
-		stats "$1" | jq -e '[.layers[].check] | all(. == "passed" or . == "failed")' >/dev/null && return 0
+		# jq -e takes empty input for true: a failed strata stats must not pass
+		js=$(stats "$1") && [ -n "$js" ] &&
+			jq -e '[.layers[].check] | all(. == "passed" or . == "failed")' <<<"$js" >/dev/null &&
+			return 0
 		sleep 0.1
 	done
 	return 1

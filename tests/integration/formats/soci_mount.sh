@@ -37,7 +37,15 @@ V1=$(soci_push_v1 "$REPO" v1) || harness_fail "cannot push SOCI v1"
 soci_push_v2 "$REPO" v2 >/dev/null || harness_fail "cannot push SOCI v2"
 
 fresh_cache() { FSD_CACHE=$HARNESS_DIR/cache-$1; mkdir -p "$FSD_CACHE"; }
-stats() { "$STRATA" stats "$MNT" --json >"$HARNESS_DIR/stats.json"; }
+# strata stats --json into stats.json; a failure is shown (never an empty
+# file taken for stats: jq -e accepts empty input)
+stats() {
+	if ! "$STRATA" stats "$MNT" --json >"$HARNESS_DIR/stats.json" 2>"$HARNESS_DIR/stats.err" ||
+		! [ -s "$HARNESS_DIR/stats.json" ]; then
+		tap_diag "strata stats failed: $(head -c 500 "$HARNESS_DIR/stats.err")"
+		return 1
+	fi
+}
 sources() { jq -r '[.layers[].index_source] | unique | join(",")' "$HARNESS_DIR/stats.json"; }
 
 # ---- v2 ----
@@ -198,7 +206,7 @@ fi
 wait_check() {
 	local i
 	for i in $(seq 1 300); do
-		stats
+		stats &&
 		jq -e '[.layers[].check] | all(. != "queued" and . != "running" and . != "none")' \
 			"$HARNESS_DIR/stats.json" >/dev/null && return 0
 		sleep 0.2
