@@ -30,7 +30,8 @@ struct layer_info {
 	const char *diff_id;
 	bool has_index;
 	const char *index_trust; /* "pinned", "unpinned" (referrers only), "none" */
-	const char *foreign;     /* the format of a pinned foreign TOC, or NULL */
+	const char *foreign;     /* the format of a foreign TOC, or NULL */
+	const char *foreign_trust; /* "pinned", or "unpinned" (a SOCI v1 referrer) */
 	char toc[DIGEST_STR_LEN];
 };
 
@@ -102,9 +103,13 @@ static const char *index_kind(const struct layer_info *l, char buf[96])
 	bool pinned = l->has_index && strcmp(l->index_trust, "pinned") == 0;
 
 	if (l->foreign && pinned)
-		snprintf(buf, 96, "stratafs pinned, %s pinned", l->foreign);
-	else if (l->foreign)
+		snprintf(buf, 96, "stratafs pinned, %s %s", l->foreign, l->foreign_trust);
+	else if (l->foreign && strcmp(l->foreign_trust, "pinned") == 0)
 		snprintf(buf, 96, "%s pinned", l->foreign);
+	else if (l->foreign && l->has_index)
+		snprintf(buf, 96, "stratafs %s, %s unpinned", l->index_trust, l->foreign);
+	else if (l->foreign)
+		snprintf(buf, 96, "%s unpinned", l->foreign);
 	else if (l->has_index)
 		snprintf(buf, 96, "stratafs %s", l->index_trust);
 	else
@@ -126,7 +131,7 @@ static json_t *json_layer(const struct layer_info *l)
 			    json_string(l->index_trust ? l->index_trust : "none"));
 	json_object_set_new(e, "foreignIndex",
 			    l->foreign ? json_pack("{s:s, s:s, s:s}", "format", l->foreign, "toc",
-						   l->toc, "trust", "pinned")
+						   l->toc, "trust", l->foreign_trust)
 				       : json_null());
 	json_object_set_new(e, "index", json_string(index_kind(l, kind)));
 	return e;
@@ -205,7 +210,7 @@ static void print_human(const struct inspect *in, FILE *f)
 			strcmp(l->index_trust, "pinned") == 0 ? "pinned" :
 			"unpinned (trusted by tag only)");
 		if (l->foreign)
-			fprintf(f, "  %s TOC: pinned (%s)", l->foreign, l->toc);
+			fprintf(f, "  %s TOC: %s (%s)", l->foreign, l->foreign_trust, l->toc);
 		fputc('\n', f);
 	}
 	if (!in->cache)
@@ -286,6 +291,40 @@ static void find_indexes(struct inspect *in)
 	reg_manifest_free(refs);
 }
 
+/*
+ * SOCI v1 indexes are referrers of the manifest (nothing pins them): their
+ * zTOCs, each naming its image layer (REG_ANNOT_SOCI_LAYER), are what a
+ * mount uses where -o unpinned allows, for layers with no pinned TOC.
+ */
+static void find_soci_v1(struct inspect *in)
+{
+	struct reg_manifest *refs = NULL, *si = NULL;
+
+	if (reg_referrers(in->c, in->m->digest, REG_MT_SOCI_INDEX_V1, &refs) < 0)
+		return; /* find_indexes() warned already when the registry cannot list them */
+	for (size_t i = 0; i < refs->n_manifests; i++) {
+		if (reg_manifest_get(in->c, refs->manifests[i].digest, &si) < 0)
+			continue;
+		for (size_t j = 0; si->kind == REG_MANIFEST_IMAGE && j < si->n_layers; j++) {
+			const char *target = reg_descriptor_annotation(&si->layers[j],
+								       REG_ANNOT_SOCI_LAYER);
+
+			for (size_t k = 0; target && k < in->n_layers; k++) {
+				struct layer_info *l = &in->info[k];
+
+				if (l->foreign || strcmp(l->d->digest, target) != 0)
+					continue;
+				l->foreign = "SOCI v1";
+				l->foreign_trust = "unpinned";
+				snprintf(l->toc, sizeof(l->toc), "%s", si->layers[j].digest);
+			}
+		}
+		reg_manifest_free(si);
+		si = NULL;
+	}
+	reg_manifest_free(refs);
+}
+
 /* The foreign TOC each layer's descriptor (or the index entry) pins, as a mount sees it. */
 static void find_foreign(struct inspect *in)
 {
@@ -298,7 +337,9 @@ static void find_foreign(struct inspect *in)
 
 	for (size_t k = 0; k < in->n_layers; k++) {
 		in->info[k].foreign = fs_foreign_pinned_name(in->info[k].d, &o, in->info[k].toc);
+		in->info[k].foreign_trust = "pinned";
 	}
+	find_soci_v1(in);
 }
 
 static int collect(struct inspect *in, const struct cli_opts *o)

@@ -70,6 +70,9 @@ fi
 tap_ok "strata inspect names SOCI v2 (pinned) for every layer" sh -c \
 	"'$STRATA' inspect '$REGISTRY/$REPO:v2' --insecure --json | jq -e \
 	'[.layers[].foreignIndex | .format == \"SOCI v2\" and .trust == \"pinned\"] | all'"
+tap_ok "strata inspect names SOCI v1 (unpinned, a referrer) for every layer of the v1 image" sh -c \
+	"'$STRATA' inspect '$REGISTRY/$REPO:v1' --insecure --json | jq -e \
+	'[.layers[].foreignIndex | .format == \"SOCI v1\" and .trust == \"unpinned\"] | all'"
 
 # the span cache: a second mount reads from it (files checked against their own
 # hash, under the zTOC's key); a damaged span file is caught and fetched again
