@@ -169,7 +169,8 @@ int fs_layer_check_foreign(struct fs_store *s, struct fs_layer *l, char *why, si
 		return 1;
 	}
 	if (r == 0) {
-		qsort(c.sums, c.n, sizeof(*c.sums), by_path);
+		if (c.n) /* a layer with no regular file has no table (qsort wants one) */
+			qsort(c.sums, c.n, sizeof(*c.sums), by_path);
 		r = idx_layer_compare(l->idx, c.tar, file_sha, &c, &n_diff);
 	}
 	release(&c);

@@ -151,7 +151,8 @@ int idx_fsum_entry(struct fsum *f, const struct tar_entry *e)
 		f->ext = malloc(((size_t)e->n_extents + 1) * sizeof(*f->ext));
 		if (!f->ext)
 			return -ENOMEM;
-		memcpy(f->ext, e->extents, (size_t)e->n_extents * sizeof(*f->ext));
+		if (e->n_extents) /* an all-hole file may have no extent table */
+			memcpy(f->ext, e->extents, (size_t)e->n_extents * sizeof(*f->ext));
 		f->n_ext = e->n_extents;
 		for (uint32_t i = 0; i < e->n_extents; i++)
 			len += e->extents[i].len;
