@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/size.h"
 #include "tools/cli.h"
 #include "tools/cli_opts.h"
 #include "tools/dir_layer.h"
@@ -33,7 +34,7 @@ static void usage(const struct layer_cmd *cmd, FILE *f)
 	cmd->usage(f);
 	fprintf(f, "  --compression gzip|zstd|none  layer compression (default gzip)\n"
 		   "  --level N                     compression level (default gzip 6, zstd 3)\n"
-		   "  --span-size N                 bytes of tar per gzip member / zstd frame (default 4 MiB)\n"
+		   "  --span-size N[K|M]            bytes of tar per gzip member / zstd frame (default 4M)\n"
 		   "  --threads N                   compression threads (default: the online CPUs)\n"
 		   "  --base REF|MOUNTPOINT         put the layer on top of this image's layers; a\n"
 		   "                                stratafs mountpoint names exactly what it serves\n"
@@ -83,13 +84,21 @@ static int parse_own(const struct layer_cmd *cmd, struct run *rn, int c, const c
 			return 0;
 		fprintf(stderr, "strata %s: unknown compression '%s'\n", cmd->name, arg);
 		return -EINVAL;
+	case OPT_SPAN:
+		/* a size like strata index's --span-size: 256K, 4M or bytes */
+		if (size_parse(arg, &rn->wo.span_size) < 0 || rn->wo.span_size < IDX_MIN_SPAN_SIZE ||
+		    rn->wo.span_size > IDX_MAX_SPAN_SIZE) {
+			fprintf(stderr, "strata %s: bad span size '%s': want %uK to %uM\n", cmd->name,
+				arg, IDX_MIN_SPAN_SIZE >> 10, IDX_MAX_SPAN_SIZE >> 20);
+			return -EINVAL;
+		}
+		return 0;
 	default:
 		break;
 	}
 	errno = 0;
 	v = strtoull(arg, &end, 10);
 	if (errno || end == arg || *end || (c == OPT_LEVEL && v > 22) ||
-	    (c == OPT_SPAN && (v < IDX_MIN_SPAN_SIZE || v > IDX_MAX_SPAN_SIZE)) ||
 	    (c == OPT_THREADS && (v < 1 || v > 256)) ||
 	    (c == OPT_MAX_LAYERS && (v < 1 || v > MAX_LAYERS_LIMIT))) {
 		fprintf(stderr, "strata %s: bad value '%s'\n", cmd->name, arg);
@@ -99,10 +108,8 @@ static int parse_own(const struct layer_cmd *cmd, struct run *rn, int c, const c
 		rn->wo.level = (int)v;
 	else if (c == OPT_THREADS)
 		rn->wo.threads = (unsigned)v;
-	else if (c == OPT_MAX_LAYERS)
-		rn->max_layers = (unsigned)v;
 	else
-		rn->wo.span_size = v;
+		rn->max_layers = (unsigned)v;
 	return 0;
 }
 

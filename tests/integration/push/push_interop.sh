@@ -15,7 +15,7 @@ registry_start plain
 
 D="$HARNESS_DIR/tree"
 make_tree "$D"
-SPAN=(--span-size 1048576)
+SPAN=(--span-size 1M) # the same as 1048576
 
 # ---- push, determinism ----
 tap_ok "push DIR" strata_run push "$D" "$REGISTRY/x:1" --json "${SPAN[@]}"
@@ -29,6 +29,12 @@ tap_is "$(jq -r .layer_existed <<<"$OUT2")" "true" "... and the layer is not upl
 tap_is "$(skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/x:1" | sha256sum | cut -c1-64)" \
 	"${M1#sha256:}" "the tag names the printed manifest digest"
 tap_ok "more than one span (member per span)" test "$(jq -r .spans <<<"$OUT1")" -gt 3
+tap_is "$(strata_run push "$D" "$REGISTRY/x:bytes" --json --span-size 1048576 | jq -r .manifest)" "$M1" \
+	"--span-size 1M and 1048576 give the same image"
+RC=0
+strata_run push "$D" "$REGISTRY/x:bad" --span-size 3 >/dev/null || RC=$?
+tap_is "$RC" 2 "--span-size below 64K: exit 2"
+tap_ok "... saying what is allowed" grep -q "bad span size '3': want 64K to 64M" "$STRATA_ERR"
 
 # ---- skopeo + umoci ----
 tap_ok "skopeo copies the image" skopeo copy -q --src-tls-verify=false \
