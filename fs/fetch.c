@@ -226,6 +226,28 @@ static bool seq_note(struct fs_store *s, struct fs_layer *l, uint32_t entry, uin
 	return seq;
 }
 
+/*
+ * Is this read (spans @first to @last of @l) part of a walk of the layer
+ * in tar order, across files? tar, cp -r or a build reading a tree in
+ * order read one small file after the next; each file is read whole at
+ * once, so per-file readahead never starts, and with small spans every
+ * span became one request waited for. Reads that stay in the span the
+ * last read ended in, or start in the next, are a walk once
+ * FS_WALK_STEPS of them went on into a new span; any other read ends it.
+ * Readers scattered over the layer (a build picking files from a cache)
+ * rarely take that many steps in a row. s->lock held.
+ */
+#define FS_WALK_STEPS 3
+static bool walk_note(struct fs_layer *l, uint32_t first, uint32_t last)
+{
+	if (first == l->walk_last || first == l->walk_last + 1)
+		l->walk_steps += last > l->walk_last;
+	else
+		l->walk_steps = 0;
+	l->walk_last = last;
+	return l->walk_steps >= FS_WALK_STEPS;
+}
+
 /* Tar bytes [@u, @u + @k) into @buf, span by span; s->lock held. */
 static int read_tar(struct fs_store *s, struct rd *d, uint64_t u, size_t k, unsigned char *buf)
 {
@@ -256,7 +278,7 @@ ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, voi
 	struct rd d = { .l = layer_get(s, layer_no), .dst = buf, .record = true };
 	const struct idx_entry *e = d.l ? idx_entry_get(d.l->idx, entry) : NULL;
 	uint64_t stored, tar_off, k;
-	uint32_t last_read = 0, last_file = 0;
+	uint32_t first_read = UINT32_MAX, last_read = 0, last_file = 0;
 	size_t done = 0;
 	bool seq, fetched = false;
 	int r = 0;
@@ -285,6 +307,8 @@ ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, voi
 			pthread_mutex_lock(&s->lock);
 		} else {
 			r = idx_span_find(d.l->idx, tar_off + k - 1, &last_read) < 0 ? -EIO : 0;
+			if (r == 0 && first_read == UINT32_MAX)
+				r = idx_span_find(d.l->idx, tar_off, &first_read) < 0 ? -EIO : 0;
 			d.last = off == 0 || seq ? last_file : last_read;
 			if (r == 0)
 				r = read_tar(s, &d, tar_off, (size_t)k, (unsigned char *)buf + done);
@@ -294,8 +318,13 @@ ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, voi
 	}
 	if (r == 0 && fetched && seq && s->o.readahead_spans && last_read < last_file)
 		fs_readahead(s, d.l, last_read + 1,
-			     (uint32_t)XMIN_U64(last_file, last_read + s->o.readahead_spans),
+			     (uint32_t)XMIN_U64(last_file, last_read + fs_ra_spans(s, d.l)),
 			     last_file);
+	else if (r == 0 && fetched && s->o.readahead_spans && walk_note(d.l, first_read, last_read) &&
+		 last_read + 1 < d.l->info.n_spans)
+		fs_readahead(s, d.l, last_read + 1,
+			     (uint32_t)XMIN_U64(d.l->info.n_spans - 1, last_read + fs_ra_spans(s, d.l)),
+			     d.l->info.n_spans - 1);
 	pthread_mutex_unlock(&s->lock);
 	return r < 0 ? r : (ssize_t)n;
 }

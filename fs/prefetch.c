@@ -15,7 +15,18 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "common/xmath.h"
 #include "fs/store_int.h"
+
+uint32_t fs_ra_spans(const struct fs_store *s, const struct fs_layer *l)
+{
+	uint64_t span = l->info.span_size ? l->info.span_size : FS_RA_MIN_BYTES;
+	uint64_t n = (FS_RA_MIN_BYTES + span - 1) / span;
+
+	if (!s->o.readahead_spans)
+		return 0;
+	return (uint32_t)XMIN_U64(XMAX(n, (uint64_t)s->o.readahead_spans), FS_RA_MAX_SPANS);
+}
 
 void fs_readahead(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t last,
 		  uint32_t limit)
@@ -31,7 +42,7 @@ void fs_readahead(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32
 	h = &s->ra[(s->ra_head + s->ra_len) % FS_RA_QUEUE];
 	h->l = l;
 	h->first = id;
-	h->last = (uint32_t)XMIN_U64(limit, (uint64_t)id + s->o.readahead_spans - 1);
+	h->last = (uint32_t)XMIN_U64(limit, (uint64_t)id + fs_ra_spans(s, l) - 1);
 	s->ra_len++;
 	pthread_cond_signal(&s->work);
 }

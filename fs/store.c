@@ -120,8 +120,8 @@ int fs_store_new(const struct fs_store_opts *o, struct reg_client *client, struc
 		s->o.fetch_threads = 8;
 	if (s->o.fetch_threads > 64)
 		s->o.fetch_threads = 64;
-	if (s->o.readahead_spans > 64)
-		s->o.readahead_spans = 64;
+	if (s->o.readahead_spans > FS_RA_MAX_SPANS)
+		s->o.readahead_spans = FS_RA_MAX_SPANS;
 	s->bg_max = s->o.fetch_threads > 1 ? s->o.fetch_threads / 2 : 1;
 	s->mem_max = s->o.mem_max ? s->o.mem_max : FS_STORE_MEM_DEFAULT;
 	s->client = client;

@@ -124,6 +124,9 @@ struct fs_layer {
 	struct fs_span_st *spans; /* info.n_spans, protected by s->lock */
 	uint32_t n_want;     /* spans with want set, protected by s->lock */
 	struct fs_seq seq[FS_SEQ_SLOTS];
+	/* a walk of the layer in tar order across files (fs/fetch.c walk_note()) */
+	uint32_t walk_last;  /* the last span a read ended in */
+	uint32_t walk_steps; /* reads in a row that went on into the next span */
 	struct fs_zs zs;
 	/* dense access turned into bulk fetch (fs/bulk.c), protected by s->lock */
 	bool bulk;
@@ -294,9 +297,19 @@ struct fs_job *fs_bg_job(struct fs_store *s, struct fs_layer *l, uint32_t id, ui
 			 bool *full);
 /*
  * A sequential reader wants spans [first, last] of @l soon: if one of them
- * is ABSENT, queue a background run of readahead_spans spans from it (not
+ * is ABSENT, queue a background run of fs_ra_spans() spans from it (not
  * past @limit), so that each readahead request carries that many spans.
  */
+/*
+ * Spans a sequential reader of @l reads ahead: readahead_spans, but never
+ * less than FS_RA_MIN_BYTES of tar (0 when readahead is off). Counted in
+ * spans alone, a layer pushed with small spans (--span-size 256K) read
+ * ahead 512 KiB and its sequential reads waited on one small run after
+ * another.
+ */
+#define FS_RA_MIN_BYTES (8u << 20)
+#define FS_RA_MAX_SPANS 64u
+uint32_t fs_ra_spans(const struct fs_store *s, const struct fs_layer *l);
 void fs_readahead(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t last,
 		  uint32_t limit);
 

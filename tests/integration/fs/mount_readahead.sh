@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Readahead with small spans (strata push --span-size 64K): a sequential
+# read of a large file reads ahead at least 8 MiB of tar whatever the span
+# size, and a walk of the tree in tar order (tar -c, one small file after
+# the next) is read ahead across files, so neither waits on one small
+# request per span. Reads scattered over the layer (every 9th file, in
+# reverse) fetch no more than the spans they touch: the walk detector does
+# not fire on them. Counted with strata stats (Range requests, spans
+# fetched); bytes compared with the source.
+. "$(dirname "$0")/mount_lib.sh"
+fsd_init
+registry_start plain
+
+S="$HARNESS_DIR/src"
+mkdir -p "$S/big" "$S/small"
+_fx_rand ra-big 12000000 >"$S/big/rand.bin"
+for i in $(seq -w 1 900); do _fx_rand "ra-$i" 20000 >"$S/small/f$i"; done
+strata_run push "$S" "$REGISTRY/fs/ra:1" --span-size 64K >/dev/null ||
+	harness_fail "cannot push: $(cat "$STRATA_ERR")"
+
+M="$HARNESS_DIR/mnt"
+stat_of() { "$STRATA" stats "$M" --json | jq -r "$1"; }
+
+fsd_mount fs/ra:1 "$M" || harness_fail "cannot mount"
+tap_is "$(sha256sum <"$M/big/rand.bin")" "$(sha256sum <"$S/big/rand.bin")" "a 12 MB file reads back"
+req=$(stat_of .totals.fetches) spans=$(stat_of .totals.spans_fetched)
+echo "# sequential read: $spans spans fetched in $req Range requests"
+tap_ok "... in few Range requests ($req for $spans spans of 64 KiB)" \
+	test "$spans" -ge 180 -a "$req" -le $((spans / 16))
+fsd_umount "$M"
+rm -rf "$FSD_CACHE"
+
+fsd_mount fs/ra:1 "$M" || harness_fail "cannot mount"
+(cd "$M" && tar -cf - small) | tar -xf - -C "$HARNESS_DIR" && diff -r "$S/small" "$HARNESS_DIR/small" >/dev/null
+tap_is "$?" 0 "tar -c of 900 small files reads them back"
+req=$(stat_of .totals.fetches) spans=$(stat_of .totals.spans_fetched)
+echo "# walk in tar order: $spans spans fetched in $req Range requests"
+tap_ok "... in few Range requests ($req for $spans spans: the walk is read ahead across files)" \
+	test "$spans" -ge 150 -a "$req" -le $((spans / 4))
+fsd_umount "$M"
+rm -rf "$FSD_CACHE"
+
+fsd_mount fs/ra:1 "$M" || harness_fail "cannot mount"
+n=0 bad=0
+for i in $(seq 900 -9 1); do
+	f=$(printf 'small/f%03d' "$i")
+	cmp -s "$M/$f" "$S/$f" || bad=$((bad + 1))
+	n=$((n + 1))
+done
+tap_is "$bad" 0 "$n files read in reverse, every 9th: all equal the source"
+spans=$(stat_of .totals.spans_fetched)
+echo "# scattered reads: $spans spans fetched for $n files"
+tap_ok "... fetching only the spans they touch ($spans spans for $n files of 20 KB in 64 KiB spans: no readahead)" \
+	test "$spans" -le $((n * 2))
+fsd_umount "$M"
+tap_done
