@@ -29,7 +29,16 @@
 
 #include "common/digest.h"
 
+/* Indexes of layers others wrote: a gzip checkpoint keeps a 32 KiB window. */
 #define IDX_DEFAULT_SPAN_SIZE (4u << 20)
+/*
+ * Layers strata writes: one gzip member or zstd frame per span costs no
+ * window, and a small file read alone costs its span. 1 MiB spans cost
+ * 0.3 % of gzip size on C headers (256 KiB: 1.4 %) and fetch 3.6x less
+ * than 4 MiB for a build reading 84 packages scattered over a 1 GB npm
+ * cache; sequential reads are as fast (readahead counts bytes).
+ */
+#define IDX_WRITER_SPAN_SIZE (1u << 20)
 #define IDX_MIN_SPAN_SIZE (64u << 10)
 #define IDX_MAX_SPAN_SIZE (64u << 20)
 #define IDX_MAX_ENTRIES (16u << 20)
@@ -333,7 +342,7 @@ int idx_tree_resolve(const struct idx_tree *t, const char *path, uint64_t *ino);
 struct idx_writer_opts {
 	enum idx_comp comp;  /* IDX_COMP_GZIP, IDX_COMP_ZSTD or IDX_COMP_NONE */
 	int level;           /* 0: the default (gzip 6, zstd 3) */
-	uint64_t span_size;  /* 0: IDX_DEFAULT_SPAN_SIZE */
+	uint64_t span_size;  /* 0: IDX_WRITER_SPAN_SIZE */
 	unsigned threads;    /* zstd workers; 0: the online CPUs */
 };
 

@@ -294,7 +294,7 @@ int idx_writer_new(const struct idx_writer_opts *o, idx_sink_fn sink, void *ctx,
 	w->comp = o->comp;
 	w->level = o->level ? o->level : o->comp == IDX_COMP_ZSTD ? 3 : 6;
 	w->threads = o->threads;
-	w->span = o->span_size ? o->span_size : IDX_DEFAULT_SPAN_SIZE;
+	w->span = o->span_size ? o->span_size : IDX_WRITER_SPAN_SIZE;
 	w->sink = sink;
 	w->ctx = ctx;
 	r = setup(w);
