@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# tests/bench/build.sh [--runs N] [--only app,big,commit,ccache] [--no-proxy]
+# tests/bench/build.sh [--runs N] [--only app,big,bigapp,commit,ccache] [--no-proxy]
+#                      [--big-span N]
 #
 # The user's whole build, side by side in one run (issue 15): `npm ci
 # --offline` of a 22-package project with its npm cache
@@ -12,11 +13,16 @@
 #   (c) in a warm local dir (the floor),
 # each on loopback and behind the delay proxy (fault_proxy.py's `wan`:
 # 20-40 ms per request, one 100 MB/s link); then a large cache of which
-# the build reads little (npm caches of several projects, "big"); then the
+# the build reads little ("big": the npm caches of several projects,
+# 1 GB, and `npm ci` of the small one of them, 84 packages; "bigapp": the
+# 22-package one over the same cache), pushed with spans of --big-span
+# bytes (default: strata push's); then the
 # bytes uploaded by the 2nd and 3rd `strata commit` of the npm build (and
 # of a ccache build when ccache is installed) against the bytes the build
 # really changed. Every (b) run starts with an empty stratafs cache, as a
-# fresh CI machine does. Prints medians and ratios against the targets.
+# fresh CI machine does. Prints medians and ratios against the targets,
+# and (a)/(c): what the tarball costs over the floor, the most any cache
+# can gain on this build.
 #
 # Needs a built tree (BUILDDIR, default ./build), npm, and the npm
 # registry once: the projects are built by npm_fixture.sh and cached in
@@ -29,13 +35,15 @@ PY=/usr/bin/python3
 export PYTHONDONTWRITEBYTECODE=1
 
 RUNS=3
-ONLY=",app,big,commit,ccache,"
+ONLY=",app,big,bigapp,commit,ccache,"
 PROXY_TOO=1
+BIG_SPAN=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runs) RUNS=$2; shift ;;
 	--only) ONLY=",$2,"; shift ;;
 	--no-proxy) PROXY_TOO=0 ;;
+	--big-span) BIG_SPAN=$2; shift ;;
 	-h | --help) sed -n '3,25p' "$0"; exit 0 ;;
 	*) echo "build.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -56,6 +64,7 @@ mkdir -p "$BENCH_CACHE"
 (
 	flock 9
 	[ -d "$FIX/cache-app" ] || bash "$HERE/npm_fixture.sh" "$FIX"
+	[ -d "$FIX/small" ] || bash "$HERE/npm_fixture.sh" --small "$FIX"
 ) 9>"$BENCH_CACHE/.npm.lock" || die "npm fixture failed: bash $HERE/npm_fixture.sh $FIX"
 
 OUT=$BUILDDIR/bench-build
@@ -102,8 +111,10 @@ upload_blob() {
 }
 declare -A TGZ
 for c in app big; do
-	want "$c" || { [ "$c" = app ] && want commit; } || continue
-	"$STRATA" push "$FIX/cache-$c" "$REGISTRY/npm/$c:v1" --insecure -q --json >"$OUT/push-$c.json" ||
+	want "$c" || { [ "$c" = app ] && want commit; } || { [ "$c" = big ] && want bigapp; } || continue
+	span_opt=()
+	[ "$c" = big ] && [ -n "$BIG_SPAN" ] && span_opt=(--span-size "$BIG_SPAN")
+	"$STRATA" push "$FIX/cache-$c" "$REGISTRY/npm/$c:v1" --insecure -q --json "${span_opt[@]}" >"$OUT/push-$c.json" ||
 		die "strata push of cache-$c"
 	tar -C "$FIX/cache-$c" -czf "$W/$c.tgz" .
 	TGZ[$c]=$(upload_blob npm/tar "$W/$c.tgz")
@@ -111,11 +122,12 @@ for c in app big; do
 done
 
 # ---- one build ----
-# fresh_app: the project without node_modules (outside the timed part)
+# fresh_app: the project $PROJ without node_modules (outside the timed part)
+PROJ=app
 fresh_app() {
 	rm -rf "$W/app"
 	mkdir -p "$W/app"
-	cp "$FIX/app/package.json" "$FIX/app/package-lock.json" "$W/app/"
+	cp "$FIX/$PROJ/package.json" "$FIX/$PROJ/package-lock.json" "$W/app/"
 }
 # npm_ci CACHE: npm ci --offline of the project with that npm cache; its log in $W/npm.log
 npm_ci() {
@@ -182,10 +194,11 @@ one_build() {
 	esac
 }
 
-# side_by_side CACHE HOST LABEL: (a), (b1), (b2), (c) RUNS times, interleaved
+# side_by_side CACHE HOST LABEL [PROJECT]: (a), (b1), (b2), (c) RUNS times, interleaved
 side_by_side() {
 	local c=$1 host=$2 label=$3
-	local i ta=() tb1=() tb2=() tc=() v2="v2-$label" t pf=""
+	PROJ=${4:-app}
+	local i ta=() tb1=() tb2=() tc=() v2="v2-$label-$PROJ" t pf=""
 	[ -d "$W/warm-$c" ] || { cp -a "$FIX/cache-$c" "$W/warm-$c"; fresh_app; npm_ci "$W/warm-$c"; }
 	# the first build commits its upper dir (and profile): (b2) mounts that
 	t=$(one_build mnt "$host" "$c:v1")
@@ -208,11 +221,12 @@ side_by_side() {
 	local a b1 b2 cc
 	a=$(med "${ta[@]}") b1=$(med "${tb1[@]}") b2=$(med "${tb2[@]}") cc=$(med "${tc[@]}")
 	row ""
-	row "npm ci --offline, cache '$c', $label ($RUNS runs, medians, range):"
+	row "npm ci --offline of '$PROJ', cache '$c', $label ($RUNS runs, medians, range):"
 	row "  (a) tarball download + extract + build  $a s  ($(span "${ta[@]}"))"
 	row "  (b1) stratafs + overlay, no profile      $b1 s  ($(span "${tb1[@]}"))   (a)/(b1) = $(calc "$a / $b1")x"
 	row "  (b2) stratafs + overlay, profile         $b2 s  ($(span "${tb2[@]}"))   (a)/(b2) = $(calc "$a / $b2")x   (b2)/(c) = $(calc "$b2 / $cc")x"
-	row "  (c) warm local dir                       $cc s  ($(span "${tc[@]}"))"
+	row "  (c) warm local dir                       $cc s  ($(span "${tc[@]}"))   (a)/(c) = $(calc "$a / $cc")x: the most any cache can gain here"
+	row "  last (b2) fetched: $(jq -c '{bytes: .totals.bytes_fetched, fetches: .totals.fetches}' "$W/last-stats.json")"
 	row "  last (b2) profile: $pf"
 	if [ "$c" = app ]; then
 		row "  targets: (a)/(b2) >= $([ "$label" = loopback ] && echo 1.3 || echo 2)x, (b2)/(c) <= 1.15x"
@@ -290,15 +304,19 @@ commit_cycle() {
 	done
 }
 
+if [ "$PROXY_TOO" = 1 ] && { want app || want big; }; then
+	proxy_start "wan ms=20-40 rate=100000000"
+fi
 if want app; then
 	side_by_side app "$REGISTRY" loopback
-	if [ "$PROXY_TOO" = 1 ]; then
-		proxy_start "wan ms=20-40 rate=100000000"
-		side_by_side app "$PROXY" delay-proxy
-	fi
+	[ "$PROXY_TOO" = 1 ] && side_by_side app "$PROXY" delay-proxy
 fi
 if want big; then
-	side_by_side big "$REGISTRY" loopback
+	side_by_side big "$REGISTRY" loopback small
+	[ "$PROXY_TOO" = 1 ] && side_by_side big "$PROXY" delay-proxy small
+fi
+if want bigapp; then
+	side_by_side big "$REGISTRY" loopback app
 fi
 if want commit; then
 	row ""

@@ -9,12 +9,20 @@
 #                          eslint, jest, babel, ...)
 #   DEST/cache-app/        its npm cache after `npm install` (what
 #                          `npm ci --offline` needs, nothing else)
+#   DEST/small/            package.json + package-lock.json of a
+#                          6-dependency service (express, axios, ...: 84
+#                          packages), resolved offline from cache-app: the
+#                          build that reads a little of a big cache
 #   DEST/cache-big/        the npm cache of several projects: cache-app's
 #                          content plus other projects' packages and older
 #                          versions of large packages (`npm cache add`),
 #                          as big as BIG_MB (default 1100) allows
 # Needs npm and the npm registry; takes a few minutes once.
+# `npm_fixture.sh --small DEST` adds DEST/small to an existing fixture
+# (offline).
 set -euo pipefail
+SMALL_ONLY=0
+[ "${1:-}" = --small ] && { SMALL_ONLY=1; shift; }
 DEST=$1
 BIG_MB=${BIG_MB:-1100}
 TMP="$DEST.tmp.$$"
@@ -23,6 +31,33 @@ mkdir -p "$TMP/app"
 trap 'rm -rf "$TMP"' EXIT
 export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false
 export PUPPETEER_SKIP_DOWNLOAD=1 ELECTRON_SKIP_BINARY_DOWNLOAD=1
+
+# small_project CACHE DIR: the small project's lockfile, resolved from CACHE
+small_project() {
+	mkdir -p "$2"
+	cat >"$2/package.json" <<'EOF'
+{
+  "name": "bench-small",
+  "version": "1.0.0",
+  "private": true,
+  "dependencies": {
+    "express": "4.19.2", "lodash": "4.17.21", "axios": "1.7.2", "uuid": "10.0.0",
+    "dayjs": "1.11.11", "commander": "12.1.0"
+  }
+}
+EOF
+	(cd "$2" && npm install --offline --ignore-scripts --omit-lockfile-registry-resolved=false \
+		--cache "$1" >"$2.log" 2>&1) || { tail -20 "$2.log" >&2; return 1; }
+	rm -rf "$2/node_modules" "$2.log"
+}
+if [ "$SMALL_ONLY" = 1 ]; then
+	# on a copy: npm install writes to its cache
+	cp -a "$DEST/cache-app" "$TMP/cache"
+	small_project "$TMP/cache" "$TMP/small"
+	rm -rf "$DEST/small"
+	mv "$TMP/small" "$DEST/small"
+	exit 0
+fi
 
 cat >"$TMP/app/package.json" <<'EOF'
 {
@@ -47,6 +82,9 @@ EOF
 	--cache "$TMP/cache-app" >"$TMP/install.log" 2>&1) ||
 	{ tail -20 "$TMP/install.log" >&2; exit 1; }
 rm -rf "$TMP/app/node_modules"
+cp -a "$TMP/cache-app" "$TMP/cache-small"
+small_project "$TMP/cache-small" "$TMP/small"
+rm -rf "$TMP/cache-small"
 cp -a "$TMP/cache-app" "$TMP/cache-big"
 
 # Other projects' packages and older versions of big ones, until BIG_MB.
