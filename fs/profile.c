@@ -208,6 +208,11 @@ static bool claimable(const struct fs_layer *l, uint32_t id)
 	return l->spans[id].state == FS_SP_ABSENT && !l->spans[id].hot && !l->bad;
 }
 
+bool fs_profile_pending(const struct fs_store *s)
+{
+	return s->prof && s->prof->next < s->prof->n;
+}
+
 struct fs_job *fs_profile_bg_next(struct fs_store *s, bool *full)
 {
 	struct fs_prof *p = s->prof;

@@ -9,9 +9,10 @@
  * returning its spans to PRESENT or ABSENT; nothing stays claimed.
  *
  * fetch_threads workers take on-demand runs first (FIFO); only when none is
- * queued, and at most bg_max of them at once, do they take background work
- * (readahead hints, then the prefetch_all cursor), one run at a time, so a
- * reader waits for at most one background run per worker. Either kind
+ * queued, and at most bg_limit() of them at once, do they take background
+ * work (readahead hints, the access profile's replay, then the
+ * prefetch_all cursor), one run at a time, so a reader waits for at most
+ * one background run per worker. Either kind
  * starts only when its memory fits in the budget (fs_mem_admit()); an
  * on-demand run that does not fit yet holds back background work too.
  */
@@ -38,6 +39,20 @@ void fs_store_opts_init(struct fs_store_opts *o)
 	o->readahead_spans = 2;
 }
 
+/*
+ * Workers background work may hold: half of them, but all except one
+ * while an access profile is replayed. The replay fetches what the build
+ * is about to read, in its order, so it is worth nearly what a read is:
+ * with half the workers, behind 20-40 ms of latency, the build caught up
+ * with it and waited. One worker stays free for on-demand reads.
+ */
+static unsigned bg_limit(const struct fs_store *s)
+{
+	if (s->n_workers > 1 && fs_profile_pending(s))
+		return s->n_workers - 1 > s->bg_max ? s->n_workers - 1 : s->bg_max;
+	return s->bg_max;
+}
+
 static void *worker_main(void *arg)
 {
 	struct fs_store *s = arg;
@@ -53,7 +68,7 @@ static void *worker_main(void *arg)
 				s->jobs_tail = NULL;
 		} else if (j) {
 			j = NULL; /* no room yet: wait for a job to end */
-		} else if (s->bg_active < s->bg_max) {
+		} else if (s->bg_active < bg_limit(s)) {
 			j = fs_bg_next(s);
 		}
 		if (!j) {

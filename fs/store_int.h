@@ -320,6 +320,8 @@ void fs_readahead(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32
 enum fs_pf_bits { FS_PF_MARK = 1, FS_PF_CLAIMED = 2, FS_PF_SEEN = 4 };
 /* A reader needs span @id of @l (fs_store_read()): record it, count the replay's hit. */
 void fs_profile_note(struct fs_store *s, struct fs_layer *l, uint32_t id);
+/* Has the replay spans left to claim? (s->lock held) */
+bool fs_profile_pending(const struct fs_store *s);
 /* The replay's next background run, in profile order (NULL: none now; *full as fs_bg_job()). */
 struct fs_job *fs_profile_bg_next(struct fs_store *s, bool *full);
 /* The "profile" member of the stats JSON (a new jansson object). */
