@@ -3,7 +3,8 @@
  * Pushing one new layer as an image (strata push, strata commit): the
  * layer on top of a base's layers (or alone), its image config with
  * diff_ids and history, the OCI image manifest, and the stratafs index
- * artifact holding an index for every layer. The manifest pins each
+ * artifact holding an index for every layer but the small ones a commit
+ * leaves to the mount (IMAGE_UNINDEXED_MAX). The manifest pins each
  * layer's index (REG_ANNOT_STRATAFS_INDEX on the layer descriptor): a base
  * layer's only when the base pinned it too or this host built it.
  *
@@ -25,6 +26,16 @@
 
 struct json_t; /* jansson's, kept out of headers */
 
+/*
+ * strata commit gives a layer blob of at most this many bytes no index
+ * (unless --index-all): one request fetches such a blob whole, and a mount
+ * indexes it from those verified bytes (fs/layer_open.c, "built here"), at
+ * about the cost of fetching its index and its one span. Its index (KBs
+ * for a few hundred small files) would be a third of what a small commit
+ * uploads, and the artifact entry naming it more.
+ */
+#define IMAGE_UNINDEXED_MAX (64u << 10)
+
 struct image_push {
 	struct cli_opts *o;          /* borrowed: registry options, platform, -q */
 	const char *created_by;      /* the history entry: "strata push", ... */
@@ -41,6 +52,7 @@ struct image_push {
 	struct reg_manifest *bpin;   /* the index artifact a pinning index pins for the base, or NULL */
 	struct json_t *bconfig;
 	bool squashed;               /* the new layer replaces the base's layers */
+	bool skip_small_index;       /* commit: no index for layers <= IMAGE_UNINDEXED_MAX */
 	/* the new layer: set by the caller before image_upload() */
 	int layer_fd;
 	struct idx_layer *layer;
@@ -68,6 +80,9 @@ void image_push_release(struct image_push *ip);
  * are read. Errors are reported.
  */
 int image_open_base(struct image_push *ip, const char *base);
+
+/* Whether layer blob of @size bytes goes without an index (ip->skip_small_index). */
+bool image_small_unindexed(const struct image_push *ip, uint64_t size);
 
 /* Upload everything for the layer in ip->layer_fd / ip->layer; the tag moves last. */
 int image_upload(struct image_push *ip);
