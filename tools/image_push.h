@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "fs/store.h"
 #include "index/index.h"
 #include "registry/registry.h"
 #include "tools/cli_opts.h"
@@ -28,13 +29,14 @@ struct json_t; /* jansson's, kept out of headers */
 
 /*
  * strata commit gives a layer blob of at most this many bytes no index
- * (unless --index-all): one request fetches such a blob whole, and a mount
- * indexes it from those verified bytes (fs/layer_open.c, "built here"), at
- * about the cost of fetching its index and its one span. Its index (KBs
- * for a few hundred small files) would be a third of what a small commit
- * uploads, and the artifact entry naming it more.
+ * (unless --index-all): a mount fetches such a blob whole in one request,
+ * indexes it from those verified bytes and caches its spans from them
+ * (fs/layer_open.c, "built here"; fs_index_build_keep()): one fetch of the
+ * blob, where an index would cost its own fetch and then the blob's. The
+ * index (KBs for a few hundred small files) was a third of what a small
+ * commit uploaded.
  */
-#define IMAGE_UNINDEXED_MAX (64u << 10)
+#define IMAGE_UNINDEXED_MAX FS_KEEP_BLOB_MAX
 
 struct image_push {
 	struct cli_opts *o;          /* borrowed: registry options, platform, -q */

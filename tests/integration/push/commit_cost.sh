@@ -133,8 +133,13 @@ fsd_umount "$H/m-c3"
 # ---- read back ----
 FSD_CACHE=$H/cache-read && mkdir -p "$FSD_CACHE"
 M=$H/m-read
+registry_log_mark
 tap_ok "mount c3 by digest, fresh cache" fsd_mount "$REPO@$(jq -r .manifest "$H/c3.json")" "$M"
 content "$M" >"$H/got-c3.txt"
+tap_is "$(registry_bytes_served "$C2LAYER"),$(registry_blob_gets "$C2LAYER")" \
+	"$(jq -r .layer_size "$H/c2.json"),1" \
+	"c2's small layer fetched once, whole, for its index and every read of it"
+tap_diag "a mount of c3 by digest and reading every file: $(registry_requests) requests"
 if diff -u "$H/want-c3.txt" "$H/got-c3.txt" >"$H/got-c3.diff"; then
 	tap_pass "the mount of c3 shows the overlay's tree (bytes, modes, owners)"
 else
@@ -152,7 +157,9 @@ tap_is "$("$STRATA" inspect "$R:c3" --insecure --json | jq -r '[.layers[] | .ind
 # ---- --index-all: an index for a small layer again ----
 M=$H/m-c3
 FSD_CACHE=$H/cache-all && mkdir -p "$FSD_CACHE"
+registry_log_mark
 tap_ok "mount c3" fsd_mount "$REPO:c3" "$M"
+tap_diag "a mount of c3 by tag (unpinned indexes allowed: referrers looked up for the small layers): $(registry_requests) requests"
 mkdir -p "$H/up-all"
 echo small >"$H/up-all/one.txt"
 rc=0
