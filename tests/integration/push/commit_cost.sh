@@ -19,7 +19,7 @@
 #   read  a fresh mount of c3 shows the overlay's tree (bytes, modes);
 #       the small layers' indexes are built by that mount from the verified
 #       blobs; `strata inspect` says why they have none; --index-all pins
-#       one for a small layer again.
+#       one for a small layer again; strata cat reads the small layers too.
 set -euo pipefail
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
 . "$SRCDIR/tests/integration/fs/mount_lib.sh"
@@ -150,6 +150,8 @@ tap_is "$("$STRATA" stats "$M" --json | jq -r '[.layers[] | "\(.index_source)/\(
 	"v1's index pinned from the registry; the two small layers indexed by this mount from their verified blobs"
 tap_is "$(cat "$M/stats/c2/n1" | wc -c)" 400 "a file of c2's unindexed layer reads whole"
 fsd_umount "$M"
+tap_is "$("$STRATA" cat "$R:c3" stats/c3/n7 --insecure --cache "$H/cache-cat" 2>/dev/null | sha256sum)" \
+	"$(sha256sum <"$H/o-c3/upper/stats/c3/n7")" "strata cat (no FUSE) reads a file of c3's unindexed layer"
 tap_is "$("$STRATA" inspect "$R:c3" --insecure --json | jq -r '[.layers[] | .indexNone // "-"] | join(",")')" \
 	"-,small layer: a mount fetches it whole and indexes it,small layer: a mount fetches it whole and indexes it" \
 	"strata inspect says why the small layers have no index"
