@@ -191,10 +191,12 @@ static void cache_small_blob(struct fs_store *s, struct fs_layer *l, const unsig
 		    sp.sha_compressed)
 			continue;
 		u = malloc(sp.u_len ? sp.u_len : 1);
+		/* fetched by this mount, as a run would have: counted as such (stats) */
 		if (u && idx_span_decode(l->idx, id, blob + sp.c_start, sp.c_end - sp.c_start, u,
-					 sp.u_len) == 0)
-			fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, u, sp.u_len,
-					      sp.sha256);
+					 sp.u_len) == 0 &&
+		    fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, u, sp.u_len,
+					  sp.sha256) == 0)
+			l->spans_fetched++;
 		free(u);
 	}
 }
