@@ -292,7 +292,7 @@ void image_print_result(const struct image_push *ip, FILE *f, bool json)
 	char *ref = reg_ref_format(&ip->ref);
 
 	if (json) {
-		json_t *j = json_pack("{s:s?, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:b, "
+		json_t *j = json_pack("{s:s?, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s?, s:I, s:b, "
 				      "s:I, s:b, s:s?, s:s?, s:I, s:I}",
 				      "reference", ref, "manifest", ip->manifest_digest, "config",
 				      ip->config_digest, "layer", ip->info.blob_digest, "diff_id",

@@ -20,6 +20,8 @@
 #       the small layers' indexes are built by that mount from the verified
 #       blobs; `strata inspect` says why they have none; --index-all pins
 #       one for a small layer again; strata cat reads the small layers too.
+#   alone  a small commit with no base: no index, hence no index artifact:
+#       the layer, the config and the tag are all it PUTs.
 set -euo pipefail
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
 . "$SRCDIR/tests/integration/fs/mount_lib.sh"
@@ -170,4 +172,21 @@ tap_is "$rc" 0 "commit --index-all"
 tap_is "$(manifest all | jq -r '[.layers[] | .annotations["dev.stratafs.index.digest"] // empty] | length')" 4 \
 	"... pins an index for its small layer (and for c2's and c3's: built by the --base mount)"
 fsd_umount "$M"
+
+# ---- no base, one small layer: no index anywhere, so no index artifact ----
+mkdir -p "$H/up-alone"
+echo alone >"$H/up-alone/one.txt"
+registry_log_mark
+rc=0
+strata_run commit "$H/up-alone" "$R:alone" --json >"$H/alone.json" || rc=$?
+tap_is "$rc,$(jq -r '.index_artifact // "none"' "$H/alone.json")" 0,none \
+	"commit of a small layer with no base: no index artifact"
+printf '%s\n' "blob $(jq -r .layer "$H/alone.json")" "blob $(jq -r .config "$H/alone.json")" \
+	"manifest alone" | sort >"$H/puts-want-alone.txt"
+tap_is "$(puts | tr '\n' ' ')" "$(tr '\n' ' ' <"$H/puts-want-alone.txt")" \
+	"... PUT only the layer, the config and the tag"
+FSD_CACHE=$H/cache-alone && mkdir -p "$FSD_CACHE"
+tap_ok "... and it mounts" fsd_mount "$REPO:alone" "$H/m-alone"
+tap_is "$(cat "$H/m-alone/one.txt")" alone "... and reads"
+fsd_umount "$H/m-alone"
 tap_done
