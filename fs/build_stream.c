@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/dbuf.h"
 #include "common/log.h"
 #include "fs/store_int.h"
 
@@ -18,6 +19,7 @@ struct counted_pull {
 	uint64_t done, total;
 	reg_progress_fn progress;
 	void *ctx;
+	struct dbuf *keep; /* the blob's bytes as they pass, or NULL */
 };
 
 static ssize_t counted_read(void *ctx, void *buf, size_t n)
@@ -25,6 +27,8 @@ static ssize_t counted_read(void *ctx, void *buf, size_t n)
 	struct counted_pull *cp = ctx;
 	ssize_t k = fs_pull_read(cp->p, buf, n);
 
+	if (k > 0 && cp->keep && dbuf_add(cp->keep, buf, (size_t)k) < 0)
+		return -EFBIG; /* longer than its descriptor says: the build would refuse it */
 	if (k > 0 && cp->progress) {
 		cp->done += (uint64_t)k;
 		cp->progress(cp->ctx, cp->done, cp->total);
@@ -69,6 +73,25 @@ int fs_index_build_stream(struct reg_client *c, const struct reg_descriptor *des
 	struct counted_pull cp = { 0 };
 
 	return build(c, desc, diff_id, span_size, out, st, fetched, &cp);
+}
+
+int fs_index_build_keep(struct reg_client *c, const struct reg_descriptor *desc,
+			const char *diff_id, uint64_t span_size, struct idx_layer **out,
+			uint64_t *fetched, void **blob)
+{
+	struct dbuf keep;
+	struct counted_pull cp = { .keep = &keep };
+	int r;
+
+	*blob = NULL;
+	if (desc->size > FS_KEEP_BLOB_MAX)
+		return -EFBIG;
+	dbuf_init(&keep, (size_t)desc->size);
+	r = build(c, desc, diff_id, span_size, out, NULL, fetched, &cp);
+	if (r == 0 && keep.len == desc->size)
+		*blob = dbuf_take(&keep, &(size_t){ 0 });
+	dbuf_release(&keep);
+	return r;
 }
 
 int fs_index_build_progress(struct reg_client *c, const struct reg_descriptor *desc,

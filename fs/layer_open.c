@@ -170,11 +170,43 @@ static int from_referrers(struct fs_store *s, struct fs_layer *l, const char *md
 	return r;
 }
 
+/*
+ * The spans of a small layer just built from @blob (its verified bytes),
+ * into the span cache, so that reading it costs no second fetch: a small
+ * commit's layer has no index (tools/image_push.h), and one fetch of the
+ * blob must do for both. Each span is checked against the new index's
+ * digest on decode; one that does not decode alone (inside a single zstd
+ * frame) is left to be fetched. Best effort.
+ */
+static void cache_small_blob(struct fs_store *s, struct fs_layer *l, const unsigned char *blob,
+			     size_t len)
+{
+	struct idx_span sp;
+	void *u;
+
+	idx_layer_info(l->idx, &l->info); /* as init_spans() will: the span files' key */
+	fs_foreign_span_key(l);
+	for (uint32_t id = 0; id < l->info.n_spans; id++) {
+		if (idx_span_get(l->idx, id, &sp) < 0 || sp.c_end > len || sp.c_start > sp.c_end ||
+		    sp.sha_compressed)
+			continue;
+		u = malloc(sp.u_len ? sp.u_len : 1);
+		/* fetched by this mount, as a run would have: counted as such (stats) */
+		if (u && idx_span_decode(l->idx, id, blob + sp.c_start, sp.c_end - sp.c_start, u,
+					 sp.u_len) == 0 &&
+		    fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, u, sp.u_len,
+					  sp.sha256) == 0)
+			l->spans_fetched++;
+		free(u);
+	}
+}
+
 static int build(struct fs_store *s, struct fs_layer *l, const struct reg_descriptor *desc,
 		 const struct fs_layer_origin *o)
 {
 	const char *diff_id = NULL;
 	uint64_t fetched = 0;
+	void *blob = NULL;
 	void *buf = NULL;
 	size_t len = 0;
 	int r;
@@ -183,8 +215,12 @@ static int build(struct fs_store *s, struct fs_layer *l, const struct reg_descri
 	if (r < 0)
 		return r;
 	log_info("indexing layer '%s' (%llu bytes)", l->digest, (unsigned long long)desc->size);
-	r = fs_index_build_stream(s->client, desc, diff_id, s->o.span_size, &l->idx, NULL,
-				   &fetched);
+	if (desc->size <= FS_KEEP_BLOB_MAX)
+		r = fs_index_build_keep(s->client, desc, diff_id, s->o.span_size, &l->idx, &fetched,
+					&blob);
+	else
+		r = fs_index_build_stream(s->client, desc, diff_id, s->o.span_size, &l->idx, NULL,
+					  &fetched);
 	pthread_mutex_lock(&s->lock);
 	s->build_bytes += fetched;
 	pthread_mutex_unlock(&s->lock);
@@ -195,6 +231,9 @@ static int build(struct fs_store *s, struct fs_layer *l, const struct reg_descri
 	if (idx_save(l->idx, &buf, &len) == 0)
 		fs_cache_index_put(s->cache, FS_CACHE_INDEX_BUILT, l->digest, buf, len); /* best effort */
 	free(buf);
+	if (blob)
+		cache_small_blob(s, l, blob, (size_t)desc->size);
+	free(blob);
 	return 0;
 }
 

@@ -158,6 +158,15 @@ char *fs_store_stats_json(struct fs_store *s);
 int fs_index_build_stream(struct reg_client *c, const struct reg_descriptor *desc,
 			  const char *diff_id, uint64_t span_size, struct idx_layer **out,
 			  struct idx_build_stats *st, uint64_t *fetched);
+/*
+ * The same for a blob of at most FS_KEEP_BLOB_MAX bytes, keeping its bytes:
+ * *blob (the caller's, free(); desc->size bytes, verified against the
+ * blob digest) on success. -EFBIG for a larger blob.
+ */
+#define FS_KEEP_BLOB_MAX (64u << 10)
+int fs_index_build_keep(struct reg_client *c, const struct reg_descriptor *desc,
+			const char *diff_id, uint64_t span_size, struct idx_layer **out,
+			uint64_t *fetched, void **blob);
 /* The same, telling @progress (may be NULL) the blob bytes read so far. */
 int fs_index_build_progress(struct reg_client *c, const struct reg_descriptor *desc,
 			    const char *diff_id, uint64_t span_size, struct idx_layer **out,

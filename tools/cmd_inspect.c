@@ -22,6 +22,7 @@
 #include "index/index.h"
 #include "tools/cli.h"
 #include "tools/cli_opts.h"
+#include "tools/image_push.h"
 
 enum { OPT_JSON = CLI_OPT_CMD_BASE };
 
@@ -117,6 +118,18 @@ static const char *index_kind(const struct layer_info *l, char buf[96])
 	return buf;
 }
 
+/*
+ * Why a layer has no index when it is small: strata commit leaves such a
+ * layer to the mount (tools/image_push.h, IMAGE_UNINDEXED_MAX), which
+ * fetches it whole in one request and indexes it; NULL otherwise.
+ */
+static const char *why_no_index(const struct layer_info *l)
+{
+	if (l->has_index || l->foreign || l->d->size > IMAGE_UNINDEXED_MAX)
+		return NULL;
+	return "small layer: a mount fetches it whole and indexes it";
+}
+
 static json_t *json_layer(const struct layer_info *l)
 {
 	json_t *e = json_desc(l->d);
@@ -134,6 +147,8 @@ static json_t *json_layer(const struct layer_info *l)
 						   l->toc, "trust", l->foreign_trust)
 				       : json_null());
 	json_object_set_new(e, "index", json_string(index_kind(l, kind)));
+	if (why_no_index(l))
+		json_object_set_new(e, "indexNone", json_string(why_no_index(l)));
 	return e;
 }
 
@@ -206,6 +221,7 @@ static void print_human(const struct inspect *in, FILE *f)
 		fprintf(f, "  %2zu  %s  %-7s %12" PRIu64 " bytes  diffID %s  stratafs index: %s", i,
 			l->d->digest, compression(l->d->media_type), l->d->size,
 			l->diff_id ? l->diff_id : "-",
+			!l->has_index && why_no_index(l) ? "no (small: a mount fetches it whole)" :
 			!l->has_index ? "no" :
 			strcmp(l->index_trust, "pinned") == 0 ? "pinned" :
 			"unpinned (trusted by tag only)");

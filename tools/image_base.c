@@ -306,7 +306,10 @@ int image_push_base_layers(struct image_push *ip)
 		if (r == 0 && load_base_pin(ip, d, pin, &psize) == 0 &&
 		    copy_blob(ip, pin, psize) == 0 && image_add_iblob(ip, pin, psize, d->digest) == 0)
 			continue;
-		/* none: one this host built (a mount's), else build one from the layer */
+		/* none: a small layer goes without (IMAGE_UNINDEXED_MAX), as it came */
+		if (r == 0 && image_small_unindexed(ip, d->size))
+			continue;
+		/* else one this host built (a mount's), else build one from the layer */
 		if (r == 0 && local_cached_index(ip, d, &l) < 0)
 			r = image_base_layer_local(ip, i, &fd, &l);
 		if (r == 0)

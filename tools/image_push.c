@@ -64,6 +64,11 @@ int image_add_iblob(struct image_push *ip, const char *digest, uint64_t size, co
 	return 0;
 }
 
+bool image_small_unindexed(const struct image_push *ip, uint64_t size)
+{
+	return ip->skip_small_index && size <= IMAGE_UNINDEXED_MAX;
+}
+
 int image_push_index(struct image_push *ip, const struct idx_layer *l, const char *layer)
 {
 	struct reg_index_blob b;
@@ -161,7 +166,8 @@ static json_t *layer_descriptor(const struct image_push *ip, const char *mt, con
 		}
 		return d;
 	}
-	log_warn("no index for layer '%s': the manifest does not pin one", digest);
+	if (!image_small_unindexed(ip, size))
+		log_warn("no index for layer '%s': the manifest does not pin one", digest);
 	return d;
 }
 
@@ -207,7 +213,10 @@ static char *manifest_json(struct image_push *ip, size_t config_len)
 	return raw;
 }
 
-/* Config, index artifact, then the image manifest: the tag moves last. */
+/*
+ * Config, index artifact (none when no layer has an index: it would list
+ * nothing), then the image manifest: the tag moves last.
+ */
 static int push_image(struct image_push *ip)
 {
 	struct reg_descriptor subject = { .media_type = REG_MT_OCI_MANIFEST };
@@ -234,9 +243,10 @@ static int push_image(struct image_push *ip)
 		digest_format(sha, ip->manifest_digest);
 		memcpy(subject.digest, ip->manifest_digest, DIGEST_STR_LEN);
 		subject.size = strlen(mraw);
+	}
+	if (r == 0 && ip->n_iblobs)
 		r = reg_index_artifact_push(ip->p, &subject, ip->iblobs, ip->n_iblobs, false,
 					    ip->artifact_digest, NULL);
-	}
 	if (r == 0)
 		r = reg_manifest_put(ip->p, reg_ref_reference(&ip->ref), REG_MT_OCI_MANIFEST, mraw,
 				     strlen(mraw), NULL, NULL);
@@ -264,7 +274,10 @@ int image_upload(struct image_push *ip)
 		r = reg_blob_upload(ip->p, ip->info.blob_digest, &src, &u, &ip->layer_how);
 		progress_end(&ip->prog);
 	}
-	if (r == 0)
+	if (r == 0 && image_small_unindexed(ip, ip->info.blob_size))
+		log_info("layer of %llu bytes: no index (a mount fetches it whole and indexes it)",
+			 (unsigned long long)ip->info.blob_size);
+	else if (r == 0)
 		r = image_push_index(ip, ip->layer, ip->info.blob_digest);
 	if (r == 0 && image_profile_upload(ip) < 0)
 		log_warn("the new manifest pins no access profile"); /* a hint only: go on */
@@ -279,14 +292,15 @@ void image_print_result(const struct image_push *ip, FILE *f, bool json)
 	char *ref = reg_ref_format(&ip->ref);
 
 	if (json) {
-		json_t *j = json_pack("{s:s?, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:b, "
+		json_t *j = json_pack("{s:s?, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s?, s:I, s:b, "
 				      "s:I, s:b, s:s?, s:s?, s:I, s:I}",
 				      "reference", ref, "manifest", ip->manifest_digest, "config",
 				      ip->config_digest, "layer", ip->info.blob_digest, "diff_id",
 				      ip->info.diff_id, "compression", idx_comp_name(ip->info.comp),
 				      "layer_size", (json_int_t)ip->info.blob_size, "tar_size",
 				      (json_int_t)ip->info.tar_size, "index_artifact",
-				      ip->artifact_digest, "spans", (json_int_t)ip->info.n_spans,
+				      ip->artifact_digest[0] ? ip->artifact_digest : NULL, "spans",
+				      (json_int_t)ip->info.n_spans,
 				      "layer_existed", ip->layer_how == REG_UPLOAD_EXISTED, "layers",
 				      (json_int_t)n_layers, "squashed", ip->squashed, "base",
 				      ip->base_ref, "profile",
@@ -302,7 +316,8 @@ void image_print_result(const struct image_push *ip, FILE *f, bool json)
 			   "index %s\nlayers %zu%s\n",
 			ref ? ref : "", ip->manifest_digest, ip->info.blob_digest,
 			(unsigned long long)ip->info.blob_size, idx_comp_name(ip->info.comp),
-			(unsigned long long)ip->info.tar_size, ip->info.n_spans, ip->artifact_digest,
+			(unsigned long long)ip->info.tar_size, ip->info.n_spans,
+			ip->artifact_digest[0] ? ip->artifact_digest : "none (no layer has an index)",
 			n_layers, ip->squashed ? " (squashed)" : "");
 	}
 	free(ref);

@@ -3,7 +3,8 @@
  * Pushing one new layer as an image (strata push, strata commit): the
  * layer on top of a base's layers (or alone), its image config with
  * diff_ids and history, the OCI image manifest, and the stratafs index
- * artifact holding an index for every layer. The manifest pins each
+ * artifact holding an index for every layer but the small ones a commit
+ * leaves to the mount (IMAGE_UNINDEXED_MAX). The manifest pins each
  * layer's index (REG_ANNOT_STRATAFS_INDEX on the layer descriptor): a base
  * layer's only when the base pinned it too or this host built it.
  *
@@ -18,12 +19,24 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "fs/store.h"
 #include "index/index.h"
 #include "registry/registry.h"
 #include "tools/cli_opts.h"
 #include "tools/progress.h"
 
 struct json_t; /* jansson's, kept out of headers */
+
+/*
+ * strata commit gives a layer blob of at most this many bytes no index
+ * (unless --index-all): a mount fetches such a blob whole in one request,
+ * indexes it from those verified bytes and caches its spans from them
+ * (fs/layer_open.c, "built here"; fs_index_build_keep()): one fetch of the
+ * blob, where an index would cost its own fetch and then the blob's. The
+ * index (KBs for a few hundred small files) was a third of what a small
+ * commit uploaded.
+ */
+#define IMAGE_UNINDEXED_MAX FS_KEEP_BLOB_MAX
 
 struct image_push {
 	struct cli_opts *o;          /* borrowed: registry options, platform, -q */
@@ -41,6 +54,7 @@ struct image_push {
 	struct reg_manifest *bpin;   /* the index artifact a pinning index pins for the base, or NULL */
 	struct json_t *bconfig;
 	bool squashed;               /* the new layer replaces the base's layers */
+	bool skip_small_index;       /* commit: no index for layers <= IMAGE_UNINDEXED_MAX */
 	/* the new layer: set by the caller before image_upload() */
 	int layer_fd;
 	struct idx_layer *layer;
@@ -68,6 +82,9 @@ void image_push_release(struct image_push *ip);
  * are read. Errors are reported.
  */
 int image_open_base(struct image_push *ip, const char *base);
+
+/* Whether layer blob of @size bytes goes without an index (ip->skip_small_index). */
+bool image_small_unindexed(const struct image_push *ip, uint64_t size);
 
 /* Upload everything for the layer in ip->layer_fd / ip->layer; the tag moves last. */
 int image_upload(struct image_push *ip);

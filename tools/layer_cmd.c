@@ -14,7 +14,8 @@
 #include "tools/layer_cmd.h"
 
 enum { OPT_JSON = CLI_OPT_CMD_BASE, OPT_COMP, OPT_LEVEL, OPT_SPAN, OPT_THREADS, OPT_BASE,
-       OPT_MAX_LAYERS, OPT_USERXATTR, OPT_PROFILE, OPT_KEEP_UNCHANGED, OPT_END };
+       OPT_MAX_LAYERS, OPT_USERXATTR, OPT_PROFILE, OPT_KEEP_UNCHANGED,
+       OPT_INDEX_ALL, OPT_END };
 
 #define N_OWN (OPT_END - OPT_JSON)
 #define MAX_LAYERS_LIMIT 1000
@@ -26,7 +27,7 @@ struct run {
 	const char *base;
 	const char *profile; /* --profile FILE|none; NULL: the --base mount's */
 	unsigned max_layers; /* 0: no limit */
-	bool json, userxattr, keep_unchanged;
+	bool json, userxattr, keep_unchanged, index_all;
 };
 
 static void usage(const struct layer_cmd *cmd, FILE *f)
@@ -46,6 +47,9 @@ static void usage(const struct layer_cmd *cmd, FILE *f)
 			   "  --keep-unchanged              also store copy-ups whose bytes and metadata\n"
 			   "                                equal the --base mount's (only their times\n"
 			   "                                changed; left out by default)\n"
+			   "  --index-all                   also index a layer of at most 64 KiB (by\n"
+			   "                                default the mount fetches it whole and\n"
+			   "                                indexes it: an index would cost as much)\n"
 			   "  --profile FILE|none           the access profile pinned with the layer\n"
 			   "                                (default: what the --base mount recorded)\n");
 	cli_opts_usage(f);
@@ -66,13 +70,15 @@ static int parse_own(const struct layer_cmd *cmd, struct run *rn, int c, const c
 	case OPT_USERXATTR:
 	case OPT_PROFILE:
 	case OPT_KEEP_UNCHANGED:
+	case OPT_INDEX_ALL:
 		if (!cmd->overlay_upper) {
-			fprintf(stderr, "strata %s: --userxattr, --profile and --keep-unchanged are "
-				"for overlay upper dirs (commit)\n", cmd->name);
+			fprintf(stderr, "strata %s: --userxattr, --profile, --keep-unchanged and "
+				"--index-all are for overlay upper dirs (commit)\n", cmd->name);
 			return -EINVAL;
 		}
 		rn->userxattr |= c == OPT_USERXATTR;
 		rn->keep_unchanged |= c == OPT_KEEP_UNCHANGED;
+		rn->index_all |= c == OPT_INDEX_ALL;
 		if (c == OPT_PROFILE)
 			rn->profile = arg;
 		return 0;
@@ -127,6 +133,7 @@ static int parse(const struct layer_cmd *cmd, struct run *rn, int argc, char **a
 		{ "userxattr", no_argument, NULL, OPT_USERXATTR },
 		{ "profile", required_argument, NULL, OPT_PROFILE },
 		{ "keep-unchanged", no_argument, NULL, OPT_KEEP_UNCHANGED },
+		{ "index-all", no_argument, NULL, OPT_INDEX_ALL },
 	};
 	struct option lo[CLI_OPTS_NLONG + N_OWN + 1];
 	int c;
@@ -211,6 +218,7 @@ int layer_cmd_run(const struct layer_cmd *cmd, int argc, char **argv)
 		goto out_release;
 	dir = argv[optind];
 	ret = CLI_FAIL;
+	rn.ip.skip_small_index = cmd->overlay_upper && !rn.index_all;
 	if (rn.base && image_open_base(&rn.ip, rn.base) < 0)
 		goto out_release;
 	if (cmd->overlay_upper && image_profile_load(&rn.ip, rn.profile, rn.base) < 0)

@@ -236,13 +236,16 @@ side_by_side() {
 }
 
 # ---- commit sizes ----
-# uploaded_since LINE: bytes of blobs and manifests PUT since registry log line LINE
+# uploaded_since LINE [LIST]: bytes of blobs and manifests PUT since registry log line LINE;
+# LIST (optional) gets one line per PUT: bytes, blob|manifest, what
 uploaded_since() {
-	local d n total=0
+	local d n total=0 list=${2:-/dev/null}
 	registry_log_settle 2>/dev/null || sleep 0.5
+	: >"$list"
 	while read -r d; do
 		n=$(curl -fsS -I "$REGISTRY_URL/v2/${d%%@*}/blobs/${d#*@}" | sed -nE 's/^[Cc]ontent-[Ll]ength: *([0-9]+).*/\1/p')
 		total=$((total + ${n:-0}))
+		echo "${n:-0} blob $d" >>"$list"
 	done < <(tail -n "+$(($1 + 1))" "$REGISTRY_LOG" | grep '^{' | jq -r 'select(.["http.request.method"] == "PUT") | .["http.request.uri"]' |
 		sed -nE 's#^/v2/(.*)/blobs/uploads/.*digest=sha256%3A([0-9a-f]{64}).*#\1@sha256:\2#p')
 	while read -r d; do
@@ -250,6 +253,7 @@ uploaded_since() {
 			-H 'Accept: application/vnd.oci.image.index.v1+json' "$REGISTRY_URL$d" |
 			sed -nE 's/^[Cc]ontent-[Ll]ength: *([0-9]+).*/\1/p')
 		total=$((total + ${n:-0}))
+		echo "${n:-0} manifest $d" >>"$list"
 	done < <(tail -n "+$(($1 + 1))" "$REGISTRY_LOG" | grep '^{' | jq -r 'select(.["http.request.method"] == "PUT") | .["http.request.uri"]' | grep '/manifests/' || true)
 	echo "$total"
 }
@@ -291,7 +295,7 @@ commit_cycle() {
 		line=$(wc -l <"$REGISTRY_LOG")
 		"$STRATA" commit "$W/cc/upper" "$REGISTRY/$repo:c$i" --base "$W/cc/lower" --insecure -q --json \
 			>"$OUT/commit-$name-$i.json" || die "commit $i of $name"
-		up=$(uploaded_since "$line")
+		up=$(uploaded_since "$line" "$OUT/puts-$name-$i.txt")
 		# the same upper dir as before this change, every copy-up uploaded, into
 		# a repository of its own (the base's blobs are mounted, not uploaded)
 		line=$(wc -l <"$REGISTRY_LOG")
