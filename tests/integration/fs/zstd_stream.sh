@@ -93,7 +93,13 @@ tap_is "$a" "$b" "the end of the large file reads back"
 a=$(dd if="$M/m-big.bin" iflag=skip_bytes,count_bytes skip=1000000 count=65536 2>/dev/null | sha256sum)
 b=$(dd if="$S/m-big.bin" iflag=skip_bytes,count_bytes skip=1000000 count=65536 2>/dev/null | sha256sum)
 tap_is "$a" "$b" "a range near its start, behind the pass and cached nowhere, reads back"
-tap_is "$(stat_of stream_passes)/$(stat_of stream_restarts)" 1/1 "one pass, restarted once"
+# One restart is what a quiet machine shows; under load (a full suite on
+# two cores) a span the pass produced can be evicted before its slow
+# reader took it, and costs one more restart: still a handful, not one
+# per span (50 here); the bytes below bound them.
+p=$(stat_of stream_passes) rs=$(stat_of stream_restarts)
+tap_ok "one pass, restarted once (a few times under load): $p pass(es), $rs restart(s)" \
+	test "$p" = 1 -a "$rs" -ge 1 -a "$rs" -le 3
 tap_ok "two reads far apart: at most 2 passes' bytes" \
 	test "$(registry_bytes_served "$ZS_DIGEST")" -le $((2 * ZS_SIZE))
 fsd_umount "$M"
