@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "common/dbuf.h"
+#include "common/log.h"
 #include "index/index.h"
 #include "test_index_tar_util.h"
 
@@ -77,8 +78,7 @@ static inline void tt_dump_dir(const struct idx_tree *t, uint64_t dir, const cha
 	}
 }
 
-/* Merge @n layers and dump every name as a line, depth first; caller frees. */
-static inline char *tt_dump(struct idx_layer **layers, size_t n, unsigned flags)
+static inline char *tt_dump_one(struct idx_layer **layers, size_t n, unsigned flags)
 {
 	struct idx_tree *t = NULL;
 	struct dbuf out;
@@ -99,6 +99,25 @@ static inline char *tt_dump(struct idx_layer **layers, size_t n, unsigned flags)
 	tt_dump_dir(t, IDX_ROOT_INO, "", &out);
 	idx_tree_free(t);
 	return out.data ? dbuf_take(&out, NULL) : strdup("");
+}
+
+/*
+ * Merge @n layers and dump every name as a line, depth first; caller frees.
+ * Merged whole and lazily (IDX_TREE_LAZY): the two must dump the same, so
+ * every test of the merge checks the lazy tree against the whole one.
+ */
+static inline char *tt_dump(struct idx_layer **layers, size_t n, unsigned flags)
+{
+	char *whole = tt_dump_one(layers, n, flags & ~(unsigned)IDX_TREE_LAZY);
+	char *lazy = (log_set_level(LOG_LVL_DEBUG), tt_dump_one(layers, n, flags | IDX_TREE_LAZY));
+
+	if (whole && lazy && strcmp(whole, lazy) != 0) {
+		printf("# the lazy tree differs; whole:\n%s# lazy:\n%s", whole, lazy);
+		free(whole);
+		whole = strdup("(the lazy tree differs)");
+	}
+	free(lazy);
+	return whole;
 }
 
 static inline void tt_free_layers(struct idx_layer **layers, size_t n)
