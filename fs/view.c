@@ -162,7 +162,7 @@ static const struct idx_tree *tree_of(struct fs_view *v, struct vtree *vt)
 	pthread_mutex_lock(&v->build_lock);
 	t = atomic_load_explicit(&vt->t, memory_order_relaxed);
 	if (!t && vt->build_err == 0) {
-		r = idx_tree_build(vt->lazy, vt->n_layers, vt->flags, &t);
+		r = idx_tree_build(vt->lazy, vt->n_layers, vt->flags | IDX_TREE_LAZY, &t);
 		if (r == 0 && idx_tree_count(t) >= TREE_MASK) {
 			idx_tree_free(t);
 			r = -EFBIG;
