@@ -218,7 +218,7 @@ static int add_child(struct lz_tree *t, uint32_t dir, const struct cand *c, uint
 	if (g) { /* a hardlinked inode: the canonical entry's attributes */
 		p.layer = (uint16_t)(g->key >> 32);
 		p.entry = (uint32_t)g->key;
-		p.type = t->layers[p.layer]->entries[p.entry].type;
+		p.type = idx_raw_type(t->layers[p.layer], p.entry);
 		ino = g->ino;
 	}
 	r = new_node(t, out);
@@ -234,7 +234,7 @@ static int add_child(struct lz_tree *t, uint32_t dir, const struct cand *c, uint
 	n->pub = (struct idx_node){ .ino = ino, .parent = node_at(t, dir)->pub.ino, .name = name,
 				    .layer = p.layer, .entry = p.entry, .type = p.type,
 				    .nlink = g ? g->nlink : 1 };
-	n->pub.size = idx_treeb_size(p.entry == LZ_NONE ? NULL : &t->layers[p.layer]->entries[p.entry],
+	n->pub.size = idx_treeb_size(p.entry == LZ_NONE ? NULL : idx_entry_get(t->layers[p.layer], p.entry),
 				     p.type);
 	return 0;
 }
@@ -415,7 +415,7 @@ static int add_root(struct lz_tree *t)
 
 	for (; k >= 0; k--) {
 		id = lz_find(t->layers[k], "", 0, 0);
-		if (id != LZ_NONE && t->layers[k]->entries[id].type == IDX_T_DIR)
+		if (id != LZ_NONE && idx_raw_type(t->layers[k], id) == IDX_T_DIR)
 			break;
 		id = LZ_NONE;
 	}

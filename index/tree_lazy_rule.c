@@ -133,7 +133,7 @@ static struct lz_pick lookup_at(const struct lz_tree *t, struct lz_info *info, c
 			if (k == top && real != LZ_NONE && real >= max_id)
 				real = LZ_NONE;
 			info[k] = (struct lz_info){ .real = real, .wh = lz_find(l, path, end, 1) != LZ_NONE,
-						    .type = real != LZ_NONE ? l->entries[real].type : 0,
+						    .type = real != LZ_NONE ? idx_raw_type(l, real) : 0,
 						    .desc = lz_has_desc(l, path, end, keep) };
 		}
 		p = lz_decide(info, lo, top);
@@ -149,7 +149,7 @@ static struct lz_pick lookup_at(const struct lz_tree *t, struct lz_info *info, c
 
 static bool survives(const struct lz_tree *t, struct lz_info *info, uint16_t layer, uint32_t entry)
 {
-	struct lz_pick p = lookup_at(t, info, t->layers[layer]->entries[entry].path,
+	struct lz_pick p = lookup_at(t, info, idx_raw_path(t->layers[layer], entry),
 				     t->n_layers - 1, UINT32_MAX);
 
 	return p.kind == LZ_NONDIR && p.layer == layer && p.entry == entry;
@@ -158,7 +158,7 @@ static bool survives(const struct lz_tree *t, struct lz_info *info, uint16_t lay
 /* The group of hardlink @id of layer @k, made when its target is a plain entry; -ENOENT: dropped. */
 static int link_one(struct lz_tree *t, struct lz_info *info, uint16_t k, uint32_t id)
 {
-	const struct idx_entry *e = &t->layers[k]->entries[id];
+	const struct idx_entry *e = idx_entry_get(t->layers[k], id);
 	struct lz_pick p = lookup_at(t, info, e->link, k, id);
 	struct lz_group *g;
 
@@ -198,7 +198,7 @@ int lz_link_groups(struct lz_tree *t)
 
 	for (uint16_t k = 0; k < t->n_layers; k++) {
 		for (uint32_t i = 0; i < t->layers[k]->n_entries; i++)
-			n_links += t->layers[k]->entries[i].type == IDX_T_HARDLINK;
+			n_links += idx_raw_type(t->layers[k], i) == IDX_T_HARDLINK;
 	}
 	if (!n_links)
 		return 0;
@@ -206,7 +206,7 @@ int lz_link_groups(struct lz_tree *t)
 	r = info ? alloc_map(t, n_links) : -ENOMEM;
 	for (uint16_t k = 0; r == 0 && k < t->n_layers; k++) {
 		for (uint32_t i = 0; i < t->layers[k]->n_entries; i++) {
-			if (t->layers[k]->entries[i].type == IDX_T_HARDLINK)
+			if (idx_raw_type(t->layers[k], i) == IDX_T_HARDLINK)
 				link_one(t, info, k, i);
 		}
 	}

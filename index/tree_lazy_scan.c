@@ -19,7 +19,7 @@
 
 static const char *slot_path(const struct idx_layer *l, uint32_t slot)
 {
-	return l->entries[l->order[slot]].path;
+	return idx_raw_path(l, l->order[slot]);
 }
 
 /* strcmp of @p against the @len bytes at @s. */
@@ -53,11 +53,11 @@ uint32_t lz_lower_bound(const struct idx_layer *l, const char *s, size_t len)
 uint32_t lz_find(const struct idx_layer *l, const char *path, size_t len, unsigned cls)
 {
 	for (uint32_t i = lz_lower_bound(l, path, len); i < l->n_entries; i++) {
-		const struct idx_entry *e = &l->entries[l->order[i]];
+		uint32_t id = l->order[i];
 
-		if (key_cmp(e->path, path, len) != 0)
+		if (key_cmp(idx_raw_path(l, id), path, len) != 0)
 			break;
-		if (idx_entry_class(e->type) == cls)
+		if (idx_entry_class(idx_raw_type(l, id)) == cls)
 			return l->order[i];
 	}
 	return LZ_NONE;
@@ -79,11 +79,11 @@ static bool creating_from(const struct idx_layer *l, uint32_t i, const char *key
 			  bool keep)
 {
 	for (; i < l->n_entries; i++) {
-		const struct idx_entry *e = &l->entries[l->order[i]];
+		uint32_t id = l->order[i];
 
-		if (!has_prefix(e->path, key, klen))
+		if (!has_prefix(idx_raw_path(l, id), key, klen))
 			return false;
-		if (keep || idx_entry_class(e->type) == 0)
+		if (keep || idx_entry_class(idx_raw_type(l, id)) == 0)
 			return true;
 	}
 	return false;
@@ -117,12 +117,12 @@ int lz_scan_dir(const struct idx_layer *l, uint16_t layer, const char *dir, size
 
 	while (i < l->n_entries && r == 0) {
 		uint32_t id = l->order[i];
-		const struct idx_entry *e = &l->entries[id];
-		const char *rest = e->path + plen, *slash;
-		unsigned cls = idx_entry_class(e->type);
+		const char *path = idx_raw_path(l, id), *rest = path + plen, *slash;
+		uint8_t type = idx_raw_type(l, id);
+		unsigned cls = idx_entry_class(type);
 		size_t klen;
 
-		if (!has_prefix(e->path, pre, plen))
+		if (!has_prefix(path, pre, plen))
 			break;
 		slash = strchr(rest, '/');
 		if (!*rest || (!slash && cls == 2 && !keep)) {
@@ -132,12 +132,12 @@ int lz_scan_dir(const struct idx_layer *l, uint16_t layer, const char *dir, size
 		if (!slash) {
 			r = push_seen(v, n, cap, (struct lz_seen){ .name = rest, .len = (uint32_t)strlen(rest),
 							     .layer = layer, .cls = (uint8_t)(cls == 2 ? 3 : cls),
-							     .type = e->type, .entry = id });
+							     .type = type, .entry = id });
 			i++;
 			continue;
 		}
 		klen = plen + (size_t)(slash - rest) + 1;
-		memcpy(key, e->path, klen); /* "<dir>/<name>/" */
+		memcpy(key, path, klen); /* "<dir>/<name>/" */
 		if (creating_from(l, i, key, klen, keep))
 			r = push_seen(v, n, cap, (struct lz_seen){ .name = rest,
 							     .len = (uint32_t)(slash - rest),
@@ -175,7 +175,7 @@ static bool link_through_symlink(const struct idx_layer *const *layers, size_t n
 		for (size_t j = 0; j < n; j++) {
 			uint32_t id = lz_find(layers[j], link, end, 0);
 
-			if (id != LZ_NONE && layers[j]->entries[id].type == IDX_T_SYMLINK)
+			if (id != LZ_NONE && idx_raw_type(layers[j], id) == IDX_T_SYMLINK)
 				return true;
 		}
 	}
@@ -210,7 +210,9 @@ static const char *layer_blocker(const struct idx_layer *const *layers, size_t n
 	const struct idx_layer *l = layers[k];
 
 	for (uint32_t s = 0; s < l->n_entries; s++) {
-		const struct idx_entry *e = &l->entries[l->order[s]];
+		uint32_t id = l->order[s];
+		const struct idx_entry ent = { .type = idx_raw_type(l, id), .path = idx_raw_path(l, id),
+					       .link = idx_raw_link(l, id) }, *e = &ent;
 
 		if (!idx_treeb_entry_ok(e))
 			return "an entry that is not normalised";
