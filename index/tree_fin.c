@@ -178,29 +178,22 @@ const struct idx_entry *idx_tree_entry(const struct idx_tree *t, const struct id
 	return idx_entry_get(t->layers[n->layer], n->entry);
 }
 
-int idx_tree_lookup(const struct idx_tree *t, uint64_t dir, const char *name, uint64_t *ino)
+int idx_treeb_find(const struct idx_node *d, idx_treeb_kid_fn kid, const void *ctx,
+		   const char *name, uint64_t *ino)
 {
-	const struct idx_node *d = idx_tree_node(t, dir);
-	uint32_t lo, hi;
+	uint32_t lo = 0, hi = d->n_children;
 
-	if (t->lazy)
-		return lz_lookup(t->lazy, dir, name, ino);
-	if (!d)
-		return -ENOENT;
-	if (d->type != IDX_T_DIR)
-		return -ENOTDIR;
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
 		*ino = name[1] ? d->parent : d->ino;
 		return 0;
 	}
-	lo = t->first[d - t->nodes];
-	hi = lo + d->n_children;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(t->nodes[mid].name, name);
+		const struct idx_node *k = kid(ctx, mid);
+		int c = strcmp(k->name, name);
 
 		if (c == 0) {
-			*ino = t->nodes[mid].ino;
+			*ino = k->ino;
 			return 0;
 		}
 		if (c < 0)
@@ -209,6 +202,34 @@ int idx_tree_lookup(const struct idx_tree *t, uint64_t dir, const char *name, ui
 			hi = mid;
 	}
 	return -ENOENT;
+}
+
+struct frozen_dir {
+	const struct idx_tree *t;
+	uint32_t first;
+};
+
+static const struct idx_node *frozen_kid(const void *ctx, uint32_t i)
+{
+	const struct frozen_dir *f = ctx;
+
+	return &f->t->nodes[f->first + i];
+}
+
+int idx_tree_lookup(const struct idx_tree *t, uint64_t dir, const char *name, uint64_t *ino)
+{
+	const struct idx_node *d;
+	struct frozen_dir f = { .t = t };
+
+	if (t->lazy)
+		return lz_lookup(t->lazy, dir, name, ino);
+	d = idx_tree_node(t, dir);
+	if (!d)
+		return -ENOENT;
+	if (d->type != IDX_T_DIR)
+		return -ENOTDIR;
+	f.first = t->first[d - t->nodes];
+	return idx_treeb_find(d, frozen_kid, &f, name, ino);
 }
 
 int idx_tree_child(const struct idx_tree *t, uint64_t dir, uint32_t pos,

@@ -90,6 +90,12 @@ int idx_treeb_walk_resolved(struct tree_builder *b, const char *path, size_t len
 char *idx_treeb_arena_dup(struct tree_chunk **arena, const char *a, size_t alen, const char *s,
 			  size_t len);
 
+/* Child @i (in name order) of the dir a idx_treeb_find() searches. */
+typedef const struct idx_node *(*idx_treeb_kid_fn)(const void *ctx, uint32_t i);
+/* @name ("." and ".." too) among the children of dir @d: its inode in *ino, or -ENOENT. */
+int idx_treeb_find(const struct idx_node *d, idx_treeb_kid_fn kid, const void *ctx,
+		   const char *name, uint64_t *ino);
+
 /* The st_size of a node of @type whose attributes are @e (tree_fin.c). */
 uint64_t idx_treeb_size(const struct idx_entry *e, uint8_t type);
 

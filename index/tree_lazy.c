@@ -357,35 +357,28 @@ static int dir_node(struct lz_tree *t, uint64_t dir, struct lz_node **out)
 	return 0;
 }
 
+struct lazy_dir {
+	const struct lz_tree *t;
+	const uint32_t *kids;
+};
+
+static const struct idx_node *lazy_kid(const void *ctx, uint32_t i)
+{
+	const struct lazy_dir *l = ctx;
+
+	return &node_at(l->t, l->kids[i])->pub;
+}
+
 int lz_lookup(struct lz_tree *t, uint64_t dir, const char *name, uint64_t *ino)
 {
 	struct lz_node *d = NULL;
-	uint32_t lo = 0, hi, *kids;
+	struct lazy_dir l = { .t = t };
 	int r = dir_node(t, dir, &d);
 
 	if (r < 0)
 		return r;
-	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-		*ino = name[1] ? d->pub.parent : d->pub.ino;
-		return 0;
-	}
-	kids = atomic_load_explicit(&d->kids, memory_order_acquire);
-	hi = d->pub.n_children;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		const struct lz_node *k = node_at(t, kids[mid]);
-		int c = strcmp(k->pub.name, name);
-
-		if (c == 0) {
-			*ino = k->pub.ino;
-			return 0;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -ENOENT;
+	l.kids = atomic_load_explicit(&d->kids, memory_order_acquire);
+	return idx_treeb_find(&d->pub, lazy_kid, &l, name, ino);
 }
 
 int lz_child(struct lz_tree *t, uint64_t dir, uint32_t pos, const struct idx_node **out)

@@ -6,11 +6,10 @@
  * lookup through whiteouts and opaque dirs of three layers, a listing,
  * hardlinks across dirs share one inode whichever name is read first,
  * inode numbers are stable, the fallback to the whole merge, and readers
- * on several threads at once.
+ * on several threads at once (100k entries: test_index_tree_merge.c).
  */
 #include <errno.h>
 #include <pthread.h>
-#include <time.h>
 
 #include "common/log.h"
 #include "index/index.h"
@@ -223,40 +222,6 @@ out:
 	idx_layer_free(l);
 }
 
-/* 100k entries: a lookup merges its path, not the image. */
-static void test_big(void)
-{
-	struct tw w = { 0 };
-	struct idx_layer *l;
-	struct idx_tree *t = NULL;
-	struct timespec a, b;
-	char name[64];
-	double ms;
-
-	for (int d = 0; d < 100; d++) {
-		snprintf(name, sizeof(name), "dir%03d/", d);
-		tw_dir(&w, name);
-		for (int f = 0; f < 1000; f++) {
-			snprintf(name, sizeof(name), "dir%03d/file%04d", d, (f * 7919) % 1000);
-			tw_file(&w, name, "");
-		}
-	}
-	l = tt_layer(&w);
-	ok(l != NULL, "100k-entry layer built");
-	if (!l)
-		return;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
-	t = lazy(&l, 1, 0);
-	ok(t && at(t, "dir099/file0999"), "opened and the last file looked up");
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
-	ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
-	printf("# 100100 entries: lazy open + one lookup in %.1f ms of CPU\n", ms);
-	ok(t && idx_tree_merged_dirs(t) == 2, "two dirs merged");
-	ok(t && idx_tree_count(t) == 1 + 100 + 1000, "inodes for the root's and dir099's children");
-	idx_tree_free(t);
-	idx_layer_free(l);
-}
-
 int main(void)
 {
 	log_set_level(LOG_LVL_ERR);
@@ -264,6 +229,5 @@ int main(void)
 	test_hardlinks();
 	test_fallback();
 	test_threads();
-	test_big();
 	return tap_done();
 }
