@@ -10,8 +10,10 @@
  * fewer than 2^32 nodes (IDX_MAX_ENTRIES per layer), so mapping an inode
  * back to (tree, node) is a shift and a mask: O(1), no table, no lock.
  *
- * The trees are immutable and every inode lives as long as the mount, so
- * the daemon keeps no lookup counts (forget is a no-op).
+ * A name in a tree, once merged, never changes (every tree merges a
+ * directory when it is first read, index/tree_lazy.c) and every inode lives
+ * as long as the mount, so the daemon keeps no lookup counts (forget is a
+ * no-op).
  *
  * Lazy trees. A BuildKit cache of N layers has N chains, and chain k
  * repeats the entries of all its parents: built eagerly that is O(N^2)

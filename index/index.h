@@ -229,7 +229,11 @@ struct idx_info {
 void idx_layer_info(const struct idx_layer *l, struct idx_info *out);
 
 uint32_t idx_entry_count(const struct idx_layer *l);
-/* Entries in tar order after duplicate resolution; NULL if @id is out of range. */
+/*
+ * Entries in tar order after duplicate resolution; NULL if @id is out of
+ * range. A loaded layer validates every entry at load and decodes each the
+ * first time it is asked for (thread-safe; the pointer stays valid).
+ */
 const struct idx_entry *idx_entry_get(const struct idx_layer *l, uint32_t id);
 /*
  * By normalised path; -ENOENT if absent. One path may name a real entry, a
