@@ -122,6 +122,20 @@ struct idx_entry *idx_entry_fill(const struct idx_layer *l, uint32_t id)
 	return &l->entries[id];
 }
 
+void idx_entry_fill_all(const struct idx_layer *l)
+{
+	struct idx_layer *w = (struct idx_layer *)l;
+
+	pthread_mutex_lock(&w->ent_lock);
+	for (uint32_t id = 0; id < l->n_entries; id++) {
+		if (atomic_load_explicit(&l->ready[id], memory_order_relaxed))
+			continue;
+		idx_entry_decode(l, id, &l->entries[id]);
+		atomic_store_explicit(&w->ready[id], 1, memory_order_release);
+	}
+	pthread_mutex_unlock(&w->ent_lock);
+}
+
 const struct idx_entry *idx_entry_get(const struct idx_layer *l, uint32_t id)
 {
 	return id < l->n_entries ? idx_entry_fill(l, id) : NULL;

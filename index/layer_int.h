@@ -150,6 +150,8 @@ static inline const char *idx_raw_link(const struct idx_layer *l, uint32_t id)
 void idx_entry_decode(const struct idx_layer *l, uint32_t id, struct idx_entry *e);
 /* Entry @id decoded (done once, thread-safe): idx_entry_get() without the range check. */
 struct idx_entry *idx_entry_fill(const struct idx_layer *l, uint32_t id);
+/* Every entry decoded, under one lock: for who reads them all (the whole merge). */
+void idx_entry_fill_all(const struct idx_layer *l);
 
 /*
  * Validate a payload and build the in-memory layer on it. Takes ownership of

@@ -28,6 +28,7 @@
 
 #include "common/log.h"
 #include "common/xarray.h"
+#include "index/layer_int.h"
 #include "index/tree_lazy_int.h"
 
 
@@ -473,6 +474,8 @@ int idx_tree_build(const struct idx_layer *const *layers, size_t n, unsigned fla
 			goto out_free_tree;
 		/* the layers need what only the whole merge does (logged): merged whole */
 	}
+	for (size_t i = 0; i < n; i++)
+		idx_entry_fill_all(layers[i]); /* all of them are read: one lock, not one each */
 	r = builder_init(&b);
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = apply_layer(&b, (uint16_t)i);
