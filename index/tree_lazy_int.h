@@ -75,6 +75,7 @@ struct lz_tree {
 	uint32_t *hl_vals, hl_mask;
 	struct lz_group *groups;
 	uint32_t n_groups;
+	bool link_unsure;  /* a hardlink's target could not be placed cheaply: merge whole */
 };
 
 /* ---- tree_lazy_scan.c: one layer, by path ---- */
@@ -85,6 +86,10 @@ uint32_t lz_lower_bound(const struct idx_layer *l, const char *s, size_t len);
 uint32_t lz_find(const struct idx_layer *l, const char *path, size_t len, unsigned cls);
 /* Whether an entry below @path/ creates it as a dir (real entries; any with @keep). */
 bool lz_has_desc(const struct idx_layer *l, const char *path, size_t len, bool keep);
+
+/* lz_has_desc() for members up to entry @max_id only (tar order); -1: gave up (too many). */
+int lz_has_desc_before(const struct idx_layer *l, const char *path, size_t len, bool keep,
+		       uint32_t max_id);
 
 /* One name seen under a dir in one layer (lz_scan_dir). */
 struct lz_seen {

@@ -132,9 +132,16 @@ static struct lz_pick lookup_at(const struct lz_tree *t, struct lz_info *info, c
 
 			if (k == top && real != LZ_NONE && real >= max_id)
 				real = LZ_NONE;
+			int desc = k == top && max_id != UINT32_MAX
+					   ? lz_has_desc_before(l, path, end, keep, max_id)
+					   : lz_has_desc(l, path, end, keep);
+
+			/* members of its own layer after the hardlink may turn a file into a dir later */
+			if (desc < 0)
+				((struct lz_tree *)t)->link_unsure = true;
 			info[k] = (struct lz_info){ .real = real, .wh = lz_find(l, path, end, 1) != LZ_NONE,
 						    .type = real != LZ_NONE ? idx_raw_type(l, real) : 0,
-						    .desc = lz_has_desc(l, path, end, keep) };
+						    .desc = desc > 0 };
 		}
 		p = lz_decide(info, lo, top);
 		if (p.kind == LZ_NONDIR && p.type == IDX_T_HARDLINK && !lz_group_of(t, p.layer, p.entry))
@@ -159,9 +166,13 @@ static bool survives(const struct lz_tree *t, struct lz_info *info, uint16_t lay
 static int link_one(struct lz_tree *t, struct lz_info *info, uint16_t k, uint32_t id)
 {
 	const struct idx_entry *e = idx_entry_get(t->layers[k], id);
+	size_t plen = strlen(e->path);
 	struct lz_pick p = lookup_at(t, info, e->link, k, id);
 	struct lz_group *g;
 
+	/* tree.c removes what is at the hardlink's own path before it looks for the target */
+	if (strncmp(e->link, e->path, plen) == 0 && (!e->link[plen] || e->link[plen] == '/'))
+		p.kind = LZ_ABSENT;
 	if (p.kind != LZ_NONDIR) {
 		log_warn("dropping hardlink '%s': its target '%s' is %s", e->path, e->link,
 			 p.kind == LZ_ABSENT ? "missing" : "a directory");
@@ -218,5 +229,10 @@ int lz_link_groups(struct lz_tree *t)
 			t->groups[t->hl_vals[s]].nlink++;
 	}
 	free(info);
+	if (r == 0 && t->link_unsure) {
+		log_debug("merging %u layer(s) whole, not lazily: a hardlink's target is below "
+			  "thousands of later members of its layer", t->n_layers);
+		r = -ENOTSUP;
+	}
 	return r;
 }

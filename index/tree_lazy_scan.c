@@ -97,6 +97,26 @@ bool lz_has_desc(const struct idx_layer *l, const char *path, size_t len, bool k
 	return klen && creating_from(l, lz_lower_bound(l, key, klen), key, klen, keep);
 }
 
+int lz_has_desc_before(const struct idx_layer *l, const char *path, size_t len, bool keep,
+		       uint32_t max_id)
+{
+	char key[IDX_MAX_PATH + 3];
+	size_t klen = key_under(key, path, len, "", 0);
+	uint32_t i = klen ? lz_lower_bound(l, key, klen) : l->n_entries;
+
+	for (unsigned steps = 0; i < l->n_entries; i++, steps++) {
+		uint32_t id = l->order[i];
+
+		if (!has_prefix(idx_raw_path(l, id), key, klen))
+			return 0;
+		if (id <= max_id && (keep || idx_entry_class(idx_raw_type(l, id)) == 0))
+			return 1;
+		if (steps == 4096)
+			return -1; /* a subtree mostly written after the hardlink: not worth it */
+	}
+	return 0;
+}
+
 static int push_seen(struct lz_seen **v, uint32_t *n, uint32_t *cap, struct lz_seen s)
 {
 	int r = xarray_grow((void **)v, cap, *n, sizeof(**v), 64, UINT32_MAX / 2);
@@ -149,16 +169,22 @@ int lz_scan_dir(const struct idx_layer *l, uint16_t layer, const char *dir, size
 	return r;
 }
 
-/* Whether any layer has an entry of any class below @path/: a symlink there is walked. */
+/*
+ * Whether any layer has an entry of any class below @path/, or an opaque
+ * marker at @path (the dir it names is walked to in full): a symlink at
+ * @path is then walked through.
+ */
 static bool walked_through(const struct idx_layer *const *layers, size_t n, const char *path)
 {
 	char key[IDX_MAX_PATH + 3];
-	size_t klen = key_under(key, path, strlen(path), "", 0);
+	size_t len = strlen(path), klen = key_under(key, path, len, "", 0);
 
 	for (size_t j = 0; klen && j < n; j++) {
 		uint32_t i = lz_lower_bound(layers[j], key, klen);
 
 		if (i < layers[j]->n_entries && has_prefix(slot_path(layers[j], i), key, klen))
+			return true;
+		if (lz_find(layers[j], path, len, 2) != LZ_NONE)
 			return true;
 	}
 	return false;
@@ -192,6 +218,9 @@ static bool nondir_with_desc(const struct idx_layer *l, uint32_t s, bool keep)
 	const char *p = slot_path(l, s);
 	size_t len = strlen(p);
 
+	/* KEEP: its own opaque marker makes it a dir too */
+	if (keep && lz_find(l, p, len, 2) != LZ_NONE)
+		return true;
 	for (uint32_t i = s + 1, steps = 0; i < l->n_entries && steps < 8; i++, steps++) {
 		const char *q = slot_path(l, i);
 

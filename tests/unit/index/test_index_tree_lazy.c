@@ -10,6 +10,8 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "index/index.h"
@@ -222,12 +224,137 @@ out:
 	idx_layer_free(l);
 }
 
+/* A random path of 1-3 components over a small alphabet, so that layers collide. */
+static void rand_path(unsigned *seed, char *out, size_t cap)
+{
+	static const char *names[] = { "a", "b", "c", "a.x" };
+	int depth = 1 + rand_r(seed) % 4;
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < depth && len + 8 < cap; i++)
+		len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? "/" : "", names[rand_r(seed) % 4]);
+}
+
+/* What a layer's members claim: a path that must stay a dir, or must not. */
+struct claims {
+	char path[64][64];
+	bool nondir[64];
+	int n;
+};
+
+/* Whether @p as a non-dir (or with a dir above it) clashes with what the layer has. */
+static bool clashes(const struct claims *c, const char *p, bool nondir)
+{
+	size_t len = strlen(p);
+
+	for (int i = 0; i < c->n; i++) {
+		size_t l2 = strlen(c->path[i]);
+
+		if (nondir && l2 > len && strncmp(c->path[i], p, len) == 0 && c->path[i][len] == '/')
+			return true; /* something below the new non-dir */
+		if (c->nondir[i] && len > l2 && strncmp(p, c->path[i], l2) == 0 && p[l2] == '/')
+			return true; /* the new one below a non-dir */
+	}
+	return false;
+}
+
+/*
+ * One random member: file, dir, whiteout, opaque marker, hardlink or
+ * (rarely) symlink. With @tidy, none that puts a non-dir and members below
+ * it in one layer (where tar order decides, merged whole).
+ */
+static void rand_member(unsigned *seed, struct tw *w, bool symlinks, bool tidy, struct claims *c)
+{
+	char p[64], q[64], m[80];
+	char *slash;
+	int kind = rand_r(seed) % 12;
+	bool nondir = kind < 4 || kind >= 10;
+
+	rand_path(seed, p, sizeof(p));
+	if (tidy && (c->n == 64 || clashes(c, p, nondir)))
+		return;
+	if (c->n < 64) {
+		snprintf(c->path[c->n], sizeof(c->path[0]), "%s", p);
+		c->nondir[c->n++] = nondir;
+	}
+	slash = strrchr(p, '/');
+	if (kind < 4) {
+		tw_file(w, p, kind & 1 ? "x" : "yy");
+	} else if (kind < 7) {
+		snprintf(m, sizeof(m), "%s/", p);
+		tw_dir(w, m);
+	} else if (kind < 9) { /* ".wh.<name>" in the same dir */
+		snprintf(m, sizeof(m), "%.*s%s.wh.%s", slash ? (int)(slash - p) : 0, p, slash ? "/" : "",
+			 slash ? slash + 1 : p);
+		tw_file(w, m, "");
+	} else if (kind < 10) {
+		snprintf(m, sizeof(m), "%s/.wh..wh..opq", p);
+		tw_file(w, m, "");
+	} else if (kind < 11 || !symlinks) {
+		rand_path(seed, q, sizeof(q));
+		tw_link(w, '1', p, q);
+	} else {
+		static const char *targets[] = { "a", "../b", "/c/a", "b/c", "." };
+
+		tw_link(w, '2', p, targets[rand_r(seed) % 5]);
+	}
+}
+
+/* Random 1-4 layer images: the lazy tree dumps what the whole one does (tt_dump compares). */
+static void test_random(void)
+{
+	int bad = 0, lazy_used = 0;
+	int runs = getenv("LZ_RUNS") ? (int)strtol(getenv("LZ_RUNS"), NULL, 10) : 400;
+
+	for (unsigned run = 0; run < (unsigned)runs; run++) {
+		unsigned seed = run * 2654435761u + 1;
+		size_t n = 1 + run % 4;
+		struct idx_layer *l[4] = { 0 };
+		unsigned flags = n == 1 && run % 8 == 0 ? IDX_TREE_KEEP_WHITEOUTS : 0;
+		struct idx_tree *t = NULL;
+		char *got;
+
+		for (size_t i = 0; i < n; i++) {
+			struct tw w = { 0 };
+			struct claims c = { .n = 0 };
+			int members = 1 + rand_r(&seed) % 12;
+
+			for (int k = 0; k < members; k++)
+				rand_member(&seed, &w, run % 5 == 0, run % 3 != 0, &c);
+			l[i] = tt_layer(&w);
+		}
+		got = tt_dump(l, n, flags);
+		if (!got || strcmp(got, "(the lazy tree differs)") == 0) {
+			bad++;
+			printf("# run %u (%zu layers, flags %u) differs\n", run, n, flags);
+			for (size_t i = 0; i < n; i++) {
+				for (uint32_t k = 0; k < idx_entry_count(l[i]); k++) {
+					const struct idx_entry *e = idx_entry_get(l[i], k);
+
+					printf("#   L%zu %s '%s'%s%s\n", i, tt_type(e->type), e->path,
+					       e->link ? " -> " : "", e->link ? e->link : "");
+				}
+			}
+		}
+		free(got);
+		if (idx_tree_build((const struct idx_layer *const *)l, n, flags | IDX_TREE_LAZY, &t) == 0)
+			lazy_used += idx_tree_merged_dirs(t) != UINT64_MAX;
+		idx_tree_free(t);
+		tt_free_layers(l, n);
+	}
+	is_int(bad, 0, "%d random images: the lazy tree is the whole tree", runs);
+	printf("# %d of them merged lazily, the rest whole\n", lazy_used);
+	ok(lazy_used > runs / 2, "most of them lazily");
+}
+
 int main(void)
 {
-	log_set_level(LOG_LVL_ERR);
+	log_set_level(getenv("LZ_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_ERR);
 	test_deep_lookup();
 	test_hardlinks();
 	test_fallback();
 	test_threads();
+	test_random();
 	return tap_done();
 }
