@@ -272,7 +272,8 @@ static int merge_dir(struct lz_tree *t, uint32_t i)
 				&t->cap_seen);
 	if (r < 0)
 		return r;
-	qsort(t->seen, n_seen, sizeof(*t->seen), cmp_seen);
+	if (n_seen) /* an empty dir: no table yet */
+		qsort(t->seen, n_seen, sizeof(*t->seen), cmp_seen);
 	cand = malloc((n_seen + 2) * sizeof(*cand));
 	kids = malloc((n_seen + 2) * sizeof(*kids));
 	if (!cand || !kids) {
