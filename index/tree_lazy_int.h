@@ -106,6 +106,8 @@ struct lz_seen {
  */
 int lz_scan_dir(const struct idx_layer *l, uint16_t layer, const char *dir, size_t len, bool keep,
 		struct lz_seen **v, uint32_t *n, uint32_t *cap);
+/* Hardlinks in @layers; *@n_entries (if not NULL) all their entries. */
+uint64_t lz_count_links(const struct idx_layer *const *layers, size_t n, uint64_t *n_entries);
 /* 0 when the lazy merge gives what tree.c gives for these layers; else why not (logged at debug). */
 int lz_check_layers(const struct idx_layer *const *layers, size_t n, unsigned flags);
 

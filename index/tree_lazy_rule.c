@@ -204,17 +204,13 @@ static int alloc_map(struct lz_tree *t, uint32_t n_links)
 int lz_link_groups(struct lz_tree *t)
 {
 	struct lz_info *info;
-	uint32_t n_links = 0;
+	uint64_t n_links = lz_count_links(t->layers, t->n_layers, NULL);
 	int r;
 
-	for (uint16_t k = 0; k < t->n_layers; k++) {
-		for (uint32_t i = 0; i < t->layers[k]->n_entries; i++)
-			n_links += idx_raw_type(t->layers[k], i) == IDX_T_HARDLINK;
-	}
 	if (!n_links)
 		return 0;
 	info = calloc(t->n_layers, sizeof(*info));
-	r = info ? alloc_map(t, n_links) : -ENOMEM;
+	r = info ? alloc_map(t, (uint32_t)n_links) : -ENOMEM;
 	for (uint16_t k = 0; r == 0 && k < t->n_layers; k++) {
 		for (uint32_t i = 0; i < t->layers[k]->n_entries; i++) {
 			if (idx_raw_type(t->layers[k], i) == IDX_T_HARDLINK)

@@ -258,12 +258,37 @@ static const char *layer_blocker(const struct idx_layer *const *layers, size_t n
 	return NULL;
 }
 
+uint64_t lz_count_links(const struct idx_layer *const *layers, size_t n, uint64_t *n_entries)
+{
+	uint64_t links = 0, all = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		all += layers[k]->n_entries;
+		for (uint32_t i = 0; i < layers[k]->n_entries; i++)
+			links += idx_raw_type(layers[k], i) == IDX_T_HARDLINK;
+	}
+	if (n_entries)
+		*n_entries = all;
+	return links;
+}
+
 int lz_check_layers(const struct idx_layer *const *layers, size_t n, unsigned flags)
 {
 	bool keep = flags & IDX_TREE_KEEP_WHITEOUTS;
 	const char *why = keep && n > 1 ? "whiteouts shown over several layers" : NULL;
+	uint64_t n_entries, n_links = lz_count_links(layers, n, &n_entries);
 	size_t k = 0;
 
+	/*
+	 * Each hardlink costs a few path walks over every layer when the tree
+	 * is opened (≈ 5 µs a layer), the whole merge ≈ 0.5 µs an entry: past
+	 * that ratio the whole merge is cheaper.
+	 */
+	if (n_links > 256 && n_links * n * 8 > n_entries) {
+		log_debug("merging %zu layer(s) whole, not lazily: %llu hardlinks in %llu entries", n,
+			  (unsigned long long)n_links, (unsigned long long)n_entries);
+		return -ENOTSUP;
+	}
 	for (; !why && k < n; k++)
 		why = layer_blocker(layers, n, k, keep);
 	if (!why)

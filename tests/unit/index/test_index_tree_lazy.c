@@ -157,6 +157,29 @@ static void test_fallback(void)
 	tt_free_layers(l, 2);
 }
 
+/* Mostly hardlinks: resolving each one at open would cost more than merging whole. */
+static void test_many_links(void)
+{
+	struct tw w = { 0 };
+	struct idx_layer *l;
+	struct idx_tree *t;
+	char name[32], target[32];
+
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "f/%03d", i);
+		tw_file(&w, name, "x");
+		snprintf(target, sizeof(target), "%s", name);
+		snprintf(name, sizeof(name), "h/%03d", i);
+		tw_link(&w, '1', name, target);
+	}
+	l = tt_layer(&w);
+	t = lazy(&l, 1, 0);
+	ok(t && idx_tree_merged_dirs(t) == UINT64_MAX, "300 hardlinks in 602 entries: merged whole");
+	ok(t && at(t, "h/299") && at(t, "h/299")->nlink == 2, "and linked");
+	idx_tree_free(t);
+	idx_layer_free(l);
+}
+
 struct reader {
 	const struct idx_tree *t;
 	int seed;
@@ -354,6 +377,7 @@ int main(void)
 	test_deep_lookup();
 	test_hardlinks();
 	test_fallback();
+	test_many_links();
 	test_threads();
 	test_random();
 	return tap_done();
