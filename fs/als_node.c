@@ -37,9 +37,10 @@ struct idx_tree *fs_als_layer_tree(struct als_layer *l, bool below)
 	t = atomic_load_explicit(slot, memory_order_relaxed);
 	if (!t && l->err == 0) {
 		if (below)
-			r = idx_tree_build(idx, l->pos, 0, &t);
+			r = idx_tree_build(idx, l->pos, IDX_TREE_LAZY, &t);
 		else
-			r = idx_tree_build(idx + l->pos, 1, IDX_TREE_KEEP_WHITEOUTS, &t);
+			r = idx_tree_build(idx + l->pos, 1, IDX_TREE_KEEP_WHITEOUTS | IDX_TREE_LAZY,
+					   &t);
 		if (r < 0) {
 			log_err("cannot build the tree of layer '%s': %s", l->desc->digest,
 				strerror(-r));

@@ -158,9 +158,9 @@ static int serve(struct fuse_session *se, struct fs_mount *m, struct fuse_cmdlin
 		goto out_remove_handlers;
 	}
 	if (m)
-		log_info("mounted '%s' (%s, %s view, %zu layers, %llu inodes) on '%s' in %.0f ms",
+		log_info("mounted '%s' (%s, %s view, %zu layers, %llu entries) on '%s' in %.0f ms",
 			 m->img->ref_str, m->img->manifest->digest, fs_view_kind_name(m->kind),
-			 m->img->n_layers, (unsigned long long)m->n_inodes, copts->mountpoint,
+			 m->img->n_layers, (unsigned long long)m->n_entries, copts->mountpoint,
 			 m->open_ms);
 	else
 		log_info("additional layer store mounted on '%s'", copts->mountpoint);

@@ -48,12 +48,14 @@ int fs_mount_add_tree(struct fs_mount *m, const struct idx_layer *const *idx, co
 	struct idx_tree *t = NULL;
 	int r;
 
-	r = idx_tree_build(idx, n, flags, &t);
+	/* lazy: a directory is merged when it is first read, not all of them now */
+	r = idx_tree_build(idx, n, flags | IDX_TREE_LAZY, &t);
 	if (r < 0) {
 		log_err("cannot merge %zu layer(s) of '%s': %s", n, m->img->ref_str, strerror(-r));
 		return r;
 	}
-	m->n_inodes += idx_tree_count(t);
+	for (size_t i = 0; i < n; i++)
+		m->n_entries += idx_entry_count(idx[i]);
 	return fs_view_add_tree(m->view, t, nos, n);
 }
 
@@ -190,7 +192,7 @@ char *fs_mount_stats_json(struct fs_mount *m, size_t *len)
 
 	if (json_object_update_new(mount, json_pack("{s:I, s:I, s:f, s:f}", "layers",
 						    (json_int_t)m->img->n_layers, "inodes",
-						    (json_int_t)m->n_inodes, "mount_ms",
+						    (json_int_t)fs_view_inode_count(m->view), "mount_ms",
 						    fs_stats_round(m->open_ms, 1), "uptime_s",
 						    fs_stats_round(up, 1))) < 0) {
 		json_decref(j);

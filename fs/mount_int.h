@@ -40,7 +40,7 @@ struct fs_mount {
 	struct fs_image *img;          /* reference, client, store, manifest, layers */
 	enum fs_view_kind kind;
 	struct fs_view *view;
-	uint64_t n_inodes;
+	uint64_t n_entries; /* of the layers of every tree, counted once per tree */
 	time_t started;                /* wall clock, for synthetic nodes */
 	uint64_t mono_started_ns; /* monotonic_ns() when the mount began */
 	double open_ms;                /* time fs_mount_open() took */

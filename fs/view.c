@@ -10,8 +10,10 @@
  * fewer than 2^32 nodes (IDX_MAX_ENTRIES per layer), so mapping an inode
  * back to (tree, node) is a shift and a mask: O(1), no table, no lock.
  *
- * The trees are immutable and every inode lives as long as the mount, so
- * the daemon keeps no lookup counts (forget is a no-op).
+ * A name in a tree, once merged, never changes (every tree merges a
+ * directory when it is first read, index/tree_lazy.c) and every inode lives
+ * as long as the mount, so the daemon keeps no lookup counts (forget is a
+ * no-op).
  *
  * Lazy trees. A BuildKit cache of N layers has N chains, and chain k
  * repeats the entries of all its parents: built eagerly that is O(N^2)
@@ -162,7 +164,7 @@ static const struct idx_tree *tree_of(struct fs_view *v, struct vtree *vt)
 	pthread_mutex_lock(&v->build_lock);
 	t = atomic_load_explicit(&vt->t, memory_order_relaxed);
 	if (!t && vt->build_err == 0) {
-		r = idx_tree_build(vt->lazy, vt->n_layers, vt->flags, &t);
+		r = idx_tree_build(vt->lazy, vt->n_layers, vt->flags | IDX_TREE_LAZY, &t);
 		if (r == 0 && idx_tree_count(t) >= TREE_MASK) {
 			idx_tree_free(t);
 			r = -EFBIG;

@@ -23,7 +23,7 @@
 /* The extents of sparse entry @id, from record *k on. */
 static int entry_extents(struct idx_layer *l, const uint8_t *ext, uint32_t id, uint32_t *k)
 {
-	struct idx_entry *e = &l->entries[id];
+	struct idx_entry *e = idx_entry_fill(l, id);
 	uint64_t tar = e->data_off, end = 0;
 	uint32_t first = *k;
 
@@ -58,7 +58,7 @@ int idx_extents_parse(struct idx_layer *l, const uint8_t *ext)
 	if (!l->extents)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < l->n_entries; i++) {
-		if (!l->entries[i].sparse)
+		if (!(idx_raw(l, i)[1] & IDX_EF_SPARSE))
 			continue;
 		r = entry_extents(l, ext, i, &k);
 		if (r < 0)

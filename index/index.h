@@ -11,7 +11,7 @@
  * on a local file, on memory and on a registry blob.
  *
  * Thread-safety: a loaded struct idx_layer and a built struct idx_tree are
- * immutable and may be read from any number of threads. Builders are owned
+ * immutable (a lazy tree: see IDX_TREE_LAZY) and may be read from any number of threads. Builders are owned
  * by one thread.
  *
  * Errors: -errno. Malformed input (bad tar, bad index, digest mismatch,
@@ -238,7 +238,11 @@ struct idx_info {
 void idx_layer_info(const struct idx_layer *l, struct idx_info *out);
 
 uint32_t idx_entry_count(const struct idx_layer *l);
-/* Entries in tar order after duplicate resolution; NULL if @id is out of range. */
+/*
+ * Entries in tar order after duplicate resolution; NULL if @id is out of
+ * range. A loaded layer validates every entry at load and decodes each the
+ * first time it is asked for (thread-safe; the pointer stays valid).
+ */
 const struct idx_entry *idx_entry_get(const struct idx_layer *l, uint32_t id);
 /*
  * By normalised path; -ENOENT if absent. One path may name a real entry, a
@@ -315,6 +319,18 @@ struct idx_tree; /* opaque; immutable once built */
 
 enum idx_tree_flags {
 	IDX_TREE_KEEP_WHITEOUTS = 1 << 0, /* show ".wh.*" entries as empty files (a single layer's view) */
+	/*
+	 * Merge a directory's children when it is first read, not the whole
+	 * tree up front (index/tree_lazy.c): the same tree, but inode numbers
+	 * follow the order of the reads, and idx_tree_count() counts the
+	 * inodes handed out so far. Layers that need what only the whole merge
+	 * does (a member under a symlinked dir, a hardlink through a symlink,
+	 * a file with members below it in its own layer, unnormalised entries,
+	 * KEEP_WHITEOUTS over several layers) are merged whole, as without it.
+	 * The tree is then written by readers (under its own lock): still safe
+	 * from any number of threads. A query may fail with -ENOMEM.
+	 */
+	IDX_TREE_LAZY = 1 << 1,
 };
 
 /*
@@ -329,6 +345,8 @@ void idx_tree_free(struct idx_tree *t);
 
 /* Inodes are 1..count, the root is IDX_ROOT_INO. */
 uint64_t idx_tree_count(const struct idx_tree *t);
+/* Directories a lazy tree has merged so far; UINT64_MAX for a tree merged whole. */
+uint64_t idx_tree_merged_dirs(const struct idx_tree *t);
 const struct idx_node *idx_tree_node(const struct idx_tree *t, uint64_t ino);
 const struct idx_entry *idx_tree_entry(const struct idx_tree *t, const struct idx_node *n);
 int idx_tree_lookup(const struct idx_tree *t, uint64_t dir, const char *name, uint64_t *ino);

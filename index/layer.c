@@ -71,6 +71,8 @@ void idx_layer_free(struct idx_layer *l)
 	if (!l)
 		return;
 	free(l->entries);
+	free(l->ready);
+	pthread_mutex_destroy(&l->ent_lock);
 	free(l->xattrs);
 	free(l->order);
 	free(l->ckpts);
@@ -104,9 +106,39 @@ uint32_t idx_entry_count(const struct idx_layer *l)
 	return l->n_entries;
 }
 
+struct idx_entry *idx_entry_fill(const struct idx_layer *l, uint32_t id)
+{
+	/* the decoded cache is not part of the layer's (immutable) meaning */
+	struct idx_layer *w = (struct idx_layer *)l;
+
+	if (atomic_load_explicit(&l->ready[id], memory_order_acquire))
+		return &l->entries[id];
+	pthread_mutex_lock(&w->ent_lock);
+	if (!atomic_load_explicit(&l->ready[id], memory_order_relaxed)) {
+		idx_entry_decode(l, id, &l->entries[id]);
+		atomic_store_explicit(&w->ready[id], 1, memory_order_release);
+	}
+	pthread_mutex_unlock(&w->ent_lock);
+	return &l->entries[id];
+}
+
+void idx_entry_fill_all(const struct idx_layer *l)
+{
+	struct idx_layer *w = (struct idx_layer *)l;
+
+	pthread_mutex_lock(&w->ent_lock);
+	for (uint32_t id = 0; id < l->n_entries; id++) {
+		if (atomic_load_explicit(&l->ready[id], memory_order_relaxed))
+			continue;
+		idx_entry_decode(l, id, &l->entries[id]);
+		atomic_store_explicit(&w->ready[id], 1, memory_order_release);
+	}
+	pthread_mutex_unlock(&w->ent_lock);
+}
+
 const struct idx_entry *idx_entry_get(const struct idx_layer *l, uint32_t id)
 {
-	return id < l->n_entries ? &l->entries[id] : NULL;
+	return id < l->n_entries ? idx_entry_fill(l, id) : NULL;
 }
 
 /* First slot of @path in the order table (its real entry sorts first). */
@@ -119,12 +151,12 @@ int idx_entry_find(const struct idx_layer *l, const char *path, uint32_t *id)
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
-		if (strcmp(l->entries[l->order[mid]].path, path) < 0)
+		if (strcmp(idx_raw_path(l, l->order[mid]), path) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo == l->n_entries || strcmp(l->entries[l->order[lo]].path, path) != 0)
+	if (lo == l->n_entries || strcmp(idx_raw_path(l, l->order[lo]), path) != 0)
 		return -ENOENT;
 	*id = l->order[lo];
 	return 0;

@@ -7,6 +7,8 @@
 #ifndef INDEX_LAYER_INT_H
 #define INDEX_LAYER_INT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -91,7 +93,17 @@ struct idx_layer {
 	uint8_t blob_digest[DIGEST_SHA256_LEN];
 	uint8_t diff_id[DIGEST_SHA256_LEN];
 	uint32_t n_entries, n_xattrs, n_ckpts, n_spans, n_prefetch;
+	/*
+	 * Entries are validated at load but decoded into entries[] the first
+	 * time each is asked for (idx_entry_get(), under ent_lock, published by
+	 * ready[id]): a mount reads few of them, and the untouched part of
+	 * entries[] (calloc'd) is never paged in.
+	 */
 	struct idx_entry *entries;
+	_Atomic uint8_t *ready;
+	pthread_mutex_t ent_lock;
+	const uint8_t *ent_raw;   /* the entry table in the payload */
+	const char *str;          /* the string table */
 	struct idx_xattr *xattrs;
 	uint32_t *order;      /* entry ids sorted by (path, class) for idx_entry_find */
 	struct idx_ckpt *ckpts;
@@ -110,6 +122,36 @@ static inline unsigned idx_entry_class(uint8_t type)
 {
 	return type == IDX_T_WHITEOUT ? 1 : type == IDX_T_OPAQUE ? 2 : 0;
 }
+
+/* Entry @id's record, type, path and link straight from the payload (validated at load). */
+static inline const uint8_t *idx_raw(const struct idx_layer *l, uint32_t id)
+{
+	return l->ent_raw + (size_t)id * IDX_ENTRY_SIZE;
+}
+
+static inline uint8_t idx_raw_type(const struct idx_layer *l, uint32_t id)
+{
+	return idx_raw(l, id)[0];
+}
+
+static inline const char *idx_raw_path(const struct idx_layer *l, uint32_t id)
+{
+	return l->str + le32_get(idx_raw(l, id) + 56);
+}
+
+static inline const char *idx_raw_link(const struct idx_layer *l, uint32_t id)
+{
+	uint32_t off = le32_get(idx_raw(l, id) + 60);
+
+	return off == IDX_NO_STRING ? NULL : l->str + off;
+}
+
+/* Decode entry @id of a validated payload into @e (load.c). */
+void idx_entry_decode(const struct idx_layer *l, uint32_t id, struct idx_entry *e);
+/* Entry @id decoded (done once, thread-safe): idx_entry_get() without the range check. */
+struct idx_entry *idx_entry_fill(const struct idx_layer *l, uint32_t id);
+/* Every entry decoded, under one lock: for who reads them all (the whole merge). */
+void idx_entry_fill_all(const struct idx_layer *l);
 
 /*
  * Validate a payload and build the in-memory layer on it. Takes ownership of

@@ -149,14 +149,9 @@ static int parse_xattrs(struct idx_layer *l, const struct sect *s)
 	return 0;
 }
 
-static int parse_entry(struct idx_layer *l, const struct sect *s, uint32_t i, uint32_t *xpos)
+/* The fixed-size fields of the entry record @p. */
+static void decode_fields(const uint8_t *p, struct idx_entry *e)
 {
-	const uint8_t *p = s->ent + (size_t)i * IDX_ENTRY_SIZE;
-	struct idx_entry *e = &l->entries[i];
-	uint32_t link_off = le32_get(p + 60);
-	bool has_link, dev;
-	uint64_t end;
-
 	e->type = p[0];
 	e->mode = le32_get(p + 4);
 	e->uid = le32_get(p + 8);
@@ -169,6 +164,30 @@ static int parse_entry(struct idx_layer *l, const struct sect *s, uint32_t i, ui
 	e->size = le64_get(p + 40);
 	e->data_off = le64_get(p + 48);
 	e->sparse = p[1] & IDX_EF_SPARSE;
+}
+
+void idx_entry_decode(const struct idx_layer *l, uint32_t id, struct idx_entry *e)
+{
+	const uint8_t *p = idx_raw(l, id);
+
+	decode_fields(p, e);
+	e->path = idx_raw_path(l, id);
+	e->link = idx_raw_link(l, id);
+	e->xattrs = l->xattrs + le32_get(p + 64);
+	e->n_extents = 0;
+	e->extents = NULL;
+}
+
+/* Entry @i checked in full: the layer decodes it only when it is asked for. */
+static int parse_entry(struct idx_layer *l, const struct sect *s, uint32_t i, uint32_t *xpos)
+{
+	const uint8_t *p = s->ent + (size_t)i * IDX_ENTRY_SIZE;
+	struct idx_entry ent, *e = &ent;
+	uint32_t link_off = le32_get(p + 60);
+	bool has_link, dev;
+	uint64_t end;
+
+	decode_fields(p, e);
 	if (e->type > IDX_T_OPAQUE || (p[1] & ~IDX_EF_SPARSE) || (e->sparse && e->type != IDX_T_REG) ||
 	    le16_get(p + 2) || e->mode > 07777 || e->mtime_nsec >= 1000000000u)
 		BAD("entry %u type, mode or time", i);
@@ -183,15 +202,14 @@ static int parse_entry(struct idx_layer *l, const struct sect *s, uint32_t i, ui
 		BAD("entry %u path or link", i);
 	if (le32_get(p + 64) != *xpos || e->n_xattrs > l->n_xattrs - *xpos)
 		BAD("entry %u xattrs", i);
-	e->xattrs = l->xattrs + *xpos;
 	*xpos += e->n_xattrs;
 	return 0;
 }
 
-static int cmp_key(const struct idx_entry *a, const struct idx_entry *b)
+static int cmp_key(const struct idx_layer *l, uint32_t a, uint32_t b)
 {
-	int c = strcmp(a->path, b->path);
-	unsigned ca = idx_entry_class(a->type), cb = idx_entry_class(b->type);
+	int c = strcmp(idx_raw_path(l, a), idx_raw_path(l, b));
+	unsigned ca = idx_entry_class(idx_raw_type(l, a)), cb = idx_entry_class(idx_raw_type(l, b));
 
 	if (c)
 		return c;
@@ -218,7 +236,7 @@ static int parse_order(struct idx_layer *l, const struct sect *s)
 		}
 		seen[id] = 1;
 		l->order[i] = id;
-		if (i && cmp_key(&l->entries[l->order[i - 1]], &l->entries[id]) >= 0) {
+		if (i && cmp_key(l, l->order[i - 1], id) >= 0) {
 			log_err("invalid index: lookup table not sorted at %u (duplicate path?)", i);
 			r = -EBADMSG;
 		}
@@ -233,8 +251,11 @@ static int parse_entries(struct idx_layer *l, const struct sect *s)
 	int r;
 
 	l->entries = calloc((size_t)l->n_entries + 1, sizeof(*l->entries));
-	if (!l->entries)
+	l->ready = calloc((size_t)l->n_entries + 1, sizeof(*l->ready));
+	if (!l->entries || !l->ready)
 		return -ENOMEM;
+	l->ent_raw = s->ent;
+	l->str = (const char *)s->str;
 	for (uint32_t i = 0; i < l->n_entries; i++) {
 		r = parse_entry(l, s, i, &xpos);
 		if (r < 0)
@@ -255,6 +276,7 @@ int idx_payload_parse(uint8_t *payload, size_t len, struct idx_layer **out)
 		free(payload);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&l->ent_lock, NULL);
 	l->payload = payload;
 	l->payload_len = len;
 	l->major = IDX_VERSION_MAJOR;
@@ -291,7 +313,7 @@ static int payload_parse_major(uint8_t *payload, size_t len, uint16_t major,
 	if (r < 0)
 		return r;
 	for (uint32_t i = 0; major == IDX_VERSION_MAJOR_OLD && i < l->n_entries && !r; i++)
-		r = l->entries[i].sparse ? -EBADMSG : 0;
+		r = idx_raw(l, i)[1] & IDX_EF_SPARSE ? -EBADMSG : 0;
 	if (r || (major == IDX_VERSION_MAJOR_OLD && l->n_extents)) {
 		idx_layer_free(l);
 		BAD("sparse extents in a version %u index", major);

@@ -74,7 +74,7 @@ static int content(struct cmp *c, uint32_t ia, uint32_t ib, const char *path)
 
 static int entry(struct cmp *c, uint32_t ia, uint32_t ib)
 {
-	const struct idx_entry *a = &c->toc->entries[ia], *b = &c->tar->entries[ib];
+	const struct idx_entry *a = idx_entry_get(c->toc, ia), *b = idx_entry_get(c->tar, ib);
 
 	if (a->type != b->type) {
 		differ(c, a->path, "type");
@@ -133,8 +133,8 @@ int idx_layer_compare(const struct idx_layer *toc, const struct idx_layer *tar,
 	if (!toc || !tar || !sha || !n_diff)
 		return -EINVAL;
 	while (r == 0 && (i < toc->n_entries || j < tar->n_entries)) {
-		const struct idx_entry *a = i < toc->n_entries ? &toc->entries[toc->order[i]] : NULL;
-		const struct idx_entry *b = j < tar->n_entries ? &tar->entries[tar->order[j]] : NULL;
+		const struct idx_entry *a = i < toc->n_entries ? idx_entry_get(toc, toc->order[i]) : NULL;
+		const struct idx_entry *b = j < tar->n_entries ? idx_entry_get(tar, tar->order[j]) : NULL;
 		int k = !a ? 1 : !b ? -1 : key_cmp(a, b);
 
 		if (k < 0) {

@@ -28,13 +28,14 @@
 
 #include "common/log.h"
 #include "common/xarray.h"
-#include "index/tree_int.h"
+#include "index/layer_int.h"
+#include "index/tree_lazy_int.h"
 
 
-static char *arena_dup(struct tree_builder *b, const char *a, size_t alen, const char *s,
-		       size_t len)
+char *idx_treeb_arena_dup(struct tree_chunk **arena, const char *a, size_t alen, const char *s,
+			  size_t len)
 {
-	struct tree_chunk *c = b->arena;
+	struct tree_chunk *c = *arena;
 	size_t need = alen + len + 1;
 	char *p;
 
@@ -44,10 +45,10 @@ static char *arena_dup(struct tree_builder *b, const char *a, size_t alen, const
 		c = malloc(sizeof(*c) + cap);
 		if (!c)
 			return NULL;
-		c->next = b->arena;
+		c->next = *arena;
 		c->used = 0;
 		c->cap = cap;
-		b->arena = c;
+		*arena = c;
 	}
 	p = c->data + c->used;
 	memcpy(p, a, alen);
@@ -214,7 +215,7 @@ int idx_treeb_walk(struct tree_builder *b, const char *path, size_t len, int lay
 			remove_dent(b, next);
 		r = new_inode(b, IDX_T_DIR, (uint16_t)layer, TREE_NONE, &inode);
 		if (r == 0)
-			c = arena_dup(b, "", 0, c, clen);
+			c = idx_treeb_arena_dup(&b->arena, "", 0, c, clen);
 		if (r == 0 && !c)
 			r = -ENOMEM;
 		if (r == 0)
@@ -300,7 +301,7 @@ static int add_marker(struct tree_builder *b, uint16_t layer, uint32_t id, const
 		name = IDX_WH_OPAQUE;
 	} else {
 		split(e->path, &dlen, &base);
-		name = arena_dup(b, IDX_WH_PREFIX, strlen(IDX_WH_PREFIX), base, strlen(base));
+		name = idx_treeb_arena_dup(&b->arena, IDX_WH_PREFIX, strlen(IDX_WH_PREFIX), base, strlen(base));
 		if (!name)
 			return -ENOMEM;
 	}
@@ -368,7 +369,7 @@ static bool path_ok(const char *p, bool root_ok)
 	}
 }
 
-static bool entry_ok(const struct idx_entry *e)
+bool idx_treeb_entry_ok(const struct idx_entry *e)
 {
 	return e->type <= IDX_T_OPAQUE &&
 	       path_ok(e->path, e->type == IDX_T_DIR || e->type == IDX_T_OPAQUE) &&
@@ -389,7 +390,7 @@ static int apply_layer(struct tree_builder *b, uint16_t layer)
 	for (uint32_t i = 0; i < n && r == 0; i++) {
 		const struct idx_entry *e = idx_entry_get(l, i);
 
-		if (!e || entry_ok(e))
+		if (!e || idx_treeb_entry_ok(e))
 			continue;
 		log_warn("ignoring entry '%s' of layer %u: not a normalised path or a known type",
 			 e->path ? e->path : "(null)", layer);
@@ -397,13 +398,13 @@ static int apply_layer(struct tree_builder *b, uint16_t layer)
 	for (uint32_t i = 0; i < n && r == 0; i++) {
 		const struct idx_entry *e = idx_entry_get(l, i);
 
-		if (e && is_marker(e) && entry_ok(e))
+		if (e && is_marker(e) && idx_treeb_entry_ok(e))
 			r = apply_whiteout(b, e);
 	}
 	for (uint32_t i = 0; i < n && r == 0; i++) {
 		const struct idx_entry *e = idx_entry_get(l, i);
 
-		if (!e || !entry_ok(e))
+		if (!e || !idx_treeb_entry_ok(e))
 			continue;
 		if (!is_marker(e))
 			r = add_entry(b, layer, i, e);
@@ -446,21 +447,14 @@ int idx_tree_build(const struct idx_layer *const *layers, size_t n, unsigned fla
 		   struct idx_tree **out)
 {
 	struct tree_builder b = { .layers = layers, .n_layers = n, .flags = flags };
-	struct idx_tree *t = NULL;
+	struct idx_tree *t;
 	int r;
 
 	if (n > UINT16_MAX)
 		return -EFBIG;
-	r = builder_init(&b);
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = apply_layer(&b, (uint16_t)i);
-	if (r < 0)
-		goto out_release;
 	t = calloc(1, sizeof(*t));
-	if (!t) {
-		r = -ENOMEM;
-		goto out_release;
-	}
+	if (!t)
+		return -ENOMEM;
 	t->layers = malloc((n ? n : 1) * sizeof(*t->layers));
 	if (!t->layers) {
 		r = -ENOMEM;
@@ -469,15 +463,30 @@ int idx_tree_build(const struct idx_layer *const *layers, size_t n, unsigned fla
 	if (n)
 		memcpy(t->layers, layers, n * sizeof(*layers));
 	t->n_layers = n;
-	r = idx_treeb_freeze(&b, t);
+	t->synth = (struct idx_entry){ .type = IDX_T_DIR, .mode = 0755, .path = "" };
+	if (flags & IDX_TREE_LAZY) {
+		r = lz_tree_new(t->layers, n, flags & ~(unsigned)IDX_TREE_LAZY, &t->lazy);
+		if (r == 0) {
+			*out = t;
+			return 0;
+		}
+		if (r != -ENOTSUP)
+			goto out_free_tree;
+		/* the layers need what only the whole merge does (logged): merged whole */
+	}
+	for (size_t i = 0; i < n; i++)
+		idx_entry_fill_all(layers[i]); /* all of them are read: one lock, not one each */
+	r = builder_init(&b);
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = apply_layer(&b, (uint16_t)i);
+	if (r == 0)
+		r = idx_treeb_freeze(&b, t);
+	builder_release(&b);
 	if (r < 0)
 		goto out_free_tree;
-	builder_release(&b);
 	*out = t;
 	return 0;
 out_free_tree:
 	idx_tree_free(t);
-out_release:
-	builder_release(&b);
 	return r;
 }

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/tree_int.h"
+#include "index/tree_lazy_int.h"
 
 #define DIR_SIZE 4096 /* what ext4 and most fs show for a small dir */
 
@@ -56,18 +56,20 @@ static uint32_t bfs(const struct tree_builder *b, struct idx_tree *t, uint32_t *
 	return count;
 }
 
-static uint64_t node_size(const struct idx_tree *t, const struct idx_node *n)
+uint64_t idx_treeb_size(const struct idx_entry *e, uint8_t type)
 {
-	const struct idx_entry *e;
-
-	if (n->type == IDX_T_DIR)
+	if (type == IDX_T_DIR)
 		return DIR_SIZE;
-	e = idx_tree_entry(t, n);
 	if (!e)
 		return 0;
-	if (n->type == IDX_T_SYMLINK)
+	if (type == IDX_T_SYMLINK)
 		return e->link ? strlen(e->link) : 0;
-	return n->type == IDX_T_REG && e->type == IDX_T_REG ? e->size : 0;
+	return type == IDX_T_REG && e->type == IDX_T_REG ? e->size : 0;
+}
+
+static uint64_t node_size(const struct idx_tree *t, const struct idx_node *n)
+{
+	return idx_treeb_size(n->type == IDX_T_DIR ? NULL : idx_tree_entry(t, n), n->type);
 }
 
 /* Inode numbers, links, attributes of every node; @pos and @links are scratch. */
@@ -137,6 +139,7 @@ void idx_tree_free(struct idx_tree *t)
 {
 	if (!t)
 		return;
+	lz_tree_free(t->lazy);
 	idx_treeb_arena_free(t->arena);
 	free(t->nodes);
 	free(t->first);
@@ -147,11 +150,20 @@ void idx_tree_free(struct idx_tree *t)
 
 uint64_t idx_tree_count(const struct idx_tree *t)
 {
+	if (t->lazy)
+		return lz_count(t->lazy);
 	return t->n_ino;
+}
+
+uint64_t idx_tree_merged_dirs(const struct idx_tree *t)
+{
+	return t->lazy ? lz_merged(t->lazy) : UINT64_MAX;
 }
 
 const struct idx_node *idx_tree_node(const struct idx_tree *t, uint64_t ino)
 {
+	if (t->lazy)
+		return lz_node(t->lazy, ino);
 	if (ino < IDX_ROOT_INO || ino > t->n_ino)
 		return NULL;
 	return &t->nodes[t->by_ino[ino]];
@@ -166,27 +178,22 @@ const struct idx_entry *idx_tree_entry(const struct idx_tree *t, const struct id
 	return idx_entry_get(t->layers[n->layer], n->entry);
 }
 
-int idx_tree_lookup(const struct idx_tree *t, uint64_t dir, const char *name, uint64_t *ino)
+int idx_treeb_find(const struct idx_node *d, idx_treeb_kid_fn kid, const void *ctx,
+		   const char *name, uint64_t *ino)
 {
-	const struct idx_node *d = idx_tree_node(t, dir);
-	uint32_t lo, hi;
+	uint32_t lo = 0, hi = d->n_children;
 
-	if (!d)
-		return -ENOENT;
-	if (d->type != IDX_T_DIR)
-		return -ENOTDIR;
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
 		*ino = name[1] ? d->parent : d->ino;
 		return 0;
 	}
-	lo = t->first[d - t->nodes];
-	hi = lo + d->n_children;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(t->nodes[mid].name, name);
+		const struct idx_node *k = kid(ctx, mid);
+		int c = strcmp(k->name, name);
 
 		if (c == 0) {
-			*ino = t->nodes[mid].ino;
+			*ino = k->ino;
 			return 0;
 		}
 		if (c < 0)
@@ -197,11 +204,42 @@ int idx_tree_lookup(const struct idx_tree *t, uint64_t dir, const char *name, ui
 	return -ENOENT;
 }
 
+struct frozen_dir {
+	const struct idx_tree *t;
+	uint32_t first;
+};
+
+static const struct idx_node *frozen_kid(const void *ctx, uint32_t i)
+{
+	const struct frozen_dir *f = ctx;
+
+	return &f->t->nodes[f->first + i];
+}
+
+int idx_tree_lookup(const struct idx_tree *t, uint64_t dir, const char *name, uint64_t *ino)
+{
+	const struct idx_node *d;
+	struct frozen_dir f = { .t = t };
+
+	if (t->lazy)
+		return lz_lookup(t->lazy, dir, name, ino);
+	d = idx_tree_node(t, dir);
+	if (!d)
+		return -ENOENT;
+	if (d->type != IDX_T_DIR)
+		return -ENOTDIR;
+	f.first = t->first[d - t->nodes];
+	return idx_treeb_find(d, frozen_kid, &f, name, ino);
+}
+
 int idx_tree_child(const struct idx_tree *t, uint64_t dir, uint32_t pos,
 		   const struct idx_node **out)
 {
-	const struct idx_node *d = idx_tree_node(t, dir);
+	const struct idx_node *d;
 
+	if (t->lazy)
+		return lz_child(t->lazy, dir, pos, out);
+	d = idx_tree_node(t, dir);
 	if (!d)
 		return -ENOENT;
 	if (d->type != IDX_T_DIR)

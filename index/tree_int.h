@@ -13,6 +13,8 @@
 
 #include "index/index.h"
 
+struct lz_tree;
+
 #define TREE_NONE IDX_TREE_NO_ENTRY /* also "no entry" in struct tree_ino */
 
 /* Names the layers do not hold (synthesised parents, ".wh." names). */
@@ -63,6 +65,7 @@ struct idx_tree {
 	uint32_t n_nodes;
 	struct tree_chunk *arena;
 	struct idx_entry synth; /* attributes of synthesised dirs */
+	struct lz_tree *lazy;   /* IDX_TREE_LAZY: the nodes are there, not in nodes[] */
 };
 
 /* The live dentry of @s (@len bytes) in dir @dir, or TREE_NONE (tree.c). */
@@ -82,6 +85,22 @@ int idx_treeb_resolve(struct tree_builder *b, const char *path, size_t len, char
 /* idx_treeb_walk() of the directory @path once resolved. */
 int idx_treeb_walk_resolved(struct tree_builder *b, const char *path, size_t len, int layer,
 		       uint32_t *out);
+
+/* @a + @s (@alen, @len bytes), NUL-terminated, in the arena *@arena; NULL: -ENOMEM. */
+char *idx_treeb_arena_dup(struct tree_chunk **arena, const char *a, size_t alen, const char *s,
+			  size_t len);
+
+/* Child @i (in name order) of the dir a idx_treeb_find() searches. */
+typedef const struct idx_node *(*idx_treeb_kid_fn)(const void *ctx, uint32_t i);
+/* @name ("." and ".." too) among the children of dir @d: its inode in *ino, or -ENOENT. */
+int idx_treeb_find(const struct idx_node *d, idx_treeb_kid_fn kid, const void *ctx,
+		   const char *name, uint64_t *ino);
+
+/* The st_size of a node of @type whose attributes are @e (tree_fin.c). */
+uint64_t idx_treeb_size(const struct idx_entry *e, uint8_t type);
+
+/* A known type and a normalised path (and link): tree.c ignores other entries. */
+bool idx_treeb_entry_ok(const struct idx_entry *e);
 
 /* Freeze @b into @t (layers and flags already set); consumes b->arena. */
 int idx_treeb_freeze(struct tree_builder *b, struct idx_tree *t);

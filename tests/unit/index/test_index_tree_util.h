@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "common/dbuf.h"
 #include "index/index.h"
@@ -77,8 +78,7 @@ static inline void tt_dump_dir(const struct idx_tree *t, uint64_t dir, const cha
 	}
 }
 
-/* Merge @n layers and dump every name as a line, depth first; caller frees. */
-static inline char *tt_dump(struct idx_layer **layers, size_t n, unsigned flags)
+static inline char *tt_dump_one(struct idx_layer **layers, size_t n, unsigned flags)
 {
 	struct idx_tree *t = NULL;
 	struct dbuf out;
@@ -99,6 +99,51 @@ static inline char *tt_dump(struct idx_layer **layers, size_t n, unsigned flags)
 	tt_dump_dir(t, IDX_ROOT_INO, "", &out);
 	idx_tree_free(t);
 	return out.data ? dbuf_take(&out, NULL) : strdup("");
+}
+
+/*
+ * Merge @n layers and dump every name as a line, depth first; caller frees.
+ * Merged whole and lazily (IDX_TREE_LAZY): the two must dump the same, so
+ * every test of the merge checks the lazy tree against the whole one.
+ */
+static inline char *tt_dump(struct idx_layer **layers, size_t n, unsigned flags)
+{
+	char *whole = tt_dump_one(layers, n, flags & ~(unsigned)IDX_TREE_LAZY);
+	char *lazy = tt_dump_one(layers, n, flags | IDX_TREE_LAZY);
+
+	if (whole && lazy && strcmp(whole, lazy) != 0) {
+		printf("# the lazy tree differs; whole:\n%s# lazy:\n%s", whole, lazy);
+		free(whole);
+		whole = strdup("(the lazy tree differs)");
+	}
+	free(lazy);
+	return whole;
+}
+
+/* CPU time of this process, in ms. */
+static inline double tt_cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* 100 dirs "dirNNN/" of 1000 empty files "fileNNNN" each, the files out of order. */
+static inline struct idx_layer *tt_big_layer(void)
+{
+	struct tw w = { 0 };
+	char name[64];
+
+	for (int d = 0; d < 100; d++) {
+		snprintf(name, sizeof(name), "dir%03d/", d);
+		tw_dir(&w, name);
+		for (int f = 0; f < 1000; f++) {
+			snprintf(name, sizeof(name), "dir%03d/file%04d", d, (f * 7919) % 1000);
+			tw_file(&w, name, "");
+		}
+	}
+	return tt_layer(&w);
 }
 
 static inline void tt_free_layers(struct idx_layer **layers, size_t n)
