@@ -36,7 +36,8 @@
  * window, and a small file read alone costs its span. 1 MiB spans cost
  * 0.3 % of gzip size on C headers (256 KiB: 1.4 %) and fetch 3.6x less
  * than 4 MiB for a build reading 84 packages scattered over a 1 GB npm
- * cache; sequential reads are as fast (readahead counts bytes).
+ * cache; sequential reads are as fast (readahead counts bytes). strata
+ * push picks 256 KiB for trees of mostly small files (tools/dir_layer.c).
  */
 #define IDX_WRITER_SPAN_SIZE (1u << 20)
 #define IDX_MIN_SPAN_SIZE (64u << 10)

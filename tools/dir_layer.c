@@ -345,11 +345,37 @@ out_free:
 	return r;
 }
 
+/*
+ * The span size when none was given. A tree of mostly small files (more
+ * than half of its regular files under 64 KiB: a package or compiler
+ * cache, a source tree) is read a file at a time, and a small file read
+ * alone costs its whole span: 256 KiB spans. A build reading 84 packages
+ * of a 1 GB npm cache fetched 38 MB with 1 MiB spans and 11 MB with 256
+ * KiB, for 1.4 % more gzip on text (0 on the cache's tarballs). Else the
+ * writer's default (1 MiB). Sequential reads are as fast with either:
+ * readahead counts bytes.
+ */
+#define DIR_SMALL_FILE (64u << 10)
+#define DIR_SMALL_FILE_SPAN (256u << 10)
+static uint64_t span_for(const struct dir_walk *wk)
+{
+	size_t files = 0, small = 0;
+
+	for (size_t i = 0; i < wk->n; i++) {
+		if (!S_ISREG(wk->v[i].st.st_mode))
+			continue;
+		files++;
+		small += wk->v[i].st.st_size < DIR_SMALL_FILE;
+	}
+	return files && small * 2 > files ? DIR_SMALL_FILE_SPAN : 0;
+}
+
 int dir_layer_build(const struct dir_layer_opts *o, int *fd, struct idx_layer **out)
 {
 	struct dir_walk wk = { 0 };
 	struct links l = { 0 };
 	struct idx_writer *w = NULL;
+	struct idx_writer_opts wo = o->wo;
 	int r;
 
 	*fd = -1;
@@ -370,7 +396,9 @@ int dir_layer_build(const struct dir_layer_opts *o, int *fd, struct idx_layer **
 		r = !l.t ? -ENOMEM : *fd;
 		goto out_release;
 	}
-	r = idx_writer_new(&o->wo, sink_fd, fd, &w);
+	if (!wo.span_size)
+		wo.span_size = span_for(&wk);
+	r = idx_writer_new(&wo, sink_fd, fd, &w);
 	for (size_t i = 0; r == 0 && i < wk.n; i++)
 		r = add_member(w, o, &wk.v[i], &l);
 	if (r == 0)

@@ -35,7 +35,8 @@ static void usage(const struct layer_cmd *cmd, FILE *f)
 	cmd->usage(f);
 	fprintf(f, "  --compression gzip|zstd|none  layer compression (default gzip)\n"
 		   "  --level N                     compression level (default gzip 6, zstd 3)\n"
-		   "  --span-size N[K|M]            bytes of tar per gzip member / zstd frame (default 1M)\n"
+		   "  --span-size N[K|M]            bytes of tar per gzip member / zstd frame (default\n"
+		   "                                1M; 256K when most files are under 64K)\n"
 		   "  --threads N                   compression threads (default: the online CPUs)\n"
 		   "  --base REF|MOUNTPOINT         put the layer on top of this image's layers; a\n"
 		   "                                stratafs mountpoint names exactly what it serves\n"

@@ -31,6 +31,14 @@ tap_is "$(skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/x:1" | sha
 tap_ok "more than one span (member per span)" test "$(jq -r .spans <<<"$OUT1")" -gt 3
 tap_is "$(strata_run push "$D" "$REGISTRY/x:bytes" --json --span-size 1048576 | jq -r .manifest)" "$M1" \
 	"--span-size 1M and 1048576 give the same image"
+# the default span: 256 KiB for a tree of mostly small files, else 1 MiB
+mkdir -p "$HARNESS_DIR/sp-small" "$HARNESS_DIR/sp-big"
+for i in $(seq 1 200); do _fx_rand "sp-$i" 15000 >"$HARNESS_DIR/sp-small/f$i"; done
+_fx_rand sp-big 3000000 >"$HARNESS_DIR/sp-big/big.bin"
+n=$(strata_run push "$HARNESS_DIR/sp-small" "$REGISTRY/x:sp-small" --json | jq -r .spans)
+tap_ok "200 files of 15 KB (3 MB of tar): 256 KiB spans by default ($n spans)" test "$n" -ge 11 -a "$n" -le 14
+n=$(strata_run push "$HARNESS_DIR/sp-big" "$REGISTRY/x:sp-big" --json | jq -r .spans)
+tap_ok "one 3 MB file: 1 MiB spans by default ($n spans)" test "$n" -ge 3 -a "$n" -le 4
 RC=0
 strata_run push "$D" "$REGISTRY/x:bad" --span-size 3 >/dev/null || RC=$?
 tap_is "$RC" 2 "--span-size below 64K: exit 2"
