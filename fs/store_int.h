@@ -296,11 +296,6 @@ struct fs_job *fs_bg_next(struct fs_store *s);
 struct fs_job *fs_bg_job(struct fs_store *s, struct fs_layer *l, uint32_t id, uint32_t last,
 			 bool *full);
 /*
- * A sequential reader wants spans [first, last] of @l soon: if one of them
- * is ABSENT, queue a background run of fs_ra_spans() spans from it (not
- * past @limit), so that each readahead request carries that many spans.
- */
-/*
  * Spans a sequential reader of @l reads ahead: readahead_spans, but never
  * less than FS_RA_MIN_BYTES of tar (0 when readahead is off). Counted in
  * spans alone, a layer pushed with small spans (--span-size 256K) read
@@ -310,6 +305,11 @@ struct fs_job *fs_bg_job(struct fs_store *s, struct fs_layer *l, uint32_t id, ui
 #define FS_RA_MIN_BYTES (8u << 20)
 #define FS_RA_MAX_SPANS 64u
 uint32_t fs_ra_spans(const struct fs_store *s, const struct fs_layer *l);
+/*
+ * A sequential reader wants spans [first, last] of @l soon: if one of them
+ * is ABSENT, queue a background run of fs_ra_spans() spans from it (not
+ * past @limit), so that each readahead request carries that many spans.
+ */
 void fs_readahead(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t last,
 		  uint32_t limit);
 

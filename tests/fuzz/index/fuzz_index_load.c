@@ -6,8 +6,10 @@
  * otherwise stop nearly every mutation at the door). Whatever loads must
  * behave: every accessor, a lookup of every path, span lookups, a decode
  * of small spans from zeros, idx_load_for() with its own blob (and not
- * with another size), and save -> load -> save giving the same bytes. The
- * bounds_* seeds each trip one of the bounds of index/bounds.c.
+ * with another size), save -> load -> save giving the same bytes, and the
+ * merged tree of the layer built whole and lazily (IDX_TREE_LAZY) showing
+ * the same names, types, sizes and link counts. The bounds_* seeds each
+ * trip one of the bounds of index/bounds.c.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -66,6 +68,40 @@ static void load_for(const struct idx_layer *l, const uint8_t *f, size_t len)
 		abort();
 }
 
+/* A digest of the subtree at @ino, children in name order; *budget bounds the walk. */
+static uint64_t walk(const struct idx_tree *t, uint64_t ino, unsigned depth, unsigned *budget)
+{
+	const struct idx_node *n = idx_tree_node(t, ino), *c;
+	uint64_t h = 1469598103934665603ull;
+
+	if (!n || (*budget)-- == 0)
+		return 0;
+	for (const char *p = n->name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	h = (h ^ n->type) * 1099511628211ull;
+	h = (h ^ n->size) * 1099511628211ull;
+	h = (h ^ n->nlink) * 1099511628211ull;
+	if (n->type != IDX_T_DIR || depth > 64)
+		return h;
+	for (uint32_t i = 0; idx_tree_child(t, ino, i, &c) == 0; i++)
+		h = (h ^ walk(t, c->ino, depth + 1, budget)) * 1099511628211ull;
+	return h;
+}
+
+/* The whole and the lazy merge of @l agree wherever both are built. */
+static void trees(const struct idx_layer *l)
+{
+	const struct idx_layer *ls[] = { l };
+	struct idx_tree *whole = NULL, *lazy = NULL;
+	unsigned bw = 20000, bl = 20000;
+
+	if (idx_tree_build(ls, 1, 0, &whole) == 0 && idx_tree_build(ls, 1, IDX_TREE_LAZY, &lazy) == 0 &&
+	    walk(whole, IDX_ROOT_INO, 0, &bw) != walk(lazy, IDX_ROOT_INO, 0, &bl))
+		abort();
+	idx_tree_free(whole);
+	idx_tree_free(lazy);
+}
+
 static void roundtrip(const struct idx_layer *l)
 {
 	void *a = NULL, *b = NULL;
@@ -103,6 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r != 0)
 		return 0;
 	exercise(l);
+	trees(l);
 	if (data[0] % 2 == 0)
 		load_for(l, data + 1, size - 1);
 	roundtrip(l);
