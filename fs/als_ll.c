@@ -18,6 +18,7 @@
 #include <fuse_lowlevel.h>
 
 #include "fs/als_ll.h"
+#include "fs/ll_buf.h"
 #include "fs/stats_xattr.h"
 
 
@@ -228,14 +229,13 @@ static void als_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (r == 0 && off < 0)
 		r = -EINVAL;
 	if (r == 0) {
-		buf = malloc(size ? size : 1);
+		buf = fs_ll_read_buf(size ? size : 1);
 		r = buf ? fs_als_read(d->als, &n, buf, size, (uint64_t)off) : -ENOMEM;
 	}
 	if (r < 0)
 		fuse_reply_err(req, (int)-r);
 	else
 		fuse_reply_buf(req, buf, (size_t)r);
-	free(buf);
 }
 
 static void als_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
