@@ -137,7 +137,11 @@ int fs_cache_span_put(struct fs_cache *c, const char *blob_digest, uint64_t u_st
 		      const void *buf, size_t len);
 /*
  * The same for bytes the caller has just verified against @sha256 (the
- * span's digest in its index): not hashed a second time.
+ * span's digest in its index): not hashed a second time. A forward pass
+ * (fs/zstream.c) also writes this way the spans it only goes through,
+ * unverified: the header then names the hash the index claims, and the
+ * writer leaves the span to be checked on first read, as every reader
+ * does with a file it has not verified itself.
  */
 int fs_cache_span_put_sha(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 			  const void *buf, size_t len, const uint8_t sha256[DIGEST_SHA256_LEN]);

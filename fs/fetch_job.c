@@ -119,6 +119,24 @@ void fs_span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r, str
 	pthread_mutex_unlock(&s->lock);
 }
 
+void fs_span_end_unverified(struct fs_store *s, struct fs_layer *l, uint32_t id,
+			    struct fs_hot *h, uint64_t u)
+{
+	struct fs_span_st *st = &l->spans[id];
+
+	pthread_mutex_lock(&s->lock);
+	fs_mem_buf_put(s, u);
+	st->gen++;
+	st->state = FS_SP_UNKNOWN;
+	st->err = 0;
+	st->touched = (uint32_t)(fs_now_us() / 1000000u);
+	l->spans_fetched++;
+	s->cache_failing = false;
+	fs_mem_buf_recycle(s, h);
+	pthread_cond_broadcast(&s->done);
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* A fetched run being decoded by fs_job_run(). */
 struct run {
 	struct fs_job *j;

@@ -69,6 +69,7 @@ struct fs_span_st {
 	uint32_t touched;   /* fs_now_us()/1e6 when its file's mtime was last set */
 	uint32_t waiters;   /* readers waiting for it to leave BUSY (wait_span()) */
 	bool seen;          /* a reader has read from it (fs/bulk.c: access density) */
+	bool zs_asked;      /* a read, readahead, prefetch or bulk asked a pass for it (fs_zs_want()) */
 	struct fs_hot *hot; /* may be NULL */
 };
 
@@ -218,6 +219,14 @@ int fs_job_push(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t
  */
 void fs_span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r, struct fs_hot *h,
 		 bool cached, bool bg, uint64_t u);
+/*
+ * End span @id (claimed BUSY) whose decoded bytes were written to the
+ * cache but not verified: UNKNOWN, like a file found at mount, so the
+ * first reader checks the file before serving a byte of it. Frees @h and
+ * gives its @u bytes back. Unlocked.
+ */
+void fs_span_end_unverified(struct fs_store *s, struct fs_layer *l, uint32_t id,
+			    struct fs_hot *h, uint64_t u);
 
 /*
  * zstream.c: forward passes over layers whose spans decode from an earlier

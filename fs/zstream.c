@@ -15,6 +15,14 @@
  * and cached by a finish job on another worker, so decoding and hashing
  * run on two cores) and dropping the ones already cached.
  *
+ * A span the pass only goes through on its way to one that was asked for
+ * (by a read, readahead, prefetch or bulk: fs_zs_want()) is cached without
+ * being hashed, and left UNKNOWN: the first reader checks its file, like
+ * one found at mount, before serving a byte of it. Reading one file deep
+ * in a layer so hashes that file's spans, not the whole prefix: hashing
+ * was a quarter of the CPU of such a read. Should the cache refuse it, the
+ * span is verified and kept in memory as before.
+ *
  * Readers of an ABSENT span raise the target and wait (fs_zs_wait()); a
  * span behind the decoder (evicted, or the cache cannot keep it) is
  * remembered and served by one restart from its checkpoint once the
@@ -110,6 +118,8 @@ int fs_zs_want(struct fs_store *s, struct fs_layer *l, uint32_t id, uint32_t las
 	if (l->bad)
 		return -EIO; /* failed its whole-layer check */
 	last = last < id ? id : last >= l->info.n_spans ? l->info.n_spans - 1 : last;
+	for (uint32_t k = id; k <= last; k++)
+		l->spans[k].zs_asked = true;
 	if (z->pos == FS_ZS_NONE || id < z->pos) {
 		z->behind = z->behind == FS_ZS_NONE || id < z->behind ? id : z->behind;
 		z->behind_last = umax32(z->behind_last, last);
@@ -197,13 +207,26 @@ static int finish_push(struct fs_store *s, struct fs_layer *l, uint32_t id, stru
 	return 0;
 }
 
-/* Verify span @id of @l, decoded in @h (its u_len bytes, held), cache it, end it. Unlocked. */
+/*
+ * Verify span @id of @l, decoded in @h (its u_len bytes, held), cache it,
+ * end it; a span nobody asked for or waits on is cached unverified
+ * (see the top of this file). Unlocked.
+ */
 static void finish_span(struct fs_store *s, struct fs_layer *l, uint32_t id, struct fs_hot *h)
 {
 	struct idx_span sp;
-	bool cached = false, bg;
+	bool cached = false, bg, passed;
 	int r = idx_span_get(l->idx, id, &sp);
 
+	pthread_mutex_lock(&s->lock);
+	passed = !l->spans[id].zs_asked && !l->spans[id].want && l->spans[id].waiters == 0;
+	pthread_mutex_unlock(&s->lock);
+	if (r == 0 && passed &&
+	    fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, h->data, sp.u_len,
+				  sp.sha256) == 0) {
+		fs_span_end_unverified(s, l, id, h, h->len);
+		return;
+	}
 	if (r == 0)
 		r = idx_span_verify(l->idx, id, h->data, h->len);
 	if (r == 0)
