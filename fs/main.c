@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "common/version.h"
 #include "fs/als_ll.h"
+#include "fs/kernel_ra.h"
 #include "fs/ll_int.h"
 #include "fs/main_opts.h"
 #include "fs/profile.h"
@@ -147,7 +148,7 @@ static int loop(struct fuse_session *se, struct fuse_cmdline_opts *copts)
 
 /* Mount on the kernel side, detach, run the loop until unmounted or signalled. */
 static int serve(struct fuse_session *se, struct fs_mount *m, struct fuse_cmdline_opts *copts,
-		 int notify_fd, struct fs_mount_push *push)
+		 int notify_fd, struct fs_mount_push *push, uint64_t kernel_ra)
 {
 	int r = -EIO;
 
@@ -157,6 +158,9 @@ static int serve(struct fuse_session *se, struct fs_mount *m, struct fuse_cmdlin
 		log_err("cannot mount on '%s'", copts->mountpoint);
 		goto out_remove_handlers;
 	}
+	/* libfuse made copts->mountpoint canonical, as mountinfo shows it */
+	if (kernel_ra)
+		fs_kernel_ra_start(copts->mountpoint, kernel_ra);
 	if (m)
 		log_info("mounted '%s' (%s, %s view, %zu layers, %llu entries) on '%s' in %.0f ms",
 			 m->img->ref_str, m->img->manifest->digest, fs_view_kind_name(m->kind),
@@ -208,7 +212,7 @@ static int run_store(struct fuse_args *args, struct fs_cli *c, struct fuse_cmdli
 			log_err("cannot start the store: %s", strerror(-r));
 	}
 	if (r == 0)
-		r = serve(se, NULL, copts, notify_fd, NULL);
+		r = serve(se, NULL, copts, notify_fd, NULL, c->kernel_ra);
 	fuse_session_destroy(se);
 	fs_als_free(d.als);
 	return r < 0 ? 1 : 0;
@@ -268,7 +272,7 @@ int main(int argc, char **argv)
 	}
 	d.mount = m;
 	malloc_trim(0); /* what opening the layers freed (indexes built or parsed) */
-	status = serve(se, m, &copts, notify_fd, push) < 0 ? 1 : 0;
+	status = serve(se, m, &copts, notify_fd, push, cli.kernel_ra) < 0 ? 1 : 0;
 	if (cli.record && fs_store_profile_save(m->img->store, cli.record) < 0)
 		status = 1;
 out_destroy_session:

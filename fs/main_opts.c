@@ -17,6 +17,7 @@
 #include "common/size.h"
 #include "common/version.h"
 #include "fs/cache.h"
+#include "fs/kernel_ra.h"
 #include "fs/main_opts.h"
 
 #define PASSWORD_MAX (64u << 10)
@@ -35,6 +36,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("password_file=%s", password_file),
 	OPT("prefetch=%s", prefetch),
 	OPT("record=%s", record),
+	OPT("kernel_readahead=%s", kernel_readahead),
 	OPT("unpinned=%s", unpinned),
 	OPT("log=%s", log),
 	OPT("insecure", insecure),
@@ -102,6 +104,9 @@ static void usage(FILE *f)
 		"                           FILE: the access profile in FILE; all: that, then\n"
 		"                           everything; none: nothing\n"
 		"    -o record=FILE         write the access profile of this mount to FILE at unmount\n"
+		"    -o kernel_readahead=SIZE  how far ahead the kernel reads a file read in\n"
+		"                           order, in FUSE requests of up to 1 MiB (default 1M,\n"
+		"                           root only; 0: the kernel's 128K)\n"
 		"    -o io_timeout=SECONDS  a read returns EIO after this (default 30)\n"
 		"    -o retries=N           registry retries per request (default 4)\n"
 		"    -o push_index          push the indexes built here to the registry (in the\n"
@@ -193,7 +198,8 @@ void fs_cli_release(struct fs_cli *c)
 {
 	char **strs[] = { &c->ref, &c->cache, &c->cache_max, &c->platform, &c->ca_file, &c->config,
 			  &c->username, &c->password_file, &c->prefetch, &c->log,
-			  &c->mem_max, &c->unpinned, &c->token_dir, &c->record };
+			  &c->mem_max, &c->unpinned, &c->token_dir, &c->record,
+			  &c->kernel_readahead };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -251,6 +257,13 @@ int fs_cli_parse(struct fuse_args *args, struct fs_cli *c)
 	if (absolutize(&c->cache) < 0 || absolutize(&c->ca_file) < 0 ||
 	    absolutize(&c->config) < 0 || absolutize(&c->password_file) < 0) {
 		log_err("cannot resolve a relative path option: %s", strerror(errno));
+		return -EINVAL;
+	}
+	c->kernel_ra = FS_KERNEL_RA_DEFAULT;
+	if (c->kernel_readahead && (size_parse(c->kernel_readahead, &c->kernel_ra) < 0 ||
+				    c->kernel_ra > FS_KERNEL_RA_MAX)) {
+		log_err("invalid kernel_readahead '%s' (a size like 1M, at most 64M; 0: the kernel's)",
+			c->kernel_readahead);
 		return -EINVAL;
 	}
 	/* none, all, profile, or else the file of an access profile */

@@ -8,6 +8,7 @@
 #define FS_MAIN_OPTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fs/mount_int.h"
 
@@ -20,6 +21,8 @@ struct fs_cli {
 	char *cache, *cache_max, *platform, *ca_file, *config, *username, *password_file;
 	char *prefetch, *log, *mem_max, *unpinned;
 	char *record;        /* -o record=FILE: the access profile, written at unmount */
+	char *kernel_readahead;
+	uint64_t kernel_ra;  /* its bytes (fs/kernel_ra.h); 0: leave the kernel's */
 	char *token_dir;     /* <cache dir>/tokens (not an option) */
 	int insecure, layers, push_index, debug, store;
 	unsigned io_timeout;

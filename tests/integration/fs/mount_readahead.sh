@@ -8,6 +8,10 @@
 # reverse) fetch no more than the spans they touch: the walk detector does
 # not fire on them. Counted with strata stats (Range requests, spans
 # fetched); bytes compared with the source.
+# The kernel's readahead on the mount (fs/kernel_ra.h): 1 MiB by default,
+# so a file read in order reaches the daemon in FUSE READs of up to 1 MiB,
+# not 128 KiB ones; -o kernel_readahead=0 keeps the kernel's 128 KiB, and
+# a value out of range is refused. READs counted in the FUSE debug log.
 . "$(dirname "$0")/mount_lib.sh"
 fsd_init
 registry_start plain
@@ -54,4 +58,37 @@ echo "# scattered reads: $spans spans fetched for $n files"
 tap_ok "... fetching only the spans they touch ($spans spans for $n files of 20 KB in 64 KiB spans: no readahead)" \
 	test "$spans" -le $((n * 2))
 fsd_umount "$M"
+
+# reads_of OPTS KB: mount with FUSE debug, cat big/rand.bin; print the READs it
+# took and the mount's read_ahead_kb (waited for up to 5 s to become KB)
+reads_of() {
+	local log="$HARNESS_DIR/ra-$RANDOM.log" n pid ra
+	rm -rf "$FSD_CACHE"
+	"$STRATAFS" "$REGISTRY/fs/ra:1" "$M" -d -o "insecure,cache=$FSD_CACHE${1:+,$1}" >"$log" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 100); do fsd_is_mounted "$M" && break; sleep 0.1; done
+	fsd_is_mounted "$M" || { echo "cannot mount: $(tail -3 "$log")" >&2; return 1; }
+	for _ in $(seq 1 50); do
+		[ "$(cat "/sys/class/bdi/$(mountpoint -d "$M")/read_ahead_kb")" = "$2" ] && break
+		sleep 0.1
+	done
+	ra=$(cat "/sys/class/bdi/$(mountpoint -d "$M")/read_ahead_kb")
+	cmp "$S/big/rand.bin" "$M/big/rand.bin" >&2 || return 1
+	n=$(grep -c 'opcode: READ (15)' "$log")
+	fsd_umount "$M" >&2
+	wait "$pid" || true
+	echo "$n $ra"
+}
+read -r n1 ra1 < <(reads_of "" 1024)
+tap_is "$ra1" 1024 "the mount's kernel readahead is 1 MiB by default"
+read -r n0 ra0 < <(reads_of kernel_readahead=0 128)
+tap_is "$ra0" 128 "-o kernel_readahead=0 keeps the kernel's 128 KiB"
+echo "# 12 MB read in order: $n1 FUSE READs (readahead 1 MiB), $n0 (128 KiB)"
+tap_ok "... and 1 MiB of readahead cuts the READs of a 12 MB file ($n1 vs $n0) by 4x at least" \
+	test -n "$n1" -a -n "$n0" -a "$((n1 * 4))" -le "${n0:-0}"
+rc=0
+"$STRATAFS" "$REGISTRY/fs/ra:1" "$M" -o "insecure,cache=$FSD_CACHE,kernel_readahead=1G" \
+	2>"$HARNESS_DIR/ra-bad.err" || rc=$?
+tap_is "$rc" 2 "kernel_readahead past 64M is refused (exit 2)"
+tap_ok "... and says why" grep -q "invalid kernel_readahead" "$HARNESS_DIR/ra-bad.err"
 tap_done

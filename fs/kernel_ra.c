@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/* The kernel's readahead on a FUSE mount (kernel_ra.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/fdio.h"
+#include "common/log.h"
+#include "fs/kernel_ra.h"
+
+/* mountinfo escapes ' ', '\t', '\n' and '\\' as \ooo: undo it in place. */
+static void unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
+/*
+ * A mountinfo line: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE SRC SUPER".
+ * True when it is a FUSE mount on @mnt; its device into @dev.
+ */
+static bool fuse_mount_on(char *line, const char *mnt, char *dev, size_t dev_len)
+{
+	char *save = NULL, *f[5], *sep = strstr(line, " - ");
+	int i;
+
+	if (!sep || strncmp(sep + 3, "fuse", 4) != 0)
+		return false;
+	*sep = '\0';
+	for (i = 0; i < 5; i++) {
+		f[i] = strtok_r(i ? NULL : line, " ", &save);
+		if (!f[i])
+			return false;
+	}
+	unescape(f[4]);
+	if (strcmp(f[4], mnt) != 0 || strlen(f[2]) >= dev_len)
+		return false;
+	memcpy(dev, f[2], strlen(f[2]) + 1);
+	return true;
+}
+
+int fs_kernel_ra_set(const char *mountpoint, uint64_t bytes)
+{
+	char dev[32] = "", path[96], val[32], *line = NULL;
+	size_t cap = 0;
+	FILE *mi = fopen("/proc/self/mountinfo", "re");
+	int fd, n, r;
+
+	if (!mi)
+		return -errno;
+	while (getline(&line, &cap, mi) > 0)
+		fuse_mount_on(line, mountpoint, dev, sizeof(dev)); /* the last one is the newest */
+	free(line);
+	fclose(mi);
+	if (!dev[0])
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	n = snprintf(val, sizeof(val), "%" PRIu64 "\n", bytes >> 10);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = fd_write_all(fd, val, (size_t)n);
+	close(fd);
+	return r;
+}
+
+struct ra_job {
+	uint64_t bytes;
+	char mnt[];
+};
+
+static void *ra_main(void *arg)
+{
+	struct ra_job *j = arg;
+	struct stat st;
+	int r = stat(j->mnt, &st) < 0 ? -errno : fs_kernel_ra_set(j->mnt, j->bytes);
+
+	if (r < 0)
+		log_debug("kernel readahead on '%s' stays the kernel's: %s", j->mnt, strerror(-r));
+	else
+		log_debug("kernel readahead on '%s': %" PRIu64 " KiB", j->mnt, j->bytes >> 10);
+	free(j);
+	return NULL;
+}
+
+void fs_kernel_ra_start(const char *mountpoint, uint64_t bytes)
+{
+	size_t len = strlen(mountpoint) + 1;
+	struct ra_job *j = malloc(sizeof(*j) + len);
+	pthread_attr_t a;
+	pthread_t th;
+
+	if (!j)
+		return;
+	j->bytes = bytes;
+	memcpy(j->mnt, mountpoint, len);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &a, ra_main, j) != 0) {
+		log_debug("kernel readahead stays the kernel's: no thread");
+		free(j);
+	}
+	pthread_attr_destroy(&a);
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kernel's readahead on a mount (its backing device's read_ahead_kb).
+ *
+ * Every FUSE mount starts at 128 KiB, and FUSE's INIT can only lower it,
+ * so a sequential reader of a large file reaches the daemon as 128 KiB
+ * READ requests, each a round trip through it (lookup of the span, a
+ * cache read, a reply). The requests may be as large as max_pages (256
+ * pages, 1 MiB, with libfuse 3.14) once the readahead allows it, which
+ * only sysfs can: /sys/class/bdi/MAJ:MIN/read_ahead_kb, root only. It
+ * changes how far ahead the kernel asks, not what a reader sees: the
+ * kernel's window grows from a few times the read size only while the
+ * reads stay sequential, so random small reads ask for no more than
+ * before.
+ */
+#ifndef FS_KERNEL_RA_H
+#define FS_KERNEL_RA_H
+
+#include <stdint.h>
+
+#define FS_KERNEL_RA_DEFAULT (1u << 20)
+#define FS_KERNEL_RA_MAX (64u << 20)
+
+/*
+ * Set the readahead of the FUSE mount on @mountpoint (a canonical path, as
+ * /proc/self/mountinfo shows it; its newest mount there) to @bytes. 0 or
+ * -errno (-ENOENT: no such FUSE mount; -EACCES: not root). The kernel
+ * lowers the value again when it takes the reply to FUSE's INIT: call it
+ * after that (fs_kernel_ra_start()).
+ */
+int fs_kernel_ra_set(const char *mountpoint, uint64_t bytes);
+
+/*
+ * Set it once the session loop has answered INIT: a detached thread
+ * stat()s the mount point (the kernel holds every request until INIT is
+ * done), then calls fs_kernel_ra_set(); a failure is logged at debug
+ * level and the kernel's default stays. @mountpoint is copied.
+ */
+void fs_kernel_ra_start(const char *mountpoint, uint64_t bytes);
+
+#endif
