@@ -96,10 +96,11 @@ void fs_profile_note(struct fs_store *s, struct fs_layer *l, uint32_t id)
 		return;
 	st->pf |= FS_PF_SEEN;
 	if (st->pf & FS_PF_CLAIMED) {
-		if (st->state == FS_SP_BUSY)
-			p->waits++;
-		else if (st->hot || st->state == FS_SP_PRESENT)
+		/* a pass's span is hot, verified, while still BUSY with its cache write */
+		if (st->hot || st->state == FS_SP_PRESENT)
 			p->hits++;
+		else if (st->state == FS_SP_BUSY)
+			p->waits++;
 		else
 			p->late++; /* its fetch failed: the reader fetches it */
 	} else if (st->pf & FS_PF_MARK) {

@@ -220,6 +220,20 @@ int fs_job_push(struct fs_store *s, struct fs_layer *l, uint32_t first, uint32_t
 void fs_span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r, struct fs_hot *h,
 		 bool cached, bool bg, uint64_t u);
 /*
+ * Two halves of fs_span_end() for a verified span that readers wait for,
+ * so that they copy it while it is written to the cache. Publish: @h
+ * (verified, @u bytes held) becomes the span's hot copy, its waiters
+ * wake, and the caller keeps a reference to it; the span stays BUSY, so
+ * nobody fetches it again. Settle, once the cache write is done
+ * (@cached: it landed): PRESENT (else ABSENT, its hot copy serving while
+ * it lasts), and the caller's reference is dropped. Unlocked.
+ */
+void fs_span_publish(struct fs_store *s, struct fs_layer *l, uint32_t id, struct fs_hot *h,
+		     uint64_t u);
+void fs_span_settle(struct fs_store *s, struct fs_layer *l, uint32_t id, struct fs_hot *h,
+		    bool cached);
+
+/*
  * End span @id (claimed BUSY) whose decoded bytes were written to the
  * cache but not verified: UNKNOWN, like a file found at mount, so the
  * first reader checks the file before serving a byte of it. Frees @h and

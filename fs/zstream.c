@@ -229,13 +229,24 @@ static void finish_span(struct fs_store *s, struct fs_layer *l, uint32_t id, str
 	}
 	if (r == 0)
 		r = idx_span_verify(l->idx, id, h->data, h->len);
-	if (r == 0)
-		cached = fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, h->data,
-					       sp.u_len, sp.sha256) == 0;
+	if (r < 0) {
+		fs_span_end(s, l, id, r, h, false, true, h->len);
+		return;
+	}
 	pthread_mutex_lock(&s->lock);
 	bg = l->spans[id].waiters == 0;
 	pthread_mutex_unlock(&s->lock);
-	fs_span_end(s, l, id, r, h, cached, bg, h->len);
+	if (bg) {
+		cached = fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, h->data,
+					       sp.u_len, sp.sha256) == 0;
+		fs_span_end(s, l, id, 0, h, cached, true, h->len);
+		return;
+	}
+	/* readers wait: hand them the verified bytes first, write the cache after */
+	fs_span_publish(s, l, id, h, h->len);
+	cached = fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, h->data, sp.u_len,
+				       sp.sha256) == 0;
+	fs_span_settle(s, l, id, h, cached);
 }
 
 /* Account the decoder's memory once it has read its frame header (locked). */
