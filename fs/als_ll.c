@@ -229,13 +229,14 @@ static void als_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (r == 0 && off < 0)
 		r = -EINVAL;
 	if (r == 0) {
-		buf = fs_ll_read_buf(size ? size : 1);
+		buf = fs_ll_buf_get(size ? size : 1);
 		r = buf ? fs_als_read(d->als, &n, buf, size, (uint64_t)off) : -ENOMEM;
 	}
 	if (r < 0)
 		fuse_reply_err(req, (int)-r);
 	else
 		fuse_reply_buf(req, buf, (size_t)r);
+	fs_ll_buf_put(buf);
 }
 
 static void als_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -119,14 +119,12 @@ void fs_span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r, str
 	pthread_mutex_unlock(&s->lock);
 }
 
-void fs_span_publish(struct fs_store *s, struct fs_layer *l, uint32_t id, struct fs_hot *h,
-		     uint64_t u)
+void fs_span_publish(struct fs_store *s, struct fs_layer *l, uint32_t id, struct fs_hot *h)
 {
 	struct fs_span_st *st = &l->spans[id];
 
 	pthread_mutex_lock(&s->lock);
-	fs_mem_buf_put(s, u); /* before the insert: not counted twice */
-	st->gen++;            /* wait_span()'s waiters look again: at the hot copy */
+	st->gen++; /* wait_span()'s waiters look again: at the hot copy */
 	st->err = 0;
 	l->spans_fetched++;
 	fs_hot_insert(s, l, id, h, st->waiters);
@@ -136,11 +134,12 @@ void fs_span_publish(struct fs_store *s, struct fs_layer *l, uint32_t id, struct
 }
 
 void fs_span_settle(struct fs_store *s, struct fs_layer *l, uint32_t id, struct fs_hot *h,
-		    bool cached)
+		    uint64_t u, bool cached)
 {
 	struct fs_span_st *st = &l->spans[id];
 
 	pthread_mutex_lock(&s->lock);
+	fs_mem_buf_put(s, u);
 	st->gen++;
 	st->state = cached ? FS_SP_PRESENT : FS_SP_ABSENT;
 	st->touched = (uint32_t)(fs_now_us() / 1000000u);

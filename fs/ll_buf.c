@@ -1,38 +1,57 @@
 /* SPDX-License-Identifier: MIT */
-/* A FUSE thread's read buffer (ll_buf.h). */
+/* The read buffers of FUSE threads (ll_buf.h). */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "fs/ll_buf.h"
 
 struct read_buf {
+	struct read_buf *next;
 	size_t cap;
 	char data[];
 };
 
-static pthread_key_t buf_key;
-static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
-static int buf_key_err;
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct read_buf *kept;
+static unsigned n_kept;
 
-static void buf_key_init(void)
+char *fs_ll_buf_get(size_t size)
 {
-	buf_key_err = pthread_key_create(&buf_key, free);
+	struct read_buf *b, **pp;
+
+	pthread_mutex_lock(&kept_lock);
+	for (pp = &kept; *pp && (*pp)->cap < size; pp = &(*pp)->next)
+		;
+	b = *pp;
+	if (b) {
+		*pp = b->next;
+		n_kept--;
+	}
+	pthread_mutex_unlock(&kept_lock);
+	if (!b) {
+		b = malloc(sizeof(*b) + size);
+		if (!b)
+			return NULL;
+		b->cap = size;
+	}
+	return b->data;
 }
 
-char *fs_ll_read_buf(size_t size)
+void fs_ll_buf_put(char *buf)
 {
 	struct read_buf *b;
 
-	pthread_once(&buf_once, buf_key_init);
-	if (buf_key_err)
-		return NULL; /* no key left in the process: reads fail with ENOMEM */
-	b = pthread_getspecific(buf_key);
-	if (b && b->cap >= size)
-		return b->data;
+	if (!buf)
+		return;
+	b = (struct read_buf *)(buf - offsetof(struct read_buf, data));
+	pthread_mutex_lock(&kept_lock);
+	if (n_kept < FS_LL_BUF_KEEP) {
+		b->next = kept;
+		kept = b;
+		n_kept++;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&kept_lock);
 	free(b);
-	b = malloc(sizeof(*b) + size);
-	if (b)
-		b->cap = size;
-	pthread_setspecific(buf_key, b);
-	return b ? b->data : NULL;
 }

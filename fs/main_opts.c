@@ -105,7 +105,7 @@ static void usage(FILE *f)
 		"                           everything; none: nothing\n"
 		"    -o record=FILE         write the access profile of this mount to FILE at unmount\n"
 		"    -o kernel_readahead=SIZE  how far ahead the kernel reads a file read in\n"
-		"                           order, in FUSE requests of up to 1 MiB (default 1M,\n"
+		"                           order, in FUSE requests of up to 1 MiB (default 512K,\n"
 		"                           root only; 0: the kernel's 128K)\n"
 		"    -o io_timeout=SECONDS  a read returns EIO after this (default 30)\n"
 		"    -o retries=N           registry retries per request (default 4)\n"

@@ -222,16 +222,18 @@ void fs_span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r, str
 /*
  * Two halves of fs_span_end() for a verified span that readers wait for,
  * so that they copy it while it is written to the cache. Publish: @h
- * (verified, @u bytes held) becomes the span's hot copy, its waiters
- * wake, and the caller keeps a reference to it; the span stays BUSY, so
- * nobody fetches it again. Settle, once the cache write is done
- * (@cached: it landed): PRESENT (else ABSENT, its hot copy serving while
- * it lasts), and the caller's reference is dropped. Unlocked.
+ * (verified) becomes the span's hot copy, its waiters wake, and the
+ * caller keeps a reference to it; the span stays BUSY, so nobody fetches
+ * it again. Settle, once the cache write is done (@cached: it landed):
+ * PRESENT (else ABSENT, its hot copy serving while it lasts), the
+ * caller's reference dropped, and only now its @u bytes given back
+ * (fs_mem_buf_get()): unevictable while written, the copy is counted both
+ * as held and as hot rather than not at all, so the decoder waits for
+ * room as it did when the write came first. Unlocked.
  */
-void fs_span_publish(struct fs_store *s, struct fs_layer *l, uint32_t id, struct fs_hot *h,
-		     uint64_t u);
+void fs_span_publish(struct fs_store *s, struct fs_layer *l, uint32_t id, struct fs_hot *h);
 void fs_span_settle(struct fs_store *s, struct fs_layer *l, uint32_t id, struct fs_hot *h,
-		    bool cached);
+		    uint64_t u, bool cached);
 
 /*
  * End span @id (claimed BUSY) whose decoded bytes were written to the

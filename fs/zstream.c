@@ -243,10 +243,10 @@ static void finish_span(struct fs_store *s, struct fs_layer *l, uint32_t id, str
 		return;
 	}
 	/* readers wait: hand them the verified bytes first, write the cache after */
-	fs_span_publish(s, l, id, h, h->len);
+	fs_span_publish(s, l, id, h);
 	cached = fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, h->data, sp.u_len,
 				       sp.sha256) == 0;
-	fs_span_settle(s, l, id, h, cached);
+	fs_span_settle(s, l, id, h, h->len, cached);
 }
 
 /* Account the decoder's memory once it has read its frame header (locked). */
