@@ -38,6 +38,28 @@ char *fs_ll_buf_get(size_t size)
 	return b->data;
 }
 
+/* Keep @b, or instead of the smallest kept buffer if that one is smaller; the one to free. */
+static struct read_buf *keep(struct read_buf *b)
+{
+	struct read_buf **small = NULL, *out;
+
+	if (n_kept < FS_LL_BUF_KEEP) {
+		b->next = kept;
+		kept = b;
+		n_kept++;
+		return NULL;
+	}
+	for (struct read_buf **pp = &kept; *pp; pp = &(*pp)->next)
+		if (!small || (*pp)->cap < (*small)->cap)
+			small = pp;
+	if (!small || (*small)->cap >= b->cap)
+		return b;
+	out = *small;
+	b->next = out->next;
+	*small = b;
+	return out; /* reads grow to the kernel's readahead: keep the largest */
+}
+
 void fs_ll_buf_put(char *buf)
 {
 	struct read_buf *b;
@@ -46,12 +68,7 @@ void fs_ll_buf_put(char *buf)
 		return;
 	b = (struct read_buf *)(buf - offsetof(struct read_buf, data));
 	pthread_mutex_lock(&kept_lock);
-	if (n_kept < FS_LL_BUF_KEEP) {
-		b->next = kept;
-		kept = b;
-		n_kept++;
-		b = NULL;
-	}
+	b = keep(b);
 	pthread_mutex_unlock(&kept_lock);
 	free(b);
 }
