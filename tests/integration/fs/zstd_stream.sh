@@ -128,12 +128,14 @@ tap_is "$a" "$b" "a range near its start, behind the pass and cached nowhere, re
 # One restart is what a quiet machine shows; under load (a full suite on
 # two cores) a span the pass produced can be evicted before its slow
 # reader took it, and costs one more restart: still a handful, not one
-# per span (50 here); the bytes below bound them.
+# per span; and each restart fetches at most the blob once more (a full
+# CI run saw 2 restarts and 2.6 blobs' bytes, over the bound of 2 blobs
+# this check had, which only fits one restart).
 p=$(stat_of stream_passes) rs=$(stat_of stream_restarts)
 tap_ok "one pass, restarted once (a few times under load): $p pass(es), $rs restart(s)" \
 	test "$p" = 1 -a "$rs" -ge 1 -a "$rs" -le 3
-tap_ok "two reads far apart: at most 2 passes' bytes" \
-	test "$(registry_bytes_served "$ZS_DIGEST")" -le $((2 * ZS_SIZE))
+tap_ok "two reads far apart: at most one blob's bytes per pass and restart ($rs restart(s))" \
+	test "$(registry_bytes_served "$ZS_DIGEST")" -le $(((1 + ${rs:-0}) * ZS_SIZE))
 fsd_umount "$M"
 
 # Six single-frame layers read at once (eight fetch workers: at most four
