@@ -32,6 +32,17 @@ static void unescape(char *s)
 	*w = '\0';
 }
 
+/* "MAJ:MIN", decimal: the only device name a sysfs path is built from. */
+static bool is_dev(const char *s)
+{
+	size_t a = strspn(s, "0123456789"), b;
+
+	if (a == 0 || s[a] != ':')
+		return false;
+	b = strspn(s + a + 1, "0123456789");
+	return b > 0 && s[a + 1 + b] == '\0';
+}
+
 /*
  * A mountinfo line: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE SRC SUPER".
  * True when it is a FUSE mount on @mnt; its device into @dev.
@@ -50,27 +61,37 @@ static bool fuse_mount_on(char *line, const char *mnt, char *dev, size_t dev_len
 			return false;
 	}
 	unescape(f[4]);
-	if (strcmp(f[4], mnt) != 0 || strlen(f[2]) >= dev_len)
+	if (strcmp(f[4], mnt) != 0 || !is_dev(f[2]) || strlen(f[2]) >= dev_len)
 		return false;
 	memcpy(dev, f[2], strlen(f[2]) + 1);
 	return true;
 }
 
+int fs_kernel_ra_dev(FILE *mountinfo, const char *mountpoint, char *dev, size_t len)
+{
+	char *line = NULL;
+	size_t cap = 0;
+
+	if (len)
+		dev[0] = '\0';
+	while (getline(&line, &cap, mountinfo) > 0)
+		fuse_mount_on(line, mountpoint, dev, len); /* the last one is the newest */
+	free(line);
+	return len && dev[0] ? 0 : -ENOENT;
+}
+
 int fs_kernel_ra_set(const char *mountpoint, uint64_t bytes)
 {
-	char dev[32] = "", path[96], val[32], *line = NULL;
-	size_t cap = 0;
+	char dev[32], path[96], val[32];
 	FILE *mi = fopen("/proc/self/mountinfo", "re");
 	int fd, n, r;
 
 	if (!mi)
 		return -errno;
-	while (getline(&line, &cap, mi) > 0)
-		fuse_mount_on(line, mountpoint, dev, sizeof(dev)); /* the last one is the newest */
-	free(line);
+	r = fs_kernel_ra_dev(mi, mountpoint, dev, sizeof(dev));
 	fclose(mi);
-	if (!dev[0])
-		return -ENOENT;
+	if (r < 0)
+		return r;
 	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
 	n = snprintf(val, sizeof(val), "%" PRIu64 "\n", bytes >> 10);
 	fd = open(path, O_WRONLY | O_CLOEXEC);

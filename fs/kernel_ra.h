@@ -20,9 +20,18 @@
 #define FS_KERNEL_RA_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #define FS_KERNEL_RA_DEFAULT (512u << 10)
 #define FS_KERNEL_RA_MAX (64u << 20)
+
+/*
+ * The device ("MAJ:MIN") of the newest FUSE mount on @mountpoint in
+ * @mountinfo (/proc/self/mountinfo's format; mount points octal-escaped
+ * there, given plain here), into @dev (@len bytes): 0, or -ENOENT when no
+ * line names one, or its device is not MAJ:MIN or does not fit.
+ */
+int fs_kernel_ra_dev(FILE *mountinfo, const char *mountpoint, char *dev, size_t len);
 
 /*
  * Set the readahead of the FUSE mount on @mountpoint (a canonical path, as
