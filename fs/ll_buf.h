@@ -5,16 +5,14 @@
  * at free() (the heap trimmed past 128 KiB, or unmapped at fs/main.c's
  * 1 MiB mmap threshold) and was faulted in page by page on the next read,
  * which cost about as much CPU as the copy itself on a large sequential
- * read (perf). So a few are kept for the next reads: at most
- * FS_LL_BUF_KEEP, process-wide, not one per thread, since libfuse keeps
- * up to ten idle threads and each would hold a 1 MiB buffer for nothing.
+ * read (perf). So one is kept for the next read, process-wide, not one
+ * per thread: libfuse keeps up to ten idle threads, and each would hold a
+ * buffer of up to 1 MiB for nothing.
  */
 #ifndef FS_LL_BUF_H
 #define FS_LL_BUF_H
 
 #include <stddef.h>
-
-#define FS_LL_BUF_KEEP 1
 
 /* At least @size bytes until fs_ll_buf_put(); NULL: out of memory. */
 char *fs_ll_buf_get(size_t size);

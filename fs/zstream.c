@@ -221,10 +221,15 @@ static void finish_span(struct fs_store *s, struct fs_layer *l, uint32_t id, str
 	pthread_mutex_lock(&s->lock);
 	passed = !l->spans[id].zs_asked && !l->spans[id].want && l->spans[id].waiters == 0;
 	pthread_mutex_unlock(&s->lock);
-	if (r == 0 && passed &&
-	    fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, h->data, sp.u_len,
-				  sp.sha256) == 0) {
-		fs_span_end_unverified(s, l, id, h, h->len);
+	if (r == 0 && passed) {
+		if (fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, h->data, sp.u_len,
+					  sp.sha256) == 0) {
+			fs_span_end_unverified(s, l, id, h, h->len);
+			return;
+		}
+		r = idx_span_verify(l->idx, id, h->data, h->len);
+		/* refused by the cache: kept in memory, verified, not written twice */
+		fs_span_end(s, l, id, r, h, false, true, h->len);
 		return;
 	}
 	if (r == 0)
