@@ -26,24 +26,27 @@ strata_run push "$S" "$REGISTRY/fs/ra:1" --span-size 64K >/dev/null ||
 M="$HARNESS_DIR/mnt"
 stat_of() { "$STRATA" stats "$M" --json | jq -r "$1"; }
 
-fsd_mount fs/ra:1 "$M" || harness_fail "cannot mount"
-tap_is "$(sha256sum <"$M/big/rand.bin")" "$(sha256sum <"$S/big/rand.bin")" "a 12 MB file reads back"
-req=$(stat_of .totals.fetches) spans=$(stat_of .totals.spans_fetched)
-echo "# sequential read: $spans spans fetched in $req Range requests"
-tap_ok "... in few Range requests ($req for $spans spans of 64 KiB)" \
-	test "$spans" -ge 180 -a "$req" -le $((spans / 16))
-fsd_umount "$M"
-rm -rf "$FSD_CACHE"
-
-fsd_mount fs/ra:1 "$M" || harness_fail "cannot mount"
-(cd "$M" && tar -cf - small) | tar -xf - -C "$HARNESS_DIR" && diff -r "$S/small" "$HARNESS_DIR/small" >/dev/null
-tap_is "$?" 0 "tar -c of 900 small files reads them back"
-req=$(stat_of .totals.fetches) spans=$(stat_of .totals.spans_fetched)
-echo "# walk in tar order: $spans spans fetched in $req Range requests"
-tap_ok "... in few Range requests ($req for $spans spans: the walk is read ahead across files)" \
-	test "$spans" -ge 150 -a "$req" -le $((spans / 4))
-fsd_umount "$M"
-rm -rf "$FSD_CACHE"
+# few_requests WHAT MIN DIV WHY CMD...: on a fresh mount and cache, CMD reads
+# WHAT back (exit 0), fetching at least MIN spans in at most spans/DIV
+# Range requests
+few_requests() {
+	local what=$1 min=$2 div=$3 why=$4 req spans rc=0
+	shift 4
+	fsd_mount fs/ra:1 "$M" || harness_fail "cannot mount"
+	"$@" || rc=$?
+	tap_is "$rc" 0 "$what reads back"
+	req=$(stat_of .totals.fetches) spans=$(stat_of .totals.spans_fetched)
+	echo "# $what: $spans spans fetched in $req Range requests"
+	tap_ok "... in few Range requests ($req for $spans spans$why)" \
+		test "$spans" -ge "$min" -a "$req" -le $((spans / div))
+	fsd_umount "$M"
+	rm -rf "$FSD_CACHE"
+}
+few_requests "a 12 MB file" 180 16 " of 64 KiB" cmp "$M/big/rand.bin" "$S/big/rand.bin"
+tar_small() {
+	(cd "$M" && tar -cf - small) | tar -xf - -C "$HARNESS_DIR" && diff -r "$S/small" "$HARNESS_DIR/small" >/dev/null
+}
+few_requests "tar -c of 900 small files" 150 4 ": the walk is read ahead across files" tar_small
 
 fsd_mount fs/ra:1 "$M" || harness_fail "cannot mount"
 n=0 bad=0
