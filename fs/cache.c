@@ -38,6 +38,7 @@
 #include "common/log.h"
 #include "common/safedir.h"
 #include "fs/cache.h"
+#include "fs/cache_dio.h"
 #include "fs/cache_int.h"
 
 struct fs_cache {
@@ -49,6 +50,7 @@ struct fs_cache {
 	_Atomic uint64_t seq;    /* tmp file names: <pid>-<handle address>-<seq> */
 	_Atomic uint64_t since;  /* bytes this handle wrote since its last scan */
 	atomic_bool warned;      /* a write error was logged once */
+	struct fs_cache_dio dio;  /* direct span writes: on while the disk keeps up */
 	pthread_mutex_t evict_lock; /* one eviction at a time per handle */
 };
 
@@ -311,17 +313,20 @@ static int tx_rename(struct fs_cache *c, const char *tmp, int dirfd, const char 
 static void fs_cache_evict(struct fs_cache *c);
 
 int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char *name,
-		      const void *hdr, size_t hdr_len, const void *body, size_t len)
+		      const void *body, size_t len, const void *tail, size_t tail_len)
 {
 	char tmp[FS_CACHE_PATH_MAX];
+	size_t direct;
 	int fd, r;
 
 	fd = tmp_create(c, tmp);
 	if (fd < 0)
 		return fd;
-	r = fd_write_all(fd, hdr, hdr_len);
+	direct = fs_cache_dio_write(&c->dio, fd, body, len, &r);
 	if (r == 0)
-		r = fd_write_all(fd, body, len);
+		r = fd_write_all(fd, (const char *)body + direct, len - direct);
+	if (r == 0)
+		r = fd_write_all(fd, tail, tail_len);
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	if (r == 0)
@@ -330,8 +335,8 @@ int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char
 		unlinkat(c->fd[FS_CACHE_SUB_TMP], tmp, 0);
 		return r;
 	}
-	atomic_fetch_add(&c->used, hdr_len + len);
-	atomic_fetch_add(&c->since, hdr_len + len);
+	atomic_fetch_add(&c->used, len + tail_len);
+	atomic_fetch_add(&c->since, len + tail_len);
 	fs_cache_evict(c);
 	return 0;
 }
@@ -424,7 +429,7 @@ int fs_cache_index_put(struct fs_cache *c, enum fs_cache_index_kind k, const cha
 	int dirfd, r = index_name(c, k, digest, name, &dirfd);
 
 	if (r == 0)
-		r = fs_cache_write_tx(c, dirfd, NULL, name, "", 0, buf, len);
+		r = fs_cache_write_tx(c, dirfd, NULL, name, buf, len, "", 0);
 	if (r < 0)
 		fs_cache_note_write_error(c, "an index", r);
 	return r;

@@ -12,10 +12,14 @@
  *                                           own digest (checked on every read)
  *   v1/toc/<toc hex>.toc                    a foreign TOC, by the digest that pins
  *                                           it (checked on every read)
- *   v1/spans/<blob hex>/<u_start>-<u_len>   span file: 64-byte header + bytes
+ *   v1/spans/<blob hex>/<u_start>-<u_len>   span file: bytes + 64-byte trailer
  *   v1/tmp/                                 transactions in progress
- * A span file header is: "SFSPAN01", u_start (LE u64), u_len (LE u64), the
- * sha256 of the payload (32 bytes), 8 zero bytes. Every write is a
+ * A span file trailer is: "SFSPAN02", u_start (LE u64), u_len (LE u64), the
+ * sha256 of the payload (32 bytes), 8 zero bytes. It follows the payload
+ * so that the payload starts on a block boundary and can be written
+ * around the page cache (fs/cache_dio.h). A file of the first layout
+ * ("SFSPAN01" header first) fails the trailer check and is fetched
+ * again, like a damaged one. Every write is a
  * transaction (tmp file -> write -> rename), so a reader never sees a
  * partial file; the payload hash lets a reader detect a file damaged after
  * the rename (power loss, disk error, a hand edit).
@@ -55,7 +59,12 @@
 
 #define FS_CACHE_DEFAULT_MAX (10ull << 30)
 #define FS_CACHE_MAX_INDEX (256u << 20) /* ceiling of an index file read back */
-#define FS_CACHE_SPAN_HDR 64
+#define FS_CACHE_SPAN_TRAILER 64
+/*
+ * Span buffers that start on this boundary (fs/store_int.h) are written
+ * to span files without a copy into the page cache (fs/cache_dio.h).
+ */
+#define FS_CACHE_DIO_ALIGN 4096
 
 struct fs_cache;
 
@@ -139,7 +148,7 @@ int fs_cache_span_put(struct fs_cache *c, const char *blob_digest, uint64_t u_st
  * The same for bytes the caller has just verified against @sha256 (the
  * span's digest in its index): not hashed a second time. A forward pass
  * (fs/zstream.c) also writes this way the spans it only goes through,
- * unverified: the header then names the hash the index claims, and the
+ * unverified: the trailer then names the hash the index claims, and the
  * writer leaves the span to be checked on first read, as every reader
  * does with a file it has not verified itself.
  */
@@ -149,14 +158,14 @@ int fs_cache_span_put_sha(struct fs_cache *c, const char *blob_digest, uint64_t 
 /*
  * Read the whole payload of a span file into @buf (@len bytes) and check it
  * against @want, the span's sha256 in the index the reader trusts (the
- * header's own hash must say the same): 0, -ENOENT if absent, -EBADMSG if
+ * trailer's own hash must say the same): 0, -ENOENT if absent, -EBADMSG if
  * the file is damaged or holds other bytes (the caller removes it). A span
  * file is keyed by layer and range only, so it may have been written under
  * another index of the same layer: only the reader's index decides. Use it
  * the first time a process reads a span file; later reads use
  * fs_cache_span_pread(). @want NULL, for spans whose index names only
  * their compressed bytes (SOCI) and whose key names that index (see
- * fs/cache_span.c): the payload must match the header's own hash.
+ * fs/cache_span.c): the payload must match the trailer's own hash.
  */
 int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 				void *buf, size_t len, const uint8_t want[DIGEST_SHA256_LEN]);
@@ -173,7 +182,7 @@ int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u
 /*
  * Read @n bytes at @off of the payload of a span of @len bytes, without
  * hashing it: the count, -ENOENT if the file is gone (evicted), -EBADMSG if
- * its header does not match (another range, or a payload hash other than
+ * its trailer does not match (another range, or a payload hash other than
  * @want: the file was replaced since it was verified).
  */
 ssize_t fs_cache_span_pread(struct fs_cache *c, const char *blob_digest, uint64_t u_start,

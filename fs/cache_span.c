@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Span files: v1/spans/<blob hex>/<u_start>-<u_len>, a 64-byte header
- * ("SFSPAN01", u_start, u_len, sha256 of the payload, 8 zero bytes, all
- * little-endian) then the verified bytes. Named by layer and range, so two
+ * Span files: v1/spans/<blob hex>/<u_start>-<u_len>, the verified bytes
+ * then a 64-byte trailer ("SFSPAN02", u_start, u_len, sha256 of the
+ * payload, 8 zero bytes, all little-endian; after the payload so that the
+ * payload is block-aligned, fs/cache_dio.h). Named by layer and range, so two
  * indexes of one layer (a genuine one and a forged one, say) share names:
- * every read checks the header hash against the reader's own index, and
+ * every read checks the trailer hash against the reader's own index, and
  * the first read in a process also hashes the payload
  * (fs_cache_span_verify(), fs_cache_span_read_verified()). A SOCI layer's
  * index names the compressed bytes of its spans, not the decoded ones
@@ -13,7 +14,7 @@
  * span decodes, so the files under that key were written by processes of
  * ours that checked the compressed bytes against the same zTOC; the
  * reader passes want = NULL and the payload is checked against the
- * header's own hash (damage), the cache dir being ours alone
+ * trailer's own hash (damage), the cache dir being ours alone
  * (common/safedir.c) as for indexes built here.
  *
  * All paths are relative to the held fd of v1/spans (see fs/cache.c):
@@ -32,7 +33,7 @@
 #include "common/le.h"
 #include "fs/cache_int.h"
 
-#define SPAN_MAGIC "SFSPAN01"
+#define SPAN_MAGIC "SFSPAN02"
 #define SPAN_VERIFY_CHUNK (128u << 10) /* buffer of fs_cache_span_verify() */
 
 /* The file name of a span in its layer's dir. */
@@ -72,7 +73,7 @@ int fs_cache_span_put_sha(struct fs_cache *c, const char *blob_digest, uint64_t 
 			  const void *buf, size_t len, const uint8_t sha256[DIGEST_SHA256_LEN])
 {
 	char name[FS_CACHE_PATH_MAX];
-	uint8_t hdr[FS_CACHE_SPAN_HDR] = { 0 };
+	uint8_t trl[FS_CACHE_SPAN_TRAILER] = { 0 };
 	const char *hex;
 	int r;
 
@@ -81,12 +82,12 @@ int fs_cache_span_put_sha(struct fs_cache *c, const char *blob_digest, uint64_t 
 		r = span_name(u_start, len, name);
 	if (r < 0)
 		return r;
-	memcpy(hdr, SPAN_MAGIC, 8);
-	le64_put(hdr + 8, u_start);
-	le64_put(hdr + 16, len);
-	memcpy(hdr + 24, sha256, DIGEST_SHA256_LEN);
-	r = fs_cache_write_tx(c, fs_cache_fd(c, FS_CACHE_SUB_SPANS), hex, name, hdr, sizeof(hdr), buf,
-			      len);
+	memcpy(trl, SPAN_MAGIC, 8);
+	le64_put(trl + 8, u_start);
+	le64_put(trl + 16, len);
+	memcpy(trl + 24, sha256, DIGEST_SHA256_LEN);
+	r = fs_cache_write_tx(c, fs_cache_fd(c, FS_CACHE_SUB_SPANS), hex, name, buf, len, trl,
+			      sizeof(trl));
 	if (r < 0)
 		fs_cache_note_write_error(c, "a span", r);
 	return r;
@@ -130,7 +131,7 @@ static int span_open(struct fs_cache *c, const char *blob, uint64_t u_start, siz
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size != FS_CACHE_SPAN_HDR + (uint64_t)len) {
+	    (uint64_t)st.st_size != (uint64_t)len + FS_CACHE_SPAN_TRAILER) {
 		close(fd);
 		return -EBADMSG;
 	}
@@ -138,45 +139,45 @@ static int span_open(struct fs_cache *c, const char *blob, uint64_t u_start, siz
 }
 
 /*
- * Is the header of a span file the one of [@u_start, +@len) with payload
+ * Is the trailer of a span file the one of [@u_start, +@len) with payload
  * hash @want? @want NULL: any hash (the caller's index does not name the
- * decoded bytes; the payload is then checked against the header's own).
+ * decoded bytes; the payload is then checked against the trailer's own).
  */
-static bool hdr_ok(const uint8_t *hdr, uint64_t u_start, size_t len,
+static bool trailer_ok(const uint8_t *trl, uint64_t u_start, size_t len,
 		   const uint8_t want[DIGEST_SHA256_LEN])
 {
-	return memcmp(hdr, SPAN_MAGIC, 8) == 0 && le64_get(hdr + 8) == u_start &&
-	       le64_get(hdr + 16) == len &&
-	       (!want || memcmp(hdr + 24, want, DIGEST_SHA256_LEN) == 0);
+	return memcmp(trl, SPAN_MAGIC, 8) == 0 && le64_get(trl + 8) == u_start &&
+	       le64_get(trl + 16) == len &&
+	       (!want || memcmp(trl + 24, want, DIGEST_SHA256_LEN) == 0);
 }
 
-/* What the payload must hash to: @want, or the header's own hash. */
-static const uint8_t *payload_want(const uint8_t *hdr, const uint8_t want[DIGEST_SHA256_LEN])
+/* What the payload must hash to: @want, or the trailer's own hash. */
+static const uint8_t *payload_want(const uint8_t *trl, const uint8_t want[DIGEST_SHA256_LEN])
 {
-	return want ? want : hdr + 24;
+	return want ? want : trl + 24;
 }
 
 int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 				void *buf, size_t len, const uint8_t want[DIGEST_SHA256_LEN])
 {
-	uint8_t hdr[FS_CACHE_SPAN_HDR], sum[DIGEST_SHA256_LEN];
+	uint8_t trl[FS_CACHE_SPAN_TRAILER], sum[DIGEST_SHA256_LEN];
 	ssize_t n;
 	int fd, r = 0;
 
 	fd = span_open(c, blob_digest, u_start, len);
 	if (fd < 0)
 		return fd;
-	n = pread_full(fd, hdr, sizeof(hdr), 0);
-	if (n == (ssize_t)sizeof(hdr))
-		n = pread_full(fd, buf, len, FS_CACHE_SPAN_HDR);
+	n = pread_full(fd, trl, sizeof(trl), len);
+	if (n == (ssize_t)sizeof(trl))
+		n = pread_full(fd, buf, len, 0);
 	close(fd);
 	if (n < 0)
 		return (int)n;
-	if ((size_t)n != len || !hdr_ok(hdr, u_start, len, want))
+	if ((size_t)n != len || !trailer_ok(trl, u_start, len, want))
 		r = -EBADMSG;
 	if (r == 0) {
 		digest_sha256(buf, len, sum);
-		if (memcmp(sum, payload_want(hdr, want), sizeof(sum)) != 0)
+		if (memcmp(sum, payload_want(trl, want), sizeof(sum)) != 0)
 			r = -EBADMSG;
 	}
 	return r;
@@ -185,7 +186,7 @@ int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uin
 int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 			 size_t len, const uint8_t want[DIGEST_SHA256_LEN])
 {
-	uint8_t hdr[FS_CACHE_SPAN_HDR], sum[DIGEST_SHA256_LEN], *buf = NULL;
+	uint8_t trl[FS_CACHE_SPAN_TRAILER], sum[DIGEST_SHA256_LEN], *buf = NULL;
 	struct digest_ctx *dc = NULL;
 	ssize_t n = 0;
 	size_t done = 0;
@@ -197,14 +198,14 @@ int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u
 	r = digest_ctx_new(&dc);
 	if (r == 0 && !(buf = malloc(SPAN_VERIFY_CHUNK)))
 		r = -ENOMEM;
-	if (r == 0 && pread_full(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
+	if (r == 0 && pread_full(fd, trl, sizeof(trl), len) != (ssize_t)sizeof(trl))
 		r = -EBADMSG;
-	if (r == 0 && !hdr_ok(hdr, u_start, len, want))
+	if (r == 0 && !trailer_ok(trl, u_start, len, want))
 		r = -EBADMSG;
 	while (r == 0 && done < len) {
 		n = pread_full(fd, buf, len - done < SPAN_VERIFY_CHUNK ? len - done
 								 : SPAN_VERIFY_CHUNK,
-			       FS_CACHE_SPAN_HDR + done);
+			       done);
 		if (n <= 0)
 			r = n < 0 ? (int)n : -EBADMSG; /* shrank under us */
 		else
@@ -213,7 +214,7 @@ int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u
 	}
 	if (r == 0)
 		r = digest_ctx_final(dc, sum);
-	if (r == 0 && memcmp(sum, payload_want(hdr, want), sizeof(sum)) != 0)
+	if (r == 0 && memcmp(sum, payload_want(trl, want), sizeof(sum)) != 0)
 		r = -EBADMSG;
 	close(fd);
 	free(buf);
@@ -225,7 +226,7 @@ ssize_t fs_cache_span_pread(struct fs_cache *c, const char *blob_digest, uint64_
 			    size_t len, void *buf, size_t n, uint64_t off,
 			    const uint8_t want[DIGEST_SHA256_LEN])
 {
-	uint8_t hdr[FS_CACHE_SPAN_HDR];
+	uint8_t trl[FS_CACHE_SPAN_TRAILER];
 	ssize_t r;
 	int fd;
 
@@ -238,14 +239,14 @@ ssize_t fs_cache_span_pread(struct fs_cache *c, const char *blob_digest, uint64_
 		return fd;
 	/*
 	 * The file may have been replaced since we verified it (renamed over
-	 * by a process trusting another index of this layer): its header then
+	 * by a process trusting another index of this layer): its trailer then
 	 * names other bytes.
 	 */
-	r = pread_full(fd, hdr, sizeof(hdr), 0);
-	if (r == (ssize_t)sizeof(hdr) && !hdr_ok(hdr, u_start, len, want))
+	r = pread_full(fd, trl, sizeof(trl), len);
+	if (r == (ssize_t)sizeof(trl) && !trailer_ok(trl, u_start, len, want))
 		r = -EBADMSG;
-	if (r == (ssize_t)sizeof(hdr))
-		r = pread_full(fd, buf, n, FS_CACHE_SPAN_HDR + off);
+	if (r == (ssize_t)sizeof(trl))
+		r = pread_full(fd, buf, n, off);
 	else if (r >= 0)
 		r = -EBADMSG;
 	close(fd);

@@ -37,7 +37,7 @@
 
 /*
  * What a span file must hash to: the span's digest, or for a span whose
- * index names only its compressed bytes (SOCI) the file's own header hash,
+ * index names only its compressed bytes (SOCI) the file's own trailer hash,
  * its cache key naming the zTOC that fixes the decoding (fs/cache_span.c).
  */
 static const uint8_t *span_want(const struct idx_span *sp)

@@ -65,8 +65,12 @@ static void hot_link_head(struct fs_store *s, struct fs_hot *h)
 
 struct fs_hot *fs_hot_new(size_t len)
 {
-	struct fs_hot *h = malloc(sizeof(*h) + len);
+	size_t size = sizeof(struct fs_hot) + len;
+	struct fs_hot *h;
 
+	/* C11 wants a multiple of the alignment */
+	size = (size + FS_CACHE_DIO_ALIGN - 1) & ~(size_t)(FS_CACHE_DIO_ALIGN - 1);
+	h = aligned_alloc(FS_CACHE_DIO_ALIGN, size);
 	if (h) {
 		memset(h, 0, sizeof(*h));
 		h->len = len;

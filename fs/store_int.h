@@ -57,7 +57,8 @@ struct fs_hot {
 	uint32_t span;
 	struct fs_hot *prev, *next; /* s->hot_lru, most recent first */
 	size_t len;
-	unsigned char data[];
+	/* aligned: written to its span file without a copy (fs/cache_dio.h) */
+	_Alignas(FS_CACHE_DIO_ALIGN) unsigned char data[];
 };
 
 struct fs_span_st {

@@ -98,8 +98,9 @@ for _ in $(seq 1 50); do
 	sleep 0.1
 done
 tap_ok "the first span, only gone through, is in the cache" test -n "$SPAN0"
-# a-pre/a.txt is the tar's first file: its bytes start at 4608 (after ./ and ./a-pre/)
-printf 'X' | dd of="$SPAN0" bs=1 seek=$((64 + 10000)) conv=notrunc status=none
+# a-pre/a.txt is the tar's first file: its bytes start at 4608 (after ./ and ./a-pre/);
+# a span file is the payload then its trailer
+printf 'X' | dd of="$SPAN0" bs=1 seek=10000 conv=notrunc status=none
 tap_ok "a file of that span, damaged in the cache, reads back right" \
 	cmp "$S/a-pre/a.txt" "$M/a-pre/a.txt"
 tap_ok "the damage was found and logged" grep -q "discarding cached span 0 " "$LOG"

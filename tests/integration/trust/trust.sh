@@ -165,7 +165,7 @@ else
 	tap_fail "strata commit --max-layers over the forged base" "$(head -20 "$W/squash.diff")"
 fi
 
-# A cached span file rewritten consistently (payload and its header hash),
+# A cached span file rewritten consistently (payload and its trailer's hash),
 # as a process trusting another index of the layer would write it.
 m=$(mount_as "trust/app@$MDIG" "$W/c12") || harness_fail "mount for the span cache"
 cat "$m/etc/hostname" "$m/data/text.txt" >/dev/null
@@ -174,12 +174,13 @@ span=$(find "$W/c12/v1/spans" -type f | head -n 1)
 "$PY" - "$span" <<'PY' || harness_fail "rewrite the span file"
 import hashlib, sys
 p = sys.argv[1]
-b = bytearray(open(p, "rb").read())
-body = bytes(b[64:]).replace(b"stratafs-fixture", b"attacker-fixture")
-assert body != bytes(b[64:])
-b[64:] = body
-b[24:56] = hashlib.sha256(body).digest()
-open(p, "wb").write(bytes(b))
+b = open(p, "rb").read()
+body, trailer = b[:-64], bytearray(b[-64:])  # the payload, then a 64-byte trailer
+assert trailer[:8] == b"SFSPAN02"
+forged = body.replace(b"stratafs-fixture", b"attacker-fixture")
+assert forged != body
+trailer[24:56] = hashlib.sha256(forged).digest()
+open(p, "wb").write(forged + bytes(trailer))
 PY
 m=$(mount_as "trust/app@$MDIG" "$W/c12") || harness_fail "mount over the rewritten span"
 check_tree "$m" "a consistently rewritten span file: refused, fetched again"

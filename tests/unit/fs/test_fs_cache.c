@@ -11,12 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/digest.h"
+#include "common/le.h"
 #include "fs/cache.h"
+#include "fs/cache_dio.h"
 #include "tap.h"
 
 #define BLOB_A "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -151,16 +155,16 @@ static void test_span_verify(struct fs_cache *c)
 	snprintf(p, sizeof(p), "%s/v1/spans/%s/%016llx-%zx", root, HEX_A, 1ull << 20, n);
 	fd = open(p, O_WRONLY);
 	ok(fd >= 0, "verify: open span file to damage it");
-	pwrite(fd, "X", 1, FS_CACHE_SPAN_HDR + n - 3); /* in the last chunk */
+	pwrite(fd, "X", 1, n - 3); /* in the last chunk */
 	close(fd);
 	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n, sha), -EBADMSG, "verify: damaged tail");
 	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n, NULL), -EBADMSG,
 	       "verify without a digest: a damaged payload is caught by the header's hash");
 	fd = open(p, O_WRONLY);
-	pwrite(fd, "SFSPAN02", 8, 0);
+	pwrite(fd, "SFSPAN01", 8, n);
 	close(fd);
-	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n, sha), -EBADMSG, "verify: bad header");
-	truncate(p, FS_CACHE_SPAN_HDR + 10);
+	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n, sha), -EBADMSG, "verify: bad trailer");
+	truncate(p, 10 + FS_CACHE_SPAN_TRAILER);
 	is_int(fs_cache_span_verify(c, BLOB_A, 1u << 20, n, sha), -EBADMSG, "verify: truncated");
 	is_int(fs_cache_span_remove(c, BLOB_A, 1u << 20, n), 0, "verify: span removed");
 	free(in);
@@ -207,7 +211,7 @@ static void test_span(struct fs_cache *c)
 	snprintf(p, sizeof(p), "%s/v1/spans/%s/%016llx-%zx", root, HEX_A, 8192ull, sizeof(in));
 	fd = open(p, O_WRONLY);
 	ok(fd >= 0, "open span file to damage it");
-	pwrite(fd, "X", 1, FS_CACHE_SPAN_HDR + 1234);
+	pwrite(fd, "X", 1, 1234);
 	close(fd);
 	is_int(fs_cache_span_read_verified(c, BLOB_A, 8192, out, sizeof(out), sha), -EBADMSG,
 	       "damaged span detected");
@@ -220,10 +224,134 @@ static void test_span(struct fs_cache *c)
 	       "removed span is gone");
 }
 
+/*
+ * A span file of the first layout (header first, "SFSPAN01"), of the right
+ * size and with the right hash: refused like a damaged file, so that a
+ * cache written by an older stratafs is fetched again, never misread.
+ */
+static void test_span_old_layout(struct fs_cache *c)
+{
+	unsigned char in[6000], out[6000], old[64 + 6000] = { 0 };
+	uint8_t sha[DIGEST_SHA256_LEN];
+	char p[512];
+	int fd;
+
+	fill(in, sizeof(in), 5);
+	sha_of(in, sizeof(in), sha);
+	memcpy(old, "SFSPAN01", 8);
+	le64_put(old + 8, 65536);
+	le64_put(old + 16, sizeof(in));
+	memcpy(old + 24, sha, sizeof(sha));
+	memcpy(old + 64, in, sizeof(in));
+	is_int(fs_cache_span_put(c, BLOB_A, 65536, in, sizeof(in)), 0, "old layout: span put");
+	snprintf(p, sizeof(p), "%s/v1/spans/%s/%016llx-%zx", root, HEX_A, 65536ull, sizeof(in));
+	fd = open(p, O_WRONLY | O_TRUNC);
+	ok(fd >= 0 && write(fd, old, sizeof(old)) == (ssize_t)sizeof(old),
+	   "old layout: file rewritten header first");
+	close(fd);
+	is_int(fs_cache_span_read_verified(c, BLOB_A, 65536, out, sizeof(out), sha), -EBADMSG,
+	       "old layout: refused by the verified read");
+	is_int(fs_cache_span_verify(c, BLOB_A, 65536, sizeof(in), sha), -EBADMSG,
+	       "old layout: refused by the check");
+	is_int(fs_cache_span_pread(c, BLOB_A, 65536, sizeof(in), out, 10, 0, sha), -EBADMSG,
+	       "old layout: refused by pread");
+	is_int(fs_cache_span_remove(c, BLOB_A, 65536, sizeof(in)), 0, "old layout: removed");
+}
+
+/* Pages of @path's first @len bytes in the page cache. */
+static long resident_pages(const char *path, size_t len)
+{
+	long page = sysconf(_SC_PAGESIZE), n = 0;
+	size_t pages = (len + (size_t)page - 1) / (size_t)page;
+	unsigned char *vec = malloc(pages);
+	int fd = open(path, O_RDONLY);
+	void *m = fd >= 0 ? mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+
+	if (!vec || m == MAP_FAILED || mincore(m, len, vec) < 0)
+		n = -1;
+	for (size_t i = 0; n >= 0 && i < pages; i++)
+		n += vec[i] & 1;
+	if (m != MAP_FAILED)
+		munmap(m, len);
+	if (fd >= 0)
+		close(fd);
+	free(vec);
+	return n;
+}
+
+/*
+ * Direct span writes (fs/cache_dio.h): an aligned buffer's block-aligned
+ * head goes around the page cache, the rest and the trailer through it;
+ * the file reads back exact either way. Then the speed verdict: a slow
+ * window turns direct writes off for good, and the next aligned write
+ * leaves its bytes in the page cache.
+ */
+static void test_span_direct(void)
+{
+	size_t n = 3 * FS_CACHE_DIO_ALIGN * 16 + 17; /* 48 blocks and a bit */
+	unsigned char *in = aligned_alloc(FS_CACHE_DIO_ALIGN, n + FS_CACHE_DIO_ALIGN - 17);
+	unsigned char *out = malloc(n);
+	struct fs_cache_dio d = { 0 };
+	struct fs_cache *c = NULL;
+	uint8_t sha[DIGEST_SHA256_LEN];
+	struct statfs sf;
+	char p[512];
+
+	if (!in || !out)
+		return;
+	fill(in, n, 11);
+	sha_of(in, n, sha);
+	is_int(fs_cache_open(root, 0, &c), 0, "direct: open");
+	ok(statfs(root, &sf) == 0 && sf.f_type != 0x01021994 /* TMPFS_MAGIC */,
+	   "direct: the test dir is on a disk filesystem (page residency tells direct writes)");
+	is_int(fs_cache_span_put(c, BLOB_A, 0, in, n), 0, "direct: aligned span put");
+	snprintf(p, sizeof(p), "%s/v1/spans/%s/%016llx-%zx", root, HEX_A, 0ull, n);
+	is_int((int)resident_pages(p, n - 17), 0,
+		"direct: the span's aligned head is not in the page cache after the write");
+	is_int(fs_cache_span_read_verified(c, BLOB_A, 0, out, n, sha), 0,
+	       "direct: the span reads back verified");
+	ok(memcmp(in, out, n) == 0, "direct: exact bytes");
+	fs_cache_span_remove(c, BLOB_A, 0, n);
+	/* an unaligned buffer: written through the page cache, same bytes */
+	memmove(in + 1, in, n);
+	is_int(fs_cache_span_put(c, BLOB_A, 0, in + 1, n), 0, "direct: unaligned span put");
+	ok(resident_pages(p, n - 17) > 0, "direct: an unaligned buffer goes through the page cache");
+	is_int(fs_cache_span_read_verified(c, BLOB_A, 0, out, n, sha), 0,
+	       "direct: the unaligned span reads back verified");
+	fs_cache_span_remove(c, BLOB_A, 0, n);
+	fs_cache_close(c);
+
+	/* the verdict, one window at a time */
+	ok(!fs_cache_dio_note(&d, FS_CACHE_DIO_WINDOW / 2, 1000000), "dio: half a window, no verdict");
+	ok(!fs_cache_dio_note(&d, FS_CACHE_DIO_WINDOW / 2, 1000000),
+	   "dio: a window at 16 GB/s keeps direct writes");
+	ok(!atomic_load(&d.off), "dio: still on");
+	ok(fs_cache_dio_note(&d, FS_CACHE_DIO_WINDOW,
+			     (uint64_t)FS_CACHE_DIO_WINDOW * 1000u / (FS_CACHE_DIO_MIN_MBPS / 2)),
+	   "dio: a window at half the minimum turns them off");
+	ok(atomic_load(&d.off), "dio: off");
+	ok(!fs_cache_dio_note(&d, FS_CACHE_DIO_WINDOW, UINT64_C(1) << 40),
+	   "dio: turned off once, not again");
+	{
+		char tmpl[300];
+		int fd, err = 1;
+
+		snprintf(tmpl, sizeof(tmpl), "%.*s/dio.XXXXXX", (int)(strlen(root) - 2), root);
+		fd = mkstemp(tmpl);
+		is_int((int)fs_cache_dio_write(&d, fd, in, FS_CACHE_DIO_ALIGN * 4, &err), 0,
+			"dio: off: nothing is written directly");
+		is_int(err, 0, "dio: ... and no error");
+		close(fd);
+		unlink(tmpl);
+	}
+	free(in);
+	free(out);
+}
+
 /* Two handles (as two processes would) on one directory; LRU eviction. */
 static void test_eviction(void)
 {
-	enum { SPAN = 10000, MAX = 10 * (SPAN + FS_CACHE_SPAN_HDR) };
+	enum { SPAN = 10000, MAX = 10 * (SPAN + FS_CACHE_SPAN_TRAILER) };
 	static unsigned char in[SPAN], out[SPAN];
 	uint8_t sha[DIGEST_SHA256_LEN];
 	struct fs_cache *c1 = NULL, *c2 = NULL;
@@ -362,7 +490,9 @@ int main(void)
 	test_index(c);
 	test_span(c);
 	test_span_verify(c);
+	test_span_old_layout(c);
 	fs_cache_close(c);
+	test_span_direct();
 	test_eviction();
 	test_racing_writers();
 	test_stale_tmp();
