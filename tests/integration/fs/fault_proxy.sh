@@ -54,7 +54,8 @@ tap_ok "unmount" fsd_umount "$MNT"
 tap_is "$(find "$WARM/v1/built" -name '*.idx' | wc -l | tr -d ' ')" 2 "two layer indexes cached"
 
 # spans_ok CACHE: every span file of CACHE holds the right bytes of its layer
-# (payload = the uncompressed layer at u_start; header sha256 = payload's).
+# (payload = the uncompressed layer at u_start, then a 64-byte trailer whose
+# sha256 at offset 24 is the payload's).
 mkdir -p "$HARNESS_DIR/tars"
 for d in $LAYERS; do
 	gzip -dc "$L/blobs/sha256/${d#sha256:}" >"$HARNESS_DIR/tars/${d#sha256:}.tar" ||
@@ -69,10 +70,10 @@ spans_ok() {
 		start=$((16#${base%-*}))
 		len=$((16#${base#*-}))
 		[ "$(stat -c %s "$f")" = $((len + 64)) ] || { echo "$f: size"; return 1; }
-		cmp <(tail -c +65 "$f") <(tail -c +$((start + 1)) "$HARNESS_DIR/tars/$hex.tar" | head -c "$len") ||
+		cmp <(head -c "$len" "$f") <(tail -c +$((start + 1)) "$HARNESS_DIR/tars/$hex.tar" | head -c "$len") ||
 			{ echo "$f: payload differs from the layer"; return 1; }
-		[ "$(tail -c +65 "$f" | sha256sum | cut -c1-64)" = "$(od -An -tx1 -j24 -N32 "$f" | tr -d ' \n')" ] ||
-			{ echo "$f: header hash"; return 1; }
+		[ "$(head -c "$len" "$f" | sha256sum | cut -c1-64)" = "$(od -An -tx1 -j$((len + 24)) -N32 "$f" | tr -d ' \n')" ] ||
+			{ echo "$f: trailer hash"; return 1; }
 	done
 }
 nspans() { find "$1/v1/spans" -type f 2>/dev/null | wc -l | tr -d ' '; }
