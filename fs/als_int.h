@@ -63,9 +63,12 @@ int fs_als_parent(struct fs_als *a, const struct fs_als_node *n, struct fs_als_n
 int fs_als_child(struct fs_als *a, const struct fs_als_node *dir, uint32_t pos,
 		 struct fs_als_node *out, const char **name);
 void fs_als_stat(struct fs_als *a, const struct fs_als_node *n, struct stat *st);
-/* Read a regular file (info, blob, a file of diff/): the count or -errno (-EIO for fetch errors). */
+/*
+ * Read a regular file (info, blob, a file of diff/) into @buf, or in place
+ * as @v says (fs_store_read_vec()): the count or -errno (-EIO for fetch errors).
+ */
 ssize_t fs_als_read(struct fs_als *a, const struct fs_als_node *n, void *buf, size_t size,
-		    uint64_t off);
+		    uint64_t off, struct fs_rvec *v);
 /*
  * Extended attribute @i of @n (the entry's, then trusted.overlay.opaque on
  * an opaque dir): its name and value; -ENOENT past the last.

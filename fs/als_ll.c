@@ -221,6 +221,7 @@ static void als_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	struct fs_als_daemon *d = daemon_of(req);
+	struct fs_rvec v = { .n = 0 };
 	struct fs_als_node n;
 	char *buf = NULL;
 	ssize_t r;
@@ -230,12 +231,15 @@ static void als_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		r = -EINVAL;
 	if (r == 0) {
 		buf = fs_ll_buf_get(size ? size : 1);
-		r = buf ? fs_als_read(d->als, &n, buf, size, (uint64_t)off) : -ENOMEM;
+		r = buf ? fs_als_read(d->als, &n, buf, size, (uint64_t)off, &v) : -ENOMEM;
 	}
 	if (r < 0)
 		fuse_reply_err(req, (int)-r);
+	else if (v.n)
+		fuse_reply_iov(req, v.iov, (int)v.n); /* spans in memory: no copy out of them */
 	else
 		fuse_reply_buf(req, buf, (size_t)r);
+	fs_store_rvec_release(&v);
 	fs_ll_buf_put(buf);
 }
 

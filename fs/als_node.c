@@ -220,7 +220,7 @@ static ssize_t read_blob(struct als_layer *l, void *buf, size_t size, uint64_t o
 }
 
 ssize_t fs_als_read(struct fs_als *a, const struct fs_als_node *n, void *buf, size_t size,
-		    uint64_t off)
+		    uint64_t off, struct fs_rvec *v)
 {
 	struct als_layer *l = n->layer;
 	uint64_t fsize;
@@ -248,8 +248,8 @@ ssize_t fs_als_read(struct fs_als *a, const struct fs_als_node *n, void *buf, si
 			return 0;
 		if (size > fsize - off)
 			size = (size_t)(fsize - off);
-		r = fs_store_read(l->img->fimg->store, l->img->nos[l->pos], n->node->entry, buf,
-				  size, off);
+		r = fs_store_read_vec(l->img->fimg->store, l->img->nos[l->pos], n->node->entry,
+				      buf, size, off, v);
 		if (r < 0)
 			log_warn("store: cannot read '%s' of layer '%s' of '%s' at %llu: %s",
 				 n->entry ? n->entry->path : n->node->name, l->desc->digest,

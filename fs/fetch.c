@@ -80,7 +80,30 @@ struct rd {
 	struct timespec deadline;
 	bool waited;
 	bool record;           /* a reader's: noted in the access profile (fs/profile.c) */
+	struct fs_rvec *vec;   /* NULL, or where the read's pieces are described */
+	bool in_place;         /* read_span() put this piece in vec as a span's own bytes */
 };
+
+/* Append a piece to @v, merged with the last one when they are adjacent. */
+static void rvec_add(struct fs_rvec *v, void *p, size_t k)
+{
+	if (v->n && (char *)v->iov[v->n - 1].iov_base + v->iov[v->n - 1].iov_len == p) {
+		v->iov[v->n - 1].iov_len += k;
+		return;
+	}
+	v->iov[v->n].iov_base = p;
+	v->iov[v->n].iov_len = k;
+	v->n++;
+}
+
+/*
+ * May the next piece point into a span? Only with room for it and for a
+ * run of buffer pieces after it: then no piece ever lacks a slot.
+ */
+static bool rvec_room(const struct fs_rvec *v)
+{
+	return v->n + 2 <= FS_RVEC_MAX && v->n_held < FS_RVEC_MAX;
+}
 
 /* Wait for span @st to leave BUSY; s->lock held. 0, or -EIO (timeout, failed fetch). */
 static int wait_span(struct fs_store *s, struct rd *d, struct fs_span_st *st)
@@ -140,6 +163,14 @@ static int read_span(struct fs_store *s, struct rd *d)
 			struct fs_hot *h = st->hot;
 
 			fs_hot_use(s, h);
+			if (d->vec && rvec_room(d->vec)) {
+				/* referenced until the reply is written */
+				rvec_add(d->vec, h->data + d->soff, d->k);
+				d->vec->held[d->vec->n_held++] = h;
+				d->vec->store = s;
+				d->in_place = true;
+				break;
+			}
 			pthread_mutex_unlock(&s->lock);
 			memcpy(d->dst, h->data + d->soff, d->k);
 			pthread_mutex_lock(&s->lock);
@@ -264,9 +295,12 @@ static int read_tar(struct fs_store *s, struct rd *d, uint64_t u, size_t k, unsi
 		d->k = (size_t)XMIN_U64(k - done, d->sp.u_len - d->soff);
 		d->dst = buf + done;
 		d->waited = false;
+		d->in_place = false;
 		if (d->record)
 			fs_profile_note(s, d->l, d->id);
 		r = read_span(s, d);
+		if (r == 0 && d->vec && !d->in_place)
+			rvec_add(d->vec, d->dst, d->k);
 		done += d->k;
 	}
 	return r;
@@ -275,7 +309,27 @@ static int read_tar(struct fs_store *s, struct rd *d, uint64_t u, size_t k, unsi
 ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, void *buf,
 		      size_t n, uint64_t off)
 {
-	struct rd d = { .l = layer_get(s, layer_no), .dst = buf, .record = true };
+	return fs_store_read_vec(s, layer_no, entry, buf, n, off, NULL);
+}
+
+void fs_store_rvec_release(struct fs_rvec *v)
+{
+	struct fs_store *s = v->store;
+
+	if (!v->n_held)
+		return;
+	pthread_mutex_lock(&s->lock);
+	for (unsigned i = 0; i < v->n_held; i++)
+		fs_hot_unuse(v->held[i]);
+	pthread_mutex_unlock(&s->lock);
+	v->n_held = 0;
+	v->n = 0;
+}
+
+ssize_t fs_store_read_vec(struct fs_store *s, unsigned layer_no, uint32_t entry, void *buf,
+			  size_t n, uint64_t off, struct fs_rvec *v)
+{
+	struct rd d = { .l = layer_get(s, layer_no), .dst = buf, .record = true, .vec = v };
 	const struct idx_entry *e = d.l ? idx_entry_get(d.l->idx, entry) : NULL;
 	uint64_t stored, tar_off, k;
 	uint32_t first_read = UINT32_MAX, last_read = 0, last_file = 0;
@@ -305,6 +359,8 @@ ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, voi
 			pthread_mutex_unlock(&s->lock);
 			memset((unsigned char *)buf + done, 0, (size_t)k);
 			pthread_mutex_lock(&s->lock);
+			if (v)
+				rvec_add(v, (unsigned char *)buf + done, (size_t)k);
 		} else {
 			r = idx_span_find(d.l->idx, tar_off + k - 1, &last_read) < 0 ? -EIO : 0;
 			if (r == 0 && first_read == UINT32_MAX)

@@ -79,9 +79,9 @@ static void note_failure(struct fs_daemon *d, uint64_t ino)
 	pthread_mutex_unlock(&d->fail_lock);
 }
 
-/* Read into @buf; the count or -errno. */
+/* Read into @buf, or in place as @v says (fs_store_read_vec()); the count or -errno. */
 static ssize_t read_node(struct fs_daemon *d, const struct fs_vnode *n, char *buf, size_t size,
-			 uint64_t off)
+			 uint64_t off, struct fs_rvec *v)
 {
 	uint64_t fsize;
 	int64_t t0;
@@ -104,7 +104,8 @@ static ssize_t read_node(struct fs_daemon *d, const struct fs_vnode *n, char *bu
 	if (failed_recently(d, n->ino))
 		return -EIO;
 	t0 = (int64_t)monotonic_ms();
-	r = fs_store_read(d->mount->img->store, n->layer_no, n->node->entry, buf, size, off);
+	r = fs_store_read_vec(d->mount->img->store, n->layer_no, n->node->entry, buf, size, off,
+			      v);
 	if (r < 0) {
 		/* only slow failures: a fast one (registry refusing) costs the retry nothing */
 		if (r != -ENOMEM && (int64_t)monotonic_ms() - t0 >= FS_FAIL_SLOW_MS)
@@ -120,6 +121,7 @@ void fs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
 	struct fs_daemon *d = fuse_req_userdata(req);
+	struct fs_rvec v = { .n = 0 };
 	struct fs_vnode n;
 	char *buf = NULL;
 	ssize_t r;
@@ -129,12 +131,15 @@ void fs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		r = -EINVAL;
 	if (r == 0) {
 		buf = fs_ll_buf_get(size ? size : 1);
-		r = buf ? read_node(d, &n, buf, size, (uint64_t)off) : -ENOMEM;
+		r = buf ? read_node(d, &n, buf, size, (uint64_t)off, &v) : -ENOMEM;
 	}
 	if (r < 0)
 		fuse_reply_err(req, (int)-r);
+	else if (v.n)
+		fuse_reply_iov(req, v.iov, (int)v.n); /* spans in memory: no copy out of them */
 	else
 		fuse_reply_buf(req, buf, (size_t)r);
+	fs_store_rvec_release(&v);
 	fs_ll_buf_put(buf);
 }
 

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "index/index.h"
 #include "registry/registry.h"
@@ -120,6 +121,32 @@ int fs_store_open_layer(struct fs_store *s, const struct fs_layer_origin *origin
  */
 ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, void *buf,
 		      size_t n, uint64_t off);
+
+/*
+ * A read answered in place (fs_store_read_vec()): its bytes in order, as
+ * pieces of decoded spans in memory, each referenced until
+ * fs_store_rvec_release() (eviction waits for it), and of the caller's
+ * buffer (holes, spans read from the cache, spans that did not fit).
+ * Saves the copy of a read's bytes out of the spans into the buffer that
+ * the reply then copies again: hand @iov to writev(2) or fuse_reply_iov().
+ */
+#define FS_RVEC_MAX 8
+struct fs_rvec {
+	struct iovec iov[FS_RVEC_MAX];
+	unsigned n;
+	void *held[FS_RVEC_MAX]; /* the spans referenced */
+	unsigned n_held;
+	struct fs_store *store;  /* theirs */
+};
+
+/*
+ * fs_store_read(), with the bytes described by @v (zeroed by the caller)
+ * rather than all copied into @buf, which must still hold @n bytes.
+ */
+ssize_t fs_store_read_vec(struct fs_store *s, unsigned layer_no, uint32_t entry, void *buf,
+			  size_t n, uint64_t off, struct fs_rvec *v);
+/* Drop the references of @v, if any; its pieces are then gone. */
+void fs_store_rvec_release(struct fs_rvec *v);
 
 /* Start background prefetch of every layer (lower priority than reads). */
 void fs_store_prefetch_start(struct fs_store *s);
