@@ -2,17 +2,14 @@
 /* The kernel's readahead on a FUSE mount (kernel_ra.h). */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fdio.h"
-#include "common/log.h"
 #include "fs/kernel_ra.h"
 
 /* mountinfo escapes ' ', '\t', '\n' and '\\' as \ooo: undo it in place. */
@@ -100,43 +97,4 @@ int fs_kernel_ra_set(const char *mountpoint, uint64_t bytes)
 	r = fd_write_all(fd, val, (size_t)n);
 	close(fd);
 	return r;
-}
-
-struct ra_job {
-	uint64_t bytes;
-	char mnt[];
-};
-
-static void *ra_main(void *arg)
-{
-	struct ra_job *j = arg;
-	struct stat st;
-	int r = stat(j->mnt, &st) < 0 ? -errno : fs_kernel_ra_set(j->mnt, j->bytes);
-
-	if (r < 0)
-		log_debug("kernel readahead on '%s' stays the kernel's: %s", j->mnt, strerror(-r));
-	else
-		log_debug("kernel readahead on '%s': %" PRIu64 " KiB", j->mnt, j->bytes >> 10);
-	free(j);
-	return NULL;
-}
-
-void fs_kernel_ra_start(const char *mountpoint, uint64_t bytes)
-{
-	size_t len = strlen(mountpoint) + 1;
-	struct ra_job *j = malloc(sizeof(*j) + len);
-	pthread_attr_t a;
-	pthread_t th;
-
-	if (!j)
-		return;
-	j->bytes = bytes;
-	memcpy(j->mnt, mountpoint, len);
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &a, ra_main, j) != 0) {
-		log_debug("kernel readahead stays the kernel's: no thread");
-		free(j);
-	}
-	pthread_attr_destroy(&a);
 }

@@ -38,16 +38,8 @@ int fs_kernel_ra_dev(FILE *mountinfo, const char *mountpoint, char *dev, size_t 
  * /proc/self/mountinfo shows it; its newest mount there) to @bytes. 0 or
  * -errno (-ENOENT: no such FUSE mount; -EACCES: not root). The kernel
  * lowers the value again when it takes the reply to FUSE's INIT: call it
- * after that (fs_kernel_ra_start()).
+ * after that (fs/main.c does, before it reports the mount ready).
  */
 int fs_kernel_ra_set(const char *mountpoint, uint64_t bytes);
-
-/*
- * Set it once the session loop has answered INIT: a detached thread
- * stat()s the mount point (the kernel holds every request until INIT is
- * done), then calls fs_kernel_ra_set(); a failure is logged at debug
- * level and the kernel's default stays. @mountpoint is copied.
- */
-void fs_kernel_ra_start(const char *mountpoint, uint64_t bytes);
 
 #endif

@@ -12,7 +12,11 @@
  * work; the parent waits on a pipe for the child's verdict ("mounted" or
  * not) and exits 0 or 1 accordingly, as mount(8) and fstab expect. The
  * child keeps stderr for its error messages until the mount is up, then
- * switches the log to syslog and detaches.
+ * switches the log to syslog and detaches. "Up" means answering: the
+ * verdict is sent once the session loop has replied to the kernel's INIT
+ * and the mount's kernel readahead is set (ready_main()), so a reader
+ * started when `stratafs` returns never sees the readahead change under
+ * its first reads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -125,6 +129,67 @@ static void detach(int notify_fd)
 	close(notify_fd);
 }
 
+/* What is left to do once the session loop has answered INIT. */
+struct ready {
+	uint64_t kernel_ra; /* 0: leave the kernel's readahead */
+	int notify_fd;      /* -1: foreground, nobody waits */
+	char mnt[];
+};
+
+/*
+ * A stat() of the mount point returns once the kernel has the reply to
+ * INIT (it holds every request until then). Only after that can the
+ * readahead be raised: INIT's reply lowers it again (fs/kernel_ra.h).
+ * Then the parent may report the mount ready.
+ */
+static void *ready_main(void *arg)
+{
+	struct ready *rd = arg;
+	struct stat st;
+	int r = stat(rd->mnt, &st) < 0 ? -errno : 0;
+
+	if (r == 0 && rd->kernel_ra)
+		r = fs_kernel_ra_set(rd->mnt, rd->kernel_ra);
+	if (r < 0 && rd->kernel_ra)
+		log_debug("kernel readahead on '%s' stays the kernel's: %s", rd->mnt, strerror(-r));
+	else if (rd->kernel_ra)
+		log_debug("kernel readahead on '%s': %llu KiB", rd->mnt,
+			  (unsigned long long)(rd->kernel_ra >> 10));
+	if (rd->notify_fd >= 0)
+		detach(rd->notify_fd);
+	free(rd);
+	return NULL;
+}
+
+/* Start ready_main() beside the session loop; without a thread, just detach. */
+static void when_ready(const char *mnt, uint64_t kernel_ra, int notify_fd)
+{
+	size_t len = strlen(mnt) + 1;
+	struct ready *rd;
+	pthread_attr_t a;
+	pthread_t th;
+	int r = -1;
+
+	if (!kernel_ra && notify_fd < 0)
+		return;
+	rd = malloc(sizeof(*rd) + len);
+	if (rd) {
+		rd->kernel_ra = kernel_ra;
+		rd->notify_fd = notify_fd;
+		memcpy(rd->mnt, mnt, len);
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		r = pthread_create(&th, &a, ready_main, rd);
+		pthread_attr_destroy(&a);
+	}
+	if (r != 0) {
+		free(rd);
+		log_debug("kernel readahead stays the kernel's: no thread");
+		if (notify_fd >= 0)
+			detach(notify_fd);
+	}
+}
+
 /* Run the session loop until unmounted or signalled. */
 static int loop(struct fuse_session *se, struct fuse_cmdline_opts *copts)
 {
@@ -158,9 +223,6 @@ static int serve(struct fuse_session *se, struct fs_mount *m, struct fuse_cmdlin
 		log_err("cannot mount on '%s'", copts->mountpoint);
 		goto out_remove_handlers;
 	}
-	/* libfuse made copts->mountpoint canonical, as mountinfo shows it */
-	if (kernel_ra)
-		fs_kernel_ra_start(copts->mountpoint, kernel_ra);
 	if (m)
 		log_info("mounted '%s' (%s, %s view, %zu layers, %llu entries) on '%s' in %.0f ms",
 			 m->img->ref_str, m->img->manifest->digest, fs_view_kind_name(m->kind),
@@ -168,8 +230,8 @@ static int serve(struct fuse_session *se, struct fs_mount *m, struct fuse_cmdlin
 			 m->open_ms);
 	else
 		log_info("additional layer store mounted on '%s'", copts->mountpoint);
-	if (notify_fd >= 0)
-		detach(notify_fd);
+	/* libfuse made copts->mountpoint canonical, as mountinfo shows it */
+	when_ready(copts->mountpoint, kernel_ra, notify_fd);
 	fs_mount_push_start(push); /* NULL: nothing to push */
 	r = loop(se, copts);
 	fuse_session_unmount(se);

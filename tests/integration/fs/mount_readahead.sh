@@ -89,6 +89,15 @@ tap_is "$ra0" 128 "-o kernel_readahead=0 keeps the kernel's 128 KiB"
 echo "# 12 MB read in order: $n1 FUSE READs (readahead 512 KiB), $n0 (128 KiB)"
 tap_ok "... and 512 KiB of readahead cuts the READs of a 12 MB file ($n1 vs $n0) by 3x at least" \
 	test -n "$n1" -a -n "$n0" -a "$((n1 * 3))" -le "${n0:-0}"
+# Without -f, stratafs returns once the mount answers and its readahead is
+# set: a reader started then never has it change under its first reads.
+"$STRATAFS" "$REGISTRY/fs/ra:1" "$M" -o "insecure,cache=$FSD_CACHE" ||
+	harness_fail "mount (daemonized)"
+# the device from mountinfo: stat'ing the mount point would wait for INIT
+dev=$(awk -v m="$(realpath "$M")" '$5 == m { d = $3 } END { print d }' /proc/self/mountinfo)
+tap_is "$(cat "/sys/class/bdi/$dev/read_ahead_kb")" 512 \
+	"when stratafs returns, the mount's readahead is already 512 KiB"
+fsd_umount "$M"
 rc=0
 "$STRATAFS" "$REGISTRY/fs/ra:1" "$M" -o "insecure,cache=$FSD_CACHE,kernel_readahead=1G" \
 	2>"$HARNESS_DIR/ra-bad.err" || rc=$?

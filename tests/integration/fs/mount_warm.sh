@@ -24,8 +24,9 @@ if ! fsd_is_mounted "$MNT"; then
 	exit 1
 fi
 tap_pass "mounted with FUSE debug (-d)"
-# the daemon sets the mount's kernel readahead just after mounting
-# (fs/kernel_ra.h): read once it has, not while it changes under the reads
+# the daemon sets the mount's kernel readahead once INIT is answered
+# (fs/main.c); in the foreground nothing waits for that, as `stratafs`
+# without -f does: read once it has, not while it changes under the reads
 for _ in $(seq 1 50); do
 	[ "$(cat "/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb")" = 512 ] && break
 	sleep 0.1
