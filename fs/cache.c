@@ -313,18 +313,19 @@ static int tx_rename(struct fs_cache *c, const char *tmp, int dirfd, const char 
 static void fs_cache_evict(struct fs_cache *c);
 
 int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char *name,
-		      const void *body, size_t len, const void *tail, size_t tail_len)
+		      const void *body, size_t len, const void *tail, size_t tail_len, bool direct)
 {
 	char tmp[FS_CACHE_PATH_MAX];
-	size_t direct;
+	size_t written;
 	int fd, r;
 
 	fd = tmp_create(c, tmp);
 	if (fd < 0)
 		return fd;
-	direct = fs_cache_dio_write(&c->dio, fd, body, len, &r);
+	r = 0;
+	written = direct ? fs_cache_dio_write(&c->dio, fd, body, len, &r) : 0;
 	if (r == 0)
-		r = fd_write_all(fd, (const char *)body + direct, len - direct);
+		r = fd_write_all(fd, (const char *)body + written, len - written);
 	if (r == 0)
 		r = fd_write_all(fd, tail, tail_len);
 	if (close(fd) < 0 && r == 0)
@@ -429,7 +430,7 @@ int fs_cache_index_put(struct fs_cache *c, enum fs_cache_index_kind k, const cha
 	int dirfd, r = index_name(c, k, digest, name, &dirfd);
 
 	if (r == 0)
-		r = fs_cache_write_tx(c, dirfd, NULL, name, buf, len, "", 0);
+		r = fs_cache_write_tx(c, dirfd, NULL, name, buf, len, "", 0, false);
 	if (r < 0)
 		fs_cache_note_write_error(c, "an index", r);
 	return r;

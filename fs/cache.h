@@ -150,10 +150,14 @@ int fs_cache_span_put(struct fs_cache *c, const char *blob_digest, uint64_t u_st
  * (fs/zstream.c) also writes this way the spans it only goes through,
  * unverified: the trailer then names the hash the index claims, and the
  * writer leaves the span to be checked on first read, as every reader
- * does with a file it has not verified itself.
+ * does with a file it has not verified itself. @unread: nobody is about to
+ * read these bytes from the file (a span a pass only went through):
+ * written around the page cache when @buf allows (fs/cache_dio.h); the
+ * others go through it, as a reader will soon pread them.
  */
 int fs_cache_span_put_sha(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
-			  const void *buf, size_t len, const uint8_t sha256[DIGEST_SHA256_LEN]);
+			  const void *buf, size_t len, const uint8_t sha256[DIGEST_SHA256_LEN],
+			  bool unread);
 
 /*
  * Read the whole payload of a span file into @buf (@len bytes) and check it

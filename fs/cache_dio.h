@@ -3,12 +3,18 @@
  * fs/ internal: span payloads written to the cache around the page cache
  * (O_DIRECT), while the disk keeps up.
  *
- * Why: a span file is written once and read rarely. The bytes a build
- * reads are already in the kernel's page cache of the mounted file (and a
- * span just decoded is in memory), so a buffered write is a second copy in
- * RAM plus a CPU copy into it: on a single-frame zstd read that copy was
- * about a tenth of the CPU of the whole read (perf), with two cores busy.
- * A direct write hands the span buffer to the disk instead.
+ * Which: the spans nobody is about to read from their file, the ones a
+ * single-frame zstd pass only goes through on its way to what a reader
+ * wants (fs_cache_span_put_sha()'s @unread). A span fetched ahead of its
+ * reader (readahead, prefetch, bulk) is not kept in memory: its reader
+ * preads the file soon, and finds it in the page cache only if it was
+ * written through it (direct, every such read went to the disk).
+ *
+ * Why: a passed-through span may never be read, and a pass can go through
+ * gigabytes; a buffered write costs a CPU copy into the page cache (on a
+ * single-frame zstd read, with two cores busy, about a tenth of the CPU of
+ * the whole read, perf) and fills it with bytes nobody asked for. A direct
+ * write hands the span buffer to the disk instead.
  *
  * When not: a direct write waits for the disk, and the span's memory is
  * held until it is written, so a disk slower than the network would pace

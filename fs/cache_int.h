@@ -41,13 +41,14 @@ int fs_cache_subdir_open(int dirfd, const char *name, bool create);
 int fs_cache_unlinkat(int dirfd, const char *rel);
 /*
  * The write transaction: a new tmp file in v1/tmp (O_EXCL) -> write @body
- * (its aligned head directly when @body is aligned, fs/cache_dio.h) then
+ * (its aligned head directly when @direct and @body is aligned,
+ * fs/cache_dio.h) then
  * @tail -> rename to @name in @dirfd, or in its subdir @sub (NULL: none;
  * created 0700, and again if a concurrent prune removed it); then account
  * the bytes and maybe evict.
  */
 int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char *name,
-		      const void *body, size_t len, const void *tail, size_t tail_len);
+		      const void *body, size_t len, const void *tail, size_t tail_len, bool direct);
 /* Log the first write failure of this handle (ENOSPC ...), quietly count the rest. */
 void fs_cache_note_write_error(struct fs_cache *c, const char *what, int r);
 /* Replace the size estimate after a full scan. */

@@ -66,11 +66,12 @@ int fs_cache_span_put(struct fs_cache *c, const char *blob_digest, uint64_t u_st
 	uint8_t sha[DIGEST_SHA256_LEN];
 
 	digest_sha256(buf, len, sha);
-	return fs_cache_span_put_sha(c, blob_digest, u_start, buf, len, sha);
+	return fs_cache_span_put_sha(c, blob_digest, u_start, buf, len, sha, false);
 }
 
 int fs_cache_span_put_sha(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
-			  const void *buf, size_t len, const uint8_t sha256[DIGEST_SHA256_LEN])
+			  const void *buf, size_t len, const uint8_t sha256[DIGEST_SHA256_LEN],
+			  bool unread)
 {
 	char name[FS_CACHE_PATH_MAX];
 	uint8_t trl[FS_CACHE_SPAN_TRAILER] = { 0 };
@@ -87,7 +88,7 @@ int fs_cache_span_put_sha(struct fs_cache *c, const char *blob_digest, uint64_t 
 	le64_put(trl + 16, len);
 	memcpy(trl + 24, sha256, DIGEST_SHA256_LEN);
 	r = fs_cache_write_tx(c, fs_cache_fd(c, FS_CACHE_SUB_SPANS), hex, name, buf, len, trl,
-			      sizeof(trl));
+			      sizeof(trl), unread);
 	if (r < 0)
 		fs_cache_note_write_error(c, "a span", r);
 	return r;

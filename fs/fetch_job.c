@@ -226,7 +226,7 @@ static void run_span(struct fs_store *s, struct run *rn, uint32_t id)
 		cached = (sp.sha_compressed ?
 			  fs_cache_span_put(s->cache, l->span_key, sp.u_start, h->data, sp.u_len) :
 			  fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, h->data, sp.u_len,
-						sp.sha256)) == 0;
+						sp.sha256, false)) == 0;
 	fs_span_end(s, l, id, r, h, cached, rn->j->background, u);
 }
 

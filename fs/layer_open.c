@@ -195,7 +195,7 @@ static void cache_small_blob(struct fs_store *s, struct fs_layer *l, const unsig
 		if (u && idx_span_decode(l->idx, id, blob + sp.c_start, sp.c_end - sp.c_start, u,
 					 sp.u_len) == 0 &&
 		    fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, u, sp.u_len,
-					  sp.sha256) == 0)
+					  sp.sha256, false) == 0)
 			l->spans_fetched++;
 		free(u);
 	}

@@ -223,7 +223,7 @@ static void finish_span(struct fs_store *s, struct fs_layer *l, uint32_t id, str
 	pthread_mutex_unlock(&s->lock);
 	if (r == 0 && passed) {
 		if (fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, h->data, sp.u_len,
-					  sp.sha256) == 0) {
+					  sp.sha256, true) == 0) {
 			fs_span_end_unverified(s, l, id, h, h->len);
 			return;
 		}
@@ -243,14 +243,14 @@ static void finish_span(struct fs_store *s, struct fs_layer *l, uint32_t id, str
 	pthread_mutex_unlock(&s->lock);
 	if (bg) {
 		cached = fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, h->data,
-					       sp.u_len, sp.sha256) == 0;
+					       sp.u_len, sp.sha256, false) == 0;
 		fs_span_end(s, l, id, 0, h, cached, true, h->len);
 		return;
 	}
 	/* readers wait: hand them the verified bytes first, write the cache after */
 	fs_span_publish(s, l, id, h);
 	cached = fs_cache_span_put_sha(s->cache, l->span_key, sp.u_start, h->data, sp.u_len,
-				       sp.sha256) == 0;
+				       sp.sha256, false) == 0;
 	fs_span_settle(s, l, id, h, h->len, cached);
 }
 

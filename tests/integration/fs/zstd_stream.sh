@@ -98,6 +98,10 @@ for _ in $(seq 1 50); do
 	sleep 0.1
 done
 tap_ok "the first span, only gone through, is in the cache" test -n "$SPAN0"
+# nobody is about to read it: written around the page cache (fs/cache_dio.h),
+# all but the page of its tail and trailer
+tap_ok "... written around the page cache ($(fincore -n -o PAGES "$SPAN0" | tr -d ' ') pages resident)" \
+	test "$(fincore -n -o PAGES "$SPAN0" | tr -d ' ')" -le 2
 # a-pre/a.txt is the tar's first file: its bytes start at 4608 (after ./ and ./a-pre/);
 # a span file is the payload then its trailer
 printf 'X' | dd of="$SPAN0" bs=1 seek=10000 conv=notrunc status=none

@@ -280,11 +280,12 @@ static long resident_pages(const char *path, size_t len)
 }
 
 /*
- * Direct span writes (fs/cache_dio.h): an aligned buffer's block-aligned
- * head goes around the page cache, the rest and the trailer through it;
- * the file reads back exact either way. Then the speed verdict: a slow
- * window turns direct writes off for good, and the next aligned write
- * leaves its bytes in the page cache.
+ * Direct span writes (fs/cache_dio.h): the block-aligned head of an
+ * aligned span nobody is about to read goes around the page cache, the
+ * rest and the trailer through it; a span a reader will soon pread, or an
+ * unaligned buffer, goes through it; the file reads back exact either
+ * way. Then the speed verdict: a slow window turns direct writes off for
+ * good.
  */
 static void test_span_direct(void)
 {
@@ -304,7 +305,8 @@ static void test_span_direct(void)
 	is_int(fs_cache_open(root, 0, &c), 0, "direct: open");
 	ok(statfs(root, &sf) == 0 && sf.f_type != 0x01021994 /* TMPFS_MAGIC */,
 	   "direct: the test dir is on a disk filesystem (page residency tells direct writes)");
-	is_int(fs_cache_span_put(c, BLOB_A, 0, in, n), 0, "direct: aligned span put");
+	is_int(fs_cache_span_put_sha(c, BLOB_A, 0, in, n, sha, true), 0,
+	       "direct: aligned span put, nobody about to read it");
 	snprintf(p, sizeof(p), "%s/v1/spans/%s/%016llx-%zx", root, HEX_A, 0ull, n);
 	is_int((int)resident_pages(p, n - 17), 0,
 		"direct: the span's aligned head is not in the page cache after the write");
@@ -312,9 +314,16 @@ static void test_span_direct(void)
 	       "direct: the span reads back verified");
 	ok(memcmp(in, out, n) == 0, "direct: exact bytes");
 	fs_cache_span_remove(c, BLOB_A, 0, n);
+	/* a span a reader will soon pread: through the page cache */
+	is_int(fs_cache_span_put_sha(c, BLOB_A, 0, in, n, sha, false), 0,
+	       "direct: aligned span put, about to be read");
+	is_int((int)resident_pages(p, n - 17), (int)((n - 17) / 4096),
+	       "direct: ... its pages are in the page cache for that reader");
+	fs_cache_span_remove(c, BLOB_A, 0, n);
 	/* an unaligned buffer: written through the page cache, same bytes */
 	memmove(in + 1, in, n);
-	is_int(fs_cache_span_put(c, BLOB_A, 0, in + 1, n), 0, "direct: unaligned span put");
+	is_int(fs_cache_span_put_sha(c, BLOB_A, 0, in + 1, n, sha, true), 0,
+	       "direct: unaligned span put");
 	ok(resident_pages(p, n - 17) > 0, "direct: an unaligned buffer goes through the page cache");
 	is_int(fs_cache_span_read_verified(c, BLOB_A, 0, out, n, sha), 0,
 	       "direct: the unaligned span reads back verified");
