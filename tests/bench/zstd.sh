@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# tests/bench/zstd.sh [--full]
+# tests/bench/zstd.sh [--full] [--against BUILDDIR2]
 #
 # One large file of a single-frame zstd layer (one zstd frame, as the zstd
 # CLI and BuildKit write it) through a stratafs mount, against
@@ -17,6 +17,10 @@
 # by more than 10 %), and the layer bytes the mount fetched (registry
 # access log) over the blob size (target <= 1.05).
 # RUNS (default 3) runs; FS_OPTS adds mount options (e.g. mem_max=64M).
+# --against BUILDDIR2: each run also reads through BUILDDIR2's stratafs
+# (another commit's build), right after BUILDDIR's, and both are printed
+# against the same baselines: on a shared machine whose speed drifts
+# within minutes, only runs interleaved like this compare two builds.
 # Needs BUILDDIR (default ./build); run as root.
 set -euo pipefail
 
@@ -27,7 +31,17 @@ STRATA=${STRATA:-$BUILDDIR/tools/strata}
 STRATAFS=${STRATAFS:-$BUILDDIR/fs/stratafs}
 RUNS=${RUNS:-3}
 SCALE=2
-[ "${1:-}" = --full ] && SCALE=5
+AGAINST=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--full) SCALE=5 ;;
+	--against) AGAINST=$(cd "$2" && pwd) || exit 2; shift ;;
+	*) echo "zstd bench: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ -z "$AGAINST" ] || [ -x "$AGAINST/fs/stratafs" ] ||
+	{ echo "zstd bench: no fs/stratafs in '$AGAINST'" >&2; exit 2; }
 export SRCDIR BUILDDIR STRATA STRATAFS
 for t in curl zstd jq; do
 	command -v "$t" >/dev/null || { echo "zstd bench: $t is not installed" >&2; exit 1; }
@@ -61,7 +75,20 @@ mkdir -p "$M"
 harness_on_exit "fusermount3 -u -z '$M' 2>/dev/null"
 : >"$W/t_base"
 : >"$W/t_fs"
+: >"$W/t_against"
 : >"$W/bytes"
+# read_big STRATAFS OUT: mount with an empty span cache, time cat m-big.bin into OUT
+read_big() {
+	local t0 t1
+	rm -rf "$W/cache"
+	sync
+	"$1" "$REGISTRY/bench/zs:1" "$M" -o "insecure,cache=$W/cache${FS_OPTS:+,$FS_OPTS}"
+	ls "$M" >/dev/null
+	t0=$(now)
+	cat "$M/m-big.bin" >/dev/null
+	t1=$(now)
+	echo "$t1 - $t0" | bc >>"$2"
+}
 for r in $(seq 1 "$RUNS"); do
 	# the last run's span cache is 200 MB of dirty pages: gone, and its
 	# writeback done, before anything is timed, so that no run pays another's
@@ -71,21 +98,24 @@ for r in $(seq 1 "$RUNS"); do
 	curl -sf "$URL" | zstd -dc >/dev/null
 	t1=$(now)
 	echo "$t1 - $t0" | bc >>"$W/t_base"
-	"$STRATAFS" "$REGISTRY/bench/zs:1" "$M" -o "insecure,cache=$W/cache${FS_OPTS:+,$FS_OPTS}"
-	ls "$M" >/dev/null
 	registry_log_mark
-	t0=$(now)
-	cat "$M/m-big.bin" >/dev/null
-	t1=$(now)
+	read_big "$STRATAFS" "$W/t_fs"
 	got=$(sha256sum <"$M/m-big.bin") # again, from the span cache: not timed
 	[ "$got" = "$WANT" ] || { echo "zstd bench: m-big.bin differs through the mount" >&2; exit 1; }
-	echo "$t1 - $t0" | bc >>"$W/t_fs"
 	registry_bytes_served "$ZS_DIGEST" >>"$W/bytes"
 	"$STRATA" stats "$M" | sed -n '/layer/,/total/p' >"$W/stats.$r"
 	fusermount3 -u "$M"
 	sleep 0.5
 	printf 'run %d: curl|zstd -dc %.2f s   mount (cat m-big.bin) %.2f s   %d bytes fetched\n' \
 		"$r" "$(tail -1 "$W/t_base")" "$(tail -1 "$W/t_fs")" "$(tail -1 "$W/bytes")"
+	if [ -n "$AGAINST" ]; then
+		read_big "$AGAINST/fs/stratafs" "$W/t_against"
+		[ "$(sha256sum <"$M/m-big.bin")" = "$WANT" ] ||
+			{ echo "zstd bench: m-big.bin differs through the other build's mount" >&2; exit 1; }
+		fusermount3 -u "$M"
+		sleep 0.5
+		printf 'run %d: the other build (cat m-big.bin) %.2f s\n' "$r" "$(tail -1 "$W/t_against")"
+	fi
 done
 TB=$(median <"$W/t_base")
 TF=$(median <"$W/t_fs")
@@ -95,3 +125,8 @@ printf '\nsingle-frame zstd, one large file   curl|zstd -dc %.2f s   stratafs %.
 	"$TB" "$TF" "$(echo "$TB / $TF" | bc -l)"
 printf 'bytes fetched %d of a %d-byte layer: ratio %.3f (target <= 1.05)\n' \
 	"$BY" "$ZS_SIZE" "$(echo "$BY / $ZS_SIZE" | bc -l)"
+if [ -n "$AGAINST" ]; then
+	TA=$(median <"$W/t_against")
+	printf 'interleaved: %s %.3f s (ratio %.2f), %s %.3f s (ratio %.2f), same baselines\n' \
+		"$BUILDDIR" "$TF" "$(echo "$TB / $TF" | bc -l)" "$AGAINST" "$TA" "$(echo "$TB / $TA" | bc -l)"
+fi
