@@ -63,20 +63,30 @@ static void hot_link_head(struct fs_store *s, struct fs_hot *h)
 	s->hot_lru = h;
 }
 
+static void hot_free(struct fs_hot *h)
+{
+	free(h->data);
+	free(h);
+}
+
 struct fs_hot *fs_hot_new(size_t len)
 {
-	size_t size = sizeof(struct fs_hot) + len;
-	struct fs_hot *h;
-
 	/* C11 wants a multiple of the alignment */
-	size = (size + FS_CACHE_DIO_ALIGN - 1) & ~(size_t)(FS_CACHE_DIO_ALIGN - 1);
-	h = aligned_alloc(FS_CACHE_DIO_ALIGN, size);
-	if (h) {
-		memset(h, 0, sizeof(*h));
-		h->len = len;
+	size_t aligned = (len + FS_CACHE_DIO_ALIGN - 1) & ~(size_t)(FS_CACHE_DIO_ALIGN - 1);
+	struct fs_hot *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->len = len;
+	h->data = len >= FS_HOT_ALIGN_MIN ? aligned_alloc(FS_CACHE_DIO_ALIGN, aligned)
+					  : malloc(len ? len : 1);
+	if (!h->data) {
+		free(h);
+		return NULL;
 	}
 	return h;
 }
+
 
 void fs_hot_drop(struct fs_store *s, struct fs_hot *h)
 {
@@ -86,7 +96,7 @@ void fs_hot_drop(struct fs_store *s, struct fs_hot *h)
 	if (h->refs)
 		h->detached = true;
 	else
-		free(h);
+		hot_free(h);
 }
 
 void fs_hot_use(struct fs_store *s, struct fs_hot *h)
@@ -101,7 +111,7 @@ void fs_hot_use(struct fs_store *s, struct fs_hot *h)
 void fs_hot_unuse(struct fs_hot *h)
 {
 	if (--h->refs == 0 && h->detached)
-		free(h);
+		hot_free(h);
 }
 
 static bool over(const struct fs_store *s)
@@ -121,7 +131,7 @@ static void hot_trim(struct fs_store *s, const struct fs_hot *keep)
 		h = s->pool;
 		s->pool = h->next;
 		s->pool_bytes -= h->len;
-		free(h);
+		hot_free(h);
 	}
 	for (h = s->hot_tail; h && over(s); h = prev) {
 		prev = h->prev;
@@ -267,6 +277,6 @@ void fs_mem_pool_free(struct fs_store *s)
 	while ((h = s->pool)) {
 		s->pool = h->next;
 		s->pool_bytes -= h->len;
-		free(h);
+		hot_free(h);
 	}
 }

@@ -57,9 +57,15 @@ struct fs_hot {
 	uint32_t span;
 	struct fs_hot *prev, *next; /* s->hot_lru, most recent first */
 	size_t len;
-	/* aligned: written to its span file without a copy (fs/cache_dio.h) */
-	_Alignas(FS_CACHE_DIO_ALIGN) unsigned char data[];
+	/*
+	 * len bytes; block-aligned when len >= FS_HOT_ALIGN_MIN, so that a
+	 * span file can be written from it without a copy (fs/cache_dio.h).
+	 * Smaller spans (foreign TOCs' chunks can be a few hundred bytes)
+	 * take plain malloc: aligning them would cost more than they hold.
+	 */
+	unsigned char *data;
 };
+#define FS_HOT_ALIGN_MIN (64u << 10)
 
 struct fs_span_st {
 	uint8_t state;      /* enum fs_span_state */
