@@ -129,6 +129,13 @@ static void detach(int notify_fd)
 	close(notify_fd);
 }
 
+/*
+ * Set once the session loop has returned: the mount is gone, and a
+ * verdict not sent by then must not say "mounted" (ready_main()).
+ */
+static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool loop_ended;
+
 /* What is left to do once the session loop has answered INIT. */
 struct ready {
 	uint64_t kernel_ra; /* 0: leave the kernel's readahead */
@@ -140,7 +147,9 @@ struct ready {
  * A stat() of the mount point returns once the kernel has the reply to
  * INIT (it holds every request until then). Only after that can the
  * readahead be raised: INIT's reply lowers it again (fs/kernel_ra.h).
- * Then the parent may report the mount ready.
+ * Then the parent may report the mount ready, unless the loop has ended
+ * meanwhile (a signal, or an error, before INIT was answered): then it
+ * gets no verdict, reads end of file and exits 1.
  */
 static void *ready_main(void *arg)
 {
@@ -155,8 +164,12 @@ static void *ready_main(void *arg)
 	else if (rd->kernel_ra)
 		log_debug("kernel readahead on '%s': %llu KiB", rd->mnt,
 			  (unsigned long long)(rd->kernel_ra >> 10));
-	if (rd->notify_fd >= 0)
+	pthread_mutex_lock(&ready_lock);
+	if (rd->notify_fd >= 0 && !loop_ended)
 		detach(rd->notify_fd);
+	else if (rd->notify_fd >= 0)
+		close(rd->notify_fd);
+	pthread_mutex_unlock(&ready_lock);
 	free(rd);
 	return NULL;
 }
@@ -177,10 +190,12 @@ static void when_ready(const char *mnt, uint64_t kernel_ra, int notify_fd)
 		rd->kernel_ra = kernel_ra;
 		rd->notify_fd = notify_fd;
 		memcpy(rd->mnt, mnt, len);
-		pthread_attr_init(&a);
-		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-		r = pthread_create(&th, &a, ready_main, rd);
-		pthread_attr_destroy(&a);
+		r = pthread_attr_init(&a);
+		if (r == 0) {
+			pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+			r = pthread_create(&th, &a, ready_main, rd);
+			pthread_attr_destroy(&a);
+		}
 	}
 	if (r != 0) {
 		free(rd);
@@ -234,6 +249,9 @@ static int serve(struct fuse_session *se, struct fs_mount *m, struct fuse_cmdlin
 	when_ready(copts->mountpoint, kernel_ra, notify_fd);
 	fs_mount_push_start(push); /* NULL: nothing to push */
 	r = loop(se, copts);
+	pthread_mutex_lock(&ready_lock);
+	loop_ended = true;
+	pthread_mutex_unlock(&ready_lock);
 	fuse_session_unmount(se);
 out_remove_handlers:
 	fuse_remove_signal_handlers(se);
