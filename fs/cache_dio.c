@@ -53,7 +53,7 @@ size_t fs_cache_dio_write(struct fs_cache_dio *d, int fd, const void *buf, size_
 
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0 && errno == EINVAL) {
+		if (w < 0 && (errno == EINVAL || errno == EOPNOTSUPP)) {
 			turn_off(d, "the cache's filesystem refuses these direct writes");
 			break;
 		}

@@ -125,7 +125,8 @@ ssize_t fs_store_read(struct fs_store *s, unsigned layer_no, uint32_t entry, voi
 /*
  * A read answered in place (fs_store_read_vec()): its bytes in order, as
  * pieces of decoded spans in memory, each referenced until
- * fs_store_rvec_release() (eviction waits for it), and of the caller's
+ * fs_store_rvec_release() (evicted meanwhile, a span is freed by that
+ * release, not before), and of the caller's
  * buffer (holes, spans read from the cache, spans that did not fit).
  * Saves the copy of a read's bytes out of the spans into the buffer that
  * the reply then copies again: hand @iov to writev(2) or fuse_reply_iov().

@@ -342,10 +342,11 @@ static int set_method(CURL *e, const struct reg_http_req *req, struct xfer *x)
 /*
  * A response poured into a sink that may run long (a layer's bytes from
  * some offset on, a whole blob) is received REG_HTTP_STREAM_RECV at a
- * time rather than libcurl's 16 KiB: a thirtieth of the recv calls and
- * sink calls. Reading a single-frame zstd layer, the daemon spent about
- * a tenth less CPU. The buffer is given back after the exchange
- * (reg_http_perform()), so pooled handles do not keep it.
+ * time rather than libcurl's 16 KiB: a thirtieth of the recv calls (the
+ * write callback still gets at most 16 KiB at a time). Reading a
+ * single-frame zstd layer, the daemon spent about a tenth less CPU. The
+ * size goes back to the default after the exchange (reg_http_perform()),
+ * so a pooled handle's next request does not inherit it.
  */
 #define REG_HTTP_STREAM_RECV (512L << 10) /* libcurl's ceiling */
 #define REG_HTTP_STREAM_MIN (4u << 20)    /* a known length under this: the default */
@@ -436,7 +437,7 @@ int reg_http_perform(struct reg_http *h, const struct reg_http_req *req, struct 
 			  resp->error);
 out_put:
 	if (streams_long(req))
-		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 0L); /* back to the default, freed */
+		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 0L); /* back to the default */
 	reg_http_handle_put(h, e);
 out_free_headers:
 	curl_slist_free_all(hdrs);

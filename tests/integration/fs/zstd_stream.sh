@@ -80,9 +80,11 @@ fsd_umount "$M"
 # them damaged in the cache after the pass; it must be found out,
 # discarded and decoded again, never served. (Were it verified when
 # written, it would be trusted, as any file this daemon checked is.)
-FSD_CACHE="$HARNESS_DIR/cache-pass"
+# under /var/tmp: a disk where /tmp may be tmpfs (the page-cache check below)
+FSD_CACHE=$(mktemp -d /var/tmp/stratafs-pass.XXXXXX) || harness_fail "mktemp in /var/tmp"
+harness_on_exit "rm -rf '$FSD_CACHE'"
 LOG="$HARNESS_DIR/pass.log"
-mkdir -p "$FSD_CACHE" "$M"
+mkdir -p "$M"
 "$STRATAFS" "$REGISTRY/fs/zs:1" "$M" -f -o "insecure,cache=$FSD_CACHE,prefetch=none" 2>"$LOG" &
 FPID=$!
 for _ in $(seq 1 100); do fsd_is_mounted "$M" && break; sleep 0.1; done

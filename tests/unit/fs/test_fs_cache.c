@@ -490,7 +490,8 @@ int main(void)
 	struct fs_cache *c = NULL;
 	char cmd[300];
 
-	snprintf(root, sizeof(root), "/tmp/test_fs_cache.XXXXXX");
+	/* /var/tmp: on a disk where /tmp may be tmpfs, which shows no direct writes */
+	snprintf(root, sizeof(root), "/var/tmp/test_fs_cache.XXXXXX");
 	if (!mkdtemp(root))
 		return 1;
 	memcpy(root + strlen(root), "/c", 3); /* fs_cache_open creates the missing dir */
