@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* The read buffers of FUSE threads (ll_buf.h). */
+/* The read buffers of FUSE threads and their replies (ll_buf.h). */
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 
+#include <fuse_lowlevel.h>
+
 #include "fs/ll_buf.h"
+#include "fs/store.h"
 
 struct read_buf {
 	size_t cap;
@@ -31,6 +34,18 @@ char *fs_ll_buf_get(size_t size)
 		b->cap = size;
 	}
 	return b->data;
+}
+
+void fs_ll_reply_read(struct fuse_req *req, ssize_t r, char *buf, struct fs_rvec *v)
+{
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else if (v->n)
+		fuse_reply_iov(req, v->iov, (int)v->n); /* spans in memory: no copy out of them */
+	else
+		fuse_reply_buf(req, buf, (size_t)r);
+	fs_store_rvec_release(v);
+	fs_ll_buf_put(buf);
 }
 
 void fs_ll_buf_put(char *buf)

@@ -13,10 +13,19 @@
 #define FS_LL_BUF_H
 
 #include <stddef.h>
+#include <sys/types.h>
+
+struct fuse_req;
+struct fs_rvec;
 
 /* At least @size bytes until fs_ll_buf_put(); NULL: out of memory. */
 char *fs_ll_buf_get(size_t size);
 /* Give back what fs_ll_buf_get() returned (NULL: nothing). */
 void fs_ll_buf_put(char *buf);
+/*
+ * Answer a READ that read @r bytes (or -errno) into @buf or, where @v has
+ * pieces, in place (fs_store_read_vec()); then release @v and give @buf back.
+ */
+void fs_ll_reply_read(struct fuse_req *req, ssize_t r, char *buf, struct fs_rvec *v);
 
 #endif

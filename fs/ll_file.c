@@ -133,14 +133,7 @@ void fs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		buf = fs_ll_buf_get(size ? size : 1);
 		r = buf ? read_node(d, &n, buf, size, (uint64_t)off, &v) : -ENOMEM;
 	}
-	if (r < 0)
-		fuse_reply_err(req, (int)-r);
-	else if (v.n)
-		fuse_reply_iov(req, v.iov, (int)v.n); /* spans in memory: no copy out of them */
-	else
-		fuse_reply_buf(req, buf, (size_t)r);
-	fs_store_rvec_release(&v);
-	fs_ll_buf_put(buf);
+	fs_ll_reply_read(req, r, buf, &v);
 }
 
 void fs_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -199,7 +199,8 @@ static void when_ready(const char *mnt, uint64_t kernel_ra, int notify_fd)
 	}
 	if (r != 0) {
 		free(rd);
-		log_debug("kernel readahead stays the kernel's: no thread");
+		if (kernel_ra)
+			log_debug("kernel readahead stays the kernel's: no thread");
 		if (notify_fd >= 0)
 			detach(notify_fd);
 	}

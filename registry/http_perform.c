@@ -344,9 +344,9 @@ static int set_method(CURL *e, const struct reg_http_req *req, struct xfer *x)
  * some offset on, a whole blob) is received REG_HTTP_STREAM_RECV at a
  * time rather than libcurl's 16 KiB: a thirtieth of the recv calls (the
  * write callback still gets at most 16 KiB at a time). Reading a
- * single-frame zstd layer, the daemon spent about a tenth less CPU. The
- * size goes back to the default after the exchange (reg_http_perform()),
- * so a pooled handle's next request does not inherit it.
+ * single-frame zstd layer, the daemon spent about a tenth less CPU. A
+ * handle back in the pool is curl_easy_reset() (http_pool.c), so its next
+ * request does not inherit the size.
  */
 #define REG_HTTP_STREAM_RECV (512L << 10) /* libcurl's ceiling */
 #define REG_HTTP_STREAM_MIN (4u << 20)    /* a known length under this: the default */
@@ -436,8 +436,6 @@ int reg_http_perform(struct reg_http *h, const struct reg_http_req *req, struct 
 		log_debug("%s '%.*s': %s", req->method, (int)strcspn(req->url, "?"), req->url,
 			  resp->error);
 out_put:
-	if (streams_long(req))
-		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 0L); /* back to the default */
 	reg_http_handle_put(h, e);
 out_free_headers:
 	curl_slist_free_all(hdrs);
