@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # tests/bench/build.sh [--runs N] [--only app,big,bigapp,commit,ccache] [--no-proxy]
-#                      [--big-span N]
+#                      [--big-span N] [--save]
 #
 # The user's whole build, side by side in one run (issue 15): `npm ci
 # --offline` of a 22-package project with its npm cache
@@ -22,7 +22,12 @@
 # really changed. Every (b) run starts with an empty stratafs cache, as a
 # fresh CI machine does. Prints medians and ratios against the targets,
 # and (a)/(c): what the tarball costs over the floor, the most any cache
-# can gain on this build.
+# can gain on this build. With --save, each (a) and (b) run also ends
+# the way its workflow ends a CI job, and that time is shown apart: (a)
+# packs the cache dir again (tar.gz) and uploads it, (b) unmounts the
+# overlay and runs `strata commit` of its upper dir (what the build
+# changed, with the access profile); (c), a dir that stays on the
+# machine, saves nothing.
 #
 # Needs a built tree (BUILDDIR, default ./build), npm, and the npm
 # registry once: the projects are built by npm_fixture.sh and cached in
@@ -38,13 +43,15 @@ RUNS=3
 ONLY=",app,big,bigapp,commit,ccache,"
 PROXY_TOO=1
 BIG_SPAN=
+SAVE=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runs) RUNS=$2; shift ;;
 	--only) ONLY=",$2,"; shift ;;
 	--no-proxy) PROXY_TOO=0 ;;
 	--big-span) BIG_SPAN=$2; shift ;;
-	-h | --help) sed -n '3,25p' "$0"; exit 0 ;;
+	--save) SAVE=1 ;;
+	-h | --help) sed -n '3,31p' "$0"; exit 0 ;;
 	*) echo "build.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -98,13 +105,13 @@ export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=f
 say "load $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; fixture $FIX; work $W"
 
 # ---- images: the caches as stratafs images and as tarballs, in the registry ----
-# upload_blob REPO FILE: a monolithic upload; prints the digest
+# upload_blob REPO FILE [BASE_URL]: a monolithic upload; prints the digest
 upload_blob() {
-	local d loc
+	local d loc base=${3:-$REGISTRY_URL}
 	d="sha256:$(sha256sum "$2" | cut -d' ' -f1)"
-	loc=$(curl -fsS -X POST -D - -o /dev/null "$REGISTRY_URL/v2/$1/blobs/uploads/" |
+	loc=$(curl -fsS -X POST -D - -o /dev/null "$base/v2/$1/blobs/uploads/" |
 		sed -nE 's/^[Ll]ocation: *([^\r]*).*/\1/p')
-	case "$loc" in http*) ;; *) loc=$REGISTRY_URL$loc ;; esac
+	case "$loc" in http*) ;; *) loc=$base$loc ;; esac
 	case "$loc" in *\?*) loc="$loc&digest=$d" ;; *) loc="$loc?digest=$d" ;; esac
 	curl -fsS -X PUT --data-binary "@$2" -H 'Content-Type: application/octet-stream' "$loc" >/dev/null
 	echo "$d"
@@ -165,9 +172,10 @@ umount_lower() {
 }
 
 # one_build KIND HOST CACHE: prints the wall time of one build; KIND is
-# tar (download + extract + build), mnt (mount + build, the image CACHE:TAG), local
+# tar (download + extract + build), mnt (mount + build, the image CACHE:TAG),
+# local. With --save, "BUILD TOTAL": TOTAL adds the save that ends the job.
 one_build() {
-	local kind=$1 host=$2 c=$3 t0
+	local kind=$1 host=$2 c=$3 t0 tb
 	fresh_app
 	sync
 	case $kind in
@@ -178,15 +186,30 @@ one_build() {
 		t0=$EPOCHREALTIME
 		curl -fsS "http://$host/v2/npm/tar/blobs/${TGZ[$c]}" | tar -xzf - -C "$W/x"
 		npm_ci "$W/x"
-		since "$t0"
-		rm -rf "$W/x" ;;
+		tb=$(since "$t0")
+		if [ "$SAVE" = 1 ]; then
+			tar -C "$W/x" -czf "$W/save.tgz" .
+			upload_blob npm/tar-saved "$W/save.tgz" "http://$host" >/dev/null
+			echo "$tb $(since "$t0")"
+		else
+			echo "$tb"
+		fi
+		rm -rf "$W/x" "$W/save.tgz" ;;
 	mnt)
 		t0=$EPOCHREALTIME
 		mount_ovl "$host/npm/$c" b
 		npm_ci "$W/b/merged"
-		since "$t0"
+		tb=$(since "$t0")
 		"$STRATA" stats "$W/b/lower" --json >"$W/last-stats.json"
-		umount_ovl b ;;
+		if [ "$SAVE" = 1 ]; then
+			umount_ovl b
+			"$STRATA" commit "$W/b/upper" "$host/npm/${c%%:*}:saved-${EPOCHREALTIME/./}" --base "$W/b/lower" --insecure -q \
+				>/dev/null || die "commit of a build's upper dir"
+			echo "$tb $(since "$t0")"
+		else
+			echo "$tb"
+			umount_ovl b
+		fi ;;
 	local)
 		t0=$EPOCHREALTIME
 		npm_ci "$W/warm-$c"
@@ -198,25 +221,32 @@ one_build() {
 side_by_side() {
 	local c=$1 host=$2 label=$3
 	PROJ=${4:-app}
-	local i ta=() tb1=() tb2=() tc=() v2="v2-$label-$PROJ" t pf=""
+	local i ta=() tb1=() tb2=() tc=() sa=() sb1=() sb2=() v2="v2-$label-$PROJ" t pf="" x y
 	[ -d "$W/warm-$c" ] || { cp -a "$FIX/cache-$c" "$W/warm-$c"; fresh_app; npm_ci "$W/warm-$c"; }
 	# the first build commits its upper dir (and profile): (b2) mounts that
-	t=$(one_build mnt "$host" "$c:v1")
+	t=$(SAVE=0 one_build mnt "$host" "$c:v1")
 	"$STRATA" commit "$W/b/upper" "$host/npm/$c:$v2" --base "$W/b/lower" --insecure -q --json \
 		>"$OUT/commit-$c-$label.json" || die "commit of the first build"
 	umount_lower b
 	say "$c/$label: first build $t s (not counted), committed $v2, profile $(jq -r .profile "$OUT/commit-$c-$label.json")"
 	for i in $(seq 1 "$RUNS"); do
-		ta+=("$(one_build tar "$host" "$c")")
-		tb1+=("$(one_build mnt "$host" "$c:v1")")
+		t=$(one_build tar "$host" "$c")
+		read -r x y <<<"$t"
+		ta+=("$x") sa+=("${y:-$x}")
+		t=$(one_build mnt "$host" "$c:v1")
+		read -r x y <<<"$t"
+		tb1+=("$x") sb1+=("${y:-$x}")
 		say "$c/$label run $i b1 stats: $(jq -c '{fetched: .totals.bytes_fetched, fetches: .totals.fetches, misses: .totals.cache_misses}' "$W/last-stats.json")"
 		umount_lower b
-		tb2+=("$(one_build mnt "$host" "$c:$v2")")
+		t=$(one_build mnt "$host" "$c:$v2")
+		read -r x y <<<"$t"
+		tb2+=("$x") sb2+=("${y:-$x}")
 		pf=$(jq -c '.profile | {spans, prefetched, runs, hits, waits, late}' "$W/last-stats.json")
 		say "$c/$label run $i b2 stats: $(jq -c '{fetched: .totals.bytes_fetched, fetches: .totals.fetches, misses: .totals.cache_misses}' "$W/last-stats.json") profile $pf"
 		umount_lower b
 		tc+=("$(one_build local "$host" "$c")")
-		say "$c/$label run $i: a ${ta[-1]}  b1 ${tb1[-1]}  b2 ${tb2[-1]}  c ${tc[-1]}"
+		say "$c/$label run $i: a ${ta[-1]}  b1 ${tb1[-1]}  b2 ${tb2[-1]}  c ${tc[-1]}$([ "$SAVE" = 1 ] &&
+			echo "  with the save: a ${sa[-1]}  b1 ${sb1[-1]}  b2 ${sb2[-1]}")"
 	done
 	local a b1 b2 cc
 	a=$(med "${ta[@]}") b1=$(med "${tb1[@]}") b2=$(med "${tb2[@]}") cc=$(med "${tc[@]}")
@@ -226,6 +256,13 @@ side_by_side() {
 	row "  (b1) stratafs + overlay, no profile      $b1 s  ($(span "${tb1[@]}"))   (a)/(b1) = $(calc "$a / $b1")x"
 	row "  (b2) stratafs + overlay, profile         $b2 s  ($(span "${tb2[@]}"))   (a)/(b2) = $(calc "$a / $b2")x   (b2)/(c) = $(calc "$b2 / $cc")x"
 	row "  (c) warm local dir                       $cc s  ($(span "${tc[@]}"))   (a)/(c) = $(calc "$a / $cc")x: the most any cache can gain here"
+	if [ "$SAVE" = 1 ]; then
+		local as bs1 bs2
+		as=$(med "${sa[@]}") bs1=$(med "${sb1[@]}") bs2=$(med "${sb2[@]}")
+		row "  the whole job, the save that ends it included ((a): tar.gz packed again and uploaded; (b): unmount, strata commit):"
+		row "  (a) $as s ($(span "${sa[@]}"))  (b1) $bs1 s ($(span "${sb1[@]}"))  (b2) $bs2 s ($(span "${sb2[@]}"))  (c) $cc s"
+		row "  (a)/(b2) = $(calc "$as / $bs2")x   (b2)/(c) = $(calc "$bs2 / $cc")x   (a)/(c) = $(calc "$as / $cc")x"
+	fi
 	row "  last (b2) fetched: $(jq -c '{bytes: .totals.bytes_fetched, fetches: .totals.fetches}' "$W/last-stats.json")"
 	row "  last (b2) profile: $pf"
 	if [ "$c" = app ]; then
