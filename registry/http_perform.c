@@ -245,11 +245,18 @@ int reg_http_curl_errno(int curlcode)
 	}
 }
 
-/* The outcome of curl_easy_perform: a callback's own reason first. */
+/*
+ * The outcome of curl_easy_perform: a callback's own reason first. Once
+ * every byte asked for has arrived (done), what happens to the rest of the
+ * answer (a 206 longer than asked, cut; a chunked body that never ends)
+ * does not matter: a resume from there would ask for "the rest of the blob".
+ */
 static int outcome(CURLcode rc, const struct xfer *x)
 {
+	if (x->done && !x->err)
+		return 0;
 	if (rc == CURLE_WRITE_ERROR)
-		return x->done ? 0 : x->err ? x->err : -EIO;
+		return x->err ? x->err : -EIO;
 	if (rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_READ_ERROR)
 		return x->err ? x->err : -EIO;
 	return reg_http_curl_errno((int)rc);

@@ -226,6 +226,8 @@ static int read_attempt(void *ctx, struct reg_attempt *a)
 	if (r == 0)
 		reg_attempt_saw(a, j->resp);
 	a->why = j->resp->error;
+	if (call->range_len && j->resp->delivered >= call->range_len)
+		return 0; /* all asked for arrived; a range_len of 0 would mean "to the end" */
 	if (call->resume && j->resp->delivered > 0) {
 		/* a next attempt continues where this one stopped */
 		a->progressed = true;

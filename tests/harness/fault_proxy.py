@@ -32,6 +32,10 @@ has not used up `times`) decides what happens to it; no rule = pass.
   status code=C [retry_after=S] answer C without asking upstream
   norange                       drop Range/If-Range upstream: answer 200 and
                                 the whole body
+  widen [by=N]                  ask upstream for N more bytes (default 4096)
+                                than a Range request asked (a 206 longer
+                                than asked), send the bytes asked for, then
+                                close the connection before the rest
   flip [offset=N]               flip one byte (xor 0xff) of the body at N
                                 (default: the middle)
   replace file=PATH [content_type=T] [digest=D] [code=C]
@@ -77,7 +81,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
        "te", "trailers", "transfer-encoding", "upgrade", "content-length"}
 ACTIONS = {"pass", "drop", "reset", "delay", "slow", "status", "norange", "flip", "replace",
-           "redirect", "wan"}
+           "redirect", "wan", "widen"}
 REDIRECTED = "/__redirected"
 MAX_REQ_BODY = 256 << 20
 
@@ -225,7 +229,12 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.simple(404, b"unknown control path\n", ctype="text/plain")
 
-    def upstream(self, method, body, drop_range):
+    def asked_range(self):
+        """(first, last) of a request's single `bytes=A-B` Range, or None."""
+        m = re.fullmatch(r"bytes=(\d+)-(\d+)", self.headers.get("Range", "").strip())
+        return (int(m.group(1)), int(m.group(2))) if m else None
+
+    def upstream(self, method, body, drop_range, widen=0):
         # A list, not a dict: clients send some headers (Accept) many times.
         hdrs = []
         path = self.path
@@ -238,6 +247,9 @@ class Handler(BaseHTTPRequestHandler):
                 continue
             if redirected and lk in ("authorization", "host"):
                 continue
+            if widen and lk == "range" and self.asked_range():
+                a, b = self.asked_range()
+                v = "bytes=%d-%d" % (a, b + widen)
             hdrs.append((k, v))
         if redirected:
             hdrs.append(("Host", self.server.upstream))
@@ -310,7 +322,8 @@ class Handler(BaseHTTPRequestHandler):
         if act == "wan":
             lo, _, hi = rule.opts.get("ms", "20-40").partition("-")
             time.sleep(random.uniform(float(lo), float(hi or lo)) / 1000.0)
-        resp = self.upstream(self.command, body, act == "norange")
+        resp = self.upstream(self.command, body, act == "norange",
+                             rule.num("by", 4096) if act == "widen" else 0)
         payload = None
         length = resp.getheader("Content-Length")
         if act in ("flip", "replace") or length is None:
@@ -355,6 +368,9 @@ class Handler(BaseHTTPRequestHandler):
         if act in ("drop", "delay") and not (act == "delay" and
                                              rule.opts.get("where", "headers") == "headers"):
             cut = rule.num("after", length // 2)
+        if act == "widen" and resp.status == 206 and self.asked_range():
+            a, b = self.asked_range()
+            cut = min(length, b - a + 1)
         rate = rule.num("rate", 0) if act == "slow" else 0
         link = rule.num("rate", 100000000) if act == "wan" else 0
         sent = 0
@@ -366,7 +382,7 @@ class Handler(BaseHTTPRequestHandler):
                 want = min(want, cut - sent)
             if cut is not None and sent == cut:
                 self.wfile.flush()
-                if act == "drop":
+                if act in ("drop", "widen"):
                     self.close_connection = True
                     self.drop_upstream()
                     self.connection.shutdown(socket.SHUT_RDWR)

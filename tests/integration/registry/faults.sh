@@ -160,6 +160,17 @@ else
 fi
 fault_blob "200 instead of 206: whole blob" ok 15 -- "norange path=/blobs/"
 
+# a 206 longer than asked, cut after the bytes asked for: the read is
+# complete, so nothing is asked again (a resume from there would ask for
+# "the rest of the blob", bytes=END-)
+proxy_mode "widen by=65536 method=GET path=/blobs/$BIG"
+rc=0
+strata_run blob "$REF" "$BIG" --range 1000-100999 "${OPTS[@]}" >"$OUT" 2>"$OUT.err" || rc=$?
+tap_is "$rc" 0 "206 longer than asked, cut after the asked bytes: exit 0"
+tap_ok "206 longer than asked, cut after the asked bytes: the right bytes" \
+	cmp -s "$OUT" <(dd if="$PULL/${BIG#sha256:}" iflag=skip_bytes,count_bytes skip=1000 count=100000 bs=65536 status=none)
+tap_is "$(proxy_hits 0)" 1 "206 longer than asked, cut after the asked bytes: one request, none to resume"
+
 # flipped bytes
 fault_blob "one byte flipped in the blob, always" fail 20 -- "flip path=/blobs/$BIG"
 tap_ok "flipped blob: the error names a digest problem" grep -qiE 'digest|mismatch|corrupt|verif' "$TAP_OUT"
