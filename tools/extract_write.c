@@ -5,7 +5,9 @@
  * what the tar says, in the order that keeps it: owner (a chown clears
  * set-id bits and security.capability), xattrs, mode, times last. As non-root, like
  * `umoci unpack --rootless` and GNU tar, files are owned by the caller,
- * devices are not made and only user.* xattrs can be set.
+ * devices are not made and only user.* xattrs can be set; and, like GNU
+ * tar, set-id bits are dropped: an image's setuid file would otherwise run
+ * as the caller for whoever can reach DEST.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -197,6 +199,14 @@ static void times_of(const struct idx_entry *e, struct timespec ts[2])
 	ts[1] = ts[0];
 }
 
+/* The mode to set: the tar's, without set-id bits unless we are root. */
+static mode_t mode_of(const struct xw *w, const struct idx_entry *e)
+{
+	mode_t m = e->mode & 07777;
+
+	return w->as_root ? m : m & ~(mode_t)(S_ISUID | S_ISGID);
+}
+
 int xw_finish_fd(struct xw *w, int fd, const struct idx_entry *e)
 {
 	struct timespec ts[2];
@@ -205,7 +215,7 @@ int xw_finish_fd(struct xw *w, int fd, const struct idx_entry *e)
 	if (w->as_root && fchown(fd, e->uid, e->gid) < 0)
 		return -errno;
 	set_xattrs(w, fd, e);
-	if (fchmod(fd, e->mode & 07777) < 0)
+	if (fchmod(fd, mode_of(w, e)) < 0)
 		return -errno;
 	times_of(e, ts);
 	return futimens(fd, ts) < 0 ? -errno : 0;
@@ -218,7 +228,7 @@ int xw_finish_at(struct xw *w, int dir, const char *name, uint8_t type, const st
 	if (w->as_root && fchownat(dir, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	/* a symlink's mode means nothing on Linux; never follow one swapped in for our name */
-	if (type != IDX_T_SYMLINK && fchmodat(dir, name, e->mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
+	if (type != IDX_T_SYMLINK && fchmodat(dir, name, mode_of(w, e), AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	times_of(e, ts);
 	return utimensat(dir, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;

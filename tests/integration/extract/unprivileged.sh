@@ -5,8 +5,9 @@
 # (/dev/fuse is an empty file in the test's mount namespace), HOME and
 # XDG_CACHE_HOME in a directory only nobody owns (the default cache,
 # $XDG_CACHE_HOME/stratafs). Extract writes what `umoci unpack` writes,
-# owners aside (the caller's, as umoci --rootless and tar as non-root do)
-# and xattrs outside user.* (not settable).
+# owners aside (the caller's, as umoci --rootless and tar as non-root do),
+# set-id bits (dropped, as GNU tar does as non-root) and xattrs outside
+# user.* (not settable).
 set -euo pipefail
 . "$(dirname "$0")/extract_lib.sh"
 fsd_init
@@ -36,11 +37,15 @@ tap_ok "cat REF PATH as nobody" cmp -s <(as_nobody "$STRATA" cat "$REF" big/larg
 
 OUT="$NOBODY_HOME/out"
 if as_nobody "$STRATA" extract "$REF" "$OUT" --insecure 2>"$HARNESS_DIR/err"; then
-	# owners are nobody's; security.* is never compared (tree_dump skips it)
+	# owners are nobody's; security.* is never compared (tree_dump skips it);
+	# the fixture's one setuid file (perms/suid, 4755) loses its set-id bit
+	tap_is "$(stat -c %a "$WANT/rootfs/perms/suid")" 4755 "the image has a setuid file"
+	tap_is "$(stat -c %a "$OUT/perms/suid")" 755 "extract as nobody drops its setuid bit (as GNU tar does)"
+	chmod u-s "$WANT/rootfs/perms/suid"
 	tree_dump "$WANT/rootfs" | awk -F'|' -v OFS='|' '{ $4 = "-"; print }' >"$HARNESS_DIR/t.want"
 	tree_dump "$OUT" | awk -F'|' -v OFS='|' '{ $4 = "-"; print }' >"$HARNESS_DIR/t.got"
 	diff -u "$HARNESS_DIR/t.want" "$HARNESS_DIR/t.got" >"$HARNESS_DIR/t.diff" &&
-		tap_pass "extract REF DEST as nobody equals umoci unpack but for owners" ||
+		tap_pass "extract REF DEST as nobody equals umoci unpack but for owners and set-id bits" ||
 		tap_fail "extract REF DEST as nobody" "$(head -c 3000 "$HARNESS_DIR/t.diff")"
 	tap_is "$(find "$OUT" ! -uid 65534 | wc -l)" 0 "every file is nobody's"
 else
