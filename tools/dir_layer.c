@@ -24,9 +24,25 @@ enum ovl_mark {
 	OVL_FOREIGN = 1 << 2,   /* redirect or metacopy: the upper dir alone is not the diff */
 };
 
-static bool is_overlay_xattr(const char *name)
+/*
+ * The prefix of overlayfs's markers in an upper dir: trusted.overlay.*, or
+ * user.overlay.* with userxattr; the kernel ignores the other one. But a
+ * user.overlay.* xattr in a trusted-mode upper dir is either the build's
+ * own data (a nested rootless overlay) or the marker of an overlay mounted
+ * with userxattr and committed without --userxattr: nothing here tells
+ * which, and either guess can push a wrong tree, so it is refused.
+ */
+static const char *overlay_prefix(const struct dir_layer_opts *o)
 {
-	return strncmp(name, "trusted.overlay.", 16) == 0 || strncmp(name, "user.overlay.", 13) == 0;
+	if (!o->overlay_upper)
+		return NULL;
+	return o->userxattr ? "user.overlay." : "trusted.overlay.";
+}
+
+static bool ambiguous_marker(const char *ovl_prefix, const char *name)
+{
+	return ovl_prefix && strcmp(ovl_prefix, "trusted.overlay.") == 0 &&
+	       strncmp(name, "user.overlay.", 13) == 0;
 }
 
 /*
@@ -104,8 +120,9 @@ static int read_value(const char *full, const char *name, uint8_t **out, ssize_t
 }
 
 /* The xattrs an image keeps, sorted by name (the kernel's order is the filesystem's). */
-static int read_xattrs(const char *full, bool overlay, struct xattrs *x)
+static int read_xattrs(const char *full, const char *ovl_prefix, struct xattrs *x)
 {
+	bool overlay = ovl_prefix != NULL;
 	ssize_t len = llistxattr(full, NULL, 0), vl = 0;
 	uint8_t *val = NULL;
 	int r;
@@ -124,10 +141,16 @@ static int read_xattrs(const char *full, bool overlay, struct xattrs *x)
 	for (char *n = x->names; n < x->names + len; n += strlen(n) + 1) {
 		if (!dir_keep_xattr(n) || (!overlay && x->n == MAX_XATTRS))
 			continue;
+		if (ambiguous_marker(ovl_prefix, n)) {
+			log_err("cannot commit '%s': it carries %s, an overlayfs marker if the overlay "
+				"was mounted with userxattr (then pass --userxattr), or else data this "
+				"commit cannot tell from one", full, n);
+			return -EINVAL;
+		}
 		r = read_value(full, n, &val, &vl);
 		if (r < 0)
 			return r;
-		if (overlay && is_overlay_xattr(n)) {
+		if (overlay && strncmp(n, ovl_prefix, strlen(ovl_prefix)) == 0) {
 			note_overlay(x, n, val, vl);
 			free(val);
 			continue;
@@ -315,9 +338,10 @@ static int add_member(struct idx_writer *w, const struct dir_layer_opts *o,
 	}
 	/* a whiteout's xattrs are overlayfs's business; a hardlink shares its target's */
 	if (r == 0 && e.type != IDX_T_HARDLINK && !whiteout)
-		r = read_xattrs(full, o->overlay_upper, &x);
+		r = read_xattrs(full, overlay_prefix(o), &x);
 	if (r < 0) {
-		log_err("cannot read '%s': %s", full, strerror(-r));
+		if (r != -EINVAL) /* EINVAL: said why already */
+			log_err("cannot read '%s': %s", full, strerror(-r));
 		goto out_free;
 	}
 	e.n_xattrs = x.n;

@@ -257,10 +257,15 @@ tap_ok "the upper dir has a 0/0 whiteout" is_whiteout "$U/data/h2"
 tap_is "$(getfattr --only-values -n user.overlay.opaque "$U/recreated" 2>/dev/null)" y \
 	"the upper dir has a user.overlay.opaque dir"
 tap_ok "unmount the overlay" ovl_umount "$O"
+rc=0
+strata_run commit "$U" "$R:v3" --base "$R:v2" --max-layers 2 >/dev/null 2>&1 || rc=$?
+tap_is "$rc" 1 "without --userxattr, its user.overlay.* markers are refused (exit 1)"
+tap_ok "... saying to pass --userxattr" grep -q 'it carries user.overlay.*pass --userxattr' "$STRATA_ERR"
+tap_is "$(manifest_digest cc/cache:v3 || true)" "" "... and nothing is tagged"
 registry_log_mark
 rc=0
-commit_json "$H/c3.json" "$U" "$R:v3" --base "$R:v2" --max-layers 2 || rc=$?
-tap_is "$rc" 0 "strata commit --base cc/cache:v2 --max-layers 2 exits 0"
+commit_json "$H/c3.json" "$U" "$R:v3" --base "$R:v2" --max-layers 2 --userxattr || rc=$?
+tap_is "$rc" 0 "strata commit --base cc/cache:v2 --max-layers 2 --userxattr exits 0"
 C3=$(cat "$H/c3.json")
 tap_is "$(jq -c '[.squashed, .layers]' <<<"$C3")" "[true,1]" "JSON: squashed, 1 layer"
 mapfile -t LAY3 < <(manifest_layers cc/cache:v3 || true)
@@ -375,6 +380,22 @@ tap_is "$("$STRATA" stats "$FXL" --json | jq -r '[.layers[] | "\(.index_source)/
 	"... the base's index from the registry, pinned by the commit's manifest (the one the mount built); the small new layer's built by this mount"
 tap_is "$(cat "$FXL/fx-added.txt")" fx-added "... the committed file is there"
 tap_ok "unmount" fsd_umount "$FXL"
+
+# ---- the build's own user.overlay.* xattrs (a nested rootless overlay's):
+# data to an overlay whose markers are trusted.overlay.*, but markers had
+# that overlay been mounted with userxattr. A commit cannot tell: refused,
+# never guessed (as markers they would hide keep/'s lower files) ----
+O=userdata
+tap_ok "overlay (trusted.overlay.* markers) on the v4 mount" ovl_mount "$L4" "$O" redirect_dir=off,metacopy=off
+setfattr -n user.overlay.opaque -v y "$H/$O/merged/keep"
+tap_ok "... it shows keep/'s lower files under the build's user.overlay.opaque" \
+	test -e "$H/$O/merged/keep/a"
+tap_ok "unmount the overlay" ovl_umount "$O"
+rc=0
+strata_run commit "$H/$O/upper" "$R:ud" --base "$L4" >/dev/null 2>&1 || rc=$?
+tap_is "$rc" 1 "commit of a trusted-mode upper dir carrying user.overlay.* xattrs exits 1"
+tap_ok "... naming the xattr and --userxattr" grep -q "keep': it carries user.overlay.opaque.*--userxattr" "$STRATA_ERR"
+tap_is "$(manifest_digest cc/cache:ud || true)" "" "... and nothing is tagged"
 
 # ---- refused input: the tag stays where it was ----
 O=bad-redirect
