@@ -262,24 +262,27 @@ static int apply_whiteout(struct tree_builder *b, const struct idx_entry *e)
 static int add_hardlink(struct tree_builder *b, uint32_t dir, const char *base,
 			const struct idx_entry *e)
 {
-	char link[IDX_MAX_PATH + 1];
-	uint32_t target, dent;
+	char parent[IDX_MAX_PATH + 1];
+	uint32_t pdir, target = TREE_NONE, dent;
 	const char *lbase;
-	size_t llen;
+	size_t dlen, plen;
 	int r;
 
-	/* containerd links to fs.RootPath(target): every symlink on it followed. */
-	r = idx_treeb_resolve(b, e->link, strlen(e->link), link, &llen);
+	/*
+	 * containerd (hardlinkRootPath) resolves the target's parent through
+	 * fs.RootPath, every symlink on it followed, but never the last
+	 * component, as link(2) does not: a hardlink to a symlink is one more
+	 * name of the symlink.
+	 */
+	split(e->link, &dlen, &lbase);
+	r = idx_treeb_resolve(b, e->link, dlen, parent, &plen);
 	if (r < 0)
 		return r;
-	split(link, &llen, &lbase);
-	r = idx_treeb_walk(b, link, llen, -1, &target);
+	r = idx_treeb_walk(b, parent, plen, -1, &pdir);
 	if (r < 0)
 		return r;
-	if (target != TREE_NONE && is_dir(b, target))
-		target = lookup(b, target, lbase, strlen(lbase));
-	else
-		target = TREE_NONE;
+	if (pdir != TREE_NONE && is_dir(b, pdir))
+		target = lookup(b, pdir, lbase, strlen(lbase));
 	if (target == TREE_NONE || is_dir(b, target)) {
 		log_warn("dropping hardlink '%s': its target '%s' is %s", e->path, e->link,
 			 target == TREE_NONE ? "missing" : "a directory");

@@ -18,7 +18,9 @@
  *     is at its path (a dir entry over a symlink replaces the symlink).
  *
  * Whiteouts, opaque markers and hardlink targets are resolved the same way
- * (a hardlink's target is resolved in full, its last component included).
+ * (a hardlink's target too, but for its last component, which is never
+ * followed: containerd's hardlinkRootPath, and link(2), link a symlink
+ * itself).
  * Member names themselves were cleaned lexically by the tar reader
  * (idx_tar_path_normalise: "a/../b" is "b", ".." at the root stays at the
  * root), as containerd's filepath.Clean does before this.

@@ -127,11 +127,46 @@ static void test_loop(void)
 	idx_layer_free(l);
 }
 
+/* A hardlink to a symlink is the symlink's second name, as link(2) and containerd make it. */
+static void test_hardlink_to_symlink(void)
+{
+	struct tw w = { 0 };
+	struct idx_layer *l;
+	char *t;
+
+	tw_file(&w, "f", "file\n");
+	tw_link(&w, '2', "s", "f");
+	tw_link(&w, '1', "h", "s");
+	tw_dir(&w, "d/");
+	tw_link(&w, '2', "ds", "d");
+	tw_link(&w, '1', "dh", "ds");
+	tw_link(&w, '2', "dang", "nowhere");
+	tw_link(&w, '1', "dangh", "dang");
+	tw_dir(&w, "sub/");
+	tw_link(&w, '2', "sub/rel", "../f");
+	tw_link(&w, '2', "sl", "sub");
+	tw_link(&w, '1', "relh", "sl/rel");
+	l = tt_layer(&w);
+	t = tt_dump(&l, 1, 0);
+	ok(has(t, "\nf reg 0644 0:0 n=1 ") && has(t, "\ns sym 0777 0:0 n=2 s=1 L0 -> f\n") &&
+	   has(t, "\nh sym 0777 0:0 n=2 s=1 L0 -> f\n"),
+	   "a hardlink to a symlink to a file: the symlink's second name, not the file's");
+	ok(has(t, "\nds sym 0777 0:0 n=2") && has(t, "\ndh sym 0777 0:0 n=2"),
+	   "... to a symlink to a dir: kept, as the symlink");
+	ok(has(t, "\ndang sym 0777 0:0 n=2") && has(t, "\ndangh sym 0777 0:0 n=2"),
+	   "... to a dangling symlink: kept");
+	ok(has(t, "\nrelh sym 0777 0:0 n=2 s=4 L0 -> ../f\n") && has(t, "\nsub/rel sym 0777 0:0 n=2"),
+	   "... through a symlinked parent: the parent followed, the last component not");
+	free(t);
+	idx_layer_free(l);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LVL_ERR + (getenv("TEST_VERBOSE") ? 3 : 0));
 	test_same_layer();
 	test_across_layers();
 	test_loop();
+	test_hardlink_to_symlink();
 	return tap_done();
 }
