@@ -4,6 +4,21 @@
 
 #include "common/size.h"
 
+int count_parse(const char *s, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9') /* strtoull would take "-1" and " 1" */
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 int size_parse(const char *s, uint64_t *out)
 {
 	unsigned long long v;

@@ -12,4 +12,7 @@
  */
 int size_parse(const char *s, uint64_t *out);
 
+/* A plain decimal count (seconds, retries) of at most @max: -EINVAL otherwise. */
+int count_parse(const char *s, uint64_t max, uint64_t *out);
+
 #endif

@@ -21,6 +21,8 @@
 #include "fs/main_opts.h"
 
 #define PASSWORD_MAX (64u << 10)
+#define IO_TIMEOUT_MAX 86400u /* a day, as strata --timeout */
+#define RETRIES_MAX 100u
 
 enum { KEY_HELP, KEY_VERSION, KEY_DISCARD, KEY_DEBUG, KEY_STORE };
 
@@ -42,8 +44,8 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("insecure", insecure),
 	OPT("layers", layers),
 	OPT("push_index", push_index),
-	OPT("io_timeout=%u", io_timeout),
-	OPT("retries=%u", retries),
+	OPT("io_timeout=%s", io_timeout_arg),
+	OPT("retries=%s", retries_arg),
 	OPT("stats_chunk=%u", stats_chunk),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -199,7 +201,7 @@ void fs_cli_release(struct fs_cli *c)
 	char **strs[] = { &c->ref, &c->cache, &c->cache_max, &c->platform, &c->ca_file, &c->config,
 			  &c->username, &c->password_file, &c->prefetch, &c->log,
 			  &c->mem_max, &c->unpinned, &c->token_dir, &c->record,
-			  &c->kernel_readahead };
+			  &c->kernel_readahead, &c->io_timeout_arg, &c->retries_arg };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -225,6 +227,29 @@ static int absolutize(char **path)
 	snprintf(abs, len, "%s/%s", cwd, *path);
 	free(*path);
 	*path = abs;
+	return 0;
+}
+
+/* -o io_timeout and retries: plain counts in range ("-1", "10s" or 2^32 are errors). */
+static int parse_counts(struct fs_cli *c)
+{
+	uint64_t v;
+
+	if (c->io_timeout_arg) {
+		if (count_parse(c->io_timeout_arg, IO_TIMEOUT_MAX, &v) < 0 || v == 0) {
+			log_err("invalid io_timeout '%s' (seconds, 1 to %u)", c->io_timeout_arg,
+				IO_TIMEOUT_MAX);
+			return -EINVAL;
+		}
+		c->io_timeout = (unsigned)v;
+	}
+	if (c->retries_arg) {
+		if (count_parse(c->retries_arg, RETRIES_MAX, &v) < 0) {
+			log_err("invalid retries '%s' (0 to %u)", c->retries_arg, RETRIES_MAX);
+			return -EINVAL;
+		}
+		c->retries = (unsigned)v;
+	}
 	return 0;
 }
 
@@ -259,6 +284,8 @@ int fs_cli_parse(struct fuse_args *args, struct fs_cli *c)
 		log_err("cannot resolve a relative path option: %s", strerror(errno));
 		return -EINVAL;
 	}
+	if (parse_counts(c) < 0)
+		return -EINVAL;
 	c->kernel_ra = FS_KERNEL_RA_DEFAULT;
 	if (c->kernel_readahead && (size_parse(c->kernel_readahead, &c->kernel_ra) < 0 ||
 				    c->kernel_ra > FS_KERNEL_RA_MAX)) {

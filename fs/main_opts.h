@@ -23,10 +23,11 @@ struct fs_cli {
 	char *record;        /* -o record=FILE: the access profile, written at unmount */
 	char *kernel_readahead;
 	uint64_t kernel_ra;  /* its bytes (fs/kernel_ra.h); 0: leave the kernel's */
+	char *io_timeout_arg, *retries_arg;
 	char *token_dir;     /* <cache dir>/tokens (not an option) */
 	int insecure, layers, push_index, debug, store;
-	unsigned io_timeout;
-	unsigned retries; /* UINT_MAX: not given */
+	unsigned io_timeout; /* seconds; 0: not given */
+	unsigned retries;    /* UINT_MAX: not given */
 	unsigned stats_chunk;
 	char *password;      /* from password_file; wiped once the client has it */
 	size_t password_cap;

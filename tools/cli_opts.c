@@ -12,6 +12,7 @@
 #include "common/fdio.h"
 #include "common/log.h"
 #include "common/secret.h"
+#include "common/size.h"
 #include "fs/cache.h"
 
 #define PASSWORD_MAX 4096
@@ -52,24 +53,18 @@ void cli_opts_longopts(struct option *out, const struct option *extra, size_t n_
 	memset(&out[CLI_OPTS_NLONG + n_extra], 0, sizeof(*out));
 }
 
-static int parse_uint(const char *what, const char *arg, unsigned long max, unsigned long *out)
+static int parse_uint(const char *what, const char *arg, uint64_t max, uint64_t *out)
 {
-	char *end = NULL;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (errno || !end || *end || end == arg || arg[0] == '-' || v > max) {
+	if (count_parse(arg, max, out) < 0) {
 		log_err("invalid %s '%s'", what, arg);
 		return -EINVAL;
 	}
-	*out = v;
 	return 0;
 }
 
 int cli_opts_handle(struct cli_opts *o, int opt, const char *arg)
 {
-	unsigned long v;
+	uint64_t v;
 
 	switch (opt) {
 	case CLI_OPT_PLATFORM:

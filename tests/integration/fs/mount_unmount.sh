@@ -111,6 +111,13 @@ tap_ok "-o allow_other" sh -c "grep ' $(readlink -f "$MNT") ' /proc/mounts | gre
 fsd_umount "$MNT"
 tap_not "an invalid log level is refused" "$STRATAFS" "$REGISTRY/fs/single:v1" "$MNT" -o "$O,log=loud"
 tap_not "an invalid cache_max is refused" "$STRATAFS" "$REGISTRY/fs/single:v1" "$MNT" -o "$O,cache_max=12Q"
+# counts are checked whole: "-1" is not UINT_MAX, "10s" not 10, 4294968 s not 704 ms
+for bad in io_timeout=-1 io_timeout=10s io_timeout=4294968 io_timeout=0 retries=-1 retries=101; do
+	rc=0
+	"$STRATAFS" "$REGISTRY/fs/single:v1" "$MNT" -o "$O,$bad" 2>"$HARNESS_DIR/bad.err" || rc=$?
+	tap_ok "-o $bad is a usage error (exit $rc) naming the option" \
+		sh -c "[ $rc = 2 ] && grep -q 'invalid ${bad%%=*}' '$HARNESS_DIR/bad.err'"
+done
 tap_not "... nothing mounted" fsd_is_mounted "$MNT"
 
 # push_index with every index already cached: mounts, says there is nothing to push

@@ -20,8 +20,24 @@ static void bad(const char *s)
 	is_int(size_parse(s, &v), -EINVAL, "'%s' is refused", s);
 }
 
+/* count_parse: a plain decimal count of at most max */
+static void counts(void)
+{
+	const char *refused[] = { "", "-1", " 1", "+1", "10s", "1K", "0x10", "101", "18446744073709551616" };
+	uint64_t v = 7;
+
+	is_int(count_parse("0", 100, &v), 0, "count '0'");
+	is_int((int)v, 0, "... is 0");
+	is_int(count_parse("100", 100, &v), 0, "count '100' (the max)");
+	is_int((int)v, 100, "... is 100");
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		is_int(count_parse(refused[i], 100, &v), -EINVAL, "count '%s' is refused", refused[i]);
+	is_int(count_parse("18446744073709551615", UINT64_MAX, &v), 0, "count UINT64_MAX with that max");
+}
+
 int main(void)
 {
+	counts();
 	good("0", 0);
 	good("4096", 4096);
 	good("64K", 64ull << 10);
