@@ -114,7 +114,9 @@ int reg_aws_creds_parse_json(const char *json, size_t len, const char *source,
 
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		log_warn("cannot parse AWS credentials from %s: %s", source, jerr.text);
+		/* not jerr.text: jansson quotes the token it stopped at, maybe a secret's start */
+		log_warn("cannot parse AWS credentials from %s: not JSON (line %d, column %d)", source,
+			 jerr.line, jerr.column);
 		return -EBADMSG;
 	}
 	r = fill_from_json(root, &c);

@@ -9,12 +9,14 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "registry/aws/aws.h"
 #include "tap.h"
 
@@ -164,6 +166,29 @@ static void json_and_time(void)
 	is_int(reg_aws_creds_parse_json("{\"AccessKeyId\":\"a\"}", 19, "x", &c), -EBADMSG,
 	       "missing secret -> EBADMSG");
 	is_int(reg_aws_creds_parse_json("{]", 2, "x", &c), -EBADMSG, "bad JSON -> EBADMSG");
+	{
+		/* jansson's error text quotes the token it stopped at: never logged */
+		static const char broken[] = "{\"SecretAccessKey\": wJalrXUtnFEMIK7MDENG}";
+		char path[300], logged[512] = "";
+		int saved = dup(2), fd;
+		enum log_level lvl = log_get_level();
+		ssize_t n = 0;
+
+		snprintf(path, sizeof(path), "%s/log", dir);
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		log_set_level(LOG_LVL_DEBUG);
+		dup2(fd, 2);
+		is_int(reg_aws_creds_parse_json(broken, strlen(broken), "x", &c), -EBADMSG,
+		       "a secret outside quotes -> EBADMSG");
+		dup2(saved, 2);
+		close(saved);
+		log_set_level(lvl);
+		n = pread(fd, logged, sizeof(logged) - 1, 0);
+		close(fd);
+		logged[n > 0 ? n : 0] = '\0';
+		ok(strstr(logged, "not JSON (line 1") != NULL, "... logged with its line and column");
+		ok(strstr(logged, "wJalrX") == NULL, "... and no piece of the secret");
+	}
 	is_int(reg_aws_parse_iso8601("2026-11-28T05:00:00.123Z", &t), 0, "fraction accepted");
 	is_int(t, 1795842000, "2026-11-28T05:00:00Z");
 	is_int(reg_aws_parse_iso8601("2026-11-28T07:00:00+02:00", &t), 0, "offset accepted");
