@@ -323,8 +323,7 @@ int fs_als_get(struct fs_als *a, uint64_t ino, struct fs_als_node *out)
 	t = fs_als_layer_tree(l, false);
 	if (!t || local == 0 || local > idx_tree_count(t))
 		return -ENOENT;
-	fs_als_tree_node(l, t, idx_tree_node(t, local), out);
-	return 0;
+	return fs_als_tree_node(l, t, idx_tree_node(t, local), out);
 }
 
 static int lookup_layer(struct als_image *im, const char *name, struct fs_als_node *out)
@@ -359,14 +358,13 @@ static int lookup_tree(struct als_layer *l, uint64_t dir, const char *name, stru
 	if (r == -ENOENT && snprintf(wh, sizeof(wh), IDX_WH_PREFIX "%s", name) < (int)sizeof(wh)) {
 		r = idx_tree_lookup(t, dir, wh, &ino);
 		if (r == 0) {
-			fs_als_tree_node(l, t, idx_tree_node(t, ino), out);
-			return fs_als_is_whiteout(out) ? 0 : -ENOENT;
+			r = fs_als_tree_node(l, t, idx_tree_node(t, ino), out);
+			return r < 0 ? r : fs_als_is_whiteout(out) ? 0 : -ENOENT;
 		}
 	}
 	if (r < 0)
 		return r;
-	fs_als_tree_node(l, t, idx_tree_node(t, ino), out);
-	return 0;
+	return fs_als_tree_node(l, t, idx_tree_node(t, ino), out);
 }
 
 /*
@@ -429,8 +427,7 @@ int fs_als_lookup(struct fs_als *a, const struct fs_als_node *dir, const char *n
 		t = fs_als_layer_tree(dir->layer, false);
 		if (!t)
 			return -EIO;
-		fs_als_tree_node(dir->layer, t, idx_tree_node(t, IDX_ROOT_INO), out);
-		return 0;
+		return fs_als_tree_node(dir->layer, t, idx_tree_node(t, IDX_ROOT_INO), out);
 	case FS_ALS_TREE:
 		if (dir->node->type != IDX_T_DIR)
 			return -ENOTDIR;
@@ -485,7 +482,9 @@ int fs_als_child(struct fs_als *a, const struct fs_als_node *dir, uint32_t pos,
 		r = idx_tree_child(t, dir->node->ino, pos, &node);
 		if (r < 0)
 			return r;
-		fs_als_tree_node(dir->layer, t, node, out);
+		r = fs_als_tree_node(dir->layer, t, node, out);
+		if (r < 0)
+			return r;
 		*name = node->name;
 		if (is_opaque_marker(out))
 			return 1; /* not shown */

@@ -89,9 +89,9 @@ static inline uint64_t als_ino(uint64_t slot, uint64_t local)
  * below it, built on first use; NULL if the build failed (logged).
  */
 struct idx_tree *fs_als_layer_tree(struct als_layer *l, bool below);
-/* Fill @out for @node of @l's tree @t. */
-void fs_als_tree_node(struct als_layer *l, struct idx_tree *t, const struct idx_node *node,
-		      struct fs_als_node *out);
+/* Fill @out for @node of @l's tree @t; -EIO for no node (a lazy merge that failed). */
+int fs_als_tree_node(struct als_layer *l, struct idx_tree *t, const struct idx_node *node,
+		     struct fs_als_node *out);
 bool fs_als_is_whiteout(const struct fs_als_node *n);
 
 /*

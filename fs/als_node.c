@@ -53,16 +53,19 @@ struct idx_tree *fs_als_layer_tree(struct als_layer *l, bool below)
 	return t;
 }
 
-void fs_als_tree_node(struct als_layer *l, struct idx_tree *t, const struct idx_node *node,
-		      struct fs_als_node *out)
+int fs_als_tree_node(struct als_layer *l, struct idx_tree *t, const struct idx_node *node,
+		     struct fs_als_node *out)
 {
 	memset(out, 0, sizeof(*out));
+	if (!node)
+		return -EIO;
 	out->kind = FS_ALS_TREE;
 	out->ino = als_ino(l->slot, node->ino);
 	out->img = l->img;
 	out->layer = l;
 	out->node = node;
 	out->entry = node->entry == IDX_TREE_NO_ENTRY ? NULL : idx_tree_entry(t, node);
+	return 0;
 }
 
 bool fs_als_is_whiteout(const struct fs_als_node *n)
@@ -88,6 +91,8 @@ static bool node_path(struct idx_tree *t, const struct idx_node *node, char *buf
 		memcpy(buf + 1, node->name, nl);
 		len += nl + 1;
 		node = idx_tree_node(t, node->parent);
+		if (!node)
+			return false;
 	}
 	return true;
 }
@@ -106,7 +111,7 @@ static const struct idx_entry *below_entry(struct als_layer *l, const struct idx
 	if (!b || idx_tree_resolve(b, path, &ino) < 0)
 		return NULL;
 	bn = idx_tree_node(b, ino);
-	if (bn->type != IDX_T_DIR || bn->entry == IDX_TREE_NO_ENTRY)
+	if (!bn || bn->type != IDX_T_DIR || bn->entry == IDX_TREE_NO_ENTRY)
 		return NULL;
 	return idx_tree_entry(b, bn);
 }
