@@ -7,6 +7,7 @@
  * whole-layer check compares them), and the tree merge sees no difference.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -32,8 +33,16 @@ static int norm(const char *what, const char *in, char out[IDX_MAX_PATH + 1])
 	return r;
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Each name once: getxattr() serves one value per name, and so compares the TOC with the tar. */
 static int check_xattrs(const struct idx_entry *e)
 {
+	const char *names[TAR_MAX_XATTRS];
+
 	if (e->n_xattrs > TAR_MAX_XATTRS)
 		BADE("'%s' has %u xattrs (at most %u)", e->path, e->n_xattrs, TAR_MAX_XATTRS);
 	for (uint32_t i = 0; i < e->n_xattrs; i++) {
@@ -42,7 +51,13 @@ static int check_xattrs(const struct idx_entry *e)
 		if (!x->name || !x->name[0] || strlen(x->name) > IDX_MAX_PATH ||
 		    x->len > IDX_MAX_XATTR_VALUE || (x->len && !x->value))
 			BADE("'%s' has a bad xattr", e->path);
+		names[i] = x->name;
 	}
+	if (e->n_xattrs > 1)
+		qsort(names, e->n_xattrs, sizeof(names[0]), name_cmp);
+	for (uint32_t i = 1; i < e->n_xattrs; i++)
+		if (strcmp(names[i - 1], names[i]) == 0)
+			BADE("'%s' has xattr '%s' twice", e->path, names[i]);
 	return 0;
 }
 
