@@ -133,7 +133,7 @@ static int copy_range(struct reg_client *c, const char *digest, uint64_t a, uint
 		if (!open_end && b - off + 1 < want)
 			want = (size_t)(b - off + 1);
 		got = reg_blob_read(c, digest, buf, want, off);
-		if (got == -ERANGE && off > a && open_end)
+		if (got == -ERANGE && off > a)
 			break; /* the previous chunk ended exactly at the end */
 		if (got < 0) {
 			r = (int)got;
@@ -145,8 +145,9 @@ static int copy_range(struct reg_client *c, const char *digest, uint64_t a, uint
 		if (r < 0)
 			break;
 		off += (uint64_t)got;
-		if ((size_t)got < want)
-			break; /* end of blob */
+		/* a short answer is the blob's end or a short 206: the next read tells (416 at the end) */
+		if (got == 0)
+			break;
 	}
 	free(buf);
 	return r;
