@@ -14,12 +14,14 @@
  *                                           it (checked on every read)
  *   v1/spans/<blob hex>/<u_start>-<u_len>   span file: bytes + 64-byte trailer
  *   v1/tmp/                                 transactions in progress
- * A span file trailer is: "SFSPAN02", u_start (LE u64), u_len (LE u64), the
- * sha256 of the payload (32 bytes), 8 zero bytes. It follows the payload
- * so that the payload starts on a block boundary and can be written
- * around the page cache (fs/cache_dio.h). A file of the first layout
- * ("SFSPAN01" header first) fails the trailer check and is fetched
- * again, like a damaged one. Every write is a
+ * A span file trailer is: "SFSPAN03", u_start (LE u64), u_len (LE u64), the
+ * sha256 of the payload (32 bytes), a byte saying the writer did not hash
+ * the payload (1) or did (0), 7 zero bytes. It follows the payload so that
+ * the payload starts on a block boundary and can be written around the
+ * page cache (fs/cache_dio.h). A file of an earlier layout ("SFSPAN01"
+ * header first; "SFSPAN02", whose pass-through files claimed a hash
+ * nobody had checked) fails the trailer check and is fetched again, like
+ * a damaged one. Every write is a
  * transaction (tmp file -> write -> rename), so a reader never sees a
  * partial file; the payload hash lets a reader detect a file damaged after
  * the rename (power loss, disk error, a hand edit).
@@ -148,12 +150,13 @@ int fs_cache_span_put(struct fs_cache *c, const char *blob_digest, uint64_t u_st
  * The same for bytes the caller has just verified against @sha256 (the
  * span's digest in its index): not hashed a second time. A forward pass
  * (fs/zstream.c) also writes this way the spans it only goes through,
- * unverified: the trailer then names the hash the index claims, and the
- * writer leaves the span to be checked on first read, as every reader
- * does with a file it has not verified itself. @unread: nobody is about to
- * read these bytes from the file (a span a pass only went through):
- * written around the page cache when @buf allows (fs/cache_dio.h); the
- * others go through it, as a reader will soon pread them.
+ * unverified (@unread): the trailer then names the hash the index claims
+ * and says it was not checked, so that every reader, this process's and
+ * others' (even one that verified an earlier file of that name), hashes
+ * the file before serving it. @unread also means nobody is about to read
+ * these bytes from the file: written around the page cache when @buf
+ * allows (fs/cache_dio.h); the others go through it, as a reader will
+ * soon pread them.
  */
 int fs_cache_span_put_sha(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 			  const void *buf, size_t len, const uint8_t sha256[DIGEST_SHA256_LEN],
@@ -178,7 +181,8 @@ int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uin
  * The same check through a small buffer: 0, -ENOENT if absent, -EBADMSG
  * if the file is damaged or not @want (the caller removes it), -ENOMEM.
  * The daemon checks a file it did not write this way once, then uses
- * fs_cache_span_pread().
+ * fs_cache_span_pread(). A file whose writer did not hash it is marked
+ * hashed once it passes.
  */
 int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 			 size_t len, const uint8_t want[DIGEST_SHA256_LEN]);
@@ -187,7 +191,9 @@ int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u
  * Read @n bytes at @off of the payload of a span of @len bytes, without
  * hashing it: the count, -ENOENT if the file is gone (evicted), -EBADMSG if
  * its trailer does not match (another range, or a payload hash other than
- * @want: the file was replaced since it was verified).
+ * @want: the file was replaced since it was verified), -ESTALE if its
+ * writer did not hash it (replaced by a pass's unread span: check it with
+ * fs_cache_span_verify() first).
  */
 ssize_t fs_cache_span_pread(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 			    size_t len, void *buf, size_t n, uint64_t off,

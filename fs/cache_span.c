@@ -1,13 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Span files: v1/spans/<blob hex>/<u_start>-<u_len>, the verified bytes
- * then a 64-byte trailer ("SFSPAN02", u_start, u_len, sha256 of the
- * payload, 8 zero bytes, all little-endian; after the payload so that the
- * payload is block-aligned, fs/cache_dio.h). Named by layer and range, so two
- * indexes of one layer (a genuine one and a forged one, say) share names:
- * every read checks the trailer hash against the reader's own index, and
- * the first read in a process also hashes the payload
- * (fs_cache_span_verify(), fs_cache_span_read_verified()). A SOCI layer's
+ * Span files: v1/spans/<blob hex>/<u_start>-<u_len>, the bytes then a
+ * 64-byte trailer ("SFSPAN03", u_start, u_len, sha256 of the payload, a
+ * flag byte, 7 zero bytes, all little-endian; after the payload so that
+ * the payload is block-aligned, fs/cache_dio.h). Named by layer and range,
+ * so two indexes of one layer (a genuine one and a forged one, say) share
+ * names: every read checks the trailer hash against the reader's own
+ * index, and the first read in a process also hashes the payload
+ * (fs_cache_span_verify(), fs_cache_span_read_verified()).
+ *
+ * The flag says whether the writer hashed the payload (0) or not (1: the
+ * spans a forward pass only goes through, fs/zstream.c). Later reads of a
+ * file a process verified hash nothing and reopen it by name, so whatever
+ * file is there then must have been hashed by someone: a file that was
+ * not ("1") makes the fast read fail with -ESTALE, and the reader checks
+ * it again; fs_cache_span_verify() then clears the flag on the file it
+ * hashed (through the fd it hashed, never by name). A SOCI layer's
  * index names the compressed bytes of its spans, not the decoded ones
  * (idx_span.sha_compressed): its spans live under a key derived from the
  * layer AND its zTOC's digest (fs/foreign_soci.c), which fixes how every
@@ -23,6 +31,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +40,11 @@
 
 #include "common/digest.h"
 #include "common/le.h"
+#include "common/log.h"
 #include "fs/cache_int.h"
 
-#define SPAN_MAGIC "SFSPAN02"
+#define SPAN_MAGIC "SFSPAN03"
+#define SPAN_FLAG_AT 56 /* trailer byte: 1 = the payload was not hashed by its writer */
 #define SPAN_VERIFY_CHUNK (128u << 10) /* buffer of fs_cache_span_verify() */
 
 /* The file name of a span in its layer's dir. */
@@ -87,6 +98,7 @@ int fs_cache_span_put_sha(struct fs_cache *c, const char *blob_digest, uint64_t 
 	le64_put(trl + 8, u_start);
 	le64_put(trl + 16, len);
 	memcpy(trl + 24, sha256, DIGEST_SHA256_LEN);
+	trl[SPAN_FLAG_AT] = unread; /* a pass's unread spans are the ones it did not hash */
 	r = fs_cache_write_tx(c, fs_cache_fd(c, FS_CACHE_SUB_SPANS), hex, name, buf, len, trl,
 			      sizeof(trl), unread);
 	if (r < 0)
@@ -116,7 +128,8 @@ static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
  * Open a span file: a regular file (not a symlink, not a fifo) whose size
  * matches @len; -ENOENT, -EBADMSG (the caller removes it).
  */
-static int span_open(struct fs_cache *c, const char *blob, uint64_t u_start, size_t len)
+static int span_open(struct fs_cache *c, const char *blob, uint64_t u_start, size_t len,
+		     int mode)
 {
 	char name[FS_CACHE_PATH_MAX];
 	struct stat st;
@@ -125,7 +138,9 @@ static int span_open(struct fs_cache *c, const char *blob, uint64_t u_start, siz
 	dfd = span_at(c, blob, u_start, len, name);
 	if (dfd < 0)
 		return dfd == -ELOOP || dfd == -ENOTDIR ? -EBADMSG : dfd; /* not a dir of ours */
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	fd = openat(dfd, name, mode | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && mode != O_RDONLY && (errno == EACCES || errno == EROFS))
+		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		fd = errno == ELOOP ? -EBADMSG : -errno;
 	close(dfd);
@@ -165,7 +180,7 @@ int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uin
 	ssize_t n;
 	int fd, r = 0;
 
-	fd = span_open(c, blob_digest, u_start, len);
+	fd = span_open(c, blob_digest, u_start, len, O_RDONLY);
 	if (fd < 0)
 		return fd;
 	n = pread_full(fd, trl, sizeof(trl), len);
@@ -193,7 +208,7 @@ int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u
 	size_t done = 0;
 	int fd, r;
 
-	fd = span_open(c, blob_digest, u_start, len);
+	fd = span_open(c, blob_digest, u_start, len, O_RDWR); /* RDWR: to clear the flag */
 	if (fd < 0)
 		return fd;
 	r = digest_ctx_new(&dc);
@@ -217,6 +232,11 @@ int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u
 		r = digest_ctx_final(dc, sum);
 	if (r == 0 && memcmp(sum, payload_want(trl, want), sizeof(sum)) != 0)
 		r = -EBADMSG;
+	/* hashed now: the file (this inode, whatever its name names later) is vouched for */
+	if (r == 0 && trl[SPAN_FLAG_AT] &&
+	    pwrite(fd, "", 1, (off_t)(len + SPAN_FLAG_AT)) != 1)
+		log_debug("cannot mark span file %" PRIu64 "-%zu of '%s' hashed: %s", u_start, len,
+			  blob_digest, strerror(errno));
 	close(fd);
 	free(buf);
 	digest_ctx_free(dc);
@@ -235,17 +255,19 @@ ssize_t fs_cache_span_pread(struct fs_cache *c, const char *blob_digest, uint64_
 		return -EINVAL;
 	if (n > len - off)
 		n = len - off;
-	fd = span_open(c, blob_digest, u_start, len);
+	fd = span_open(c, blob_digest, u_start, len, O_RDONLY);
 	if (fd < 0)
 		return fd;
 	/*
-	 * The file may have been replaced since we verified it (renamed over
-	 * by a process trusting another index of this layer): its trailer then
-	 * names other bytes.
+	 * The file may have been replaced since we verified it: renamed over
+	 * by a process trusting another index of this layer (its trailer then
+	 * names other bytes), or by a pass that did not hash what it wrote.
 	 */
 	r = pread_full(fd, trl, sizeof(trl), len);
 	if (r == (ssize_t)sizeof(trl) && !trailer_ok(trl, u_start, len, want))
 		r = -EBADMSG;
+	else if (r == (ssize_t)sizeof(trl) && trl[SPAN_FLAG_AT])
+		r = -ESTALE;
 	if (r == (ssize_t)sizeof(trl))
 		r = pread_full(fd, buf, n, off);
 	else if (r >= 0)

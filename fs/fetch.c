@@ -182,6 +182,11 @@ static int read_span(struct fs_store *s, struct rd *d)
 			n = read_present(s, d, st);
 			if (n == (ssize_t)d->k)
 				goto out_hit;
+			if (n == -ESTALE) { /* replaced by a file nobody hashed: check it */
+				if (st->state == FS_SP_PRESENT)
+					st->state = FS_SP_UNKNOWN;
+				continue;
+			}
 			if (n != -ENOENT && n != -EBADMSG) {
 				log_warn("cannot read cached span %u of layer '%s': %s", d->id,
 					 d->l->digest, strerror((int)-n));

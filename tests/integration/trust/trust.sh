@@ -176,7 +176,7 @@ import hashlib, sys
 p = sys.argv[1]
 b = open(p, "rb").read()
 body, trailer = b[:-64], bytearray(b[-64:])  # the payload, then a 64-byte trailer
-assert trailer[:8] == b"SFSPAN02"
+assert trailer[:8] == b"SFSPAN03"
 forged = body.replace(b"stratafs-fixture", b"attacker-fixture")
 assert forged != body
 trailer[24:56] = hashlib.sha256(forged).digest()
@@ -184,6 +184,39 @@ open(p, "wb").write(forged + bytes(trailer))
 PY
 m=$(mount_as "trust/app@$MDIG" "$W/c12") || harness_fail "mount over the rewritten span"
 check_tree "$m" "a consistently rewritten span file: refused, fetched again"
+fsd_umount "$m"
+
+# A live mount's span files replaced by files a forward pass writes for the
+# spans it only goes through (fs/zstream.c): the trailer names the hash the
+# index claims, flagged as not hashed, over bytes nobody checked (here:
+# wrong ones, as from a mirror that served bad bytes for a range no reader
+# asked). The mount verified the earlier files; it must check these before
+# serving them, not trust the name it verified once. trust/other:v1 has
+# the same layer with 64 KiB spans (its own index); mem_max=1 keeps no span
+# but the last one read in memory, so the reads go to the files.
+m=$(mount_as "trust/other:v1" "$W/c13" mem_max=1) || harness_fail "mount for the live swap"
+check_tree "$m" "before the live swap"
+"$PY" - "$W/c13/v1/spans" <<'PY' || harness_fail "swap the span files"
+import os, sys
+n = 0
+for d, _, files in os.walk(sys.argv[1]):
+    for f in files:
+        p = os.path.join(d, f)
+        b = open(p, "rb").read()
+        body, trailer = bytearray(b[:-64]), bytearray(b[-64:])
+        assert trailer[:8] == b"SFSPAN03" and trailer[56] == 0
+        body[0] ^= 0xFF            # not the bytes the (unchanged) hash names
+        trailer[56] = 1            # the writer did not hash them
+        open(p + ".new", "wb").write(bytes(body) + bytes(trailer))
+        os.rename(p + ".new", p)   # as a cache write lands: a new file by the old name
+        n += 1
+assert n >= 2, n
+PY
+before=$("$STRATA" stats "$m" --json | jq .totals.fetches)
+sync && echo 3 >/proc/sys/vm/drop_caches
+check_tree "$m" "a live mount's verified span files replaced by unhashed ones: checked, refused, fetched again"
+tap_ok "... the replaced files were read and refused (fetches $before -> $("$STRATA" stats "$m" --json | jq .totals.fetches))" \
+	test "$("$STRATA" stats "$m" --json | jq .totals.fetches)" -gt "$before"
 fsd_umount "$m"
 
 # A forged index added as a second referrer after a genuine one.

@@ -258,6 +258,67 @@ static void test_span_old_layout(struct fs_cache *c)
 	is_int(fs_cache_span_remove(c, BLOB_A, 65536, sizeof(in)), 0, "old layout: removed");
 }
 
+/*
+ * A span file of the second layout ("SFSPAN02": the same trailer, but a
+ * pass's unread spans claimed a hash nobody had checked): refused.
+ */
+static void test_span_layout_02(struct fs_cache *c)
+{
+	unsigned char in[6000], out[6000];
+	uint8_t sha[DIGEST_SHA256_LEN];
+	char p[512];
+	int fd;
+
+	fill(in, sizeof(in), 6);
+	sha_of(in, sizeof(in), sha);
+	is_int(fs_cache_span_put(c, BLOB_A, 131072, in, sizeof(in)), 0, "layout 02: span put");
+	snprintf(p, sizeof(p), "%s/v1/spans/%s/%016llx-%zx", root, HEX_A, 131072ull, sizeof(in));
+	fd = open(p, O_WRONLY);
+	ok(fd >= 0 && pwrite(fd, "SFSPAN02", 8, sizeof(in)) == 8, "layout 02: magic rewritten");
+	close(fd);
+	is_int(fs_cache_span_verify(c, BLOB_A, 131072, sizeof(in), sha), -EBADMSG,
+	       "layout 02: refused by the check");
+	is_int(fs_cache_span_pread(c, BLOB_A, 131072, sizeof(in), out, 10, 0, sha), -EBADMSG,
+	       "layout 02: refused by pread");
+	is_int(fs_cache_span_remove(c, BLOB_A, 131072, sizeof(in)), 0, "layout 02: removed");
+}
+
+/*
+ * A span written unhashed (a forward pass's unread span) replaces a file a
+ * reader verified: the fast read refuses it (-ESTALE) until it is hashed;
+ * bad bytes fail that check, good ones pass it and are marked hashed.
+ */
+static void test_span_unhashed(struct fs_cache *c)
+{
+	unsigned char good[6000], bad[6000], out[6000];
+	uint8_t sha[DIGEST_SHA256_LEN];
+
+	fill(good, sizeof(good), 7);
+	memcpy(bad, good, sizeof(bad));
+	bad[0] ^= 0xFF;
+	sha_of(good, sizeof(good), sha);
+	is_int(fs_cache_span_put_sha(c, BLOB_A, 196608, good, sizeof(good), sha, false), 0,
+	       "unhashed: a verified span written");
+	is_int(fs_cache_span_verify(c, BLOB_A, 196608, sizeof(good), sha), 0, "... and checked");
+	is_int(fs_cache_span_pread(c, BLOB_A, 196608, sizeof(good), out, 10, 0, sha), 10,
+	       "... served by the fast read");
+	is_int(fs_cache_span_put_sha(c, BLOB_A, 196608, bad, sizeof(bad), sha, true), 0,
+	       "unhashed: replaced by wrong bytes under the right hash, unhashed");
+	is_int(fs_cache_span_pread(c, BLOB_A, 196608, sizeof(good), out, 10, 0, sha), -ESTALE,
+	       "... the fast read refuses them (-ESTALE), never serves them");
+	is_int(fs_cache_span_verify(c, BLOB_A, 196608, sizeof(good), sha), -EBADMSG,
+	       "... and the check finds them wrong");
+	is_int(fs_cache_span_put_sha(c, BLOB_A, 196608, good, sizeof(good), sha, true), 0,
+	       "unhashed: the right bytes, unhashed");
+	is_int(fs_cache_span_pread(c, BLOB_A, 196608, sizeof(good), out, 10, 0, sha), -ESTALE,
+	       "... refused by the fast read until checked");
+	is_int(fs_cache_span_verify(c, BLOB_A, 196608, sizeof(good), sha), 0, "... the check passes");
+	is_int(fs_cache_span_pread(c, BLOB_A, 196608, sizeof(good), out, sizeof(out), 0, sha),
+	       (int)sizeof(good), "... and marks the file hashed: the fast read serves it");
+	ok(memcmp(out, good, sizeof(good)) == 0, "... the right bytes");
+	is_int(fs_cache_span_remove(c, BLOB_A, 196608, sizeof(good)), 0, "unhashed: removed");
+}
+
 /* Pages of @path's first @len bytes in the page cache. */
 static long resident_pages(const char *path, size_t len)
 {
@@ -501,6 +562,8 @@ int main(void)
 	test_span(c);
 	test_span_verify(c);
 	test_span_old_layout(c);
+	test_span_layout_02(c);
+	test_span_unhashed(c);
 	fs_cache_close(c);
 	test_span_direct();
 	test_eviction();
