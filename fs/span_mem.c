@@ -242,8 +242,14 @@ struct fs_hot *fs_mem_buf_get(struct fs_store *s, uint64_t u)
 {
 	struct fs_hot *h;
 
+	/*
+	 * Decoded spans queued for their verify-and-cache job hold memory that
+	 * only that job gives back; with every worker waiting here (a pass's
+	 * next span, another layer's fetch) nobody would run them: run them.
+	 */
 	while (s->decoding && s->held + u > s->mem_max && !s->stop)
-		pthread_cond_wait(&s->room, &s->lock);
+		if (!fs_zs_finish_queued(s))
+			pthread_cond_wait(&s->room, &s->lock);
 	s->held += u;
 	s->decoding++;
 	h = reuse(s, (size_t)u);

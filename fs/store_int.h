@@ -264,6 +264,12 @@ int fs_zs_wait(struct fs_store *s, struct fs_layer *l, uint32_t id, uint32_t las
 /* Worker side, unlocked: run a pass job, or a pass's verify-and-cache job. */
 void fs_zs_run(struct fs_store *s, struct fs_job *j);
 void fs_zs_finish(struct fs_store *s, struct fs_job *j);
+/*
+ * Locked: run one queued verify-and-cache job here, if there is one (true).
+ * For a worker that must wait for memory: those jobs are what gives it back,
+ * and every worker may be waiting so.
+ */
+bool fs_zs_finish_queued(struct fs_store *s);
 
 /* bulk.c: dense access turns into bulk fetch; locked. */
 /* A reader read from span @id of @l: count it, switch @l to bulk past the threshold. */

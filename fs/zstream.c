@@ -438,6 +438,27 @@ void fs_zs_run(struct fs_store *s, struct fs_job *j)
 	pass_end(&p, r);
 }
 
+bool fs_zs_finish_queued(struct fs_store *s)
+{
+	struct fs_job *j, *prev = NULL;
+
+	for (j = s->jobs; j && !j->zfin; j = j->next)
+		prev = j;
+	if (!j)
+		return false;
+	if (prev)
+		prev->next = j->next;
+	else
+		s->jobs = j->next;
+	if (s->jobs_tail == j)
+		s->jobs_tail = prev;
+	pthread_mutex_unlock(&s->lock);
+	finish_span(s, j->l, j->first, j->hot); /* not admitted: no fs_mem_job_end() */
+	free(j);
+	pthread_mutex_lock(&s->lock);
+	return true;
+}
+
 void fs_zs_finish(struct fs_store *s, struct fs_job *j)
 {
 	finish_span(s, j->l, j->first, j->hot);

@@ -293,7 +293,7 @@ int main(int argc, char **argv)
 		{ "span-size", 1, 0, 'S' }, { "threads", 1, 0, 't' }, { "fetch-threads", 1, 0, 'f' },
 		{ "timeout", 1, 0, 'T' }, { "prefetch-all", 0, 0, 'p' }, { "random", 1, 0, 'r' },
 		{ "root", 1, 0, 'R' }, { "stats", 1, 0, 's' }, { "readahead", 1, 0, 'a' },
-		{ "debug", 0, 0, 'd' }, { 0, 0, 0, 0 } };
+		{ "debug", 0, 0, 'd' }, { "mem-max", 1, 0, 'm' }, { 0, 0, 0, 0 } };
 	struct drv d = { .seed = 1 };
 	struct fs_store_opts so;
 	struct reg_opts ro;
@@ -323,6 +323,7 @@ int main(int argc, char **argv)
 		case 's': stats = optarg; break;
 		case 'a': so.readahead_spans = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'd': log_set_level(LOG_LVL_DEBUG); break;
+		case 'm': so.mem_max = strtoull(optarg, NULL, 0); break;
 		default: return 2;
 		}
 	}
