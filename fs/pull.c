@@ -37,11 +37,14 @@ static void *pull_main(void *arg)
 	ssize_t n = 0;
 
 	for (;;) {
+		bool stop;
+
 		pthread_mutex_lock(&p->m);
 		while (p->ready[slot] && !p->stop)
 			pthread_cond_wait(&p->cv, &p->m);
+		stop = p->stop;
 		pthread_mutex_unlock(&p->m);
-		if (p->stop)
+		if (stop)
 			break;
 		n = 0;
 		if (off < p->size)

@@ -183,7 +183,10 @@ void fs_store_free(struct fs_store *s)
 	free(s->workers);
 	while ((j = s->jobs)) {
 		s->jobs = j->next;
-		free(j->hot); /* a forward pass's span not verified yet (fs/zstream.c) */
+		/* a forward pass's span not verified yet (fs/zstream.c) */
+		if (j->hot)
+			free(j->hot->data);
+		free(j->hot);
 		free(j);
 	}
 	while (s->hot_lru)

@@ -44,6 +44,7 @@ struct fs_zfeed {
 	int err;         /* the failed GET's error: every later call returns it */
 	uint64_t off;    /* where the next GET starts */
 	uint64_t limit;  /* nothing at or past it is asked for (yet) */
+	uint64_t got;    /* bytes the running GET delivered (helper thread) */
 };
 
 /* The GET's bytes, into the ring (helper thread). */
@@ -78,6 +79,7 @@ static int feed_sink(void *ctx, const void *p, size_t n)
 			pthread_mutex_unlock(&f->m);
 		}
 	}
+	f->got += total;
 	pthread_mutex_lock(&f->s->lock);
 	f->l->bytes_fetched += total;
 	pthread_mutex_unlock(&f->s->lock);
@@ -102,7 +104,14 @@ static void *feed_main(void *arg)
 		f->off = f->limit;
 		f->streaming = true;
 		pthread_mutex_unlock(&f->m);
+		f->got = 0;
 		r = reg_blob_read_stream(f->s->client, f->l->digest, start, len, feed_sink, f);
+		if (r == 0 && f->got != len) { /* a short 206: the decoder would see a gap */
+			log_warn("the registry sent %llu of the %llu bytes asked for from offset %llu "
+				 "of layer '%s'", (unsigned long long)f->got, (unsigned long long)len,
+				 (unsigned long long)start, f->l->digest);
+			r = -EIO;
+		}
 		pthread_mutex_lock(&f->s->lock);
 		f->l->fetches++;
 		pthread_mutex_unlock(&f->s->lock);

@@ -54,4 +54,20 @@ for run in 1 2 3 4; do
 		break
 	fi
 done
+
+# A forward pass's ranged GET answered by a well-formed 206 shorter than
+# asked: the decoder must not go on past a gap in the stream (it would
+# decode garbage) but fail the pass, saying so; the next read succeeds.
+proxy_start
+dd if="$W/0.tar.zst" of="$W/short" bs=65536 count=1 status=none
+proxy_mode "replace file=$W/short method=GET path=/blobs/$(sha "$W/0.tar.zst") times=1"
+rm -rf "$W/c" && mkdir -p "$W/c"
+want=$(sha256sum <"$W/all/z.bin" | cut -d' ' -f1)
+"$DRV" --insecure --cache "$W/c" --timeout 20000 --stats /dev/null "$PROXY/fs/mix:v1" "z.bin=$want" \
+	>"$W/short.out" 2>&1 || true
+tap_ok "a short 206 to a pass's GET is an error that says so" \
+	grep -q "the registry sent 65536 of the .* bytes asked for from offset 0" "$W/short.out"
+tap_is "$(proxy_hits 0)" 1 "... (the short answer was served)"
+tap_ok "... and the next read, on the same cache, is right" \
+	"$DRV" --insecure --cache "$W/c" --timeout 20000 --stats /dev/null "$PROXY/fs/mix:v1" "z.bin=$want"
 tap_done
