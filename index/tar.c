@@ -86,6 +86,13 @@ static int finish_special(struct tar_parser *p)
 	case 'g':
 		r = idx_tar_pax_parse(p->coll.data ? p->coll.data : "", p->coll.len, p->special == 'g',
 				  p->special == 'g' ? &p->global : &p->local);
+		/*
+		 * A global header is checked (a malformed one fails the layer, as
+		 * in Go's archive/tar), then dropped: containerd, moby and
+		 * containers/storage apply a layer ignoring it, and the mount
+		 * shows what they unpack (GNU tar applies it to later members).
+		 */
+		idx_tar_kvset_clear(&p->global);
 		if (r < 0)
 			return r;
 		break;

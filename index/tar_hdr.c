@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One tar member header -> struct tar_entry. Precedence for every field:
- * the member's pax 'x' records, then the global 'g' records, then GNU
- * long names/links, then the ustar/GNU/v7 header fields. An empty 'x'
- * value means "use the header field" (POSIX pax, "delete").
+ * the member's pax 'x' records, then GNU long names/links, then the
+ * ustar/GNU/v7 header fields. An empty 'x' value means "use the header
+ * field" (POSIX pax, "delete"). Global 'g' records are checked but not
+ * applied (tar.c): containerd, moby and containers/storage skip them.
  *
  * Which typeflags carry data follows Go's archive/tar, the writer of most
  * layers: only regular files (and the GNU dumpdir 'D', volume label 'V',
@@ -59,8 +60,6 @@ static bool pax_get(const struct tar_parser *p, const char *key, const char **v,
 {
 	const struct tar_kv *kv = idx_tar_kvset_get(&p->local, key);
 
-	if (!kv)
-		kv = idx_tar_kvset_get(&p->global, key);
 	if (!kv || kv->vlen == 0)
 		return false;
 	*v = (const char *)kv->val;
@@ -181,8 +180,7 @@ static int get_mtime(const struct tar_parser *p, const uint8_t *h, struct tar_en
 	return -EBADMSG;
 }
 
-static int add_xattrs(struct tar_parser *p, const struct tar_kvset *s, const struct tar_kvset *over,
-		      struct tar_entry *e)
+static int add_xattrs(struct tar_parser *p, const struct tar_kvset *s, struct tar_entry *e)
 {
 	size_t plen = strlen(SCHILY_XATTR);
 
@@ -190,8 +188,6 @@ static int add_xattrs(struct tar_parser *p, const struct tar_kvset *s, const str
 		const struct tar_kv *kv = &s->v[i];
 
 		if (strncmp(kv->key, SCHILY_XATTR, plen) != 0)
-			continue;
-		if (over && idx_tar_kvset_get(over, kv->key))
 			continue;
 		if (kv->key[plen] == '\0') {
 			log_err("cannot read tar: empty xattr name on '%s'", p->path);
@@ -323,9 +319,7 @@ static int get_attrs(struct tar_parser *p, const uint8_t *h, struct tar_entry *e
 	if (r == 0 && (e->type == IDX_T_SYMLINK || e->type == IDX_T_HARDLINK))
 		r = get_link(p, h, e);
 	if (r == 0)
-		r = add_xattrs(p, &p->global, &p->local, e);
-	if (r == 0)
-		r = add_xattrs(p, &p->local, NULL, e);
+		r = add_xattrs(p, &p->local, e);
 	e->xattrs = p->xattrs;
 	return r;
 }

@@ -7,7 +7,8 @@
  * its data, with a fully normalised entry. Member data is never buffered:
  * the parser only counts it, so memory stays bounded whatever the layer.
  *
- * Accepted: POSIX ustar, pax (extended and global headers, Solaris 'X'),
+ * Accepted: POSIX ustar, pax (extended headers, Solaris 'X'; global headers
+ * are parsed, so a malformed one fails, then dropped, as containerd does),
  * GNU (long names/links, base-256 numbers, old-style headers), GNU sparse
  * files (old GNU 'S', pax 0.0, 0.1 and 1.0; tar_sparse.c), both checksum
  * variants (unsigned and signed byte sums). Rejected with a logged reason:
@@ -112,7 +113,7 @@ int idx_tar_parser_new(const struct tar_callbacks *cb, void *ctx, struct tar_par
  *   -EBADMSG  malformed header (checksum, number, path escaping the layer,
  *             NUL in a path, lying pax record, ...), logged with the reason
  *   -EFBIG    a pax/GNU special payload > TAR_MAX_SPECIAL, pax records
- *             held at once (global ones accumulate) over TAR_MAX_SPECIAL
+ *             of one header over TAR_MAX_SPECIAL
  *             bytes or TAR_MAX_PAX_RECORDS, a path > IDX_MAX_PATH, an
  *             xattr value > IDX_MAX_XATTR_VALUE, a size >= TAR_MAX_SIZE,
  *             more than TAR_MAX_XATTRS xattrs or TAR_MAX_EXTENTS
@@ -257,7 +258,7 @@ struct tar_parser {
 	bool garbage;         /* non-zero bytes after the end of archive */
 	struct dbuf coll;     /* special payload, <= TAR_MAX_SPECIAL */
 	char *longname, *longlink;
-	struct tar_kvset local, global;
+	struct tar_kvset local, global; /* global: a 'g' header's, dropped once checked */
 	char path[IDX_MAX_PATH + 1];
 	char link[IDX_MAX_PATH + 1];
 	struct idx_xattr xattrs[TAR_MAX_XATTRS];

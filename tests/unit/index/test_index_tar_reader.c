@@ -262,12 +262,12 @@ static void test_pax(void)
 	is_int(r, 0, "pax archive parses");
 	snprintf(want, sizeof(want), "reg '%s' 0644 4294967295:0 1700000000.123456789 size=5", longp);
 	ok(has_line(t, want), "pax path, uid and fractional mtime (truncated to ns)");
-	ok(has_line(t, " x:user.global=6731 x:user.gone=6732 x:security.capability=01000002001000000a3d x:user.caf\xc3\xa9==6869\n"),
-	   "global and binary SCHILY xattrs, libarchive xattr decoded");
-	ok(has_line(t, "hard 'neg' 0644 77:0 -2.750000000 size=0") &&
-	   has_line(t, "-> 'pax/target' x:user.global=6731\n"),
-	   "negative fractional mtime, global uid, linkpath, 'g' with empty value unsets");
-	ok(has_line(t, "reg 'neg' 0644 77:0 0.000000000 size=2"), "pax size overrides the header size");
+	ok(has_line(t, " hdr=1024 x:security.capability=01000002001000000a3d x:user.caf\xc3\xa9==6869\n"),
+	   "binary SCHILY xattrs, libarchive xattr decoded; a global header's xattrs not applied");
+	ok(has_line(t, "hard 'neg' 0644 0:0 -2.750000000 size=0") &&
+	   has_line(t, "-> 'pax/target'\n"),
+	   "negative fractional mtime, linkpath; a global header's uid and xattrs not applied");
+	ok(has_line(t, "reg 'neg' 0644 0:0 0.000000000 size=2"), "pax size overrides the header size");
 	free(t);
 	tw_free(&w);
 }
@@ -415,7 +415,7 @@ static void test_hostile(void)
 		{ -ENOTSUP, "multi-volume continuation" },
 		{ -EBADMSG, "GNU long name of a whiteout of '..'" },
 		{ -EFBIG, "path longer than IDX_MAX_PATH" },
-		{ -EFBIG, "global pax records adding up to over 1 MiB" },
+		{ 0, "global pax records adding up to over 1 MiB: not kept (containerd ignores them)" },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
