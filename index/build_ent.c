@@ -7,6 +7,12 @@
  * whiteout or an opaque marker is not the same thing as a real entry of
  * the same path ("a" and "a/.wh..wh..opq" both name "a"), so duplicates
  * are counted per (path, class). The surviving entries keep tar order.
+ *
+ * A hardlink between a path's earlier entry and the one that replaces it
+ * names the earlier one's inode: extraction links it first, then replaces
+ * the path (containerd removes what is there and creates it anew), so the
+ * hardlink keeps the old bytes. The first such hardlink becomes a copy of
+ * the dead entry, and the later ones in that window link to it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -157,6 +163,70 @@ static bool same_key(const struct build_entries *be, uint32_t i, uint32_t j)
 	       strcmp(bent_str(be, x->path_off), bent_str(be, y->path_off)) == 0;
 }
 
+/* First slot of @be->sorted (all entries, by path) whose path is @path, or n. */
+static uint32_t sorted_find(const struct build_entries *be, const char *path)
+{
+	uint32_t lo = 0, hi = be->n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(bent_str(be, be->e[be->sorted[mid]].path_off), path) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < be->n && strcmp(bent_str(be, be->e[be->sorted[lo]].path_off), path) == 0 ? lo
+											     : be->n;
+}
+
+/* The non-dir entry @h's target names: the last real entry of that path before @h, or -1. */
+static int64_t link_target_at(const struct build_entries *be, uint32_t h)
+{
+	const char *path = bent_str(be, be->e[h].link_off);
+	int64_t best = -1;
+
+	for (uint32_t i = sorted_find(be, path);
+	     i < be->n && strcmp(bent_str(be, be->e[be->sorted[i]].path_off), path) == 0; i++) {
+		uint32_t id = be->sorted[i];
+
+		if (id < h && idx_entry_class(be->e[id].type) == 0 && (int64_t)id > best)
+			best = id;
+	}
+	return best;
+}
+
+/* Hardlinks to an entry a later one replaced: see the top of this file. */
+static int keep_replaced_targets(struct build_entries *be)
+{
+	uint32_t *copy = NULL; /* dead entry -> 1 + the hardlink that became its copy */
+
+	for (uint32_t h = 0; h < be->n; h++) {
+		struct bent *e = &be->e[h];
+		uint32_t path_off = e->path_off;
+		int64_t t;
+
+		if (e->type != IDX_T_HARDLINK || e->dead || e->link_off == IDX_NO_STRING)
+			continue;
+		t = link_target_at(be, h);
+		if (t < 0 || !be->e[t].dead || be->e[t].type == IDX_T_DIR ||
+		    be->e[t].type == IDX_T_HARDLINK)
+			continue;
+		if (!copy && !(copy = calloc(be->n, sizeof(*copy))))
+			return -ENOMEM;
+		if (copy[t]) {
+			e->link_off = be->e[copy[t] - 1].path_off;
+			continue;
+		}
+		*e = be->e[t];
+		e->path_off = path_off;
+		e->dead = false;
+		copy[t] = h + 1;
+	}
+	free(copy);
+	return 0;
+}
+
 int idx_build_entries_resolve(struct build_entries *be, unsigned warn_max)
 {
 	uint32_t n = 0;
@@ -167,18 +237,25 @@ int idx_build_entries_resolve(struct build_entries *be, unsigned warn_max)
 	for (uint32_t i = 0; i < be->n; i++)
 		be->sorted[i] = i;
 	qsort_r(be->sorted, be->n, sizeof(uint32_t), cmp_ent, be);
-	for (uint32_t i = 0; i < be->n; i++) {
+	for (uint32_t i = 0; i + 1 < be->n; i++) {
 		uint32_t id = be->sorted[i];
 
-		if (i + 1 < be->n && same_key(be, id, be->sorted[i + 1])) {
+		if (same_key(be, id, be->sorted[i + 1])) {
 			be->e[id].dead = true;
 			if (be->n_dups++ < warn_max)
 				log_warn("duplicate path '%s' in layer: the last entry wins",
 					 bent_str(be, be->e[id].path_off));
-			continue;
 		}
-		be->sorted[n++] = id;
 	}
+	if (be->n_dups) {
+		int r = keep_replaced_targets(be);
+
+		if (r < 0)
+			return r;
+	}
+	for (uint32_t i = 0; i < be->n; i++)
+		if (!be->e[be->sorted[i]].dead)
+			be->sorted[n++] = be->sorted[i];
 	if (be->n_dups > warn_max)
 		log_warn("%u duplicate paths in layer in all", be->n_dups);
 	be->n_live = n;

@@ -161,6 +161,37 @@ static void test_hardlink_to_symlink(void)
 	idx_layer_free(l);
 }
 
+/*
+ * A path named twice, with a hardlink to its first entry in between:
+ * extraction links first, then replaces the path, so the hardlink keeps
+ * the first entry's bytes (GNU tar, containerd).
+ */
+static void test_hardlink_to_replaced(void)
+{
+	struct tw w = { 0 };
+	struct idx_layer *l;
+	char *t;
+
+	tw_file(&w, "f", "first\n");
+	tw_link(&w, '1', "h", "f");
+	tw_link(&w, '1', "h2", "f");
+	tw_file(&w, "f", "second!!\n");
+	tw_link(&w, '1', "after", "f");
+	tw_file(&w, "g", "g1\n");
+	tw_link(&w, '1', "gh", "g");
+	tw_dir(&w, "g/");
+	l = tt_layer(&w);
+	t = tt_dump(&l, 1, 0);
+	ok(has(t, "\nh reg 0644 0:0 n=2 s=6 ") && has(t, "\nh2 reg 0644 0:0 n=2 s=6 "),
+	   "hardlinks to a replaced entry keep its bytes, one inode between them");
+	ok(has(t, "\nf reg 0644 0:0 n=2 s=9 ") && has(t, "after reg 0644 0:0 n=2 s=9 L0\n"),
+	   "... the path and a hardlink after it have the new bytes");
+	ok(has(t, "\ngh reg 0644 0:0 n=1 s=3 ") && has(t, "\ng dir "),
+	   "... a file replaced by a dir: its hardlink keeps the file");
+	free(t);
+	idx_layer_free(l);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LVL_ERR + (getenv("TEST_VERBOSE") ? 3 : 0));
@@ -168,5 +199,6 @@ int main(void)
 	test_across_layers();
 	test_loop();
 	test_hardlink_to_symlink();
+	test_hardlink_to_replaced();
 	return tap_done();
 }
