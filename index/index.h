@@ -45,6 +45,7 @@
 #define IDX_MAX_ENTRIES (16u << 20)
 #define IDX_MAX_PATH 4096
 #define IDX_MAX_XATTR_VALUE (64u << 10)
+#define IDX_MAX_XATTRS 1024 /* xattrs of one entry */
 #define IDX_MAX_EXTENTS (16u << 20) /* sparse file extents of one layer */
 #define IDX_MAX_FILE_SIZE (256u << 20) /* ceiling of a serialized index */
 

@@ -31,7 +31,7 @@
 /* Ceiling of a pax 'x'/'g' payload or a GNU 'L'/'K' long name (as Go). */
 #define TAR_MAX_SPECIAL (1u << 20)
 /* Ceiling of the xattrs of one member (count). */
-#define TAR_MAX_XATTRS 1024
+#define TAR_MAX_XATTRS IDX_MAX_XATTRS
 /* Ceiling of the extents of one sparse member (-EFBIG past it). */
 #define TAR_MAX_EXTENTS (1u << 17)
 /* Ceiling of a member's size (and any offset): 2^62. */

@@ -170,7 +170,9 @@ static int pax_xattrs(struct dbuf *b, const struct idx_entry *e)
 	for (uint32_t i = 0; r == 0 && i < e->n_xattrs; i++) {
 		const struct idx_xattr *x = &e->xattrs[i];
 
-		if (!x->name || !*x->name || strlen(x->name) > 255 || x->len > IDX_MAX_XATTR_VALUE)
+		/* every reader splits a pax record at its first '=': such a name reads back as another */
+		if (!x->name || !*x->name || strlen(x->name) > 255 || strchr(x->name, '=') ||
+		    x->len > IDX_MAX_XATTR_VALUE)
 			return -EINVAL;
 		snprintf(key, sizeof(key), "SCHILY.xattr.%s", x->name);
 		r = pax_rec(b, key, x->value, x->len);

@@ -15,7 +15,6 @@
 
 #define READ_CHUNK (1u << 20)
 #define MAX_XATTR_NAMES (64u << 10)
-#define MAX_XATTRS 64
 
 /* What overlayfs's own xattrs say about an upper-dir path. */
 enum ovl_mark {
@@ -70,8 +69,8 @@ bool dir_keep_xattr(const char *name)
 
 struct xattrs {
 	char *names;
-	struct idx_xattr v[MAX_XATTRS];
-	uint8_t *vals[MAX_XATTRS];
+	struct idx_xattr *v;  /* as many as the file has names */
+	uint8_t **vals;
 	uint32_t n;
 	unsigned ovl; /* enum ovl_mark */
 };
@@ -80,6 +79,8 @@ static void xattrs_release(struct xattrs *x)
 {
 	for (uint32_t i = 0; i < x->n; i++)
 		free(x->vals[i]);
+	free(x->vals);
+	free(x->v);
 	free(x->names);
 	memset(x, 0, sizeof(*x));
 }
@@ -123,14 +124,18 @@ static int read_value(const char *full, const char *name, uint8_t **out, ssize_t
 static int read_xattrs(const char *full, const char *ovl_prefix, struct xattrs *x)
 {
 	bool overlay = ovl_prefix != NULL;
+	size_t names = 0;
 	ssize_t len = llistxattr(full, NULL, 0), vl = 0;
 	uint8_t *val = NULL;
 	int r;
 
 	if (len <= 0)
 		return len < 0 && errno != ENOTSUP ? -errno : 0;
-	if (len > (ssize_t)MAX_XATTR_NAMES)
+	if (len > (ssize_t)MAX_XATTR_NAMES) {
+		log_err("cannot store '%s': its xattr names take over %u bytes", full,
+			(unsigned)MAX_XATTR_NAMES);
 		return -EFBIG;
+	}
 	x->names = malloc((size_t)len + 1);
 	if (!x->names)
 		return -ENOMEM;
@@ -138,9 +143,20 @@ static int read_xattrs(const char *full, const char *ovl_prefix, struct xattrs *
 	if (len < 0)
 		return -errno;
 	x->names[len] = 0;
+	for (char *n = x->names; n < x->names + len; n += strlen(n) + 1)
+		names++;
+	x->v = calloc(names, sizeof(*x->v));
+	x->vals = calloc(names, sizeof(*x->vals));
+	if (!x->v || !x->vals)
+		return -ENOMEM;
 	for (char *n = x->names; n < x->names + len; n += strlen(n) + 1) {
-		if (!dir_keep_xattr(n) || (!overlay && x->n == MAX_XATTRS))
+		if (!dir_keep_xattr(n))
 			continue;
+		if (strchr(n, '=')) { /* a pax record would read back as another name */
+			log_err("cannot store '%s': its xattr name '%s' holds '=', which no tar "
+				"reader can read back", full, n);
+			return -EINVAL;
+		}
 		if (ambiguous_marker(ovl_prefix, n)) {
 			log_err("cannot commit '%s': it carries %s, an overlayfs marker if the overlay "
 				"was mounted with userxattr (then pass --userxattr), or else data this "
@@ -155,9 +171,10 @@ static int read_xattrs(const char *full, const char *ovl_prefix, struct xattrs *
 			free(val);
 			continue;
 		}
-		if (x->n == MAX_XATTRS) {
+		if (x->n == IDX_MAX_XATTRS) {
 			free(val);
-			continue;
+			log_err("cannot store '%s': more than %u xattrs", full, IDX_MAX_XATTRS);
+			return -EFBIG;
 		}
 		x->vals[x->n] = val;
 		x->v[x->n] = (struct idx_xattr){ n, val, (uint32_t)vl };
@@ -340,7 +357,7 @@ static int add_member(struct idx_writer *w, const struct dir_layer_opts *o,
 	if (r == 0 && e.type != IDX_T_HARDLINK && !whiteout)
 		r = read_xattrs(full, overlay_prefix(o), &x);
 	if (r < 0) {
-		if (r != -EINVAL) /* EINVAL: said why already */
+		if (r != -EINVAL && r != -EFBIG) /* said why already */
 			log_err("cannot read '%s': %s", full, strerror(-r));
 		goto out_free;
 	}

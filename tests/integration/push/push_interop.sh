@@ -172,4 +172,23 @@ tap_ok "skopeo copies it" skopeo copy -q --src-tls-verify=false "docker://$REGIS
 tap_ok "umoci unpacks it" umoci_unpack "$HARNESS_DIR/L:sock" "$HARNESS_DIR/bundle-sock"
 tap_ok "the file is there, the socket is not" sh -c \
 	"test -f '$HARNESS_DIR/bundle-sock/rootfs/file' && ! test -e '$HARNESS_DIR/bundle-sock/rootfs/sock'"
+
+# ---- xattrs: 70 on one file are all kept; a name holding '=' is refused ----
+XA="$HARNESS_DIR/xa"
+mkdir -p "$XA/many" "$XA/eq"
+echo many >"$XA/many/f"
+for i in $(seq 1 70); do setfattr -n "user.k$(printf %03d "$i")" -v "v$i" "$XA/many/f"; done
+tap_ok "push a file with 70 xattrs" strata_run push "$XA/many" "$REGISTRY/xa:1"
+tap_ok "mount it" fsd_mount xa:1 "$XA/mnt"
+tap_is "$(getfattr -d -m '^user\.' "$XA/mnt/f" 2>/dev/null | grep -c '^user\.')" 70 "... all 70 xattrs are there"
+tap_ok "... with their values" bash -c \
+	"diff <(cd '$XA/many' && getfattr -d -m - f) <(cd '$XA/mnt' && getfattr -d -m - f)"
+tap_ok "unmount" fsd_umount "$XA/mnt"
+echo y >"$XA/eq/f"
+setfattr -n 'user.a=b' -v val "$XA/eq/f"
+rc=0
+strata_run push "$XA/eq" "$REGISTRY/xa:eq" >/dev/null || rc=$?
+tap_is "$rc" 1 "an xattr name holding '=' fails the push (a pax record reads back as user.a = b=val)"
+tap_ok "... naming the file and the xattr" grep -q "eq/f': its xattr name 'user.a=b' holds '='" "$STRATA_ERR"
+tap_not "... nothing is tagged" skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/xa:eq"
 tap_done
