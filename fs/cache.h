@@ -182,7 +182,8 @@ int fs_cache_span_read_verified(struct fs_cache *c, const char *blob_digest, uin
  * if the file is damaged or not @want (the caller removes it), -ENOMEM.
  * The daemon checks a file it did not write this way once, then uses
  * fs_cache_span_pread(). A file whose writer did not hash it is marked
- * hashed once it passes.
+ * hashed once it passes; -EROFS if it passes but cannot be marked (the fast
+ * read would refuse it: use the span as absent).
  */
 int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u_start,
 			 size_t len, const uint8_t want[DIGEST_SHA256_LEN]);

@@ -139,7 +139,7 @@ static int span_open(struct fs_cache *c, const char *blob, uint64_t u_start, siz
 	if (dfd < 0)
 		return dfd == -ELOOP || dfd == -ENOTDIR ? -EBADMSG : dfd; /* not a dir of ours */
 	fd = openat(dfd, name, mode | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0 && mode != O_RDONLY && (errno == EACCES || errno == EROFS))
+	if (fd < 0 && mode != O_RDONLY && (errno == EACCES || errno == EROFS || errno == EPERM))
 		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		fd = errno == ELOOP ? -EBADMSG : -errno;
@@ -232,11 +232,16 @@ int fs_cache_span_verify(struct fs_cache *c, const char *blob_digest, uint64_t u
 		r = digest_ctx_final(dc, sum);
 	if (r == 0 && memcmp(sum, payload_want(trl, want), sizeof(sum)) != 0)
 		r = -EBADMSG;
-	/* hashed now: the file (this inode, whatever its name names later) is vouched for */
-	if (r == 0 && trl[SPAN_FLAG_AT] &&
-	    pwrite(fd, "", 1, (off_t)(len + SPAN_FLAG_AT)) != 1)
+	/*
+	 * Hashed now: the file (this inode, whatever its name names later) is
+	 * vouched for. If it cannot say so (a read-only or full cache), the
+	 * fast read would refuse it for ever: the caller must not count on it.
+	 */
+	if (r == 0 && trl[SPAN_FLAG_AT] && pwrite(fd, "", 1, (off_t)(len + SPAN_FLAG_AT)) != 1) {
 		log_debug("cannot mark span file %" PRIu64 "-%zu of '%s' hashed: %s", u_start, len,
 			  blob_digest, strerror(errno));
+		r = -EROFS;
+	}
 	close(fd);
 	free(buf);
 	digest_ctx_free(dc);

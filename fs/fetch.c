@@ -155,6 +155,7 @@ static ssize_t read_present(struct fs_store *s, struct rd *d, struct fs_span_st 
 static int read_span(struct fs_store *s, struct rd *d)
 {
 	struct fs_span_st *st = &d->l->spans[d->id];
+	bool stale = false;
 	ssize_t n;
 	int r;
 
@@ -182,9 +183,10 @@ static int read_span(struct fs_store *s, struct rd *d)
 			n = read_present(s, d, st);
 			if (n == (ssize_t)d->k)
 				goto out_hit;
-			if (n == -ESTALE) { /* replaced by a file nobody hashed: check it */
+			if (n == -ESTALE) { /* replaced by a file nobody hashed: check it, once */
 				if (st->state == FS_SP_PRESENT)
-					st->state = FS_SP_UNKNOWN;
+					st->state = stale ? FS_SP_ABSENT : FS_SP_UNKNOWN;
+				stale = true;
 				continue;
 			}
 			if (n != -ENOENT && n != -EBADMSG) {

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -317,6 +319,32 @@ static void test_span_unhashed(struct fs_cache *c)
 	       (int)sizeof(good), "... and marks the file hashed: the fast read serves it");
 	ok(memcmp(out, good, sizeof(good)) == 0, "... the right bytes");
 	is_int(fs_cache_span_remove(c, BLOB_A, 196608, sizeof(good)), 0, "unhashed: removed");
+	{
+		/* right bytes, but the file cannot be marked (immutable): -EROFS, not a loop */
+		char p[512];
+		int fd, flags = 0, set = 0;
+
+		is_int(fs_cache_span_put_sha(c, BLOB_A, 196608, good, sizeof(good), sha, true), 0,
+		       "unhashed: put, to be made immutable");
+		snprintf(p, sizeof(p), "%s/v1/spans/%s/%016llx-%zx", root, HEX_A, 196608ull, sizeof(good));
+		fd = open(p, O_RDONLY);
+		if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+			flags |= FS_IMMUTABLE_FL;
+			set = ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+		}
+		ok(set, "... the file is immutable (chattr +i)");
+		is_int(fs_cache_span_verify(c, BLOB_A, 196608, sizeof(good), sha), -EROFS,
+		       "... the check passes but cannot mark it: -EROFS (the reader treats it as absent)");
+		is_int(fs_cache_span_pread(c, BLOB_A, 196608, sizeof(good), out, 10, 0, sha), -ESTALE,
+		       "... and the fast read still refuses it");
+		if (set) {
+			flags &= ~FS_IMMUTABLE_FL;
+			ioctl(fd, FS_IOC_SETFLAGS, &flags);
+		}
+		if (fd >= 0)
+			close(fd);
+		is_int(fs_cache_span_remove(c, BLOB_A, 196608, sizeof(good)), 0, "... removed");
+	}
 }
 
 /* Pages of @path's first @len bytes in the page cache. */
