@@ -117,6 +117,23 @@ static int parse_range(const char *s, uint64_t *a, uint64_t *b, bool *open_end)
 	return 0;
 }
 
+/*
+ * A read at @off answered with no byte: the blob's end (a 200 for the whole
+ * blob, nothing left past the skip) or an empty 206, which is no answer.
+ * The blob's size tells; without it (a registry refusing HEAD) it is the end.
+ */
+static int empty_answer(struct reg_client *c, const char *digest, uint64_t off)
+{
+	uint64_t size;
+
+	if (reg_blob_head(c, digest, &size) == 0 && size > off) {
+		log_err("the registry sent no byte at offset %" PRIu64 " of blob '%s' (%" PRIu64
+			" bytes)", off, digest, size);
+		return -EIO;
+	}
+	return 0;
+}
+
 static int copy_range(struct reg_client *c, const char *digest, uint64_t a, uint64_t b,
 		      bool open_end, struct out *o)
 {
@@ -146,8 +163,10 @@ static int copy_range(struct reg_client *c, const char *digest, uint64_t a, uint
 			break;
 		off += (uint64_t)got;
 		/* a short answer is the blob's end or a short 206: the next read tells (416 at the end) */
-		if (got == 0)
+		if (got == 0) {
+			r = empty_answer(c, digest, off);
 			break;
+		}
 	}
 	free(buf);
 	return r;

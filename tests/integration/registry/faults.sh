@@ -179,6 +179,13 @@ tap_is "$(proxy_hits 0)" 1 "206 longer than asked, cut after the asked bytes: on
 # body) is not the end of the blob: strata blob --range asks for the rest
 dd if="$PULL/${BIG#sha256:}" of="$HARNESS_DIR/short.bin" iflag=skip_bytes,count_bytes skip=1000 count=5000 status=none
 range_case "206 shorter than asked" "replace file=$HARNESS_DIR/short.bin method=GET path=/blobs/$BIG times=1"
+# an empty 206 is no answer: a clear error, never a copy cut short with exit 0
+: >"$HARNESS_DIR/empty.bin"
+proxy_mode "replace file=$HARNESS_DIR/empty.bin method=GET path=/blobs/$BIG times=1"
+rc=0
+strata_run blob "$REF" "$BIG" --range 1000-100999 "${OPTS[@]}" >"$OUT" || rc=$?
+tap_is "$rc" 1 "an empty 206: exit 1"
+tap_ok "... saying the registry sent nothing there" grep -q "sent no byte at offset 1000 of blob" "$STRATA_ERR"
 
 # flipped bytes
 fault_blob "one byte flipped in the blob, always" fail 20 -- "flip path=/blobs/$BIG"
