@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "common/xarray.h"
+#include "common/xmath.h"
 #include "index/build_ent.h"
 #include "index/layer_int.h"
 #include "index/tar_int.h"
@@ -180,20 +181,28 @@ static uint32_t sorted_find(const struct build_entries *be, const char *path)
 											     : be->n;
 }
 
-/* The non-dir entry @h's target names: the last real entry of that path before @h, or -1. */
+/*
+ * The entry hardlink @h names: the last real entry of its target path before
+ * @h, or -1. be->sorted is ordered by (path, class, id) and real entries
+ * are class 0, so those of the path with an id below @h are a run of slots
+ * that a binary search finds the end of: O(log n) per hardlink, whatever
+ * a hostile layer repeats.
+ */
 static int64_t link_target_at(const struct build_entries *be, uint32_t h)
 {
 	const char *path = bent_str(be, be->e[h].link_off);
-	int64_t best = -1;
+	uint32_t first = sorted_find(be, path), lo = first, hi = be->n;
 
-	for (uint32_t i = sorted_find(be, path);
-	     i < be->n && strcmp(bent_str(be, be->e[be->sorted[i]].path_off), path) == 0; i++) {
-		uint32_t id = be->sorted[i];
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2, id = be->sorted[mid];
 
-		if (id < h && idx_entry_class(be->e[id].type) == 0 && (int64_t)id > best)
-			best = id;
+		if (id < h && idx_entry_class(be->e[id].type) == 0 &&
+		    strcmp(bent_str(be, be->e[id].path_off), path) == 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return best;
+	return first < be->n && lo > first ? (int64_t)be->sorted[lo - 1] : -1;
 }
 
 /* Hardlinks to an entry a later one replaced: see the top of this file. */
@@ -215,7 +224,16 @@ static int keep_replaced_targets(struct build_entries *be)
 		if (!copy && !(copy = calloc(be->n, sizeof(*copy))))
 			return -ENOMEM;
 		if (copy[t]) {
-			e->link_off = be->e[copy[t] - 1].path_off;
+			uint32_t cp = be->e[copy[t] - 1].path_off;
+
+			/*
+			 * Only a link string the member paid for in the tar (its
+			 * 100-byte linkname field, or its longer link's record:
+			 * the bounds of index/FORMAT.md); else the link is left
+			 * to the tree, which drops it (target gone).
+			 */
+			if (strlen(bent_str(be, cp)) <= XMAX(strlen(bent_str(be, e->link_off)), 99u))
+				e->link_off = cp;
 			continue;
 		}
 		*e = be->e[t];

@@ -190,6 +190,22 @@ static void test_hardlink_to_replaced(void)
 	   "... a file replaced by a dir: its hardlink keeps the file");
 	free(t);
 	idx_layer_free(l);
+
+	/* a later hardlink is pointed at the copy only if the tar paid for that link string */
+	char longname[160];
+
+	memset(longname, 'l', sizeof(longname) - 1); /* the test writer keeps 100 */
+	longname[sizeof(longname) - 1] = '\0';
+	tw_file(&w, "f", "first\n");
+	tw_link(&w, '1', longname, "f");
+	tw_link(&w, '1', "b", "f");
+	tw_file(&w, "f", "second!!\n");
+	l = tt_layer(&w);
+	t = tt_dump(&l, 1, 0);
+	ok(has(t, "f reg 0644 0:0 n=1 s=9 ") && has(t, "\nlll") && lacks(t, "\nb "),
+	   "... a link string longer than its member's linkname field is not made up: that link is dropped");
+	free(t);
+	idx_layer_free(l);
 }
 
 int main(void)
