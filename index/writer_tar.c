@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/log.h"
+#include "index/tar_int.h"
 #include "index/writer_int.h"
 
 #define OCT8_MAX 07777777ull
@@ -309,6 +311,12 @@ int idx_wtar_headers(const struct idx_entry *e, struct dbuf *name, struct dbuf *
 		r = wtar_member_name(e, name);
 	if (r == 0)
 		r = pax_records(e, name, pax);
+	if (r == 0 && pax->len > TAR_MAX_SPECIAL) {
+		/* our own reader, Go's and GNU tar's refuse such a header: say whose it is */
+		log_err("cannot store '%s': its pax header (xattrs, long names) would take %zu "
+			"bytes, over the %u a tar reader takes", e->path, pax->len, TAR_MAX_SPECIAL);
+		r = -EFBIG;
+	}
 	if (r < 0)
 		return r;
 	dbuf_reset(out);

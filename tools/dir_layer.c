@@ -40,8 +40,12 @@ static const char *overlay_prefix(const struct dir_layer_opts *o)
 
 static bool ambiguous_marker(const char *ovl_prefix, const char *name)
 {
-	return ovl_prefix && strcmp(ovl_prefix, "trusted.overlay.") == 0 &&
-	       strncmp(name, "user.overlay.", 13) == 0;
+	if (!ovl_prefix)
+		return false;
+	if (strcmp(ovl_prefix, "trusted.overlay.") == 0)
+		return strncmp(name, "user.overlay.", 13) == 0;
+	/* the other way: stored as data, it would be a marker wherever the layer is unpacked */
+	return strncmp(name, "trusted.overlay.", 16) == 0;
 }
 
 /*
@@ -159,8 +163,9 @@ static int read_xattrs(const char *full, const char *ovl_prefix, struct xattrs *
 		}
 		if (ambiguous_marker(ovl_prefix, n)) {
 			log_err("cannot commit '%s': it carries %s, an overlayfs marker if the overlay "
-				"was mounted with userxattr (then pass --userxattr), or else data this "
-				"commit cannot tell from one", full, n);
+				"was mounted %s, or else data this commit cannot tell from one", full, n,
+				n[0] == 'u' ? "with userxattr (then pass --userxattr)"
+					    : "without userxattr (then do not pass --userxattr)");
 			return -EINVAL;
 		}
 		r = read_value(full, n, &val, &vl);

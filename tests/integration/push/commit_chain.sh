@@ -266,6 +266,14 @@ registry_log_mark
 rc=0
 commit_json "$H/c3.json" "$U" "$R:v3" --base "$R:v2" --max-layers 2 --userxattr || rc=$?
 tap_is "$rc" 0 "strata commit --base cc/cache:v2 --max-layers 2 --userxattr exits 0"
+# the other way: with --userxattr, a trusted.overlay.* xattr is not a marker
+# here, and as data it would be one wherever the layer is unpacked
+setfattr -n trusted.overlay.opaque -v y "$U/recreated"
+rc=0
+strata_run commit "$U" "$R:v3x" --base "$R:v2" --userxattr >/dev/null 2>&1 || rc=$?
+tap_is "$rc" 1 "with --userxattr, a trusted.overlay.* xattr in the upper dir is refused (exit 1)"
+tap_ok "... saying so" grep -q "it carries trusted.overlay.opaque.*without userxattr" "$STRATA_ERR"
+setfattr -x trusted.overlay.opaque "$U/recreated"
 C3=$(cat "$H/c3.json")
 tap_is "$(jq -c '[.squashed, .layers]' <<<"$C3")" "[true,1]" "JSON: squashed, 1 layer"
 mapfile -t LAY3 < <(manifest_layers cc/cache:v3 || true)

@@ -350,7 +350,23 @@ static void check_misuse(void)
 	struct idx_layer *l = NULL;
 	struct mem m = { 0 };
 
+	static uint8_t big[60000];
+	char names[20][16];
+	struct idx_xattr xs[20];
+	struct idx_entry fat = { .type = IDX_T_REG, .mode = 0644, .path = "fat", .xattrs = xs,
+				 .n_xattrs = 20 };
+	struct idx_xattr eqx = { .name = "user.a=b", .value = big, .len = 1 };
+	struct idx_entry eq = { .type = IDX_T_REG, .mode = 0644, .path = "eq", .xattrs = &eqx,
+				.n_xattrs = 1 };
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(names[i], sizeof(names[i]), "user.x%02d", i);
+		xs[i] = (struct idx_xattr){ names[i], big, sizeof(big) };
+	}
 	ok(idx_writer_new(&o, mem_sink, &m, &w) == 0, "writer for misuse checks");
+	is_int(idx_writer_add(w, &fat), -EFBIG,
+	       "20 xattrs of 60 KB: a pax header over what tar readers take (1 MiB) is refused");
+	is_int(idx_writer_add(w, &eq), -EINVAL, "an xattr name holding '=' is refused");
 	is_int(idx_writer_add(w, &bad), -EINVAL, "a symlink without a target is refused");
 	is_int(idx_writer_add(w, &f), 0, "add a 10-byte file");
 	is_int(idx_writer_add(w, &f), -EINVAL, "another member before its data: -EINVAL");
