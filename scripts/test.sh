@@ -21,6 +21,24 @@ setup() { # DIR [meson options...]
 
 pass=0
 fail=0
+failures=$(mktemp)
+trap 'rm -f "$failures"' EXIT
+
+# Appends to $failures each failed test of a JSON log, with the end of its
+# output: CI shows only the last lines of a run, so the report goes last.
+report_failures() { # LOG LABEL
+	python3 - "$1" "$2" >>"$failures" <<'PY'
+import json, sys
+log, label = sys.argv[1], sys.argv[2]
+for line in open(log, encoding="utf-8", errors="replace"):
+    t = json.loads(line)
+    if t["result"] in ("OK", "SKIP", "EXPECTEDFAIL"):
+        continue
+    print(f"--- {label}: {t['name']} {t['result']} after {t['duration']:.1f} s; its last lines:")
+    for out in (t.get("stdout") or "").splitlines()[-25:]:
+        print("    " + out[:300])
+PY
+}
 # --setup all: a bare `meson test` leaves the integration suites out.
 run_suite() { # DIR LABEL
 	local dir=$1 label=$2 rc=0 log
@@ -33,6 +51,7 @@ run_suite() { # DIR LABEL
 	bad=$(grep -c -E '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)"' "$log" || true)
 	pass=$((pass + ok))
 	fail=$((fail + bad))
+	[ "$bad" -eq 0 ] || report_failures "$log" "$label"
 	if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
 		fail=$((fail + 1))
 	fi
@@ -46,5 +65,9 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 setup build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 run_suite build-asan "build-asan (ASan+UBSan)"
 
+if [ -s "$failures" ]; then
+	echo "== failed tests"
+	cat "$failures"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
