@@ -70,6 +70,14 @@ static void *worker_main(void *arg)
 			j = NULL; /* no room yet: wait for a job to end */
 		} else if (s->bg_active < bg_limit(s)) {
 			j = fs_bg_next(s);
+			/*
+			 * Asked for a single-frame zstd span, fs_bg_next() queues
+			 * a forward pass instead of returning a job; its signal
+			 * woke nobody if every other worker is busy (or there is
+			 * none): take it, do not sleep beside it.
+			 */
+			if (!j && s->jobs)
+				continue;
 		}
 		if (!j) {
 			pthread_cond_wait(&s->work, &s->lock);

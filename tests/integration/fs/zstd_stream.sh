@@ -184,4 +184,14 @@ six_bytes() {
 }
 tap_ok "... each fetched once (<= 1.05x the blobs)" six_bytes
 fsd_umount "$M"
+
+# One fetch worker (strata extract --threads 1): asked for a span of a
+# single-frame layer, background work queues a forward pass, and the worker
+# that queued it must run it, not sleep beside it (its signal woke nobody:
+# every read waited out the 30 s timeout, then failed with EIO).
+tap_timed timeout 120 "$STRATA" extract "$REGISTRY/fs/zs:1" "$HARNESS_DIR/ex1" --threads 1 \
+	--insecure --cache "$HARNESS_DIR/ex1-cache"
+tap_ok "extract with one worker ends in ${TAP_SECS}s (exit $TAP_RC, < 20 s), no read timed out" \
+	sh -c "[ $TAP_RC = 0 ] && [ ${TAP_SECS%.*} -lt 20 ] && ! grep -q 'timed out' '$TAP_OUT'"
+tap_ok "... and writes the layer's tree" diff -r "$S" "$HARNESS_DIR/ex1"
 tap_done
