@@ -49,6 +49,7 @@ struct fs_cache {
 	_Atomic uint64_t used;   /* estimate, see above */
 	_Atomic uint64_t seq;    /* tmp file names: <pid>-<handle address>-<seq> */
 	_Atomic uint64_t since;  /* bytes this handle wrote since its last scan */
+	_Atomic uint64_t room_gen; /* make_room() passes: one at a time makes room */
 	atomic_bool warned;      /* a write error was logged once */
 	struct fs_cache_dio dio;  /* direct span writes: on while the disk keeps up */
 	pthread_mutex_t evict_lock; /* one eviction at a time per handle */
@@ -312,7 +313,37 @@ static int tx_rename(struct fs_cache *c, const char *tmp, int dirfd, const char 
 /* Prune to the low watermark unless another thread of this handle is at it. */
 static void fs_cache_evict(struct fs_cache *c);
 
-int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char *name,
+/*
+ * The disk is full before the cache reached its bound (a bound larger
+ * than the disk, or other files on it): without this, nothing would ever
+ * be evicted and the cache would keep its oldest spans for good. Free
+ * what @need takes plus a tenth of the cache, least recently used first,
+ * so the next writes go in too. Threads that hit the wall together make
+ * room once. True if there may be room now.
+ */
+static bool make_room(struct fs_cache *c, uint64_t need)
+{
+	uint64_t gen = atomic_load(&c->room_gen), freed = 0;
+	struct fs_cache_usage u;
+
+	pthread_mutex_lock(&c->evict_lock);
+	if (atomic_load(&c->room_gen) != gen) { /* another thread made room meanwhile */
+		pthread_mutex_unlock(&c->evict_lock);
+		return true;
+	}
+	if (fs_cache_du(c, &u) == 0 && u.bytes > 0) {
+		uint64_t keep = u.bytes - u.bytes / 10;
+
+		fs_cache_prune(c, keep > need ? keep - need : 0, &freed);
+		log_debug("cache '%s': disk full, %llu bytes freed", c->dir,
+			  (unsigned long long)freed);
+	}
+	atomic_fetch_add(&c->room_gen, 1);
+	pthread_mutex_unlock(&c->evict_lock);
+	return freed > 0;
+}
+
+static int write_once(struct fs_cache *c, int dirfd, const char *sub, const char *name,
 		      const void *body, size_t len, const void *tail, size_t tail_len, bool direct)
 {
 	char tmp[FS_CACHE_PATH_MAX];
@@ -332,10 +363,20 @@ int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char
 		r = -errno;
 	if (r == 0)
 		r = tx_rename(c, tmp, dirfd, sub, name);
-	if (r < 0) {
+	if (r < 0)
 		unlinkat(c->fd[FS_CACHE_SUB_TMP], tmp, 0);
+	return r;
+}
+
+int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char *name,
+		      const void *body, size_t len, const void *tail, size_t tail_len, bool direct)
+{
+	int r = write_once(c, dirfd, sub, name, body, len, tail, tail_len, direct);
+
+	if ((r == -ENOSPC || r == -EDQUOT) && make_room(c, len + tail_len))
+		r = write_once(c, dirfd, sub, name, body, len, tail, tail_len, direct);
+	if (r < 0)
 		return r;
-	}
 	atomic_fetch_add(&c->used, len + tail_len);
 	atomic_fetch_add(&c->since, len + tail_len);
 	fs_cache_evict(c);

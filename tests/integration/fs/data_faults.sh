@@ -22,6 +22,20 @@ tap_ok "and a second run on the full cache too" drv --cache "$W/tiny" "$REF" \
 	"big/rand.bin=$(sha big/rand.bin)"
 tap_ok "no tmp file left on the full disk" test "$(find "$W/tiny/v1/tmp" -type f | wc -l)" = 0
 
+# 1b. A disk that fills before the cache reaches its bound (here 8 MiB
+# under the default 10G): the least recently used files make room, so the
+# spans read last get in. Nothing was evicted before: the first spans
+# stayed for good, every later write failed with ENOSPC.
+mkdir -p "$W/small-disk"
+mount -t tmpfs -o size=8m,mode=0700 stratafs-test "$W/small-disk" || harness_fail "cannot mount a tmpfs"
+harness_on_exit "umount '$W/small-disk'"
+tap_ok "a 20 MiB file through a cache on an 8 MiB disk: read right" sh -c \
+	"'$DRV' --insecure --span-size $SPAN --cache '$W/small-disk' '$REF' 'big/rand.bin=$(sha big/rand.bin)' 2>'$W/fill.err'"
+tap_is "$(grep -c 'cannot write' "$W/fill.err" || true)" 0 "... no cache write failed ($(grep -m1 'cannot write' "$W/fill.err"))"
+last=$(find "$W/small-disk/v1/spans" -type f -printf '%f\n' | sed -E 's/-.*//' | sort | tail -1)
+tap_ok "... the file's last MiB is cached (last span at 0x${last:-none}): old spans made room" \
+	test "$((16#${last:-0}))" -ge $((19 << 20))
+
 # Faults come from the fault proxy; the index is built directly first.
 C=$W/cache
 tap_ok "index built" drv --cache "$C" "$REF"
