@@ -169,6 +169,7 @@ int fs_index_upload(struct reg_pusher *p, const struct idx_layer *idx, struct re
 	digest_format(sha, b->digest);
 	b->size = len;
 	memcpy(b->layer, info.blob_digest, sizeof(b->layer));
+	b->media_type = NULL; /* an index blob */
 	src.buf = buf;
 	src.size = len;
 	r = reg_blob_upload(p, b->digest, &src, NULL, NULL);

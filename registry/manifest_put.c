@@ -97,10 +97,12 @@ static json_t *artifact_json(const struct reg_descriptor *subject,
 	if (!m || !layers)
 		goto out_free;
 	for (size_t i = 0; i < n; i++) {
-		d = descriptor(REG_MT_STRATAFS_INDEX_BLOB, blobs[i].digest, blobs[i].size);
-		if (!d || json_object_set_new(d, "annotations",
-					      json_pack("{s:s}", REG_ANNOT_STRATAFS_LAYER,
-							blobs[i].layer)) < 0 ||
+		const char *mt = blobs[i].media_type;
+
+		d = descriptor(mt ? mt : REG_MT_STRATAFS_INDEX_BLOB, blobs[i].digest, blobs[i].size);
+		if (!d || (!mt && json_object_set_new(d, "annotations",
+						      json_pack("{s:s}", REG_ANNOT_STRATAFS_LAYER,
+								blobs[i].layer)) < 0) ||
 		    json_array_append_new(layers, d) < 0)
 			goto out_free;
 	}

@@ -45,6 +45,12 @@
 /* The stratafs index artifact (see index/FORMAT.md, "In the registry"). */
 #define REG_MT_STRATAFS_INDEX_ARTIFACT "application/vnd.stratafs.index.v1"
 #define REG_MT_STRATAFS_INDEX_BLOB "application/vnd.stratafs.index.v1+zstd"
+/*
+ * An access profile (fs/profile.h) in the index artifact's layers: listed
+ * there only so that registries keep the blob (their garbage collectors
+ * keep what some manifest references); the image manifest pins it.
+ */
+#define REG_MT_STRATAFS_PROFILE "application/vnd.stratafs.profile.v1"
 /* Annotation on each index blob naming the layer it indexes. */
 #define REG_ANNOT_STRATAFS_LAYER "dev.stratafs.layer.digest"
 /*
@@ -421,18 +427,20 @@ int reg_blob_upload(struct reg_pusher *p, const char *digest, const struct reg_b
 int reg_manifest_put(struct reg_pusher *p, const char *reference, const char *media_type,
 		     const void *raw, size_t len, char digest[DIGEST_STR_LEN], bool *subject_ok);
 
-/* One index blob of the artifact: already uploaded. */
+/* One blob of the artifact: already uploaded. */
 struct reg_index_blob {
 	char digest[DIGEST_STR_LEN]; /* of the index blob */
 	uint64_t size;
 	char layer[DIGEST_STR_LEN];  /* the layer it indexes */
+	const char *media_type;      /* NULL: an index blob; else e.g. REG_MT_STRATAFS_PROFILE (no layer) */
 };
 
 /*
  * Push the stratafs index artifact of image manifest @subject: an OCI image
  * manifest, artifactType REG_MT_STRATAFS_INDEX_ARTIFACT, config the empty
  * descriptor (its "{}" blob uploaded), layers @blobs (REG_MT_STRATAFS_INDEX_BLOB,
- * annotated REG_ANNOT_STRATAFS_LAYER), pushed by digest. Without OCI-Subject
+ * annotated REG_ANNOT_STRATAFS_LAYER, or their own media type, not
+ * annotated: readers of indexes skip them), pushed by digest. Without OCI-Subject
  * in the answer, the fallback tag "sha256-<hex>" is updated (GET, 404 ->
  * empty index, add unless present, PUT), so reg_referrers() finds it;
  * with @replace, the tag then lists no other stratafs index artifact.

@@ -61,6 +61,7 @@ int image_add_iblob(struct image_push *ip, const char *digest, uint64_t size, co
 	snprintf(v->digest, sizeof(v->digest), "%s", digest);
 	snprintf(v->layer, sizeof(v->layer), "%s", layer);
 	v->size = size;
+	v->media_type = NULL; /* an index blob */
 	return 0;
 }
 
@@ -214,8 +215,37 @@ static char *manifest_json(struct image_push *ip, size_t config_len)
 }
 
 /*
- * Config, index artifact (none when no layer has an index: it would list
- * nothing), then the image manifest: the tag moves last.
+ * The index artifact of the manifest @subject: the layers' index blobs and
+ * the access profile the manifest pins. A registry's garbage collector
+ * deletes blobs no manifest references; the image manifest only names the
+ * profile in an annotation, so the artifact references it too (the pin
+ * stays the manifest's).
+ */
+static int push_artifact(struct image_push *ip, const struct reg_descriptor *subject)
+{
+	struct reg_index_blob *all = calloc(ip->n_iblobs + 1, sizeof(*all));
+	size_t n = ip->n_iblobs;
+	int r;
+
+	if (!all)
+		return -ENOMEM;
+	if (n)
+		memcpy(all, ip->iblobs, n * sizeof(*all));
+	if (ip->profile_digest[0]) {
+		memcpy(all[n].digest, ip->profile_digest, DIGEST_STR_LEN);
+		all[n].size = ip->profile_len;
+		all[n].media_type = REG_MT_STRATAFS_PROFILE;
+		n++;
+	}
+	r = reg_index_artifact_push(ip->p, subject, all, n, false, ip->artifact_digest, NULL);
+	free(all);
+	return r;
+}
+
+/*
+ * Config, index artifact (none when it would list nothing: no layer has an
+ * index and no profile was pushed), then the image manifest: the tag moves
+ * last.
  */
 static int push_image(struct image_push *ip)
 {
@@ -244,9 +274,8 @@ static int push_image(struct image_push *ip)
 		memcpy(subject.digest, ip->manifest_digest, DIGEST_STR_LEN);
 		subject.size = strlen(mraw);
 	}
-	if (r == 0 && ip->n_iblobs)
-		r = reg_index_artifact_push(ip->p, &subject, ip->iblobs, ip->n_iblobs, false,
-					    ip->artifact_digest, NULL);
+	if (r == 0 && (ip->n_iblobs || ip->profile_digest[0]))
+		r = push_artifact(ip, &subject);
 	if (r == 0)
 		r = reg_manifest_put(ip->p, reg_ref_reference(&ip->ref), REG_MT_OCI_MANIFEST, mraw,
 				     strlen(mraw), NULL, NULL);

@@ -186,4 +186,18 @@ tap_ok "the profile file names f8's spans (2 or 3)" sh -c \
 	"head -1 '$H/rec.txt' | grep -qx 'stratafs-profile 1' && test \$(grep -c '^span 0 ' '$H/rec.txt') -ge 2"
 
 tap_ok "unmount v2 and v1" sh -c "fusermount3 -u '$M2' && fusermount3 -u '$M1'"
+
+# ---- garbage collection ----
+# A registry's garbage collector deletes every blob no manifest references;
+# the manifest names the profile in an annotation only, so the index
+# artifact lists it too. (It was deleted, and mounts of v2 lost the replay.)
+registry_gc
+tap_ok "the registry's garbage collector ran" grep -q 'blobs marked' "$HARNESS_DIR/gc.log"
+tap_ok "... and kept the profile blob" sh -c "! grep -q 'eligible for deletion: $PD' '$HARNESS_DIR/gc.log'"
+FSD_CACHE=$H/cache7 && mkdir -p "$FSD_CACHE"
+M7=$H/m7
+tap_ok "mount v2 after it" fsd_mount pf/cache:v2 "$M7"
+tap_ok "the pinned profile is replayed" wait_for "$M7" \
+	'.profile.source == "pinned" and .profile.prefetched == .profile.spans and .profile.spans > 0'
+fusermount3 -u "$M7"
 tap_done
