@@ -245,9 +245,22 @@ void fs_cache_note_write_error(struct fs_cache *c, const char *what, int r)
 			 "errors not logged", what, c->dir, strerror(-r));
 }
 
+bool fs_cache_st_ours(const struct stat *st)
+{
+	return st->st_uid == geteuid() && !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
 int fs_cache_subdir_open(int dirfd, const char *name, bool create)
 {
-	return dir_open_at(dirfd, name, O_PATH, create);
+	int fd = dir_open_at(dirfd, name, O_PATH, create);
+	struct stat st;
+
+	/* fs_cache_open() checked the dirs above; a layer's dir is checked here */
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !fs_cache_st_ours(&st))) {
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
 }
 
 int fs_cache_unlinkat(int dirfd, const char *rel)
@@ -418,7 +431,7 @@ static int read_index(int dirfd, const char *name, void **buf, size_t *len)
 	if (fd < 0)
 		return errno == ELOOP ? -EPERM : -errno;
 	r = fstat(fd, &st) < 0 ? -errno : 0;
-	if (r == 0 && (!S_ISREG(st.st_mode) || st.st_uid != geteuid()))
+	if (r == 0 && (!S_ISREG(st.st_mode) || !fs_cache_st_ours(&st)))
 		r = -EPERM;
 	if (r == 0 && (uint64_t)st.st_size > FS_CACHE_MAX_INDEX)
 		r = -EFBIG;

@@ -37,9 +37,11 @@
  * 0700. Then the handle keeps the subdirs open and reaches every file
  * relative to them, never following a symlink (O_NOFOLLOW opens, unlinkat,
  * fstatat AT_SYMLINK_NOFOLLOW): tmp files are created O_EXCL, index and
- * span files are read only from regular files (index files also only if
- * ours), and the stale-tmp cleanup and prune skip a dir that became a
- * symlink instead of removing files where it points.
+ * span files are read only from regular files, and they and a layer's span
+ * dir only if ours and writable by nobody else (a chmod -R over the cache
+ * must not make a checked span file another user's to rewrite: later reads
+ * of it are not hashed again), and the stale-tmp cleanup and prune skip a
+ * dir that became a symlink instead of removing files where it points.
  *
  * LRU: a file's mtime is its last use (fs_cache_touch()). When the bytes
  * this handle knows of pass the bound, the oldest files are removed until

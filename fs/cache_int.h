@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "fs/cache.h"
 
@@ -33,8 +34,14 @@ enum fs_cache_sub {
 /* The fd of v1/<@sub>; valid until fs_cache_close(). Never follow a symlink from it. */
 int fs_cache_fd(const struct fs_cache *c, enum fs_cache_sub sub);
 /*
+ * Is a file or dir of the cache ours: our euid's, writable by nobody else?
+ * What another user could have written is never used (fs/cache.h, "Trust").
+ */
+bool fs_cache_st_ours(const struct stat *st);
+/*
  * Open the directory @name of @dirfd (O_PATH, for *at() calls; O_NOFOLLOW:
- * a symlink is refused), creating it 0700 if @create: an fd or -errno.
+ * a symlink is refused), creating it 0700 if @create: an fd or -errno;
+ * -EPERM if it is not ours (fs_cache_st_ours()).
  */
 int fs_cache_subdir_open(int dirfd, const char *name, bool create);
 /* unlinkat @rel ("name" or "sub/name") of @dirfd without following a symlinked sub. */

@@ -136,8 +136,8 @@ static int span_open(struct fs_cache *c, const char *blob, uint64_t u_start, siz
 	int dfd, fd;
 
 	dfd = span_at(c, blob, u_start, len, name);
-	if (dfd < 0)
-		return dfd == -ELOOP || dfd == -ENOTDIR ? -EBADMSG : dfd; /* not a dir of ours */
+	if (dfd < 0) /* not a dir of ours */
+		return dfd == -ELOOP || dfd == -ENOTDIR || dfd == -EPERM ? -EBADMSG : dfd;
 	fd = openat(dfd, name, mode | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 && mode != O_RDONLY && (errno == EACCES || errno == EROFS || errno == EPERM))
 		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -146,7 +146,7 @@ static int span_open(struct fs_cache *c, const char *blob, uint64_t u_start, siz
 	close(dfd);
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !fs_cache_st_ours(&st) ||
 	    (uint64_t)st.st_size != (uint64_t)len + FS_CACHE_SPAN_TRAILER) {
 		close(fd);
 		return -EBADMSG;

@@ -127,6 +127,40 @@ static void test_created_private(void)
 }
 
 /* Symlinks and foreign files inside a good cache are never used. */
+/*
+ * Files and layer dirs inside a good cache that someone made writable by
+ * others (a chmod -R over the cache, say): another user could have
+ * rewritten them, so they are not used, not even a span file this process
+ * verified before (the fast read does not hash again). The span at 0 of
+ * BLOB_A is "abcdefgh", ours, 0600.
+ */
+static void test_loosened(struct fs_cache *c, const uint8_t sha[DIGEST_SHA256_LEN])
+{
+	char buf[16];
+	void *ib = NULL;
+	size_t len = 0;
+
+	is_int(fs_cache_span_pread(c, BLOB_A, 0, 8, buf, 8, 0, sha), 8, "our span file is read");
+	sh("chmod 0666 good/v1/spans/%s/0000000000000000-8", HEX_A);
+	is_int(fs_cache_span_pread(c, BLOB_A, 0, 8, buf, 8, 0, sha), -EBADMSG,
+	       "... not once others may write it (mode 0666)");
+	is_int(fs_cache_span_read_verified(c, BLOB_A, 0, buf, 8, sha), -EBADMSG, "... nor verified");
+	is_int(fs_cache_span_put(c, BLOB_A, 0, "abcdefgh", 8), 0, "written again");
+	is_int(fs_cache_span_pread(c, BLOB_A, 0, 8, buf, 8, 0, sha), 8, "... private, read");
+	sh("chmod 0770 good/v1/spans/%s", HEX_A);
+	is_int(fs_cache_span_pread(c, BLOB_A, 0, 8, buf, 8, 0, sha), -EBADMSG,
+	       "a span under a group-writable layer dir is not read");
+	sh("chmod 0700 good/v1/spans/%s && chown 65534 good/v1/spans/%s", HEX_A, HEX_A);
+	is_int(fs_cache_span_pread(c, BLOB_A, 0, 8, buf, 8, 0, sha), -EBADMSG,
+	       "nor under a layer dir of another uid");
+	ok(fs_cache_span_put(c, BLOB_A, 0, "abcdefgh", 8) < 0, "nor written through it");
+	is_int(fs_cache_index_put(c, FS_CACHE_INDEX_BUILT, BLOB_A, "mine", 4), 0, "an index of ours");
+	sh("chmod 0666 good/v1/built/%s.idx", HEX_A);
+	is_int(fs_cache_index_get(c, FS_CACHE_INDEX_BUILT, BLOB_A, &ib, &len), -EPERM,
+	       "... not read once others may write it");
+	free(ib);
+}
+
 static void test_inside(void)
 {
 	uint8_t sha[DIGEST_SHA256_LEN] = { 0 };
@@ -184,6 +218,7 @@ static void test_inside(void)
 	ok(exists(at("victim2/0000000000000000-8")), "... the link, not its target");
 	is_int(fs_cache_span_put(c, BLOB_A, 0, "abcdefgh", 8), 0, "a span of ours in its place");
 	is_int(fs_cache_span_read_verified(c, BLOB_A, 0, buf, 8, sha), 0, "is read");
+	test_loosened(c, sha);
 	fs_cache_close(c);
 }
 
