@@ -500,6 +500,15 @@ int fs_cache_index_remove(struct fs_cache *c, enum fs_cache_index_kind k, const 
 	return r;
 }
 
+void fs_cache_index_touch(struct fs_cache *c, enum fs_cache_index_kind k, const char *digest)
+{
+	char name[FS_CACHE_PATH_MAX];
+	int dirfd;
+
+	if (index_name(c, k, digest, name, &dirfd) == 0)
+		utimensat(dirfd, name, NULL, AT_SYMLINK_NOFOLLOW);
+}
+
 int fs_cache_fd(const struct fs_cache *c, enum fs_cache_sub sub)
 {
 	return c->fd[sub];

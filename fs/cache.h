@@ -137,6 +137,8 @@ int fs_cache_index_get(struct fs_cache *c, enum fs_cache_index_kind k, const cha
 int fs_cache_index_put(struct fs_cache *c, enum fs_cache_index_kind k, const char *digest,
 		       const void *buf, size_t len);
 int fs_cache_index_remove(struct fs_cache *c, enum fs_cache_index_kind k, const char *digest);
+/* Mark an index file used now (LRU), if it is there. */
+void fs_cache_index_touch(struct fs_cache *c, enum fs_cache_index_kind k, const char *digest);
 
 /* ---- spans ------------------------------------------------------------ */
 

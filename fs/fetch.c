@@ -145,8 +145,10 @@ static ssize_t read_present(struct fs_store *s, struct rd *d, struct fs_span_st 
 	pthread_mutex_unlock(&s->lock);
 	n = fs_cache_span_pread(s->cache, d->l->span_key, d->sp.u_start, d->sp.u_len, d->dst, d->k,
 				d->soff, span_want(&d->sp));
-	if (touch && n >= 0)
+	if (touch && n >= 0) {
 		fs_cache_span_touch(s->cache, d->l->span_key, d->sp.u_start, d->sp.u_len);
+		fs_layer_touch_index(s, d->l);
+	}
 	pthread_mutex_lock(&s->lock);
 	return n;
 }

@@ -94,6 +94,7 @@ void fs_span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r, str
 		 bool cached, bool bg, uint64_t u)
 {
 	struct fs_span_st *st = &l->spans[id];
+	bool touch_index = false;
 
 	pthread_mutex_lock(&s->lock);
 	if (u)
@@ -103,6 +104,7 @@ void fs_span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r, str
 		st->state = cached ? FS_SP_PRESENT : FS_SP_ABSENT;
 		st->err = 0;
 		st->touched = (uint32_t)(fs_now_us() / 1000000u);
+		touch_index = cached;
 		l->spans_fetched++;
 		s->cache_failing = !cached;
 		if (!cached || !bg) {
@@ -117,6 +119,8 @@ void fs_span_end(struct fs_store *s, struct fs_layer *l, uint32_t id, int r, str
 	fs_mem_buf_recycle(s, h);
 	pthread_cond_broadcast(&s->done);
 	pthread_mutex_unlock(&s->lock);
+	if (touch_index)
+		fs_layer_touch_index(s, l); /* as new as the newest span it serves */
 }
 
 void fs_span_publish(struct fs_store *s, struct fs_layer *l, uint32_t id, struct fs_hot *h)
@@ -147,6 +151,8 @@ void fs_span_settle(struct fs_store *s, struct fs_layer *l, uint32_t id, struct 
 	fs_hot_unuse(h);
 	pthread_cond_broadcast(&s->done);
 	pthread_mutex_unlock(&s->lock);
+	if (cached)
+		fs_layer_touch_index(s, l);
 }
 
 void fs_span_end_unverified(struct fs_store *s, struct fs_layer *l, uint32_t id,
@@ -165,6 +171,7 @@ void fs_span_end_unverified(struct fs_store *s, struct fs_layer *l, uint32_t id,
 	fs_mem_buf_recycle(s, h);
 	pthread_cond_broadcast(&s->done);
 	pthread_mutex_unlock(&s->lock);
+	fs_layer_touch_index(s, l);
 }
 
 /* A fetched run being decoded by fs_job_run(). */

@@ -237,16 +237,33 @@ static int build(struct fs_store *s, struct fs_layer *l, const struct reg_descri
 	return 0;
 }
 
-void fs_layer_uncache_index(struct fs_store *s, const struct fs_layer *l)
+/* Where @l's index is kept in the local cache; NULL: nowhere (a foreign layer without TOC). */
+static const char *index_file(const struct fs_layer *l, enum fs_cache_index_kind *k)
 {
 	if (l->foreign) {
-		if (l->index_digest[0])
-			fs_cache_index_remove(s->cache, FS_CACHE_INDEX_TOC, l->index_digest);
-	} else if (l->index_digest[0]) {
-		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BLOB, l->index_digest);
-	} else {
-		fs_cache_index_remove(s->cache, FS_CACHE_INDEX_BUILT, l->digest);
+		*k = FS_CACHE_INDEX_TOC;
+		return l->index_digest[0] ? l->index_digest : NULL;
 	}
+	*k = l->index_digest[0] ? FS_CACHE_INDEX_BLOB : FS_CACHE_INDEX_BUILT;
+	return l->index_digest[0] ? l->index_digest : l->digest;
+}
+
+void fs_layer_uncache_index(struct fs_store *s, const struct fs_layer *l)
+{
+	enum fs_cache_index_kind k;
+	const char *key = index_file(l, &k);
+
+	if (key)
+		fs_cache_index_remove(s->cache, k, key);
+}
+
+void fs_layer_touch_index(struct fs_store *s, const struct fs_layer *l)
+{
+	enum fs_cache_index_kind k;
+	const char *key = index_file(l, &k);
+
+	if (key)
+		fs_cache_index_touch(s->cache, k, key);
 }
 
 /* Drop @l's index and the local copy it came from. */

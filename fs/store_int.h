@@ -377,6 +377,14 @@ uint64_t fs_pull_close(struct fs_pull *p);
 void fs_layer_free(struct fs_layer *l);
 /* Remove the local copy of @l's index (built, index blob or foreign TOC). */
 void fs_layer_uncache_index(struct fs_store *s, const struct fs_layer *l);
+/*
+ * Mark it used now, whenever one of its span files is written or marked
+ * used: never older than the layer's newest span. Its file is read once,
+ * at the first lookup; without this a mount that kept reading the layer
+ * left its index the oldest file of the cache, the first a prune removed
+ * (the next mount then downloads the whole layer to rebuild it).
+ */
+void fs_layer_touch_index(struct fs_store *s, const struct fs_layer *l);
 
 /*
  * fetch.c: read @n bytes of @l's uncompressed tar at @u through the span

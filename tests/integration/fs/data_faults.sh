@@ -36,6 +36,17 @@ last=$(find "$W/small-disk/v1/spans" -type f -printf '%f\n' | sed -E 's/-.*//' |
 tap_ok "... the file's last MiB is cached (last span at 0x${last:-none}): old spans made room" \
 	test "$((16#${last:-0}))" -ge $((19 << 20))
 
+# 1c. A cache bound smaller than what is read: the layer's index (built at
+# open, read from the cache once) stays as new as the layer's newest span,
+# so eviction takes old spans, not it. It was the oldest file, the first
+# pruned, and the next open had to download the whole layer again.
+mkdir -p "$W/bound"
+tap_ok "a 20 MiB file through a 4 MiB cache bound: read right" \
+	drv --cache "$W/bound" --cache-max 4194304 "$REF" "big/rand.bin=$(sha big/rand.bin)"
+tap_ok "... the layer's index is still cached" test -s "$W/bound/v1/built/${LAYER#sha256:}.idx"
+tap_ok "... the cache is within its bound ($(du -sb "$W/bound/v1" | cut -f1) bytes)" \
+	test "$(du -sb "$W/bound/v1" | cut -f1)" -le $((4194304 + 65536))
+
 # Faults come from the fault proxy; the index is built directly first.
 C=$W/cache
 tap_ok "index built" drv --cache "$C" "$REF"
