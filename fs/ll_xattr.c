@@ -7,8 +7,7 @@
  * The mount root also answers FS_STATS_XATTR with the stats JSON, which is
  * how `strata stats` reads a mount (fs/stats_xattr.h has the protocol).
  * FS_PROFILE_XATTR, the access profile recorded so far (fs/profile.h), is
- * served the same way (its chunks are FS_STATS_XATTR.N of the same
- * snapshot).
+ * served the same way (its chunks are FS_STATS_XATTR.N.K, N its snapshot).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -48,8 +47,10 @@ static char *profile_text(struct fs_mount *m, size_t *len)
 static int stats_head(struct fs_daemon *d, char *(*make)(struct fs_mount *, size_t *),
 		      char **out, size_t *len)
 {
+	struct fs_stats_snap *slot;
 	size_t slen = 0;
 	char *snap = make(d->mount, &slen);
+	uint64_t id;
 
 	if (!snap)
 		return -ENOMEM;
@@ -58,38 +59,38 @@ static int stats_head(struct fs_daemon *d, char *(*make)(struct fs_mount *, size
 		*len = slen;
 		return 0;
 	}
-	*out = fs_stats_head(slen, d->stats_chunk, len);
-	if (!*out) {
-		free(snap);
-		return -ENOMEM;
-	}
 	pthread_mutex_lock(&d->stats_lock);
-	free(d->stats_snap);
-	d->stats_snap = snap;
-	d->stats_len = slen;
+	id = ++d->snap_last;
+	slot = &d->snaps[id % FS_STATS_SNAPSHOTS]; /* the oldest goes */
+	free(slot->buf);
+	slot->id = id;
+	slot->buf = snap;
+	slot->len = slen;
 	pthread_mutex_unlock(&d->stats_lock);
-	return 0;
+	*out = fs_stats_head(slen, d->stats_chunk, id, len);
+	return *out ? 0 : -ENOMEM;
 }
 
-/* Chunk @no of the last snapshot; -ENODATA past its end. */
-static int stats_chunk(struct fs_daemon *d, size_t no, char **out, size_t *len)
+/* Chunk @no of snapshot @id; -ENODATA past its end or when it is gone. */
+static int stats_chunk(struct fs_daemon *d, uint64_t id, size_t no, char **out, size_t *len)
 {
+	const struct fs_stats_snap *s = &d->snaps[id % FS_STATS_SNAPSHOTS];
 	int r = 0;
 	size_t off;
 
 	pthread_mutex_lock(&d->stats_lock);
-	if (!d->stats_snap || no > d->stats_len / d->stats_chunk ||
-	    no * d->stats_chunk >= d->stats_len) {
+	if (s->id != id || id == 0 || no > s->len / d->stats_chunk ||
+	    no * d->stats_chunk >= s->len) {
 		r = -ENODATA;
 		goto out_unlock;
 	}
 	off = no * d->stats_chunk;
-	*len = d->stats_len - off < d->stats_chunk ? d->stats_len - off : d->stats_chunk;
+	*len = s->len - off < d->stats_chunk ? s->len - off : d->stats_chunk;
 	*out = malloc(*len);
 	if (!*out)
 		r = -ENOMEM;
 	else
-		memcpy(*out, d->stats_snap + off, *len);
+		memcpy(*out, s->buf + off, *len);
 out_unlock:
 	pthread_mutex_unlock(&d->stats_lock);
 	return r;
@@ -98,16 +99,18 @@ out_unlock:
 /* The stats attribute @name of the root into *out (caller frees); -ENODATA if not one. */
 static int stats_value(struct fs_daemon *d, const char *name, char **out, size_t *len)
 {
+	uint64_t snap = 0;
 	size_t no = 0;
 	bool head;
 	int r;
 
 	if (strcmp(name, FS_PROFILE_XATTR) == 0)
 		return stats_head(d, profile_text, out, len);
-	r = fs_stats_name_parse(name, &head, &no);
+	r = fs_stats_name_parse(name, &head, &snap, &no);
 	if (r < 0)
 		return r;
-	return head ? stats_head(d, fs_mount_stats_json, out, len) : stats_chunk(d, no, out, len);
+	return head ? stats_head(d, fs_mount_stats_json, out, len)
+		    : stats_chunk(d, snap, no, out, len);
 }
 
 void fs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)

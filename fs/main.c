@@ -365,7 +365,8 @@ out_free_cli:
 out_free_args:
 	fs_cli_release(&cli); /* zeroed first thing by fs_cli_parse() */
 	fuse_opt_free_args(&args);
-	free(d.stats_snap);
+	for (size_t i = 0; i < FS_STATS_SNAPSHOTS; i++)
+		free(d.snaps[i].buf);
 	pthread_mutex_destroy(&d.stats_lock);
 	pthread_mutex_destroy(&d.fail_lock);
 	return status;

@@ -10,10 +10,11 @@
 
 #define HEAD_CHUNKS "stratafs_stats_chunks"
 
-char *fs_stats_head(size_t size, size_t chunk, size_t *len)
+char *fs_stats_head(size_t size, size_t chunk, uint64_t snap, size_t *len)
 {
-	json_t *j = json_pack("{s:I, s:I}", HEAD_CHUNKS, (json_int_t)((size + chunk - 1) / chunk),
-			      "size", (json_int_t)size);
+	json_t *j = json_pack("{s:I, s:I, s:I}", HEAD_CHUNKS,
+			      (json_int_t)((size + chunk - 1) / chunk), "size", (json_int_t)size,
+			      "snapshot", (json_int_t)(snap & INT64_MAX));
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
 	json_decref(j);
@@ -22,44 +23,61 @@ char *fs_stats_head(size_t size, size_t chunk, size_t *len)
 	return s;
 }
 
-int fs_stats_head_parse(const char *value, size_t *chunks, size_t *size)
+int fs_stats_head_parse(const char *value, size_t *chunks, size_t *size, uint64_t *snap)
 {
 	json_t *j = json_loads(value, 0, NULL);
 	json_t *k = json_object_get(j, HEAD_CHUNKS), *s = json_object_get(j, "size");
+	json_t *n = json_object_get(j, "snapshot");
 	int r = -ENOENT;
 
-	if (json_is_integer(k) && json_is_integer(s) && json_integer_value(k) >= 0 &&
-	    json_integer_value(s) >= 0 && (uint64_t)json_integer_value(s) <= SIZE_MAX) {
+	if (json_is_integer(k) && json_is_integer(s) && json_is_integer(n) &&
+	    json_integer_value(k) >= 0 && json_integer_value(s) >= 0 &&
+	    json_integer_value(n) >= 0 && (uint64_t)json_integer_value(s) <= SIZE_MAX) {
 		*chunks = (size_t)json_integer_value(k);
 		*size = (size_t)json_integer_value(s);
+		*snap = (uint64_t)json_integer_value(n);
 		r = 0;
 	}
 	json_decref(j);
 	return r;
 }
 
-void fs_stats_chunk_name(char out[FS_STATS_NAME_MAX], size_t no)
+void fs_stats_chunk_name(char out[FS_STATS_NAME_MAX], uint64_t snap, size_t no)
 {
-	snprintf(out, FS_STATS_NAME_MAX, "%s.%zu", FS_STATS_XATTR, no);
+	snprintf(out, FS_STATS_NAME_MAX, "%s.%llu.%zu", FS_STATS_XATTR, (unsigned long long)snap,
+		 no);
 }
 
-int fs_stats_name_parse(const char *name, bool *head, size_t *no)
+/* A decimal number at *@p, then @stop: 0 and *@p past @stop, or -ENODATA. */
+static int number(const char **p, char stop, unsigned long long *v)
+{
+	char *end;
+
+	if (**p < '0' || **p > '9')
+		return -ENODATA;
+	errno = 0;
+	*v = strtoull(*p, &end, 10);
+	if (*end != stop || errno)
+		return -ENODATA;
+	*p = end + 1;
+	return 0;
+}
+
+int fs_stats_name_parse(const char *name, bool *head, uint64_t *snap, size_t *no)
 {
 	size_t plen = strlen(FS_STATS_XATTR);
-	unsigned long long v;
-	char *end;
+	unsigned long long s, n;
+	const char *p = name + plen + 1;
 
 	if (strncmp(name, FS_STATS_XATTR, plen) != 0)
 		return -ENODATA;
 	*head = name[plen] == '\0';
 	if (*head)
 		return 0;
-	if (name[plen] != '.' || name[plen + 1] < '0' || name[plen + 1] > '9')
+	if (name[plen] != '.' || number(&p, '.', &s) < 0 || number(&p, '\0', &n) < 0 ||
+	    n > SIZE_MAX)
 		return -ENODATA;
-	errno = 0;
-	v = strtoull(name + plen + 1, &end, 10);
-	if (*end || errno || v > SIZE_MAX)
-		return -ENODATA;
-	*no = (size_t)v;
+	*snap = s;
+	*no = (size_t)n;
 	return 0;
 }

@@ -7,15 +7,19 @@
  *
  * An xattr value is at most 64 KiB. Stats bigger than one chunk (many
  * layers) are published in pieces: FS_STATS_XATTR then holds the head
- * {"stratafs_stats_chunks":K,"size":S} and FS_STATS_XATTR ".0" .. ".K-1"
- * hold the K pieces, S bytes in all, of the snapshot taken when the head
- * was read.
+ * {"stratafs_stats_chunks":K,"size":S,"snapshot":N} and FS_STATS_XATTR
+ * ".N.0" .. ".N.K-1" hold the K pieces, S bytes in all, of snapshot N,
+ * taken when that head was read. Each read of a head takes a new snapshot;
+ * the daemon keeps the last FS_STATS_SNAPSHOTS, so readers at once (two
+ * `strata stats`, a commit reading the profile) never mix each other's
+ * pieces; a reader whose snapshot is gone gets ENODATA and starts again.
  */
 #ifndef FS_STATS_XATTR_H
 #define FS_STATS_XATTR_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define FS_STATS_XATTR "user.stratafs.stats"
 /*
@@ -24,22 +28,23 @@
  */
 #define FS_PROFILE_XATTR "user.stratafs.profile"
 #define FS_STATS_CHUNK_MAX 65536
+#define FS_STATS_SNAPSHOTS 8
 /* Room for the name of any chunk attribute, NUL included. */
-#define FS_STATS_NAME_MAX (sizeof(FS_STATS_XATTR) + 21)
+#define FS_STATS_NAME_MAX (sizeof(FS_STATS_XATTR) + 42)
 
-/* The head of @size bytes of stats in chunks of @chunk bytes: a new string
- * of *len bytes (caller frees), NULL on ENOMEM. */
-char *fs_stats_head(size_t size, size_t chunk, size_t *len);
+/* The head of snapshot @snap, @size bytes in chunks of @chunk bytes: a new
+ * string of *len bytes (caller frees), NULL on ENOMEM. */
+char *fs_stats_head(size_t size, size_t chunk, uint64_t snap, size_t *len);
 
-/* 0 with the chunk count and total size when @value is a head; -ENOENT
- * when it is not (it is the stats JSON itself). */
-int fs_stats_head_parse(const char *value, size_t *chunks, size_t *size);
+/* 0 with the chunk count, total size and snapshot when @value is a head;
+ * -ENOENT when it is not (it is the stats JSON itself). */
+int fs_stats_head_parse(const char *value, size_t *chunks, size_t *size, uint64_t *snap);
 
-/* The attribute name of chunk @no. */
-void fs_stats_chunk_name(char out[FS_STATS_NAME_MAX], size_t no);
+/* The attribute name of chunk @no of snapshot @snap. */
+void fs_stats_chunk_name(char out[FS_STATS_NAME_MAX], uint64_t snap, size_t no);
 
 /* Which stats attribute @name is: 0 with *head set, or *head clear and
- * *no the chunk number; -ENODATA when @name is no stats attribute. */
-int fs_stats_name_parse(const char *name, bool *head, size_t *no);
+ * *snap, *no the chunk's; -ENODATA when @name is no stats attribute. */
+int fs_stats_name_parse(const char *name, bool *head, uint64_t *snap, size_t *no);
 
 #endif

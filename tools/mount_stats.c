@@ -49,19 +49,21 @@ static int read_attr(const char *mnt, const char *name, char **out, size_t *out_
 
 /*
  * The value of head attribute @head_name (the stats JSON or the profile);
- * caller frees. Larger values come in chunks (fs/stats_xattr.h).
+ * caller frees. Larger values come in chunks (fs/stats_xattr.h); -ENODATA
+ * when their snapshot went (other readers took FS_STATS_SNAPSHOTS newer).
  */
-static int read_chunked(const char *mnt, const char *head_name, char **out, size_t *out_len)
+static int read_snapshot(const char *mnt, const char *head_name, char **out, size_t *out_len)
 {
 	size_t chunks, size;
 	char name[FS_STATS_NAME_MAX], *head = NULL, *all = NULL, *part = NULL;
 	size_t len, used = 0;
+	uint64_t snap;
 	int r;
 
 	r = read_attr(mnt, head_name, &head, &len);
 	if (r < 0)
 		return r;
-	if (fs_stats_head_parse(head, &chunks, &size) < 0) {
+	if (fs_stats_head_parse(head, &chunks, &size, &snap) < 0) {
 		*out = head;
 		*out_len = len;
 		return 0;
@@ -73,7 +75,7 @@ static int read_chunked(const char *mnt, const char *head_name, char **out, size
 	if (!all)
 		return -ENOMEM;
 	for (size_t i = 0; i < chunks; i++) {
-		fs_stats_chunk_name(name, i);
+		fs_stats_chunk_name(name, snap, i);
 		r = read_attr(mnt, name, &part, &len);
 		if (r == 0 && len > size - used)
 			r = -EBADMSG;
@@ -95,6 +97,15 @@ static int read_chunked(const char *mnt, const char *head_name, char **out, size
 	*out = all;
 	*out_len = used;
 	return 0;
+}
+
+static int read_chunked(const char *mnt, const char *head_name, char **out, size_t *out_len)
+{
+	int r = -ENODATA;
+
+	for (int tries = 0; r == -ENODATA && tries < 8; tries++)
+		r = read_snapshot(mnt, head_name, out, out_len);
+	return r;
 }
 
 int mount_stats_read(const char *mnt, char **out)

@@ -15,25 +15,40 @@ static void test_stats_xattr(void)
 {
 	char name[FS_STATS_NAME_MAX];
 	size_t chunks = 0, size = 0, no = 0, len = 0;
+	uint64_t snap = 0;
 	bool head = false;
-	char *h = fs_stats_head(100001, 65536, &len);
+	char *h = fs_stats_head(100001, 65536, 42, &len);
 
-	is_str(h, "{\"stratafs_stats_chunks\":2,\"size\":100001}", "the head as published");
+	is_str(h, "{\"stratafs_stats_chunks\":2,\"size\":100001,\"snapshot\":42}",
+	       "the head as published");
 	is_int(len, strlen(h ? h : ""), "with its length");
-	is_int(fs_stats_head_parse(h, &chunks, &size), 0, "the head parses");
-	ok(chunks == 2 && size == 100001, "to its chunk count and size");
+	is_int(fs_stats_head_parse(h, &chunks, &size, &snap), 0, "the head parses");
+	ok(chunks == 2 && size == 100001 && snap == 42, "to its chunk count, size and snapshot");
 	free(h);
-	is_int(fs_stats_head_parse("{\"mount\":{}}", &chunks, &size), -ENOENT,
+	is_int(fs_stats_head_parse("{\"mount\":{}}", &chunks, &size, &snap), -ENOENT,
 	       "the stats themselves are no head");
-	is_int(fs_stats_head_parse("not json", &chunks, &size), -ENOENT, "nor is garbage");
-	fs_stats_chunk_name(name, 7);
-	is_str(name, "user.stratafs.stats.7", "chunk 7's attribute");
-	ok(fs_stats_name_parse(FS_STATS_XATTR, &head, &no) == 0 && head, "the head's name");
-	ok(fs_stats_name_parse(name, &head, &no) == 0 && !head && no == 7, "a chunk's name");
-	is_int(fs_stats_name_parse("user.stratafs.stats.7x", &head, &no), -ENODATA, "junk after");
-	is_int(fs_stats_name_parse("user.stratafs.stats.", &head, &no), -ENODATA, "no number");
-	is_int(fs_stats_name_parse("user.stratafs.statsx", &head, &no), -ENODATA, "another name");
-	is_int(fs_stats_name_parse("user.other", &head, &no), -ENODATA, "an unrelated name");
+	is_int(fs_stats_head_parse("not json", &chunks, &size, &snap), -ENOENT, "nor is garbage");
+	is_int(fs_stats_head_parse("{\"stratafs_stats_chunks\":2,\"size\":9}", &chunks, &size,
+				   &snap), -ENOENT, "nor a head without its snapshot");
+	fs_stats_chunk_name(name, 42, 7);
+	is_str(name, "user.stratafs.stats.42.7", "chunk 7 of snapshot 42's attribute");
+	ok(fs_stats_name_parse(FS_STATS_XATTR, &head, &snap, &no) == 0 && head, "the head's name");
+	ok(fs_stats_name_parse(name, &head, &snap, &no) == 0 && !head && snap == 42 && no == 7,
+	   "a chunk's name");
+	fs_stats_chunk_name(name, UINT64_MAX, SIZE_MAX);
+	ok(fs_stats_name_parse(name, &head, &snap, &no) == 0 && snap == UINT64_MAX && no == SIZE_MAX,
+	   "the longest name fits and parses (%s)", name);
+	is_int(fs_stats_name_parse("user.stratafs.stats.4.7x", &head, &snap, &no), -ENODATA,
+	       "junk after");
+	is_int(fs_stats_name_parse("user.stratafs.stats.7", &head, &snap, &no), -ENODATA,
+	       "no snapshot");
+	is_int(fs_stats_name_parse("user.stratafs.stats.4.", &head, &snap, &no), -ENODATA,
+	       "no number");
+	is_int(fs_stats_name_parse("user.stratafs.stats.4.-1", &head, &snap, &no), -ENODATA,
+	       "a sign");
+	is_int(fs_stats_name_parse("user.stratafs.statsx", &head, &snap, &no), -ENODATA,
+	       "another name");
+	is_int(fs_stats_name_parse("user.other", &head, &snap, &no), -ENODATA, "an unrelated name");
 }
 
 static void test_token_dir(void)
