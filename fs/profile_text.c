@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fdio.h"
 #include "common/log.h"
 #include "fs/image.h"
 #include "fs/profile.h"
@@ -195,17 +197,22 @@ int fs_store_profile_save(struct fs_store *s, const char *path)
 	char *text = fs_store_profile_text(s, &len), *tmp = malloc(tl);
 	int fd = -1, r = text && tmp ? 0 : -ENOMEM;
 
+	/*
+	 * A name nobody can have taken (a leftover of a killed daemon with our
+	 * pid, a file another user made in a shared dir), then on disk before
+	 * the rename: a crash never leaves an empty profile under @path.
+	 */
 	if (r == 0) {
-		snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		snprintf(tmp, tl, "%s.XXXXXX", path);
+		fd = mkostemp(tmp, O_CLOEXEC);
 		r = fd < 0 ? -errno : 0;
 	}
-	for (size_t off = 0; r == 0 && off < len;) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		r = n < 0 ? -errno : 0;
-		off += n > 0 ? (size_t)n : 0;
-	}
+	if (r == 0 && fchmod(fd, 0644) < 0)
+		r = -errno;
+	if (r == 0)
+		r = fd_write_all(fd, text, len);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
 	if (fd >= 0 && close(fd) < 0 && r == 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)

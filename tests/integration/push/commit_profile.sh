@@ -181,7 +181,11 @@ FSD_CACHE=$H/cache6 && mkdir -p "$FSD_CACHE"
 M6=$H/m6
 tap_ok "mount v1 with -o record=FILE,prefetch=none" fsd_mount pf/cache:v1 "$M6" "record=$H/rec.txt,prefetch=none"
 cat "$M6/f8" >/dev/null
-tap_ok "unmount" fsd_umount "$M6"
+# a leftover of a killed daemon that had this pid, as containers reuse pids:
+# the save used "<FILE>.tmp.<pid>" exclusively, failed and lost the profile
+pid=$(pgrep -f -- "$M6" | head -1)
+touch "$H/rec.txt.tmp.$pid"
+tap_ok "unmount (daemon $pid)" fsd_umount "$M6"
 tap_ok "the profile file names f8's spans (2 or 3)" sh -c \
 	"head -1 '$H/rec.txt' | grep -qx 'stratafs-profile 1' && test \$(grep -c '^span 0 ' '$H/rec.txt') -ge 2"
 
