@@ -13,9 +13,12 @@
  * FS_RUN_MAX_C and half the memory budget), claimed BUSY like any fetch:
  * a reader that needs a span in flight waits for that fetch
  * (fetch.c, wait_span()) and never fetches it again, and the replay skips
- * spans a reader or the cache dir already has. At a span's first read the
- * replay is scored: hit (fetched before it was read), wait (in flight),
- * late (the reader came first).
+ * spans a reader or the cache dir already has. On a single-frame zstd
+ * layer the replay asks the layer's forward pass for the run instead
+ * (fs/zstream.c): those spans count as claimed too. At a span's first read
+ * the replay is scored: hit (fetched before it was read), wait (in
+ * flight), late (the reader came first and fetched it), local (in the
+ * cache dir or memory already: nothing to fetch, a warm cache).
  *
  * Everything here runs under s->lock but fs_store_profile_replay()'s
  * parsing and fs_store_record_start(), which take it.
@@ -43,7 +46,7 @@ struct fs_prof {
 	const char *source;   /* "none", "pinned", "file" */
 	struct pf_ref *order;
 	size_t n, next;
-	uint64_t stale, prefetched, runs, hits, waits, late;
+	uint64_t stale, prefetched, runs, hits, waits, late, local;
 	/* recording */
 	bool recording;
 	struct rec_ref *rec;
@@ -99,12 +102,15 @@ void fs_profile_note(struct fs_store *s, struct fs_layer *l, uint32_t id)
 		/* a pass's span is hot, verified, while still BUSY with its cache write */
 		if (st->hot || st->state == FS_SP_PRESENT)
 			p->hits++;
-		else if (st->state == FS_SP_BUSY)
-			p->waits++;
+		else if (st->state == FS_SP_BUSY || (st->zs_asked && st->state == FS_SP_ABSENT))
+			p->waits++; /* in flight, or its pass has yet to reach it */
 		else
 			p->late++; /* its fetch failed: the reader fetches it */
 	} else if (st->pf & FS_PF_MARK) {
-		p->late++;
+		if (st->hot || st->state == FS_SP_PRESENT || st->state == FS_SP_UNKNOWN)
+			p->local++;
+		else
+			p->late++;
 	}
 	if (p->recording)
 		record(p, l, id);
@@ -206,7 +212,10 @@ int fs_store_profile_replay(struct fs_store *s, const char *text, size_t len, co
 
 static bool claimable(const struct fs_layer *l, uint32_t id)
 {
-	return l->spans[id].state == FS_SP_ABSENT && !l->spans[id].hot && !l->bad;
+	const struct fs_span_st *st = &l->spans[id];
+
+	/* CLAIMED and still ABSENT: asked of a forward pass already */
+	return st->state == FS_SP_ABSENT && !st->hot && !(st->pf & FS_PF_CLAIMED) && !l->bad;
 }
 
 bool fs_profile_pending(const struct fs_store *s)
@@ -235,6 +244,13 @@ struct fs_job *fs_profile_bg_next(struct fs_store *s, bool *full)
 		if (*full)
 			return NULL; /* no room now: keep the place */
 		p->next++;
+		if (!j && fs_zs_layer(l) && l->spans[id].zs_asked) {
+			/* the layer's forward pass was asked for them instead */
+			for (uint32_t i = id; i <= last; i++)
+				l->spans[i].pf |= FS_PF_CLAIMED;
+			p->prefetched += last - id + 1;
+			p->runs++;
+		}
 		if (!j)
 			continue;
 		for (uint32_t i = id; i < id + j->count; i++)
@@ -252,11 +268,12 @@ json_t *fs_profile_stats(struct fs_store *s)
 
 	if (!p)
 		p = &none;
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "source", p->source,
-			 "spans", (json_int_t)p->n, "stale", (json_int_t)p->stale,
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "source",
+			 p->source, "spans", (json_int_t)p->n, "stale", (json_int_t)p->stale,
 			 "prefetched", (json_int_t)p->prefetched, "runs", (json_int_t)p->runs,
 			 "hits", (json_int_t)p->hits, "waits", (json_int_t)p->waits,
-			 "late", (json_int_t)p->late, "recorded", (json_int_t)p->n_rec,
+			 "late", (json_int_t)p->late, "local", (json_int_t)p->local,
+			 "recorded", (json_int_t)p->n_rec,
 			 "record_dropped", (json_int_t)p->rec_dropped);
 }
 

@@ -185,6 +185,27 @@ six_bytes() {
 tap_ok "... each fetched once (<= 1.05x the blobs)" six_bytes
 fsd_umount "$M"
 
+# A profile replayed over a single-frame layer: the replay asks the
+# layer's forward pass for its spans, and stats say so (prefetched, runs;
+# reads are hits or waits, none late). They said prefetched 0 and every
+# read late, although the pass had decoded them first.
+rm -rf "$HARNESS_DIR/pc1" "$HARNESS_DIR/pc2" && mkdir -p "$HARNESS_DIR/pc1" "$HARNESS_DIR/pc2"
+FSD_CACHE=$HARNESS_DIR/pc1 fsd_mount fs/zs:1 "$M" "record=$HARNESS_DIR/zs.prof,prefetch=none" ||
+	harness_fail "mount to record"
+cat "$M/z-post/z.txt" "$M/a-pre/a.txt" >/dev/null
+fsd_umount "$M"
+NP=$(grep -c '^span ' "$HARNESS_DIR/zs.prof")
+FSD_CACHE=$HARNESS_DIR/pc2 fsd_mount fs/zs:1 "$M" "prefetch=$HARNESS_DIR/zs.prof" || harness_fail "mount to replay"
+for _ in $(seq 1 100); do
+	[ "$("$STRATA" stats "$M" --json | jq '.layers[0].spans_cached >= '"$NP")" = true ] && break
+	sleep 0.1
+done
+cmp "$M/z-post/z.txt" "$S/z-post/z.txt" && cmp "$M/a-pre/a.txt" "$S/a-pre/a.txt" ||
+	tap_fail "the profile's files read right"
+tap_is "$("$STRATA" stats "$M" --json | jq -c '.profile | [.prefetched == .spans, .runs > 0, .hits + .waits == .spans, .late]')" \
+	"[true,true,true,0]" "a replay on a single-frame layer is counted ($NP spans: prefetched, hits or waits, none late)"
+fsd_umount "$M"
+
 # One fetch worker (strata extract --threads 1): asked for a span of a
 # single-frame layer, background work queues a forward pass, and the worker
 # that queued it must run it, not sleep beside it (its signal woke nobody:
