@@ -116,26 +116,48 @@ void fs_profile_note(struct fs_store *s, struct fs_layer *l, uint32_t id)
 		record(p, l, id);
 }
 
+/*
+ * The recorded list is copied under s->lock and written out without it:
+ * formatting up to FS_PROFILE_MAX_SPANS lines there held up every reader
+ * and worker of the mount, as often as anyone read the profile xattr.
+ * A published layer and its index stay until the store closes; more may
+ * be published meanwhile (counted under the lock, with the copy).
+ */
 char *fs_store_profile_text(struct fs_store *s, size_t *len)
 {
+	struct rec_ref *rec = NULL;
 	struct dbuf b;
 	struct idx_span sp;
+	size_t n = 0;
+	unsigned n_layers;
 	int r;
 
-	dbuf_init(&b, FS_PROFILE_MAX_BYTES);
 	pthread_mutex_lock(&s->lock);
-	r = s->prof && s->prof->recording ? dbuf_add_str(&b, "stratafs-profile 1\n") : -ENOENT;
-	for (unsigned i = 0; r == 0 && i < s->n_layers; i++)
+	n_layers = s->n_layers;
+	r = s->prof && s->prof->recording ? 0 : -ENOENT;
+	if (r == 0 && s->prof->n_rec) {
+		n = s->prof->n_rec;
+		rec = malloc(n * sizeof(*rec));
+		if (rec)
+			memcpy(rec, s->prof->rec, n * sizeof(*rec));
+		else
+			r = -ENOMEM;
+	}
+	pthread_mutex_unlock(&s->lock);
+	dbuf_init(&b, FS_PROFILE_MAX_BYTES);
+	if (r == 0)
+		r = dbuf_add_str(&b, "stratafs-profile 1\n");
+	for (unsigned i = 0; r == 0 && i < n_layers; i++)
 		r = dbuf_printf(&b, "layer %s\n", s->layers[i]->digest);
-	for (size_t i = 0; r == 0 && i < s->prof->n_rec; i++) {
-		const struct rec_ref *e = &s->prof->rec[i];
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const struct rec_ref *e = &rec[i];
 
-		if (e->layer >= s->n_layers || idx_span_get(s->layers[e->layer]->idx, e->id, &sp) < 0)
+		if (e->layer >= n_layers || idx_span_get(s->layers[e->layer]->idx, e->id, &sp) < 0)
 			continue;
 		r = dbuf_printf(&b, "span %u %llu %llu\n", e->layer, (unsigned long long)sp.u_start,
 				(unsigned long long)sp.u_len);
 	}
-	pthread_mutex_unlock(&s->lock);
+	free(rec);
 	if (r < 0) {
 		dbuf_release(&b);
 		return NULL;
