@@ -43,11 +43,18 @@ static char *profile_text(struct fs_mount *m, size_t *len)
 	return fs_store_profile_text(m->img->store, len);
 }
 
-/* The head: the whole value when it fits, else a new snapshot and its chunk count. */
-static int stats_head(struct fs_daemon *d, char *(*make)(struct fs_mount *, size_t *),
+enum { SNAP_STATS, SNAP_PROFILE };
+
+/*
+ * The head: the whole value when it fits, else its snapshot's chunk count
+ * and id. A value equal to the newest snapshot of its kind is that
+ * snapshot (the profile of an idle mount, read again and again); else a
+ * new one pushes out the oldest of its kind.
+ */
+static int stats_head(struct fs_daemon *d, int kind, char *(*make)(struct fs_mount *, size_t *),
 		      char **out, size_t *len)
 {
-	struct fs_stats_snap *slot;
+	struct fs_stats_snap *slot, *ring = d->snaps[kind];
 	size_t slen = 0;
 	char *snap = make(d->mount, &slen);
 	uint64_t id;
@@ -60,12 +67,18 @@ static int stats_head(struct fs_daemon *d, char *(*make)(struct fs_mount *, size
 		return 0;
 	}
 	pthread_mutex_lock(&d->stats_lock);
-	id = ++d->snap_last;
-	slot = &d->snaps[id % FS_STATS_SNAPSHOTS]; /* the oldest goes */
-	free(slot->buf);
-	slot->id = id;
-	slot->buf = snap;
-	slot->len = slen;
+	slot = d->snap_made[kind] ? &ring[(d->snap_made[kind] - 1) % FS_STATS_SNAPSHOTS] : NULL;
+	if (slot && slot->len == slen && memcmp(slot->buf, snap, slen) == 0) {
+		id = slot->id;
+		free(snap);
+	} else {
+		id = ++d->snap_last;
+		slot = &ring[d->snap_made[kind]++ % FS_STATS_SNAPSHOTS];
+		free(slot->buf);
+		slot->id = id;
+		slot->buf = snap;
+		slot->len = slen;
+	}
 	pthread_mutex_unlock(&d->stats_lock);
 	*out = fs_stats_head(slen, d->stats_chunk, id, len);
 	return *out ? 0 : -ENOMEM;
@@ -74,12 +87,15 @@ static int stats_head(struct fs_daemon *d, char *(*make)(struct fs_mount *, size
 /* Chunk @no of snapshot @id; -ENODATA past its end or when it is gone. */
 static int stats_chunk(struct fs_daemon *d, uint64_t id, size_t no, char **out, size_t *len)
 {
-	const struct fs_stats_snap *s = &d->snaps[id % FS_STATS_SNAPSHOTS];
+	const struct fs_stats_snap *s = NULL;
 	int r = 0;
 	size_t off;
 
 	pthread_mutex_lock(&d->stats_lock);
-	if (s->id != id || id == 0 || no > s->len / d->stats_chunk ||
+	for (size_t i = 0; !s && id && i < 2 * FS_STATS_SNAPSHOTS; i++)
+		if (d->snaps[i / FS_STATS_SNAPSHOTS][i % FS_STATS_SNAPSHOTS].id == id)
+			s = &d->snaps[i / FS_STATS_SNAPSHOTS][i % FS_STATS_SNAPSHOTS];
+	if (!s || no > s->len / d->stats_chunk ||
 	    no * d->stats_chunk >= s->len) {
 		r = -ENODATA;
 		goto out_unlock;
@@ -105,11 +121,11 @@ static int stats_value(struct fs_daemon *d, const char *name, char **out, size_t
 	int r;
 
 	if (strcmp(name, FS_PROFILE_XATTR) == 0)
-		return stats_head(d, profile_text, out, len);
+		return stats_head(d, SNAP_PROFILE, profile_text, out, len);
 	r = fs_stats_name_parse(name, &head, &snap, &no);
 	if (r < 0)
 		return r;
-	return head ? stats_head(d, fs_mount_stats_json, out, len)
+	return head ? stats_head(d, SNAP_STATS, fs_mount_stats_json, out, len)
 		    : stats_chunk(d, snap, no, out, len);
 }
 

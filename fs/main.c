@@ -288,7 +288,7 @@ static int run_store(struct fuse_args *args, struct fs_cli *c, struct fuse_cmdli
 		io.reg = mo.reg;
 		io.store = mo.store;
 		io.unpinned = mo.unpinned;
-		r = fs_als_new(&io, c->push_index, &d.als);
+		r = fs_als_new(&io, c->push_index, c->registry, &d.als);
 		if (r < 0)
 			log_err("cannot start the store: %s", strerror(-r));
 	}
@@ -365,8 +365,8 @@ out_free_cli:
 out_free_args:
 	fs_cli_release(&cli); /* zeroed first thing by fs_cli_parse() */
 	fuse_opt_free_args(&args);
-	for (size_t i = 0; i < FS_STATS_SNAPSHOTS; i++)
-		free(d.snaps[i].buf);
+	for (size_t i = 0; i < 2 * FS_STATS_SNAPSHOTS; i++)
+		free(d.snaps[i / FS_STATS_SNAPSHOTS][i % FS_STATS_SNAPSHOTS].buf);
 	pthread_mutex_destroy(&d.stats_lock);
 	pthread_mutex_destroy(&d.fail_lock);
 	return status;

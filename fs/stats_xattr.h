@@ -9,10 +9,12 @@
  * layers) are published in pieces: FS_STATS_XATTR then holds the head
  * {"stratafs_stats_chunks":K,"size":S,"snapshot":N} and FS_STATS_XATTR
  * ".N.0" .. ".N.K-1" hold the K pieces, S bytes in all, of snapshot N,
- * taken when that head was read. Each read of a head takes a new snapshot;
- * the daemon keeps the last FS_STATS_SNAPSHOTS, so readers at once (two
- * `strata stats`, a commit reading the profile) never mix each other's
- * pieces; a reader whose snapshot is gone gets ENODATA and starts again.
+ * taken when that head was read. A read of a head takes a new snapshot
+ * unless the value equals the newest of its kind; the daemon keeps the last
+ * FS_STATS_SNAPSHOTS of the stats and of the profile apart, so readers at
+ * once (two `strata stats`, a commit reading the profile) never mix each
+ * other's pieces; a reader whose snapshot is gone gets ENODATA and starts
+ * again.
  */
 #ifndef FS_STATS_XATTR_H
 #define FS_STATS_XATTR_H
