@@ -332,7 +332,7 @@ static void fs_cache_evict(struct fs_cache *c);
  * be evicted and the cache would keep its oldest spans for good. Free
  * what @need takes plus a tenth of the cache, least recently used first,
  * so the next writes go in too. Threads that hit the wall together make
- * room once. True if there may be room now.
+ * room once per round. True if there may be room now.
  */
 static bool make_room(struct fs_cache *c, uint64_t need)
 {
@@ -386,8 +386,12 @@ int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char
 {
 	int r = write_once(c, dirfd, sub, name, body, len, tail, tail_len, direct);
 
-	if ((r == -ENOSPC || r == -EDQUOT) && make_room(c, len + tail_len))
+	/* a few rounds: writers at once may take the room one round made */
+	for (int round = 0; (r == -ENOSPC || r == -EDQUOT) && round < 4; round++) {
+		if (!make_room(c, len + tail_len))
+			break;
 		r = write_once(c, dirfd, sub, name, body, len, tail, tail_len, direct);
+	}
 	if (r < 0)
 		return r;
 	atomic_fetch_add(&c->used, len + tail_len);

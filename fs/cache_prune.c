@@ -28,6 +28,15 @@
 #include "fs/cache_int.h"
 
 #define TMP_STALE_SEC 600
+/*
+ * An index file counts as this much younger than its mtime in the LRU
+ * order. A layer's index is marked used as its spans are written
+ * (fs_layer_touch_index()), but fetch workers writing at once, and the
+ * prune a write triggers before the index is marked again, would still
+ * make it older than the spans it serves: removing it costs the next
+ * mount a download of the whole layer to rebuild it, for a few KB or MB.
+ */
+#define INDEX_GRACE_SEC 60
 
 struct cfile {
 	struct timespec mtime;
@@ -122,6 +131,8 @@ static int scan_dir(struct fs_cache *c, struct scan *s, enum fs_cache_sub top, c
 		count(s, k, &st);
 		if (!collect || k == K_TMP)
 			continue;
+		if (k == K_INDEX)
+			st.st_mtim.tv_sec += INDEX_GRACE_SEC;
 		if (fs_cache_path_fmt(rel, "%s%s%s", sub ? sub : "", sub ? "/" : "", de->d_name) == 0)
 			r = scan_add(s, top, rel, &st);
 	}
