@@ -33,12 +33,35 @@
 #include "common/xarray.h"
 #include "fs/als_impl.h"
 
-int fs_als_new(const struct fs_image_opts *o, bool push_index, struct fs_als **out)
+/* The registry host of reference @ref, as a client names it ("docker.io" -> its API host). */
+static char *ref_host(const char *ref)
+{
+	struct reg_ref rr;
+	char *host;
+
+	if (reg_ref_parse(ref, &rr) < 0)
+		return NULL;
+	host = strdup(rr.host);
+	reg_ref_release(&rr);
+	return host;
+}
+
+int fs_als_new(const struct fs_image_opts *o, bool push_index, const char *registry,
+	       struct fs_als **out)
 {
 	struct fs_als *a = calloc(1, sizeof(*a));
+	char probe[300];
 
 	if (!a)
 		return -ENOMEM;
+	if (registry) {
+		snprintf(probe, sizeof(probe), "%s/x", registry);
+		a->registry = ref_host(probe);
+		if (!a->registry) {
+			free(a);
+			return -EINVAL;
+		}
+	}
 	a->o = *o;
 	a->push_index = push_index;
 	a->o.ref = NULL;
@@ -82,6 +105,7 @@ void fs_als_free(struct fs_als *a)
 	free(a->slots);
 	pthread_mutex_destroy(&a->open_lock);
 	pthread_mutex_destroy(&a->lock);
+	free(a->registry);
 	free(a);
 }
 
@@ -155,6 +179,19 @@ static int make_infos(struct als_image *im)
 	return r;
 }
 
+void fs_als_reg_opts(const struct fs_als *a, const char *ref, struct reg_opts *out)
+{
+	char *host = a->registry ? ref_host(ref) : NULL;
+
+	*out = a->o.reg;
+	if (!host || strcasecmp(host, a->registry) != 0) {
+		/* the runtime names any registry: what -o gave is for one host only */
+		out->username = out->password = NULL;
+		out->insecure = false;
+	}
+	free(host);
+}
+
 static int image_open(struct fs_als *a, const char *name, struct als_image **out)
 {
 	char ref[REF_MAX];
@@ -165,6 +202,7 @@ static int image_open(struct fs_als *a, const char *name, struct als_image **out
 	r = ref_decode(name, ref, sizeof(ref));
 	if (r < 0)
 		return -ENOENT;
+	fs_als_reg_opts(a, ref, &o.reg);
 	im = calloc(1, sizeof(*im));
 	if (!im)
 		return -ENOMEM;
@@ -371,8 +409,11 @@ static int lookup_tree(struct als_layer *l, uint64_t dir, const char *name, stru
  * MNT/<layer digest>/, asked by a store configured without ":ref": with no
  * reference there is no registry or credentials to resolve anything with,
  * so only a layer of an image already resolved by reference is served, and
- * only when its index is trusted whatever the image (pinned, or built
- * here): an unpinned index is trusted for its own reference only.
+ * only when its index was built here from bytes that hashed to that
+ * digest. A pinned index is vouched for by its own image's manifest only:
+ * any image can list digest D and pin a forged index for it, with its
+ * registry serving other bytes for D; served under D alone, that would be
+ * what every runtime asking for D gets.
  */
 static int lookup_known_layer(struct fs_als *a, const char *digest, struct fs_als_node *out)
 {
@@ -388,7 +429,7 @@ static int lookup_known_layer(struct fs_als *a, const char *digest, struct fs_al
 
 			if (strcmp(im->layers[k].desc->digest, digest) == 0 &&
 			    fs_store_layer_get(im->fimg->store, im->nos[k], &src, &trust, &idx) == 0 &&
-			    strcmp(trust, "unpinned") != 0)
+			    strcmp(trust, "built") == 0)
 				r = lookup_layer(im, digest, out);
 		}
 	}

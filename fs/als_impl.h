@@ -69,6 +69,7 @@ struct als_slot {
 struct fs_als {
 	struct fs_image_opts o;
 	bool push_index;            /* -o push_index */
+	char *registry;             /* -o registry: the one host o.reg's credentials and insecure are for */
 	time_t started;
 	pthread_mutex_t open_lock;  /* one image is resolved at a time */
 	pthread_mutex_t lock;
@@ -78,6 +79,13 @@ struct fs_als {
 	size_t n_slots, cap_slots;   /* protected by lock */
 };
 
+
+/*
+ * The registry options for reference @ref: -o username, password_file and
+ * insecure only if @ref is on the host -o registry names (a runtime may
+ * name any registry; they were given for one).
+ */
+void fs_als_reg_opts(const struct fs_als *a, const char *ref, struct reg_opts *out);
 
 static inline uint64_t als_ino(uint64_t slot, uint64_t local)
 {

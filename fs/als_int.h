@@ -41,8 +41,13 @@ struct fs_als_node {
 
 struct fs_als;
 
-/* @o->ref is ignored; the rest is copied (strings borrowed: must outlive the store). */
-int fs_als_new(const struct fs_image_opts *o, bool push_index, struct fs_als **out);
+/*
+ * @o->ref is ignored; the rest is copied (strings borrowed: must outlive the
+ * store). @registry (NULL: none): the host @o's username, password and
+ * insecure are for; images of any other host are resolved without them.
+ */
+int fs_als_new(const struct fs_image_opts *o, bool push_index, const char *registry,
+	       struct fs_als **out);
 void fs_als_free(struct fs_als *a);
 
 /* -ENOENT: no such inode. */

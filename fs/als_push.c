@@ -36,6 +36,7 @@ void fs_als_push_built(struct fs_als *a, struct als_image *im)
 {
 	const struct idx_layer *idx;
 	const char *src, *trust;
+	struct reg_opts ro;
 
 	im->built = calloc(im->n_layers + 1, sizeof(*im->built));
 	for (size_t k = 0; im->built && k < im->n_layers; k++)
@@ -44,7 +45,8 @@ void fs_als_push_built(struct fs_als *a, struct als_image *im)
 			im->built[im->n_built++] = idx;
 	if (im->n_built == 0)
 		return;
-	if (reg_pusher_new(&a->o.reg, &im->fimg->ref, &im->pusher) < 0) {
+	fs_als_reg_opts(a, im->fimg->ref_str, &ro);
+	if (reg_pusher_new(&ro, &im->fimg->ref, &im->pusher) < 0) {
 		log_err("push_index: cannot create a pusher for '%s'", im->fimg->ref_str);
 		return;
 	}

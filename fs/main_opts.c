@@ -38,6 +38,7 @@ static const struct fuse_opt cli_opts[] = {
 	OPT("password_file=%s", password_file),
 	OPT("prefetch=%s", prefetch),
 	OPT("record=%s", record),
+	OPT("registry=%s", registry),
 	OPT("kernel_readahead=%s", kernel_readahead),
 	OPT("unpinned=%s", unpinned),
 	OPT("log=%s", log),
@@ -99,6 +100,9 @@ static void usage(FILE *f)
 		"    -o config=FILE         docker config.json with credentials\n"
 		"    -o username=USER       registry user name ...\n"
 		"    -o password_file=FILE  ... and a file holding the password (never logged)\n"
+		"    -o registry=HOST[:PORT]  --store: the registry username, password_file and\n"
+		"                           insecure are for (required with them; images of\n"
+		"                           other registries are resolved without them)\n"
 		"    -o layers              layers/NN-<digest>/ per layer plus merged/\n"
 		"    -o allow_other         let other users access the mount\n"
 		"    -o prefetch=MODE       profile (default): fetch in the background what the\n"
@@ -201,7 +205,7 @@ void fs_cli_release(struct fs_cli *c)
 	char **strs[] = { &c->ref, &c->cache, &c->cache_max, &c->platform, &c->ca_file, &c->config,
 			  &c->username, &c->password_file, &c->prefetch, &c->log,
 			  &c->mem_max, &c->unpinned, &c->token_dir, &c->record,
-			  &c->kernel_readahead, &c->io_timeout_arg, &c->retries_arg };
+			  &c->kernel_readahead, &c->io_timeout_arg, &c->retries_arg, &c->registry };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -272,6 +276,21 @@ int fs_cli_parse(struct fuse_args *args, struct fs_cli *c)
 	}
 	if (c->store && c->layers) {
 		log_err("-o layers is not supported with --store");
+		return -EINVAL;
+	}
+	/*
+	 * A mount talks to the one registry its REF names; a store to any
+	 * registry a runtime asks for (a Dockerfile's FROM). Credentials and
+	 * plain HTTP given for one registry must not go to the others.
+	 */
+	if (c->store && !c->registry && (c->username || c->password_file || c->insecure)) {
+		log_err("--store: -o username, password_file and insecure need -o registry=HOST[:PORT], "
+			"the registry they are for (a runtime may name any registry); per-registry "
+			"credentials also come from -o config=FILE (docker config.json)");
+		return -EINVAL;
+	}
+	if (!c->store && c->registry) {
+		log_err("-o registry is for --store (a mount's REF names its registry)");
 		return -EINVAL;
 	}
 	if (c->log && log_level_parse(c->log, &lvl) < 0) {

@@ -21,6 +21,7 @@ struct fs_cli {
 	char *cache, *cache_max, *platform, *ca_file, *config, *username, *password_file;
 	char *prefetch, *log, *mem_max, *unpinned;
 	char *record;        /* -o record=FILE: the access profile, written at unmount */
+	char *registry;      /* --store: the host username, password_file and insecure are for */
 	char *kernel_readahead;
 	uint64_t kernel_ra;  /* its bytes (fs/kernel_ra.h); 0: leave the kernel's */
 	char *io_timeout_arg, *retries_arg;

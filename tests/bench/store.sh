@@ -75,7 +75,7 @@ cleanup_pm() { # DIR
 }
 harness_on_exit "for d in '$W'/p-*; do CONTAINERS_STORAGE_CONF=\$d/storage.conf podman rmi -a -f >/dev/null 2>&1; umount -R \$d/graph/overlay 2>/dev/null; done; fusermount3 -u -z '$W/store' 2>/dev/null; true"
 
-start_store() { mkdir -p "$W/store" && "$STRATAFS" --store "$W/store" -o "insecure,cache=$W/cache-store"; }
+start_store() { mkdir -p "$W/store" && "$STRATAFS" --store "$W/store" -o "insecure,registry=$REGISTRY,cache=$W/cache-store"; }
 stop_store() { fusermount3 -u "$W/store" 2>/dev/null || true; }
 
 mapfile -t LAYERS < <(skopeo inspect --raw --tls-verify=false "docker://$IMG" | jq -r '.layers[].digest')

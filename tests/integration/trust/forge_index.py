@@ -17,6 +17,10 @@ load and "verify" but describe another tree (index/FORMAT.md layout).
       GENUINE's header, checkpoints and spans with N directories as its
       entries, for a layer that can hold far fewer (index/FORMAT.md,
       "Bounds"): the index bomb.
+  forge_index.py relabel INDEX OUT BLOB_DIGEST BLOB_SIZE
+      INDEX (of some other layer) claiming to index the blob BLOB_DIGEST of
+      BLOB_SIZE bytes: it loads for that layer, and its spans describe
+      the other layer's bytes.
 
 Written with the zstd CLI and hashlib, never with stratafs code."""
 import gzip
@@ -138,6 +142,14 @@ def bomb(genuine, out, n):
     write(out, env, body)
 
 
+def relabel(index, out, digest, size):
+    env, p = read(index)
+    p = bytearray(p)
+    p[8:40] = bytes.fromhex(digest.split(":", 1)[1])
+    struct.pack_into("<Q", p, 72, int(size))
+    write(out, env, bytes(p))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "forge":
         forge(sys.argv[2], sys.argv[3])
@@ -145,6 +157,8 @@ if __name__ == "__main__":
         shift(sys.argv[2], sys.argv[3], sys.argv[4])
     elif sys.argv[1] == "bomb":
         bomb(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif sys.argv[1] == "relabel":
+        relabel(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     else:
         sys.exit("usage: forge_index.py forge GENUINE OUT | shift GENUINE LAYER OUT | "
-                 "bomb GENUINE OUT N")
+                 "bomb GENUINE OUT N | relabel INDEX OUT BLOB_DIGEST BLOB_SIZE")

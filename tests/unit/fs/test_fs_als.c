@@ -34,7 +34,7 @@ int main(void)
 	o.reg.retries = 0;
 	o.reg.connect_timeout_ms = 2000;
 	o.store.cache_dir = "/nonexistent/stratafs-test-cache"; /* never reached */
-	is_int(fs_als_new(&o, false, &a), 0, "new store");
+	is_int(fs_als_new(&o, false, NULL, &a), 0, "new store");
 	is_int(fs_als_get(a, FS_ALS_ROOT_INO, &root), 0, "root exists");
 	is_int(root.kind, FS_ALS_ROOT, "root kind");
 	fs_als_stat(a, &root, &st);
