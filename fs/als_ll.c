@@ -147,9 +147,10 @@ static void als_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fs_als_node dir, n;
 	bool release;
 
-	/* rmdir of a layer dir: the runtime releases the layer; it stays */
-	release = fs_als_get(d->als, parent, &dir) == 0 && dir.kind == FS_ALS_IMAGE &&
-		  fs_als_lookup(d->als, &dir, name, &n) == 0;
+	/* rmdir of a layer dir (MNT/<ref>/<D>, or MNT/<D> without :ref): the runtime releases it; it stays */
+	release = fs_als_get(d->als, parent, &dir) == 0 &&
+		  (dir.kind == FS_ALS_IMAGE || dir.kind == FS_ALS_ROOT) &&
+		  fs_als_lookup(d->als, &dir, name, &n) == 0 && n.kind == FS_ALS_LAYER;
 	fuse_reply_err(req, release ? ENOENT : EROFS);
 }
 
