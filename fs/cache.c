@@ -331,29 +331,32 @@ static void fs_cache_evict(struct fs_cache *c);
  * than the disk, or other files on it): without this, nothing would ever
  * be evicted and the cache would keep its oldest spans for good. Free
  * what @need takes plus a tenth of the cache, least recently used first,
- * so the next writes go in too. Threads that hit the wall together make
- * room once per round. True if there may be room now.
+ * so the next writes go in too; but never for a write that needs more
+ * than half of what the cache holds (a disk that small, or full of other
+ * files, would have the cache emptied, indexes and all, for one span that
+ * may still not fit). ROOM_NONE: nothing freed; ROOM_OTHER: another thread
+ * of the handle made room meanwhile; ROOM_MADE: this call did.
  */
-static bool make_room(struct fs_cache *c, uint64_t need)
+enum room { ROOM_NONE, ROOM_OTHER, ROOM_MADE };
+
+static enum room make_room(struct fs_cache *c, uint64_t need)
 {
 	uint64_t gen = atomic_load(&c->room_gen), freed = 0;
 	struct fs_cache_usage u;
 
 	pthread_mutex_lock(&c->evict_lock);
-	if (atomic_load(&c->room_gen) != gen) { /* another thread made room meanwhile */
+	if (atomic_load(&c->room_gen) != gen) {
 		pthread_mutex_unlock(&c->evict_lock);
-		return true;
+		return ROOM_OTHER;
 	}
-	if (fs_cache_du(c, &u) == 0 && u.bytes > 0) {
-		uint64_t keep = u.bytes - u.bytes / 10;
-
-		fs_cache_prune(c, keep > need ? keep - need : 0, &freed);
+	if (fs_cache_du(c, &u) == 0 && need <= u.bytes / 2) {
+		fs_cache_prune(c, u.bytes - u.bytes / 10 - need, &freed);
 		log_debug("cache '%s': disk full, %llu bytes freed", c->dir,
 			  (unsigned long long)freed);
 	}
 	atomic_fetch_add(&c->room_gen, 1);
 	pthread_mutex_unlock(&c->evict_lock);
-	return freed > 0;
+	return freed > 0 ? ROOM_MADE : ROOM_NONE;
 }
 
 static int write_once(struct fs_cache *c, int dirfd, const char *sub, const char *name,
@@ -386,11 +389,19 @@ int fs_cache_write_tx(struct fs_cache *c, int dirfd, const char *sub, const char
 {
 	int r = write_once(c, dirfd, sub, name, body, len, tail, tail_len, direct);
 
-	/* a few rounds: writers at once may take the room one round made */
+	/*
+	 * Room made by another thread may be gone by the time we write: try
+	 * again, but free room for this write once at most (then the disk is
+	 * not ours to fill).
+	 */
 	for (int round = 0; (r == -ENOSPC || r == -EDQUOT) && round < 4; round++) {
-		if (!make_room(c, len + tail_len))
+		enum room m = make_room(c, len + tail_len);
+
+		if (m == ROOM_NONE)
 			break;
 		r = write_once(c, dirfd, sub, name, body, len, tail, tail_len, direct);
+		if (m == ROOM_MADE)
+			break;
 	}
 	if (r < 0)
 		return r;

@@ -18,6 +18,9 @@ harness_on_exit "umount '$W/tiny'"
 tap_ok "full cache disk: reads still right" sh -c \
 	"'$DRV' --insecure --span-size $SPAN --cache '$W/tiny' '$REF' 'big/rand.bin=$(sha big/rand.bin)' 'big/text.txt=$(sha big/text.txt)' '$SMALL=$(sha "$SMALL")' 2>'$W/enospc.err'"
 tap_is "$(grep -c 'cannot write' "$W/enospc.err" || true)" 1 "the full disk is logged once"
+# a span of 1 MiB needs more than half of what this cache holds: the cache
+# is not emptied to make room for it (it was, the layer's index with it)
+tap_ok "... and the layer's index stays" test -s "$W/tiny/v1/built/${LAYER#sha256:}.idx"
 tap_ok "and a second run on the full cache too" drv --cache "$W/tiny" "$REF" \
 	"big/rand.bin=$(sha big/rand.bin)"
 tap_ok "no tmp file left on the full disk" test "$(find "$W/tiny/v1/tmp" -type f | wc -l)" = 0
@@ -25,12 +28,14 @@ tap_ok "no tmp file left on the full disk" test "$(find "$W/tiny/v1/tmp" -type f
 # 1b. A disk that fills before the cache reaches its bound (here 8 MiB
 # under the default 10G): the least recently used files make room, so the
 # spans read last get in. Nothing was evicted before: the first spans
-# stayed for good, every later write failed with ENOSPC.
+# stayed for good, every later write failed with ENOSPC. One fetch worker:
+# writers at once may take the room one made, and then a write may still
+# fail (once, logged), which is not what is checked here.
 mkdir -p "$W/small-disk"
 mount -t tmpfs -o size=8m,mode=0700 stratafs-test "$W/small-disk" || harness_fail "cannot mount a tmpfs"
 harness_on_exit "umount '$W/small-disk'"
 tap_ok "a 20 MiB file through a cache on an 8 MiB disk: read right" sh -c \
-	"'$DRV' --insecure --span-size $SPAN --cache '$W/small-disk' '$REF' 'big/rand.bin=$(sha big/rand.bin)' 2>'$W/fill.err'"
+	"'$DRV' --insecure --span-size $SPAN --fetch-threads 1 --cache '$W/small-disk' '$REF' 'big/rand.bin=$(sha big/rand.bin)' 2>'$W/fill.err'"
 tap_is "$(grep -c 'cannot write' "$W/fill.err" || true)" 0 "... no cache write failed ($(grep -m1 'cannot write' "$W/fill.err"))"
 last=$(find "$W/small-disk/v1/spans" -type f -printf '%f\n' | sed -E 's/-.*//' | sort | tail -1)
 tap_ok "... the file's last MiB is cached (last span at 0x${last:-none}): old spans made room" \
@@ -44,8 +49,9 @@ mkdir -p "$W/bound"
 tap_ok "a 20 MiB file through a 4 MiB cache bound: read right" \
 	drv --cache "$W/bound" --cache-max 4194304 "$REF" "big/rand.bin=$(sha big/rand.bin)"
 tap_ok "... the layer's index is still cached" test -s "$W/bound/v1/built/${LAYER#sha256:}.idx"
-tap_ok "... the cache is within its bound ($(du -sb "$W/bound/v1" | cut -f1) bytes)" \
-	test "$(du -sb "$W/bound/v1" | cut -f1)" -le $((4194304 + 65536))
+# writers at once may each pass the bound by a span before a prune sees them
+tap_ok "... the cache is within its bound and a span or two ($(du -sb "$W/bound/v1" | cut -f1) bytes)" \
+	test "$(du -sb "$W/bound/v1" | cut -f1)" -le $((4194304 + 2 * 1048576 + 65536))
 
 # Faults come from the fault proxy; the index is built directly first.
 C=$W/cache
