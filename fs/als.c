@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/base64.h"
@@ -57,7 +58,17 @@ int fs_als_new(const struct fs_image_opts *o, bool push_index, const char *regis
 	if (registry) {
 		snprintf(probe, sizeof(probe), "%s/x", registry);
 		a->registry = ref_host(probe);
-		if (!a->registry) {
+		/*
+		 * A name without a dot, a port or "localhost" is a repository
+		 * on Docker Hub in a reference ("myreg/x"): the credentials
+		 * would go there. Only Docker Hub's own names may be rewritten.
+		 */
+		if (!a->registry || (strcasecmp(a->registry, registry) != 0 &&
+				     strcasecmp(registry, "docker.io") != 0 &&
+				     strcasecmp(registry, "index.docker.io") != 0)) {
+			log_err("-o registry='%s' is not a registry host (HOST[:PORT], e.g. "
+				"registry.example.com, localhost:5000, 127.0.0.1:5000)", registry);
+			free(a->registry);
 			free(a);
 			return -EINVAL;
 		}
@@ -185,9 +196,14 @@ void fs_als_reg_opts(const struct fs_als *a, const char *ref, struct reg_opts *o
 
 	*out = a->o.reg;
 	if (!host || strcasecmp(host, a->registry) != 0) {
-		/* the runtime names any registry: what -o gave is for one host only */
+		/*
+		 * The runtime names any registry: what -o gave is for one host
+		 * only (a CA file replaces the system's bundle: other registries
+		 * keep theirs).
+		 */
 		out->username = out->password = NULL;
 		out->insecure = false;
+		out->ca_file = NULL;
 	}
 	free(host);
 }

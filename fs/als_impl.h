@@ -81,9 +81,9 @@ struct fs_als {
 
 
 /*
- * The registry options for reference @ref: -o username, password_file and
- * insecure only if @ref is on the host -o registry names (a runtime may
- * name any registry; they were given for one).
+ * The registry options for reference @ref: -o username, password_file,
+ * insecure and ca_file only if @ref is on the host -o registry names (a
+ * runtime may name any registry; they were given for one).
  */
 void fs_als_reg_opts(const struct fs_als *a, const char *ref, struct reg_opts *out);
 

@@ -100,9 +100,9 @@ static void usage(FILE *f)
 		"    -o config=FILE         docker config.json with credentials\n"
 		"    -o username=USER       registry user name ...\n"
 		"    -o password_file=FILE  ... and a file holding the password (never logged)\n"
-		"    -o registry=HOST[:PORT]  --store: the registry username, password_file and\n"
-		"                           insecure are for (required with them; images of\n"
-		"                           other registries are resolved without them)\n"
+		"    -o registry=HOST[:PORT]  --store: the registry username, password_file,\n"
+		"                           insecure and ca_file are for (required with them;\n"
+		"                           other registries' images are resolved without them)\n"
 		"    -o layers              layers/NN-<digest>/ per layer plus merged/\n"
 		"    -o allow_other         let other users access the mount\n"
 		"    -o prefetch=MODE       profile (default): fetch in the background what the\n"
@@ -283,10 +283,12 @@ int fs_cli_parse(struct fuse_args *args, struct fs_cli *c)
 	 * registry a runtime asks for (a Dockerfile's FROM). Credentials and
 	 * plain HTTP given for one registry must not go to the others.
 	 */
-	if (c->store && !c->registry && (c->username || c->password_file || c->insecure)) {
-		log_err("--store: -o username, password_file and insecure need -o registry=HOST[:PORT], "
-			"the registry they are for (a runtime may name any registry); per-registry "
-			"credentials also come from -o config=FILE (docker config.json)");
+	if (c->store && !c->registry &&
+	    (c->username || c->password_file || c->insecure || c->ca_file)) {
+		log_err("--store: -o username, password_file, insecure and ca_file need "
+			"-o registry=HOST[:PORT], the registry they are for (a runtime may name any "
+			"registry); per-registry credentials also come from -o config=FILE (docker "
+			"config.json)");
 		return -EINVAL;
 	}
 	if (!c->store && c->registry) {

@@ -9,8 +9,56 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fs/als_impl.h"
 #include "fs/als_int.h"
 #include "tap.h"
+
+/*
+ * -o username, password_file, insecure and ca_file go to the registry -o
+ * registry names, never to another a runtime asks for.
+ */
+static void test_registry_scope(void)
+{
+	static const struct {
+		const char *ref;
+		bool theirs;
+	} refs[] = {
+		{ "127.0.0.1:5000/app:1", true },
+		{ "127.0.0.1:5001/app:1", false },      /* another port */
+		{ "localhost:5000/app:1", false },      /* another name of it: not the one given */
+		{ "docker.io/library/alpine", false },
+		{ "alpine", false },
+		{ "evil.example/127.0.0.1:5000/x", false },
+	};
+	static const char *const bad[] = { "myregistry", "127.0.0.1:5000/x", "", "a b" };
+	struct fs_image_opts o = { 0 };
+	struct fs_als *a = NULL;
+	struct reg_opts r;
+
+	reg_opts_init(&o.reg);
+	o.reg.username = "alice";
+	o.reg.password = "s3cret";
+	o.reg.insecure = true;
+	o.reg.ca_file = "/etc/private-ca.pem";
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		a = NULL;
+		ok(fs_als_new(&o, false, bad[i], &a) < 0 && !a,
+		   "-o registry='%s' is refused (a bare name is a Docker Hub repository)", bad[i]);
+		fs_als_free(a);
+	}
+	is_int(fs_als_new(&o, false, "docker.io", &a), 0, "-o registry=docker.io");
+	fs_als_reg_opts(a, "library/alpine:3", &r);
+	ok(r.username && r.password, "... Docker Hub's images get the credentials");
+	fs_als_free(a);
+	is_int(fs_als_new(&o, false, "127.0.0.1:5000", &a), 0, "-o registry=127.0.0.1:5000");
+	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+		fs_als_reg_opts(a, refs[i].ref, &r);
+		ok(refs[i].theirs ? r.username && r.password && r.insecure && r.ca_file
+				  : !r.username && !r.password && !r.insecure && !r.ca_file,
+		   "%s: %s", refs[i].ref, refs[i].theirs ? "credentials, insecure, CA" : "none of them");
+	}
+	fs_als_free(a);
+}
 
 int main(void)
 {
@@ -34,6 +82,7 @@ int main(void)
 	o.reg.retries = 0;
 	o.reg.connect_timeout_ms = 2000;
 	o.store.cache_dir = "/nonexistent/stratafs-test-cache"; /* never reached */
+	test_registry_scope();
 	is_int(fs_als_new(&o, false, NULL, &a), 0, "new store");
 	is_int(fs_als_get(a, FS_ALS_ROOT_INO, &root), 0, "root exists");
 	is_int(root.kind, FS_ALS_ROOT, "root kind");
