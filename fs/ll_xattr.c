@@ -92,6 +92,8 @@ static int stats_chunk(struct fs_daemon *d, uint64_t id, size_t no, char **out, 
 	size_t off;
 
 	pthread_mutex_lock(&d->stats_lock);
+	if (id == 0)
+		id = d->snap_last; /* a strata before snapshots: the newest */
 	for (size_t i = 0; !s && id && i < 2 * FS_STATS_SNAPSHOTS; i++)
 		if (d->snaps[i / FS_STATS_SNAPSHOTS][i % FS_STATS_SNAPSHOTS].id == id)
 			s = &d->snaps[i / FS_STATS_SNAPSHOTS][i % FS_STATS_SNAPSHOTS];

@@ -30,12 +30,12 @@ int fs_stats_head_parse(const char *value, size_t *chunks, size_t *size, uint64_
 	json_t *n = json_object_get(j, "snapshot");
 	int r = -ENOENT;
 
-	if (json_is_integer(k) && json_is_integer(s) && json_is_integer(n) &&
+	if (json_is_integer(k) && json_is_integer(s) && (!n || json_is_integer(n)) &&
 	    json_integer_value(k) >= 0 && json_integer_value(s) >= 0 &&
-	    json_integer_value(n) >= 0 && (uint64_t)json_integer_value(s) <= SIZE_MAX) {
+	    (!n || json_integer_value(n) > 0) && (uint64_t)json_integer_value(s) <= SIZE_MAX) {
 		*chunks = (size_t)json_integer_value(k);
 		*size = (size_t)json_integer_value(s);
-		*snap = (uint64_t)json_integer_value(n);
+		*snap = n ? (uint64_t)json_integer_value(n) : 0; /* 0: a daemon before snapshots */
 		r = 0;
 	}
 	json_decref(j);
@@ -44,8 +44,11 @@ int fs_stats_head_parse(const char *value, size_t *chunks, size_t *size, uint64_
 
 void fs_stats_chunk_name(char out[FS_STATS_NAME_MAX], uint64_t snap, size_t no)
 {
-	snprintf(out, FS_STATS_NAME_MAX, "%s.%llu.%zu", FS_STATS_XATTR, (unsigned long long)snap,
-		 no);
+	if (snap == 0) /* the names of a daemon before snapshots */
+		snprintf(out, FS_STATS_NAME_MAX, "%s.%zu", FS_STATS_XATTR, no);
+	else
+		snprintf(out, FS_STATS_NAME_MAX, "%s.%llu.%zu", FS_STATS_XATTR,
+			 (unsigned long long)snap, no);
 }
 
 /* A decimal number at *@p, then @stop: 0 and *@p past @stop, or -ENODATA. */
@@ -74,8 +77,13 @@ int fs_stats_name_parse(const char *name, bool *head, uint64_t *snap, size_t *no
 	*head = name[plen] == '\0';
 	if (*head)
 		return 0;
-	if (name[plen] != '.' || number(&p, '.', &s) < 0 || number(&p, '\0', &n) < 0 ||
-	    n > SIZE_MAX)
+	if (name[plen] != '.')
+		return -ENODATA;
+	if (number(&p, '\0', &n) == 0) /* ".K": a strata before snapshots, 0: the newest */
+		s = 0;
+	else if (number(&p, '.', &s) < 0 || s == 0 || number(&p, '\0', &n) < 0)
+		return -ENODATA;
+	if (n > SIZE_MAX)
 		return -ENODATA;
 	*snap = s;
 	*no = (size_t)n;

@@ -14,7 +14,10 @@
  * FS_STATS_SNAPSHOTS of the stats and of the profile apart, so readers at
  * once (two `strata stats`, a commit reading the profile) never mix each
  * other's pieces; a reader whose snapshot is gone gets ENODATA and starts
- * again.
+ * again. Snapshot 0 is a peer from before snapshots: its head has no
+ * "snapshot" and its chunks are FS_STATS_XATTR ".K", of the newest
+ * snapshot, so a strata and a running daemon of different versions still
+ * read each other.
  */
 #ifndef FS_STATS_XATTR_H
 #define FS_STATS_XATTR_H
@@ -42,7 +45,7 @@ char *fs_stats_head(size_t size, size_t chunk, uint64_t snap, size_t *len);
  * -ENOENT when it is not (it is the stats JSON itself). */
 int fs_stats_head_parse(const char *value, size_t *chunks, size_t *size, uint64_t *snap);
 
-/* The attribute name of chunk @no of snapshot @snap. */
+/* The attribute name of chunk @no of snapshot @snap (0: the names before snapshots). */
 void fs_stats_chunk_name(char out[FS_STATS_NAME_MAX], uint64_t snap, size_t no);
 
 /* Which stats attribute @name is: 0 with *head set, or *head clear and

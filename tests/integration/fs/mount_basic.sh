@@ -117,6 +117,12 @@ for i in $(seq 1 40); do
 done
 touch "$HARNESS_DIR/stop-stats"
 wait "$busy" || true
+# a strata from before snapshots reads the head, then chunks ".K" of the newest
+head=$(getfattr --only-values -n user.stratafs.stats "$MNT" 2>/dev/null)
+n=$(jq .stratafs_stats_chunks <<<"$head")
+joined=$(for i in $(seq 0 $((n - 1))); do getfattr --only-values -n "user.stratafs.stats.$i" "$MNT" 2>/dev/null; done)
+tap_ok "the chunk names of a strata before snapshots still read (the newest snapshot, $n chunks)" \
+	jq -e '.mount.manifest' <<<"$joined"
 tap_is "$bad" 0 "40 profile reads while strata stats runs: each whole ($(wc -c <"$HARNESS_DIR/p0.txt") bytes, $(sort -u "$HARNESS_DIR/p.err" | head -2))"
 tap_not "strata stats on a plain directory fails" "$STRATA" stats "$HARNESS_DIR"
 tap_ok "statfs reports the image size" test "$(stat -f -c %b "$MNT")" -gt 0

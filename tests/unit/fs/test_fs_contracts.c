@@ -29,7 +29,10 @@ static void test_stats_xattr(void)
 	       "the stats themselves are no head");
 	is_int(fs_stats_head_parse("not json", &chunks, &size, &snap), -ENOENT, "nor is garbage");
 	is_int(fs_stats_head_parse("{\"stratafs_stats_chunks\":2,\"size\":9}", &chunks, &size,
-				   &snap), -ENOENT, "nor a head without its snapshot");
+				   &snap), 0, "a head of a daemon before snapshots parses");
+	ok(chunks == 2 && size == 9 && snap == 0, "... as snapshot 0");
+	fs_stats_chunk_name(name, 0, 3);
+	is_str(name, "user.stratafs.stats.3", "... whose chunks have the names of then");
 	fs_stats_chunk_name(name, 42, 7);
 	is_str(name, "user.stratafs.stats.42.7", "chunk 7 of snapshot 42's attribute");
 	ok(fs_stats_name_parse(FS_STATS_XATTR, &head, &snap, &no) == 0 && head, "the head's name");
@@ -40,8 +43,10 @@ static void test_stats_xattr(void)
 	   "the longest name fits and parses (%s)", name);
 	is_int(fs_stats_name_parse("user.stratafs.stats.4.7x", &head, &snap, &no), -ENODATA,
 	       "junk after");
-	is_int(fs_stats_name_parse("user.stratafs.stats.7", &head, &snap, &no), -ENODATA,
-	       "no snapshot");
+	ok(fs_stats_name_parse("user.stratafs.stats.7", &head, &snap, &no) == 0 && !head &&
+	   snap == 0 && no == 7, "a chunk name of a strata before snapshots: the newest's chunk 7");
+	is_int(fs_stats_name_parse("user.stratafs.stats.0.7", &head, &snap, &no), -ENODATA,
+	       "snapshot 0 is never named");
 	is_int(fs_stats_name_parse("user.stratafs.stats.4.", &head, &snap, &no), -ENODATA,
 	       "no number");
 	is_int(fs_stats_name_parse("user.stratafs.stats.4.-1", &head, &snap, &no), -ENODATA,
