@@ -41,10 +41,12 @@ MEM_MAX=$((13 << 20))
 # its spans), what every read costs whatever the compression: thread
 # stacks and libc arenas touched by the workers, FUSE and curl buffers.
 # A gzip layer of the same tree, through the same budget, grows by 12-15
-# MiB here, the single-frame zstd one by 12-16 MiB on a quiet machine and
+# MiB here, the single-frame zstd one by 12-16 MiB on a quiet machine,
 # up to 19.2 MiB at load average 16-20 (more workers touch arenas at
-# once): 8 MiB of slack.
-BOUND=$((MEM_MAX + (8 << 20)))
+# once) and 21-22 MiB in a clean-clone CI run beside other builds and
+# tests (2026-12-07): 10 MiB of slack. What this guards against is of
+# another order: before the budget held, this read peaked at 82 MiB.
+BOUND=$((MEM_MAX + (10 << 20)))
 case "$(ldd "$STRATAFS" 2>/dev/null)" in
 *libasan*)
 	# ASan: freed memory goes to quarantine (off here) and every block
