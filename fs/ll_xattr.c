@@ -46,6 +46,34 @@ static char *profile_text(struct fs_mount *m, size_t *len)
 enum { SNAP_STATS, SNAP_PROFILE };
 
 /*
+ * Snapshots held at once, in bytes: a profile can be 8 MiB, and 16 of them
+ * would be memory outside mem_max that any reader of an allow_other mount
+ * could make the daemon hold.
+ */
+#define SNAP_BYTES_MAX (16u << 20)
+
+/* Drop the oldest snapshots but @keep until they hold at most SNAP_BYTES_MAX (stats_lock held). */
+static void snaps_trim(struct fs_daemon *d, uint64_t keep)
+{
+	for (;;) {
+		struct fs_stats_snap *old = NULL;
+		size_t total = 0;
+
+		for (size_t i = 0; i < 2 * FS_STATS_SNAPSHOTS; i++) {
+			struct fs_stats_snap *s = &d->snaps[i / FS_STATS_SNAPSHOTS][i % FS_STATS_SNAPSHOTS];
+
+			total += s->len;
+			if (s->id && s->id != keep && (!old || s->id < old->id))
+				old = s;
+		}
+		if (total <= SNAP_BYTES_MAX || !old)
+			return;
+		free(old->buf);
+		memset(old, 0, sizeof(*old));
+	}
+}
+
+/*
  * The head: the whole value when it fits, else its snapshot's chunk count
  * and id. A value equal to the newest snapshot of its kind is that
  * snapshot (the profile of an idle mount, read again and again); else a
@@ -78,6 +106,7 @@ static int stats_head(struct fs_daemon *d, int kind, char *(*make)(struct fs_mou
 		slot->id = id;
 		slot->buf = snap;
 		slot->len = slen;
+		snaps_trim(d, id);
 	}
 	pthread_mutex_unlock(&d->stats_lock);
 	*out = fs_stats_head(slen, d->stats_chunk, id, len);
