@@ -10,7 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <stdint.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "common/fdio.h"
@@ -202,13 +203,21 @@ int fs_store_profile_save(struct fs_store *s, const char *path)
 	 * pid, a file another user made in a shared dir), then on disk before
 	 * the rename: a crash never leaves an empty profile under @path.
 	 */
-	if (r == 0) {
-		snprintf(tmp, tl, "%s.XXXXXX", path);
-		fd = mkostemp(tmp, O_CLOEXEC);
-		r = fd < 0 ? -errno : 0;
+	for (int tries = 0; r == 0 && fd < 0 && tries < 8; tries++) {
+		uint64_t rnd = 0;
+
+		if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+			r = -EIO;
+			break;
+		}
+		snprintf(tmp, tl, "%s.%012llx", path, (unsigned long long)(rnd & 0xffffffffffffull));
+		/* 0644 less the umask, as the file's own name would get */
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0 && errno != EEXIST)
+			r = -errno;
 	}
-	if (r == 0 && fchmod(fd, 0644) < 0)
-		r = -errno;
+	if (r == 0 && fd < 0)
+		r = -EEXIST;
 	if (r == 0)
 		r = fd_write_all(fd, text, len);
 	if (r == 0 && fsync(fd) < 0)
