@@ -7,6 +7,7 @@
  * and push a set of built indexes as one stratafs index artifact.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -179,6 +180,31 @@ int fs_index_upload(struct reg_pusher *p, const struct idx_layer *idx, struct re
 	return r;
 }
 
+/*
+ * The access profile @subject pins (strata commit), as a blob of the
+ * artifact, so that this artifact keeps it from garbage collection as the
+ * commit's did (index/FORMAT.md): a --force push drops the commit's
+ * artifact from the referrers fallback tag. 1 if added to @b.
+ */
+static size_t keep_profile(struct reg_pusher *p, const struct reg_manifest *subject,
+			   struct reg_index_blob *b)
+{
+	for (size_t i = 0; i < subject->n_layers; i++) {
+		const char *pin = subject->layers[i].stratafs_profile;
+
+		if (!pin)
+			continue;
+		if (reg_blob_head(reg_pusher_client(p), pin, &b->size) < 0) {
+			log_warn("the profile '%s' the manifest pins is not in the repository", pin);
+			return 0;
+		}
+		snprintf(b->digest, sizeof(b->digest), "%s", pin);
+		b->media_type = REG_MT_STRATAFS_PROFILE;
+		return 1;
+	}
+	return 0;
+}
+
 int fs_index_push(struct reg_pusher *p, const struct reg_manifest *subject,
 		  const struct idx_layer *const *idx, size_t n, bool replace,
 		  char digest[DIGEST_STR_LEN], uint64_t *size)
@@ -189,13 +215,14 @@ int fs_index_push(struct reg_pusher *p, const struct reg_manifest *subject,
 
 	if (!n)
 		return -EINVAL;
-	blobs = calloc(n, sizeof(*blobs));
+	blobs = calloc(n + 1, sizeof(*blobs));
 	if (!blobs)
 		return -ENOMEM;
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = fs_index_upload(p, idx[i], &blobs[i]);
 	if (r < 0)
 		goto out_free_blobs;
+	n += keep_profile(p, subject, &blobs[n]);
 	sd.media_type = subject->media_type;
 	memcpy(sd.digest, subject->digest, sizeof(sd.digest));
 	sd.size = subject->raw_len;

@@ -16,7 +16,7 @@
 #   skopeo_push OCI_LAYOUT:TAG REPO:TAG   # push with the variant's credentials
 #   skopeo_pull REF DIR, skopeo_raw REF [--config]   # read it back with skopeo
 #   registry_stop                # stop the current registry (and its issuer)
-#   registry_gc                  # stop it, run the registry's garbage collector
+#   registry_gc [GC OPTIONS]     # stop it, run the registry's garbage collector
 #                                # on its storage, start it again (a new port)
 #   REGISTRY_SHARED_STORAGE=DIR  # (optional) the next registries serve DIR, e.g.
 #                                # an earlier one's $REGISTRY_STORAGE: push once,
@@ -226,11 +226,12 @@ registry_stop() {
 # Stop the current registry, run distribution's garbage collector over its
 # storage (it deletes every blob no manifest references), and start a
 # registry of the same variant on that storage: REGISTRY changes (a new
-# port). GC's output is in $HARNESS_DIR/gc.log.
+# port). GC's output is in $HARNESS_DIR/gc.log. Options go to
+# garbage-collect (--delete-untagged: manifests no tag names go too).
 registry_gc() {
 	local variant=$REGISTRY_VARIANT storage=$REGISTRY_STORAGE
 	registry_stop
-	/usr/bin/docker-registry garbage-collect "$(dirname "$storage")/config.yml" \
+	/usr/bin/docker-registry garbage-collect "$@" "$(dirname "$storage")/config.yml" \
 		>"$HARNESS_DIR/gc.log" 2>&1 || harness_fail "garbage-collect: $(tail -5 "$HARNESS_DIR/gc.log")"
 	REGISTRY_SHARED_STORAGE=$storage registry_start "$variant"
 }

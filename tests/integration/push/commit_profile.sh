@@ -212,4 +212,17 @@ tap_ok "mount v2 after it" fsd_mount pf/cache:v2 "$M7"
 tap_ok "the pinned profile is replayed" wait_for "$M7" \
 	'.profile.source == "pinned" and .profile.prefetched == .profile.spans and .profile.spans > 0'
 fusermount3 -u "$M7"
+
+# strata index --force replaces the artifacts the referrers fallback tag
+# lists: the commit's, the one that listed the profile, is then listed by
+# no tag. The new artifact lists the profile its subject pins too.
+R=$REGISTRY/pf/cache
+tap_ok "strata index v2 --push --force" strata_run index "$R:v2" --push --force
+V2=$(manifest v2 | sha256sum | cut -d' ' -f1)
+ART=$(registry_curl "/v2/pf/cache/manifests/sha256-$V2" -H 'Accept: application/vnd.oci.image.index.v1+json' |
+	jq -r '.manifests[] | select(.artifactType == "application/vnd.stratafs.index.v1") | .digest')
+tap_is "$(wc -w <<<"$ART" | tr -d ' ')" 1 "the fallback tag lists one index artifact, the new one"
+tap_is "$(registry_curl "/v2/pf/cache/manifests/$ART" -H 'Accept: application/vnd.oci.image.manifest.v1+json' |
+	jq -r '.layers[] | select(.mediaType == "application/vnd.stratafs.profile.v1") | .digest')" "$PD" \
+	"... and it lists the profile v2 pins"
 tap_done
