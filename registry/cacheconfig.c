@@ -186,20 +186,43 @@ static int parse_record(json_t *o, size_t n_layers, size_t n_records, struct reg
 	return r;
 }
 
-/* Following parents from any layer must reach -1 within n steps. */
-static bool parents_acyclic(const struct reg_cache_config *cfg)
+/*
+ * Following parents from any layer must reach -1 (no loop), and the chains
+ * of all layers together must hold at most REG_MAX_CACHE_CHAIN_ENTRIES: a
+ * mount makes a view of every layer's chain, so 32k layers each on the one
+ * before (a 3 MB config) would cost 5e8 entries, gigabytes. Each layer's
+ * depth is found once (O(n)). 0, -EBADMSG (a loop) or -EFBIG.
+ */
+static int check_chains(const struct reg_cache_config *cfg)
 {
-	for (size_t i = 0; i < cfg->n_layers; i++) {
-		int at = (int)i;
-		size_t steps = 0;
+	size_t n = cfg->n_layers, *depth = calloc(n + 1, sizeof(*depth));
+	int *path = calloc(n + 1, sizeof(*path));
+	uint64_t total = 0;
+	int r = depth && path ? 0 : -ENOMEM;
 
-		while (at != -1) {
-			if (++steps > cfg->n_layers)
-				return false;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		size_t k = 0, d;
+		int at = (int)i;
+
+		/* up to a layer of known depth or the root; more than n steps is a loop */
+		while (at != -1 && depth[at] == 0 && k <= n) {
+			path[k++] = at;
 			at = cfg->layers[at].parent;
 		}
+		if (k > n) {
+			r = -EBADMSG;
+			break;
+		}
+		d = at == -1 ? 0 : depth[at];
+		while (k > 0)
+			depth[path[--k]] = ++d;
+		total += depth[i];
+		if (total > REG_MAX_CACHE_CHAIN_ENTRIES)
+			r = -EFBIG;
 	}
-	return true;
+	free(depth);
+	free(path);
+	return r;
 }
 
 static int parse_root(json_t *root, struct reg_cache_config *cfg)
@@ -222,10 +245,14 @@ static int parse_root(json_t *root, struct reg_cache_config *cfg)
 		if (r < 0)
 			return r;
 	}
-	if (!parents_acyclic(cfg)) {
+	r = check_chains(cfg);
+	if (r == -EBADMSG)
 		log_err("invalid cache config: looping layer parents");
-		return -EBADMSG;
-	}
+	else if (r == -EFBIG)
+		log_err("cache config refused: its layers' chains hold more than %u layers in all",
+			REG_MAX_CACHE_CHAIN_ENTRIES);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < nr; i++) {
 		cfg->n_records = i + 1;
 		r = parse_record(json_array_get(records, i), nl, nr, &cfg->records[i]);
@@ -251,7 +278,7 @@ int reg_cache_config_parse(const char *json, size_t len, struct reg_cache_config
 	json_decref(root);
 	if (r < 0) {
 		reg_cache_config_free(cfg);
-		return r == -ENOMEM ? r : -EBADMSG;
+		return r == -ENOMEM || r == -EFBIG ? r : -EBADMSG;
 	}
 	*out = cfg;
 	return 0;

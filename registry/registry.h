@@ -31,6 +31,8 @@
 
 #define REG_MAX_MANIFEST_SIZE (4u << 20)
 #define REG_MAX_CONFIG_SIZE (4u << 20)
+/* The layers of all chains of a BuildKit cache config together (a mount views each chain). */
+#define REG_MAX_CACHE_CHAIN_ENTRIES (1u << 20)
 #define REG_MAX_TOKEN_SIZE (64u << 10)
 
 /* Media types. */
@@ -300,7 +302,10 @@ struct reg_cache_config {
 	size_t n_records;
 };
 
-/* Parse and validate (indexes in range, no parent loops): -EBADMSG otherwise. */
+/*
+ * Parse and validate (indexes in range, no parent loops): -EBADMSG otherwise;
+ * -EFBIG over REG_MAX_CONFIG_SIZE or REG_MAX_CACHE_CHAIN_ENTRIES.
+ */
 int reg_cache_config_parse(const char *json, size_t len, struct reg_cache_config **out);
 void reg_cache_config_free(struct reg_cache_config *cfg);
 

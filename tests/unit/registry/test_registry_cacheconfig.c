@@ -114,11 +114,51 @@ static const char *const hostile[] = {
 	"{\"layers\":[{\"blob\":\"" L0 "\",\"parent\":-1,\"annotations\":{\"diffID\":7}}]}",
 };
 
+/* {"layers":[L0 with no parent, then @n - 1 layers each on the one before (@linear) or on none]} */
+static char *layers_json(size_t n, bool linear)
+{
+	size_t cap = 100 + n * 110, used;
+	char *j = malloc(cap);
+
+	used = (size_t)snprintf(j, cap, "{\"layers\":[");
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)snprintf(j + used, cap - used, "%s{\"blob\":\"" L0 "\",\"parent\":%ld}",
+					 i ? "," : "", linear ? (long)i - 1 : -1L);
+	snprintf(j + used, cap - used, "]}");
+	return j;
+}
+
+/*
+ * A mount views every layer's chain: the chains of all layers together
+ * are bounded (REG_MAX_CACHE_CHAIN_ENTRIES), else a config of 32k layers
+ * each on the one before (3 MB) cost gigabytes at mount time. Depths are
+ * found once: 30k layers without parents parse at once.
+ */
+static void test_chain_bound(void)
+{
+	struct reg_cache_config *cfg = NULL;
+	char *j = layers_json(1400, true); /* 980,700 entries in all */
+
+	is_int(parse(j, &cfg), 0, "1,400 layers each on the one before: under the bound");
+	reg_cache_config_free(cfg);
+	cfg = NULL;
+	free(j);
+	j = layers_json(1500, true); /* 1,125,750 */
+	is_int(parse(j, &cfg), -EFBIG, "1,500: their chains hold more than the bound, refused");
+	ok(cfg == NULL, "... no output");
+	free(j);
+	j = layers_json(30000, false);
+	is_int(parse(j, &cfg), 0, "30,000 layers on no parent parse");
+	reg_cache_config_free(cfg);
+	free(j);
+}
+
 int main(void)
 {
 	struct reg_cache_config *cfg = NULL;
 	char *big;
 
+	test_chain_bound();
 	the_example();
 	more_fields();
 	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
