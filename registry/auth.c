@@ -320,7 +320,7 @@ static int use_challenge(struct reg_client *c, struct reg_challenge *ch, bool se
 	return fetch_token(c, &a->bearer);
 }
 
-int reg_auth_handle(struct reg_client *c, const struct reg_http_resp *resp, bool sent_auth)
+int reg_auth_handle(struct reg_client *c, const struct reg_http_resp *resp, const char *sent_auth)
 {
 	struct reg_auth *a = &c->auth;
 	struct reg_challenge ch = { 0 };
@@ -331,7 +331,7 @@ int reg_auth_handle(struct reg_client *c, const struct reg_http_resp *resp, bool
 		/* ECR: the token was refused (401, or 403 when it expired) */
 		if (!sent_auth)
 			return -EACCES;
-		reg_auth_ecr_invalidate(c);
+		reg_auth_ecr_invalidate(c, sent_auth);
 		return 0;
 	}
 	pthread_mutex_lock(&a->lock);

@@ -56,10 +56,10 @@ int reg_auth_ecr_header(struct reg_client *c, char **out)
 	return 0;
 }
 
-void reg_auth_ecr_invalidate(struct reg_client *c)
+void reg_auth_ecr_invalidate(struct reg_client *c, const char *refused)
 {
 	log_info("ECR refused the token for '%s': fetching a new one", c->host);
-	reg_ecr_auth_invalidate(c->auth.ecr);
+	reg_ecr_auth_invalidate(c->auth.ecr, refused);
 }
 
 void reg_auth_ecr_release(struct reg_auth *a)

@@ -113,8 +113,8 @@ struct reg_auth {
 int reg_auth_ecr_setup(struct reg_client *c, const struct reg_opts *o);
 /* The ECR "Basic <token>" value; -EACCES (logged) when there is none. */
 int reg_auth_ecr_header(struct reg_client *c, char **out);
-/* The registry refused the token: forget it. */
-void reg_auth_ecr_invalidate(struct reg_client *c);
+/* The registry refused the token @refused (the Authorization value sent): forget it. */
+void reg_auth_ecr_invalidate(struct reg_client *c, const char *refused);
 void reg_auth_ecr_release(struct reg_auth *a);
 
 /* ---- the client --------------------------------------------------------- */
@@ -149,9 +149,10 @@ int reg_auth_header(struct reg_client *c, char **out);
 /*
  * React to a 401 (challenges in @resp) or to a 403 without a challenge after
  * a bearer token was sent: pick the scheme, fetch a bearer token. 0 when a
- * retry may succeed, -EACCES when it cannot.
+ * retry may succeed, -EACCES when it cannot. @sent_auth: the Authorization
+ * value the request carried, NULL for none.
  */
-int reg_auth_handle(struct reg_client *c, const struct reg_http_resp *resp, bool sent_auth);
+int reg_auth_handle(struct reg_client *c, const struct reg_http_resp *resp, const char *sent_auth);
 void reg_auth_init(struct reg_auth *a);
 void reg_auth_release(struct reg_auth *a);
 /* Parse a token server response: token/access_token, expires_in (default 60). */

@@ -51,8 +51,9 @@ static bool is_redirect(long st)
 	return st == 301 || st == 302 || st == 303 || st == 307 || st == 308;
 }
 
+/* @sent_auth (may be NULL) receives the Authorization value sent, or NULL; free with secret_free_str(). */
 static int send_one(struct reg_client *c, const struct reg_call *call, const char *url,
-		    uint64_t deadline_ns, struct reg_http_resp *resp, bool *sent_auth)
+		    uint64_t deadline_ns, struct reg_http_resp *resp, char **sent_auth)
 {
 	struct reg_http_req req = {
 		.method = call->method, .url = url, .accept = call->accept,
@@ -68,7 +69,6 @@ static int send_one(struct reg_client *c, const struct reg_call *call, const cha
 		if (r < 0)
 			return r;
 	}
-	*sent_auth = authz != NULL;
 	req.authorization = authz;
 	if (call->bounded && deadline_ns) {
 		uint64_t left = deadline_left_ns(deadline_ns) / NS_PER_MS;
@@ -80,7 +80,10 @@ static int send_one(struct reg_client *c, const struct reg_call *call, const cha
 	atomic_fetch_add(&c->n_requests, 1);
 	r = reg_http_perform(c->http, &req, resp);
 	atomic_fetch_add(&c->n_bytes_in, resp->delivered);
-	secret_free_str(authz);
+	if (sent_auth)
+		*sent_auth = authz;
+	else
+		secret_free_str(authz);
 	return r;
 }
 
@@ -89,12 +92,11 @@ static int try_cached(struct reg_client *c, const struct reg_call *call, uint64_
 		      struct reg_http_resp *resp)
 {
 	char *url = NULL;
-	bool sent_auth;
 	int r;
 
 	if (!call->blob || reg_redirect_get(c, call->blob, &url) < 0)
 		return 0;
-	r = send_one(c, call, url, deadline_ns, resp, &sent_auth);
+	r = send_one(c, call, url, deadline_ns, resp, NULL);
 	free(url);
 	if (r < 0)
 		return r;
@@ -113,8 +115,8 @@ static int try_cached(struct reg_client *c, const struct reg_call *call, uint64_
 static int request_once(struct reg_client *c, const struct reg_call *call, uint64_t deadline_ns,
 			struct reg_http_resp *resp)
 {
-	char *url = NULL;
-	bool auth_retried = false, sent_auth = false;
+	char *url = NULL, *sent_auth = NULL;
+	bool auth_retried = false;
 	int hops = 0, r;
 
 	r = try_cached(c, call, deadline_ns, resp);
@@ -128,6 +130,8 @@ static int request_once(struct reg_client *c, const struct reg_call *call, uint6
 		long st;
 		char *next = NULL;
 
+		secret_free_str(sent_auth);
+		sent_auth = NULL;
 		r = send_one(c, call, url, deadline_ns, resp, &sent_auth);
 		if (r < 0)
 			break;
@@ -162,6 +166,7 @@ static int request_once(struct reg_client *c, const struct reg_call *call, uint6
 			reg_redirect_put(c, call->blob, url);
 		reg_http_resp_release(resp);
 	}
+	secret_free_str(sent_auth);
 	free(url);
 	return r;
 }

@@ -99,7 +99,7 @@ int reg_up_call(struct reg_pusher *p, const struct reg_http_req *req, const char
 		r = reg_http_perform(p->http, &q, resp);
 		if (r == 0 && ours && pass == 0 &&
 		    (resp->status == 401 || (resp->status == 403 && auth)) &&
-		    reg_auth_handle(p->c, resp, auth != NULL) == 0) {
+		    reg_auth_handle(p->c, resp, auth) == 0) {
 			reg_http_resp_release(resp);
 			secret_free_str(auth);
 			auth = NULL;

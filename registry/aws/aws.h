@@ -251,7 +251,12 @@ int reg_ecr_auth_header(struct reg_ecr_auth *a, char **out);
 /*
  * The registry refused the token (401, or 403 without a challenge): drop
  * it from memory and from the cache so the next header call asks the API.
+ * @refused: the Authorization value the refused request carried; when a
+ * newer token is already held (another thread's refusal fetched it) it is
+ * kept: parallel reads refused together, or a role that lacks a
+ * permission (every request 403), would each fetch a token and drop the
+ * one just fetched. NULL: drop whatever is held.
  */
-void reg_ecr_auth_invalidate(struct reg_ecr_auth *a);
+void reg_ecr_auth_invalidate(struct reg_ecr_auth *a, const char *refused);
 
 #endif

@@ -75,10 +75,11 @@ int reg_ecr_token_with_creds(const struct reg_aws_opts *o, const struct reg_ecr_
  * The same through the token cache in o->cache_dir (when set): a cached
  * token is used until half its lifetime; if the API then fails, a cached
  * token that is still valid for a minute is used anyway (with a warning).
+ * *@from_api (may be NULL): whether the API handed it out just now.
  */
 int reg_ecr_token_cached_with_creds(const struct reg_aws_opts *o, const struct reg_ecr_host *h,
 				    const struct reg_aws_creds *cr, char **basic_token,
-				    time_t *expires_at);
+				    time_t *expires_at, bool *from_api);
 /* Remove the cache file of (@h, @akid), if any. */
 void reg_ecr_cache_drop(const char *dir, const struct reg_ecr_host *h, const char *akid);
 

@@ -24,7 +24,15 @@ struct reg_ecr_auth {
 	bool have_creds;
 	struct reg_aws_creds creds;
 	struct reg_ecr_cached token;
+	time_t from_api_at;       /* when the API handed out the token held; 0: from the disk cache */
 };
+
+/*
+ * A token the API handed out this recently is not refused for being old:
+ * a refusal then is about a permission the role lacks (every request 403):
+ * fetching again would only cost an API call per request.
+ */
+#define ECR_FRESH_SEC 60
 
 static int dup_opt(const char *s, char **owned, const char **field)
 {
@@ -103,6 +111,7 @@ static int ensure_creds(struct reg_ecr_auth *a, time_t now)
 static int ensure_token(struct reg_ecr_auth *a, time_t now)
 {
 	struct reg_ecr_cached t = { .requested_at = now };
+	bool from_api = false;
 	int r;
 
 	if (a->token.token && reg_ecr_cached_is_fresh(&a->token, now))
@@ -111,9 +120,10 @@ static int ensure_token(struct reg_ecr_auth *a, time_t now)
 	if (r < 0)
 		return r;
 	r = reg_ecr_token_cached_with_creds(&a->opts, &a->host, &a->creds, &t.token,
-					    &t.expires_at);
+					    &t.expires_at, &from_api);
 	if (r < 0)
 		return r;
+	a->from_api_at = from_api ? now : 0;
 	/* requested_at = now: in memory the token is kept for half of what is left
 	 * of its life, which for a token fresh from the API is half of 12 h. */
 	reg_ecr_cached_release(&a->token);
@@ -144,9 +154,27 @@ int reg_ecr_auth_header(struct reg_ecr_auth *a, char **out)
 	return r == -ENOENT ? -EACCES : r;
 }
 
-void reg_ecr_auth_invalidate(struct reg_ecr_auth *a)
+/* Is "Basic <@token>" the value @header? */
+static bool header_is(const char *header, const char *token)
+{
+	return token && strncmp(header, "Basic ", 6) == 0 && strcmp(header + 6, token) == 0;
+}
+
+void reg_ecr_auth_invalidate(struct reg_ecr_auth *a, const char *refused)
 {
 	pthread_mutex_lock(&a->lock);
+	if (refused && !header_is(refused, a->token.token)) {
+		log_debug("aws: a refused ECR token for '%s' was replaced already", a->host.account);
+		pthread_mutex_unlock(&a->lock);
+		return;
+	}
+	if (refused && a->from_api_at && time(NULL) - a->from_api_at < ECR_FRESH_SEC) {
+		log_debug("aws: ECR refused a token for '%s' the API handed out %lld s ago: kept "
+			  "(a permission, not the token)", a->host.account,
+			  (long long)(time(NULL) - a->from_api_at));
+		pthread_mutex_unlock(&a->lock);
+		return;
+	}
 	reg_ecr_cached_release(&a->token);
 	if (a->have_creds)
 		reg_ecr_cache_drop(a->opts.cache_dir, &a->host, a->creds.access_key_id);

@@ -220,19 +220,27 @@ static int refresh(const struct reg_aws_opts *o, const struct reg_ecr_host *h,
 
 int reg_ecr_token_cached_with_creds(const struct reg_aws_opts *o, const struct reg_ecr_host *h,
 				    const struct reg_aws_creds *cr, char **basic_token,
-				    time_t *expires_at)
+				    time_t *expires_at, bool *from_api)
 {
 	struct reg_ecr_cached c = { 0 };
 	time_t now = time(NULL);
+	bool api = false;
 	int r;
 
-	if (!o->cache_dir)
-		return reg_ecr_token_with_creds(o, h, cr, basic_token, expires_at);
+	if (from_api)
+		*from_api = false;
+	if (!o->cache_dir) {
+		r = reg_ecr_token_with_creds(o, h, cr, basic_token, expires_at);
+		if (from_api)
+			*from_api = r == 0;
+		return r;
+	}
 	r = reg_ecr_cache_load(o->cache_dir, h, cr->access_key_id, &c);
 	if (r == 0 && reg_ecr_cached_is_fresh(&c, now)) {
 		log_debug("aws: ECR token for '%s' from the cache", h->account);
 	} else {
 		r = refresh(o, h, cr, &c, now);
+		api = r == 0;
 		if (r < 0 && c.token && c.expires_at - 60 > now) {
 			log_warn("using the cached ECR token for '%s' after a failed refresh",
 				 h->account);
@@ -243,6 +251,8 @@ int reg_ecr_token_cached_with_creds(const struct reg_aws_opts *o, const struct r
 		*basic_token = c.token;
 		*expires_at = c.expires_at;
 		c.token = NULL;
+		if (from_api)
+			*from_api = api;
 	}
 	reg_ecr_cached_release(&c);
 	return r;

@@ -137,6 +137,17 @@ tap_ok "three headers with an invalidation between each" driver -d --times 3 --i
 tap_is "$(standin_count inv ecr)" 3 "each invalidation costs one API call"
 tap_ok "three headers without invalidation" driver --times 3 "$ECR_HOST"
 tap_is "$(standin_count inv ecr)" 4 "the in-memory token is reused"
+# Refusals as the registry client reports them (the header it sent). A
+# token the API handed out within the minute is kept: a refusal then is a
+# permission the role lacks, and every request (403) cost an API call.
+tap_ok "five requests refused, token fresh from the API" driver --times 5 --refuse "$ECR_HOST"
+tap_is "$(standin_count inv ecr)" 5 "... one API call in all (was one per refusal)"
+# A token from the disk cache may be stale: its first refusal drops it.
+rm -rf "$HARNESS_DIR/invc" && mkdir -p "$HARNESS_DIR/invc"
+tap_ok "a token into the disk cache" driver --cache "$HARNESS_DIR/invc" "$ECR_HOST"
+tap_ok "five requests refused, token from the disk cache" \
+	driver --cache "$HARNESS_DIR/invc" --times 5 --refuse "$ECR_HOST"
+tap_is "$(standin_count inv ecr)" 7 "... its first refusal fetched a new one, the later ones kept it"
 
 # 13. temporary credentials are fetched again when they near their Expiration
 standin_start ttl --session-token "$TEST_SESSION" --creds-ttl 120

@@ -52,7 +52,7 @@ int main(int argc, char **argv)
 	struct reg_aws_opts o = { .timeout_ms = 5000 };
 	struct reg_ecr_auth *a = NULL;
 	struct reg_ecr_host h;
-	bool invalidate = false;
+	bool invalidate = false, refuse = false;
 	char *hdr = NULL;
 	int i, times = 1, r;
 
@@ -72,6 +72,8 @@ int main(int argc, char **argv)
 			times = (int)strtol(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--invalidate") == 0)
 			invalidate = true;
+		else if (strcmp(argv[i], "--refuse") == 0)
+			refuse = true; /* as the registry client: the header it sent was refused */
 		else
 			break;
 	}
@@ -89,7 +91,9 @@ int main(int argc, char **argv)
 		hdr = NULL;
 		r = reg_ecr_auth_header(a, &hdr);
 		if (r == 0 && invalidate && times > 1)
-			reg_ecr_auth_invalidate(a);
+			reg_ecr_auth_invalidate(a, NULL);
+		if (r == 0 && refuse && times > 1)
+			reg_ecr_auth_invalidate(a, hdr);
 	}
 	if (r == 0)
 		r = print_header(hdr);
