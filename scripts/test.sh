@@ -24,8 +24,9 @@ fail=0
 failures=$(mktemp)
 trap 'rm -f "$failures"' EXIT
 
-# Appends to $failures each failed test of a JSON log, with the end of its
-# output: CI shows only the last lines of a run, so the report goes last.
+# Appends to $failures each failed test of a JSON log: its failed TAP
+# checks ("not ok" and their "#" lines), then the end of its output. CI
+# shows only the last lines of a run, so the report goes last.
 report_failures() { # LOG LABEL
 	python3 - "$1" "$2" >>"$failures" <<'PY'
 import json, sys
@@ -34,8 +35,16 @@ for line in open(log, encoding="utf-8", errors="replace"):
     t = json.loads(line)
     if t["result"] in ("OK", "SKIP", "EXPECTEDFAIL"):
         continue
-    print(f"--- {label}: {t['name']} {t['result']} after {t['duration']:.1f} s; its last lines:")
-    for out in (t.get("stdout") or "").splitlines()[-25:]:
+    lines = (t.get("stdout") or "").splitlines()
+    print(f"--- {label}: {t['name']} {t['result']} after {t['duration']:.1f} s")
+    shown = 0
+    for i, out in enumerate(lines):
+        if out.startswith("not ok") and shown < 40:
+            for o in [out] + [x for x in lines[i + 1:i + 8] if x.startswith("#")]:
+                print("    " + o[:300])
+                shown += 1
+    print("    ... its last lines:")
+    for out in lines[-15:]:
         print("    " + out[:300])
 PY
 }
