@@ -43,8 +43,9 @@ struct fs_als;
 
 /*
  * @o->ref is ignored; the rest is copied (strings borrowed: must outlive the
- * store). @registry (NULL: none): the host @o's username, password and
- * insecure are for; images of any other host are resolved without them.
+ * store). @registry (NULL: none): the host @o's username, password,
+ * insecure and ca_file are for; images of any other host are resolved
+ * without them (fs_als_reg_opts()).
  */
 int fs_als_new(const struct fs_image_opts *o, bool push_index, const char *registry,
 	       struct fs_als **out);

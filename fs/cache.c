@@ -252,22 +252,25 @@ bool fs_cache_st_ours(const struct stat *st)
 
 int fs_cache_subdir_open(int dirfd, const char *name, bool create)
 {
-	int fd = dir_open_at(dirfd, name, O_PATH, create);
+	int fd = dir_open_at(dirfd, name, O_PATH, create), r;
 	struct stat st;
 
+	if (fd < 0)
+		return fd;
 	/*
 	 * fs_cache_open() checked the dirs above; a layer's dir is checked
 	 * here. Ours but opened up to others (a chmod -R): closed again, in
 	 * a parent nobody else can write; its files are checked one by one.
 	 */
-	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid() && !fs_cache_st_ours(&st) &&
+	r = fstat(fd, &st) < 0 ? -EPERM : 0;
+	if (r == 0 && st.st_uid == geteuid() && !fs_cache_st_ours(&st) &&
 	    fchmodat(dirfd, name, 0700, 0) == 0)
 		st.st_mode = S_IFDIR | 0700;
-	if (fd >= 0 && (fstat(fd, &st) < 0 || !fs_cache_st_ours(&st))) {
+	if (r == 0 && !fs_cache_st_ours(&st))
+		r = -EPERM;
+	if (r < 0)
 		close(fd);
-		return -EPERM;
-	}
-	return fd;
+	return r < 0 ? r : fd;
 }
 
 int fs_cache_unlinkat(int dirfd, const char *rel)

@@ -47,15 +47,16 @@ struct fs_daemon {
 	size_t stats_chunk;    /* <= FS_STATS_CHUNK_MAX */
 	pthread_mutex_t stats_lock;
 	/*
-	 * The last snapshots of chunked stats [0] and profiles [1]
-	 * (fs/stats_xattr.h), by stats_lock: apart, so that readers of the
-	 * one never push out a snapshot a reader of the other is reading.
+	 * The last snapshots of chunked stats (the first FS_STATS_SNAPSHOTS)
+	 * and of profiles (the others) (fs/stats_xattr.h), by stats_lock:
+	 * apart, so that readers of the one never push out a snapshot a reader
+	 * of the other is reading.
 	 */
 	struct fs_stats_snap {
 		uint64_t id; /* 0: none */
 		char *buf;
 		size_t len;
-	} snaps[2][FS_STATS_SNAPSHOTS];
+	} snaps[2 * FS_STATS_SNAPSHOTS];
 	uint64_t snap_last;    /* the last id given, by stats_lock */
 	uint64_t snap_made[2]; /* snapshots made of each kind, by stats_lock */
 	_Atomic int64_t fail_until_ms; /* no slot is live after this (fast path) */

@@ -60,7 +60,7 @@ static void snaps_trim(struct fs_daemon *d, uint64_t keep)
 		size_t total = 0;
 
 		for (size_t i = 0; i < 2 * FS_STATS_SNAPSHOTS; i++) {
-			struct fs_stats_snap *s = &d->snaps[i / FS_STATS_SNAPSHOTS][i % FS_STATS_SNAPSHOTS];
+			struct fs_stats_snap *s = &d->snaps[i];
 
 			total += s->len;
 			if (s->id && s->id != keep && (!old || s->id < old->id))
@@ -82,7 +82,7 @@ static void snaps_trim(struct fs_daemon *d, uint64_t keep)
 static int stats_head(struct fs_daemon *d, int kind, char *(*make)(struct fs_mount *, size_t *),
 		      char **out, size_t *len)
 {
-	struct fs_stats_snap *slot, *ring = d->snaps[kind];
+	struct fs_stats_snap *slot, *ring = &d->snaps[kind * FS_STATS_SNAPSHOTS];
 	size_t slen = 0;
 	char *snap = make(d->mount, &slen);
 	uint64_t id;
@@ -124,8 +124,8 @@ static int stats_chunk(struct fs_daemon *d, uint64_t id, size_t no, char **out, 
 	if (id == 0)
 		id = d->snap_last; /* a strata before snapshots: the newest */
 	for (size_t i = 0; !s && id && i < 2 * FS_STATS_SNAPSHOTS; i++)
-		if (d->snaps[i / FS_STATS_SNAPSHOTS][i % FS_STATS_SNAPSHOTS].id == id)
-			s = &d->snaps[i / FS_STATS_SNAPSHOTS][i % FS_STATS_SNAPSHOTS];
+		if (d->snaps[i].id == id)
+			s = &d->snaps[i];
 	if (!s || no > s->len / d->stats_chunk ||
 	    no * d->stats_chunk >= s->len) {
 		r = -ENODATA;

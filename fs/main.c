@@ -366,7 +366,7 @@ out_free_args:
 	fs_cli_release(&cli); /* zeroed first thing by fs_cli_parse() */
 	fuse_opt_free_args(&args);
 	for (size_t i = 0; i < 2 * FS_STATS_SNAPSHOTS; i++)
-		free(d.snaps[i / FS_STATS_SNAPSHOTS][i % FS_STATS_SNAPSHOTS].buf);
+		free(d.snaps[i].buf);
 	pthread_mutex_destroy(&d.stats_lock);
 	pthread_mutex_destroy(&d.fail_lock);
 	return status;

@@ -70,7 +70,7 @@ int fs_stats_name_parse(const char *name, bool *head, uint64_t *snap, size_t *no
 {
 	size_t plen = strlen(FS_STATS_XATTR);
 	unsigned long long s, n;
-	const char *p = name + plen + 1;
+	const char *p;
 
 	if (strncmp(name, FS_STATS_XATTR, plen) != 0)
 		return -ENODATA;
@@ -79,6 +79,7 @@ int fs_stats_name_parse(const char *name, bool *head, uint64_t *snap, size_t *no
 		return 0;
 	if (name[plen] != '.')
 		return -ENODATA;
+	p = name + plen + 1;
 	if (number(&p, '\0', &n) == 0) /* ".K": a strata before snapshots, 0: the newest */
 		s = 0;
 	else if (number(&p, '.', &s) < 0 || s == 0 || number(&p, '\0', &n) < 0)
